@@ -1,0 +1,56 @@
+//! One file per subcommand: flags (`Args`) and `run`, which returns the exit code.
+
+pub mod diff;
+pub mod expand;
+pub mod extract;
+pub mod kb;
+pub mod list;
+pub mod ls;
+pub mod verify;
+
+/// Output format shared by the reporting commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Format {
+    /// Human-readable table
+    #[default]
+    Table,
+    /// Machine-readable JSON (schema in README.md)
+    Json,
+}
+
+/// A broken pipe (`kbinspect ls x | head`) is success, not an error.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Print a value as pretty JSON on stdout.
+#[allow(dead_code)]
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// A progress bar on stderr, hidden when stderr is not a terminal.
+#[allow(dead_code)]
+pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let pb = indicatif::ProgressBar::new(len);
+    pb.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}

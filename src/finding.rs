@@ -1,0 +1,66 @@
+//! Findings: verdicts are data, not errors.
+
+use serde::Serialize;
+
+/// How bad a finding is. The process exit code comes from the worst one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// One observation about a package: `code` is a stable kebab-case identifier
+/// (documented in the README), `subject` names the member/file/component.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: String,
+    pub subject: String,
+    pub detail: String,
+}
+
+impl Finding {
+    pub fn new(
+        severity: Severity,
+        code: impl Into<String>,
+        subject: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Self {
+        Finding {
+            severity,
+            code: code.into(),
+            subject: subject.into(),
+            detail: detail.into(),
+        }
+    }
+    pub fn error(code: &str, subject: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(Severity::Error, code, subject, detail)
+    }
+    pub fn warning(code: &str, subject: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(Severity::Warning, code, subject, detail)
+    }
+    pub fn info(code: &str, subject: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::new(Severity::Info, code, subject, detail)
+    }
+}
+
+/// Exit code for a set of findings: 1 when any is an error, else 0.
+pub fn exit_code(findings: &[Finding]) -> i32 {
+    if findings.iter().any(|f| f.severity == Severity::Error) {
+        1
+    } else {
+        0
+    }
+}

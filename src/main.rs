@@ -1,0 +1,68 @@
+//! The `kbinspect` command line: parses flags, renders, maps outcomes to exit
+//! codes (0 clean, 1 findings of error severity, 2 could not run). The work
+//! itself lives in the library.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "kbinspect",
+    version,
+    about = "Look inside Windows update packages (.msu, .cab, expanded folders) without Windows",
+    long_about = "Look inside Windows update packages (.msu, .cab, expanded folders) without Windows.\n\n\
+kbinspect unpacks MSU/CAB payloads (nested, streaming), parses .mum and component .manifest \
+files, verifies every payload byte against the manifest digests and container index, reads the \
+file table of the update's Knowledge Base article and checks the package against it, and diffs \
+two builds of a hotfix.\n\n\
+Exit codes: 0 clean, 1 findings of error severity, 2 could not run.",
+    after_help = "Examples:\n  kbinspect ls Windows6.1-KB975354-x64.msu\n  kbinspect extract update.msu -o out/\n  kbinspect list update.msu --format json\n  kbinspect verify update.msu --kb KB975354.txt\n  kbinspect kb KB975354.txt --format csv\n  kbinspect diff old.msu new.msu"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List every member of a package tree (nested cabinets included), with anomalies.
+    Ls(cli::ls::Args),
+    /// Extract a package tree to a directory, safely.
+    Extract(cli::extract::Args),
+    /// Show the servicing model: packages (mums), components, files.
+    List(cli::list::Args),
+    /// Verify a package against itself and, with --kb, against its KB article.
+    Verify(cli::verify::Args),
+    /// Read the file tables of a Knowledge Base article.
+    Kb(cli::kb::Args),
+    /// Compare two builds of an update.
+    Diff(cli::diff::Args),
+    /// Apply one MSDelta (PA30) delta or expand a DCM manifest.
+    Expand(cli::expand::Args),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Ls(a) => cli::ls::run(a),
+        Command::Extract(a) => cli::extract::run(a),
+        Command::List(a) => cli::list::run(a),
+        Command::Verify(a) => cli::verify::run(a),
+        Command::Kb(a) => cli::kb::run(a),
+        Command::Diff(a) => cli::diff::run(a),
+        Command::Expand(a) => cli::expand::run(a),
+    };
+    let code = match result {
+        Ok(code) => code,
+        Err(e) => {
+            if cli::is_broken_pipe(&e) {
+                0
+            } else {
+                eprintln!("kbinspect: error: {e:#}");
+                2
+            }
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,322 @@
+//! Assembly identities, WinSxS keyforms and the identity hash.
+//!
+//! A keyform names a component's manifest and WinSxS folder:
+//! `amd64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_318dad7ab472931d`.
+//! The last field is a 64-bit hash of the identity attributes (see DESIGN.md).
+
+use serde::Serialize;
+
+/// The attributes of an `<assemblyIdentity>` element.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Identity {
+    pub name: String,
+    pub version: String,
+    #[serde(rename = "arch")]
+    pub processor_architecture: String,
+    pub language: String,
+    pub public_key_token: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub version_scope: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub build_type: String,
+    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
+    pub type_: String,
+}
+
+const M_PAIR: u64 = 0x1_FFFF_FFF7;
+
+fn hash_str(s: &str) -> u64 {
+    let mut h = [0u32; 4];
+    for (i, b) in s.bytes().enumerate() {
+        let c = b.to_ascii_lowercase() as u32;
+        let slot = &mut h[i % 4];
+        *slot = slot.wrapping_mul(0x1003F).wrapping_add(c);
+    }
+    (h[0] as u64)
+        .wrapping_mul(0x1E5_FFFF_FD27)
+        .wrapping_add((h[1] as u64).wrapping_mul(0xFFFF_FFDC_0000_0051))
+        .wrapping_add((h[2] as u64).wrapping_mul(M_PAIR))
+        .wrapping_add(h[3] as u64)
+}
+
+fn hash_pair(k: &str, v: &str) -> u64 {
+    hash_str(k).wrapping_mul(M_PAIR).wrapping_add(hash_str(v))
+}
+
+fn is_neutral(lang: &str) -> bool {
+    lang.is_empty() || lang.eq_ignore_ascii_case("neutral") || lang == "*"
+}
+
+/// Truncate a name for a keyform: longer than 40 characters keeps the first
+/// and last 19 joined by `..`.
+pub fn truncate_name(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= 40 {
+        return name.to_string();
+    }
+    let head: String = chars[..19].iter().collect();
+    let tail: String = chars[chars.len() - 19..].iter().collect();
+    format!("{head}..{tail}")
+}
+
+impl Identity {
+    /// The 64-bit identity hash that ends a keyform. `buildType` is not hashed;
+    /// a neutral language is skipped.
+    pub fn hash(&self) -> u64 {
+        let culture = if is_neutral(&self.language) {
+            ""
+        } else {
+            self.language.as_str()
+        };
+        let attrs = [
+            ("name", self.name.as_str()),
+            ("culture", culture),
+            ("type", self.type_.as_str()),
+            ("version", self.version.as_str()),
+            ("publickeytoken", self.public_key_token.as_str()),
+            (
+                "processorarchitecture",
+                self.processor_architecture.as_str(),
+            ),
+            ("versionscope", self.version_scope.as_str()),
+        ];
+        attrs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .fold(0u64, |r, (k, v)| {
+                r.wrapping_mul(M_PAIR).wrapping_add(hash_pair(k, v))
+            })
+    }
+
+    /// The keyform, lower case: `arch_name_token_version_lang_hash`.
+    pub fn keyform(&self) -> String {
+        let arch = if self.processor_architecture.is_empty() {
+            "none"
+        } else {
+            &self.processor_architecture
+        };
+        let lang = if is_neutral(&self.language) {
+            "none"
+        } else {
+            &self.language
+        };
+        let token = if self.public_key_token.is_empty() {
+            "none"
+        } else {
+            &self.public_key_token
+        };
+        format!(
+            "{}_{}_{}_{}_{}_{:016x}",
+            arch,
+            truncate_name(&self.name),
+            token,
+            self.version,
+            lang,
+            self.hash()
+        )
+        .to_ascii_lowercase()
+    }
+}
+
+/// The parts of a keyform file name (`…​.manifest` stem), for checking a name
+/// against the identity inside the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyform {
+    pub arch: String,
+    pub name: String,
+    pub public_key_token: String,
+    pub version: String,
+    pub language: String,
+    pub hash: u64,
+}
+
+impl Keyform {
+    /// Parse `arch_name_token_version_lang_hash` (an optional `.manifest`
+    /// extension is stripped). Names may contain `_`, so parse from both ends.
+    pub fn parse(s: &str) -> Option<Keyform> {
+        let s = s
+            .strip_suffix(".manifest")
+            .or_else(|| s.strip_suffix(".MANIFEST"))
+            .unwrap_or(s);
+        let (arch, rest) = s.split_once('_')?;
+        let mut tail = rest.rsplitn(5, '_');
+        let hash = tail.next()?;
+        let language = tail.next()?;
+        let version = tail.next()?;
+        let token = tail.next()?;
+        let name = tail.next()?;
+        if hash.len() != 16 || name.is_empty() {
+            return None;
+        }
+        Some(Keyform {
+            arch: arch.to_string(),
+            name: name.to_string(),
+            public_key_token: token.to_string(),
+            version: version.to_string(),
+            language: language.to_string(),
+            hash: u64::from_str_radix(hash, 16).ok()?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(name: &str, version: &str, arch: &str) -> Identity {
+        Identity {
+            name: name.into(),
+            version: version.into(),
+            processor_architecture: arch.into(),
+            language: "neutral".into(),
+            public_key_token: "31bf3856ad364e35".into(),
+            version_scope: "nonSxS".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn design_vectors() {
+        let cases = [
+            (
+                "Microsoft-Windows-VssApi",
+                "6.1.7600.20542",
+                "amd64",
+                "318dad7ab472931d",
+            ),
+            (
+                "Microsoft-Windows-NTFS",
+                "6.1.7600.16385",
+                "amd64",
+                "02661b64369ca03a",
+            ),
+            (
+                "Microsoft-Windows-Lsa",
+                "6.1.7600.20667",
+                "x86",
+                "a6c221e8d72a628b",
+            ),
+            (
+                "Microsoft-Windows-Lsa",
+                "6.1.7600.20667",
+                "amd64",
+                "02e0bd6c8f87d3c1",
+            ),
+            (
+                "Microsoft-Windows-Lsa",
+                "6.1.7600.20667",
+                "wow64",
+                "0d3567bec3e895bc",
+            ),
+            (
+                "Microsoft-Windows-Lsa",
+                "6.1.7600.20667",
+                "ia64",
+                "a6c3c5ded7286b87",
+            ),
+            (
+                "Microsoft-Windows-GroupPolicy-PolicyMaker",
+                "6.1.7600.20555",
+                "x86",
+                "37c9998bc354d271",
+            ),
+            (
+                "Microsoft-Windows-GroupPolicy-PolicyMaker",
+                "6.1.7600.20555",
+                "amd64",
+                "93e8350f7bb243a7",
+            ),
+            (
+                "Microsoft-Windows-GroupPolicy-PolicyMaker",
+                "6.1.7600.20555",
+                "wow64",
+                "9e3cdf61b01305a2",
+            ),
+            (
+                "Microsoft-Windows-GroupPolicy-PolicyMaker",
+                "6.1.7600.20555",
+                "ia64",
+                "37cb3d81c352db6d",
+            ),
+            (
+                "Microsoft-Windows-VssApi",
+                "6.1.7600.20541",
+                "x86",
+                "d56e11acfc160890",
+            ),
+            (
+                "Microsoft-Windows-VssApi",
+                "6.1.7600.20541",
+                "ia64",
+                "d56fb5a2fc14118c",
+            ),
+            (
+                "Microsoft-Windows-VssApi",
+                "6.1.7600.20541",
+                "wow64",
+                "3be15782e8d43bc1",
+            ),
+            (
+                "Microsoft-Windows-VssApi",
+                "6.1.7600.20542",
+                "wow64",
+                "3be257cce8d35518",
+            ),
+            (
+                "Microsoft-Hyper-V-VStack-VMMS",
+                "6.1.7600.20542",
+                "amd64",
+                "933cd6ca919d9d8b",
+            ),
+            (
+                "Microsoft-Hyper-V-Guest-Installer-Win5x-Package",
+                "6.1.7600.20542",
+                "amd64",
+                "2ed3f910bd050e3b",
+            ),
+            (
+                "Microsoft-Hyper-V-Guest-Installer-Win60-Package",
+                "6.1.7600.20542",
+                "amd64",
+                "951fd644ee15dd34",
+            ),
+        ];
+        for (name, version, arch, want) in cases {
+            assert_eq!(
+                format!("{:016x}", id(name, version, arch).hash()),
+                want,
+                "{name} {version} {arch}"
+            );
+        }
+    }
+
+    #[test]
+    fn keyform_full_and_truncated() {
+        assert_eq!(
+            id("Microsoft-Windows-VssApi", "6.1.7600.20542", "amd64").keyform(),
+            "amd64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_318dad7ab472931d"
+        );
+        assert_eq!(
+            id(
+                "Microsoft-Hyper-V-Guest-Installer-Win5x-Package",
+                "6.1.7600.20542",
+                "amd64"
+            )
+            .keyform(),
+            "amd64_microsoft-hyper-v-g..aller-win5x-package_31bf3856ad364e35_6.1.7600.20542_none_2ed3f910bd050e3b"
+        );
+    }
+
+    #[test]
+    fn keyform_parse_round_trip() {
+        let k = Keyform::parse(
+            "x86_microsoft-windows-s..-spp-plugin-windows_31bf3856ad364e35_6.1.7601.24553_none_141eaac7742fb8e6.manifest",
+        )
+        .unwrap();
+        assert_eq!(k.arch, "x86");
+        assert_eq!(k.name, "microsoft-windows-s..-spp-plugin-windows");
+        assert_eq!(k.version, "6.1.7601.24553");
+        assert_eq!(k.hash, 0x141eaac7742fb8e6);
+        assert!(Keyform::parse("update.mum").is_none());
+    }
+}

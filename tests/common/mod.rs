@@ -1,0 +1,55 @@
+//! Shared test helpers: where the corpus is, and how to skip without it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// The shared corpus of Microsoft-authored and third-party files, which stays
+/// out of the repository. `KBINSPECT_CORPUS` points at it (default
+/// `../shared/corpus`). When it is absent the test is skipped with a note on
+/// stderr, unless `KBINSPECT_REQUIRE_CORPUS=1` (set by `.ci/run`), which makes
+/// absence a failure.
+pub fn corpus() -> Option<PathBuf> {
+    let dir = std::env::var_os("KBINSPECT_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    if dir.join("SOURCES.md").is_file() {
+        return Some(dir);
+    }
+    if std::env::var("KBINSPECT_REQUIRE_CORPUS").as_deref() == Ok("1") {
+        panic!(
+            "corpus not found at {} and KBINSPECT_REQUIRE_CORPUS=1",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: corpus not found at {} (set KBINSPECT_CORPUS)",
+        dir.display()
+    );
+    None
+}
+
+/// `corpus()` joined with a relative path, or return from the test.
+#[macro_export]
+macro_rules! corpus_or_skip {
+    ($rel:expr) => {
+        match common::corpus() {
+            Some(c) => c.join($rel),
+            None => return,
+        }
+    };
+}
+
+/// The repository's testdata directory.
+pub fn testdata() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata")
+}
+
+/// True when an external oracle program is on PATH.
+pub fn have(program: &str) -> bool {
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program} >/dev/null 2>&1"))
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
