@@ -4,8 +4,6 @@
 //! Each stream starts with a 3-bit count of unused bits at the top of its
 //! last byte; reads past the usable length are errors, never zero bits.
 
-#![allow(dead_code)] // helpers for the decoder
-
 use super::{DeltaError, ErrorKind};
 
 /// A bounds-checked reader over one bitstream.
@@ -206,6 +204,14 @@ impl DeltaError {
         DeltaError {
             offset,
             kind: ErrorKind::Unsupported,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn source(message: impl Into<String>) -> Self {
+        DeltaError {
+            offset: 0,
+            kind: ErrorKind::Source,
             message: message.into(),
         }
     }

@@ -7,10 +7,81 @@
 //! the header only; the format brief is `docs/msdelta.md`.
 
 mod bits;
+mod chain;
+mod dcm;
+mod decode;
+mod huffman;
+mod pe;
+mod post;
+mod rift;
 
 use serde::Serialize;
 
 use bits::BitReader;
+
+pub use chain::{ChainError, ChainErrorKind, ChainRebuilder, Recipe, Step, rebuild_chain};
+pub use dcm::{DCM_BASE_SHA256, DcmExpansion, base_from_wcp, expand_dcm};
+pub use post::{e8_untranslate, hash_name};
+
+/// Caps checked before allocating or looping on input-derived numbers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaLimits {
+    /// Largest TargetSize accepted (the whole target is held in memory).
+    pub max_target_size: u64,
+    /// Largest source + target window.
+    pub max_window: u64,
+    /// Most Huffman blocks in one patch (real deltas use at most ~50).
+    pub max_blocks: u32,
+    /// Most entries in one rift table.
+    pub max_rift_entries: u64,
+    /// Longest basis chain [`rebuild_chain`] follows.
+    pub max_chain_depth: usize,
+}
+
+impl Default for DeltaLimits {
+    fn default() -> Self {
+        DeltaLimits {
+            max_target_size: 1 << 30,
+            max_window: 3 << 30,
+            max_blocks: 4096,
+            max_rift_entries: 1 << 20,
+            max_chain_depth: 64,
+        }
+    }
+}
+
+/// How the rebuilt bytes were checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "by")]
+pub enum Verification {
+    /// The header's MD5/SHA-1/SHA-256 matched.
+    HeaderHash { algorithm: String, hex: String },
+    /// No header hash; the caller's SHA-256 matched.
+    ExpectedSha256 { hex: String },
+    /// The delta carries no hash and none was given: only the bitstream's
+    /// own consistency (every bit used, every copy in range) was checked.
+    Unverified,
+}
+
+/// A successfully applied delta.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub header: DeltaHeader,
+    pub target: Vec<u8>,
+    pub verification: Verification,
+    /// PE deltas: timestamp sites rewritten by the simple fix-up.
+    pub pe_timestamps_fixed: usize,
+}
+
+/// Apply a delta to `source` (None for source-less deltas) and return the
+/// target, verified against the header hash when the delta has one.
+pub fn apply(
+    delta: &[u8],
+    source: Option<&[u8]>,
+    limits: &DeltaLimits,
+) -> Result<Vec<u8>, DeltaError> {
+    apply_detailed(delta, source, None, limits).map(|a| a.target)
+}
 
 /// The header of a PA30 delta, read without decoding the patch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -143,7 +214,6 @@ fn framing(bytes: &[u8]) -> Result<Framing, DeltaError> {
 }
 
 /// A header plus where its buffers are, for the decoder.
-#[allow(dead_code)] // the decoder reads the buffers
 pub(crate) struct Parsed<'a> {
     pub header: DeltaHeader,
     pub preprocess: &'a [u8],
@@ -238,6 +308,210 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed<'_>, DeltaError> {
 /// them is unsupported); PA19 gives an [`ErrorKind::Unsupported`] error.
 pub fn parse_header(bytes: &[u8]) -> Result<DeltaHeader, DeltaError> {
     parse(bytes).map(|p| p.header)
+}
+
+/// Magic of a Windows Compression API container (LZMS payloads of PA31).
+const LZMS_CONTAINER: [u8; 4] = [0x0A, 0x51, 0xE5, 0xC0];
+
+fn is_pe_type(file_type: u64) -> bool {
+    matches!(file_type, 2 | 4 | 8)
+}
+
+/// [`apply`] with the details: header, how the output was verified, and an
+/// optional SHA-256 the target must have (e.g. from a container index).
+///
+/// Bytes are returned only when every available check passes: the header
+/// hash, `expected_sha256`, the end-of-stream check. PE-typed deltas go
+/// through the simple fix-ups only, so they must be verifiable by a hash;
+/// when the hash does not match, the error is [`ErrorKind::Unsupported`]
+/// ("PE transforms not supported"), never a wrong file.
+pub fn apply_detailed(
+    delta: &[u8],
+    source: Option<&[u8]>,
+    expected_sha256: Option<&[u8; 32]>,
+    limits: &DeltaLimits,
+) -> Result<Applied, DeltaError> {
+    let parsed = parse(delta)?;
+    let h = &parsed.header;
+    if h.signature == "PA31" {
+        return Err(DeltaError::unsupported(
+            0,
+            "PA31 deltas (UpdateCompression.dll) are recognized but not supported",
+        ));
+    }
+    if h.file_type_set & 0x100 != 0 {
+        return Err(DeltaError::unsupported(
+            0,
+            format!(
+                "reverse delta (FileTypeSet {:#x}) is not supported",
+                h.file_type_set
+            ),
+        ));
+    }
+    if parsed.patch.starts_with(&LZMS_CONTAINER) {
+        return Err(DeltaError::unsupported(
+            parsed.patch_offset,
+            "LZMS-compressed patch buffer is not supported",
+        ));
+    }
+    if h.target_size > limits.max_target_size {
+        return Err(DeltaError::limit(
+            0,
+            format!(
+                "TargetSize {} over the limit of {} bytes",
+                h.target_size, limits.max_target_size
+            ),
+        ));
+    }
+    let src = source.unwrap_or(&[]);
+    let window_size = (src.len() as u64).saturating_add(h.target_size);
+    if window_size > limits.max_window {
+        return Err(DeltaError::limit(
+            0,
+            format!(
+                "source + target = {window_size} bytes, over the window limit of {}",
+                limits.max_window
+            ),
+        ));
+    }
+    let want_len = match h.hash_alg {
+        0 => 0,
+        0x8003 => 16,
+        0x8004 => 20,
+        0x800C => 32,
+        other => {
+            return Err(DeltaError::unsupported(
+                0,
+                format!("target hash algorithm {other:#x} is not supported"),
+            ));
+        }
+    };
+    if h.target_hash.len() != want_len {
+        return Err(DeltaError::corrupt(
+            0,
+            format!(
+                "{} target hash has {} bytes, expected {want_len}",
+                post::hash_name(h.hash_alg),
+                h.target_hash.len()
+            ),
+        ));
+    }
+
+    let pe_info = if h.file_type == 1 {
+        if !parsed.preprocess.is_empty() {
+            return Err(DeltaError::unsupported(
+                parsed.preprocess_offset,
+                format!(
+                    "RAW delta with a {}-byte pre-process buffer",
+                    parsed.preprocess.len()
+                ),
+            ));
+        }
+        None
+    } else if is_pe_type(h.file_type) {
+        if h.hash_alg == 0 && expected_sha256.is_none() {
+            return Err(DeltaError::unsupported(
+                0,
+                format!(
+                    "PE delta (FileType {}) without a target hash: PE transforms not supported, \
+                     and the simple fix-ups cannot be verified (give an expected SHA-256)",
+                    h.file_type
+                ),
+            ));
+        }
+        Some(pe::read_preprocess(
+            parsed.preprocess,
+            parsed.preprocess_offset,
+            limits,
+        )?)
+    } else {
+        return Err(DeltaError::unsupported(
+            0,
+            format!(
+                "FileType {:#x} (CLI4 or unknown) is not supported",
+                h.file_type
+            ),
+        ));
+    };
+
+    let mut window = src.to_vec();
+    let source_ts = pe_info.as_ref().and_then(|_| pe::time_date_stamp(src));
+    if pe_info.is_some() {
+        pe::zero_checksum(&mut window);
+    }
+    let decoded = decode::decode_patch(
+        parsed.patch,
+        parsed.patch_offset,
+        window,
+        h.target_size,
+        limits,
+    )?;
+    let mut target = decoded.window;
+    target.drain(..decoded.source_len);
+
+    let mut pe_timestamps_fixed = 0;
+    if let (Some(info), Some(ts)) = (&pe_info, source_ts) {
+        pe_timestamps_fixed = pe::fix_timestamps(&mut target, ts, info.time_date_stamp);
+    }
+    if h.flags & 1 != 0 {
+        post::e8_untranslate(&mut target);
+    }
+
+    let pe_note = |what: String| {
+        if pe_info.is_some() {
+            DeltaError::unsupported(
+                0,
+                format!(
+                    "PE transforms not supported: FileType {} flags {:#x} needs more than the \
+                     simple fix-ups ({what})",
+                    h.file_type, h.flags
+                ),
+            )
+        } else {
+            DeltaError {
+                offset: 0,
+                kind: ErrorKind::HashMismatch,
+                message: what,
+            }
+        }
+    };
+    let mut verification = Verification::Unverified;
+    if h.hash_alg != 0 {
+        let got = post::digest(h.hash_alg, &target).unwrap_or_default();
+        let name = post::hash_name(h.hash_alg);
+        if got != h.target_hash {
+            return Err(pe_note(format!(
+                "rebuilt target {name} {} does not match the header's {}",
+                hex::encode(&got),
+                hex::encode(&h.target_hash)
+            )));
+        }
+        verification = Verification::HeaderHash {
+            algorithm: name.to_string(),
+            hex: hex::encode(&got),
+        };
+    }
+    if let Some(want) = expected_sha256 {
+        let got = post::sha256(&target);
+        if &got != want {
+            return Err(pe_note(format!(
+                "rebuilt target SHA-256 {} does not match the expected {}",
+                hex::encode(got),
+                hex::encode(want)
+            )));
+        }
+        if verification == Verification::Unverified {
+            verification = Verification::ExpectedSha256 {
+                hex: hex::encode(got),
+            };
+        }
+    }
+    Ok(Applied {
+        header: parsed.header,
+        target,
+        verification,
+        pe_timestamps_fixed,
+    })
 }
 
 #[cfg(test)]
