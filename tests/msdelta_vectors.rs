@@ -61,6 +61,11 @@ fn pe_deltas_rebuild_or_are_unsupported_never_wrong() {
             s.join("cmd_patched.exe"),
         ),
         (
+            d.join("genuine/cmd_pe_genuine.pa30"),
+            s.join("cmd.exe"),
+            s.join("cmd_patched.exe"),
+        ),
+        (
             d.join("advapi32_pe.pa30"),
             s.join("advapi32_old.dll"),
             s.join("advapi32_new.dll"),
