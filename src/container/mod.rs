@@ -15,6 +15,7 @@ use crate::finding::Finding;
 
 mod cab;
 mod listing;
+pub mod lzx;
 mod stream;
 mod walker;
 

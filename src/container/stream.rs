@@ -5,7 +5,6 @@
 
 use std::collections::HashSet;
 use std::io::{self, Read};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 use miniz_oxide::inflate::TINFLStatus;
@@ -97,7 +96,7 @@ pub(crate) fn compression_of(comp_type: u16) -> Option<Compression> {
 enum Decoder {
     Stored,
     Mszip(Box<Mszip>),
-    Lzx(Box<lzxd::Lzxd>),
+    Lzx(Box<super::lzx::LzxDecoder>),
     Unsupported(String),
 }
 
@@ -163,31 +162,17 @@ impl Mszip {
     }
 }
 
-fn lzx_window(bits: u8) -> Option<lzxd::WindowSize> {
-    use lzxd::WindowSize as W;
-    Some(match bits {
-        15 => W::KB32,
-        16 => W::KB64,
-        17 => W::KB128,
-        18 => W::KB256,
-        19 => W::KB512,
-        20 => W::MB1,
-        21 => W::MB2,
-        _ => return None,
-    })
-}
-
 impl Decoder {
     fn new(folder: &Folder) -> Decoder {
         match folder.compression {
             Some(Compression::None) => Decoder::Stored,
             Some(Compression::Mszip) => Decoder::Mszip(Box::new(Mszip::new())),
-            Some(Compression::Lzx { window_bits }) => match lzx_window(window_bits) {
-                Some(w) => Decoder::Lzx(Box::new(lzxd::Lzxd::new(w))),
-                None => Decoder::Unsupported(format!(
-                    "LZX window of 2^{window_bits} bytes is outside 2^15..2^21"
-                )),
-            },
+            Some(Compression::Lzx { window_bits }) => {
+                match super::lzx::LzxDecoder::new(window_bits) {
+                    Ok(d) => Decoder::Lzx(Box::new(d)),
+                    Err(e) => Decoder::Unsupported(e.0),
+                }
+            }
             Some(Compression::Quantum { .. }) => {
                 Decoder::Unsupported("Quantum compression is not supported".into())
             }
@@ -213,27 +198,12 @@ impl Decoder {
             }
             Decoder::Mszip(m) => m.block(input, expect, out),
             Decoder::Lzx(l) => {
-                // lzxd has panicked and silently mis-decoded on hostile input
-                // before: contain panics and check the output length ourselves.
-                let r = catch_unwind(AssertUnwindSafe(|| {
-                    match l.decompress_next(input, expect) {
-                        Ok(s) => {
-                            out.clear();
-                            out.extend_from_slice(s);
-                            Ok(())
-                        }
-                        Err(e) => Err(format!("LZX data is corrupt ({e})")),
-                    }
-                }));
-                match r {
-                    Ok(Ok(())) if out.len() == expect => Ok(()),
-                    Ok(Ok(())) => Err(format!(
-                        "LZX block decoded to {} bytes, {expect} declared",
-                        out.len()
-                    )),
-                    Ok(Err(e)) => Err(e),
-                    Err(_) => Err("LZX data is corrupt (decoder failed)".into()),
-                }
+                let frame = l
+                    .decode_frame(input, expect)
+                    .map_err(|e| format!("LZX data is corrupt ({e})"))?;
+                out.clear();
+                out.extend_from_slice(frame);
+                Ok(())
             }
             Decoder::Unsupported(m) => Err(m.clone()),
         }
