@@ -38,7 +38,7 @@ for line in open(rows_path):
             f"| {name} | {mode} | {nbytes / 1e6:.1f} | {r['command']} | {med:.3f} | "
             f"{nbytes / 1e6 / med:.0f} | {cpu:.2f} | {rss_mb} | {ratio} |"
         )
-        if mode == "test" and name.startswith("large-") and name.endswith(".cab"):
+        if mode == "test" and name.startswith("large-") and name.endswith("mb.cab"):
             scaling.append((r["command"], nbytes, med))
 
 if scaling:
