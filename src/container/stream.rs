@@ -197,14 +197,9 @@ impl Decoder {
                 Ok(())
             }
             Decoder::Mszip(m) => m.block(input, expect, out),
-            Decoder::Lzx(l) => {
-                let frame = l
-                    .decode_frame(input, expect)
-                    .map_err(|e| format!("LZX data is corrupt ({e})"))?;
-                out.clear();
-                out.extend_from_slice(frame);
-                Ok(())
-            }
+            Decoder::Lzx(l) => l
+                .decode_into(input, expect, out)
+                .map_err(|e| format!("LZX data is corrupt ({e})")),
             Decoder::Unsupported(m) => Err(m.clone()),
         }
     }

@@ -438,6 +438,21 @@ impl LzxDecoder {
     /// Decode one CFDATA frame that holds `out_len` (≤ 32 KiB) bytes of
     /// output. Frames must be passed in order.
     pub fn decode_frame(&mut self, input: &[u8], out_len: usize) -> Result<&[u8], LzxError> {
+        let mut out = std::mem::take(&mut self.out);
+        let r = self.decode_into(input, out_len, &mut out);
+        self.out = out;
+        r?;
+        Ok(&self.out)
+    }
+
+    /// [`decode_frame`](Self::decode_frame) into the caller's buffer, which
+    /// is cleared first (saves a copy per frame).
+    pub fn decode_into(
+        &mut self,
+        input: &[u8],
+        out_len: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), LzxError> {
         if out_len == 0 || out_len > MAX_FRAME {
             return err(format!("frame of {out_len} bytes (1..=32768 allowed)"));
         }
@@ -494,14 +509,13 @@ impl LzxDecoder {
             }
         }
         // Output of this frame; a match may have spilled into the next.
-        self.out.clear();
-        self.out
-            .extend_from_slice(&self.window[frame_start..frame_end]);
+        out.clear();
+        out.extend_from_slice(&self.window[frame_start..frame_end]);
         if let Some(size) = self.e8_size
             && self.total < E8_LIMIT
             && out_len > 10
         {
-            e8_untranslate(&mut self.out, self.total as i64, size);
+            e8_untranslate(out, self.total as i64, size);
         }
         self.total += out_len as u64;
         self.frame_pos = frame_end & self.mask;
@@ -509,7 +523,7 @@ impl LzxDecoder {
             // Matches never cross the window end, so nothing spilled here.
             self.wpos = 0;
         }
-        Ok(&self.out)
+        Ok(())
     }
 
     /// Decode literals and matches of a verbatim or aligned block until at
