@@ -187,7 +187,7 @@ fn mutated_streams_never_panic_and_agree_when_both_accept() {
     for (i, bits) in [15u8, 17, 21].into_iter().enumerate() {
         for kind in 0..4u32 {
             let data = sample(kind, 40_000 + rng.below(40_000) as usize, &mut rng);
-            let frames = encode(&data, bits, (i + kind as usize) % 2 == 0);
+            let frames = encode(&data, bits, (i + kind as usize).is_multiple_of(2));
             let lens: Vec<usize> = data.chunks(32768).map(<[u8]>::len).collect();
             bases.push((bits, frames, lens));
         }

@@ -103,7 +103,7 @@ impl<'a> Bits<'a> {
     /// Align for an uncompressed block: 1..16 bits are dropped (a full
     /// word when already aligned), as libmspack and lzxd do.
     fn align_for_raw(&mut self) -> usize {
-        let at_boundary = self.n % 16 == 0;
+        let at_boundary = self.n.is_multiple_of(16);
         let mut p = self.pos - (self.n as usize / 16) * 2;
         if at_boundary {
             p += 2;
