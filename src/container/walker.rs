@@ -463,6 +463,13 @@ impl Walker<'_, '_> {
                     IFOLD_CONTINUED_TO_NEXT => local.last().copied(),
                     i => local.get(usize::from(i)).copied(),
                 };
+                if e.name.is_empty() {
+                    self.report.findings.push(Finding::error(
+                        "cab-name",
+                        &p.name,
+                        format!("CFFILE at offset {} has an empty name", e.entry_offset),
+                    ));
+                }
                 members.push(Member {
                     folder: g,
                     entry: e.clone(),
