@@ -126,7 +126,7 @@ fn dirwalk_vulns_stay_inside_and_are_reported() {
         let n = &m.meta.name;
         let dangerous = n.split(['/', '\\']).any(|c| c == "..") || n.starts_with(['/', '\\']);
         if dangerous {
-            let skipped = r.skipped.iter().any(|s| &s.path == &m.meta.path);
+            let skipped = r.skipped.iter().any(|s| s.path == m.meta.path);
             let renamed = r
                 .written
                 .iter()
