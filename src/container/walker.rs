@@ -26,6 +26,8 @@ pub(crate) struct Walker<'v, 'a> {
     pub total_declared: u64,
     /// Decompressed bytes still allowed (overlapping members re-decode).
     pub budget: u64,
+    /// Decode what the visitor leaves unread (see `WalkOptions`).
+    pub verify_unread: bool,
 }
 
 struct Member {
@@ -239,7 +241,7 @@ impl Walker<'_, '_> {
         };
         // Whatever the visitor left unread is still checked, so a corrupt
         // tail is reported against this member and never passes silently.
-        if visit.is_ok() && reader.error.is_none() {
+        if self.verify_unread && visit.is_ok() && reader.error.is_none() {
             let _ = std::io::copy(&mut reader, &mut std::io::sink());
         }
         if let Some(e) = reader.error.take() {
