@@ -195,3 +195,41 @@ fn depth_and_size_limits_name_their_flags() {
         .to_string();
     assert!(e.contains("--max-total-size"), "{e}");
 }
+
+/// 60000 folders that all claim the same 65535 (empty, valid-looking) data
+/// blocks: scanning stops at what the file can hold instead of reading
+/// billions of headers.
+#[test]
+fn folders_sharing_blocks_do_not_blow_up() {
+    let nfolders: u16 = 60_000;
+    let files_offset = 36 + 8 * u32::from(nfolders);
+    let data_offset = files_offset + 16 + 2;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"MSCF\0\0\0\0");
+    v.extend_from_slice(&(data_offset + 8 * 65_535).to_le_bytes());
+    v.extend_from_slice(&[0; 4]);
+    v.extend_from_slice(&files_offset.to_le_bytes());
+    v.extend_from_slice(&[0, 0, 0, 0, 3, 1]);
+    v.extend_from_slice(&nfolders.to_le_bytes());
+    v.extend_from_slice(&1u16.to_le_bytes());
+    v.extend_from_slice(&[0; 6]);
+    for _ in 0..nfolders {
+        v.extend_from_slice(&data_offset.to_le_bytes());
+        v.extend_from_slice(&u16::MAX.to_le_bytes());
+        v.extend_from_slice(&0u16.to_le_bytes());
+    }
+    v.extend_from_slice(&4u32.to_le_bytes());
+    v.extend_from_slice(&[0; 4]);
+    v.extend_from_slice(&(nfolders - 1).to_le_bytes());
+    v.extend_from_slice(&[0, 0, 0, 0, 0x20, 0]);
+    v.extend_from_slice(b"a\0");
+    v.extend(std::iter::repeat_n(0u8, 8 * 65_535));
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("shared.cab");
+    std::fs::write(&p, v).unwrap();
+    match run_bounded(p, 5) {
+        None => panic!("did not finish within 5 s"),
+        Some(Err(_)) => panic!("panicked"),
+        Some(Ok(r)) => assert!(matches!(r, Err(_) | Ok((true, _))), "{r:?}"),
+    }
+}
