@@ -59,7 +59,9 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         done += n;
         bar.set_position(done);
         bar.set_length(done.max(size));
-    })?;
+    })
+    // The error's text already includes its cause; keep the chain flat.
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish_and_clear();
     let code = kbinspect::finding::exit_code(&report.findings);
     if args.format == Format::Json {

@@ -69,7 +69,9 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     };
     let listing = list(&args.input, &args.limits.limits(), test, &mut |n| {
         bar.set_position(n.min(size))
-    })?;
+    })
+    // The error's text already includes its cause; keep the chain flat.
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish_and_clear();
     let code = kbinspect::finding::exit_code(&listing.findings);
     if args.format == Format::Json {
