@@ -10,6 +10,7 @@ mod bits;
 mod chain;
 mod dcm;
 mod decode;
+pub mod encode;
 mod huffman;
 mod pe;
 mod post;
