@@ -274,6 +274,44 @@ mod tests {
         }
     }
 
+    /// A PA31 header built per the documented layout (no real sample exists):
+    /// the fields are read from the nested buffer, and applying is refused.
+    #[test]
+    fn pa31_header_is_read_and_refused() {
+        let mut inner = BitWriter::new();
+        inner.number(0xF);
+        inner.number(1);
+        inner.number(0x20000);
+        inner.number(12345);
+        inner.number(0x800C);
+        inner.buffer(&[0xAB; 32]);
+        inner.number(0x88); // HeaderInfoSize
+        inner.number(1); // IsPa31
+        inner.number(0); // DeltaClientMinVersion
+        inner.buffer(&[]); // AdditionalHash
+        let inner = inner.finish();
+        let mut outer = BitWriter::new();
+        outer.buffer(&inner);
+        outer.buffer(&[]);
+        outer.buffer(&[0x0A, 0x51, 0xE5, 0xC0, 0, 0]);
+        let mut d = b"PA31".to_vec();
+        d.extend_from_slice(&7u64.to_le_bytes());
+        d.extend(outer.finish());
+        let h = parse_header(&d).unwrap();
+        assert_eq!(h.signature, "PA31");
+        assert_eq!(
+            (h.file_type_set, h.flags, h.target_size),
+            (0xF, 0x20000, 12345)
+        );
+        assert_eq!(
+            (h.hash_alg, h.target_hash.len(), h.filetime),
+            (0x800C, 32, 7)
+        );
+        let e = apply(&d, None, &DeltaLimits::default()).unwrap_err();
+        assert_eq!(e.kind, super::super::ErrorKind::Unsupported);
+        assert!(e.message.contains("PA31"), "{e}");
+    }
+
     /// Self-consistency: text, long runs, repeats and empty input survive.
     #[test]
     fn encoder_output_decodes() {
