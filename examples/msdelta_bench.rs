@@ -25,8 +25,16 @@ fn corpus() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"))
 }
 
+/// CPU time of this thread in ns (Linux), so a busy shared machine does
+/// not distort the figure as much as wall time does.
+fn cpu_ns() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    s.split_whitespace().next()?.parse().ok()
+}
+
 /// Time `f` (which returns the output size) over enough runs for ~1 s.
 fn measure(name: &str, mut f: impl FnMut() -> usize) {
+    let c0 = cpu_ns();
     let t0 = Instant::now();
     let mut runs = 0u32;
     let mut bytes = 0usize;
@@ -34,9 +42,20 @@ fn measure(name: &str, mut f: impl FnMut() -> usize) {
         bytes += f();
         runs += 1;
     }
+    if bytes == 0 {
+        println!("{name:<44} (nothing decoded)");
+        return;
+    }
     let s = t0.elapsed().as_secs_f64();
+    let cpu = match (c0, cpu_ns()) {
+        (Some(a), Some(b)) if b > a => format!(
+            "{:>8.1} MB/s CPU",
+            bytes as f64 / ((b - a) as f64 / 1e9) / 1e6
+        ),
+        _ => String::new(),
+    };
     println!(
-        "{name:<44} {:>10} B out  {runs:>4} runs  {:>8.1} MB/s",
+        "{name:<48} {:>10} B out {runs:>4} runs {:>8.1} MB/s wall {cpu}",
         bytes / runs as usize,
         bytes as f64 / s / 1e6
     );
@@ -46,6 +65,7 @@ fn measure(name: &str, mut f: impl FnMut() -> usize) {
 /// a plain string scan (the bench needs nothing more).
 fn cix_files(cix: &str) -> Vec<(String, String, String, Option<String>)> {
     let attr = |s: &str, k: &str| -> Option<String> {
+        let s = format!(" {s}");
         let i = s.find(&format!(" {k}=\""))? + k.len() + 3;
         Some(s[i..].split('"').next()?.to_string())
     };
