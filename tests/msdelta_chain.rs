@@ -5,7 +5,6 @@ mod common;
 mod msdelta_support;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
