@@ -1,0 +1,146 @@
+//! Plain text scraped from a web page: every table cell on its own line
+//! (blank lines between them are ignored). A run of header words (`File
+//! name`, `File version`, …) starts a table and fixes its column count;
+//! following lines are cut into rows of that many cells for as long as they
+//! fit the columns (a size is a number, a date a date, …).
+
+use super::build::header_row;
+use super::values;
+use super::words::{self, Column};
+use super::{Block, Cell, GridRow, Warning};
+use std::borrow::Cow;
+
+pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(&(line, t)) = lines.get(i) {
+        if let Some((n, columns)) = header_at(&lines, i) {
+            let mut rows = vec![grid_row(lines.get(i..i + n).unwrap_or_default())];
+            let mut j = i + n;
+            loop {
+                let Some(cand) = lines.get(j..j + n) else {
+                    if let Some(rest) = lines.get(j..)
+                        && let Some(&(l, first)) = rest.first()
+                        && looks_like_file_name(first)
+                    {
+                        out.push(Block::Grid(std::mem::take(&mut rows)));
+                        out.push(Block::Warn(Warning {
+                            line: l,
+                            message: format!(
+                                "incomplete row: {} line(s) left for a {n}-column table; not read",
+                                rest.len()
+                            ),
+                        }));
+                    }
+                    break;
+                };
+                match fits(&columns, cand) {
+                    Ok(()) => {
+                        rows.push(grid_row(cand));
+                        j += n;
+                    }
+                    Err(reason) => {
+                        if let Some(&(l, first)) = cand.first()
+                            && looks_like_file_name(first)
+                        {
+                            out.push(Block::Grid(std::mem::take(&mut rows)));
+                            out.push(Block::Warn(Warning {
+                                line: l,
+                                message: format!(
+                                    "row starting {first:?} does not fit the {n}-column table ({reason}); the table ends here"
+                                ),
+                            }));
+                        }
+                        break;
+                    }
+                }
+            }
+            if !rows.is_empty() {
+                out.push(Block::Grid(rows));
+            }
+            i = j;
+            continue;
+        }
+        out.push(Block::Text {
+            line,
+            text: Cow::Borrowed(t),
+        });
+        i += 1;
+    }
+    out
+}
+
+/// A header starts at `i` when a line names the file name and the next
+/// lines name further columns; returns the column count and columns.
+fn header_at(lines: &[(usize, &str)], i: usize) -> Option<(usize, Vec<Column>)> {
+    let &(_, first) = lines.get(i)?;
+    if words::header(first)?.0 != Column::Name {
+        return None;
+    }
+    let mut columns = vec![Column::Name];
+    for &(_, t) in lines.get(i + 1..)? {
+        match words::header(t) {
+            Some((col, _)) if !columns.contains(&col) => columns.push(col),
+            _ => break,
+        }
+    }
+    let cells = lines.get(i..i + columns.len())?;
+    header_row(cells.iter().map(|(_, t)| *t))?;
+    Some((columns.len(), columns))
+}
+
+fn grid_row(cells: &[(usize, &str)]) -> GridRow {
+    GridRow {
+        line: cells.first().map_or(0, |c| c.0),
+        cells: cells
+            .iter()
+            .map(|&(line, t)| Cell {
+                line,
+                text: t.to_string(),
+            })
+            .collect(),
+        from_stream: true,
+    }
+}
+
+fn fits(columns: &[Column], cells: &[(usize, &str)]) -> Result<(), String> {
+    for (col, &(_, t)) in columns.iter().zip(cells) {
+        let na = words::is_not_applicable(t);
+        match col {
+            Column::Name if words::header(t).is_some() || t.chars().count() > 260 => {
+                return Err(format!("{t:?} is not a file name"));
+            }
+            Column::Version
+                if !na && (t.len() > 40 || !t.starts_with(|c: char| c.is_ascii_digit())) =>
+            {
+                return Err(format!("{t:?} is not a version"));
+            }
+            Column::Size if !na => values::parse_size(t).map(drop)?,
+            Column::Date if !na => values::parse_date(t).map(drop)?,
+            Column::Time if !na => values::parse_time(t).map(drop)?,
+            Column::Platform | Column::ServiceBranch | Column::SpRequirement
+                if t.chars().count() > 40 || words::header(t).is_some() =>
+            {
+                return Err(format!("{t:?} is not a {col:?} value"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// `Vssapi.dll`, `Update.mum`: no spaces, a dot followed by a short extension.
+fn looks_like_file_name(t: &str) -> bool {
+    !t.contains(char::is_whitespace)
+        && t.rsplit_once('.').is_some_and(|(stem, ext)| {
+            !stem.is_empty()
+                && (1..=8).contains(&ext.len())
+                && ext.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+}
