@@ -63,6 +63,9 @@ struct Scanner<'a> {
     prose: String,
     prose_line: usize,
     seq: usize,
+    /// The line being scanned: texts leaving a cell are placed here, so a
+    /// heading between two nested tables sorts between them.
+    line: usize,
 }
 
 impl<'a> Scanner<'a> {
@@ -129,7 +132,7 @@ impl<'a> Scanner<'a> {
         let Some(mut cell) = self.stack.last_mut().and_then(|t| t.cell.take()) else {
             return;
         };
-        let texts = self.cell_lines(cell.line, &cell.text);
+        let texts = self.cell_lines(self.line, &cell.text);
         cell.text = collapse_ws(&cell.text);
         let Some(t) = self.stack.last_mut() else {
             return;
@@ -149,11 +152,12 @@ impl<'a> Scanner<'a> {
     /// A table opening inside a cell: what the cell said so far is prose
     /// above the new table (its heading, typically).
     fn split_cell_before_table(&mut self) {
-        let Some((line, text)) = self
+        let line = self.line;
+        let Some(text) = self
             .stack
             .last_mut()
             .and_then(|t| t.cell.as_mut())
-            .map(|c| (c.line, std::mem::take(&mut c.text)))
+            .map(|c| std::mem::take(&mut c.text))
         else {
             return;
         };
@@ -204,6 +208,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
         prose: String::new(),
         prose_line: 1,
         seq: 0,
+        line: 1,
     };
     let bytes = text.as_bytes();
     let mut pos = 0usize;
@@ -236,6 +241,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             }
         };
         let tag_line = line;
+        sc.line = tag_line;
         line += rest
             .get(..consumed)
             .unwrap_or_default()
