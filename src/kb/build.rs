@@ -9,9 +9,10 @@
 use super::values::{self, DateValue, Ymd};
 use super::words::{self, Column};
 use super::{Arch, Block, Cell, GridRow, Kind, Row, RowArch, Table, Warning};
+use std::borrow::Cow;
 
-/// How many heading candidates are remembered between two tables.
-const RECENT_HEADINGS: usize = 16;
+/// How many lines above a table are searched for its heading and section.
+const RECENT_LINES: usize = 400;
 /// Longer lines are prose, not headings.
 const HEADING_MAX_CHARS: usize = 200;
 
@@ -92,51 +93,80 @@ impl RawRow {
     }
 }
 
-struct State {
+struct State<'a> {
     tables: Vec<Table>,
     warnings: Vec<Warning>,
-    recent: Vec<(usize, String)>,
+    /// Lines since the previous table, newest last, at most
+    /// [`RECENT_LINES`]: headings are looked up lazily when a table comes,
+    /// so long prose costs no more than a copy of a reference per line.
+    recent: std::collections::VecDeque<Candidate<'a>>,
     context: Kind,
 }
 
-impl State {
+struct Candidate<'a> {
+    text: Cow<'a, str>,
+    /// Markdown source line: strip `#`, `-`, `**` … before use.
+    markup: bool,
+}
+
+impl<'a> State<'a> {
     fn warn(&mut self, line: usize, message: String) {
         self.warnings.push(Warning { line, message });
     }
 
-    fn text(&mut self, line: usize, text: &str) {
-        let t = text.trim();
-        if t.is_empty() || t.chars().count() > HEADING_MAX_CHARS {
+    fn text(&mut self, text: Cow<'a, str>, markup: bool) {
+        // Even with markup, a line this long is prose, not a heading.
+        if text.len() > HEADING_MAX_CHARS * 8 || text.trim().is_empty() {
             return;
         }
-        let sentence = t.ends_with('.') || t.ends_with(':');
-        if !sentence {
-            if words::is_additional_heading(t) {
-                self.context = Kind::Additional;
-            } else if words::is_file_info_heading(t) {
-                self.context = Kind::Files;
-            }
+        if self.recent.len() >= RECENT_LINES {
+            self.recent.pop_front();
         }
-        if self.recent.len() >= RECENT_HEADINGS {
-            self.recent.remove(0);
-        }
-        self.recent.push((line, t.to_string()));
+        self.recent.push_back(Candidate { text, markup });
     }
 
-    /// The heading of a table: the nearest line above it (since the previous
-    /// table) that names an architecture or a kind of table, else the
-    /// nearest short line.
-    fn heading(&self) -> Option<String> {
-        self.recent
-            .iter()
-            .rev()
-            .find(|(_, t)| {
-                words::heading_arch(t).is_some()
-                    || words::is_additional_heading(t)
-                    || words::is_file_info_heading(t)
-            })
-            .or_else(|| self.recent.last())
-            .map(|(_, t)| t.clone())
+    /// At a table: its heading is the nearest line above it (since the
+    /// previous table) that names an architecture or a kind of table, else
+    /// the nearest short line; the section kind is set by the nearest
+    /// heading-like line naming "additional files" or "file information".
+    fn heading(&mut self) -> Option<String> {
+        let mut heading: Option<String> = None;
+        let mut fallback: Option<String> = None;
+        let mut context: Option<Kind> = None;
+        for c in self.recent.iter().rev() {
+            let cleaned: Cow<'_, str> = if c.markup {
+                super::markdown::clean_heading(&c.text)
+            } else {
+                Cow::Borrowed(c.text.trim())
+            };
+            let t = cleaned.trim();
+            if t.is_empty() || t.chars().count() > HEADING_MAX_CHARS {
+                continue;
+            }
+            let additional = words::is_additional_heading(t);
+            let file_info = words::is_file_info_heading(t);
+            if heading.is_none() && (additional || file_info || words::heading_arch(t).is_some()) {
+                heading = Some(t.to_string());
+            }
+            if fallback.is_none() {
+                fallback = Some(t.to_string());
+            }
+            let sentence = t.ends_with('.') || t.ends_with(':');
+            if context.is_none() && !sentence {
+                if additional {
+                    context = Some(Kind::Additional);
+                } else if file_info {
+                    context = Some(Kind::Files);
+                }
+            }
+            if heading.is_some() && context.is_some() {
+                break;
+            }
+        }
+        if let Some(k) = context {
+            self.context = k;
+        }
+        heading.or(fallback)
     }
 }
 
@@ -144,12 +174,13 @@ pub(crate) fn tables(blocks: Vec<Block<'_>>) -> (Vec<Table>, Vec<Warning>) {
     let mut st = State {
         tables: Vec::new(),
         warnings: Vec::new(),
-        recent: Vec::new(),
+        recent: std::collections::VecDeque::new(),
         context: Kind::Files,
     };
     for block in blocks {
         match block {
-            Block::Text { line, text } => st.text(line, &text),
+            Block::Text(text) => st.text(text, false),
+            Block::Markup(text) => st.text(Cow::Borrowed(text), true),
             Block::Warn(w) => st.warnings.push(w),
             Block::Grid(rows) => grid(&mut st, rows),
         }
@@ -158,7 +189,7 @@ pub(crate) fn tables(blocks: Vec<Block<'_>>) -> (Vec<Table>, Vec<Warning>) {
     (st.tables, st.warnings)
 }
 
-fn grid(st: &mut State, rows: Vec<GridRow>) {
+fn grid(st: &mut State<'_>, rows: Vec<GridRow>) {
     let heading = st.heading();
     let arch = heading.as_deref().and_then(words::heading_arch);
     let kind = match &heading {
@@ -190,14 +221,14 @@ fn grid(st: &mut State, rows: Vec<GridRow>) {
     });
     st.recent.clear();
     // Text glued to the last cell may be the next heading.
-    for (l, t) in leftovers {
-        st.text(l, &t);
+    for (_, t) in leftovers {
+        st.text(Cow::Owned(t), false);
     }
 }
 
 type Parsed = (usize, usize, Vec<RawRow>);
 
-fn horizontal(st: &mut State, rows: &[GridRow]) -> Option<Parsed> {
+fn horizontal(st: &mut State<'_>, rows: &[GridRow]) -> Option<Parsed> {
     let (hi, header) = rows
         .iter()
         .enumerate()
@@ -251,7 +282,7 @@ fn horizontal(st: &mut State, rows: &[GridRow]) -> Option<Parsed> {
     Some((header_line, header.lang, raws))
 }
 
-fn vertical(st: &mut State, rows: &[GridRow]) -> Option<Parsed> {
+fn vertical(st: &mut State<'_>, rows: &[GridRow]) -> Option<Parsed> {
     let mut raws: Vec<RawRow> = Vec::new();
     let mut lang = 0;
     let mut first_line = None;
@@ -343,7 +374,7 @@ fn unglue(text: &str, known: &[&str]) -> Option<(String, String)> {
 }
 
 fn read_row(
-    st: &mut State,
+    st: &mut State<'_>,
     raw: &RawRow,
     arch: Option<Arch>,
     leftovers: &mut Vec<(usize, String)>,
@@ -450,7 +481,7 @@ fn month_first_language(lang: usize) -> bool {
 }
 
 fn resolve_dates(
-    st: &mut State,
+    st: &mut State<'_>,
     table_line: usize,
     lang: usize,
     pending: Vec<Pending>,

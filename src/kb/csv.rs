@@ -44,10 +44,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                 out.push(Block::Grid(std::mem::take(&mut grid)));
             }
             if let Some(t) = filled.first() {
-                out.push(Block::Text {
-                    line,
-                    text: Cow::Owned(t.trim().to_string()),
-                });
+                out.push(Block::Text(Cow::Owned(t.trim().to_string())));
             }
             continue;
         }

@@ -98,13 +98,7 @@ impl<'a> Scanner<'a> {
         self.prose.clear();
         if !t.is_empty() {
             let line = self.prose_line;
-            self.emit(
-                line,
-                Block::Text {
-                    line,
-                    text: Cow::Owned(t),
-                },
-            );
+            self.emit(line, Block::Text(Cow::Owned(t)));
         }
     }
 
@@ -116,13 +110,7 @@ impl<'a> Scanner<'a> {
             let t = collapse_ws(part);
             if !t.is_empty() {
                 let k = self.key(line);
-                blocks.push((
-                    k,
-                    Block::Text {
-                        line,
-                        text: Cow::Owned(t),
-                    },
-                ));
+                blocks.push((k, Block::Text(Cow::Owned(t))));
             }
         }
         blocks
@@ -184,7 +172,7 @@ impl<'a> Scanner<'a> {
             let mut inner: Vec<_> = t
                 .inner
                 .into_iter()
-                .filter(|(_, b)| !matches!(b, Block::Text { .. }))
+                .filter(|(_, b)| !matches!(b, Block::Text(_)))
                 .collect();
             inner.push((k, Block::Grid(t.rows)));
             self.forward(inner);

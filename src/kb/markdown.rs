@@ -63,9 +63,8 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
         if !grid.is_empty() {
             out.push(Block::Grid(std::mem::take(&mut grid)));
         }
-        let h = clean_heading(t);
-        if !h.is_empty() {
-            out.push(Block::Text { line, text: h });
+        if !t.trim().is_empty() {
+            out.push(Block::Markup(t));
         }
     }
     if !grid.is_empty() {
@@ -187,7 +186,7 @@ pub(crate) fn collapse_ws(s: &str) -> String {
 }
 
 /// A line of prose or a heading without its markup (`##### `, `- `, `**`).
-fn clean_heading(t: &str) -> Cow<'_, str> {
+pub(crate) fn clean_heading(t: &str) -> Cow<'_, str> {
     let mut s = t.trim();
     s = s.trim_start_matches('#').trim_start();
     for marker in ["- ", "* ", "+ "] {

@@ -343,7 +343,9 @@ fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
 #[derive(Debug)]
 pub(crate) enum Block<'a> {
     /// A line of prose or a heading (markup removed).
-    Text { line: usize, text: Cow<'a, str> },
+    Text(Cow<'a, str>),
+    /// A markdown source line, cleaned only if it is needed as a heading.
+    Markup(&'a str),
     /// A table: rows of cells, each with the line it starts on.
     Grid(Vec<GridRow>),
     /// Something the front-end could not place (reported, not dropped).

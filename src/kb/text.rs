@@ -19,7 +19,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
         .collect();
     let mut out = Vec::new();
     let mut i = 0;
-    while let Some(&(line, t)) = lines.get(i) {
+    while let Some(&(_, t)) = lines.get(i) {
         if let Some((n, columns)) = header_at(&lines, i) {
             let mut rows = vec![grid_row(lines.get(i..i + n).unwrap_or_default())];
             let mut j = i + n;
@@ -67,10 +67,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             i = j;
             continue;
         }
-        out.push(Block::Text {
-            line,
-            text: Cow::Borrowed(t),
-        });
+        out.push(Block::Text(Cow::Borrowed(t)));
         i += 1;
     }
     out

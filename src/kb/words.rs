@@ -620,6 +620,8 @@ struct Lookups {
     headers: HashMap<String, (Column, usize)>,
     na: std::collections::HashSet<String>,
     months: HashMap<String, u8>,
+    additional: Vec<String>,
+    file_info: Vec<String>,
 }
 
 fn lookups() -> &'static Lookups {
@@ -648,10 +650,18 @@ fn lookups() -> &'static Lookups {
         for w in EXTRA_NA {
             na.insert(key(w));
         }
+        let lower = |f: fn(&Lang) -> &'static [&'static str]| {
+            LANGS
+                .iter()
+                .flat_map(|l| f(l).iter().map(|w| w.to_lowercase()))
+                .collect()
+        };
         Lookups {
             headers,
             na,
             months,
+            additional: lower(|l| l.additional_words),
+            file_info: lower(|l| l.file_info_words),
         }
     })
 }
@@ -686,24 +696,22 @@ pub fn lang(code: &str) -> Option<&'static Lang> {
     LANGS.iter().find(|l| l.code == code)
 }
 
-fn lowercase_contains_any(lower: &str, words: &[&str]) -> bool {
-    words.iter().any(|w| lower.contains(&w.to_lowercase()))
-}
-
 /// True when a heading speaks of additional files (mum/manifest tables).
 pub fn is_additional_heading(text: &str) -> bool {
     let lower = text.to_lowercase();
-    LANGS
+    lookups()
+        .additional
         .iter()
-        .any(|l| lowercase_contains_any(&lower, l.additional_words))
+        .any(|w| lower.contains(w.as_str()))
 }
 
 /// True when a heading opens a "file information" section.
 pub fn is_file_info_heading(text: &str) -> bool {
     let lower = text.to_lowercase();
-    LANGS
+    lookups()
+        .file_info
         .iter()
-        .any(|l| lowercase_contains_any(&lower, l.file_info_words))
+        .any(|w| lower.contains(w.as_str()))
 }
 
 /// The architecture a heading names: the first of x86 / x64 / IA-64 / ARM64
