@@ -213,7 +213,9 @@ fn timed<T>(what: &str, f: impl FnOnce() -> T) -> T {
 
 #[test]
 fn fifty_megabytes_get_a_quick_answer() {
-    const SIZE: usize = 50 * 1024 * 1024;
+    // Unoptimised builds on a shared machine test a fifth of the size so
+    // the suite stays quick; `cargo test --release` (CI) tests all 50 MB.
+    const SIZE: usize = if cfg!(debug_assertions) { 10 } else { 50 } * 1024 * 1024;
     let prose =
         "Lorem ipsum dolor sit amet, consectetur adipiscing elit | 1,234 | 05-Oct-2009 <b>x</b>\n";
     let garbage = prose.repeat(SIZE / prose.len());

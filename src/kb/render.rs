@@ -101,6 +101,14 @@ pub fn date(iso: &str, lang: &Lang) -> String {
                         .unwrap_or_default();
                     format!("{d:02}-{cap}-{y}")
                 }
+                // French abbreviates with a period, but not short names (`juin`, `mai`).
+                "fr" if lang
+                    .months
+                    .get(m.wrapping_sub(1))
+                    .is_some_and(|n| n.first() == Some(&mon)) =>
+                {
+                    format!("{d} {mon} {y}")
+                }
                 "fr" => format!("{d} {mon}. {y}"),
                 "pl" => format!("{d} {mon} {y}"),
                 "cs" => format!("{d}. {mon} {y}"),
