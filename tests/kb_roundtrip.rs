@@ -87,17 +87,19 @@ fn every_layout_and_language_reads_back_the_same_rows() {
                 );
                 checked += 1;
             }
-            let text = render::render_vertical_markdown(&article, lang);
-            check_same(
-                &format!("{name} as {} vertical markdown", lang.code),
-                &text,
-                &article,
-                Some(Layout::Markdown),
-            );
-            checked += 1;
+            for layout in Layout::ALL {
+                let text = render::render_vertical(&article, layout, lang);
+                check_same(
+                    &format!("{name} as {} vertical {}", lang.code, layout.name()),
+                    &text,
+                    &article,
+                    Some(layout),
+                );
+                checked += 1;
+            }
         }
     }
-    assert!(checked >= words::LANGS.len() * 5, "{checked}");
+    assert!(checked >= words::LANGS.len() * 8, "{checked}");
 }
 
 #[test]

@@ -319,7 +319,7 @@ fn vertical(st: &mut State<'_>, rows: &[GridRow]) -> Option<Parsed> {
             raws.push(RawRow {
                 line: k.line,
                 fields: vec![(col, value)],
-                from_stream: false,
+                from_stream: r.from_stream,
             });
         } else if let Some(last) = raws.last_mut() {
             if last.get(col).is_some() {
@@ -351,14 +351,16 @@ fn na(cell: Option<&Cell>) -> Option<&Cell> {
 
 /// A cell that ran into the next line of the page (`WOWStatus`): the known
 /// word it starts with, and the rest.
-fn unglue(text: &str, known: &[&str]) -> Option<(String, String)> {
-    if known.iter().any(|k| k.eq_ignore_ascii_case(text)) {
+pub(crate) fn unglue<S: AsRef<str>>(text: &str, known: &[S]) -> Option<(String, String)> {
+    if known.iter().any(|k| k.as_ref().eq_ignore_ascii_case(text)) {
         return None;
     }
     let mut best: Option<&str> = None;
     for k in known {
-        let head = text.get(..k.len())?;
-        let rest = text.get(k.len()..)?;
+        let k = k.as_ref();
+        let (Some(head), Some(rest)) = (text.get(..k.len()), text.get(k.len()..)) else {
+            continue;
+        };
         if head.eq_ignore_ascii_case(k)
             && rest.chars().next().is_some_and(char::is_uppercase)
             && best.is_none_or(|b| b.len() < k.len())
@@ -419,17 +421,26 @@ fn read_row(
         }
     });
     let mut glued = |cell: Option<&Cell>, known: &[&str], st: &mut State| -> Option<String> {
-        let c = na(cell)?;
+        let c = cell?;
         let text = c.text.trim();
-        if raw.from_stream
-            && let Some((word, rest)) = unglue(text, known)
-        {
-            st.warn(
-                c.line,
-                format!("cell {text:?} runs into the following text (scraping artifact); read as {word:?}"),
-            );
-            leftovers.push((c.line, rest));
-            return Some(word);
+        if raw.from_stream {
+            let word_or_na = unglue(text, known)
+                .map(|(w, rest)| (Some(w), rest))
+                .or_else(|| unglue(text, words::na_words()).map(|(_, rest)| (None, rest)));
+            if let Some((word, rest)) = word_or_na {
+                st.warn(
+                    c.line,
+                    format!(
+                        "cell {text:?} runs into the following text (scraping artifact); read as {:?}",
+                        word.as_deref().unwrap_or("not applicable")
+                    ),
+                );
+                leftovers.push((c.line, rest));
+                return word;
+            }
+        }
+        if words::is_not_applicable(text) {
+            return None;
         }
         Some(text.to_string())
     };
@@ -562,6 +573,15 @@ mod tests {
         assert_eq!(
             unglue("x86Extra bestanden", words::PLATFORM_WORDS),
             Some(("x86".into(), "Extra bestanden".into()))
+        );
+        // Words longer than the cell are skipped, not a reason to give up.
+        assert_eq!(
+            unglue("x86Ab", words::PLATFORM_WORDS),
+            Some(("x86".into(), "Ab".into()))
+        );
+        assert_eq!(
+            unglue("Niet van toepassingAanvullende", words::na_words()),
+            Some(("Niet van toepassing".into(), "Aanvullende".into()))
         );
     }
 }

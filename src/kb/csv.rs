@@ -2,6 +2,7 @@
 //! record with a single value is a heading line; a blank line ends a table.
 
 use super::build::header_row;
+use super::words::{self, Column};
 use super::{Block, Cell, GridRow};
 use std::borrow::Cow;
 
@@ -9,22 +10,38 @@ const DELIMITERS: [char; 3] = ['\t', ';', ','];
 /// Detection looks for a header row this far into the input.
 const DETECT_LINES: usize = 20_000;
 
-/// The delimiter whose split of some line yields a header row.
+/// The delimiter whose split of some line yields a header row, or of two
+/// consecutive lines yields `File name`,value and another key,value.
 fn delimiter(text: &str) -> Option<char> {
+    let mut prev_name_pair: Option<char> = None;
     for line in text.lines().take(DETECT_LINES) {
-        if line.len() > 4096 {
-            continue;
-        }
-        for d in DELIMITERS {
-            if line.matches(d).count() >= 2 {
+        let mut name_pair = None;
+        if line.len() <= 4096 {
+            for d in DELIMITERS {
+                if !line.contains(d) {
+                    continue;
+                }
                 let fields = records(line, d);
-                if let Some(first) = fields.first()
-                    && header_row(first.1.iter().map(String::as_str)).is_some()
-                {
+                let Some((_, first)) = fields.first() else {
+                    continue;
+                };
+                if first.len() >= 3 && header_row(first.iter().map(String::as_str)).is_some() {
                     return Some(d);
+                }
+                if let [k, v] = first.as_slice()
+                    && words::header(v).is_none()
+                    && let Some((col, _)) = words::header(k)
+                {
+                    if prev_name_pair == Some(d) && col != Column::Name {
+                        return Some(d);
+                    }
+                    if col == Column::Name {
+                        name_pair = Some(d);
+                    }
                 }
             }
         }
+        prev_name_pair = name_pair;
     }
     None
 }

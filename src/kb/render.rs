@@ -229,23 +229,60 @@ pub fn render(a: &Article, layout: Layout, lang: &Lang) -> String {
     out
 }
 
-/// Markdown with vertical key/value tables (`| File name | x |`, …), the
-/// form Microsoft uses for some additional-files sections.
-pub fn render_vertical_markdown(a: &Article, lang: &Lang) -> String {
+/// Vertical key/value tables (`| File name | x |`, `| File size | y |`, …,
+/// one block per file), the form Microsoft uses for some additional-files
+/// sections, in any layout.
+pub fn render_vertical(a: &Article, layout: Layout, lang: &Lang) -> String {
     let mut out = String::new();
     for t in &a.tables {
         let cols = columns(t);
-        let _ = writeln!(out, "##### {}", heading(t, lang));
-        for (i, r) in t.rows.iter().enumerate() {
-            for (j, c) in cols.iter().enumerate() {
-                let _ = writeln!(out, "| {}|{}|", header_word(lang, *c), cell(r, *c, lang));
-                if i == 0 && j == 0 {
-                    let _ = writeln!(out, "|---|---|");
+        let head = heading(t, lang);
+        let pairs = t.rows.iter().enumerate().flat_map(|(i, r)| {
+            cols.iter()
+                .enumerate()
+                .map(move |(j, c)| (i, j, header_word(lang, *c), cell(r, *c, lang)))
+        });
+        match layout {
+            Layout::Markdown => {
+                let _ = writeln!(out, "##### {head}");
+                for (i, j, k, v) in pairs {
+                    if j == 0 && i > 0 {
+                        let _ = writeln!(out, "||");
+                    }
+                    let _ = writeln!(out, "| {k}|{}|", v.replace('|', "\\|"));
+                    if i == 0 && j == 0 {
+                        let _ = writeln!(out, "|---|---|");
+                    }
+                }
+                let _ = writeln!(out, "|||\n");
+            }
+            Layout::Text => {
+                let _ = write!(out, "{head}\n\n");
+                for (_, _, k, v) in pairs {
+                    let _ = write!(out, "{k}\n\n{v}\n\n");
                 }
             }
-            let _ = writeln!(out, "||");
+            Layout::Html => {
+                let _ = writeln!(out, "<h5>{}</h5>\n<table>", escape(&head));
+                for (_, _, k, v) in pairs {
+                    let _ = writeln!(
+                        out,
+                        "<tr><td>{}</td><td>{}</td></tr>",
+                        escape(k),
+                        escape(&v)
+                    );
+                }
+                let _ = writeln!(out, "</table>");
+            }
+            Layout::Csv => {
+                let _ = writeln!(out, "{}", quote(&head));
+                // No blank line between files: a blank record ends a table.
+                for (_, _, k, v) in pairs {
+                    let _ = writeln!(out, "{},{}", quote(k), quote(&v));
+                }
+                out.push('\n');
+            }
         }
-        out.push('\n');
     }
     out
 }

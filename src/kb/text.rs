@@ -4,7 +4,7 @@
 //! following lines are cut into rows of that many cells for as long as they
 //! fit the columns (a size is a number, a date a date, …).
 
-use super::build::header_row;
+use super::build::{header_row, unglue};
 use super::values;
 use super::words::{self, Column};
 use super::{Block, Cell, GridRow, Warning};
@@ -67,6 +67,11 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             i = j;
             continue;
         }
+        if let Some((rows, next)) = vertical_at(&lines, i) {
+            out.push(Block::Grid(rows));
+            i = next;
+            continue;
+        }
         out.push(Block::Text(Cow::Borrowed(t)));
         i += 1;
     }
@@ -90,6 +95,29 @@ fn header_at(lines: &[(usize, &str)], i: usize) -> Option<(usize, Vec<Column>)> 
     let cells = lines.get(i..i + columns.len())?;
     header_row(cells.iter().map(|(_, t)| *t))?;
     Some((columns.len(), columns))
+}
+
+/// Key/value blocks scraped one cell per line: `File name`, `Update.mum`,
+/// `File version`, `Not applicable`, … Each `File name` starts a file.
+/// Returns the two-cell rows and the index after the block.
+fn vertical_at(lines: &[(usize, &str)], i: usize) -> Option<(Vec<GridRow>, usize)> {
+    let is_key = |j: usize| lines.get(j).and_then(|(_, t)| words::header(t));
+    if is_key(i)?.0 != Column::Name || is_key(i + 1).is_some() || is_key(i + 2).is_none() {
+        return None;
+    }
+    let mut rows = Vec::new();
+    let mut j = i;
+    while is_key(j).is_some() {
+        let Some(pair) = lines.get(j..j + 2) else {
+            break;
+        };
+        if is_key(j + 1).is_some() {
+            break;
+        }
+        rows.push(grid_row(pair));
+        j += 2;
+    }
+    (rows.len() >= 2).then_some((rows, j))
 }
 
 fn grid_row(cells: &[(usize, &str)]) -> GridRow {
@@ -122,7 +150,7 @@ fn fits(columns: &[Column], cells: &[(usize, &str)]) -> Result<(), String> {
             Column::Date if !na => values::parse_date(t).map(drop)?,
             Column::Time if !na => values::parse_time(t).map(drop)?,
             Column::Platform | Column::ServiceBranch | Column::SpRequirement
-                if t.chars().count() > 40 || words::header(t).is_some() =>
+                if (t.chars().count() > 40 || words::header(t).is_some()) && !glued(t) =>
             {
                 return Err(format!("{t:?} is not a {col:?} value"));
             }
@@ -130,6 +158,13 @@ fn fits(columns: &[Column], cells: &[(usize, &str)]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// A last cell that swallowed the next line (`WOWStatus`); `build` repairs it.
+fn glued(t: &str) -> bool {
+    unglue(t, words::PLATFORM_WORDS).is_some()
+        || unglue(t, words::BRANCH_WORDS).is_some()
+        || unglue(t, words::na_words()).is_some()
 }
 
 /// `Vssapi.dll`, `Update.mum`: no spaces, a dot followed by a short extension.

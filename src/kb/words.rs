@@ -674,6 +674,17 @@ pub fn header(cell: &str) -> Option<(Column, usize)> {
     lookups().headers.get(&key(cell)).copied()
 }
 
+/// Every language's "not applicable" words as written.
+pub fn na_words() -> &'static [String] {
+    static CELL: OnceLock<Vec<String>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        LANGS
+            .iter()
+            .flat_map(|l| l.not_applicable.iter().map(|w| w.to_string()))
+            .collect()
+    })
+}
+
 /// True for the words that mean "no value" (and for an empty cell).
 pub fn is_not_applicable(cell: &str) -> bool {
     if cell.len() > 60 {
