@@ -12,7 +12,7 @@ use super::{Arch, Block, Cell, GridRow, Kind, Row, RowArch, Table, Warning};
 use std::borrow::Cow;
 
 /// How many lines above a table are searched for its heading and section.
-const RECENT_LINES: usize = 400;
+pub(crate) const RECENT_LINES: usize = 400;
 /// Longer lines are prose, not headings.
 const HEADING_MAX_CHARS: usize = 200;
 

@@ -3,7 +3,7 @@
 
 use super::build::header_row;
 use super::words::{self, Column};
-use super::{Block, Cell, GridRow};
+use super::{Block, Cell, GridRow, MAX_ROW_CELLS, Sink};
 use std::borrow::Cow;
 
 const DELIMITERS: [char; 3] = ['\t', ';', ','];
@@ -21,10 +21,12 @@ fn delimiter(text: &str) -> Option<char> {
                 if !line.contains(d) {
                     continue;
                 }
-                let fields = records(line, d);
-                let Some((_, first)) = fields.first() else {
-                    continue;
-                };
+                let mut first = Vec::new();
+                records(line, d, |_, f| {
+                    if first.is_empty() {
+                        first = f;
+                    }
+                });
                 if first.len() >= 3 && header_row(first.iter().map(String::as_str)).is_some() {
                     return Some(d);
                 }
@@ -52,42 +54,40 @@ pub(crate) fn looks_like(text: &str) -> bool {
 
 pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
     let d = delimiter(text).unwrap_or(',');
-    let mut out = Vec::new();
+    let mut out = Sink::new();
     let mut grid: Vec<GridRow> = Vec::new();
-    for (line, fields) in records(text, d) {
-        let filled: Vec<&String> = fields.iter().filter(|f| !f.trim().is_empty()).collect();
-        if fields.len() <= 1 || filled.is_empty() {
-            if !grid.is_empty() {
-                out.push(Block::Grid(std::mem::take(&mut grid)));
+    records(text, d, |line, fields| {
+        let filled = fields.iter().filter(|f| !f.trim().is_empty()).count();
+        if fields.len() <= 1 || filled == 0 {
+            out.grid(std::mem::take(&mut grid));
+            if let Some(t) = fields.iter().find(|f| !f.trim().is_empty()) {
+                out.text(Block::Text(Cow::Owned(t.trim().to_string())));
             }
-            if let Some(t) = filled.first() {
-                out.push(Block::Text(Cow::Owned(t.trim().to_string())));
-            }
-            continue;
+            return;
         }
-        grid.push(GridRow {
-            line,
-            cells: fields
-                .into_iter()
-                .map(|f| Cell {
-                    line,
-                    text: f.trim().to_string(),
-                })
-                .collect(),
-            from_stream: false,
-        });
-    }
-    if !grid.is_empty() {
-        out.push(Block::Grid(grid));
-    }
-    out
+        if out.take_cells(fields.len(), line) {
+            grid.push(GridRow {
+                line,
+                cells: fields
+                    .into_iter()
+                    .map(|f| Cell {
+                        line,
+                        text: f.trim().to_string(),
+                    })
+                    .collect(),
+                from_stream: false,
+            });
+        }
+    });
+    out.grid(grid);
+    out.finish()
 }
 
-/// Records with the 1-based line each starts on. Quoted fields may hold
-/// delimiters, doubled quotes and newlines; an unterminated quote runs to
-/// the end of the input.
-fn records(text: &str, d: char) -> Vec<(usize, Vec<String>)> {
-    let mut out = Vec::new();
+/// Calls `each(line, fields)` for every record, `line` being where it
+/// starts. Quoted fields may hold delimiters, doubled quotes and newlines;
+/// an unterminated quote runs to the end of the input. Fields beyond
+/// [`MAX_ROW_CELLS`] are dropped.
+fn records(text: &str, d: char, mut each: impl FnMut(usize, Vec<String>)) {
     let mut fields: Vec<String> = Vec::new();
     let mut field = String::new();
     let mut line = 1usize;
@@ -95,6 +95,12 @@ fn records(text: &str, d: char) -> Vec<(usize, Vec<String>)> {
     let mut in_quotes = false;
     let mut at_field_start = true;
     let mut chars = text.chars().peekable();
+    let end_field = |fields: &mut Vec<String>, field: &mut String| {
+        let f = std::mem::take(field);
+        if fields.len() < MAX_ROW_CELLS {
+            fields.push(f);
+        }
+    };
     while let Some(c) = chars.next() {
         if in_quotes {
             match c {
@@ -118,14 +124,14 @@ fn records(text: &str, d: char) -> Vec<(usize, Vec<String>)> {
             }
             '\r' => {}
             '\n' => {
-                fields.push(std::mem::take(&mut field));
-                out.push((start_line, std::mem::take(&mut fields)));
+                end_field(&mut fields, &mut field);
+                each(start_line, std::mem::take(&mut fields));
                 line += 1;
                 start_line = line;
                 at_field_start = true;
             }
             c if c == d => {
-                fields.push(std::mem::take(&mut field));
+                end_field(&mut fields, &mut field);
                 at_field_start = true;
             }
             c => {
@@ -137,10 +143,9 @@ fn records(text: &str, d: char) -> Vec<(usize, Vec<String>)> {
         }
     }
     if !field.is_empty() || !fields.is_empty() {
-        fields.push(field);
-        out.push((start_line, fields));
+        end_field(&mut fields, &mut field);
+        each(start_line, fields);
     }
-    out
 }
 
 #[cfg(test)]
@@ -149,7 +154,10 @@ mod tests {
 
     #[test]
     fn quoting() {
-        let r = records("a,\"b,c\",\"d\"\"e\"\n\"x\ny\",z\n", ',');
+        let mut r = Vec::new();
+        records("a,\"b,c\",\"d\"\"e\"\n\"x\ny\",z\n", ',', |l, f| {
+            r.push((l, f))
+        });
         assert_eq!(
             r,
             vec![

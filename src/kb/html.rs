@@ -5,9 +5,10 @@
 //! file table (page layout) gives its cell texts back as prose so headings
 //! inside it are still seen.
 
+use super::build::RECENT_LINES;
 use super::build::is_file_grid;
 use super::markdown::collapse_ws;
-use super::{Block, Cell, GridRow};
+use super::{Block, Cell, GridRow, MAX_CELLS, MAX_ROW_CELLS};
 use std::borrow::Cow;
 
 /// Tags that end a line of prose.
@@ -53,12 +54,37 @@ struct OpenTable<'a> {
     cell: Option<Cell>,
     /// Blocks found inside this table (nested tables, texts of its cells),
     /// with their order key.
-    inner: Vec<((usize, usize), Block<'a>)>,
+    inner: Vec<Keyed<'a>>,
+    /// Text blocks at the end of `inner` (see [`push_bounded`]).
+    run: usize,
     line: usize,
 }
 
+type Keyed<'a> = ((usize, usize), Block<'a>);
+
+/// Append a block. Texts only serve as headings of a following table, so a
+/// run of them is cut back to the last [`RECENT_LINES`] (amortised), which
+/// bounds memory on pages of endless prose.
+fn push_bounded<'a>(dest: &mut Vec<Keyed<'a>>, run: &mut usize, item: Keyed<'a>) {
+    if matches!(item.1, Block::Text(_)) {
+        dest.push(item);
+        *run += 1;
+        if *run >= 2 * RECENT_LINES {
+            let start = dest.len() - *run;
+            dest.drain(start..start + RECENT_LINES);
+            *run -= RECENT_LINES;
+        }
+    } else {
+        dest.push(item);
+        *run = 0;
+    }
+}
+
 struct Scanner<'a> {
-    out: Vec<((usize, usize), Block<'a>)>,
+    out: Vec<Keyed<'a>>,
+    out_run: usize,
+    cells_left: usize,
+    over_budget: bool,
     stack: Vec<OpenTable<'a>>,
     prose: String,
     prose_line: usize,
@@ -76,9 +102,17 @@ impl<'a> Scanner<'a> {
 
     fn emit(&mut self, line: usize, block: Block<'a>) {
         let k = self.key(line);
-        match self.stack.last_mut() {
-            Some(t) => t.inner.push((k, block)),
-            None => self.out.push((k, block)),
+        self.deliver(vec![(k, block)]);
+    }
+
+    /// Into the innermost open table, or the document.
+    fn deliver(&mut self, blocks: Vec<Keyed<'a>>) {
+        let (dest, run) = match self.stack.last_mut() {
+            Some(t) => (&mut t.inner, &mut t.run),
+            None => (&mut self.out, &mut self.out_run),
+        };
+        for b in blocks {
+            push_bounded(dest, run, b);
         }
     }
 
@@ -104,7 +138,7 @@ impl<'a> Scanner<'a> {
 
     /// Lines of a cell's text as prose blocks (used when the table turns out
     /// to be page layout, not data).
-    fn cell_lines(&mut self, line: usize, text: &str) -> Vec<((usize, usize), Block<'a>)> {
+    fn cell_lines(&mut self, line: usize, text: &str) -> Vec<Keyed<'a>> {
         let mut blocks = Vec::new();
         for part in text.split('\n') {
             let t = collapse_ws(part);
@@ -122,10 +156,10 @@ impl<'a> Scanner<'a> {
         };
         let texts = self.cell_lines(self.line, &cell.text);
         cell.text = collapse_ws(&cell.text);
+        self.deliver(texts);
         let Some(t) = self.stack.last_mut() else {
             return;
         };
-        t.inner.extend(texts);
         let line = cell.line;
         t.row
             .get_or_insert_with(|| GridRow {
@@ -150,9 +184,7 @@ impl<'a> Scanner<'a> {
             return;
         };
         let texts = self.cell_lines(line, &text);
-        if let Some(t) = self.stack.last_mut() {
-            t.inner.extend(texts);
-        }
+        self.deliver(texts);
     }
 
     fn close_row(&mut self) {
@@ -181,17 +213,17 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    fn forward(&mut self, blocks: Vec<((usize, usize), Block<'a>)>) {
-        match self.stack.last_mut() {
-            Some(parent) => parent.inner.extend(blocks),
-            None => self.out.extend(blocks),
-        }
+    fn forward(&mut self, blocks: Vec<Keyed<'a>>) {
+        self.deliver(blocks);
     }
 }
 
 pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
     let mut sc = Scanner {
         out: Vec::new(),
+        out_run: 0,
+        cells_left: MAX_CELLS,
+        over_budget: false,
         stack: Vec::new(),
         prose: String::new(),
         prose_line: 1,
@@ -261,6 +293,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                         row: None,
                         cell: None,
                         inner: Vec::new(),
+                        run: 0,
                         line: tag_line,
                     });
                 }
@@ -284,18 +317,31 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             ("td" | "th", false) => {
                 sc.flush_prose();
                 sc.close_cell();
-                if let Some(t) = sc.stack.last_mut() {
-                    if t.row.is_none() {
-                        t.row = Some(GridRow {
-                            line: tag_line,
-                            cells: Vec::new(),
-                            from_stream: false,
-                        });
-                    }
+                let Some(t) = sc.stack.last_mut() else {
+                    continue;
+                };
+                let row = t.row.get_or_insert_with(|| GridRow {
+                    line: tag_line,
+                    cells: Vec::new(),
+                    from_stream: false,
+                });
+                // Cells beyond the caps are not kept; their text reads as prose.
+                if row.cells.len() < MAX_ROW_CELLS && sc.cells_left > 0 {
+                    sc.cells_left -= 1;
                     t.cell = Some(Cell {
                         line: tag_line,
                         text: String::new(),
                     });
+                } else if sc.cells_left == 0 && !sc.over_budget {
+                    sc.over_budget = true;
+                    let k = sc.key(tag_line);
+                    let warning = Block::Warn(super::Warning {
+                        line: tag_line,
+                        message: format!(
+                            "more than {MAX_CELLS} table cells; the rest of the page is not read as tables"
+                        ),
+                    });
+                    push_bounded(&mut sc.out, &mut sc.out_run, (k, warning));
                 }
             }
             ("td" | "th", true) => sc.close_cell(),

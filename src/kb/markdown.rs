@@ -3,7 +3,7 @@
 //! split with `<br/>`, trailing empty rows, vertical key/value tables.
 
 use super::html::decode_entities;
-use super::{Block, Cell, GridRow};
+use super::{Block, Cell, GridRow, MAX_ROW_CELLS, Sink};
 use std::borrow::Cow;
 
 /// Strip block-quote markers and indentation.
@@ -36,41 +36,40 @@ pub(crate) fn looks_like(text: &str) -> bool {
 }
 
 pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = Vec::new();
+    let mut lines = text.lines().enumerate().peekable();
+    let mut out = Sink::new();
     let mut grid: Vec<GridRow> = Vec::new();
-    for (idx, raw) in lines.iter().enumerate() {
+    while let Some((idx, raw)) = lines.next() {
         let line = idx + 1;
         let t = unquote(raw);
-        let next_is_sep = lines.get(idx + 1).is_some_and(|n| is_separator(unquote(n)));
+        let next_is_sep = lines.peek().is_some_and(|(_, n)| is_separator(unquote(n)));
         let is_row = t.starts_with('|') || (t.contains('|') && (next_is_sep || !grid.is_empty()));
         if is_row {
             if !is_separator(t) {
-                grid.push(GridRow {
-                    line,
-                    cells: split_row(t)
-                        .into_iter()
-                        .map(|c| Cell {
-                            line,
-                            text: clean_cell(c),
-                        })
-                        .collect(),
-                    from_stream: false,
-                });
+                let cells = split_row(t);
+                if out.take_cells(cells.len(), line) {
+                    grid.push(GridRow {
+                        line,
+                        cells: cells
+                            .into_iter()
+                            .map(|c| Cell {
+                                line,
+                                text: clean_cell(c),
+                            })
+                            .collect(),
+                        from_stream: false,
+                    });
+                }
             }
             continue;
         }
-        if !grid.is_empty() {
-            out.push(Block::Grid(std::mem::take(&mut grid)));
-        }
+        out.grid(std::mem::take(&mut grid));
         if !t.trim().is_empty() {
-            out.push(Block::Markup(t));
+            out.text(Block::Markup(t));
         }
     }
-    if !grid.is_empty() {
-        out.push(Block::Grid(grid));
-    }
-    out
+    out.grid(grid);
+    out.finish()
 }
 
 /// Cells of `| a | b\|c | d |`: outer pipes dropped, `\|` kept as a pipe.
@@ -90,6 +89,9 @@ fn split_row(t: &str) -> Vec<&str> {
             '|' if !escaped => {
                 cells.push(t.get(start..i).unwrap_or_default());
                 start = i + 1;
+                if cells.len() >= MAX_ROW_CELLS {
+                    return cells;
+                }
             }
             _ => escaped = false,
         }

@@ -7,92 +7,134 @@
 use super::build::{header_row, unglue};
 use super::values;
 use super::words::{self, Column};
-use super::{Block, Cell, GridRow, Warning};
+use super::{Block, Cell, GridRow, Sink};
 use std::borrow::Cow;
+use std::collections::VecDeque;
+
+/// The non-empty lines ahead, read on demand: the parser looks at most a
+/// table row (a few lines) ahead, so memory stays small however long the
+/// input is.
+struct Window<'a, I: Iterator<Item = (usize, &'a str)>> {
+    lines: I,
+    buf: VecDeque<(usize, &'a str)>,
+    /// Index of `buf[0]` among the non-empty lines.
+    base: usize,
+}
+
+impl<'a, I: Iterator<Item = (usize, &'a str)>> Window<'a, I> {
+    fn get(&mut self, i: usize) -> Option<(usize, &'a str)> {
+        let k = i.checked_sub(self.base)?;
+        while self.buf.len() <= k {
+            let next = self.lines.next()?;
+            self.buf.push_back(next);
+        }
+        self.buf.get(k).copied()
+    }
+
+    fn range(&mut self, i: usize, n: usize) -> Option<Vec<(usize, &'a str)>> {
+        (i..i + n).map(|k| self.get(k)).collect()
+    }
+
+    /// Forget lines before `i`.
+    fn release(&mut self, i: usize) {
+        while self.base < i && self.buf.pop_front().is_some() {
+            self.base += 1;
+        }
+    }
+}
 
 pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
-    let lines: Vec<(usize, &str)> = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty())
-        .collect();
-    let mut out = Vec::new();
+    let mut w = Window {
+        lines: text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim()))
+            .filter(|(_, l)| !l.is_empty()),
+        buf: VecDeque::new(),
+        base: 0,
+    };
+    let mut out = Sink::new();
     let mut i = 0;
-    while let Some(&(_, t)) = lines.get(i) {
-        if let Some((n, columns)) = header_at(&lines, i) {
-            let mut rows = vec![grid_row(lines.get(i..i + n).unwrap_or_default())];
+    while let Some((line, t)) = w.get(i) {
+        w.release(i);
+        if let Some((n, columns)) = header_at(&mut w, i)
+            && out.take_cells(n, line)
+        {
+            let mut rows = vec![grid_row(&w.range(i, n).unwrap_or_default())];
             let mut j = i + n;
             loop {
-                let Some(cand) = lines.get(j..j + n) else {
-                    if let Some(rest) = lines.get(j..)
-                        && let Some(&(l, first)) = rest.first()
+                w.release(j);
+                let Some(cand) = w.range(j, n) else {
+                    let left: Vec<_> = (j..j + n).map_while(|k| w.get(k)).collect();
+                    if let Some(&(l, first)) = left.first()
                         && looks_like_file_name(first)
                     {
-                        out.push(Block::Grid(std::mem::take(&mut rows)));
-                        out.push(Block::Warn(Warning {
-                            line: l,
-                            message: format!(
+                        out.warn(
+                            l,
+                            format!(
                                 "incomplete row: {} line(s) left for a {n}-column table; not read",
-                                rest.len()
+                                left.len()
                             ),
-                        }));
+                        );
                     }
                     break;
                 };
-                match fits(&columns, cand) {
-                    Ok(()) => {
-                        rows.push(grid_row(cand));
+                match fits(&columns, &cand) {
+                    Ok(()) if out.take_cells(n, cand.first().map_or(0, |c| c.0)) => {
+                        rows.push(grid_row(&cand));
                         j += n;
                     }
+                    Ok(()) => break,
                     Err(reason) => {
                         if let Some(&(l, first)) = cand.first()
                             && looks_like_file_name(first)
                         {
-                            out.push(Block::Grid(std::mem::take(&mut rows)));
-                            out.push(Block::Warn(Warning {
-                                line: l,
-                                message: format!(
+                            out.warn(
+                                l,
+                                format!(
                                     "row starting {first:?} does not fit the {n}-column table ({reason}); the table ends here"
                                 ),
-                            }));
+                            );
                         }
                         break;
                     }
                 }
             }
-            if !rows.is_empty() {
-                out.push(Block::Grid(rows));
-            }
+            out.grid(rows);
             i = j;
             continue;
         }
-        if let Some((rows, next)) = vertical_at(&lines, i) {
-            out.push(Block::Grid(rows));
+        if let Some((rows, next)) = vertical_at(&mut w, i)
+            && out.take_cells(rows.len() * 2, line)
+        {
+            out.grid(rows);
             i = next;
             continue;
         }
-        out.push(Block::Text(Cow::Borrowed(t)));
+        out.text(Block::Text(Cow::Borrowed(t)));
         i += 1;
     }
-    out
+    out.finish()
 }
 
 /// A header starts at `i` when a line names the file name and the next
 /// lines name further columns; returns the column count and columns.
-fn header_at(lines: &[(usize, &str)], i: usize) -> Option<(usize, Vec<Column>)> {
-    let &(_, first) = lines.get(i)?;
+fn header_at<'a, I: Iterator<Item = (usize, &'a str)>>(
+    w: &mut Window<'a, I>,
+    i: usize,
+) -> Option<(usize, Vec<Column>)> {
+    let (_, first) = w.get(i)?;
     if words::header(first)?.0 != Column::Name {
         return None;
     }
     let mut columns = vec![Column::Name];
-    for &(_, t) in lines.get(i + 1..)? {
+    while let Some((_, t)) = w.get(i + columns.len()) {
         match words::header(t) {
             Some((col, _)) if !columns.contains(&col) => columns.push(col),
             _ => break,
         }
     }
-    let cells = lines.get(i..i + columns.len())?;
+    let cells = w.range(i, columns.len())?;
     header_row(cells.iter().map(|(_, t)| *t))?;
     Some((columns.len(), columns))
 }
@@ -100,22 +142,28 @@ fn header_at(lines: &[(usize, &str)], i: usize) -> Option<(usize, Vec<Column>)> 
 /// Key/value blocks scraped one cell per line: `File name`, `Update.mum`,
 /// `File version`, `Not applicable`, … Each `File name` starts a file.
 /// Returns the two-cell rows and the index after the block.
-fn vertical_at(lines: &[(usize, &str)], i: usize) -> Option<(Vec<GridRow>, usize)> {
-    let is_key = |j: usize| lines.get(j).and_then(|(_, t)| words::header(t));
+fn vertical_at<'a, I: Iterator<Item = (usize, &'a str)>>(
+    w: &mut Window<'a, I>,
+    i: usize,
+) -> Option<(Vec<GridRow>, usize)> {
+    let mut is_key = |j: usize| w.get(j).and_then(|(_, t)| words::header(t));
     if is_key(i)?.0 != Column::Name || is_key(i + 1).is_some() || is_key(i + 2).is_none() {
         return None;
     }
     let mut rows = Vec::new();
     let mut j = i;
-    while is_key(j).is_some() {
-        let Some(pair) = lines.get(j..j + 2) else {
+    while w.get(j).and_then(|(_, t)| words::header(t)).is_some()
+        && w.get(j + 1)
+            .is_some_and(|(_, t)| words::header(t).is_none())
+    {
+        let Some(pair) = w.range(j, 2) else {
             break;
         };
-        if is_key(j + 1).is_some() {
+        rows.push(grid_row(&pair));
+        j += 2;
+        if rows.len() >= super::MAX_CELLS {
             break;
         }
-        rows.push(grid_row(pair));
-        j += 2;
     }
     (rows.len() >= 2).then_some((rows, j))
 }
