@@ -11,6 +11,8 @@ pub mod container;
 pub mod finding;
 pub mod kb;
 pub mod msdelta;
+pub mod model;
+pub mod pe;
 pub mod report;
 pub mod sample;
 pub mod servicing;
