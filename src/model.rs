@@ -301,11 +301,7 @@ impl Package {
 
     /// Load a package: one streaming pass, then parsing. Errors only when
     /// the input cannot be walked at all.
-    pub fn load_with(
-        input: &Path,
-        limits: &Limits,
-        opts: &LoadOptions,
-    ) -> anyhow::Result<Package> {
+    pub fn load_with(input: &Path, limits: &Limits, opts: &LoadOptions) -> anyhow::Result<Package> {
         let mut members: Vec<Member> = Vec::new();
         let mut findings: Vec<Finding> = Vec::new();
         let mut kept_total = 0u64;
@@ -409,22 +405,18 @@ impl Package {
                         member: m.path.clone(),
                         mum,
                     }),
-                    Err(e) => findings.push(Finding::error(
-                        "metadata-malformed",
-                        &m.path,
-                        e.to_string(),
-                    )),
+                    Err(e) => {
+                        findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()))
+                    }
                 },
                 MemberKind::ContainerIndex => match cix::parse(&m.path, bytes, &opts.xml) {
                     Ok(index) => self.indexes.push(Index {
                         member: m.path.clone(),
                         index,
                     }),
-                    Err(e) => findings.push(Finding::error(
-                        "metadata-malformed",
-                        &m.path,
-                        e.to_string(),
-                    )),
+                    Err(e) => {
+                        findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()))
+                    }
                 },
                 MemberKind::CompressedManifest => {
                     self.compressed_manifests.push(m.path.clone());
@@ -463,11 +455,7 @@ impl Package {
             let man = match component::parse(&m.path, bytes, &opts.xml) {
                 Ok(man) => man,
                 Err(e) => {
-                    findings.push(Finding::error(
-                        "metadata-malformed",
-                        &m.path,
-                        e.to_string(),
-                    ));
+                    findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()));
                     continue;
                 }
             };
@@ -777,7 +765,10 @@ mod tests {
     #[test]
     fn delta_signatures_with_and_without_crc_prefix() {
         assert_eq!(delta_signature(b"PA30xxxx").as_deref(), Some("PA30"));
-        assert_eq!(delta_signature(b"\x01\x02\x03\x04PA19").as_deref(), Some("PA19"));
+        assert_eq!(
+            delta_signature(b"\x01\x02\x03\x04PA19").as_deref(),
+            Some("PA19")
+        );
         assert_eq!(delta_signature(b"MZ"), None);
     }
 }

@@ -98,10 +98,18 @@ fn version_info_inner(bytes: &[u8]) -> Option<PeVersion> {
     }
     if let Ok(vi) = pelite::resources::version_info::VersionInfo::try_from(block) {
         let info = vi.file_info();
-        let lang = info.langs.first().copied().or_else(|| info.strings.keys().next().copied());
-        if let Some(table) = lang.and_then(|l| info.strings.get(&l)).or_else(|| info.strings.values().next()) {
+        let lang = info
+            .langs
+            .first()
+            .copied()
+            .or_else(|| info.strings.keys().next().copied());
+        if let Some(table) = lang
+            .and_then(|l| info.strings.get(&l))
+            .or_else(|| info.strings.values().next())
+        {
             for (k, v) in table {
-                out.strings.insert(k.clone(), v.trim_end_matches('\0').to_string());
+                out.strings
+                    .insert(k.clone(), v.trim_end_matches('\0').to_string());
             }
         }
     }

@@ -87,7 +87,10 @@ impl Checker<'_> {
                 None => self.out.push(Finding::warning(
                     "manifest-name-not-keyform",
                     &c.member,
-                    format!("file name is not a keyform; the identity gives {}", c.keyform),
+                    format!(
+                        "file name is not a keyform; the identity gives {}",
+                        c.keyform
+                    ),
                 )),
                 Some(k) => {
                     if !stem.eq_ignore_ascii_case(&c.keyform) {
@@ -310,7 +313,9 @@ impl Checker<'_> {
                         self.out.push(Finding::info(
                             "payload-in-psf",
                             &subject,
-                            format!("{source_type} at .psf offset {offset}, {length} bytes: not read"),
+                            format!(
+                                "{source_type} at .psf offset {offset}, {length} bytes: not read"
+                            ),
                         ));
                     }
                 }
@@ -454,9 +459,15 @@ impl Checker<'_> {
                     ));
                 }
                 if src.type_ == SourceType::Raw {
+                    // Reported once when the source and target hashes are the same value.
+                    let same_as_source = src
+                        .hash
+                        .as_ref()
+                        .is_some_and(|s| e.hash.as_ref() == Some(s));
                     if let Some(h) = &e.hash
                         && h.is_sha256()
                         && h.hex != m.sha256
+                        && !same_as_source
                     {
                         ok = false;
                         self.out.push(Finding::error(
@@ -473,7 +484,10 @@ impl Checker<'_> {
                         self.out.push(Finding::error(
                             "index-length-mismatch",
                             &subject,
-                            format!("{} is {} bytes, the index says {}", m.path, m.size, e.length),
+                            format!(
+                                "{} is {} bytes, the index says {}",
+                                m.path, m.size, e.length
+                            ),
                         ));
                     }
                 } else {

@@ -117,11 +117,7 @@ fn err(member: &str, e: &Element, message: impl Into<String>) -> XmlError {
     }
 }
 
-fn num<T: std::str::FromStr>(
-    member: &str,
-    e: &Element,
-    attr: &str,
-) -> Result<Option<T>, XmlError> {
+fn num<T: std::str::FromStr>(member: &str, e: &Element, attr: &str) -> Result<Option<T>, XmlError> {
     match e.attr(attr) {
         None => Ok(None),
         Some(v) => v.trim().parse::<T>().map(Some).map_err(|_| {
@@ -165,8 +161,8 @@ pub fn from_root(member: &str, root: &Element) -> Result<ContainerIndex, XmlErro
     };
     for files in root.children_named("Files", ns_cix) {
         for f in files.children_named("File", ns_cix) {
-            let id = num::<u64>(member, f, "id")?
-                .ok_or_else(|| err(member, f, "<File> has no id"))?;
+            let id =
+                num::<u64>(member, f, "id")?.ok_or_else(|| err(member, f, "<File> has no id"))?;
             let delta = f.child("Delta", ns_cix).map(|d| -> Result<_, XmlError> {
                 let source = match d.child("Source", ns_cix) {
                     None => None,
@@ -245,8 +241,18 @@ mod tests {
         assert_eq!(src.location, SourceLocation::Name("a.manifest".into()));
         assert_eq!(ix.files[1].delta.as_ref().unwrap().basis, Some(4));
         assert_eq!(
-            ix.files[2].delta.as_ref().unwrap().source.as_ref().unwrap().location,
-            SourceLocation::Range { offset: 5, length: 6 }
+            ix.files[2]
+                .delta
+                .as_ref()
+                .unwrap()
+                .source
+                .as_ref()
+                .unwrap()
+                .location,
+            SourceLocation::Range {
+                offset: 5,
+                length: 6
+            }
         );
         assert!(ix.files[3].delta.as_ref().unwrap().source.is_none());
         assert_eq!(ix.file(5).unwrap().name, "k\\h.dll");

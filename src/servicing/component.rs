@@ -294,7 +294,10 @@ fn file_digest(f: &Element, warnings: &mut Vec<(u32, String)>) -> Option<Digest>
                     }
                     Err(e) => warnings.push((
                         v.line,
-                        format!("digest of file {:?} is not base64: {e}", f.attr_or_empty("name")),
+                        format!(
+                            "digest of file {:?} is not base64: {e}",
+                            f.attr_or_empty("name")
+                        ),
                     )),
                 }
             }
@@ -361,7 +364,10 @@ mod tests {
         let old = m.files[1].digest.as_ref().unwrap();
         assert_eq!(old.alg, DigestAlg::Sha1);
         assert_eq!(old.hex, "00112233445566778899aabbccddeeff00112233");
-        assert_eq!(m.files[1].destination, r"C:\Windows\System32\drivers\old.sys");
+        assert_eq!(
+            m.files[1].destination,
+            r"C:\Windows\System32\drivers\old.sys"
+        );
         assert_eq!(m.files[2].destination, r"$(runtime.unknownThing)\x\odd.txt");
         assert!(m.files[2].digest.is_none());
         assert_eq!(m.registry_keys[0].values[0].value_type, "REG_DWORD");
@@ -389,7 +395,10 @@ mod tests {
 
     #[test]
     fn destination_resolution_edge_cases() {
-        assert_eq!(resolve_destination("$(runtime.windows", "x86"), "$(runtime.windows");
+        assert_eq!(
+            resolve_destination("$(runtime.windows", "x86"),
+            "$(runtime.windows"
+        );
         assert_eq!(
             resolve_destination("$(runtime.programFiles)\\A", "amd64"),
             r"C:\Program Files\A"

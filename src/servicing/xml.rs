@@ -104,7 +104,12 @@ pub fn line_column(text: &str, byte_pos: usize) -> (u32, u32) {
 fn raw_line_column(bytes: &[u8], pos: usize) -> (u32, u32) {
     let before = bytes.get(..pos.min(bytes.len())).unwrap_or(&[]);
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let col = before.len() - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+    let col = before.len()
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1)
+        + 1;
     (
         u32::try_from(line).unwrap_or(u32::MAX),
         u32::try_from(col).unwrap_or(u32::MAX),
@@ -548,7 +553,8 @@ mod tests {
 
     #[test]
     fn utf16_both_byte_orders_with_and_without_bom() {
-        let xml = "<assembly xmlns=\"urn:schemas-microsoft-com:asm.v3\"><file name=\"é\"/></assembly>";
+        let xml =
+            "<assembly xmlns=\"urn:schemas-microsoft-com:asm.v3\"><file name=\"é\"/></assembly>";
         let le: Vec<u8> = xml.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
         let be: Vec<u8> = xml.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
         for (bytes, bom) in [(&le, &[0xFF, 0xFE][..]), (&be, &[0xFE, 0xFF][..])] {
