@@ -292,8 +292,13 @@ pub fn verify_table(r: &VerifyReport<'_>) -> String {
         ]);
     }
     let s = &r.summary;
+    let table = if r.findings.is_empty() {
+        "no findings".to_string()
+    } else {
+        t.to_string()
+    };
     format!(
-        "{t}\n{}: {} errors, {} warnings, {} info; {} components, {} files ({} verified by hash, {} agreeing with the index, {} not expanded), {} index sources verified\n",
+        "{table}\n{}: {} errors, {} warnings, {} info; {} components, {} files ({} verified by hash, {} agreeing with the index, {} not expanded), {} index sources verified\n",
         r.verdict.to_uppercase(),
         s.errors,
         s.warnings,
