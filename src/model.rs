@@ -100,8 +100,11 @@ pub struct Member {
     pub size: u64,
     /// Lower-case hex SHA-256 of the bytes read.
     pub sha256: String,
-    /// Lower-case hex SHA-1 of the bytes read (old manifests use SHA-1).
-    pub sha1: String,
+    /// Lower-case hex SHA-1 of the bytes read, for members that may be
+    /// payloads (old manifests declare SHA-1 digests). Servicing XML,
+    /// catalogs, delta blobs and cabinets are never SHA-1-checked, so their
+    /// SHA-1 is not computed: it would double the hashing cost.
+    pub sha1: Option<String>,
     /// Timestamp stored in the container (CAB date/time or file mtime).
     pub timestamp: Option<Timestamp>,
     pub kind: MemberKind,
@@ -641,7 +644,7 @@ fn read_member(
     findings: &mut Vec<Finding>,
 ) -> Member {
     let mut sha256 = sha2::Sha256::new();
-    let mut sha1 = sha1::Sha1::new();
+    let mut sha1 = Some(sha1::Sha1::new());
     let mut head: Vec<u8> = Vec::new();
     let mut read_error = None;
     // Fill the head first: classification needs the signature.
@@ -660,6 +663,12 @@ fn read_member(
     }
     head.extend_from_slice(&buf[..filled]);
     let kind = kind_of(meta, &head);
+    if !matches!(
+        kind,
+        MemberKind::Pe | MemberKind::Other | MemberKind::Catalog
+    ) {
+        sha1 = None;
+    }
     let cap = match kind {
         MemberKind::Mum
         | MemberKind::Manifest
@@ -683,7 +692,9 @@ fn read_member(
     }
     let mut kept: Vec<u8> = if keep { head.clone() } else { Vec::new() };
     sha256.update(&head);
-    sha1.update(&head);
+    if let Some(h) = sha1.as_mut() {
+        h.update(&head);
+    }
     let mut total = head.len() as u64;
     if read_error.is_none() && filled == HEAD_LEN {
         loop {
@@ -692,7 +703,9 @@ fn read_member(
                 Ok(n) => {
                     let chunk = &buf[..n];
                     sha256.update(chunk);
-                    sha1.update(chunk);
+                    if let Some(h) = sha1.as_mut() {
+                        h.update(chunk);
+                    }
                     total = total.saturating_add(n as u64);
                     if keep {
                         // The declared size may lie: enforce the cap on
@@ -728,7 +741,7 @@ fn read_member(
         path: meta.path.clone(),
         size: total,
         sha256: hex::encode(sha256.finalize()),
-        sha1: hex::encode(sha1.finalize()),
+        sha1: sha1.map(|h| hex::encode(h.finalize())),
         timestamp: meta.modified,
         kind,
         read_error,
@@ -736,11 +749,11 @@ fn read_member(
     }
 }
 
-/// The declared digest of a file, if its algorithm is one we compute.
+/// The member's digest in a manifest's algorithm, when we computed it.
 pub fn member_digest(m: &Member, alg: &DigestAlg) -> Option<String> {
     match alg {
         DigestAlg::Sha256 => Some(m.sha256.clone()),
-        DigestAlg::Sha1 => Some(m.sha1.clone()),
+        DigestAlg::Sha1 => m.sha1.clone(),
         DigestAlg::Other(_) => None,
     }
 }

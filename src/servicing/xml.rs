@@ -315,6 +315,51 @@ fn entity_value(name: &str) -> Option<char> {
     }
 }
 
+/// Line/column of increasing byte positions in one pass: element positions
+/// arrive in document order, so rescanning from the start each time (which
+/// made parsing quadratic) is unnecessary.
+struct LineTracker<'t> {
+    text: &'t str,
+    pos: usize,
+    line: u32,
+    line_start: usize,
+}
+
+impl<'t> LineTracker<'t> {
+    fn new(text: &'t str) -> Self {
+        LineTracker {
+            text,
+            pos: 0,
+            line: 1,
+            line_start: 0,
+        }
+    }
+
+    fn at(&mut self, byte_pos: usize) -> (u32, u32) {
+        let mut target = byte_pos.min(self.text.len());
+        while target > 0 && !self.text.is_char_boundary(target) {
+            target -= 1;
+        }
+        if target < self.pos {
+            return line_column(self.text, target);
+        }
+        let chunk = self.text.get(self.pos..target).unwrap_or("");
+        for (i, b) in chunk.bytes().enumerate() {
+            if b == b'\n' {
+                self.line = self.line.saturating_add(1);
+                self.line_start = self.pos + i + 1;
+            }
+        }
+        self.pos = target;
+        let col = self
+            .text
+            .get(self.line_start..target)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        (self.line, u32::try_from(col).unwrap_or(u32::MAX))
+    }
+}
+
 /// Parse decoded text (a leading U+FEFF is skipped).
 pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Element, XmlError> {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
@@ -323,6 +368,7 @@ pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Elemen
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut elements = 0usize;
+    let mut lines = LineTracker::new(text);
     loop {
         let start_pos = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
         let event = match reader.read_event() {
@@ -360,7 +406,7 @@ pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Elemen
                         "a second root element",
                     ));
                 }
-                let el = build_element(&reader, s, member, text, start_pos, limits)?;
+                let el = build_element(&reader, s, member, lines.at(start_pos), limits)?;
                 if is_empty {
                     attach(&mut stack, &mut root, el);
                 } else {
@@ -487,12 +533,16 @@ fn build_element(
     reader: &NsReader<&[u8]>,
     s: &BytesStart<'_>,
     member: &str,
-    text: &str,
-    pos: usize,
+    (line, column): (u32, u32),
     limits: &XmlLimits,
 ) -> Result<Element, XmlError> {
     let (ns, local) = reader.resolver().resolve_element(s.name());
-    let (line, column) = line_column(text, pos);
+    let at = |message: String| XmlError {
+        member: member.to_string(),
+        line,
+        column,
+        message,
+    };
     let mut el = Element {
         ns: resolved_ns(&ns),
         name: local.as_ref().to_string(),
@@ -501,28 +551,23 @@ fn build_element(
         ..Default::default()
     };
     for attr in s.attributes() {
-        let attr = attr.map_err(|e| XmlError::at(member, text, pos, e.to_string()))?;
+        let attr = attr.map_err(|e| at(e.to_string()))?;
         let key = attr.key.as_ref();
         if key == "xmlns" || key.starts_with("xmlns:") {
             continue;
         }
         if attr.value.len() > limits.max_attr_len {
-            return Err(XmlError::at(
-                member,
-                text,
-                pos,
-                format!(
-                    "attribute {key} of <{}> is {} bytes, over the limit of {}",
-                    el.name,
-                    attr.value.len(),
-                    limits.max_attr_len
-                ),
-            ));
+            return Err(at(format!(
+                "attribute {key} of <{}> is {} bytes, over the limit of {}",
+                el.name,
+                attr.value.len(),
+                limits.max_attr_len
+            )));
         }
         let (ans, alocal) = reader.resolver().resolve_attribute(attr.key);
         let value = attr
             .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|e| XmlError::at(member, text, pos, format!("attribute {key}: {e}")))?;
+            .map_err(|e| at(format!("attribute {key}: {e}")))?;
         el.attrs.push(Attr {
             ns: resolved_ns(&ans),
             name: alocal.as_ref().to_string(),
@@ -600,6 +645,19 @@ mod tests {
         assert!(e.message.contains("DOCTYPE"), "{e}");
         let e = p(b"<a/><b/>").unwrap_err();
         assert!(e.message.contains("second root"), "{e}");
+    }
+
+    #[test]
+    fn element_positions_track_lines_and_columns() {
+        let doc = "<?xml version=\"1.0\"?>\n<a>\n  <b é=\"x\"/><c>\r\n\t<d/></c>\n</a>";
+        let root = p(doc.as_bytes()).unwrap();
+        assert_eq!((root.line, root.column), (2, 1));
+        let b = &root.children[0];
+        assert_eq!((b.line, b.column), (3, 3));
+        let c = &root.children[1];
+        assert_eq!((c.line, c.column), (3, 13));
+        let d = &c.children[0];
+        assert_eq!((d.line, d.column), (4, 2));
     }
 
     #[test]
