@@ -247,10 +247,9 @@ fn removed_manifest() {
         && x.subject.contains("spp-plugin-windows")));
 }
 
-/// The real `.msu`: nested CABs, all 73 delta blobs present. Needs the CAB
-/// reader (branch `cab`) and the PA30 header reader (branch `delta`).
+/// The real `.msu`: nested CABs (MSU → package CAB), all 73 delta blobs
+/// present, every delta header's target size equal to the index length.
 #[test]
-#[ignore = "needs the CAB reader and PA30 header reader merged into main"]
 fn real_msu_passes() {
     let msu = corpus_or_skip!(
         "kb4538483-esu-msu/windows6.1-kb4538483-x86_f77ee698928fb42232b70b01f53a4c5f68553323.msu"
