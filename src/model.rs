@@ -36,7 +36,7 @@ use sha1::Digest as _;
 
 use crate::container::{self, ContainerInfo, Limits, MemberMeta, Timestamp};
 use crate::finding::Finding;
-use crate::msdelta::{self, DeltaHeader};
+use crate::msdelta::{self, ChainErrorKind, ChainRebuilder, DeltaHeader, Recipe, Step};
 use crate::pe::{self, PeVersion};
 use crate::servicing::cix::{ContainerIndex, SourceLocation, SourceType};
 use crate::servicing::component::{self, Dependency, DigestAlg, RegistryKey};
@@ -58,6 +58,10 @@ pub struct LoadOptions {
     /// longer kept (their versions are then unknown).
     pub max_kept_total: u64,
     pub xml: XmlLimits,
+    /// Rebuild delta-stored files (through their basis chains) to verify
+    /// their bytes and read PE versions.
+    pub expand_deltas: bool,
+    pub delta: msdelta::DeltaLimits,
 }
 
 impl Default for LoadOptions {
@@ -68,6 +72,8 @@ impl Default for LoadOptions {
             max_pe_size: 256 << 20,
             max_kept_total: 2 << 30,
             xml: XmlLimits::default(),
+            expand_deltas: true,
+            delta: msdelta::DeltaLimits::default(),
         }
     }
 }
@@ -164,6 +170,20 @@ pub enum Location {
     Absent,
 }
 
+/// The outcome of rebuilding a delta-stored file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Expansion {
+    /// Rebuilt; every link of the chain matched its index hash. `sha256`
+    /// (and `sha1`) of the rebuilt bytes.
+    Rebuilt { sha256: String, sha1: String },
+    /// The decoder cannot do it (PE transforms, PA31, a limit) or an input
+    /// is not available (missing blob, `.psf` range): not a package fault.
+    NotExpanded { reason: String },
+    /// Decoding failed or gave bytes that do not match the index.
+    Failed { reason: String },
+}
+
 /// One `<file>` of a component manifest, with where its bytes are.
 #[derive(Debug, Clone, Serialize)]
 pub struct File {
@@ -180,8 +200,10 @@ pub struct File {
     /// Size of the installed bytes when known (stored member or index length).
     pub size: Option<u64>,
     pub location: Location,
-    /// Version resource of a stored PE payload.
+    /// Version resource of a stored or rebuilt PE payload.
     pub pe: Option<PeVersion>,
+    /// For files produced by deltas: the outcome of rebuilding them.
+    pub expansion: Option<Expansion>,
     /// 1-based line of the `<file>` element in the manifest.
     #[serde(skip)]
     pub line: u32,
@@ -473,6 +495,116 @@ impl Package {
         }
         self.components = components;
         self.findings.append(&mut findings);
+        if opts.expand_deltas {
+            self.expand(opts);
+        }
+    }
+
+    /// Rebuild every delta-stored or copied file through its basis chain,
+    /// one rebuilder per index so shared bases are decoded once.
+    fn expand(&mut self, opts: &LoadOptions) {
+        let keys = self.member_index();
+        let mut outcomes: Vec<(usize, usize, Expansion, Option<PeVersion>)> = Vec::new();
+        for ix in &self.indexes {
+            let dir = parent_of(&ix.member).to_string();
+            let members = &self.members;
+            let fetch = |id: &u64| -> Result<Step<u64>, String> {
+                let e = ix
+                    .index
+                    .file(*id)
+                    .ok_or_else(|| format!("index file {id} does not exist"))?;
+                let expected_sha256 = e
+                    .hash
+                    .as_ref()
+                    .filter(|h| h.is_sha256())
+                    .and_then(|h| hex::decode(&h.hex).ok())
+                    .and_then(|v| <[u8; 32]>::try_from(v).ok());
+                let d = e
+                    .delta
+                    .as_ref()
+                    .ok_or_else(|| format!("index file {id} has no <Delta>"))?;
+                let recipe = match (&d.source, d.basis) {
+                    (None, Some(basis)) => Recipe::Copy { basis },
+                    (None, None) => return Err(format!("index file {id} has no source")),
+                    (Some(src), basis) => {
+                        let SourceLocation::Name(name) = &src.location else {
+                            return Err(format!("index file {id}: .psf payloads are not read"));
+                        };
+                        let bytes = keys
+                            .get(&join_key(&dir, name))
+                            .and_then(|&i| members.get(i))
+                            .ok_or_else(|| format!("source {name:?} is not stored"))?
+                            .bytes
+                            .clone()
+                            .ok_or_else(|| format!("source {name:?} was not kept in memory"))?;
+                        if src.type_ == SourceType::Raw {
+                            Recipe::Stored(bytes)
+                        } else {
+                            Recipe::Delta {
+                                delta: bytes,
+                                basis,
+                            }
+                        }
+                    }
+                };
+                Ok(Step {
+                    recipe,
+                    expected_sha256,
+                })
+            };
+            let mut rebuilder = ChainRebuilder::new(opts.delta.clone(), fetch);
+            for (ci, c) in self.components.iter().enumerate() {
+                if parent_of(&c.member) != dir {
+                    continue;
+                }
+                for (fi, f) in c.files.iter().enumerate() {
+                    let id = match &f.location {
+                        Location::Delta { index_id, .. } | Location::Copy { index_id, .. } => {
+                            *index_id
+                        }
+                        _ => continue,
+                    };
+                    let (outcome, pe) = match rebuilder.rebuild(&id) {
+                        Ok(bytes) => (
+                            Expansion::Rebuilt {
+                                sha256: hex::encode(sha2::Sha256::digest(bytes.as_slice())),
+                                sha1: hex::encode(sha1::Sha1::digest(bytes.as_slice())),
+                            },
+                            pe::version_info(&bytes),
+                        ),
+                        Err(e) => {
+                            let not_ours = match &e.kind {
+                                ChainErrorKind::Missing(_) | ChainErrorKind::TooDeep(_) => true,
+                                ChainErrorKind::Delta(d) => matches!(
+                                    d.kind,
+                                    msdelta::ErrorKind::Unsupported | msdelta::ErrorKind::Limit
+                                ),
+                                _ => false,
+                            };
+                            let reason = e.to_string();
+                            if not_ours {
+                                (Expansion::NotExpanded { reason }, None)
+                            } else {
+                                (Expansion::Failed { reason }, None)
+                            }
+                        }
+                    };
+                    outcomes.push((ci, fi, outcome, pe));
+                }
+            }
+        }
+        for (ci, fi, outcome, pe) in outcomes {
+            if let Some(f) = self
+                .components
+                .get_mut(ci)
+                .and_then(|c| c.files.get_mut(fi))
+            {
+                f.expansion = Some(outcome);
+                if pe.is_some() {
+                    f.pe = pe;
+                }
+            }
+        }
     }
 
     fn build_component(
@@ -508,6 +640,7 @@ impl Package {
                     size,
                     location,
                     pe,
+                    expansion: None,
                     line: f.line,
                 }
             })

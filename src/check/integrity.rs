@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::finding::Finding;
-use crate::model::{self, Location, MemberKind, Package, parent_of, path_key};
+use crate::model::{self, Expansion, Location, MemberKind, Package, parent_of, path_key};
 use crate::servicing::cix::{CixFile, SourceLocation, SourceType};
 use crate::servicing::component::DigestAlg;
 
@@ -21,11 +21,14 @@ pub struct Stats {
     pub deployments: usize,
     pub compressed_manifests: usize,
     pub files: usize,
-    /// Stored payloads whose bytes match the manifest digest.
+    /// Payloads (stored or rebuilt from deltas) whose bytes match the
+    /// manifest digest.
     pub files_verified: usize,
     /// Files whose manifest digest equals the container index target hash.
     pub files_index_agreed: usize,
-    /// Files produced by deltas (or copies) that were not expanded.
+    /// Files produced by deltas (or copies) that were rebuilt.
+    pub files_rebuilt: usize,
+    /// Files produced by deltas (or copies) that were not rebuilt.
     pub files_not_expanded: usize,
     pub index_entries: usize,
     /// Index RAW sources and delta blobs whose stored bytes match the index.
@@ -280,28 +283,20 @@ impl Checker<'_> {
                         basis,
                         ..
                     } => {
-                        self.stats.files_not_expanded += 1;
                         let size = f.size.map_or("unknown".to_string(), |s| s.to_string());
                         let blob_desc = match member {
                             Some(m) => format!("blob {m}"),
                             None => format!("blob {blob:?} (not stored)"),
                         };
-                        self.out.push(Finding::info(
-                            "delta-not-expanded",
-                            &subject,
-                            format!(
-                                "{source_type} {blob_desc}, target {size} bytes{}: not expanded (no MSDelta decoder); digest checked against the index only",
-                                basis.map_or(String::new(), |b| format!(", basis index file {b}"))
-                            ),
-                        ));
+                        let what = format!(
+                            "{source_type} {blob_desc}, target {size} bytes{}",
+                            basis.map_or(String::new(), |b| format!(", basis index file {b}"))
+                        );
+                        self.expansion(c, f, &subject, &what);
                     }
                     Location::Copy { basis, .. } => {
-                        self.stats.files_not_expanded += 1;
-                        self.out.push(Finding::info(
-                            "delta-not-expanded",
-                            &subject,
-                            format!("copy of index file {basis}: not expanded; digest checked against the index only"),
-                        ));
+                        let what = format!("copy of index file {basis}");
+                        self.expansion(c, f, &subject, &what);
                     }
                     Location::Psf {
                         offset,
@@ -320,6 +315,67 @@ impl Checker<'_> {
                     }
                 }
                 self.index_agreement(c, f, &subject);
+            }
+        }
+    }
+
+    /// A delta-produced file: its rebuilt bytes against the manifest digest,
+    /// or why it was not rebuilt.
+    fn expansion(&mut self, c: &model::Component, f: &model::File, subject: &str, what: &str) {
+        match &f.expansion {
+            Some(Expansion::Rebuilt { sha256, sha1 }) => {
+                self.stats.files_rebuilt += 1;
+                let alg = f.digest_alg.as_deref().map(DigestAlg::from_name);
+                let got = match alg {
+                    Some(DigestAlg::Sha256) => Some(sha256),
+                    Some(DigestAlg::Sha1) => Some(sha1),
+                    _ => None,
+                };
+                match (got, &f.digest) {
+                    (Some(got), Some(want)) if got == want => self.stats.files_verified += 1,
+                    (Some(got), Some(want)) => self.out.push(Finding::error(
+                        "digest-mismatch",
+                        subject,
+                        format!(
+                            "rebuilt from {what}: {} is {got}, {} says {want}",
+                            f.digest_alg.as_deref().unwrap_or("digest"),
+                            c.member
+                        ),
+                    )),
+                    _ => self.out.push(Finding::warning(
+                        "digest-absent",
+                        subject,
+                        format!("{} declares no digest we can check for this file", c.member),
+                    )),
+                }
+            }
+            Some(Expansion::Failed { reason }) => {
+                self.stats.files_not_expanded += 1;
+                // The blob itself matched the index, so a failure here is as
+                // likely our decoder as the package: a warning, not an error.
+                self.out.push(Finding::warning(
+                    "delta-expansion-failed",
+                    subject,
+                    format!("{what}: {reason}"),
+                ));
+            }
+            Some(Expansion::NotExpanded { reason }) => {
+                self.stats.files_not_expanded += 1;
+                self.out.push(Finding::info(
+                    "delta-not-expanded",
+                    subject,
+                    format!(
+                        "{what}: not expanded ({reason}); digest checked against the index only"
+                    ),
+                ));
+            }
+            None => {
+                self.stats.files_not_expanded += 1;
+                self.out.push(Finding::info(
+                    "delta-not-expanded",
+                    subject,
+                    format!("{what}: not expanded (expansion off); digest checked against the index only"),
+                ));
             }
         }
     }

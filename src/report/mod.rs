@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::check::integrity::Stats;
 use crate::finding::{Finding, Severity};
-use crate::model::{Component, File, Location, Package, PackageManifest};
+use crate::model::{Component, Expansion, File, Location, Package, PackageManifest};
 use crate::servicing::identity::Identity;
 
 /// A new table in the house style.
@@ -67,6 +67,10 @@ pub struct FileView<'a> {
     pub digest: Option<&'a str>,
     pub size: Option<u64>,
     pub location: &'a Location,
+    /// Outcome of rebuilding a delta-stored file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<&'a Expansion>,
+    /// PE file version of a stored or rebuilt payload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub file_version: Option<&'a str>,
 }
@@ -121,6 +125,7 @@ fn file_view(f: &File) -> FileView<'_> {
         digest: f.digest.as_deref(),
         size: f.size,
         location: &f.location,
+        expansion: f.expansion.as_ref(),
         file_version: f.pe.as_ref().and_then(|p| p.file_version.as_deref()),
     }
 }
