@@ -62,6 +62,9 @@ pub struct LoadOptions {
     /// their bytes and read PE versions.
     pub expand_deltas: bool,
     pub delta: msdelta::DeltaLimits,
+    /// The base manifest from wcp.dll (resource 614/1). With it, `DCM\x01`
+    /// compressed manifests are expanded and parsed like plain ones.
+    pub dcm_base: Option<Vec<u8>>,
 }
 
 impl Default for LoadOptions {
@@ -74,6 +77,7 @@ impl Default for LoadOptions {
             xml: XmlLimits::default(),
             expand_deltas: true,
             delta: msdelta::DeltaLimits::default(),
+            dcm_base: None,
         }
     }
 }
@@ -443,7 +447,7 @@ impl Package {
                         findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()))
                     }
                 },
-                MemberKind::CompressedManifest => {
+                MemberKind::CompressedManifest if opts.dcm_base.is_none() => {
                     self.compressed_manifests.push(m.path.clone());
                     findings.push(Finding::info(
                         "manifest-compressed",
@@ -471,11 +475,30 @@ impl Package {
         let keys = self.member_index();
         let mut components = Vec::new();
         for m in &self.members {
-            if m.kind != MemberKind::Manifest {
+            let Some(raw) = m.bytes.as_deref() else {
                 continue;
-            }
-            let Some(bytes) = m.bytes.as_deref() else {
-                continue;
+            };
+            let expanded;
+            let bytes = match (m.kind, &opts.dcm_base) {
+                (MemberKind::Manifest, _) => raw,
+                (MemberKind::CompressedManifest, Some(base)) => {
+                    match msdelta::expand_dcm(raw, base) {
+                        Ok(x) => {
+                            expanded = x.xml;
+                            &expanded[..]
+                        }
+                        Err(e) => {
+                            self.compressed_manifests.push(m.path.clone());
+                            findings.push(Finding::error(
+                                "manifest-compressed-unreadable",
+                                &m.path,
+                                format!("DCM manifest could not be expanded: {e}"),
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                _ => continue,
             };
             let man = match component::parse(&m.path, bytes, &opts.xml) {
                 Ok(man) => man,
