@@ -1,11 +1,156 @@
-//! `kbinspect ls` (being built).
+//! `kbinspect ls`: list every member of a package tree (nested cabinets
+//! included), the containers and the anomalies; `--test` decodes everything.
+
+use comfy_table::{Table, presets};
+
+use super::Format;
+use kbinspect::container::{DigestKind, Limits, list};
+
+/// Limits against hostile input, shared by `ls` and `extract`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct LimitArgs {
+    /// Deepest nesting of cabinets inside cabinets
+    #[arg(long, default_value_t = Limits::default().max_depth)]
+    pub max_depth: u32,
+    /// Most files one cabinet may declare
+    #[arg(long, default_value_t = Limits::default().max_members)]
+    pub max_members: u64,
+    /// Largest declared size of one member, in bytes
+    #[arg(long, default_value_t = Limits::default().max_member_size)]
+    pub max_member_size: u64,
+    /// Largest declared size of all members together, in bytes
+    #[arg(long, default_value_t = Limits::default().max_total_size)]
+    pub max_total_size: u64,
+}
+
+impl LimitArgs {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_depth: self.max_depth,
+            max_members: self.max_members,
+            max_member_size: self.max_member_size,
+            max_total_size: self.max_total_size,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HashArg {
+    Md5,
+    Sha256,
+}
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input path
+    /// Package to list: .msu, .cab (first part of a set) or an expanded folder
     pub input: std::path::PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Decompress every member, verify checksums and print a digest per member
+    #[arg(long)]
+    pub test: bool,
+    /// Digest printed by --test
+    #[arg(long, value_enum, default_value_t = HashArg::Md5)]
+    pub hash: HashArg,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
-pub fn run(_args: &Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`ls` is not available in this build yet")
+pub fn run(args: &Args) -> anyhow::Result<i32> {
+    let test = args.test.then_some(match args.hash {
+        HashArg::Md5 => DigestKind::Md5,
+        HashArg::Sha256 => DigestKind::Sha256,
+    });
+    let size = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
+    let bar = if args.test {
+        super::progress(size, "testing")
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let listing = list(&args.input, &args.limits.limits(), test, &mut |n| {
+        bar.set_position(n.min(size))
+    })?;
+    bar.finish_and_clear();
+    let code = kbinspect::finding::exit_code(&listing.findings);
+    if args.format == Format::Json {
+        super::print_json(&listing)?;
+        return Ok(code);
+    }
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED);
+    let mut head = vec!["Path", "Size", "Modified", "Method", "Folder"];
+    if args.test {
+        head.push(match args.hash {
+            HashArg::Md5 => "MD5",
+            HashArg::Sha256 => "SHA-256",
+        });
+    }
+    t.set_header(head);
+    for m in &listing.members {
+        let mut row = vec![
+            if m.meta.is_container {
+                format!("{}/", m.meta.path)
+            } else {
+                m.meta.path.clone()
+            },
+            m.meta.size.to_string(),
+            m.meta.modified.map(|t| t.to_string()).unwrap_or_default(),
+            m.meta.compression.to_string(),
+            m.meta.folder.map(|f| f.to_string()).unwrap_or_default(),
+        ];
+        if args.test {
+            row.push(match (&m.md5, &m.sha256, &m.error) {
+                (_, _, Some(_)) => "FAILED".to_string(),
+                (Some(h), _, _) | (_, Some(h), _) => h.clone(),
+                _ => String::new(),
+            });
+        }
+        t.add_row(row);
+    }
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{t}")?;
+    for c in &listing.containers {
+        let name = if c.path.is_empty() {
+            listing.input.as_str()
+        } else {
+            c.path.as_str()
+        };
+        let mut line = format!(
+            "{} {name}: {} folders, {} files, {} bytes",
+            c.kind, c.folders, c.files, c.size
+        );
+        if let Some(s) = &c.signature {
+            line.push_str(&format!(
+                ", signed ({} bytes at offset {})",
+                s.size, s.offset
+            ));
+        }
+        if !c.parts.is_empty() {
+            line.push_str(&format!(", parts: {}", c.parts.join(", ")));
+        }
+        writeln!(out, "{line}")?;
+    }
+    for f in &listing.findings {
+        writeln!(
+            out,
+            "{} [{}] {}: {}",
+            f.severity, f.code, f.subject, f.detail
+        )?;
+    }
+    if args.test {
+        let failed = listing.members.iter().filter(|m| m.error.is_some()).count();
+        writeln!(
+            out,
+            "tested {} members, {} bytes: {}",
+            listing.members.len(),
+            listing.bytes_tested,
+            if failed == 0 {
+                "all OK".to_string()
+            } else {
+                format!("{failed} FAILED")
+            }
+        )?;
+    }
+    Ok(code)
 }

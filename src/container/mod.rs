@@ -13,6 +13,16 @@ use serde::Serialize;
 
 use crate::finding::Finding;
 
+mod cab;
+mod listing;
+mod stream;
+mod walker;
+
+use cab::Src;
+use walker::Walker;
+
+pub use listing::{DigestKind, ListedMember, Listing, list};
+
 /// Hard limits against hostile input. Exceeding one is an error naming it.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -202,11 +212,48 @@ pub fn walk(input: &Path, limits: &Limits, visitor: &mut Visitor<'_>) -> Result<
     }
 }
 
-fn walk_file(input: &Path, _limits: &Limits, _visitor: &mut Visitor<'_>) -> Result<WalkReport> {
-    Err(Error::Unsupported {
-        file: input.display().to_string(),
-        message: "cabinet reading is not built yet".into(),
-    })
+fn walk_file(input: &Path, limits: &Limits, visitor: &mut Visitor<'_>) -> Result<WalkReport> {
+    let name = input.display().to_string();
+    let io = |e| Error::Io {
+        path: name.clone(),
+        source: e,
+    };
+    let f = std::fs::File::open(input).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    let mut report = WalkReport::default();
+    let mut w = Walker {
+        limits,
+        visitor,
+        report: &mut report,
+        total_declared: 0,
+        budget: decode_budget(limits),
+    };
+    let dir = input.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        }
+    });
+    w.cabinet(Src::from_file(f), len, &name, "", dir, 0)?;
+    Ok(report)
+}
+
+/// Decoded bytes a walk may produce: every declared byte once, plus as much
+/// again for members that overlap and force a folder to restart.
+fn decode_budget(limits: &Limits) -> u64 {
+    limits.max_total_size.saturating_mul(2)
+}
+
+/// True when the file starts with the cabinet signature and is not a later
+/// part of a set (those are read from the first part).
+fn is_first_cabinet(path: &Path) -> bool {
+    let mut head = [0u8; 36];
+    let ok = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok();
+    ok && &head[0..4] == cab::SIGNATURE
+        && u16::from_le_bytes([head[30], head[31]]) & cab::FLAG_PREV_CABINET == 0
 }
 
 fn timestamp_of(md: &std::fs::Metadata) -> Option<Timestamp> {
@@ -310,25 +357,47 @@ fn walk_dir(root: &Path, limits: &Limits, visitor: &mut Visitor<'_>) -> Result<W
         }],
         findings: vec![],
     };
+    let mut w = Walker {
+        limits,
+        visitor,
+        report: &mut report,
+        total_declared: 0,
+        budget: decode_budget(limits),
+    };
     for (rel, path, md) in files {
+        let is_container = is_first_cabinet(&path);
         let meta = MemberMeta {
             name: rel.clone(),
-            path: rel,
+            path: rel.clone(),
             size: md.len(),
             modified: timestamp_of(&md),
             compression: Compression::File,
             folder: None,
             depth: 0,
             attributes: 0,
-            is_container: false,
+            is_container,
         };
-        let mut f = std::fs::File::open(&path).map_err(|e| Error::Io {
-            path: path.display().to_string(),
-            source: e,
-        })?;
-        visitor(&meta, &mut f)?;
+        let open = |p: &Path| {
+            std::fs::File::open(p).map_err(|e| Error::Io {
+                path: p.display().to_string(),
+                source: e,
+            })
+        };
+        let mut f = open(&path)?;
+        (w.visitor)(&meta, &mut f)?;
+        if is_container {
+            let f = open(&path)?;
+            let dir = path.parent().unwrap_or(root);
+            match w.cabinet(Src::from_file(f), md.len(), &rel, &rel, Some(dir), 1) {
+                Ok(()) => {}
+                Err(e @ (Error::Limit { .. } | Error::Visitor(_))) => return Err(e),
+                Err(e) => w
+                    .report
+                    .findings
+                    .push(Finding::error("cab-nested", &rel, e.to_string())),
+            }
+        }
     }
-    let _ = &mut report;
     Ok(report)
 }
 

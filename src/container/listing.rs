@@ -1,0 +1,116 @@
+//! The member inventory behind `kbinspect ls`: every member's metadata and,
+//! when testing, a digest of its bytes (which also proves they decode).
+
+use std::io::Read;
+use std::path::Path;
+
+use md5::Md5;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{ContainerInfo, Limits, MemberMeta, Result, walk};
+use crate::finding::Finding;
+
+/// Which digest `--test` computes per member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DigestKind {
+    /// What `cabextract -t` prints.
+    Md5,
+    Sha256,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ListedMember {
+    #[serde(flatten)]
+    pub meta: MemberMeta,
+    /// Lowercase hex digest of the bytes (testing only; absent when unreadable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub md5: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Why the bytes could not be produced (testing only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing {
+    pub input: String,
+    pub containers: Vec<ContainerInfo>,
+    pub members: Vec<ListedMember>,
+    pub findings: Vec<Finding>,
+    /// Bytes produced while testing.
+    pub bytes_tested: u64,
+}
+
+enum Hasher {
+    Md5(Box<Md5>),
+    Sha256(Box<Sha256>),
+}
+
+/// List `input`; with `test`, read every member in full and digest it.
+/// `progress` is called with the bytes read so far.
+pub fn list(
+    input: &Path,
+    limits: &Limits,
+    test: Option<DigestKind>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Listing> {
+    let mut members = Vec::new();
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 256 << 10];
+    let report = walk(input, limits, &mut |meta, r: &mut dyn Read| {
+        let mut m = ListedMember {
+            meta: meta.clone(),
+            md5: None,
+            sha256: None,
+            error: None,
+        };
+        if let Some(kind) = test {
+            let mut h = match kind {
+                DigestKind::Md5 => Hasher::Md5(Box::default()),
+                DigestKind::Sha256 => Hasher::Sha256(Box::default()),
+            };
+            loop {
+                match r.read(&mut buf) {
+                    Ok(0) => {
+                        let hex = match h {
+                            Hasher::Md5(h) => (true, hex::encode(h.finalize())),
+                            Hasher::Sha256(h) => (false, hex::encode(h.finalize())),
+                        };
+                        if hex.0 {
+                            m.md5 = Some(hex.1);
+                        } else {
+                            m.sha256 = Some(hex.1);
+                        }
+                        break;
+                    }
+                    Ok(n) => {
+                        let chunk = &buf[..n];
+                        match &mut h {
+                            Hasher::Md5(h) => h.update(chunk),
+                            Hasher::Sha256(h) => h.update(chunk),
+                        }
+                        total += n as u64;
+                        progress(total);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        m.error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+        members.push(m);
+        Ok(())
+    })?;
+    Ok(Listing {
+        input: input.display().to_string(),
+        containers: report.containers,
+        members,
+        findings: report.findings,
+        bytes_tested: total,
+    })
+}

@@ -1,0 +1,689 @@
+//! One folder's output as a forward stream: CFDATA blocks are read in order
+//! (across the parts of a cabinet set), checksummed, decompressed into a
+//! block buffer and handed out through [`MemberReader`]s. Memory is bounded
+//! by the codec window plus two 32 KiB block buffers, whatever the folder size.
+
+use std::collections::HashSet;
+use std::io::{self, Read};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use miniz_oxide::inflate::TINFLStatus;
+use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
+
+use super::Compression;
+use super::cab::{Header, Src, checksum};
+use crate::finding::Finding;
+
+/// A CFDATA block never holds more than 32 KiB of output.
+pub(crate) const MAX_BLOCK_OUTPUT: usize = 32 * 1024;
+/// MSZIP history is 32 KiB; a 64 KiB ring keeps it intact while a whole
+/// block is written after it.
+const MSZIP_RING: usize = 64 * 1024;
+
+/// One cabinet file of a (possibly single-part) set.
+pub(crate) struct Part {
+    /// Display name for messages: the input path or the tree path.
+    pub name: String,
+    pub src: Src,
+    pub len: u64,
+    pub hdr: Header,
+    /// Where `src` is positioned, so sequential reads never seek (a seek
+    /// would throw away the BufReader's buffer).
+    pub cur: Option<u64>,
+}
+
+impl Part {
+    pub(crate) fn read_at(&mut self, pos: u64, buf: &mut [u8]) -> io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        match self.cur {
+            Some(c) if c == pos => {}
+            Some(c) if c.abs_diff(pos) < (1 << 40) => {
+                self.cur = None;
+                let delta = if pos >= c {
+                    (pos - c) as i64
+                } else {
+                    -((c - pos) as i64)
+                };
+                self.src.skip(delta)?;
+            }
+            _ => {
+                self.cur = None;
+                self.src.seek(SeekFrom::Start(pos))?;
+            }
+        }
+        self.src.read_exact(buf)?;
+        self.cur = Some(pos + buf.len() as u64);
+        Ok(())
+    }
+}
+
+/// A piece of a folder inside one part: folders split across cabinets have
+/// one segment per part.
+#[derive(Debug, Clone)]
+pub(crate) struct Segment {
+    pub part: usize,
+    pub data_offset: u64,
+    pub ndata: u16,
+}
+
+/// A folder of the whole set (split folders merged).
+#[derive(Debug, Clone)]
+pub(crate) struct Folder {
+    /// Index in the merged folder list (what `MemberMeta.folder` shows).
+    pub index: u32,
+    pub compression: Option<Compression>,
+    pub comp_type: u16,
+    pub segments: Vec<Segment>,
+    /// The part the folder continues in, when that part could not be opened.
+    pub missing_next: Option<String>,
+}
+
+pub(crate) fn compression_of(comp_type: u16) -> Option<Compression> {
+    match comp_type & 0x000F {
+        0 => Some(Compression::None),
+        1 => Some(Compression::Mszip),
+        2 => Some(Compression::Quantum {
+            level: ((comp_type >> 4) & 0xF) as u8,
+            window_bits: ((comp_type >> 8) & 0x1F) as u8,
+        }),
+        3 => Some(Compression::Lzx {
+            window_bits: ((comp_type >> 8) & 0x1F) as u8,
+        }),
+        _ => None,
+    }
+}
+
+enum Decoder {
+    Stored,
+    Mszip(Box<Mszip>),
+    Lzx(Box<lzxd::Lzxd>),
+    Unsupported(String),
+}
+
+struct Mszip {
+    inflater: DecompressorOxide,
+    ring: Vec<u8>,
+    ring_pos: usize,
+}
+
+impl Mszip {
+    fn new() -> Self {
+        Mszip {
+            inflater: DecompressorOxide::new(),
+            ring: vec![0; MSZIP_RING],
+            ring_pos: 0,
+        }
+    }
+
+    /// Each MSZIP block is `CK` + a complete raw deflate stream whose matches
+    /// may reach back into the previous blocks' output: we restart the
+    /// inflater per block but keep decoding into the same ring, which is
+    /// the dictionary.
+    fn block(&mut self, input: &[u8], expect: usize, out: &mut Vec<u8>) -> Result<(), String> {
+        let Some(body) = input.strip_prefix(b"CK") else {
+            return Err("MSZIP block does not start with the \"CK\" signature".into());
+        };
+        self.inflater.init();
+        let mut inp = body;
+        out.clear();
+        loop {
+            let (status, used, made) =
+                decompress(&mut self.inflater, inp, &mut self.ring, self.ring_pos, 0);
+            let produced = self
+                .ring
+                .get(self.ring_pos..self.ring_pos.saturating_add(made))
+                .ok_or("inflater reported more output than its buffer holds")?;
+            out.extend_from_slice(produced);
+            if out.len() > expect {
+                return Err(format!(
+                    "MSZIP block inflates to more than the {expect} bytes declared"
+                ));
+            }
+            self.ring_pos = (self.ring_pos + made) & (MSZIP_RING - 1);
+            inp = inp.get(used..).unwrap_or(&[]);
+            match status {
+                TINFLStatus::Done => break,
+                TINFLStatus::HasMoreOutput if used > 0 || made > 0 => continue,
+                TINFLStatus::HasMoreOutput
+                | TINFLStatus::NeedsMoreInput
+                | TINFLStatus::FailedCannotMakeProgress => {
+                    return Err("MSZIP block ends before its deflate stream does".into());
+                }
+                other => return Err(format!("MSZIP block is corrupt (inflate: {other:?})")),
+            }
+        }
+        if out.len() != expect {
+            return Err(format!(
+                "MSZIP block inflates to {} bytes, {expect} declared",
+                out.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn lzx_window(bits: u8) -> Option<lzxd::WindowSize> {
+    use lzxd::WindowSize as W;
+    Some(match bits {
+        15 => W::KB32,
+        16 => W::KB64,
+        17 => W::KB128,
+        18 => W::KB256,
+        19 => W::KB512,
+        20 => W::MB1,
+        21 => W::MB2,
+        _ => return None,
+    })
+}
+
+impl Decoder {
+    fn new(folder: &Folder) -> Decoder {
+        match folder.compression {
+            Some(Compression::None) => Decoder::Stored,
+            Some(Compression::Mszip) => Decoder::Mszip(Box::new(Mszip::new())),
+            Some(Compression::Lzx { window_bits }) => match lzx_window(window_bits) {
+                Some(w) => Decoder::Lzx(Box::new(lzxd::Lzxd::new(w))),
+                None => Decoder::Unsupported(format!(
+                    "LZX window of 2^{window_bits} bytes is outside 2^15..2^21"
+                )),
+            },
+            Some(Compression::Quantum { .. }) => {
+                Decoder::Unsupported("Quantum compression is not supported".into())
+            }
+            Some(Compression::File) | None => Decoder::Unsupported(format!(
+                "unknown compression type 0x{:04x}",
+                folder.comp_type
+            )),
+        }
+    }
+
+    fn block(&mut self, input: &[u8], expect: usize, out: &mut Vec<u8>) -> Result<(), String> {
+        match self {
+            Decoder::Stored => {
+                if input.len() != expect {
+                    return Err(format!(
+                        "stored block holds {} bytes but declares {expect}",
+                        input.len()
+                    ));
+                }
+                out.clear();
+                out.extend_from_slice(input);
+                Ok(())
+            }
+            Decoder::Mszip(m) => m.block(input, expect, out),
+            Decoder::Lzx(l) => {
+                // lzxd has panicked and silently mis-decoded on hostile input
+                // before: contain panics and check the output length ourselves.
+                let r = catch_unwind(AssertUnwindSafe(|| {
+                    match l.decompress_next(input, expect) {
+                        Ok(s) => {
+                            out.clear();
+                            out.extend_from_slice(s);
+                            Ok(())
+                        }
+                        Err(e) => Err(format!("LZX data is corrupt ({e})")),
+                    }
+                }));
+                match r {
+                    Ok(Ok(())) if out.len() == expect => Ok(()),
+                    Ok(Ok(())) => Err(format!(
+                        "LZX block decoded to {} bytes, {expect} declared",
+                        out.len()
+                    )),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err("LZX data is corrupt (decoder failed)".into()),
+                }
+            }
+            Decoder::Unsupported(m) => Err(m.clone()),
+        }
+    }
+}
+
+/// Why a folder's output could not be produced.
+#[derive(Debug, Clone)]
+pub(crate) struct StreamError {
+    /// Finding code: `cab-unsupported` or `cab-data`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+pub(crate) struct FolderStream<'a> {
+    parts: &'a mut [Part],
+    folder: &'a Folder,
+    decoder: Decoder,
+    seg: usize,
+    block_in_seg: u16,
+    pos: u64,
+    block_no: u32,
+    cbuf: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    /// Output bytes up to the end of `out`.
+    produced: u64,
+    error: Option<StreamError>,
+    /// Bytes this stream may still decode (restarts for overlapping members count).
+    budget: u64,
+    reported_bad: HashSet<(usize, u64)>,
+    pub findings: Vec<Finding>,
+}
+
+impl<'a> FolderStream<'a> {
+    pub fn new(parts: &'a mut [Part], folder: &'a Folder, budget: u64) -> Self {
+        FolderStream {
+            parts,
+            folder,
+            decoder: Decoder::new(folder),
+            seg: 0,
+            block_in_seg: 0,
+            pos: folder.segments.first().map_or(0, |s| s.data_offset),
+            block_no: 0,
+            cbuf: Vec::with_capacity(MAX_BLOCK_OUTPUT + 6144),
+            out: Vec::with_capacity(MAX_BLOCK_OUTPUT),
+            out_pos: 0,
+            produced: 0,
+            error: None,
+            budget,
+            reported_bad: HashSet::new(),
+            findings: Vec::new(),
+        }
+    }
+
+    pub fn budget_left(&self) -> u64 {
+        self.budget
+    }
+
+    /// Offset in the folder's output of the next byte handed out.
+    pub fn position(&self) -> u64 {
+        self.produced - (self.out.len() - self.out_pos) as u64
+    }
+
+    fn restart(&mut self) {
+        self.decoder = Decoder::new(self.folder);
+        self.seg = 0;
+        self.block_in_seg = 0;
+        self.pos = self.folder.segments.first().map_or(0, |s| s.data_offset);
+        self.block_no = 0;
+        self.cbuf.clear();
+        self.out.clear();
+        self.out_pos = 0;
+        self.produced = 0;
+        self.error = None;
+    }
+
+    /// Position the stream at `target` (restarting the folder when a member
+    /// lies before the current position).
+    pub fn seek_to(&mut self, target: u64) -> Result<(), StreamError> {
+        if target < self.position() {
+            self.restart();
+        }
+        while self.position() < target {
+            if self.out_pos == self.out.len() {
+                if !self.fill()? {
+                    return Err(StreamError {
+                        code: "cab-data",
+                        message: format!(
+                            "folder {} output ends at {} bytes, before the member's offset {target}",
+                            self.folder.index,
+                            self.position()
+                        ),
+                    });
+                }
+            } else {
+                let avail = (self.out.len() - self.out_pos) as u64;
+                let n = avail.min(target - self.position()) as usize;
+                self.out_pos += n;
+            }
+        }
+        Ok(())
+    }
+
+    /// Decode the next block into `out`. `Ok(false)` at the end of the folder.
+    pub fn fill(&mut self) -> Result<bool, StreamError> {
+        if let Some(e) = &self.error {
+            return Err(e.clone());
+        }
+        match self.next_block() {
+            Ok(more) => Ok(more),
+            Err(e) => {
+                self.error = Some(e.clone());
+                Err(e)
+            }
+        }
+    }
+
+    fn fail(&self, block_pos: u64, part: usize, message: String) -> StreamError {
+        let name = self.parts.get(part).map_or("?", |p| p.name.as_str());
+        StreamError {
+            code: if matches!(self.decoder, Decoder::Unsupported(_)) {
+                "cab-unsupported"
+            } else {
+                "cab-data"
+            },
+            message: format!(
+                "{name}: folder {}, block {} at offset {block_pos}: {message}",
+                self.folder.index, self.block_no
+            ),
+        }
+    }
+
+    fn next_block(&mut self) -> Result<bool, StreamError> {
+        loop {
+            let Some(seg) = self.folder.segments.get(self.seg) else {
+                if !self.cbuf.is_empty() {
+                    let m = match &self.folder.missing_next {
+                        Some(n) => {
+                            format!("the folder continues in cabinet \"{n}\", which was not found")
+                        }
+                        None => {
+                            "the last block continues in a next cabinet that the set does not have"
+                                .into()
+                        }
+                    };
+                    let part = self.folder.segments.last().map_or(0, |s| s.part);
+                    return Err(self.fail(self.pos, part, m));
+                }
+                return Ok(false);
+            };
+            if self.block_in_seg >= seg.ndata {
+                self.seg += 1;
+                self.block_in_seg = 0;
+                if let Some(next) = self.folder.segments.get(self.seg) {
+                    self.pos = next.data_offset;
+                }
+                continue;
+            }
+            let part_ix = seg.part;
+            let block_pos = self.pos;
+            let last_in_seg = self.block_in_seg + 1 == seg.ndata;
+            let has_next_seg = self.seg + 1 < self.folder.segments.len();
+            let Some(part) = self.parts.get_mut(part_ix) else {
+                return Err(self.fail(block_pos, part_ix, "cabinet part missing".into()));
+            };
+            let reserve = usize::from(part.hdr.data_reserve);
+            let mut head = [0u8; 8 + 255];
+            let head = &mut head[..8 + reserve];
+            let part_len = part.len;
+            if let Err(e) = part.read_at(block_pos, head) {
+                return Err(self.fail(
+                    block_pos,
+                    part_ix,
+                    format!("cannot read the CFDATA header ({e}); the cabinet is {part_len} bytes"),
+                ));
+            }
+            let stored = u32::from_le_bytes([head[0], head[1], head[2], head[3]]);
+            let cb = u16::from_le_bytes([head[4], head[5]]);
+            let ucb = u16::from_le_bytes([head[6], head[7]]);
+            let counts = [head[4], head[5], head[6], head[7]];
+            let data_pos = block_pos + 8 + reserve as u64;
+            let data_end = data_pos + u64::from(cb);
+            if data_end > part_len {
+                return Err(self.fail(
+                    block_pos,
+                    part_ix,
+                    format!(
+                        "{cb} bytes of block data run past the end of the cabinet ({part_len} bytes)"
+                    ),
+                ));
+            }
+            let old = self.cbuf.len();
+            self.cbuf.resize(old + usize::from(cb), 0);
+            let Some(part) = self.parts.get_mut(part_ix) else {
+                return Err(self.fail(block_pos, part_ix, "cabinet part missing".into()));
+            };
+            let read = part.read_at(data_pos, &mut self.cbuf[old..]);
+            if let Err(e) = read {
+                return Err(self.fail(block_pos, part_ix, format!("cannot read block data ({e})")));
+            }
+            if stored != 0 {
+                let computed = checksum(&counts, checksum(&self.cbuf[old..], 0));
+                if computed != stored && self.reported_bad.insert((part_ix, block_pos)) {
+                    let name = self.parts.get(part_ix).map_or("?", |p| p.name.as_str());
+                    self.findings.push(Finding::error(
+                        "cab-checksum",
+                        name,
+                        format!(
+                            "folder {}, block {} at offset {block_pos}: stored checksum {stored:08x}, computed {computed:08x}",
+                            self.folder.index, self.block_no
+                        ),
+                    ));
+                }
+            }
+            self.pos = data_end;
+            self.block_in_seg += 1;
+            if ucb == 0 {
+                if last_in_seg && has_next_seg {
+                    // The block's compressed bytes continue in the next part.
+                    continue;
+                }
+                if last_in_seg && self.folder.missing_next.is_some() {
+                    continue; // reported at the end of the segments
+                }
+                return Err(self.fail(block_pos, part_ix, "block declares no output".into()));
+            }
+            let ucb = usize::from(ucb);
+            if ucb > MAX_BLOCK_OUTPUT {
+                return Err(self.fail(
+                    block_pos,
+                    part_ix,
+                    format!("block declares {ucb} bytes of output, more than 32768"),
+                ));
+            }
+            if self.budget < ucb as u64 {
+                return Err(self.fail(
+                    block_pos,
+                    part_ix,
+                    "decompression budget exhausted (members overlap too often; raise --max-total-size)".into(),
+                ));
+            }
+            self.budget -= ucb as u64;
+            let cbuf = std::mem::take(&mut self.cbuf);
+            let r = self.decoder.block(&cbuf, ucb, &mut self.out);
+            self.cbuf = cbuf;
+            self.cbuf.clear();
+            if let Err(m) = r {
+                return Err(self.fail(block_pos, part_ix, m));
+            }
+            self.out_pos = 0;
+            self.produced += ucb as u64;
+            self.block_no += 1;
+            return Ok(true);
+        }
+    }
+}
+
+/// One member's bytes out of a [`FolderStream`]. The first read positions the
+/// stream; any failure is sticky and also recorded in `error` for the walk.
+pub(crate) struct MemberReader<'s, 'a> {
+    pub fs: &'s mut FolderStream<'a>,
+    pub start: Option<u64>,
+    pub remaining: u64,
+    pub path: String,
+    pub error: Option<StreamError>,
+}
+
+impl MemberReader<'_, '_> {
+    fn failed(&mut self, e: StreamError) -> io::Error {
+        let io = io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {}", self.path, e.message),
+        );
+        self.error = Some(e);
+        io
+    }
+}
+
+impl Read for MemberReader<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = &self.error {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {}", self.path, e.message),
+            ));
+        }
+        if self.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        if let Some(start) = self.start.take()
+            && let Err(e) = self.fs.seek_to(start)
+        {
+            return Err(self.failed(e));
+        }
+        if self.fs.out_pos == self.fs.out.len() {
+            match self.fs.fill() {
+                Ok(true) => {}
+                Ok(false) => {
+                    let e = StreamError {
+                        code: "cab-range",
+                        message: format!(
+                            "folder {} output ends at {} bytes with {} bytes of the member still to come",
+                            self.fs.folder.index,
+                            self.fs.position(),
+                            self.remaining
+                        ),
+                    };
+                    return Err(self.failed(e));
+                }
+                Err(e) => return Err(self.failed(e)),
+            }
+        }
+        let avail = &self.fs.out[self.fs.out_pos..];
+        let n = buf
+            .len()
+            .min(avail.len())
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.fs.out_pos += n;
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// A reader that only fails: the member exists in the listing but its bytes
+/// cannot be produced.
+pub(crate) struct FailReader(pub String);
+
+impl Read for FailReader {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::new(io::ErrorKind::InvalidData, self.0.clone()))
+    }
+}
+
+/// Bytes `start..end` of part `part` that hold CFDATA blocks.
+pub(crate) type Span = (usize, u64, u64);
+
+/// Sum the declared output of a folder and find where its blocks end, by
+/// reading only the CFDATA headers. Returns (total output, spans per part).
+pub(crate) fn prescan(parts: &mut [Part], folder: &Folder) -> Result<(u64, Vec<Span>), String> {
+    let mut total = 0u64;
+    let mut spans = Vec::new();
+    for seg in &folder.segments {
+        let Some(part) = parts.get_mut(seg.part) else {
+            return Err("cabinet part missing".into());
+        };
+        let reserve = u64::from(part.hdr.data_reserve);
+        let mut pos = seg.data_offset;
+        for b in 0..seg.ndata {
+            let mut head = [0u8; 8];
+            if pos.saturating_add(8 + reserve) > part.len || part.read_at(pos, &mut head).is_err() {
+                return Err(format!(
+                    "{}: folder {}: CFDATA block {b} at offset {pos} lies beyond the end of the cabinet ({} bytes)",
+                    part.name, folder.index, part.len
+                ));
+            }
+            let cb = u64::from(u16::from_le_bytes([head[4], head[5]]));
+            total += u64::from(u16::from_le_bytes([head[6], head[7]]));
+            let end = pos + 8 + reserve + cb;
+            if end > part.len {
+                return Err(format!(
+                    "{}: folder {}: CFDATA block {b} at offset {pos} ends at {end}, beyond the end of the cabinet ({} bytes)",
+                    part.name, folder.index, part.len
+                ));
+            }
+            pos = end;
+        }
+        spans.push((seg.part, seg.data_offset, pos));
+    }
+    Ok((total, spans))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mszip_keeps_history_across_blocks() {
+        use flate2::{Compress, Compression as Level, FlushCompress};
+        // Two deflate streams where the second repeats the first block's
+        // text: it only decodes when the ring keeps the history.
+        let a = b"the quick brown fox jumps over the lazy dog. ".repeat(20);
+        let mut c = Compress::new(Level::best(), false);
+        let mut out1 = Vec::with_capacity(4096);
+        c.compress_vec(&a, &mut out1, FlushCompress::Finish)
+            .unwrap();
+        let mut m = Mszip::new();
+        let mut block = b"CK".to_vec();
+        block.extend_from_slice(&out1);
+        let mut out = Vec::new();
+        m.block(&block, a.len(), &mut out).unwrap();
+        assert_eq!(out, a);
+        // A hand-built fixed-Huffman block: one match of length 10 at distance
+        // `a.len()` (into the previous block), then end of block.
+        let dist_back = a.len();
+        assert!(dist_back < 1025 && dist_back > 768);
+        let mut bits: Vec<u8> = Vec::new();
+        let mut push = |v: u32, n: u32, msb_first: bool| {
+            for i in 0..n {
+                let bit = if msb_first {
+                    (v >> (n - 1 - i)) & 1
+                } else {
+                    (v >> i) & 1
+                };
+                bits.push(bit as u8);
+            }
+        };
+        push(1, 1, false); // BFINAL
+        push(1, 2, false); // fixed Huffman
+        push(0b0001000, 7, true); // length code 264 = length 10
+        push(19, 5, true); // distance code 19: 769..1024, 8 extra bits
+        push((dist_back - 769) as u32, 8, false);
+        push(0, 7, true); // end of block (256)
+        let mut bytes = vec![0u8; bits.len().div_ceil(8)];
+        for (i, b) in bits.iter().enumerate() {
+            bytes[i / 8] |= b << (i % 8);
+        }
+        let mut block2 = b"CK".to_vec();
+        block2.extend_from_slice(&bytes);
+        m.block(&block2, 10, &mut out).unwrap();
+        assert_eq!(out, &a[..10]);
+    }
+
+    #[test]
+    fn mszip_rejects_missing_signature_and_wrong_size() {
+        let mut m = Mszip::new();
+        let mut out = Vec::new();
+        assert!(
+            m.block(b"XX\x03\x00", 0, &mut out)
+                .unwrap_err()
+                .contains("CK")
+        );
+        // Empty stored deflate block (final), declared as 5 bytes.
+        let e = m.block(b"CK\x01\x00\x00\xff\xff", 5, &mut out).unwrap_err();
+        assert!(e.contains("0 bytes, 5 declared"), "{e}");
+    }
+
+    #[test]
+    fn compression_types() {
+        assert_eq!(
+            compression_of(0x1503),
+            Some(Compression::Lzx { window_bits: 21 })
+        );
+        assert_eq!(
+            compression_of(0x1222),
+            Some(Compression::Quantum {
+                level: 2,
+                window_bits: 18
+            })
+        );
+        assert_eq!(compression_of(0x0007), None);
+    }
+}

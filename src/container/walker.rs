@@ -1,0 +1,647 @@
+//! Walking one cabinet (or cabinet set): open its parts, merge split
+//! folders, report structural anomalies, then stream every folder once and
+//! hand members to the visitor in offset order, recursing into nested cabinets.
+
+use std::io::{Cursor, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::cab::{
+    self, FLAG_NEXT_CABINET, FLAG_PREV_CABINET, IFOLD_CONTINUED_FROM_PREV,
+    IFOLD_CONTINUED_PREV_AND_NEXT, IFOLD_CONTINUED_TO_NEXT, Src,
+};
+use super::stream::{FailReader, Folder, FolderStream, MemberReader, Part, Segment, prescan};
+use super::{ContainerInfo, Error, Limits, MemberMeta, Result, Signature, Visitor, WalkReport};
+use crate::finding::Finding;
+
+/// Nested cabinets up to this size are spooled in memory, larger ones to a
+/// temporary file.
+const SPOOL_IN_MEMORY: u64 = 32 << 20;
+/// A set longer than this is treated as a loop.
+const MAX_PARTS: usize = 1000;
+
+pub(crate) struct Walker<'v, 'a> {
+    pub limits: &'v Limits,
+    pub visitor: &'v mut Visitor<'a>,
+    pub report: &'v mut WalkReport,
+    pub total_declared: u64,
+    /// Decompressed bytes still allowed (overlapping members re-decode).
+    pub budget: u64,
+}
+
+struct Member {
+    folder: Option<usize>,
+    entry: cab::FileEntry,
+    part: usize,
+}
+
+/// Find `name` in `dir`, exactly or else ignoring ASCII case
+/// (`split-1.cab` names its next part `Split-2.CAB`).
+fn find_part(dir: &Path, name: &str) -> Option<PathBuf> {
+    if name.is_empty() || name.contains(['/', '\\']) || name == ".." {
+        return None;
+    }
+    let exact = dir.join(name);
+    if exact.is_file() {
+        return Some(exact);
+    }
+    std::fs::read_dir(dir).ok()?.flatten().find_map(|e| {
+        let n = e.file_name();
+        let n = n.to_string_lossy();
+        (n.eq_ignore_ascii_case(name) && e.path().is_file()).then(|| e.path())
+    })
+}
+
+impl Walker<'_, '_> {
+    fn finding(&mut self, f: Finding) {
+        self.report.findings.push(f);
+    }
+
+    /// Walk the cabinet in `src`. `display` names it in messages, `tree` is
+    /// its path in the tree (`""` for the input), `dir` where further parts
+    /// of a set are looked for, `depth` the depth of its members.
+    pub fn cabinet(
+        &mut self,
+        mut src: Src,
+        len: u64,
+        display: &str,
+        tree: &str,
+        dir: Option<&Path>,
+        depth: u32,
+    ) -> Result<()> {
+        if depth > self.limits.max_depth {
+            return Err(Error::Limit {
+                file: display.to_string(),
+                message: format!("cabinet nested {depth} levels deep"),
+                limit: u64::from(self.limits.max_depth),
+                flag: "--max-depth",
+            });
+        }
+        let hdr = cab::parse_header(&mut src, display, self.limits.max_members)?;
+        let mut parts = vec![Part {
+            name: display.to_string(),
+            src,
+            len,
+            hdr,
+            cur: None,
+        }];
+        let missing_next = self.open_set(&mut parts, dir);
+        let mut info = ContainerInfo {
+            path: tree.to_string(),
+            kind: if display.to_ascii_lowercase().ends_with(".msu") {
+                "msu".into()
+            } else {
+                "cab".into()
+            },
+            size: len,
+            folders: 0,
+            files: 0,
+            set_id: Some(parts[0].hdr.set_id),
+            set_index: Some(parts[0].hdr.set_index),
+            parts: parts.iter().skip(1).map(|p| p.name.clone()).collect(),
+            signature: None,
+        };
+        for (i, p) in parts.iter().enumerate() {
+            self.header_findings(p, &mut info, i == 0);
+        }
+        let (folders, members) = self.merge(&parts, missing_next);
+        info.folders = folders.len() as u32;
+        info.files = members.len() as u32;
+        self.report.containers.push(info);
+
+        let mut spans: Vec<(usize, u64, u64)> = Vec::new();
+        let mut totals: Vec<Option<u64>> = Vec::with_capacity(folders.len());
+        for f in &folders {
+            match prescan(&mut parts, f) {
+                Ok((t, s)) => {
+                    totals.push(Some(t));
+                    spans.extend(s);
+                }
+                Err(m) => {
+                    totals.push(None);
+                    self.finding(Finding::error("cab-range", display, m));
+                }
+            }
+        }
+        self.layout_findings(&parts, &spans);
+        self.range_findings(display, tree, &folders, &members, &totals);
+
+        let prefix = if tree.is_empty() {
+            String::new()
+        } else {
+            format!("{tree}/")
+        };
+        // Members without a usable folder first (they fail), then folder by folder.
+        for m in members.iter().filter(|m| m.folder.is_none()) {
+            let meta = self.meta(&prefix, m, None, depth);
+            self.check_limits(display, &meta)?;
+            let msg = format!(
+                "{}: {}: CFFILE at offset {} names folder {}, which the cabinet does not have",
+                meta.path,
+                parts.get(m.part).map_or("?", |p| p.name.as_str()),
+                m.entry.entry_offset,
+                m.entry.folder
+            );
+            self.finding(Finding::error("cab-folder-index", &meta.path, &msg));
+            let r = (self.visitor)(&meta, &mut FailReader(msg));
+            drop(r); // the failure is recorded above
+        }
+        for (fi, folder) in folders.iter().enumerate() {
+            let mut in_folder: Vec<&Member> =
+                members.iter().filter(|m| m.folder == Some(fi)).collect();
+            in_folder.sort_by_key(|m| m.entry.offset);
+            if in_folder.is_empty() {
+                continue;
+            }
+            let mut fs = FolderStream::new(&mut parts, folder, self.budget);
+            for m in in_folder {
+                let meta = self.meta(&prefix, m, Some(folder), depth);
+                self.check_limits(display, &meta)?;
+                self.member(&mut fs, m, meta, depth)?;
+            }
+            self.report.findings.append(&mut fs.findings);
+            self.budget = fs.budget_left();
+        }
+        Ok(())
+    }
+
+    fn meta(&self, prefix: &str, m: &Member, folder: Option<&Folder>, depth: u32) -> MemberMeta {
+        MemberMeta {
+            path: format!("{prefix}{}", m.entry.name.replace('\\', "/")),
+            name: m.entry.name.clone(),
+            size: u64::from(m.entry.size),
+            modified: cab::dos_timestamp(m.entry.date, m.entry.time),
+            compression: folder
+                .and_then(|f| f.compression)
+                .unwrap_or(super::Compression::None),
+            folder: folder.map(|f| f.index),
+            depth,
+            attributes: m.entry.attribs,
+            is_container: false,
+        }
+    }
+
+    fn check_limits(&mut self, display: &str, meta: &MemberMeta) -> Result<()> {
+        if meta.size > self.limits.max_member_size {
+            return Err(Error::Limit {
+                file: display.to_string(),
+                message: format!("member {} declares {} bytes", meta.path, meta.size),
+                limit: self.limits.max_member_size,
+                flag: "--max-member-size",
+            });
+        }
+        self.total_declared = self.total_declared.saturating_add(meta.size);
+        if self.total_declared > self.limits.max_total_size {
+            return Err(Error::Limit {
+                file: display.to_string(),
+                message: format!(
+                    "members declare {} bytes in total (reached at {})",
+                    self.total_declared, meta.path
+                ),
+                limit: self.limits.max_total_size,
+                flag: "--max-total-size",
+            });
+        }
+        Ok(())
+    }
+
+    /// Visit one member; nested cabinets are spooled, visited, then walked.
+    fn member(
+        &mut self,
+        fs: &mut FolderStream<'_>,
+        m: &Member,
+        mut meta: MemberMeta,
+        depth: u32,
+    ) -> Result<()> {
+        let mut reader = MemberReader {
+            fs,
+            start: Some(u64::from(m.entry.offset)),
+            remaining: meta.size,
+            path: meta.path.clone(),
+            error: None,
+        };
+        let mut peek = [0u8; 4];
+        let mut got = 0;
+        if meta.size >= cab::HEADER_SIZE {
+            while got < 4 {
+                match reader.read(&mut peek[got..]) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(_) => break,
+                }
+            }
+        }
+        if reader.error.is_none() && got == 4 && &peek == cab::SIGNATURE {
+            return self.nested(reader, &peek, meta, depth);
+        }
+        let visit = {
+            let mut chained = (&peek[..got]).chain(&mut reader);
+            (self.visitor)(&meta, &mut chained)
+        };
+        // Whatever the visitor left unread is still checked, so a corrupt
+        // tail is reported against this member and never passes silently.
+        if visit.is_ok() && reader.error.is_none() {
+            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+        }
+        if let Some(e) = reader.error.take() {
+            meta.is_container = false;
+            self.finding(Finding::error(e.code, &meta.path, e.message));
+            return Ok(());
+        }
+        visit.map_err(Error::Visitor)
+    }
+
+    fn nested(
+        &mut self,
+        mut reader: MemberReader<'_, '_>,
+        peek: &[u8; 4],
+        mut meta: MemberMeta,
+        depth: u32,
+    ) -> Result<()> {
+        let spooled: std::io::Result<Src> = (|| {
+            if meta.size <= SPOOL_IN_MEMORY {
+                let mut v = Vec::with_capacity(meta.size as usize);
+                v.extend_from_slice(peek);
+                reader.read_to_end(&mut v)?;
+                Ok(Src::Mem(Cursor::new(v)))
+            } else {
+                let mut f = tempfile::tempfile()?;
+                f.write_all(peek)?;
+                std::io::copy(&mut reader, &mut f)?;
+                f.seek(SeekFrom::Start(0))?;
+                Ok(Src::from_file(f))
+            }
+        })();
+        if let Some(e) = reader.error.take() {
+            self.finding(Finding::error(e.code, &meta.path, e.message.clone()));
+            let _ = (self.visitor)(&meta, &mut FailReader(e.message));
+            return Ok(());
+        }
+        let mut src = match spooled {
+            Ok(s) => s,
+            Err(e) => {
+                return Err(Error::Io {
+                    path: format!("{} (spooling the nested cabinet)", meta.path),
+                    source: e,
+                });
+            }
+        };
+        meta.is_container = true;
+        (self.visitor)(&meta, &mut src).map_err(Error::Visitor)?;
+        if let Err(e) = src.seek(SeekFrom::Start(0)) {
+            return Err(Error::Io {
+                path: meta.path.clone(),
+                source: e,
+            });
+        }
+        match self.cabinet(src, meta.size, &meta.path, &meta.path, None, depth + 1) {
+            Ok(()) => Ok(()),
+            Err(e @ (Error::Limit { .. } | Error::Visitor(_))) => Err(e),
+            Err(e) => {
+                self.finding(Finding::error("cab-nested", &meta.path, e.to_string()));
+                Ok(())
+            }
+        }
+    }
+
+    /// Follow `next` names from the first part. Returns the name of a part
+    /// that was named but could not be opened.
+    fn open_set(&mut self, parts: &mut Vec<Part>, dir: Option<&Path>) -> Option<String> {
+        let mut seen: Vec<PathBuf> = Vec::new();
+        loop {
+            let last = parts.last()?;
+            if last.hdr.flags & FLAG_NEXT_CABINET == 0 {
+                return None;
+            }
+            let next = last.hdr.next.clone().unwrap_or_default();
+            let (set_id, set_index, last_name) =
+                (last.hdr.set_id, last.hdr.set_index, last.name.clone());
+            if parts.len() >= MAX_PARTS {
+                self.finding(Finding::error(
+                    "cab-set",
+                    &last_name,
+                    format!("cabinet set has more than {MAX_PARTS} parts; stopped"),
+                ));
+                return Some(next);
+            }
+            let found = dir.and_then(|d| find_part(d, &next));
+            let Some(path) = found else {
+                let where_ = dir.map_or("the same container".to_string(), |d| {
+                    d.display().to_string()
+                });
+                self.finding(Finding::error(
+                    "cab-missing-part",
+                    &last_name,
+                    format!("cabinet set continues in \"{next}\", which is not in {where_}"),
+                ));
+                return Some(next);
+            };
+            let canon = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if seen.contains(&canon) {
+                self.finding(Finding::error(
+                    "cab-set",
+                    &last_name,
+                    format!("cabinet set loops back to {}", path.display()),
+                ));
+                return None;
+            }
+            seen.push(canon);
+            let name = path.display().to_string();
+            let opened = std::fs::File::open(&path).and_then(|f| {
+                let len = f.metadata()?.len();
+                Ok((f, len))
+            });
+            let (f, len) = match opened {
+                Ok(x) => x,
+                Err(e) => {
+                    self.finding(Finding::error("cab-missing-part", &name, e.to_string()));
+                    return Some(next);
+                }
+            };
+            let mut src = Src::from_file(f);
+            let hdr = match cab::parse_header(&mut src, &name, self.limits.max_members) {
+                Ok(h) => h,
+                Err(e) => {
+                    self.finding(Finding::error("cab-missing-part", &name, e.to_string()));
+                    return Some(next);
+                }
+            };
+            if hdr.set_id != set_id || hdr.set_index != set_index.wrapping_add(1) {
+                self.finding(Finding::warning(
+                    "cab-set",
+                    &name,
+                    format!(
+                        "set id {} index {} does not follow {} index {} of {last_name}",
+                        hdr.set_id, hdr.set_index, set_id, set_index
+                    ),
+                ));
+            }
+            parts.push(Part {
+                name,
+                src,
+                len,
+                hdr,
+                cur: None,
+            });
+        }
+    }
+
+    /// Merge split folders across parts and list each member once.
+    fn merge(
+        &mut self,
+        parts: &[Part],
+        missing_next: Option<String>,
+    ) -> (Vec<Folder>, Vec<Member>) {
+        let mut folders: Vec<Folder> = Vec::new();
+        let mut map: Vec<Vec<usize>> = Vec::with_capacity(parts.len());
+        let mut members = Vec::new();
+        for (pi, p) in parts.iter().enumerate() {
+            let continues_from_prev = pi > 0
+                && p.hdr.flags & FLAG_PREV_CABINET != 0
+                && (p.hdr.files.iter().any(|f| {
+                    matches!(
+                        f.folder,
+                        IFOLD_CONTINUED_FROM_PREV | IFOLD_CONTINUED_PREV_AND_NEXT
+                    )
+                }) || parts[pi - 1].hdr.files.iter().any(|f| {
+                    matches!(
+                        f.folder,
+                        IFOLD_CONTINUED_TO_NEXT | IFOLD_CONTINUED_PREV_AND_NEXT
+                    )
+                }));
+            let mut local = Vec::with_capacity(p.hdr.folders.len());
+            for (fi, f) in p.hdr.folders.iter().enumerate() {
+                let seg = Segment {
+                    part: pi,
+                    data_offset: u64::from(f.data_offset),
+                    ndata: f.ndata,
+                };
+                let prev_last = map.last().and_then(|m: &Vec<usize>| m.last().copied());
+                match prev_last {
+                    Some(g) if fi == 0 && continues_from_prev => {
+                        if folders[g].comp_type != f.comp_type {
+                            self.report.findings.push(Finding::error(
+                                "cab-set",
+                                &p.name,
+                                format!(
+                                    "folder continued from the previous cabinet changes compression from 0x{:04x} to 0x{:04x}",
+                                    folders[g].comp_type, f.comp_type
+                                ),
+                            ));
+                        }
+                        folders[g].segments.push(seg);
+                        local.push(g);
+                    }
+                    _ => {
+                        folders.push(Folder {
+                            index: folders.len() as u32,
+                            compression: super::stream::compression_of(f.comp_type),
+                            comp_type: f.comp_type,
+                            segments: vec![seg],
+                            missing_next: None,
+                        });
+                        local.push(folders.len() - 1);
+                    }
+                }
+            }
+            for e in &p.hdr.files {
+                let g = match e.folder {
+                    IFOLD_CONTINUED_FROM_PREV | IFOLD_CONTINUED_PREV_AND_NEXT => {
+                        if continues_from_prev {
+                            continue; // listed by the previous part already
+                        }
+                        self.report.findings.push(Finding::warning(
+                            "cab-set",
+                            &p.name,
+                            format!(
+                                "{} starts in the previous cabinet \"{}\", which was not opened (open the first part of the set)",
+                                e.name,
+                                p.hdr.prev.as_deref().unwrap_or("?")
+                            ),
+                        ));
+                        continue;
+                    }
+                    IFOLD_CONTINUED_TO_NEXT => local.last().copied(),
+                    i => local.get(usize::from(i)).copied(),
+                };
+                members.push(Member {
+                    folder: g,
+                    entry: e.clone(),
+                    part: pi,
+                });
+            }
+            map.push(local);
+        }
+        if let (Some(name), Some(last)) = (missing_next, map.last().and_then(|m| m.last())) {
+            folders[*last].missing_next = Some(name);
+        }
+        (folders, members)
+    }
+
+    fn header_findings(&mut self, p: &Part, info: &mut ContainerInfo, first: bool) {
+        let h = &p.hdr;
+        if h.version != (1, 3) {
+            self.finding(Finding::warning(
+                "cab-version",
+                &p.name,
+                format!(
+                    "format version {}.{} (expected 1.3)",
+                    h.version.0, h.version.1
+                ),
+            ));
+        }
+        let end = u64::from(h.cabinet_size);
+        let mut covered_end = end;
+        if let Some((off, size)) = h.signature() {
+            if first {
+                info.signature = Some(Signature { offset: off, size });
+            }
+            if off == end && off.saturating_add(size) <= p.len {
+                covered_end = off + size;
+            } else {
+                self.finding(Finding::warning(
+                    "cab-signature",
+                    &p.name,
+                    format!(
+                        "signature reserve points at {size} bytes at offset {off}, but the cabinet ends at {end} and the file at {}",
+                        p.len
+                    ),
+                ));
+            }
+        }
+        if p.len < end {
+            self.finding(Finding::error(
+                "cab-truncated",
+                &p.name,
+                format!("header declares {end} bytes, the file has {}", p.len),
+            ));
+        } else if p.len > covered_end {
+            self.finding(Finding::warning(
+                "cab-extra-bytes",
+                &p.name,
+                format!(
+                    "{} bytes after the end of the cabinet at offset {covered_end}",
+                    p.len - covered_end
+                ),
+            ));
+        }
+        if u64::from(h.files_offset) != h.folders_end {
+            self.finding(Finding::warning(
+                "cab-layout",
+                &p.name,
+                format!(
+                    "first CFFILE at offset {} is not directly after the CFFOLDERs (which end at {}); extractors disagree on such cabinets (libmspack issue 55)",
+                    h.files_offset, h.folders_end
+                ),
+            ));
+        }
+        if h.files.is_empty() {
+            self.finding(Finding::warning(
+                "cab-empty",
+                &p.name,
+                "cabinet lists no files",
+            ));
+        }
+    }
+
+    /// Bytes of a part that no structure accounts for.
+    fn layout_findings(&mut self, parts: &[Part], spans: &[(usize, u64, u64)]) {
+        for (pi, p) in parts.iter().enumerate() {
+            let mut s: Vec<(u64, u64)> = spans
+                .iter()
+                .filter(|x| x.0 == pi)
+                .map(|x| (x.1, x.2))
+                .collect();
+            s.push((0, p.hdr.folders_end));
+            s.push((u64::from(p.hdr.files_offset), p.hdr.files_end));
+            s.sort_unstable();
+            let limit = u64::from(p.hdr.cabinet_size).min(p.len);
+            let mut at = 0u64;
+            for (a, b) in s {
+                if a < at && b > a {
+                    self.finding(Finding::warning(
+                        "cab-layout",
+                        &p.name,
+                        format!("structures overlap at offset {a}"),
+                    ));
+                }
+                if a > at && at < limit {
+                    self.finding(Finding::warning(
+                        "cab-unreferenced",
+                        &p.name,
+                        format!("bytes {at}..{} belong to no structure", a.min(limit)),
+                    ));
+                }
+                at = at.max(b);
+            }
+            if at < limit {
+                self.finding(Finding::warning(
+                    "cab-unreferenced",
+                    &p.name,
+                    format!("bytes {at}..{limit} belong to no structure"),
+                ));
+            }
+        }
+    }
+
+    fn range_findings(
+        &mut self,
+        display: &str,
+        tree: &str,
+        folders: &[Folder],
+        members: &[Member],
+        totals: &[Option<u64>],
+    ) {
+        let prefix = if tree.is_empty() {
+            String::new()
+        } else {
+            format!("{tree}/")
+        };
+        for (fi, folder) in folders.iter().enumerate() {
+            let mut ms: Vec<&Member> = members.iter().filter(|m| m.folder == Some(fi)).collect();
+            ms.sort_by_key(|m| (m.entry.offset, m.entry.size));
+            let total = totals.get(fi).copied().flatten();
+            let mut end = 0u64;
+            for m in &ms {
+                let (off, size) = (u64::from(m.entry.offset), u64::from(m.entry.size));
+                let path = format!("{prefix}{}", m.entry.name.replace('\\', "/"));
+                if let Some(t) = total
+                    && off + size > t
+                {
+                    self.finding(Finding::error(
+                        "cab-range",
+                        &path,
+                        format!(
+                            "bytes {off}..{} lie beyond the {t} bytes of folder {}",
+                            off + size,
+                            folder.index
+                        ),
+                    ));
+                }
+                if off < end && size > 0 {
+                    self.finding(Finding::warning(
+                        "cab-overlap",
+                        &path,
+                        format!(
+                            "bytes {off}..{} overlap the previous member in folder {} (which ends at {end})",
+                            off + size,
+                            folder.index
+                        ),
+                    ));
+                }
+                end = end.max(off + size);
+            }
+            if let Some(t) = total
+                && t > end
+            {
+                self.finding(Finding::warning(
+                    "cab-unreferenced",
+                    display,
+                    format!(
+                        "bytes {end}..{t} of folder {} output belong to no member",
+                        folder.index
+                    ),
+                ));
+            }
+        }
+    }
+}

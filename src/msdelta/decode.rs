@@ -1,0 +1,373 @@
+//! The patch buffer: composite Huffman tables and the match loop over one
+//! window holding the source (reference) followed by the output.
+
+use super::bits::BitReader;
+use super::huffman::Huffman;
+use super::{DeltaError, DeltaLimits, rift};
+
+const MAIN_SYMBOLS: usize = 600;
+const LENGTH_SYMBOLS: usize = 256;
+const ALIGNED_SYMBOLS: usize = 16;
+/// All three trees' lengths, coded together per block.
+const BLOCK_LENGTHS: usize = MAIN_SYMBOLS + LENGTH_SYMBOLS + ALIGNED_SYMBOLS;
+const PRETREE_SYMBOLS: usize = 39;
+/// The cheapest possible block (runs of 127 with 1-bit codes) costs this
+/// many bits, which bounds the block count a stream can honestly claim.
+const MIN_BLOCK_BITS: u64 = 49;
+
+struct Block {
+    /// Window position (source length + output offset) where it starts.
+    start: u64,
+    lengths: Vec<u8>,
+}
+
+struct Trees {
+    main: Huffman,
+    length: Huffman,
+    aligned: Huffman,
+}
+
+impl Trees {
+    fn new(lengths: &[u8], at: u64) -> Result<Self, DeltaError> {
+        let (main, rest) = lengths.split_at(MAIN_SYMBOLS.min(lengths.len()));
+        let (length, aligned) = rest.split_at(LENGTH_SYMBOLS.min(rest.len()));
+        Ok(Trees {
+            main: Huffman::new(main, "main", at)?,
+            length: Huffman::new(length, "length", at)?,
+            aligned: Huffman::new(aligned, "aligned-offset", at)?,
+        })
+    }
+}
+
+/// Read one block's 872 lengths, coded against the previous block's.
+fn read_block_lengths(
+    r: &mut BitReader<'_>,
+    pretree: &Huffman,
+    prev: &[u8],
+) -> Result<Vec<u8>, DeltaError> {
+    let mut cur = vec![0u8; BLOCK_LENGTHS];
+    let mut i = 0usize;
+    while i < BLOCK_LENGTHS {
+        let at = r.offset();
+        let sym = pretree.decode(r)?;
+        let before = prev.get(i).copied().unwrap_or(0);
+        match sym {
+            0..=16 => {
+                cur[i] = sym as u8;
+                i += 1;
+            }
+            17..=19 => {
+                let v = before + (sym - 16) as u8;
+                if v > 16 {
+                    return Err(DeltaError::corrupt(
+                        at,
+                        format!("code length {v} over 16 at position {i}"),
+                    ));
+                }
+                cur[i] = v;
+                i += 1;
+            }
+            20..=22 => {
+                let dec = (sym - 19) as u8;
+                cur[i] = before.checked_sub(dec).ok_or_else(|| {
+                    DeltaError::corrupt(at, format!("negative code length at position {i}"))
+                })?;
+                i += 1;
+            }
+            23..=38 => {
+                let c = u32::from((sym - 23) % 8);
+                let count = if c < 3 {
+                    c as usize + 1
+                } else {
+                    (1usize << (c - 1)) + r.bits(c - 1)? as usize
+                };
+                let end = i
+                    .checked_add(count)
+                    .filter(|&e| e <= BLOCK_LENGTHS)
+                    .ok_or_else(|| {
+                        DeltaError::corrupt(
+                            at,
+                            format!(
+                                "length run of {count} at position {i} overruns {BLOCK_LENGTHS}"
+                            ),
+                        )
+                    })?;
+                if sym <= 30 {
+                    let last = i
+                        .checked_sub(1)
+                        .and_then(|j| cur.get(j).copied())
+                        .ok_or_else(|| {
+                            DeltaError::corrupt(at, "length run repeats nothing at position 0")
+                        })?;
+                    cur[i..end].fill(last);
+                } else {
+                    for (j, slot) in cur[i..end].iter_mut().enumerate() {
+                        *slot = prev.get(i + j).copied().unwrap_or(0);
+                    }
+                }
+                i = end;
+            }
+            _ => {
+                return Err(DeltaError::corrupt(
+                    at,
+                    format!("pretree symbol {sym} out of range"),
+                ));
+            }
+        }
+    }
+    Ok(cur)
+}
+
+/// Read the patch buffer header: base rift table, blocks and their lengths.
+/// Also says whether the patch uses the default trees (`isDefault`).
+fn read_blocks(
+    r: &mut BitReader<'_>,
+    limits: &DeltaLimits,
+) -> Result<(Vec<Block>, bool), DeltaError> {
+    let at = r.offset();
+    let base_rift = rift::read_table(r, limits)?;
+    if !base_rift.is_empty() {
+        return Err(DeltaError::unsupported(
+            at,
+            format!(
+                "patch carries a non-empty base rift table ({} entries), never seen in real deltas",
+                base_rift.len()
+            ),
+        ));
+    }
+    if r.bit()? {
+        let mut lengths = Huffman::default_lengths(MAIN_SYMBOLS);
+        lengths.extend(Huffman::default_lengths(LENGTH_SYMBOLS));
+        lengths.extend(Huffman::default_lengths(ALIGNED_SYMBOLS));
+        return Ok((vec![Block { start: 0, lengths }], true));
+    }
+    let at = r.offset();
+    let n = r.number(true, "block count")?;
+    if n == 0 {
+        return Err(DeltaError::corrupt(at, "patch has zero blocks"));
+    }
+    if n > u64::from(limits.max_blocks) || n > r.remaining() / MIN_BLOCK_BITS {
+        return Err(DeltaError::limit(
+            at,
+            format!(
+                "{n} Huffman blocks (limit {}, {} bits left)",
+                limits.max_blocks,
+                r.remaining()
+            ),
+        ));
+    }
+    let mut starts = Vec::with_capacity(n as usize);
+    let mut pos = 0u64;
+    for _ in 0..n {
+        let at = r.offset();
+        let inc = r.number(true, "block start")?;
+        pos = pos
+            .checked_add(inc)
+            .ok_or_else(|| DeltaError::corrupt(at, "block start overflows"))?;
+        starts.push(pos);
+    }
+    let at = r.offset();
+    let mut pre = [0u8; PRETREE_SYMBOLS];
+    for l in pre.iter_mut() {
+        *l = r.bits(4)? as u8;
+    }
+    let pretree = Huffman::new(&pre, "pretree", at)?;
+    let mut blocks: Vec<Block> = Vec::with_capacity(starts.len());
+    for start in starts {
+        let prev = blocks.last().map(|b| b.lengths.as_slice()).unwrap_or(&[]);
+        let lengths = read_block_lengths(r, &pretree, prev)?;
+        blocks.push(Block { start, lengths });
+    }
+    Ok((blocks, false))
+}
+
+/// What decoding produced, before post-processing.
+pub struct Decoded {
+    /// Source followed by the target; the target is `window[source_len..]`.
+    pub window: Vec<u8>,
+    pub source_len: usize,
+}
+
+#[inline]
+fn push_lru(lru: &mut [u64; 3], d: u64) {
+    if d == lru[0] {
+    } else if d == lru[1] {
+        lru.swap(0, 1);
+    } else {
+        lru[2] = lru[1];
+        lru[1] = lru[0];
+        lru[0] = d;
+    }
+}
+
+/// Decode the patch buffer onto `window` (which holds the reference).
+/// RAW addressing: SRC/FULLSRC copies read reference offset t − δ.
+pub fn decode_patch(
+    patch: &[u8],
+    patch_offset: u64,
+    mut window: Vec<u8>,
+    target_size: u64,
+    limits: &DeltaLimits,
+) -> Result<Decoded, DeltaError> {
+    let mut r = BitReader::new(patch, patch_offset)?;
+    let (blocks, is_default) = read_blocks(&mut r, limits)?;
+    let source_len = window.len();
+    let s = source_len as u64;
+    // The first block starts where the output starts: at the source length.
+    if let Some(first) = blocks.first().filter(|b| !is_default && b.start != s) {
+        return Err(DeltaError::source(if s == 0 {
+            format!(
+                "delta needs a source of {} bytes; none was given",
+                first.start
+            )
+        } else {
+            format!(
+                "delta was made against a {}-byte source, but the given source has {s} bytes",
+                first.start
+            )
+        }));
+    }
+    let end = s
+        .checked_add(target_size)
+        .ok_or_else(|| DeltaError::limit(0, "source + target size overflows"))?;
+    // Reserve only what the stream could plausibly produce; a lying
+    // TargetSize then costs nothing until the bytes are actually decoded.
+    let plausible = target_size
+        .min(limits.max_target_size)
+        .min((patch.len() as u64).saturating_mul(64) + (1 << 20));
+    window.reserve(plausible as usize);
+
+    let mut next_block = 0usize;
+    let mut trees: Option<Trees> = None;
+    let mut lru = [0u64; 3];
+
+    while (window.len() as u64) < end {
+        let p = window.len() as u64;
+        // Load the last block whose start has been reached.
+        let mut switch = None;
+        while let Some(b) = blocks.get(next_block) {
+            if p >= b.start {
+                switch = Some(next_block);
+                next_block += 1;
+            } else {
+                break;
+            }
+        }
+        if let Some(i) = switch {
+            trees = Some(Trees::new(&blocks[i].lengths, r.offset())?);
+        }
+        let t = trees.as_ref().ok_or_else(|| {
+            DeltaError::corrupt(
+                r.offset(),
+                format!("no Huffman block covers window position {p}"),
+            )
+        })?;
+        // Decode symbols until the next block start (or the end).
+        let stop = blocks.get(next_block).map_or(end, |b| b.start.min(end));
+        let mut p = p;
+        while p < stop {
+            let at = r.offset();
+            let sym = usize::from(t.main.decode(&mut r)?);
+            if sym < 256 {
+                window.push(sym as u8);
+                p += 1;
+                continue;
+            }
+            let code = sym - 256;
+            let mut slot = code / 8;
+            let lf = (code % 8) as u64;
+            if slot == 7 {
+                slot = if !r.bit()? {
+                    43 + r.bits(2)? as usize
+                } else if !r.bit()? {
+                    47 + r.bits(3)? as usize
+                } else {
+                    55 + r.bits(4)? as usize
+                };
+            }
+            // q: index in the window the copy starts from (as i128 to keep
+            // every hostile combination representable before checking).
+            let tpos = (p - s) as i128;
+            let q: i128 = match slot {
+                0 => tpos - (r.bits(14)? as i128 - 0x2000),
+                1 => {
+                    let x = r.bits(16)? as i128 - 0x8000;
+                    tpos - if x < 0 { x - 0x2000 } else { x + 0x2000 }
+                }
+                2 => {
+                    let x = r.bits(18)? as i128 - 0x20000;
+                    tpos - if x < 0 { x - 0xA000 } else { x + 0xA000 }
+                }
+                3 => tpos,
+                4..=6 => p as i128 - lru[slot - 4] as i128,
+                8..=10 => p as i128 - (slot as i128 - 7),
+                _ => {
+                    let nb = ((slot - 9) / 2) as u32;
+                    let base = (2 + ((slot as u64 - 11) % 2)) << nb;
+                    let dist = if nb < 4 {
+                        base + r.bits(nb)?
+                    } else {
+                        let mid = r.bits(nb - 4)?;
+                        base + (mid << 4) + u64::from(t.aligned.decode(&mut r)?)
+                    };
+                    p as i128 - dist as i128
+                }
+            };
+            let len = if lf != 0 {
+                lf + 1
+            } else {
+                let l = u64::from(t.length.decode(&mut r)?);
+                if l != 0 {
+                    l + 8
+                } else {
+                    let z = r.unary_zeros(23, "long match length")?;
+                    (1u64 << (z + 8)) + r.bits(z + 8)? + 8
+                }
+            };
+            if q < 0 || q >= p as i128 {
+                return Err(DeltaError::corrupt(
+                    at,
+                    format!(
+                        "match (slot {slot}) at output offset {} reaches window index {q}, outside 0..{p}",
+                        p - s
+                    ),
+                ));
+            }
+            if len > end - p {
+                return Err(DeltaError::corrupt(
+                    at,
+                    format!(
+                        "match of {len} bytes at output offset {} runs past TargetSize {target_size}",
+                        p - s
+                    ),
+                ));
+            }
+            let q = q as usize;
+            push_lru(&mut lru, p - q as u64);
+            copy_match(&mut window, q, len as usize);
+            p += len;
+        }
+    }
+    if r.remaining() != 0 {
+        return Err(DeltaError::corrupt(
+            r.offset(),
+            format!(
+                "{} unused bits after the last symbol (corrupt or wrong source)",
+                r.remaining()
+            ),
+        ));
+    }
+    Ok(Decoded { window, source_len })
+}
+
+/// Append `len` bytes read from `q` onwards, byte by byte in effect: when the
+/// copy overlaps what it writes, the pattern repeats.
+#[inline]
+fn copy_match(window: &mut Vec<u8>, mut q: usize, mut len: usize) {
+    while len > 0 {
+        let n = (window.len() - q).min(len);
+        window.extend_from_within(q..q + n);
+        q += n;
+        len -= n;
+    }
+}

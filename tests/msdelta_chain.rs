@@ -1,0 +1,94 @@
+//! The whole KB4538483 package: every container-index file rebuilt through
+//! its basis chain (members extracted with cabextract, the oracle).
+mod common;
+mod msdelta_support;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::Command;
+
+use kbinspect::msdelta::{ChainErrorKind, ChainRebuilder, DeltaLimits, ErrorKind, Recipe, Step};
+use msdelta_support::{CixFile, parse_cix, sha256_hex};
+
+fn cabextract(cab: &Path, to: &Path) {
+    let st = Command::new("cabextract")
+        .arg("-q")
+        .arg("-d")
+        .arg(to)
+        .arg(cab)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cabextract {}", cab.display());
+}
+
+#[test]
+fn kb4538483_rebuilds_120_of_122_files() {
+    let msu = corpus_or_skip!(
+        "kb4538483-esu-msu/windows6.1-kb4538483-x86_f77ee698928fb42232b70b01f53a4c5f68553323.msu"
+    );
+    if !common::have("cabextract") {
+        eprintln!("SKIPPED: cabextract not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    cabextract(&msu, tmp.path());
+    let inner = tmp.path().join("in");
+    cabextract(&tmp.path().join("Windows6.1-KB4538483-x86.cab"), &inner);
+    let cix = std::fs::read_to_string(inner.join("_manifest_.cix.xml")).unwrap();
+    let files: HashMap<String, CixFile> = parse_cix(&cix)
+        .into_iter()
+        .map(|f| (f.id.clone(), f))
+        .collect();
+    assert_eq!(files.len(), 122);
+
+    let fetch = |id: &String| -> Result<Step<String>, String> {
+        let f = files.get(id).ok_or_else(|| format!("no CIX file {id}"))?;
+        let member =
+            |name: &str| std::fs::read(inner.join(name)).map_err(|e| format!("member {name}: {e}"));
+        let recipe = match (f.source_type.as_str(), &f.basis) {
+            ("RAW", _) => Recipe::Stored(member(&f.source_name)?),
+            ("PA30", basis) => Recipe::Delta {
+                delta: member(&f.source_name)?,
+                basis: basis.clone(),
+            },
+            ("", Some(b)) => Recipe::Copy { basis: b.clone() },
+            (t, _) => return Err(format!("source type {t:?}")),
+        };
+        let sha: [u8; 32] = hex::decode(&f.sha256).unwrap().try_into().unwrap();
+        Ok(Step {
+            recipe,
+            expected_sha256: Some(sha),
+        })
+    };
+    let mut rebuilder = ChainRebuilder::new(DeltaLimits::default(), fetch);
+    let mut ok = 0;
+    let mut pe_unsupported = Vec::new();
+    let mut ids: Vec<&String> = files.keys().collect();
+    ids.sort_by_key(|i| i.parse::<u32>().unwrap_or(0));
+    for id in ids {
+        match rebuilder.rebuild(id) {
+            Ok(bytes) => {
+                assert_eq!(sha256_hex(&bytes), files[id].sha256, "file {id}");
+                assert_eq!(bytes.len() as u64, files[id].length);
+                ok += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.delta_kind(), Some(ErrorKind::Unsupported), "{e}");
+                let ChainErrorKind::Delta(d) = &e.kind else {
+                    unreachable!()
+                };
+                assert!(d.message.contains("PE transforms"), "{e}");
+                pe_unsupported.push((id.clone(), files[id].source_name.clone()));
+            }
+        }
+    }
+    assert_eq!(ok, 120);
+    pe_unsupported.sort();
+    assert_eq!(
+        pe_unsupported,
+        vec![
+            ("82".to_string(), "12".to_string()),
+            ("84".to_string(), "13".to_string())
+        ]
+    );
+}
