@@ -162,8 +162,21 @@ fn compress_blocks(stream: &[u8], method: Method) -> Vec<(Vec<u8>, u16)> {
                 21 => lzxc::WindowSize::MB2,
                 other => panic!("LZX window 2^{other} is not a CAB window"),
             };
-            let mut enc = lzxc::Encoder::new(window).with_e8_translation(LZX_E8_TRANSLATION_SIZE);
-            let chunks = enc.encode_stream(stream);
+            // lzxc's own E8 preprocessing resumes scanning one byte after an
+            // E8 whose operand it does not translate, while decoders always
+            // skip the 4 operand bytes; data with `E8 .. E8` then decodes
+            // wrongly. So translate here and set the header bit ourselves.
+            let mut translated = stream.to_vec();
+            let mut offset = 0u64;
+            for frame in translated.chunks_mut(BLOCK) {
+                e8_translate(frame, offset, LZX_E8_TRANSLATION_SIZE as i32);
+                offset += frame.len() as u64;
+            }
+            let mut enc = lzxc::Encoder::new(window);
+            let mut chunks = enc.encode_stream(&translated);
+            if let Some(first) = chunks.first_mut() {
+                *first = set_e8_header(first, LZX_E8_TRANSLATION_SIZE);
+            }
             chunks
                 .into_iter()
                 .zip(stream.chunks(BLOCK))
@@ -171,6 +184,68 @@ fn compress_blocks(stream: &[u8], method: Method) -> Vec<(Vec<u8>, u16)> {
                 .collect()
         }
     }
+}
+
+/// The encoder side of LZX E8 call translation for one 32 KiB frame at
+/// `frame_offset` in the folder's output: each `E8` followed by a 32-bit
+/// relative target `rel` becomes the absolute `abs` that decoders map back
+/// (`abs >= 0`: `abs - pos`; `abs < 0`: `abs + size`; only for
+/// `-pos <= abs < size`). Decoders skip the 4 operand bytes after every E8,
+/// leave the last 10 bytes of a frame alone and skip frames of 10 bytes or
+/// less, so the scan does the same.
+pub fn e8_translate(frame: &mut [u8], frame_offset: u64, translation_size: i32) {
+    if frame.len() <= 10 || frame_offset >= 0x4000_0000 {
+        return;
+    }
+    let size = translation_size as i64;
+    let end = frame.len() - 10;
+    let mut pos = 0;
+    while pos < end {
+        if frame[pos] != 0xE8 {
+            pos += 1;
+            continue;
+        }
+        let cp = frame_offset as i64 + pos as i64;
+        let operand = [
+            frame[pos + 1],
+            frame[pos + 2],
+            frame[pos + 3],
+            frame[pos + 4],
+        ];
+        let rel = i32::from_le_bytes(operand) as i64;
+        // Decoding is a bijection of [-cp, size) onto itself; values outside
+        // pass through untouched.
+        let abs = if rel >= -cp && rel < size - cp {
+            Some(rel + cp)
+        } else if rel >= size - cp && rel < size {
+            Some(rel - size)
+        } else {
+            None
+        };
+        if let Some(abs) = abs {
+            frame[pos + 1..pos + 5].copy_from_slice(&(abs as i32).to_le_bytes());
+        }
+        pos += 5;
+    }
+}
+
+/// Turn the first LZX chunk of a stream encoded without E8 translation
+/// (header bit 0) into one that announces it (bit 1 + 32-bit size). The
+/// bitstream is 16-bit little-endian words read MSB first; inserting 32
+/// bits after the first bit keeps every later bit at the same position
+/// within its word, two words later.
+fn set_e8_header(chunk: &[u8], translation_size: u32) -> Vec<u8> {
+    let word0 = u16::from_le_bytes([chunk[0], chunk[1]]);
+    assert_eq!(word0 & 0x8000, 0, "chunk already announces E8 translation");
+    let w0 = 0x8000 | ((translation_size >> 17) as u16 & 0x7FFF);
+    let w1 = (translation_size >> 1) as u16;
+    let w2 = (word0 & 0x7FFF) | (((translation_size & 1) as u16) << 15);
+    let mut out = Vec::with_capacity(chunk.len() + 4);
+    for w in [w0, w1, w2] {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out.extend_from_slice(&chunk[2..]);
+    out
 }
 
 fn type_compress(method: Method) -> u16 {
