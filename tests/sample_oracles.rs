@@ -230,6 +230,30 @@ fn cab_dates(cab: &Path) -> BTreeMap<String, String> {
     dates
 }
 
+/// The signed layout's reserve points at the appended blob, and the blob
+/// (like the catalogs) is DER PKCS#7 that openssl can read.
+fn signature_blob_is_pkcs7(cab: &Path, catalog: &Path, scratch: &Path) {
+    let bytes = std::fs::read(cab).unwrap();
+    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap()) as usize;
+    assert_eq!(&bytes[40..44], &[0, 0, 0x10, 0], "{}", cab.display());
+    let (offset, size) = (u32_at(44), u32_at(48));
+    assert_eq!(offset, u32_at(8), "signature offset = cbCabinet");
+    assert_eq!(offset + size, bytes.len(), "blob ends the file");
+    if !common::have("openssl") {
+        return;
+    }
+    let blob = scratch.join("signature.p7");
+    std::fs::write(&blob, &bytes[offset..]).unwrap();
+    for der in [&blob, catalog] {
+        let out = run_ok(
+            Command::new("openssl")
+                .args(["pkcs7", "-inform", "DER", "-print", "-in"])
+                .arg(der),
+        );
+        assert!(out.contains("pkcs7-signedData"), "{out}");
+    }
+}
+
 fn check_arch(arch: Arch, tables: &[Vec<Row>]) {
     let spec = sample::kb975354(arch);
     let msu = common::testdata().join(spec.msu_name());
@@ -256,6 +280,8 @@ fn check_arch(arch: Arch, tables: &[Vec<Row>]) {
     oracles_accept(&tmp.path().join("WSUSSCAN.cab"));
     let pkg = tmp.path().join("pkg");
     extract(&pkg_cab, &pkg);
+    signature_blob_is_pkcs7(&msu, &pkg.join("update.cat"), tmp.path());
+    signature_blob_is_pkcs7(&pkg_cab, &pkg.join("update.cat"), tmp.path());
     let dates = cab_dates(&pkg_cab);
 
     // Additional-files table: manifests and the package mum, name and size.

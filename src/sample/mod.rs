@@ -288,10 +288,23 @@ fn fill_to(mut data: Vec<u8>, size: usize, byte: u8) -> Vec<u8> {
     data
 }
 
+/// Largest payload the generator builds (it holds whole packages in memory).
+pub const MAX_PAYLOAD_SIZE: u64 = 256 << 20;
+
 /// The bytes of a payload before any tampering: a pure function of the
-/// file spec and the owning component's architecture.
+/// file spec.
+///
+/// # Panics
+/// When `file.size` exceeds [`MAX_PAYLOAD_SIZE`]: a spec is written by a
+/// test, and a clear message beats an allocation failure.
 pub fn payload_bytes(file: &FileSpec) -> Vec<u8> {
-    let size = usize::try_from(file.size).unwrap_or(usize::MAX);
+    assert!(
+        file.size <= MAX_PAYLOAD_SIZE,
+        "{}: {} bytes is over the sample generator's {MAX_PAYLOAD_SIZE}-byte limit",
+        file.name,
+        file.size
+    );
+    let size = file.size as usize;
     match file.payload {
         Payload::Pe(machine) => {
             let version = parse_version(file.version.as_deref());
