@@ -10,9 +10,45 @@ use pelite::pe32::Pe as _;
 use pelite::pe64::Pe as _;
 use sha2::Digest as _;
 
-/// Every member of a package CAB by `\`-separated name (the `cab` crate as
-/// an independent reader).
+mod common;
+
+/// Every member of a package CAB by `\\`-separated name. cabextract reads it
+/// in one pass when installed; the `cab` crate (an independent reader, but
+/// one that restarts the folder for every member) otherwise.
 fn members(cab_bytes: Vec<u8>) -> BTreeMap<String, Vec<u8>> {
+    if common::have("cabextract") {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("package.cab");
+        std::fs::write(&path, &cab_bytes).unwrap();
+        let out_dir = dir.path().join("out");
+        let status = std::process::Command::new("cabextract")
+            .arg("-q")
+            .arg("-d")
+            .arg(&out_dir)
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "cabextract failed");
+        let mut found = BTreeMap::new();
+        let mut stack = vec![out_dir.clone()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    let rel = p.strip_prefix(&out_dir).unwrap();
+                    let name = rel
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect::<Vec<_>>()
+                        .join("\\");
+                    found.insert(name, std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        return found;
+    }
     let mut cabinet = cab::Cabinet::new(Cursor::new(cab_bytes)).unwrap();
     let names: Vec<String> = cabinet
         .folder_entries()
@@ -220,4 +256,97 @@ fn second_build_differs_as_documented() {
     assert_eq!(changed, ["vssapi.dll"]);
     assert_eq!(version_of(&pb["vssapi.dll"]).1, "6.1.7600.20542");
     assert_eq!(pb["vssapi.dll"].len(), 1_124_352 + 512);
+}
+
+const AMD64_VSS: &str =
+    "amd64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_318dad7ab472931d";
+const WOW64_VSS: &str =
+    "wow64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_3be257cce8d35518";
+
+/// Each ready-made variant differs from the x64 package in exactly the way
+/// `Variant::expected` describes.
+#[test]
+fn ready_made_variants() {
+    use kbinspect::sample::Variant;
+    let base = members(sample::build_package_cab(&sample::kb975354(Arch::X64)));
+    for v in Variant::ALL {
+        let m = members(sample::build_package_cab(&v.spec()));
+        let mismatched: Vec<String> = digest_pairs(&m)
+            .into_iter()
+            .filter(|(_, want, got)| want != got)
+            .map(|(p, _, _)| p)
+            .collect();
+        let added: Vec<&String> = m.keys().filter(|k| !base.contains_key(*k)).collect();
+        let removed: Vec<&String> = base.keys().filter(|k| !m.contains_key(*k)).collect();
+        let changed: Vec<&String> = m
+            .keys()
+            .filter(|k| base.get(*k).is_some_and(|b| b != &m[*k]))
+            .collect();
+        let what = format!("{} ({})", v.name(), v.expected());
+        let amd = |f: &str| format!("{AMD64_VSS}\\{f}");
+        let wow = |f: &str| format!("{WOW64_VSS}\\{f}");
+        let manifest = |k: &str| format!("{k}.manifest");
+        match v {
+            Variant::TamperedPayload => {
+                assert_eq!(mismatched, [amd("vssapi.dll")], "{what}");
+                assert_eq!(changed, [&amd("vssapi.dll")], "{what}");
+            }
+            Variant::VersionMismatch => {
+                assert!(mismatched.is_empty(), "{what}");
+                assert_eq!(
+                    changed,
+                    [&manifest(AMD64_VSS), &amd("vsstrace.dll")],
+                    "{what}"
+                );
+                assert_eq!(version_of(&m[&amd("vsstrace.dll")]).1, "6.1.7600.20543");
+            }
+            Variant::SizeMismatch => {
+                assert!(mismatched.is_empty(), "{what}");
+                assert_eq!(
+                    changed,
+                    [&manifest(WOW64_VSS), &wow("vssapi.dll")],
+                    "{what}"
+                );
+                assert_eq!(m[&wow("vssapi.dll")].len(), 1_124_864);
+            }
+            Variant::MissingFile => {
+                assert!(mismatched.is_empty(), "{what}");
+                assert_eq!(removed, [&amd("eventcls.dll")], "{what}");
+                assert_eq!(changed, [&manifest(AMD64_VSS)], "{what}");
+            }
+            Variant::ExtraFile => {
+                assert!(mismatched.is_empty(), "{what}");
+                assert_eq!(added, [&amd("vssui.dll")], "{what}");
+                assert_eq!(
+                    version_of(&m[&amd("vssui.dll")]),
+                    (0x8664, "6.1.7600.20542".into())
+                );
+            }
+            Variant::WrongMachine => {
+                assert!(mismatched.is_empty(), "{what}");
+                assert_eq!(
+                    changed,
+                    [&manifest(WOW64_VSS), &wow("eventcls.dll")],
+                    "{what}"
+                );
+                assert_eq!(version_of(&m[&wow("eventcls.dll")]).0, 0x8664);
+            }
+            Variant::ManifestNameMismatch => {
+                assert!(mismatched.is_empty(), "{what}");
+                assert!(changed.is_empty(), "{what}");
+                assert_eq!(removed.len(), 5, "{what}: manifest + 4 payloads renamed");
+                assert_eq!(added.len(), 5, "{what}");
+                let stored = added.iter().find(|k| k.ends_with(".manifest")).unwrap();
+                assert!(stored.contains("_6.1.7600.20541_none_"), "{stored}");
+                let text = String::from_utf8_lossy(&m[*stored]).into_owned();
+                assert!(text.contains("version=\"6.1.7600.20542\""), "{what}");
+            }
+        }
+        if !matches!(v, Variant::ExtraFile | Variant::ManifestNameMismatch) {
+            assert!(added.is_empty(), "{what}: {added:?}");
+        }
+        if !matches!(v, Variant::MissingFile | Variant::ManifestNameMismatch) {
+            assert!(removed.is_empty(), "{what}: {removed:?}");
+        }
+    }
 }

@@ -75,12 +75,22 @@ pub struct ComponentSpec {
     pub manifest_size: Option<u64>,
     pub manifest_time: DosDateTime,
     pub files: Vec<FileSpec>,
+    /// Store the manifest as `<this>.manifest` and the payloads under
+    /// `<this>\` instead of the keyform (to test name checks).
+    pub stored_name: Option<String>,
 }
 
 impl ComponentSpec {
-    /// Manifest file name and payload folder name.
+    /// The keyform of the identity: what the manifest and folder should be
+    /// called.
     pub fn keyform(&self) -> String {
         self.identity.keyform()
+    }
+
+    /// The name the package actually uses for the manifest stem and the
+    /// payload folder: [`ComponentSpec::stored_name`] or the keyform.
+    pub fn stored_name(&self) -> String {
+        self.stored_name.clone().unwrap_or_else(|| self.keyform())
     }
 }
 
@@ -173,6 +183,7 @@ pub fn kb975354(arch: Arch) -> Spec {
                     tamper: None,
                 })
                 .collect(),
+            stored_name: None,
         })
         .collect();
     Spec {
@@ -406,7 +417,7 @@ pub fn package_members(spec: &Spec) -> Vec<CabFile> {
         attributes: ATTR_ARCHIVE,
     };
     for c in &spec.components {
-        let keyform = c.keyform();
+        let keyform = c.stored_name();
         let mut digests = Vec::with_capacity(c.files.len());
         for f in &c.files {
             let mut data = payload_bytes(f);
@@ -556,6 +567,135 @@ pub fn second_build(spec: &Spec) -> Spec {
         });
     }
     next
+}
+
+/// Ready-made broken packages for `verify` tests. Each starts from the x64
+/// package and changes one thing; [`Variant::expected`] says what a
+/// checker should report and nothing else should differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// amd64 `vssapi.dll`: byte 0x1000 flipped after the manifest digest
+    /// was taken.
+    TamperedPayload,
+    /// amd64 `vsstrace.dll` built (PE resource and manifest alike) as
+    /// 6.1.7600.20543 instead of the documented 6.1.7600.20542.
+    VersionMismatch,
+    /// wow64 `vssapi.dll` is 1,124,864 bytes instead of 1,124,352.
+    SizeMismatch,
+    /// amd64 `eventcls.dll` removed (from the folder and the manifest).
+    MissingFile,
+    /// amd64 component gains `vssui.dll` (6.1.7600.20542, 12,288 bytes),
+    /// which the article does not list.
+    ExtraFile,
+    /// wow64 `eventcls.dll` is an amd64 PE image instead of i386.
+    WrongMachine,
+    /// The amd64 VssApi manifest and folder are stored under the keyform the
+    /// same identity would have at version 6.1.7600.20541, while the
+    /// manifest content still says 6.1.7600.20542.
+    ManifestNameMismatch,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 7] = [
+        Variant::TamperedPayload,
+        Variant::VersionMismatch,
+        Variant::SizeMismatch,
+        Variant::MissingFile,
+        Variant::ExtraFile,
+        Variant::WrongMachine,
+        Variant::ManifestNameMismatch,
+    ];
+
+    /// Short name, usable as a file name: `tampered-payload`, …
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::TamperedPayload => "tampered-payload",
+            Variant::VersionMismatch => "version-mismatch",
+            Variant::SizeMismatch => "size-mismatch",
+            Variant::MissingFile => "missing-file",
+            Variant::ExtraFile => "extra-file",
+            Variant::WrongMachine => "wrong-machine",
+            Variant::ManifestNameMismatch => "manifest-name-mismatch",
+        }
+    }
+
+    /// What is wrong, in words a test can put in an assertion message.
+    pub fn expected(self) -> &'static str {
+        match self {
+            Variant::TamperedPayload => {
+                "amd64 vssapi.dll: SHA-256 differs from its manifest digest (sizes and versions still match the KB table)"
+            }
+            Variant::VersionMismatch => {
+                "x64 vsstrace.dll: version 6.1.7600.20543, the KB table says 6.1.7600.20542 (package self-consistent)"
+            }
+            Variant::SizeMismatch => {
+                "WOW64 vssapi.dll: 1,124,864 bytes, the KB table says 1,124,352 (package self-consistent)"
+            }
+            Variant::MissingFile => {
+                "x64 eventcls.dll (16,384 bytes) documented in the KB table but absent from the package"
+            }
+            Variant::ExtraFile => "vssui.dll in the amd64 VssApi component is not in the KB table",
+            Variant::WrongMachine => {
+                "wow64 eventcls.dll is an amd64 (0x8664) image; the component is wow64 and the KB table says x86"
+            }
+            Variant::ManifestNameMismatch => {
+                "the amd64 VssApi manifest's name is not the keyform of its assemblyIdentity"
+            }
+        }
+    }
+
+    /// The variant's spec.
+    pub fn spec(self) -> Spec {
+        let mut spec = kb975354(Arch::X64);
+        let file = |spec: &mut Spec, arch: &str, name: &str| -> FileSpec {
+            spec.file_mut(arch, name)
+                .map(|f| f.clone())
+                .expect("the x64 package has this file")
+        };
+        match self {
+            Variant::TamperedPayload => {
+                if let Some(f) = spec.file_mut("amd64", "vssapi.dll") {
+                    f.tamper = Some(0x1000);
+                }
+            }
+            Variant::VersionMismatch => {
+                if let Some(f) = spec.file_mut("amd64", "vsstrace.dll") {
+                    f.version = Some("6.1.7600.20543".to_string());
+                }
+            }
+            Variant::SizeMismatch => {
+                if let Some(f) = spec.file_mut("wow64", "vssapi.dll") {
+                    f.size += 512;
+                }
+            }
+            Variant::MissingFile => {
+                spec.remove_file("amd64", "eventcls.dll");
+            }
+            Variant::ExtraFile => {
+                let template = file(&mut spec, "amd64", "vsstrace.dll");
+                if let Some(c) = spec.component_mut("amd64", "Microsoft-Windows-VssApi") {
+                    c.files.push(FileSpec {
+                        name: "vssui.dll".to_string(),
+                        size: 12_288,
+                        ..template
+                    });
+                }
+            }
+            Variant::WrongMachine => {
+                if let Some(f) = spec.file_mut("wow64", "eventcls.dll") {
+                    f.payload = Payload::Pe(Machine::Amd64);
+                }
+            }
+            Variant::ManifestNameMismatch => {
+                if let Some(c) = spec.component_mut("amd64", "Microsoft-Windows-VssApi") {
+                    let mut other = c.identity.clone();
+                    other.version = "6.1.7600.20541".to_string();
+                    c.stored_name = Some(other.keyform());
+                }
+            }
+        }
+        spec
+    }
 }
 
 #[cfg(test)]
