@@ -193,6 +193,12 @@ fn compress_blocks(stream: &[u8], method: Method) -> Vec<(Vec<u8>, u16)> {
 /// `-pos <= abs < size`). Decoders skip the 4 operand bytes after every E8,
 /// leave the last 10 bytes of a frame alone and skip frames of 10 bytes or
 /// less, so the scan does the same.
+///
+/// A call whose target is stream offset 0 (`rel == -pos`) becomes `abs == 0`.
+/// cabextract and 7-Zip decode that back to `-pos`; lzxd 0.2.7 tests
+/// `abs > 0` instead of `abs >= 0` and yields `size` (checked by hand
+/// against all three). The committed samples decode byte-exactly with
+/// lzxd too (`tests/sample_container.rs`), so they hold no such operand.
 pub fn e8_translate(frame: &mut [u8], frame_offset: u64, translation_size: i32) {
     if frame.len() <= 10 || frame_offset >= 0x4000_0000 {
         return;
