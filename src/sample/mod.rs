@@ -743,6 +743,37 @@ mod tests {
         }
     }
 
+    /// Degenerate specs (a component without files, empty and truncated
+    /// payloads, no components at all) still build readable cabinets.
+    #[test]
+    fn degenerate_specs_build() {
+        use std::io::Read as _;
+        let mut spec = kb975354(Arch::X86);
+        let c = &mut spec.components[0];
+        c.files.truncate(2);
+        c.files[0].size = 0;
+        c.files[1].size = 1;
+        let mut empty = c.clone();
+        empty.files.clear();
+        empty.identity.name = "Empty-Component".to_string();
+        spec.components.push(empty);
+        let mut no_components = spec.clone();
+        no_components.components.clear();
+        for s in [spec, no_components] {
+            let cab = build_package_cab(&s);
+            let mut cabinet = cab::Cabinet::new(std::io::Cursor::new(cab)).unwrap();
+            for m in package_members(&s) {
+                let mut data = Vec::new();
+                cabinet
+                    .read_file(&m.name)
+                    .unwrap()
+                    .read_to_end(&mut data)
+                    .unwrap();
+                assert_eq!(data, m.data, "{}", m.name);
+            }
+        }
+    }
+
     #[test]
     fn placeholder_pkcs7_is_one_der_sequence() {
         let p = placeholder_pkcs7(OID_DATA);
