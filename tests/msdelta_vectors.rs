@@ -237,3 +237,14 @@ fn base_from_wcp_needs_resource_614() {
     let e = msdelta::base_from_wcp(b"MZ not really").unwrap_err();
     assert!(e.message.contains("not a readable PE"), "{e}");
 }
+
+/// The known DCM base hash is that of both corpus copies of the base
+/// manifest (manifestenum's and jlevere's, build 26100).
+#[test]
+fn known_dcm_base_hash_matches_both_copies() {
+    let a = corpus_or_skip!("winsxs-dcm-base/w10-base.manifest");
+    let b = corpus_or_skip!("msdelta-vectors/dcm/base_manifest.bin");
+    assert_eq!(sha256_hex(&read(&a)), msdelta::DCM_BASE_SHA256);
+    assert_eq!(sha256_hex(&read(&b)), msdelta::DCM_BASE_SHA256);
+    assert_eq!(read(&a).len(), 9066);
+}
