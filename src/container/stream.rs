@@ -294,7 +294,8 @@ impl<'a> FolderStream<'a> {
 
     /// Offset in the folder's output of the next byte handed out.
     pub fn position(&self) -> u64 {
-        self.produced - (self.out.len() - self.out_pos) as u64
+        self.produced
+            .saturating_sub(self.out.len().saturating_sub(self.out_pos) as u64)
     }
 
     fn restart(&mut self) {
@@ -317,7 +318,7 @@ impl<'a> FolderStream<'a> {
             self.restart();
         }
         while self.position() < target {
-            if self.out_pos == self.out.len() {
+            if self.out_pos >= self.out.len() {
                 if !self.fill()? {
                     return Err(StreamError {
                         code: "cab-data",
@@ -329,7 +330,7 @@ impl<'a> FolderStream<'a> {
                     });
                 }
             } else {
-                let avail = (self.out.len() - self.out_pos) as u64;
+                let avail = self.out.len().saturating_sub(self.out_pos) as u64;
                 let n = avail.min(target - self.position()) as usize;
                 self.out_pos += n;
             }
@@ -345,6 +346,10 @@ impl<'a> FolderStream<'a> {
         match self.next_block() {
             Ok(more) => Ok(more),
             Err(e) => {
+                // A failed decode may have left `out` half written: drop it
+                // so positions stay consistent for a later restart.
+                self.out.clear();
+                self.out_pos = 0;
                 self.error = Some(e.clone());
                 Err(e)
             }
@@ -528,7 +533,7 @@ impl Read for MemberReader<'_, '_> {
         {
             return Err(self.failed(e));
         }
-        if self.fs.out_pos == self.fs.out.len() {
+        if self.fs.out_pos >= self.fs.out.len() {
             match self.fs.fill() {
                 Ok(true) => {}
                 Ok(false) => {
@@ -546,7 +551,7 @@ impl Read for MemberReader<'_, '_> {
                 Err(e) => return Err(self.failed(e)),
             }
         }
-        let avail = &self.fs.out[self.fs.out_pos..];
+        let avail = self.fs.out.get(self.fs.out_pos..).unwrap_or(&[]);
         let n = buf
             .len()
             .min(avail.len())
