@@ -2,8 +2,6 @@
 //! panic, and every read either yields exactly the declared size or fails.
 mod common;
 
-use std::io::Read;
-
 use kbinspect::container::{Limits, walk};
 use proptest::prelude::*;
 
