@@ -263,6 +263,7 @@ pub(crate) struct FolderStream<'a> {
     error: Option<StreamError>,
     /// Bytes this stream may still decode (restarts for overlapping members count).
     budget: u64,
+    budget_at_start: u64,
     reported_bad: HashSet<(usize, u64)>,
     pub findings: Vec<Finding>,
 }
@@ -283,13 +284,15 @@ impl<'a> FolderStream<'a> {
             produced: 0,
             error: None,
             budget,
+            budget_at_start: budget,
             reported_bad: HashSet::new(),
             findings: Vec::new(),
         }
     }
 
-    pub fn budget_left(&self) -> u64 {
-        self.budget
+    /// Bytes decoded so far (restarts included).
+    pub fn decoded(&self) -> u64 {
+        self.budget_at_start - self.budget
     }
 
     /// Offset in the folder's output of the next byte handed out.

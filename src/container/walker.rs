@@ -177,7 +177,8 @@ impl Walker<'_, '_> {
                 self.member(&mut fs, m, meta, depth)?;
             }
             self.report.findings.append(&mut fs.findings);
-            self.budget = fs.budget_left();
+            // Nested walks have already taken their share from `self.budget`.
+            self.budget = self.budget.saturating_sub(fs.decoded());
         }
         Ok(())
     }
