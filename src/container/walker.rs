@@ -15,7 +15,7 @@ use crate::finding::Finding;
 
 /// Nested cabinets up to this size are spooled in memory, larger ones to a
 /// temporary file.
-const SPOOL_IN_MEMORY: u64 = 32 << 20;
+const SPOOL_IN_MEMORY: u64 = 16 << 20;
 /// A set longer than this is treated as a loop.
 const MAX_PARTS: usize = 1000;
 
