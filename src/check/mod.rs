@@ -1,1 +1,6 @@
-//! (in progress)
+//! Checks turn the package model into [`Finding`](crate::finding::Finding)s.
+//!
+//! - [`integrity`]: the package against itself (names, references, digests,
+//!   container index, deltas).
+
+pub mod integrity;
