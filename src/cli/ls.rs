@@ -68,7 +68,9 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         indicatif::ProgressBar::hidden()
     };
     let listing = list(&args.input, &args.limits.limits(), test, &mut |n| {
-        bar.set_position(n.min(size))
+        // Decoded bytes outgrow the input size; the bar's end moves with them.
+        bar.set_length(n.max(size));
+        bar.set_position(n)
     })
     // The error's text already includes its cause; keep the chain flat.
     .map_err(|e| anyhow::anyhow!("{e}"))?;
