@@ -674,3 +674,30 @@ impl Walker<'_, '_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::find_part;
+
+    /// szCabinetNext comes from the file: it may only name a sibling.
+    #[test]
+    fn next_part_names_cannot_leave_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("Split-2.CAB"), b"x").unwrap();
+        std::fs::create_dir(tmp.path().join("sub")).unwrap();
+        std::fs::write(tmp.path().join("sub/p.cab"), b"x").unwrap();
+        assert_eq!(
+            find_part(tmp.path(), "split-2.cab"),
+            Some(tmp.path().join("Split-2.CAB"))
+        );
+        assert_eq!(find_part(tmp.path(), "sub/p.cab"), None);
+        assert_eq!(find_part(tmp.path(), "sub\\p.cab"), None);
+        assert_eq!(find_part(tmp.path(), ".."), None);
+        assert_eq!(
+            find_part(tmp.path(), "sub"),
+            None,
+            "a directory is not a part"
+        );
+        assert_eq!(find_part(tmp.path(), ""), None);
+    }
+}
