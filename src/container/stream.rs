@@ -144,6 +144,13 @@ impl Mszip {
             match status {
                 TINFLStatus::Done => break,
                 TINFLStatus::HasMoreOutput if used > 0 || made > 0 => continue,
+                // Some writers end a frame's last deflate block without the
+                // final bit; the frame is still complete at its declared size.
+                TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress
+                    if out.len() == expect =>
+                {
+                    break;
+                }
                 TINFLStatus::HasMoreOutput
                 | TINFLStatus::NeedsMoreInput
                 | TINFLStatus::FailedCannotMakeProgress => {
@@ -688,6 +695,20 @@ mod tests {
         // Empty stored deflate block (final), declared as 5 bytes.
         let e = m.block(b"CK\x01\x00\x00\xff\xff", 5, &mut out).unwrap_err();
         assert!(e.contains("0 bytes, 5 declared"), "{e}");
+    }
+
+    #[test]
+    fn mszip_block_without_final_bit_is_accepted_at_its_size() {
+        // A non-final stored deflate block holding "abc", nothing after it.
+        let mut m = Mszip::new();
+        let mut out = Vec::new();
+        m.block(b"CK\x00\x03\x00\xfc\xffabc", 3, &mut out).unwrap();
+        assert_eq!(out, b"abc");
+        // The same block declared longer is an error, not a short block.
+        let e = m
+            .block(b"CK\x00\x03\x00\xfc\xffabc", 4, &mut out)
+            .unwrap_err();
+        assert!(e.contains("ends before"), "{e}");
     }
 
     #[test]
