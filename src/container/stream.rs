@@ -144,6 +144,13 @@ impl Mszip {
             match status {
                 TINFLStatus::Done => break,
                 TINFLStatus::HasMoreOutput if used > 0 || made > 0 => continue,
+                // Some writers end a frame's last deflate block without the
+                // final bit; the frame is still complete at its declared size.
+                TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress
+                    if out.len() == expect =>
+                {
+                    break;
+                }
                 TINFLStatus::HasMoreOutput
                 | TINFLStatus::NeedsMoreInput
                 | TINFLStatus::FailedCannotMakeProgress => {
@@ -263,6 +270,7 @@ pub(crate) struct FolderStream<'a> {
     error: Option<StreamError>,
     /// Bytes this stream may still decode (restarts for overlapping members count).
     budget: u64,
+    budget_at_start: u64,
     reported_bad: HashSet<(usize, u64)>,
     pub findings: Vec<Finding>,
 }
@@ -283,18 +291,21 @@ impl<'a> FolderStream<'a> {
             produced: 0,
             error: None,
             budget,
+            budget_at_start: budget,
             reported_bad: HashSet::new(),
             findings: Vec::new(),
         }
     }
 
-    pub fn budget_left(&self) -> u64 {
-        self.budget
+    /// Bytes decoded so far (restarts included).
+    pub fn decoded(&self) -> u64 {
+        self.budget_at_start - self.budget
     }
 
     /// Offset in the folder's output of the next byte handed out.
     pub fn position(&self) -> u64 {
-        self.produced - (self.out.len() - self.out_pos) as u64
+        self.produced
+            .saturating_sub(self.out.len().saturating_sub(self.out_pos) as u64)
     }
 
     fn restart(&mut self) {
@@ -317,7 +328,7 @@ impl<'a> FolderStream<'a> {
             self.restart();
         }
         while self.position() < target {
-            if self.out_pos == self.out.len() {
+            if self.out_pos >= self.out.len() {
                 if !self.fill()? {
                     return Err(StreamError {
                         code: "cab-data",
@@ -329,7 +340,7 @@ impl<'a> FolderStream<'a> {
                     });
                 }
             } else {
-                let avail = (self.out.len() - self.out_pos) as u64;
+                let avail = self.out.len().saturating_sub(self.out_pos) as u64;
                 let n = avail.min(target - self.position()) as usize;
                 self.out_pos += n;
             }
@@ -345,6 +356,10 @@ impl<'a> FolderStream<'a> {
         match self.next_block() {
             Ok(more) => Ok(more),
             Err(e) => {
+                // A failed decode may have left `out` half written: drop it
+                // so positions stay consistent for a later restart.
+                self.out.clear();
+                self.out_pos = 0;
                 self.error = Some(e.clone());
                 Err(e)
             }
@@ -528,7 +543,7 @@ impl Read for MemberReader<'_, '_> {
         {
             return Err(self.failed(e));
         }
-        if self.fs.out_pos == self.fs.out.len() {
+        if self.fs.out_pos >= self.fs.out.len() {
             match self.fs.fill() {
                 Ok(true) => {}
                 Ok(false) => {
@@ -546,7 +561,7 @@ impl Read for MemberReader<'_, '_> {
                 Err(e) => return Err(self.failed(e)),
             }
         }
-        let avail = &self.fs.out[self.fs.out_pos..];
+        let avail = self.fs.out.get(self.fs.out_pos..).unwrap_or(&[]);
         let n = buf
             .len()
             .min(avail.len())
@@ -680,6 +695,20 @@ mod tests {
         // Empty stored deflate block (final), declared as 5 bytes.
         let e = m.block(b"CK\x01\x00\x00\xff\xff", 5, &mut out).unwrap_err();
         assert!(e.contains("0 bytes, 5 declared"), "{e}");
+    }
+
+    #[test]
+    fn mszip_block_without_final_bit_is_accepted_at_its_size() {
+        // A non-final stored deflate block holding "abc", nothing after it.
+        let mut m = Mszip::new();
+        let mut out = Vec::new();
+        m.block(b"CK\x00\x03\x00\xfc\xffabc", 3, &mut out).unwrap();
+        assert_eq!(out, b"abc");
+        // The same block declared longer is an error, not a short block.
+        let e = m
+            .block(b"CK\x00\x03\x00\xfc\xffabc", 4, &mut out)
+            .unwrap_err();
+        assert!(e.contains("ends before"), "{e}");
     }
 
     #[test]

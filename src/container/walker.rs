@@ -15,7 +15,7 @@ use crate::finding::Finding;
 
 /// Nested cabinets up to this size are spooled in memory, larger ones to a
 /// temporary file.
-const SPOOL_IN_MEMORY: u64 = 32 << 20;
+const SPOOL_IN_MEMORY: u64 = 16 << 20;
 /// A set longer than this is treated as a loop.
 const MAX_PARTS: usize = 1000;
 
@@ -177,7 +177,8 @@ impl Walker<'_, '_> {
                 self.member(&mut fs, m, meta, depth)?;
             }
             self.report.findings.append(&mut fs.findings);
-            self.budget = fs.budget_left();
+            // Nested walks have already taken their share from `self.budget`.
+            self.budget = self.budget.saturating_sub(fs.decoded());
         }
         Ok(())
     }
@@ -671,5 +672,32 @@ impl Walker<'_, '_> {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_part;
+
+    /// szCabinetNext comes from the file: it may only name a sibling.
+    #[test]
+    fn next_part_names_cannot_leave_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("Split-2.CAB"), b"x").unwrap();
+        std::fs::create_dir(tmp.path().join("sub")).unwrap();
+        std::fs::write(tmp.path().join("sub/p.cab"), b"x").unwrap();
+        assert_eq!(
+            find_part(tmp.path(), "split-2.cab"),
+            Some(tmp.path().join("Split-2.CAB"))
+        );
+        assert_eq!(find_part(tmp.path(), "sub/p.cab"), None);
+        assert_eq!(find_part(tmp.path(), "sub\\p.cab"), None);
+        assert_eq!(find_part(tmp.path(), ".."), None);
+        assert_eq!(
+            find_part(tmp.path(), "sub"),
+            None,
+            "a directory is not a part"
+        );
+        assert_eq!(find_part(tmp.path(), ""), None);
     }
 }
