@@ -232,3 +232,31 @@ fn us_english_slash_dates_month_first_unless_the_table_says_otherwise() {
     let a = kb::parse(nl, None).expect("parses");
     assert_eq!(a.tables[0].rows[0].date.as_deref(), Some("2009-05-10"));
 }
+
+/// Markdown sources sometimes embed an HTML table between pipe tables.
+#[test]
+fn markdown_with_an_embedded_html_table_reads_both() {
+    let md = "## For all supported x86-based versions\n\n\
+|File name|File version|File size|Date|Time|Platform|\n|---|---|---|---|---|---|\n\
+|a.dll|6.1.7600.1|1,024|05-Oct-2009|05:51|x86|\n\n\
+## For all supported x64-based versions\n\n\
+<table><tr><th>File name</th><th>File version</th><th>File size</th><th>Date</th><th>Time</th><th>Platform</th></tr>\n\
+<tr><td>a.dll</td><td>6.1.7600.1</td><td>2,048</td><td>05-Oct-2009</td><td>05:52</td><td>x64</td></tr></table>\n\n\
+## Additional files for all supported IA-64-based versions\n\n\
+|File name|File version|File size|Date|Time|Platform|\n|---|---|---|---|---|---|\n\
+|Update.mum|Not applicable|3,072|05-Oct-2009|05:53|Not applicable|\n";
+    let a = kb::parse(md, None).expect("parses");
+    let got: Vec<(Option<Arch>, Kind, Option<u64>)> = a
+        .tables
+        .iter()
+        .map(|t| (t.arch, t.kind, t.rows[0].size))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(Arch::X86), Kind::Files, Some(1024)),
+            (Some(Arch::X64), Kind::Files, Some(2048)),
+            (Some(Arch::Ia64), Kind::Additional, Some(3072)),
+        ]
+    );
+}

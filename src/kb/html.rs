@@ -121,10 +121,18 @@ impl<'a> Scanner<'a> {
             cell.text.push_str(s);
             return;
         }
-        if self.prose.trim().is_empty() {
-            self.prose_line = line;
+        // A source line break also ends a prose line: browsers ignore it,
+        // but headings written as plain lines (markdown around embedded
+        // tables, sloppy pages) stay separate from the next paragraph.
+        for (i, part) in s.split('\n').enumerate() {
+            if i > 0 {
+                self.flush_prose();
+            }
+            if self.prose.trim().is_empty() {
+                self.prose_line = line + i;
+            }
+            self.prose.push_str(part);
         }
-        self.prose.push_str(s);
     }
 
     fn flush_prose(&mut self) {
