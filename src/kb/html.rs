@@ -551,11 +551,15 @@ mod tests {
 
     #[test]
     fn tags() {
+        let t = |s: &str| {
+            parse_tag(s).map(|(n, name, closing)| (n, name.as_str().to_string(), closing))
+        };
+        assert_eq!(t("<td class=\"a>b\">x"), Some((16, "td".into(), false)));
+        assert_eq!(t("</TR>"), Some((5, "tr".into(), true)));
         assert_eq!(
-            parse_tag("<td class=\"a>b\">x"),
-            Some((16, "td".into(), false))
+            t("<averyveryverylongname>"),
+            Some((23, String::new(), false))
         );
-        assert_eq!(parse_tag("</TR>"), Some((5, "tr".into(), true)));
-        assert_eq!(parse_tag("< x"), None);
+        assert_eq!(t("< x"), None);
     }
 }
