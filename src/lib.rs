@@ -8,6 +8,7 @@
 
 pub mod check;
 pub mod container;
+pub mod extract;
 pub mod finding;
 pub mod kb;
 pub mod model;

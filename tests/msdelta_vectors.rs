@@ -221,3 +221,14 @@ fn fuzz_crash_inputs_give_clear_errors() {
     }
     assert!(n >= 9);
 }
+
+/// wcp.dll's resource 614/1 is looked up through pelite; a real PE without
+/// it (cmd.exe) and a non-PE both give a clear error.
+#[test]
+fn base_from_wcp_needs_resource_614() {
+    let dir = corpus_or_skip!("msdelta-vectors/deltas/sources");
+    let e = msdelta::base_from_wcp(&read(&dir.join("cmd.exe"))).unwrap_err();
+    assert!(e.message.contains("614"), "{e}");
+    let e = msdelta::base_from_wcp(b"MZ not really").unwrap_err();
+    assert!(e.message.contains("not a readable PE"), "{e}");
+}

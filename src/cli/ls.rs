@@ -49,8 +49,8 @@ pub struct Args {
     /// Decompress every member, verify checksums and print a digest per member
     #[arg(long)]
     pub test: bool,
-    /// Digest printed by --test
-    #[arg(long, value_enum, default_value_t = HashArg::Md5)]
+    /// Digest printed by --test (md5 matches `cabextract -t`; sha256 is faster here)
+    #[arg(long, value_enum, default_value_t = HashArg::Sha256)]
     pub hash: HashArg,
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -69,7 +69,9 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     };
     let listing = list(&args.input, &args.limits.limits(), test, &mut |n| {
         bar.set_position(n.min(size))
-    })?;
+    })
+    // The error's text already includes its cause; keep the chain flat.
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish_and_clear();
     let code = kbinspect::finding::exit_code(&listing.findings);
     if args.format == Format::Json {

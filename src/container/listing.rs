@@ -8,7 +8,7 @@ use md5::Md5;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{ContainerInfo, Limits, MemberMeta, Result, walk};
+use super::{ContainerInfo, Limits, MemberMeta, Result, WalkOptions, walk_with};
 use crate::finding::Finding;
 
 /// Which digest `--test` computes per member.
@@ -60,7 +60,12 @@ pub fn list(
     let mut members = Vec::new();
     let mut total = 0u64;
     let mut buf = vec![0u8; 256 << 10];
-    let report = walk(input, limits, &mut |meta, r: &mut dyn Read| {
+    // Without testing, members are only decoded as far as needed to find
+    // nested cabinets.
+    let opts = WalkOptions {
+        verify_unread: test.is_some(),
+    };
+    let report = walk_with(input, limits, &opts, &mut |meta, r: &mut dyn Read| {
         let mut m = ListedMember {
             meta: meta.clone(),
             md5: None,

@@ -573,7 +573,11 @@ pub(crate) type Span = (usize, u64, u64);
 
 /// Sum the declared output of a folder and find where its blocks end, by
 /// reading only the CFDATA headers. Returns (total output, spans per part).
-pub(crate) fn prescan(parts: &mut [Part], folder: &Folder) -> Result<(u64, Vec<Span>), String> {
+pub(crate) fn prescan(
+    parts: &mut [Part],
+    folder: &Folder,
+    blocks_left: &mut u64,
+) -> Result<(u64, Vec<Span>), String> {
     let mut total = 0u64;
     let mut spans = Vec::new();
     for seg in &folder.segments {
@@ -583,6 +587,13 @@ pub(crate) fn prescan(parts: &mut [Part], folder: &Folder) -> Result<(u64, Vec<S
         let reserve = u64::from(part.hdr.data_reserve);
         let mut pos = seg.data_offset;
         for b in 0..seg.ndata {
+            if *blocks_left == 0 {
+                return Err(format!(
+                    "{}: folder {}: more CFDATA blocks than the cabinets can hold; folders share data",
+                    part.name, folder.index
+                ));
+            }
+            *blocks_left -= 1;
             let mut head = [0u8; 8];
             if pos.saturating_add(8 + reserve) > part.len || part.read_at(pos, &mut head).is_err() {
                 return Err(format!(

@@ -10,6 +10,7 @@ mod bits;
 mod chain;
 mod dcm;
 mod decode;
+pub mod encode;
 mod huffman;
 mod pe;
 mod post;
@@ -102,11 +103,16 @@ pub struct DeltaHeader {
     pub target_size: u64,
     /// ALG_ID of the target hash (0 none, 0x8003 MD5, 0x8004 SHA-1, 0x800C SHA-256).
     pub hash_alg: u32,
+    #[serde(serialize_with = "as_hex")]
     pub target_hash: Vec<u8>,
     /// Length of the pre-process buffer (PE facts; empty for RAW deltas).
     pub preprocess_size: u64,
     /// Length of the patch buffer (the compressed instruction stream).
     pub patch_size: u64,
+}
+
+fn as_hex<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(bytes))
 }
 
 /// What went wrong, so callers can tell "cannot do" from "broken".
