@@ -72,6 +72,30 @@ fn members(cab_bytes: Vec<u8>) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// `YYYY-MM-DD HH:MM` of every member, from the CFFILE entries (the `cab`
+/// crate lists without decompressing).
+fn dates(cab_bytes: &[u8]) -> BTreeMap<String, String> {
+    let cabinet = cab::Cabinet::new(Cursor::new(cab_bytes)).unwrap();
+    let mut out = BTreeMap::new();
+    for folder in cabinet.folder_entries() {
+        for f in folder.file_entries() {
+            let dt = f.datetime().unwrap();
+            out.insert(
+                f.name().to_string(),
+                format!(
+                    "{:04}-{:02}-{:02} {:02}:{:02}",
+                    dt.year(),
+                    u8::from(dt.month()),
+                    dt.day(),
+                    dt.hour(),
+                    dt.minute()
+                ),
+            );
+        }
+    }
+    out
+}
+
 /// (file name → SHA-256 from DigestValue) of a manifest, by string search:
 /// the generator writes one `<file name=…>` then its DigestValue.
 fn manifest_digests(xml: &[u8]) -> BTreeMap<String, Vec<u8>> {
@@ -268,9 +292,43 @@ const WOW64_VSS: &str =
 #[test]
 fn ready_made_variants() {
     use kbinspect::sample::Variant;
-    let base = members(sample::build_package_cab(&sample::kb975354(Arch::X64)));
-    for v in Variant::ALL {
-        let m = members(sample::build_package_cab(&v.spec()));
+    let base_cab = sample::build_package_cab(&sample::kb975354(Arch::X64));
+    let base_dates = dates(&base_cab);
+    let base = members(base_cab);
+    // Building is the slow part (LZX of ~10 MB each): two at a time.
+    let mut built: Vec<(Variant, Vec<u8>)> = Vec::new();
+    for pair in Variant::ALL.chunks(2) {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = pair
+                .iter()
+                .map(|&v| scope.spawn(move || (v, sample::build_package_cab(&v.spec()))))
+                .collect();
+            built.extend(handles.into_iter().map(|h| h.join().unwrap()));
+        });
+    }
+    for (v, cab) in built {
+        let cab_dates = dates(&cab);
+        let signed = cab[30] & 0x04 != 0;
+        let cab_len = cab.len();
+        let cb_cabinet = u32::from_le_bytes(cab[8..12].try_into().unwrap()) as usize;
+        let m = members(cab);
+        let date_changes: Vec<&String> = cab_dates
+            .keys()
+            .filter(|k| base_dates.get(*k).is_some_and(|d| d != &cab_dates[*k]))
+            .collect();
+        if v == Variant::DateMismatch {
+            assert_eq!(date_changes, [&format!("{AMD64_VSS}\\vssapi.dll")]);
+            assert_eq!(cab_dates[date_changes[0]], "2009-10-07 06:34");
+        } else {
+            assert!(date_changes.is_empty(), "{}: {date_changes:?}", v.name());
+        }
+        assert_eq!(signed, v != Variant::Unsigned, "{}", v.name());
+        assert_eq!(
+            cb_cabinet == cab_len,
+            v == Variant::Unsigned,
+            "{}",
+            v.name()
+        );
         let mismatched: Vec<String> = digest_pairs(&m)
             .into_iter()
             .filter(|(_, want, got)| want != got)
@@ -331,6 +389,10 @@ fn ready_made_variants() {
                 );
                 assert_eq!(version_of(&m[&wow("eventcls.dll")]).0, 0x8664);
             }
+            Variant::DateMismatch | Variant::Unsigned => {
+                assert!(mismatched.is_empty(), "{what}");
+                assert!(changed.is_empty(), "{what}");
+            }
             Variant::ManifestNameMismatch => {
                 assert!(mismatched.is_empty(), "{what}");
                 assert!(changed.is_empty(), "{what}");
@@ -349,4 +411,18 @@ fn ready_made_variants() {
             assert!(removed.is_empty(), "{what}: {removed:?}");
         }
     }
+}
+
+/// `signed: false` drops the reserve and the appended blob from the MSU too.
+#[test]
+fn unsigned_msu_has_no_signature() {
+    let mut spec = sample::kb975354(Arch::X86);
+    let signed = sample::build_msu(&spec);
+    spec.signed = false;
+    let unsigned = sample::build_msu(&spec);
+    let cb = |b: &[u8]| u32::from_le_bytes(b[8..12].try_into().unwrap()) as usize;
+    assert_eq!(signed[30] & 0x04, 0x04);
+    assert!(cb(&signed) < signed.len());
+    assert_eq!(unsigned[30] & 0x04, 0);
+    assert_eq!(cb(&unsigned), unsigned.len());
 }

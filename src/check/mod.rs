@@ -2,5 +2,9 @@
 //!
 //! - [`integrity`]: the package against itself (names, references, digests,
 //!   container index, deltas).
+//! - [`kb`]: the package against the file tables of its KB article.
+//! - [`diff`]: two builds of an update against each other.
 
+pub mod diff;
 pub mod integrity;
+pub mod kb;

@@ -58,7 +58,11 @@ pub struct FileSpec {
     /// PE with version 0.0.0.0).
     pub version: Option<String>,
     pub size: u64,
+    /// The CAB member date (what `dir` would show).
     pub time: DosDateTime,
+    /// The date baked into the content (PE `TimeDateStamp`, the FileVersion
+    /// build-lab suffix); `None` = `time`. Lets a test move `time` alone.
+    pub built: Option<DosDateTime>,
     pub payload: Payload,
     /// `destinationPath` in the manifest.
     pub destination: String,
@@ -108,6 +112,10 @@ pub struct Spec {
     /// Date of the package mum, catalogs and MSU members.
     pub package_time: DosDateTime,
     pub components: Vec<ComponentSpec>,
+    /// Write the MSU and the package CAB in the signed layout with the
+    /// placeholder PKCS#7 appended (as Microsoft ships them); `false` writes
+    /// plain cabinets.
+    pub signed: bool,
 }
 
 fn component_identity(name: &str, version: &str, arch: &str) -> Identity {
@@ -178,6 +186,7 @@ pub fn kb975354(arch: Arch) -> Spec {
                     version: f.version.map(str::to_string),
                     size: f.size,
                     time: f.time,
+                    built: None,
                     payload: payload_kind(f),
                     destination: destination(c.name, f.name),
                     tamper: None,
@@ -194,6 +203,7 @@ pub fn kb975354(arch: Arch) -> Spec {
         package_mum_size: Some(mum.size),
         package_time: mum.time,
         components,
+        signed: true,
     }
 }
 
@@ -319,14 +329,15 @@ pub fn payload_bytes(file: &FileSpec) -> Vec<u8> {
     match file.payload {
         Payload::Pe(machine) => {
             let version = parse_version(file.version.as_deref());
-            let lab = build_lab(version, file.time);
+            let built = file.built.unwrap_or(file.time);
+            let lab = build_lab(version, built);
             let spec = pe::PeSpec {
                 machine,
                 version,
                 file_name: &file.name,
                 description: description(&file.name),
                 build_lab: &lab,
-                timestamp: file.time.unix_seconds(),
+                timestamp: built.unix_seconds(),
                 size,
             };
             pe::build(&spec).unwrap_or_else(|| {
@@ -470,7 +481,7 @@ pub fn build_package_cab(spec: &Spec) -> Vec<u8> {
         &CabOptions {
             method: Method::Lzx { window_bits: 21 },
             set_id: 0,
-            signature: Some(placeholder_pkcs7(OID_DATA)),
+            signature: spec.signed.then(|| placeholder_pkcs7(OID_DATA)),
         },
     )
 }
@@ -516,7 +527,7 @@ pub fn build_msu(spec: &Spec) -> Vec<u8> {
         &CabOptions {
             method: Method::MsZip,
             set_id: 0,
-            signature: Some(placeholder_pkcs7(OID_DATA)),
+            signature: spec.signed.then(|| placeholder_pkcs7(OID_DATA)),
         },
     )
 }
@@ -589,6 +600,12 @@ pub enum Variant {
     ExtraFile,
     /// wow64 `eventcls.dll` is an amd64 PE image instead of i386.
     WrongMachine,
+    /// amd64 `vssapi.dll` is dated 2009-10-07 06:34, a day after the
+    /// documented 06-Oct-2009 06:34.
+    DateMismatch,
+    /// Neither the MSU nor the package CAB has the signature reserve or an
+    /// appended signature.
+    Unsigned,
     /// The amd64 VssApi manifest and folder are stored under the keyform the
     /// same identity would have at version 6.1.7600.20541, while the
     /// manifest content still says 6.1.7600.20542.
@@ -596,13 +613,15 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 7] = [
+    pub const ALL: [Variant; 9] = [
         Variant::TamperedPayload,
         Variant::VersionMismatch,
         Variant::SizeMismatch,
         Variant::MissingFile,
         Variant::ExtraFile,
         Variant::WrongMachine,
+        Variant::DateMismatch,
+        Variant::Unsigned,
         Variant::ManifestNameMismatch,
     ];
 
@@ -615,6 +634,8 @@ impl Variant {
             Variant::MissingFile => "missing-file",
             Variant::ExtraFile => "extra-file",
             Variant::WrongMachine => "wrong-machine",
+            Variant::DateMismatch => "date-mismatch",
+            Variant::Unsigned => "unsigned",
             Variant::ManifestNameMismatch => "manifest-name-mismatch",
         }
     }
@@ -637,6 +658,12 @@ impl Variant {
             Variant::ExtraFile => "vssui.dll in the amd64 VssApi component is not in the KB table",
             Variant::WrongMachine => {
                 "wow64 eventcls.dll is an amd64 (0x8664) image; the component is wow64 and the KB table says x86"
+            }
+            Variant::DateMismatch => {
+                "x64 vssapi.dll: dated 2009-10-07 06:34, the KB table says 06-Oct-2009 06:34"
+            }
+            Variant::Unsigned => {
+                "the MSU and the package CAB carry no signature (no RESERVE_PRESENT header reserve, nothing appended)"
             }
             Variant::ManifestNameMismatch => {
                 "the amd64 VssApi manifest's name is not the keyform of its assemblyIdentity"
@@ -686,6 +713,13 @@ impl Variant {
                     f.payload = Payload::Pe(Machine::Amd64);
                 }
             }
+            Variant::DateMismatch => {
+                if let Some(f) = spec.file_mut("amd64", "vssapi.dll") {
+                    f.built = Some(f.time);
+                    f.time.day += 1;
+                }
+            }
+            Variant::Unsigned => spec.signed = false,
             Variant::ManifestNameMismatch => {
                 if let Some(c) = spec.component_mut("amd64", "Microsoft-Windows-VssApi") {
                     let mut other = c.identity.clone();
@@ -739,6 +773,37 @@ mod tests {
                     Some(manifests::component_manifest(&c, &digests).len() as u64),
                     c.manifest_size
                 );
+            }
+        }
+    }
+
+    /// Degenerate specs (a component without files, empty and truncated
+    /// payloads, no components at all) still build readable cabinets.
+    #[test]
+    fn degenerate_specs_build() {
+        use std::io::Read as _;
+        let mut spec = kb975354(Arch::X86);
+        let c = &mut spec.components[0];
+        c.files.truncate(2);
+        c.files[0].size = 0;
+        c.files[1].size = 1;
+        let mut empty = c.clone();
+        empty.files.clear();
+        empty.identity.name = "Empty-Component".to_string();
+        spec.components.push(empty);
+        let mut no_components = spec.clone();
+        no_components.components.clear();
+        for s in [spec, no_components] {
+            let cab = build_package_cab(&s);
+            let mut cabinet = cab::Cabinet::new(std::io::Cursor::new(cab)).unwrap();
+            for m in package_members(&s) {
+                let mut data = Vec::new();
+                cabinet
+                    .read_file(&m.name)
+                    .unwrap()
+                    .read_to_end(&mut data)
+                    .unwrap();
+                assert_eq!(data, m.data, "{}", m.name);
             }
         }
     }
