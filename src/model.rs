@@ -82,6 +82,20 @@ impl Default for LoadOptions {
     }
 }
 
+/// Read the base manifest for `DCM\x01` manifests: either the base itself
+/// (as extracted, e.g. `w10-base.manifest`) or a wcp.dll holding it as
+/// resource 614/1.
+pub fn read_dcm_base(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context as _;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.starts_with(b"MZ") {
+        msdelta::base_from_wcp(&bytes)
+            .with_context(|| format!("{}: no DCM base manifest in this PE", path.display()))
+    } else {
+        Ok(bytes)
+    }
+}
+
 /// What a member is, from its name and first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -513,7 +527,7 @@ impl Package {
                     findings.push(Finding::info(
                         "manifest-compressed",
                         &m.path,
-                        "DCM-compressed manifest: expanding it needs the base manifest from wcp.dll; its identity comes from the file name only",
+                        "DCM-compressed manifest: expanding it needs the base manifest from wcp.dll (--dcm-base); its identity comes from the file name only",
                     ));
                 }
                 MemberKind::Delta => {
