@@ -139,3 +139,48 @@ fn expand_refuses_unverifiable_pe_output() {
     );
     assert!(!out.exists(), "an unverified PE target was written");
 }
+
+/// A Windows 10 style CRC32-prefixed delta (built from blob 42: no real
+/// sample exists locally) expands, and the prefix is reported.
+#[test]
+fn expand_crc_prefixed_delta() {
+    let dir = corpus_or_skip!("kb4538483-esu-msu/extracted/Windows6.1-KB4538483-x86.cab");
+    let blob = std::fs::read(dir.join("42")).unwrap();
+    let crc = crc32fast::hash(&blob);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut prefixed = crc.to_le_bytes().to_vec();
+    prefixed.extend_from_slice(&blob);
+    let delta = tmp.path().join("f_42");
+    std::fs::write(&delta, &prefixed).unwrap();
+    let out = tmp.path().join("out");
+    let o = kbinspect()
+        .args(["expand", "--format", "json", "-o"])
+        .arg(&out)
+        .arg(&delta)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["header"]["crc_prefix"], u64::from(crc));
+    assert_eq!(
+        sha256_hex(&std::fs::read(&out).unwrap()),
+        "90457dc2b4b5cdfada064587f1ba70a987c8c2625a62b07416e4d9a2f9d87d81"
+    );
+    // A damaged CRC is reported, not silently ignored.
+    prefixed[0] ^= 0xFF;
+    std::fs::write(&delta, &prefixed).unwrap();
+    let o = kbinspect()
+        .args(["expand", "--format", "json", "-o"])
+        .arg(&out)
+        .arg(&delta)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        j["findings"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("CRC32")
+    );
+}

@@ -113,6 +113,11 @@ fn pe_deltas_rebuild_or_are_unsupported_never_wrong() {
                     a.target == t,
                     "{name}: returned bytes that are not the target"
                 );
+                eprintln!("{name}: {} timestamp sites fixed", a.pe_timestamps_fixed);
+                if name.starts_with("pe-decode/") {
+                    // These two need the timestamp fix-up (the brief's "simple PE").
+                    assert!(a.pe_timestamps_fixed > 0, "{name}");
+                }
                 rebuilt.push(name);
             }
             Err(e) => assert_eq!(e.kind, ErrorKind::Unsupported, "{name}: {e}"),
@@ -231,4 +236,15 @@ fn base_from_wcp_needs_resource_614() {
     assert!(e.message.contains("614"), "{e}");
     let e = msdelta::base_from_wcp(b"MZ not really").unwrap_err();
     assert!(e.message.contains("not a readable PE"), "{e}");
+}
+
+/// The known DCM base hash is that of both corpus copies of the base
+/// manifest (manifestenum's and jlevere's, build 26100).
+#[test]
+fn known_dcm_base_hash_matches_both_copies() {
+    let a = corpus_or_skip!("winsxs-dcm-base/w10-base.manifest");
+    let b = corpus_or_skip!("msdelta-vectors/dcm/base_manifest.bin");
+    assert_eq!(sha256_hex(&read(&a)), msdelta::DCM_BASE_SHA256);
+    assert_eq!(sha256_hex(&read(&b)), msdelta::DCM_BASE_SHA256);
+    assert_eq!(read(&a).len(), 9066);
 }

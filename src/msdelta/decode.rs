@@ -220,6 +220,8 @@ pub fn decode_patch(
                 "delta needs a source of {} bytes; none was given",
                 first.start
             )
+        } else if first.start == 0 {
+            format!("delta is source-less, but a {s}-byte source was given")
         } else {
             format!(
                 "delta was made against a {}-byte source, but the given source has {s} bytes",

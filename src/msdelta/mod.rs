@@ -3,8 +3,22 @@
 //! A delta is, from the outside in: an optional WinSxS wrapper (`DCM\x01`,
 //! `DCN\x01`, `DCD\x01`), an optional CRC32 prefix (Windows 10 PSFX), the
 //! magic `PA30` + FILETIME, then an LSB-first bitstream with the header
-//! fields, a pre-process buffer and a patch buffer. [`parse_header`] reads
-//! the header only; the format brief is `docs/msdelta.md`.
+//! fields, a pre-process buffer and a patch buffer.
+//!
+//! - [`parse_header`] reads the header only.
+//! - [`apply`] / [`apply_detailed`] rebuild the target and return it only
+//!   when every available hash matches.
+//! - [`expand_dcm`] expands a WinSxS compressed manifest.
+//! - [`rebuild_chain`] / [`ChainRebuilder`] follow container-index basis chains.
+//!
+//! ```no_run
+//! use kbinspect::msdelta::{apply, DeltaLimits};
+//! let delta = std::fs::read("42")?;
+//! let target = apply(&delta, None, &DeltaLimits::default())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Supported scope, limits and evidence: `docs/msdelta.md`.
 
 mod bits;
 mod chain;
