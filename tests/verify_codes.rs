@@ -43,9 +43,7 @@ fn manifest(name: &str, files: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 fn mum(components: &[&str], packages: &[&str]) -> Vec<u8> {
-    let mut s = format!(
-        r#"<assembly xmlns="urn:schemas-microsoft-com:asm.v3"><assemblyIdentity name="Package_for_KB1" version="1.0.0.0" language="neutral" processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35"/><package identifier="KB1">"#
-    );
+    let mut s = r#"<assembly xmlns="urn:schemas-microsoft-com:asm.v3"><assemblyIdentity name="Package_for_KB1" version="1.0.0.0" language="neutral" processorArchitecture="amd64" publicKeyToken="31bf3856ad364e35"/><package identifier="KB1">"#.to_string();
     for c in components {
         s.push_str(&format!(
             r#"<update name="u-{c}"><component><assemblyIdentity {}/></component></update>"#,
