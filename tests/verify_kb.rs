@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use kbinspect::check::{diff, integrity, kb as kbcheck};
+use kbinspect::check::{diff, integrity, kb as kbcheck, signature};
 use kbinspect::container::Limits;
 use kbinspect::finding::{Finding, Severity};
 use kbinspect::model::Package;
@@ -23,6 +23,7 @@ fn load(path: &Path) -> Package {
 /// Integrity findings plus KB findings, as `verify --kb` computes them.
 fn verify(pkg: &Package) -> Vec<Finding> {
     let mut f = integrity::check(pkg);
+    f.extend(signature::check(pkg));
     let (k, summary) = kbcheck::check(pkg, &article(), &kbcheck::KbOptions::default());
     assert!(summary.rows_checked > 0, "no rows compared");
     f.extend(k);
@@ -82,20 +83,23 @@ fn variants_fail_with_exactly_the_right_finding() {
             Variant::MissingFile => &["kb-missing"],
             Variant::ExtraFile => &["kb-undocumented"],
             Variant::WrongMachine => &["kb-wrong-arch"],
+            Variant::DateMismatch => &["kb-time-mismatch"],
+            Variant::Unsigned => &["unsigned"],
             // The documented manifest name is gone too.
             Variant::ManifestNameMismatch => &["kb-missing", "manifest-name-mismatch"],
         };
         assert_eq!(got, want, "{}: {}\n{findings:#?}", v.name(), v.expected());
-        let subject_ok = findings
-            .iter()
-            .filter(|f| f.severity >= Severity::Warning)
-            .all(|f| {
-                let s = format!("{} {}", f.subject, f.detail).to_ascii_lowercase();
-                s.contains("vssapi")
-                    || s.contains("vsstrace")
-                    || s.contains("eventcls")
-                    || s.contains("vssui")
-            });
+        let subject_ok = v == Variant::Unsigned
+            || findings
+                .iter()
+                .filter(|f| f.severity >= Severity::Warning)
+                .all(|f| {
+                    let s = format!("{} {}", f.subject, f.detail).to_ascii_lowercase();
+                    s.contains("vssapi")
+                        || s.contains("vsstrace")
+                        || s.contains("eventcls")
+                        || s.contains("vssui")
+                });
         assert!(subject_ok, "{}: {findings:#?}", v.name());
     }
 }
@@ -152,4 +156,45 @@ fn diff_reports_exactly_the_second_build_changes() {
     assert_eq!(bump.new.as_deref(), Some("6.1.7600.20543"));
     // A package compared with itself has no differences.
     assert!(diff::diff(&load(&old), &load(&old)).is_empty());
+}
+
+/// The KB4538483 file table as a test writes it (markdown, English), with the
+/// values of the real package; `wrong` changes one documented size.
+fn kb4538483_article(wrong: bool) -> String {
+    let size = if wrong { "3,917,825" } else { "3,917,824" };
+    format!(
+        "# KB4538483\n\n## File information\n\n### For all supported x86-based versions of Windows 7\n\n\
+| File name | File version | File size | Date | Time | Platform |\n\
+|---|---|---|---|---|---|\n\
+| Sppsvc.exe | 6.1.7601.24553 | {size} | 01-May-2020 | 21:36 | x86 |\n\
+| Sppobjs.dll | 6.1.7601.24553 | 986,112 | 01-May-2020 | 21:36 | x86 |\n\
+| Pkeyconfig.xrm-ms | Not applicable | 1,070,568 | 01-May-2020 | 21:36 | Not applicable |\n\n\
+### Additional file information\n\n#### Additional files for all supported x86-based versions of Windows 7\n\n\
+| File name | Update.mum |\n|---|---|\n| File version | Not applicable |\n| File size | 2,582 |\n| Date (UTC) | 01-May-2020 |\n| Time (UTC) | 21:36 |\n| Platform | Not applicable |\n"
+    )
+}
+
+#[test]
+fn real_kb4538483_against_a_written_table() {
+    let msu = corpus_or_skip!("kb4538483-esu-msu");
+    let msu = std::fs::read_dir(&msu)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "msu"))
+        .unwrap();
+    let pkg = load(&msu);
+    for wrong in [false, true] {
+        let article = kbinspect::kb::parse(&kb4538483_article(wrong), None).unwrap();
+        let (f, s) = kbcheck::check(&pkg, &article, &Default::default());
+        assert_eq!(s.rows_checked, 4, "{article:#?}");
+        let errors: Vec<&Finding> = f.iter().filter(|f| f.severity == Severity::Error).collect();
+        if wrong {
+            assert_eq!(errors.len(), 1, "{f:#?}");
+            assert_eq!(errors[0].code, "kb-size-mismatch");
+            assert!(errors[0].subject.starts_with("Sppsvc.exe"), "{f:#?}");
+        } else {
+            assert!(errors.is_empty(), "{f:#?}");
+            assert_eq!(s.rows_matched, 4);
+        }
+    }
 }

@@ -8,3 +8,4 @@
 pub mod diff;
 pub mod integrity;
 pub mod kb;
+pub mod signature;

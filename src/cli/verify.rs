@@ -2,7 +2,7 @@
 //! against the file tables of its Knowledge Base article.
 
 use anyhow::Context;
-use kbinspect::check::{integrity, kb as kbcheck};
+use kbinspect::check::{integrity, kb as kbcheck, signature};
 use kbinspect::container::Limits;
 use kbinspect::kb::{self, Arch};
 use kbinspect::model::Package;
@@ -73,6 +73,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     };
     let pkg = Package::load(&args.input, &Limits::default())?;
     let (mut findings, stats) = integrity::check_with_stats(&pkg);
+    findings.extend(signature::check(&pkg));
     let mut kb_summary = None;
     if let Some(article) = &article {
         let opts = kbcheck::KbOptions {
