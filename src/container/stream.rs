@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::io::{self, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
@@ -273,9 +274,105 @@ pub(crate) struct FolderStream<'a> {
     budget_at_start: u64,
     reported_bad: HashSet<(usize, u64)>,
     pub findings: Vec<Finding>,
+    /// Set when another thread decodes this folder (see [`decode_ahead`]).
+    pipe: Option<Pipe>,
+}
+
+/// Decoded blocks in flight between the decoding thread and the reader.
+/// 16 blocks (512 KiB) keep both threads busy without growing memory.
+const PIPE_DEPTH: usize = 16;
+
+/// The reading end of a folder decoded on another thread: blocks arrive in
+/// order; spent buffers go back so the decoder allocates only a few.
+struct Pipe {
+    blocks: Receiver<Result<Vec<u8>, StreamError>>,
+    spent: SyncSender<Vec<u8>>,
+}
+
+/// Decode `folder` on the calling thread into `tx` until the folder ends,
+/// fails or the reader hangs up. Returns the checksum findings and the
+/// decompression budget left. Run it on a scoped thread beside
+/// [`FolderStream::piped`].
+pub(crate) fn decode_ahead(
+    parts: &mut [Part],
+    folder: &Folder,
+    budget: u64,
+    tx: SyncSender<Result<Vec<u8>, StreamError>>,
+    spent: Receiver<Vec<u8>>,
+) -> (Vec<Finding>, u64) {
+    let mut fs = FolderStream::new(parts, folder, budget);
+    loop {
+        match fs.fill() {
+            Ok(true) => {
+                let fresh = match spent.try_recv() {
+                    Ok(b) => b,
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+                        Vec::with_capacity(MAX_BLOCK_OUTPUT)
+                    }
+                };
+                let block = std::mem::replace(&mut fs.out, fresh);
+                if tx.send(Ok(block)).is_err() {
+                    break; // the reader stopped early (visitor error)
+                }
+            }
+            Ok(false) => break,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                break;
+            }
+        }
+    }
+    (std::mem::take(&mut fs.findings), fs.budget_left())
+}
+
+/// The channels between [`decode_ahead`] and [`FolderStream::piped`].
+#[allow(clippy::type_complexity)]
+pub(crate) fn pipe_channels() -> (
+    (SyncSender<Result<Vec<u8>, StreamError>>, Receiver<Vec<u8>>),
+    (Receiver<Result<Vec<u8>, StreamError>>, SyncSender<Vec<u8>>),
+) {
+    let (tx, rx) = sync_channel(PIPE_DEPTH);
+    let (spent_tx, spent_rx) = sync_channel(PIPE_DEPTH + 2);
+    ((tx, spent_rx), (rx, spent_tx))
 }
 
 impl<'a> FolderStream<'a> {
+    /// A stream whose blocks are decoded by [`decode_ahead`] on another
+    /// thread. It only moves forward: use it for folders whose members do
+    /// not overlap (they are read in offset order, so it never seeks back).
+    pub fn piped(
+        folder: &'a Folder,
+        blocks: Receiver<Result<Vec<u8>, StreamError>>,
+        spent: SyncSender<Vec<u8>>,
+    ) -> Self {
+        let mut fs = FolderStream::new(&mut [], folder, 0);
+        // The decoder lives on the other thread; no window here.
+        fs.decoder = Decoder::Stored;
+        fs.cbuf = Vec::new();
+        fs.pipe = Some(Pipe { blocks, spent });
+        fs
+    }
+
+    /// Take the next block from the decoding thread.
+    fn receive(&mut self) -> Result<bool, StreamError> {
+        let Some(pipe) = &self.pipe else {
+            return Ok(false);
+        };
+        match pipe.blocks.recv() {
+            Ok(Ok(block)) => {
+                let old = std::mem::replace(&mut self.out, block);
+                let _ = pipe.spent.try_send(old);
+                self.out_pos = 0;
+                self.produced += self.out.len() as u64;
+                self.block_no += 1;
+                Ok(true)
+            }
+            Ok(Err(e)) => Err(e),
+            // The decoder hung up: the folder's output is complete.
+            Err(_) => Ok(false),
+        }
+    }
+
     pub fn new(parts: &'a mut [Part], folder: &'a Folder, budget: u64) -> Self {
         FolderStream {
             parts,
@@ -294,6 +391,7 @@ impl<'a> FolderStream<'a> {
             budget_at_start: budget,
             reported_bad: HashSet::new(),
             findings: Vec::new(),
+            pipe: None,
         }
     }
 
@@ -309,6 +407,16 @@ impl<'a> FolderStream<'a> {
     }
 
     fn restart(&mut self) {
+        if self.pipe.is_some() {
+            self.error = Some(StreamError {
+                code: "cab-data",
+                message: format!(
+                    "folder {}: a decoded-ahead folder cannot be read twice",
+                    self.folder.index
+                ),
+            });
+            return;
+        }
         self.decoder = Decoder::new(self.folder);
         self.seg = 0;
         self.block_in_seg = 0;
@@ -326,6 +434,9 @@ impl<'a> FolderStream<'a> {
     pub fn seek_to(&mut self, target: u64) -> Result<(), StreamError> {
         if target < self.position() {
             self.restart();
+            if let Some(e) = &self.error {
+                return Err(e.clone());
+            }
         }
         while self.position() < target {
             if self.out_pos >= self.out.len() {
@@ -353,7 +464,12 @@ impl<'a> FolderStream<'a> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        match self.next_block() {
+        let next = if self.pipe.is_some() {
+            self.receive()
+        } else {
+            self.next_block()
+        };
+        match next {
             Ok(more) => Ok(more),
             Err(e) => {
                 // A failed decode may have left `out` half written: drop it

@@ -9,7 +9,10 @@ use super::cab::{
     self, FLAG_NEXT_CABINET, FLAG_PREV_CABINET, IFOLD_CONTINUED_FROM_PREV,
     IFOLD_CONTINUED_PREV_AND_NEXT, IFOLD_CONTINUED_TO_NEXT, Src,
 };
-use super::stream::{FailReader, Folder, FolderStream, MemberReader, Part, Segment, prescan};
+use super::stream::{
+    FailReader, Folder, FolderStream, MemberReader, Part, Segment, decode_ahead, pipe_channels,
+    prescan,
+};
 use super::{ContainerInfo, Error, Limits, MemberMeta, Result, Signature, Visitor, WalkReport};
 use crate::finding::Finding;
 
@@ -34,6 +37,28 @@ struct Member {
     folder: Option<usize>,
     entry: cab::FileEntry,
     part: usize,
+}
+
+/// Folders smaller than this are decoded inline: a thread costs more than
+/// it saves.
+const DECODE_AHEAD_MIN: u64 = 1 << 20;
+
+/// Whether to decode `folder` on a second thread: only when there is a
+/// second core, the folder is compressed and large, and its members are
+/// sorted and do not overlap, so the stream never has to go back.
+fn decode_ahead_worthwhile(folder: &Folder, members: &[&Member], total: Option<u64>) -> bool {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    cores > 1
+        && matches!(
+            folder.compression,
+            Some(super::Compression::Lzx { .. } | super::Compression::Mszip)
+        )
+        && total.is_some_and(|t| t >= DECODE_AHEAD_MIN)
+        && members.windows(2).all(|w| {
+            u64::from(w[0].entry.offset) + u64::from(w[0].entry.size)
+                <= u64::from(w[1].entry.offset)
+        })
 }
 
 /// Find `name` in `dir`, exactly or else ignoring ASCII case
@@ -168,6 +193,33 @@ impl Walker<'_, '_> {
                 .map(|l| l.iter().map(|&i| &members[i]).collect())
                 .unwrap_or_default();
             if in_folder.is_empty() {
+                continue;
+            }
+            if decode_ahead_worthwhile(folder, &in_folder, totals.get(fi).copied().flatten()) {
+                // Decode on a second thread while the visitor (hashing,
+                // parsing, writing) consumes the blocks on this one.
+                let budget = self.budget;
+                let ((tx, spent_rx), (rx, spent_tx)) = pipe_channels();
+                let parts = &mut parts;
+                let (visited, (mut findings, left)) = std::thread::scope(|s| {
+                    let decoder =
+                        s.spawn(move || decode_ahead(parts, folder, budget, tx, spent_rx));
+                    let visited = (|| -> Result<()> {
+                        let mut fs = FolderStream::piped(folder, rx, spent_tx);
+                        for m in in_folder {
+                            let meta = self.meta(&prefix, m, Some(folder), depth);
+                            self.check_limits(display, &meta)?;
+                            self.member(&mut fs, m, meta, depth)?;
+                        }
+                        Ok(())
+                    })();
+                    // The reading end is gone now, so the decoder stops.
+                    let done = decoder.join().unwrap_or_else(|_| (Vec::new(), 0));
+                    (visited, done)
+                });
+                self.report.findings.append(&mut findings);
+                self.budget = left;
+                visited?;
                 continue;
             }
             let mut fs = FolderStream::new(&mut parts, folder, self.budget);
