@@ -395,6 +395,11 @@ impl<'a> FolderStream<'a> {
         }
     }
 
+    /// Decompression budget not yet used.
+    pub fn budget_left(&self) -> u64 {
+        self.budget
+    }
+
     /// Bytes decoded so far (restarts included).
     pub fn decoded(&self) -> u64 {
         self.budget_at_start - self.budget
