@@ -1,11 +1,170 @@
-//! `kbinspect kb` (being built).
+//! `kbinspect kb ARTICLE`: the file tables of a Knowledge Base article.
+
+use anyhow::Context;
+use kbinspect::kb::{self, Layout};
+use std::io::{Read, Write};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum KbFormat {
+    /// Human-readable tables
+    #[default]
+    Table,
+    /// JSON: {layout, tables[], warnings[]} (schema in docs/kb.md)
+    Json,
+    /// One CSV line per file, with its table's heading, arch and kind
+    Csv,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayoutArg {
+    Text,
+    Markdown,
+    Html,
+    Csv,
+}
+
+impl From<LayoutArg> for Layout {
+    fn from(l: LayoutArg) -> Self {
+        match l {
+            LayoutArg::Text => Layout::Text,
+            LayoutArg::Markdown => Layout::Markdown,
+            LayoutArg::Html => Layout::Html,
+            LayoutArg::Csv => Layout::Csv,
+        }
+    }
+}
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input path
+    /// The article: scraped text, markdown, saved HTML page or CSV/TSV (`-`: standard input)
     pub input: std::path::PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = KbFormat::Table)]
+    pub format: KbFormat,
+    /// Force the input layout instead of detecting it
+    #[arg(long, value_enum)]
+    pub layout: Option<LayoutArg>,
+    /// Refuse inputs larger than this many bytes
+    #[arg(long, default_value_t = kb::DEFAULT_MAX_BYTES)]
+    pub max_size: usize,
 }
 
-pub fn run(_args: &Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`kb` is not available in this build yet")
+pub fn run(args: &Args) -> anyhow::Result<i32> {
+    let path = &args.input;
+    let mut bytes = Vec::new();
+    // Read one byte past the limit so an oversized input is reported, not truncated.
+    let limit = args.max_size.saturating_add(1) as u64;
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+    } else {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        file.take(limit)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    let opts = kb::Options {
+        layout: args.layout.map(Layout::from),
+        max_bytes: args.max_size,
+    };
+    let article =
+        kb::parse_bytes_with(&bytes, &opts).with_context(|| format!("{}", path.display()))?;
+    match args.format {
+        KbFormat::Json => super::print_json(&article)?,
+        KbFormat::Csv => print_csv(&article)?,
+        KbFormat::Table => print_tables(&article)?,
+    }
+    if args.format != KbFormat::Json {
+        for w in &article.warnings {
+            eprintln!("warning: {}:{}: {}", path.display(), w.line, w.message);
+        }
+    }
+    Ok(0)
+}
+
+fn opt<T: ToString>(v: &Option<T>) -> String {
+    v.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+fn json_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn print_csv(a: &kb::Article) -> anyhow::Result<()> {
+    use kb::render::quote;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "heading,table_arch,kind,name,version,size,date,time,platform,arch,service_branch,line"
+    )?;
+    for (t, r) in a.rows() {
+        let fields = [
+            opt(&t.heading),
+            t.arch.map(|x| json_name(&x)).unwrap_or_default(),
+            json_name(&t.kind),
+            r.name.clone(),
+            opt(&r.version),
+            opt(&r.size),
+            opt(&r.date),
+            opt(&r.time),
+            opt(&r.platform),
+            r.arch.map(|x| json_name(&x)).unwrap_or_default(),
+            opt(&r.service_branch),
+            r.line.to_string(),
+        ];
+        let q: Vec<String> = fields.iter().map(|f| quote(f)).collect();
+        writeln!(out, "{}", q.join(","))?;
+    }
+    Ok(())
+}
+
+fn print_tables(a: &kb::Article) -> anyhow::Result<()> {
+    use comfy_table::{Table, presets};
+    let mut out = std::io::stdout().lock();
+    for t in &a.tables {
+        let arch = t.arch.map(|x| json_name(&x)).unwrap_or_else(|| "?".into());
+        writeln!(
+            out,
+            "{} [{} {}] (line {})",
+            t.heading.as_deref().unwrap_or("(no heading)"),
+            json_name(&t.kind),
+            arch,
+            t.line
+        )?;
+        let mut table = Table::new();
+        table.load_style(presets::UTF8_FULL_CONDENSED);
+        table.set_header(vec![
+            "File name",
+            "Version",
+            "Size",
+            "Date",
+            "Time",
+            "Platform",
+            "Arch",
+            "Branch",
+            "Line",
+        ]);
+        for r in &t.rows {
+            table.add_row(vec![
+                r.name.clone(),
+                opt(&r.version),
+                opt(&r.size),
+                opt(&r.date),
+                opt(&r.time),
+                opt(&r.platform),
+                r.arch.map(|x| json_name(&x)).unwrap_or_default(),
+                opt(&r.service_branch),
+                r.line.to_string(),
+            ]);
+        }
+        writeln!(out, "{table}\n")?;
+    }
+    Ok(())
 }

@@ -144,6 +144,13 @@ impl Mszip {
             match status {
                 TINFLStatus::Done => break,
                 TINFLStatus::HasMoreOutput if used > 0 || made > 0 => continue,
+                // Some writers end a frame's last deflate block without the
+                // final bit; the frame is still complete at its declared size.
+                TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress
+                    if out.len() == expect =>
+                {
+                    break;
+                }
                 TINFLStatus::HasMoreOutput
                 | TINFLStatus::NeedsMoreInput
                 | TINFLStatus::FailedCannotMakeProgress => {
@@ -229,6 +236,7 @@ pub(crate) struct FolderStream<'a> {
     error: Option<StreamError>,
     /// Bytes this stream may still decode (restarts for overlapping members count).
     budget: u64,
+    budget_at_start: u64,
     reported_bad: HashSet<(usize, u64)>,
     pub findings: Vec<Finding>,
     /// Set when another thread decodes this folder (see [`decode_ahead`]).
@@ -345,19 +353,27 @@ impl<'a> FolderStream<'a> {
             produced: 0,
             error: None,
             budget,
+            budget_at_start: budget,
             reported_bad: HashSet::new(),
             findings: Vec::new(),
             pipe: None,
         }
     }
 
+    /// Decompression budget not yet used.
     pub fn budget_left(&self) -> u64 {
         self.budget
     }
 
+    /// Bytes decoded so far (restarts included).
+    pub fn decoded(&self) -> u64 {
+        self.budget_at_start - self.budget
+    }
+
     /// Offset in the folder's output of the next byte handed out.
     pub fn position(&self) -> u64 {
-        self.produced - (self.out.len() - self.out_pos) as u64
+        self.produced
+            .saturating_sub(self.out.len().saturating_sub(self.out_pos) as u64)
     }
 
     fn restart(&mut self) {
@@ -393,7 +409,7 @@ impl<'a> FolderStream<'a> {
             }
         }
         while self.position() < target {
-            if self.out_pos == self.out.len() {
+            if self.out_pos >= self.out.len() {
                 if !self.fill()? {
                     return Err(StreamError {
                         code: "cab-data",
@@ -405,7 +421,7 @@ impl<'a> FolderStream<'a> {
                     });
                 }
             } else {
-                let avail = (self.out.len() - self.out_pos) as u64;
+                let avail = self.out.len().saturating_sub(self.out_pos) as u64;
                 let n = avail.min(target - self.position()) as usize;
                 self.out_pos += n;
             }
@@ -426,6 +442,10 @@ impl<'a> FolderStream<'a> {
         match next {
             Ok(more) => Ok(more),
             Err(e) => {
+                // A failed decode may have left `out` half written: drop it
+                // so positions stay consistent for a later restart.
+                self.out.clear();
+                self.out_pos = 0;
                 self.error = Some(e.clone());
                 Err(e)
             }
@@ -609,7 +629,7 @@ impl Read for MemberReader<'_, '_> {
         {
             return Err(self.failed(e));
         }
-        if self.fs.out_pos == self.fs.out.len() {
+        if self.fs.out_pos >= self.fs.out.len() {
             match self.fs.fill() {
                 Ok(true) => {}
                 Ok(false) => {
@@ -627,7 +647,7 @@ impl Read for MemberReader<'_, '_> {
                 Err(e) => return Err(self.failed(e)),
             }
         }
-        let avail = &self.fs.out[self.fs.out_pos..];
+        let avail = self.fs.out.get(self.fs.out_pos..).unwrap_or(&[]);
         let n = buf
             .len()
             .min(avail.len())
@@ -654,7 +674,11 @@ pub(crate) type Span = (usize, u64, u64);
 
 /// Sum the declared output of a folder and find where its blocks end, by
 /// reading only the CFDATA headers. Returns (total output, spans per part).
-pub(crate) fn prescan(parts: &mut [Part], folder: &Folder) -> Result<(u64, Vec<Span>), String> {
+pub(crate) fn prescan(
+    parts: &mut [Part],
+    folder: &Folder,
+    blocks_left: &mut u64,
+) -> Result<(u64, Vec<Span>), String> {
     let mut total = 0u64;
     let mut spans = Vec::new();
     for seg in &folder.segments {
@@ -664,6 +688,13 @@ pub(crate) fn prescan(parts: &mut [Part], folder: &Folder) -> Result<(u64, Vec<S
         let reserve = u64::from(part.hdr.data_reserve);
         let mut pos = seg.data_offset;
         for b in 0..seg.ndata {
+            if *blocks_left == 0 {
+                return Err(format!(
+                    "{}: folder {}: more CFDATA blocks than the cabinets can hold; folders share data",
+                    part.name, folder.index
+                ));
+            }
+            *blocks_left -= 1;
             let mut head = [0u8; 8];
             if pos.saturating_add(8 + reserve) > part.len || part.read_at(pos, &mut head).is_err() {
                 return Err(format!(
@@ -750,6 +781,20 @@ mod tests {
         // Empty stored deflate block (final), declared as 5 bytes.
         let e = m.block(b"CK\x01\x00\x00\xff\xff", 5, &mut out).unwrap_err();
         assert!(e.contains("0 bytes, 5 declared"), "{e}");
+    }
+
+    #[test]
+    fn mszip_block_without_final_bit_is_accepted_at_its_size() {
+        // A non-final stored deflate block holding "abc", nothing after it.
+        let mut m = Mszip::new();
+        let mut out = Vec::new();
+        m.block(b"CK\x00\x03\x00\xfc\xffabc", 3, &mut out).unwrap();
+        assert_eq!(out, b"abc");
+        // The same block declared longer is an error, not a short block.
+        let e = m
+            .block(b"CK\x00\x03\x00\xfc\xffabc", 4, &mut out)
+            .unwrap_err();
+        assert!(e.contains("ends before"), "{e}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::finding::Finding;
 
 /// Nested cabinets up to this size are spooled in memory, larger ones to a
 /// temporary file.
-const SPOOL_IN_MEMORY: u64 = 32 << 20;
+const SPOOL_IN_MEMORY: u64 = 16 << 20;
 /// A set longer than this is treated as a loop.
 const MAX_PARTS: usize = 1000;
 
@@ -29,6 +29,8 @@ pub(crate) struct Walker<'v, 'a> {
     pub total_declared: u64,
     /// Decompressed bytes still allowed (overlapping members re-decode).
     pub budget: u64,
+    /// Decode what the visitor leaves unread (see `WalkOptions`).
+    pub verify_unread: bool,
 }
 
 struct Member {
@@ -133,10 +135,25 @@ impl Walker<'_, '_> {
         info.files = members.len() as u32;
         self.report.containers.push(info);
 
+        // Members of each folder in offset order, grouped once: a hostile
+        // header may declare 65535 folders and 65535 files.
+        let mut by_folder: Vec<Vec<usize>> = vec![Vec::new(); folders.len()];
+        for (i, m) in members.iter().enumerate() {
+            if let Some(list) = m.folder.and_then(|f| by_folder.get_mut(f)) {
+                list.push(i);
+            }
+        }
+        for list in &mut by_folder {
+            list.sort_by_key(|&i| (members[i].entry.offset, members[i].entry.size));
+        }
+
         let mut spans: Vec<(usize, u64, u64)> = Vec::new();
         let mut totals: Vec<Option<u64>> = Vec::with_capacity(folders.len());
+        // Every CFDATA header takes at least 8 bytes, so more headers than
+        // that means folders share blocks: stop scanning rather than loop.
+        let mut blocks_left = parts.iter().map(|p| p.len / 8 + 1).sum::<u64>();
         for f in &folders {
-            match prescan(&mut parts, f) {
+            match prescan(&mut parts, f, &mut blocks_left) {
                 Ok((t, s)) => {
                     totals.push(Some(t));
                     spans.extend(s);
@@ -148,7 +165,7 @@ impl Walker<'_, '_> {
             }
         }
         self.layout_findings(&parts, &spans);
-        self.range_findings(display, tree, &folders, &members, &totals);
+        self.range_findings(display, tree, &folders, &members, &by_folder, &totals);
 
         let prefix = if tree.is_empty() {
             String::new()
@@ -171,9 +188,10 @@ impl Walker<'_, '_> {
             drop(r); // the failure is recorded above
         }
         for (fi, folder) in folders.iter().enumerate() {
-            let mut in_folder: Vec<&Member> =
-                members.iter().filter(|m| m.folder == Some(fi)).collect();
-            in_folder.sort_by_key(|m| m.entry.offset);
+            let in_folder: Vec<&Member> = by_folder
+                .get(fi)
+                .map(|l| l.iter().map(|&i| &members[i]).collect())
+                .unwrap_or_default();
             if in_folder.is_empty() {
                 continue;
             }
@@ -211,7 +229,8 @@ impl Walker<'_, '_> {
                 self.member(&mut fs, m, meta, depth)?;
             }
             self.report.findings.append(&mut fs.findings);
-            self.budget = fs.budget_left();
+            // Nested walks have already taken their share from `self.budget`.
+            self.budget = self.budget.saturating_sub(fs.decoded());
         }
         Ok(())
     }
@@ -291,7 +310,7 @@ impl Walker<'_, '_> {
         };
         // Whatever the visitor left unread is still checked, so a corrupt
         // tail is reported against this member and never passes silently.
-        if visit.is_ok() && reader.error.is_none() {
+        if self.verify_unread && visit.is_ok() && reader.error.is_none() {
             let _ = std::io::copy(&mut reader, &mut std::io::sink());
         }
         if let Some(e) = reader.error.take() {
@@ -515,6 +534,13 @@ impl Walker<'_, '_> {
                     IFOLD_CONTINUED_TO_NEXT => local.last().copied(),
                     i => local.get(usize::from(i)).copied(),
                 };
+                if e.name.is_empty() {
+                    self.report.findings.push(Finding::error(
+                        "cab-name",
+                        &p.name,
+                        format!("CFFILE at offset {} has an empty name", e.entry_offset),
+                    ));
+                }
                 members.push(Member {
                     folder: g,
                     entry: e.clone(),
@@ -641,6 +667,7 @@ impl Walker<'_, '_> {
         tree: &str,
         folders: &[Folder],
         members: &[Member],
+        by_folder: &[Vec<usize>],
         totals: &[Option<u64>],
     ) {
         let prefix = if tree.is_empty() {
@@ -649,8 +676,10 @@ impl Walker<'_, '_> {
             format!("{tree}/")
         };
         for (fi, folder) in folders.iter().enumerate() {
-            let mut ms: Vec<&Member> = members.iter().filter(|m| m.folder == Some(fi)).collect();
-            ms.sort_by_key(|m| (m.entry.offset, m.entry.size));
+            let ms: Vec<&Member> = by_folder
+                .get(fi)
+                .map(|l| l.iter().map(|&i| &members[i]).collect())
+                .unwrap_or_default();
             let total = totals.get(fi).copied().flatten();
             let mut end = 0u64;
             for m in &ms {
@@ -695,5 +724,32 @@ impl Walker<'_, '_> {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_part;
+
+    /// szCabinetNext comes from the file: it may only name a sibling.
+    #[test]
+    fn next_part_names_cannot_leave_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("Split-2.CAB"), b"x").unwrap();
+        std::fs::create_dir(tmp.path().join("sub")).unwrap();
+        std::fs::write(tmp.path().join("sub/p.cab"), b"x").unwrap();
+        assert_eq!(
+            find_part(tmp.path(), "split-2.cab"),
+            Some(tmp.path().join("Split-2.CAB"))
+        );
+        assert_eq!(find_part(tmp.path(), "sub/p.cab"), None);
+        assert_eq!(find_part(tmp.path(), "sub\\p.cab"), None);
+        assert_eq!(find_part(tmp.path(), ".."), None);
+        assert_eq!(
+            find_part(tmp.path(), "sub"),
+            None,
+            "a directory is not a part"
+        );
+        assert_eq!(find_part(tmp.path(), ""), None);
     }
 }

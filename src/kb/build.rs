@@ -1,0 +1,589 @@
+//! Blocks → tables: find header rows (horizontal) or key/value blocks
+//! (vertical), read each row's cells, attach the heading above the table.
+//!
+//! Ambiguous `a/b/yyyy` dates are resolved per table: a date that is only
+//! valid one way (`13/10/2009`) decides for the whole table; without such
+//! evidence US English tables read month first and every other language day
+//! first. Resolving by language is reported as a warning.
+
+use super::values::{self, DateValue, Ymd};
+use super::words::{self, Column};
+use super::{Arch, Block, Cell, GridRow, Kind, Row, RowArch, Table, Warning};
+use std::borrow::Cow;
+
+/// How many lines above a table are searched for its heading and section.
+pub(crate) const RECENT_LINES: usize = 400;
+/// Longer lines are prose, not headings.
+const HEADING_MAX_CHARS: usize = 200;
+
+/// A header row: the column each cell names, and the header's language.
+pub(crate) struct Header {
+    pub columns: Vec<Option<Column>>,
+    pub lang: usize,
+}
+
+/// Recognise a header row: it names the file name and at least two other
+/// known columns, and no more unknown cells than known ones.
+pub(crate) fn header_row<'a>(cells: impl Iterator<Item = &'a str>) -> Option<Header> {
+    let mut columns = Vec::new();
+    let mut lang = None;
+    let mut unknown = 0usize;
+    let mut seen = Vec::new();
+    for cell in cells {
+        let h = words::header(cell);
+        match h {
+            Some((col, li)) => {
+                if seen.contains(&col) {
+                    return None;
+                }
+                seen.push(col);
+                if col == Column::Name {
+                    lang = Some(li);
+                }
+                columns.push(Some(col));
+            }
+            None => {
+                if !cell.trim().is_empty() {
+                    unknown += 1;
+                }
+                columns.push(None);
+            }
+        }
+    }
+    let lang = lang?;
+    // Extra columns (hashes, attributes) are fine as long as the known ones
+    // dominate; a row of prose that happens to hold three words is not.
+    (seen.len() >= 3 && unknown <= seen.len()).then_some(Header { columns, lang })
+}
+
+/// True when a grid holds a file table (used by the HTML front-end to tell
+/// layout tables from data tables).
+pub(crate) fn is_file_grid(rows: &[GridRow]) -> bool {
+    is_vertical(rows)
+        || rows
+            .iter()
+            .any(|r| header_row(r.cells.iter().map(|c| c.text.as_str())).is_some())
+}
+
+fn non_empty(row: &GridRow) -> impl Iterator<Item = &Cell> {
+    row.cells.iter().filter(|c| !c.text.trim().is_empty())
+}
+
+/// Vertical key/value tables: `| File name | Update.mum |`, `| File size | 1,674 |`, …
+fn is_vertical(rows: &[GridRow]) -> bool {
+    let Some(first) = rows.iter().find(|r| non_empty(r).next().is_some()) else {
+        return false;
+    };
+    let cells: Vec<&Cell> = non_empty(first).collect();
+    matches!(cells.as_slice(), [k, v]
+        if words::header(&k.text).map(|h| h.0) == Some(Column::Name) && words::header(&v.text).is_none())
+}
+
+/// The cells of one row by column, before interpretation.
+struct RawRow {
+    line: usize,
+    fields: Vec<(Column, Cell)>,
+    from_stream: bool,
+}
+
+impl RawRow {
+    fn get(&self, col: Column) -> Option<&Cell> {
+        self.fields
+            .iter()
+            .find(|(c, _)| *c == col)
+            .map(|(_, cell)| cell)
+    }
+}
+
+struct State<'a> {
+    tables: Vec<Table>,
+    warnings: Vec<Warning>,
+    /// Lines since the previous table, newest last, at most
+    /// [`RECENT_LINES`]: headings are looked up lazily when a table comes,
+    /// so long prose costs no more than a copy of a reference per line.
+    recent: std::collections::VecDeque<Candidate<'a>>,
+    context: Kind,
+}
+
+struct Candidate<'a> {
+    text: Cow<'a, str>,
+    /// Markdown source line: strip `#`, `-`, `**` … before use.
+    markup: bool,
+}
+
+impl<'a> State<'a> {
+    fn warn(&mut self, line: usize, message: String) {
+        self.warnings.push(Warning { line, message });
+    }
+
+    fn text(&mut self, text: Cow<'a, str>, markup: bool) {
+        // Even with markup, a line this long is prose, not a heading.
+        if text.len() > HEADING_MAX_CHARS * 8 || text.trim().is_empty() {
+            return;
+        }
+        if self.recent.len() >= RECENT_LINES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(Candidate { text, markup });
+    }
+
+    /// At a table: its heading is the nearest line above it (since the
+    /// previous table) that names an architecture or a kind of table, else
+    /// the nearest short line; the section kind is set by the nearest
+    /// heading-like line naming "additional files" or "file information".
+    fn heading(&mut self) -> Option<String> {
+        let mut heading: Option<String> = None;
+        let mut fallback: Option<String> = None;
+        let mut context: Option<Kind> = None;
+        for c in self.recent.iter().rev() {
+            let cleaned: Cow<'_, str> = if c.markup {
+                super::markdown::clean_heading(&c.text)
+            } else {
+                Cow::Borrowed(c.text.trim())
+            };
+            let t = cleaned.trim();
+            if t.is_empty() || t.chars().count() > HEADING_MAX_CHARS {
+                continue;
+            }
+            let additional = words::is_additional_heading(t);
+            let file_info = words::is_file_info_heading(t);
+            if heading.is_none() && (additional || file_info || words::heading_arch(t).is_some()) {
+                heading = Some(t.to_string());
+            }
+            if fallback.is_none() {
+                fallback = Some(t.to_string());
+            }
+            let sentence = t.ends_with('.') || t.ends_with(':');
+            if context.is_none() && !sentence {
+                if additional {
+                    context = Some(Kind::Additional);
+                } else if file_info {
+                    context = Some(Kind::Files);
+                }
+            }
+            if heading.is_some() && context.is_some() {
+                break;
+            }
+        }
+        if let Some(k) = context {
+            self.context = k;
+        }
+        heading.or(fallback)
+    }
+}
+
+pub(crate) fn tables(blocks: Vec<Block<'_>>) -> (Vec<Table>, Vec<Warning>) {
+    let mut st = State {
+        tables: Vec::new(),
+        warnings: Vec::new(),
+        recent: std::collections::VecDeque::new(),
+        context: Kind::Files,
+    };
+    for block in blocks {
+        match block {
+            Block::Text(text) => st.text(text, false),
+            Block::Markup(text) => st.text(Cow::Borrowed(text), true),
+            Block::Warn(w) => st.warnings.push(w),
+            Block::Grid(rows) => grid(&mut st, rows),
+        }
+    }
+    st.warnings.sort_by_key(|w| w.line);
+    (st.tables, st.warnings)
+}
+
+fn grid(st: &mut State<'_>, rows: Vec<GridRow>) {
+    let heading = st.heading();
+    let arch = heading.as_deref().and_then(words::heading_arch);
+    let kind = match &heading {
+        Some(h) if words::is_additional_heading(h) => Kind::Additional,
+        _ => st.context,
+    };
+    let parsed = if is_vertical(&rows) {
+        vertical(st, &rows)
+    } else {
+        horizontal(st, &rows)
+    };
+    let Some((line, lang, raws)) = parsed else {
+        return;
+    };
+    let mut leftovers = Vec::new();
+    let mut pending = Vec::new();
+    for raw in &raws {
+        if let Some(p) = read_row(st, raw, arch, &mut leftovers) {
+            pending.push(p);
+        }
+    }
+    let rows = resolve_dates(st, line, lang, pending);
+    st.tables.push(Table {
+        heading,
+        arch,
+        kind,
+        line,
+        rows,
+    });
+    st.recent.clear();
+    // Text glued to the last cell may be the next heading.
+    for (_, t) in leftovers {
+        st.text(Cow::Owned(t), false);
+    }
+}
+
+type Parsed = (usize, usize, Vec<RawRow>);
+
+fn horizontal(st: &mut State<'_>, rows: &[GridRow]) -> Option<Parsed> {
+    let (hi, header) = rows
+        .iter()
+        .enumerate()
+        .find_map(|(i, r)| header_row(r.cells.iter().map(|c| c.text.as_str())).map(|h| (i, h)))?;
+    let header_line = rows.get(hi).map_or(0, |r| r.line);
+    for r in rows.iter().take(hi) {
+        if non_empty(r).next().is_some() {
+            st.warn(r.line, "table row above the header row ignored".into());
+        }
+    }
+    let mut raws = Vec::new();
+    for r in rows.iter().skip(hi + 1) {
+        if non_empty(r).next().is_none() {
+            continue;
+        }
+        if header_row(r.cells.iter().map(|c| c.text.as_str())).is_some() {
+            continue; // a repeated header (page break in the source)
+        }
+        let mut fields = Vec::new();
+        for (i, cell) in r.cells.iter().enumerate() {
+            match header.columns.get(i) {
+                Some(Some(col)) => fields.push((*col, cell.clone())),
+                Some(None) => {}
+                None if !cell.text.trim().is_empty() => st.warn(
+                    cell.line,
+                    format!(
+                        "cell {:?} beyond the {} columns of the header (line {header_line}) ignored",
+                        cell.text,
+                        header.columns.len()
+                    ),
+                ),
+                None => {}
+            }
+        }
+        if r.cells.len() < header.columns.len() {
+            st.warn(
+                r.line,
+                format!(
+                    "row has {} cells, the header (line {header_line}) has {}; missing values read as absent",
+                    r.cells.len(),
+                    header.columns.len()
+                ),
+            );
+        }
+        raws.push(RawRow {
+            line: r.line,
+            fields,
+            from_stream: r.from_stream,
+        });
+    }
+    Some((header_line, header.lang, raws))
+}
+
+fn vertical(st: &mut State<'_>, rows: &[GridRow]) -> Option<Parsed> {
+    let mut raws: Vec<RawRow> = Vec::new();
+    let mut lang = 0;
+    let mut first_line = None;
+    for r in rows {
+        let cells: Vec<&Cell> = non_empty(r).collect();
+        let (k, v) = match cells.as_slice() {
+            [] => continue,
+            [k] => (*k, None),
+            [k, v] => (*k, Some(*v)),
+            [k, v, rest @ ..] => {
+                for extra in rest {
+                    st.warn(
+                        extra.line,
+                        format!("extra cell {:?} in a key/value table ignored", extra.text),
+                    );
+                }
+                (*k, Some(*v))
+            }
+        };
+        let Some((col, li)) = words::header(&k.text) else {
+            st.warn(
+                k.line,
+                format!("key {:?} is not a file table field; line ignored", k.text),
+            );
+            continue;
+        };
+        let value = v.cloned().unwrap_or(Cell {
+            line: k.line,
+            text: String::new(),
+        });
+        if col == Column::Name {
+            first_line.get_or_insert(k.line);
+            lang = li;
+            raws.push(RawRow {
+                line: k.line,
+                fields: vec![(col, value)],
+                from_stream: r.from_stream,
+            });
+        } else if let Some(last) = raws.last_mut() {
+            if last.get(col).is_some() {
+                st.warn(
+                    k.line,
+                    format!("{:?} given twice for one file; the first is kept", k.text),
+                );
+            } else {
+                last.fields.push((col, value));
+            }
+        } else {
+            st.warn(
+                k.line,
+                format!("{:?} before any file name; line ignored", k.text),
+            );
+        }
+    }
+    Some((first_line?, lang, raws))
+}
+
+struct Pending {
+    row: Row,
+    date: Option<(DateValue, usize)>,
+}
+
+fn na(cell: Option<&Cell>) -> Option<&Cell> {
+    cell.filter(|c| !words::is_not_applicable(&c.text))
+}
+
+/// A cell that ran into the next line of the page (`WOWStatus`): the known
+/// word it starts with, and the rest.
+pub(crate) fn unglue<S: AsRef<str>>(text: &str, known: &[S]) -> Option<(String, String)> {
+    if known.iter().any(|k| k.as_ref().eq_ignore_ascii_case(text)) {
+        return None;
+    }
+    let mut best: Option<&str> = None;
+    for k in known {
+        let k = k.as_ref();
+        let (Some(head), Some(rest)) = (text.get(..k.len()), text.get(k.len()..)) else {
+            continue;
+        };
+        if head.eq_ignore_ascii_case(k)
+            && rest.chars().next().is_some_and(char::is_uppercase)
+            && best.is_none_or(|b| b.len() < k.len())
+        {
+            best = Some(k);
+        }
+    }
+    let k = best?;
+    Some((
+        text.get(..k.len())?.to_string(),
+        text.get(k.len()..)?.to_string(),
+    ))
+}
+
+fn read_row(
+    st: &mut State<'_>,
+    raw: &RawRow,
+    arch: Option<Arch>,
+    leftovers: &mut Vec<(usize, String)>,
+) -> Option<Pending> {
+    let name = raw
+        .get(Column::Name)
+        .map(|c| c.text.trim().to_string())
+        .unwrap_or_default();
+    if name.is_empty() {
+        let values: Vec<&str> = raw
+            .fields
+            .iter()
+            .map(|(_, c)| c.text.as_str())
+            .filter(|t| !t.trim().is_empty())
+            .collect();
+        st.warn(
+            raw.line,
+            format!("row without a file name skipped (cells: {values:?})"),
+        );
+        return None;
+    }
+    let version = na(raw.get(Column::Version)).map(|c| c.text.trim().to_string());
+    let size = na(raw.get(Column::Size)).and_then(|c| match values::parse_size(&c.text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            st.warn(c.line, format!("{name}: {e}; size left empty"));
+            None
+        }
+    });
+    let date = na(raw.get(Column::Date)).and_then(|c| match values::parse_date(&c.text) {
+        Ok(v) => Some((v, c.line)),
+        Err(e) => {
+            st.warn(c.line, format!("{name}: {e}; date left empty"));
+            None
+        }
+    });
+    let time = na(raw.get(Column::Time)).and_then(|c| match values::parse_time(&c.text) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            st.warn(c.line, format!("{name}: {e}; time left empty"));
+            None
+        }
+    });
+    let mut glued = |cell: Option<&Cell>, known: &[&str], st: &mut State| -> Option<String> {
+        let c = cell?;
+        let text = c.text.trim();
+        if raw.from_stream {
+            let word_or_na = unglue(text, known)
+                .map(|(w, rest)| (Some(w), rest))
+                .or_else(|| unglue(text, words::na_words()).map(|(_, rest)| (None, rest)));
+            if let Some((word, rest)) = word_or_na {
+                st.warn(
+                    c.line,
+                    format!(
+                        "cell {text:?} runs into the following text (scraping artifact); read as {:?}",
+                        word.as_deref().unwrap_or("not applicable")
+                    ),
+                );
+                leftovers.push((c.line, rest));
+                return word;
+            }
+        }
+        if words::is_not_applicable(text) {
+            return None;
+        }
+        Some(text.to_string())
+    };
+    let platform = glued(raw.get(Column::Platform), words::PLATFORM_WORDS, st);
+    let service_branch = glued(raw.get(Column::ServiceBranch), words::BRANCH_WORDS, st);
+    let sp_requirement = na(raw.get(Column::SpRequirement)).map(|c| c.text.trim().to_string());
+    let row_arch = platform.as_deref().and_then(|p| {
+        let a = row_arch(p, arch);
+        if a.is_none() {
+            st.warn(raw.line, format!("{name}: unknown platform {p:?}"));
+        }
+        a
+    });
+    Some(Pending {
+        row: Row {
+            name,
+            version,
+            size,
+            date: None,
+            time,
+            platform,
+            arch: row_arch,
+            service_branch,
+            sp_requirement,
+            line: raw.line,
+        },
+        date,
+    })
+}
+
+fn row_arch(platform: &str, table: Option<Arch>) -> Option<RowArch> {
+    match words::key(platform).as_str() {
+        "x86" | "i386" | "32-bit" => Some(match table {
+            Some(Arch::X64 | Arch::Ia64) => RowArch::Wow64,
+            _ => RowArch::X86,
+        }),
+        "x64" | "amd64" | "x86-64" | "x86_64" | "64-bit" => Some(RowArch::Amd64),
+        "ia-64" | "ia64" | "itanium" => Some(RowArch::Ia64),
+        "arm64" | "aarch64" => Some(RowArch::Arm64),
+        "wow64" | "wow" => Some(RowArch::Wow64),
+        _ => None,
+    }
+}
+
+fn month_first_language(lang: usize) -> bool {
+    words::LANGS
+        .get(lang)
+        .is_some_and(|l| l.code == "en" || l.code == "en-us")
+}
+
+fn resolve_dates(
+    st: &mut State<'_>,
+    table_line: usize,
+    lang: usize,
+    pending: Vec<Pending>,
+) -> Vec<Row> {
+    let mut month_first_only = false;
+    let mut day_first_only = false;
+    let mut ambiguous = false;
+    for p in &pending {
+        match p.date {
+            Some((DateValue::Ambiguous { .. }, _)) => ambiguous = true,
+            Some((DateValue::MonthFirst(_), _)) => month_first_only = true,
+            Some((DateValue::DayFirst(_), _)) => day_first_only = true,
+            _ => {}
+        }
+    }
+    let by_language = month_first_language(lang);
+    let month_first = match (month_first_only, day_first_only) {
+        (true, false) => true,
+        (false, true) => false,
+        (true, true) => {
+            st.warn(
+                table_line,
+                "numeric dates in this table disagree on day/month order; ambiguous ones read by the article language".into(),
+            );
+            by_language
+        }
+        (false, false) => {
+            if ambiguous {
+                st.warn(
+                    table_line,
+                    format!(
+                        "dates like 10/05/2009 are ambiguous; read {} (article language)",
+                        if by_language {
+                            "month first"
+                        } else {
+                            "day first"
+                        }
+                    ),
+                );
+            }
+            by_language
+        }
+    };
+    pending
+        .into_iter()
+        .map(|mut p| {
+            p.row.date = p.date.map(|(d, _)| {
+                let ymd: Ymd = match d {
+                    DateValue::Exact(v) | DateValue::MonthFirst(v) | DateValue::DayFirst(v) => v,
+                    DateValue::Ambiguous { mdy, dmy } => {
+                        if month_first {
+                            mdy
+                        } else {
+                            dmy
+                        }
+                    }
+                };
+                ymd.to_string()
+            });
+            p.row
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unglue_splits_known_word_before_capital() {
+        assert_eq!(
+            unglue("WOWStatus", words::BRANCH_WORDS),
+            Some(("WOW".into(), "Status".into()))
+        );
+        assert_eq!(unglue("WOW", words::BRANCH_WORDS), None);
+        assert_eq!(unglue("SP1QFE", words::BRANCH_WORDS), None);
+        assert_eq!(unglue("WOWza", words::BRANCH_WORDS), None);
+        assert_eq!(
+            unglue("x86Extra bestanden", words::PLATFORM_WORDS),
+            Some(("x86".into(), "Extra bestanden".into()))
+        );
+        // Words longer than the cell are skipped, not a reason to give up.
+        assert_eq!(
+            unglue("x86Ab", words::PLATFORM_WORDS),
+            Some(("x86".into(), "Ab".into()))
+        );
+        assert_eq!(
+            unglue("Niet van toepassingAanvullende", words::na_words()),
+            Some(("Niet van toepassing".into(), "Aanvullende".into()))
+        );
+    }
+}

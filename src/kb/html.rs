@@ -1,0 +1,565 @@
+//! A saved KB web page. A small tolerant tag scanner (no DOM): text between
+//! block-level tags becomes heading candidates; `<table>` / `<tr>` /
+//! `<td>|<th>` become grids. Unclosed tags are closed at the end; nested
+//! tables each become their own grid, and a table that turns out not to be a
+//! file table (page layout) gives its cell texts back as prose so headings
+//! inside it are still seen.
+
+use super::build::RECENT_LINES;
+use super::build::is_file_grid;
+use super::markdown::collapse_ws;
+use super::{Block, Cell, GridRow, MAX_CELLS, MAX_ROW_CELLS};
+use std::borrow::Cow;
+
+/// Tags that end a line of prose.
+const BLOCK_TAGS: &[&str] = &[
+    "p",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "li",
+    "ul",
+    "ol",
+    "br",
+    "hr",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "title",
+    "dt",
+    "dd",
+    "blockquote",
+    "pre",
+    "caption",
+    "tbody",
+    "thead",
+    "main",
+    "nav",
+    "body",
+    "html",
+    "head",
+];
+
+/// Open tables nest at most this deep; deeper ones are read as text.
+const MAX_TABLE_DEPTH: usize = 64;
+
+struct OpenTable<'a> {
+    rows: Vec<GridRow>,
+    row: Option<GridRow>,
+    cell: Option<Cell>,
+    /// Blocks found inside this table (nested tables, texts of its cells),
+    /// with their order key.
+    inner: Vec<Keyed<'a>>,
+    /// Text blocks at the end of `inner` (see [`push_bounded`]).
+    run: usize,
+    line: usize,
+}
+
+type Keyed<'a> = ((usize, usize), Block<'a>);
+
+/// Append a block. Texts only serve as headings of a following table, so a
+/// run of them is cut back to the last [`RECENT_LINES`] (amortised), which
+/// bounds memory on pages of endless prose.
+fn push_bounded<'a>(dest: &mut Vec<Keyed<'a>>, run: &mut usize, item: Keyed<'a>) {
+    if matches!(item.1, Block::Text(_)) {
+        dest.push(item);
+        *run += 1;
+        if *run >= 2 * RECENT_LINES {
+            let start = dest.len() - *run;
+            dest.drain(start..start + RECENT_LINES);
+            *run -= RECENT_LINES;
+        }
+    } else {
+        dest.push(item);
+        *run = 0;
+    }
+}
+
+struct Scanner<'a> {
+    out: Vec<Keyed<'a>>,
+    out_run: usize,
+    cells_left: usize,
+    over_budget: bool,
+    stack: Vec<OpenTable<'a>>,
+    prose: String,
+    prose_line: usize,
+    seq: usize,
+    /// The line being scanned: texts leaving a cell are placed here, so a
+    /// heading between two nested tables sorts between them.
+    line: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn key(&mut self, line: usize) -> (usize, usize) {
+        self.seq += 1;
+        (line, self.seq)
+    }
+
+    fn emit(&mut self, line: usize, block: Block<'a>) {
+        let k = self.key(line);
+        self.deliver(vec![(k, block)]);
+    }
+
+    /// Into the innermost open table, or the document.
+    fn deliver(&mut self, blocks: Vec<Keyed<'a>>) {
+        let (dest, run) = match self.stack.last_mut() {
+            Some(t) => (&mut t.inner, &mut t.run),
+            None => (&mut self.out, &mut self.out_run),
+        };
+        for b in blocks {
+            push_bounded(dest, run, b);
+        }
+    }
+
+    fn text(&mut self, s: &str, line: usize) {
+        if let Some(cell) = self.stack.last_mut().and_then(|t| t.cell.as_mut()) {
+            cell.text.push_str(s);
+            return;
+        }
+        // A source line break also ends a prose line: browsers ignore it,
+        // but headings written as plain lines (markdown around embedded
+        // tables, sloppy pages) stay separate from the next paragraph.
+        for (i, part) in s.split('\n').enumerate() {
+            if i > 0 {
+                self.flush_prose();
+            }
+            if self.prose.trim().is_empty() {
+                self.prose_line = line + i;
+            }
+            self.prose.push_str(part);
+        }
+    }
+
+    fn flush_prose(&mut self) {
+        if self.prose.is_empty() {
+            return;
+        }
+        let t = collapse_ws(&self.prose);
+        self.prose.clear();
+        if !t.is_empty() {
+            let line = self.prose_line;
+            self.emit(line, Block::Text(Cow::Owned(t)));
+        }
+    }
+
+    /// Lines of a cell's text as prose blocks (used when the table turns out
+    /// to be page layout, not data).
+    fn cell_lines(&mut self, line: usize, text: &str) -> Vec<Keyed<'a>> {
+        let mut blocks = Vec::new();
+        if text.trim().is_empty() {
+            return blocks;
+        }
+        for part in text.split('\n') {
+            let t = collapse_ws(part);
+            if !t.is_empty() {
+                let k = self.key(line);
+                blocks.push((k, Block::Text(Cow::Owned(t))));
+            }
+        }
+        blocks
+    }
+
+    fn close_cell(&mut self) {
+        let Some(mut cell) = self.stack.last_mut().and_then(|t| t.cell.take()) else {
+            return;
+        };
+        if !cell.text.is_empty() {
+            let texts = self.cell_lines(self.line, &cell.text);
+            cell.text = collapse_ws(&cell.text);
+            self.deliver(texts);
+        }
+        let Some(t) = self.stack.last_mut() else {
+            return;
+        };
+        let line = cell.line;
+        t.row
+            .get_or_insert_with(|| GridRow {
+                line,
+                cells: Vec::new(),
+                from_stream: false,
+            })
+            .cells
+            .push(cell);
+    }
+
+    /// A table opening inside a cell: what the cell said so far is prose
+    /// above the new table (its heading, typically).
+    fn split_cell_before_table(&mut self) {
+        let line = self.line;
+        let Some(text) = self
+            .stack
+            .last_mut()
+            .and_then(|t| t.cell.as_mut())
+            .map(|c| std::mem::take(&mut c.text))
+        else {
+            return;
+        };
+        let texts = self.cell_lines(line, &text);
+        self.deliver(texts);
+    }
+
+    fn close_row(&mut self) {
+        self.close_cell();
+        // A row without cells (`<tr>` soup, or cells over the caps) adds nothing.
+        if let Some(t) = self.stack.last_mut()
+            && let Some(r) = t.row.take()
+            && !r.cells.is_empty()
+        {
+            t.rows.push(r);
+        }
+    }
+
+    fn close_table(&mut self) {
+        self.close_row();
+        let Some(t) = self.stack.pop() else { return };
+        if is_file_grid(&t.rows) {
+            let k = self.key(t.line);
+            let mut inner: Vec<_> = t
+                .inner
+                .into_iter()
+                .filter(|(_, b)| !matches!(b, Block::Text(_)))
+                .collect();
+            inner.push((k, Block::Grid(t.rows)));
+            self.forward(inner);
+        } else {
+            self.forward(t.inner);
+        }
+    }
+
+    fn forward(&mut self, blocks: Vec<Keyed<'a>>) {
+        self.deliver(blocks);
+    }
+}
+
+pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
+    let mut sc = Scanner {
+        out: Vec::new(),
+        out_run: 0,
+        cells_left: MAX_CELLS,
+        over_budget: false,
+        stack: Vec::new(),
+        prose: String::new(),
+        prose_line: 1,
+        seq: 0,
+        line: 1,
+    };
+    let bytes = text.as_bytes();
+    let mut pos = 0usize;
+    let mut line = 1usize;
+    while pos < text.len() {
+        let Some(lt) = text.get(pos..).and_then(|r| r.find('<')).map(|p| p + pos) else {
+            let chunk = text.get(pos..).unwrap_or_default();
+            sc.text(&decode_entities(chunk), line);
+            break;
+        };
+        let chunk = text.get(pos..lt).unwrap_or_default();
+        if !chunk.is_empty() {
+            sc.text(&decode_entities(chunk), line);
+            line += chunk.matches('\n').count();
+        }
+        let rest = text.get(lt..).unwrap_or_default();
+        // Comments, doctype, processing instructions.
+        let (consumed, tag) = if rest.starts_with("<!--") {
+            (rest.find("-->").map_or(rest.len(), |e| e + 3), None)
+        } else if rest.starts_with("<!") || rest.starts_with("<?") {
+            (rest.find('>').map_or(rest.len(), |e| e + 1), None)
+        } else {
+            match parse_tag(rest) {
+                Some((len, name, closing)) => (len, Some((name, closing))),
+                None => {
+                    // A lone `<` is text.
+                    sc.text("<", line);
+                    (1, None)
+                }
+            }
+        };
+        let tag_line = line;
+        sc.line = tag_line;
+        line += rest
+            .get(..consumed)
+            .unwrap_or_default()
+            .matches('\n')
+            .count();
+        pos = lt + consumed;
+        let Some((name, closing)) = tag else { continue };
+        match (name.as_str(), closing) {
+            (n @ ("script" | "style"), false) => {
+                let end = find_ci(
+                    bytes,
+                    pos,
+                    if n == "script" {
+                        b"</script"
+                    } else {
+                        b"</style"
+                    },
+                )
+                .unwrap_or(text.len());
+                line += text.get(pos..end).unwrap_or_default().matches('\n').count();
+                pos = end;
+            }
+            ("table", false) => {
+                sc.flush_prose();
+                sc.split_cell_before_table();
+                if sc.stack.len() < MAX_TABLE_DEPTH {
+                    sc.stack.push(OpenTable {
+                        rows: Vec::new(),
+                        row: None,
+                        cell: None,
+                        inner: Vec::new(),
+                        run: 0,
+                        line: tag_line,
+                    });
+                }
+            }
+            ("table", true) => {
+                sc.flush_prose();
+                sc.close_table();
+            }
+            ("tr", false) => {
+                sc.flush_prose();
+                sc.close_row();
+                if let Some(t) = sc.stack.last_mut() {
+                    t.row = Some(GridRow {
+                        line: tag_line,
+                        cells: Vec::new(),
+                        from_stream: false,
+                    });
+                }
+            }
+            ("tr", true) => sc.close_row(),
+            ("td" | "th", false) => {
+                sc.flush_prose();
+                sc.close_cell();
+                let Some(t) = sc.stack.last_mut() else {
+                    continue;
+                };
+                let row = t.row.get_or_insert_with(|| GridRow {
+                    line: tag_line,
+                    cells: Vec::new(),
+                    from_stream: false,
+                });
+                // Cells beyond the caps are not kept; their text reads as prose.
+                if row.cells.len() < MAX_ROW_CELLS && sc.cells_left > 0 {
+                    sc.cells_left -= 1;
+                    t.cell = Some(Cell {
+                        line: tag_line,
+                        text: String::new(),
+                    });
+                } else if sc.cells_left == 0 && !sc.over_budget {
+                    sc.over_budget = true;
+                    let k = sc.key(tag_line);
+                    let warning = Block::Warn(super::Warning {
+                        line: tag_line,
+                        message: format!(
+                            "more than {MAX_CELLS} table cells; the rest of the page is not read as tables"
+                        ),
+                    });
+                    push_bounded(&mut sc.out, &mut sc.out_run, (k, warning));
+                }
+            }
+            ("td" | "th", true) => sc.close_cell(),
+            ("br" | "wbr", _) => {
+                // Inside a cell a break splits a long name: join without space.
+                let in_cell = sc.stack.last().is_some_and(|t| t.cell.is_some());
+                if !in_cell {
+                    sc.flush_prose();
+                }
+            }
+            (n, _) if BLOCK_TAGS.contains(&n) => {
+                if sc.stack.last().is_some_and(|t| t.cell.is_some()) {
+                    sc.text("\n", tag_line);
+                } else {
+                    sc.flush_prose();
+                }
+            }
+            _ => {}
+        }
+    }
+    sc.flush_prose();
+    while !sc.stack.is_empty() {
+        sc.close_table();
+    }
+    let mut out = sc.out;
+    out.sort_by_key(|(k, _)| *k);
+    out.into_iter().map(|(_, b)| b).collect()
+}
+
+/// `<name attr="…">` or `</name>`: (bytes consumed, lowercase name, closing).
+/// A tag name, lowercased in place (no allocation per tag). Names longer
+/// than any tag we act on are kept empty, so they match nothing.
+struct TagName {
+    buf: [u8; 12],
+    len: usize,
+}
+
+impl TagName {
+    fn new(raw: &[u8]) -> Self {
+        let mut buf = [0u8; 12];
+        let len = if raw.len() <= buf.len() { raw.len() } else { 0 };
+        for (d, s) in buf.iter_mut().zip(raw.iter().take(len)) {
+            *d = s.to_ascii_lowercase();
+        }
+        TagName { buf, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+fn parse_tag(rest: &str) -> Option<(usize, TagName, bool)> {
+    let b = rest.as_bytes();
+    let mut i = 1;
+    let closing = b.get(i) == Some(&b'/');
+    if closing {
+        i += 1;
+    }
+    let start = i;
+    while b.get(i).is_some_and(|c| c.is_ascii_alphanumeric()) {
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    let name = TagName::new(b.get(start..i)?);
+    let mut quote: Option<u8> = None;
+    while let Some(&c) = b.get(i) {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(c),
+            (None, b'>') => return Some((i + 1, name, closing)),
+            _ => {}
+        }
+        i += 1;
+    }
+    Some((b.len(), name, closing))
+}
+
+fn find_ci(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    (from..hay.len()).find(|&i| {
+        hay.get(i).is_some_and(|b| b.eq_ignore_ascii_case(&first))
+            && hay
+                .get(i..i + needle.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+    })
+}
+
+/// `&amp;` `&lt;` `&#233;` `&#xE9;` `&nbsp;` (kept as U+00A0: it can be a
+/// thousands separator) and a few named letters; unknown ones stay as text.
+pub(crate) fn decode_entities(s: &str) -> Cow<'_, str> {
+    if !s.contains('&') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(rest.get(..amp).unwrap_or_default());
+        let after = rest.get(amp + 1..).unwrap_or_default();
+        let semi = after.find(';').filter(|&e| e > 0 && e <= 10);
+        let decoded = semi.and_then(|e| entity(after.get(..e)?));
+        match (semi, decoded) {
+            (Some(e), Some(c)) => {
+                if let Some(c) = c {
+                    out.push(c);
+                }
+                rest = after.get(e + 1..).unwrap_or_default();
+            }
+            _ => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// `Some(None)`: an entity that stands for nothing (soft hyphen).
+fn entity(name: &str) -> Option<Option<char>> {
+    if let Some(num) = name.strip_prefix('#') {
+        let v = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse().ok()?,
+        };
+        return Some(Some(
+            char::from_u32(v)
+                .filter(|c| !c.is_control() || c.is_whitespace())
+                .unwrap_or('\u{fffd}'),
+        ));
+    }
+    Some(Some(match name {
+        "amp" => '&',
+        "lt" => '<',
+        "gt" => '>',
+        "quot" => '"',
+        "apos" => '\'',
+        "nbsp" => '\u{a0}',
+        "shy" => return Some(None),
+        "ndash" => '–',
+        "mdash" => '—',
+        "reg" => '®',
+        "copy" => '©',
+        "trade" => '™',
+        "eacute" => 'é',
+        "egrave" => 'è',
+        "ecirc" => 'ê',
+        "aacute" => 'á',
+        "agrave" => 'à',
+        "acirc" => 'â',
+        "atilde" => 'ã',
+        "auml" => 'ä',
+        "ouml" => 'ö',
+        "uuml" => 'ü',
+        "Auml" => 'Ä',
+        "Ouml" => 'Ö',
+        "Uuml" => 'Ü',
+        "szlig" => 'ß',
+        "ccedil" => 'ç',
+        "iacute" => 'í',
+        "oacute" => 'ó',
+        "otilde" => 'õ',
+        "uacute" => 'ú',
+        "ntilde" => 'ñ',
+        "aring" => 'å',
+        "iuml" => 'ï',
+        "ucirc" => 'û',
+        "ocirc" => 'ô',
+        "icirc" => 'î',
+        _ => return None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entities() {
+        assert_eq!(
+            decode_entities("a &amp; b &#233; &#xE9; &nbsp;&zz; & x"),
+            "a & b é é \u{a0}&zz; & x"
+        );
+        assert_eq!(decode_entities("so&shy;ft"), "soft");
+    }
+
+    #[test]
+    fn tags() {
+        let t = |s: &str| {
+            parse_tag(s).map(|(n, name, closing)| (n, name.as_str().to_string(), closing))
+        };
+        assert_eq!(t("<td class=\"a>b\">x"), Some((16, "td".into(), false)));
+        assert_eq!(t("</TR>"), Some((5, "tr".into(), true)));
+        assert_eq!(
+            t("<averyveryverylongname>"),
+            Some((23, String::new(), false))
+        );
+        assert_eq!(t("< x"), None);
+    }
+}

@@ -1,0 +1,226 @@
+//! Plain text scraped from a web page: every table cell on its own line
+//! (blank lines between them are ignored). A run of header words (`File
+//! name`, `File version`, …) starts a table and fixes its column count;
+//! following lines are cut into rows of that many cells for as long as they
+//! fit the columns (a size is a number, a date a date, …).
+
+use super::build::{header_row, unglue};
+use super::values;
+use super::words::{self, Column};
+use super::{Block, Cell, GridRow, Sink};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+/// The non-empty lines ahead, read on demand: the parser looks at most a
+/// table row (a few lines) ahead, so memory stays small however long the
+/// input is.
+struct Window<'a, I: Iterator<Item = (usize, &'a str)>> {
+    lines: I,
+    buf: VecDeque<(usize, &'a str)>,
+    /// Index of `buf[0]` among the non-empty lines.
+    base: usize,
+}
+
+impl<'a, I: Iterator<Item = (usize, &'a str)>> Window<'a, I> {
+    fn get(&mut self, i: usize) -> Option<(usize, &'a str)> {
+        let k = i.checked_sub(self.base)?;
+        while self.buf.len() <= k {
+            let next = self.lines.next()?;
+            self.buf.push_back(next);
+        }
+        self.buf.get(k).copied()
+    }
+
+    fn range(&mut self, i: usize, n: usize) -> Option<Vec<(usize, &'a str)>> {
+        (i..i + n).map(|k| self.get(k)).collect()
+    }
+
+    /// Forget lines before `i`.
+    fn release(&mut self, i: usize) {
+        while self.base < i && self.buf.pop_front().is_some() {
+            self.base += 1;
+        }
+    }
+}
+
+pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
+    let mut w = Window {
+        lines: text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.trim()))
+            .filter(|(_, l)| !l.is_empty()),
+        buf: VecDeque::new(),
+        base: 0,
+    };
+    let mut out = Sink::new();
+    let mut i = 0;
+    while let Some((line, t)) = w.get(i) {
+        w.release(i);
+        if let Some((n, columns)) = header_at(&mut w, i)
+            && out.take_cells(n, line)
+        {
+            let mut rows = vec![grid_row(&w.range(i, n).unwrap_or_default())];
+            let mut j = i + n;
+            loop {
+                w.release(j);
+                let Some(cand) = w.range(j, n) else {
+                    let left: Vec<_> = (j..j + n).map_while(|k| w.get(k)).collect();
+                    if let Some(&(l, first)) = left.first()
+                        && looks_like_file_name(first)
+                    {
+                        out.warn(
+                            l,
+                            format!(
+                                "incomplete row: {} line(s) left for a {n}-column table; not read",
+                                left.len()
+                            ),
+                        );
+                    }
+                    break;
+                };
+                match fits(&columns, &cand) {
+                    Ok(()) if out.take_cells(n, cand.first().map_or(0, |c| c.0)) => {
+                        rows.push(grid_row(&cand));
+                        j += n;
+                    }
+                    Ok(()) => break,
+                    Err(reason) => {
+                        if let Some(&(l, first)) = cand.first()
+                            && looks_like_file_name(first)
+                        {
+                            out.warn(
+                                l,
+                                format!(
+                                    "row starting {first:?} does not fit the {n}-column table ({reason}); the table ends here"
+                                ),
+                            );
+                        }
+                        break;
+                    }
+                }
+            }
+            out.grid(rows);
+            i = j;
+            continue;
+        }
+        if let Some((rows, next)) = vertical_at(&mut w, i)
+            && out.take_cells(rows.len() * 2, line)
+        {
+            out.grid(rows);
+            i = next;
+            continue;
+        }
+        out.text(Block::Text(Cow::Borrowed(t)));
+        i += 1;
+    }
+    out.finish()
+}
+
+/// A header starts at `i` when a line names the file name and the next
+/// lines name further columns; returns the column count and columns.
+fn header_at<'a, I: Iterator<Item = (usize, &'a str)>>(
+    w: &mut Window<'a, I>,
+    i: usize,
+) -> Option<(usize, Vec<Column>)> {
+    let (_, first) = w.get(i)?;
+    if words::header(first)?.0 != Column::Name {
+        return None;
+    }
+    let mut columns = vec![Column::Name];
+    while let Some((_, t)) = w.get(i + columns.len()) {
+        match words::header(t) {
+            Some((col, _)) if !columns.contains(&col) => columns.push(col),
+            _ => break,
+        }
+    }
+    let cells = w.range(i, columns.len())?;
+    header_row(cells.iter().map(|(_, t)| *t))?;
+    Some((columns.len(), columns))
+}
+
+/// Key/value blocks scraped one cell per line: `File name`, `Update.mum`,
+/// `File version`, `Not applicable`, … Each `File name` starts a file.
+/// Returns the two-cell rows and the index after the block.
+fn vertical_at<'a, I: Iterator<Item = (usize, &'a str)>>(
+    w: &mut Window<'a, I>,
+    i: usize,
+) -> Option<(Vec<GridRow>, usize)> {
+    let mut is_key = |j: usize| w.get(j).and_then(|(_, t)| words::header(t));
+    if is_key(i)?.0 != Column::Name || is_key(i + 1).is_some() || is_key(i + 2).is_none() {
+        return None;
+    }
+    let mut rows = Vec::new();
+    let mut j = i;
+    while w.get(j).and_then(|(_, t)| words::header(t)).is_some()
+        && w.get(j + 1)
+            .is_some_and(|(_, t)| words::header(t).is_none())
+    {
+        let Some(pair) = w.range(j, 2) else {
+            break;
+        };
+        rows.push(grid_row(&pair));
+        j += 2;
+        if rows.len() >= super::MAX_CELLS {
+            break;
+        }
+    }
+    (rows.len() >= 2).then_some((rows, j))
+}
+
+fn grid_row(cells: &[(usize, &str)]) -> GridRow {
+    GridRow {
+        line: cells.first().map_or(0, |c| c.0),
+        cells: cells
+            .iter()
+            .map(|&(line, t)| Cell {
+                line,
+                text: t.to_string(),
+            })
+            .collect(),
+        from_stream: true,
+    }
+}
+
+fn fits(columns: &[Column], cells: &[(usize, &str)]) -> Result<(), String> {
+    for (col, &(_, t)) in columns.iter().zip(cells) {
+        let na = words::is_not_applicable(t);
+        match col {
+            Column::Name if words::header(t).is_some() || t.chars().count() > 260 => {
+                return Err(format!("{t:?} is not a file name"));
+            }
+            Column::Version
+                if !na && (t.len() > 40 || !t.starts_with(|c: char| c.is_ascii_digit())) =>
+            {
+                return Err(format!("{t:?} is not a version"));
+            }
+            Column::Size if !na => values::parse_size(t).map(drop)?,
+            Column::Date if !na => values::parse_date(t).map(drop)?,
+            Column::Time if !na => values::parse_time(t).map(drop)?,
+            Column::Platform | Column::ServiceBranch | Column::SpRequirement
+                if (t.chars().count() > 40 || words::header(t).is_some()) && !glued(t) =>
+            {
+                return Err(format!("{t:?} is not a {col:?} value"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// A last cell that swallowed the next line (`WOWStatus`); `build` repairs it.
+fn glued(t: &str) -> bool {
+    unglue(t, words::PLATFORM_WORDS).is_some()
+        || unglue(t, words::BRANCH_WORDS).is_some()
+        || unglue(t, words::na_words()).is_some()
+}
+
+/// `Vssapi.dll`, `Update.mum`: no spaces, a dot followed by a short extension.
+fn looks_like_file_name(t: &str) -> bool {
+    !t.contains(char::is_whitespace)
+        && t.rsplit_once('.').is_some_and(|(stem, ext)| {
+            !stem.is_empty()
+                && (1..=8).contains(&ext.len())
+                && ext.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+}
