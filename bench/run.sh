@@ -67,7 +67,8 @@ probe() { "$KB" "$@" >/dev/null 2>&1; }
 HAVE_EXTRACT=0; HAVE_VERIFY=0
 small=$CORPUS/kb4538483-esu-msu/$(ls "$CORPUS/kb4538483-esu-msu" | grep -m1 '\.msu$')
 rm -rf "$SCRATCH/probe"
-probe extract "$small" -o "$SCRATCH/probe" && HAVE_EXTRACT=1
+rc=0; "$KB" extract "$small" --output "$SCRATCH/probe" >/dev/null 2>&1 || rc=$?
+[ "$rc" -le 1 ] && HAVE_EXTRACT=1
 rc=0; "$KB" verify "$small" >/dev/null 2>&1 || rc=$?
 [ "$rc" -le 1 ] && HAVE_VERIFY=1
 rm -rf "$SCRATCH/probe"
@@ -115,12 +116,12 @@ for in in "${INPUTS[@]}"; do
   if [ "$big" = 0 ] && [ "$HAVE_EXTRACT" = 1 ]; then
     d="$SCRATCH/x"
     cmds=()
-    [ "$HAVE_EXTRACT" = 1 ] && cmds+=(-n kbinspect "$KB extract $in -o $d")
+    [ "$HAVE_EXTRACT" = 1 ] && cmds+=(-n kbinspect "$KB extract $in --output $d")
     cmds+=(-n cabextract "cabextract -q -d $d $in" -n 7zz "7zz x -y -bd -o$d $in")
     j="$RAW/$base.extract.json"
     hyperfine -N --style basic --runs "$runs" --warmup 1 --prepare "rm -rf $d" --export-json "$j" "${cmds[@]}" >&2 || true
     r_kb=-
-    if [ "$HAVE_EXTRACT" = 1 ]; then rm -rf "$d"; r_kb=$(rss "$KB" extract "$in" -o "$d"); fi
+    if [ "$HAVE_EXTRACT" = 1 ]; then rm -rf "$d"; r_kb=$(rss "$KB" extract "$in" --output "$d"); fi
     rm -rf "$d"; r_ce=$(rss cabextract -q -d "$d" "$in")
     rm -rf "$d"; r_7z=$(rss 7zz x -y -bd "-o$d" "$in")
     rm -rf "$d"
