@@ -638,8 +638,9 @@ impl Checker<'_> {
                     "member-unreferenced",
                     &m.path,
                     format!(
-                        "{} bytes ({:?}) that no manifest or container index refers to",
-                        m.size, m.kind
+                        "{} bytes ({}) that no manifest or container index refers to",
+                        m.size,
+                        m.kind.as_str()
                     ),
                 ));
             }
