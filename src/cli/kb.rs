@@ -36,7 +36,7 @@ impl From<LayoutArg> for Layout {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The article: scraped text, markdown, saved HTML page or CSV/TSV
+    /// The article: scraped text, markdown, saved HTML page or CSV/TSV (`-`: standard input)
     pub input: std::path::PathBuf,
     /// Output format
     #[arg(long, value_enum, default_value_t = KbFormat::Table)]
@@ -51,13 +51,22 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
     let path = &args.input;
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut bytes = Vec::new();
     // Read one byte past the limit so an oversized input is reported, not truncated.
-    file.take(args.max_size.saturating_add(1) as u64)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let limit = args.max_size.saturating_add(1) as u64;
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+    } else {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        file.take(limit)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+    }
     let opts = kb::Options {
         layout: args.layout.map(Layout::from),
         max_bytes: args.max_size,

@@ -23,7 +23,7 @@ pub(crate) struct Header {
 }
 
 /// Recognise a header row: it names the file name and at least two other
-/// known columns, and at most one of its cells is unknown.
+/// known columns, and no more unknown cells than known ones.
 pub(crate) fn header_row<'a>(cells: impl Iterator<Item = &'a str>) -> Option<Header> {
     let mut columns = Vec::new();
     let mut lang = None;
@@ -51,7 +51,9 @@ pub(crate) fn header_row<'a>(cells: impl Iterator<Item = &'a str>) -> Option<Hea
         }
     }
     let lang = lang?;
-    (seen.len() >= 3 && unknown <= 1).then_some(Header { columns, lang })
+    // Extra columns (hashes, attributes) are fine as long as the known ones
+    // dominate; a row of prose that happens to hold three words is not.
+    (seen.len() >= 3 && unknown <= seen.len()).then_some(Header { columns, lang })
 }
 
 /// True when a grid holds a file table (used by the HTML front-end to tell

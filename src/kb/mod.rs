@@ -289,7 +289,18 @@ pub fn parse_with(text: &str, opts: &Options) -> Result<Article, KbError> {
         Layout::Html => html::blocks(text),
         Layout::Csv => csv::blocks(text),
     };
-    let (tables, warnings) = build::tables(blocks);
+    let (mut tables, mut warnings) = build::tables(blocks);
+    // Markdown sources sometimes embed HTML tables next to pipe tables: when
+    // both are present, read both and keep the article order.
+    if opts.layout.is_none() && layout == Layout::Html && markdown::looks_like(text) {
+        let (md_tables, md_warnings) = build::tables(markdown::blocks(text));
+        if !md_tables.is_empty() {
+            tables.extend(md_tables);
+            tables.sort_by_key(|t| t.line);
+            warnings.extend(md_warnings);
+            warnings.sort_by_key(|w| w.line);
+        }
+    }
     if tables.is_empty() {
         return Err(KbError::NoTable {
             layout: layout.name(),
