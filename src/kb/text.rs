@@ -57,6 +57,12 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
     let mut i = 0;
     while let Some((line, t)) = w.get(i) {
         w.release(i);
+        // Tables of both kinds start with a `File name` line.
+        if words::header(t).is_none_or(|h| h.0 != Column::Name) {
+            out.text(Block::Text(Cow::Borrowed(t)));
+            i += 1;
+            continue;
+        }
         if let Some((n, columns)) = header_at(&mut w, i)
             && out.take_cells(n, line)
         {
