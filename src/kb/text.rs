@@ -110,10 +110,12 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             i = j;
             continue;
         }
-        if let Some((rows, next)) = vertical_at(&mut w, i)
-            && out.take_cells(rows.len() * 2, line)
-        {
-            out.grid(rows);
+        if let Some((rows, next)) = vertical_at(&mut w, i) {
+            // Over the cell budget the block is skipped whole (not re-scanned
+            // from each of its lines).
+            if out.take_cells(rows.len() * 2, line) {
+                out.grid(rows);
+            }
             i = next;
             continue;
         }
