@@ -242,12 +242,19 @@ fn horizontal(st: &mut State<'_>, rows: &[GridRow]) -> Option<Parsed> {
         }
     }
     let mut raws = Vec::new();
+    let name_col = header.columns.iter().position(|c| *c == Some(Column::Name));
     for r in rows.iter().skip(hi + 1) {
         if non_empty(r).next().is_none() {
             continue;
         }
-        if header_row(r.cells.iter().map(|c| c.text.as_str())).is_some() {
-            continue; // a repeated header (page break in the source)
+        // A repeated header (page break in the source) names the file name
+        // where the first header did.
+        let names_name = name_col
+            .and_then(|i| r.cells.get(i))
+            .and_then(|c| words::header(&c.text))
+            .is_some_and(|h| h.0 == Column::Name);
+        if names_name && header_row(r.cells.iter().map(|c| c.text.as_str())).is_some() {
+            continue;
         }
         let mut fields = Vec::new();
         for (i, cell) in r.cells.iter().enumerate() {
