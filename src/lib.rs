@@ -8,9 +8,12 @@
 
 pub mod check;
 pub mod container;
+pub mod extract;
 pub mod finding;
 pub mod kb;
+pub mod model;
 pub mod msdelta;
+pub mod pe;
 pub mod report;
 pub mod sample;
 pub mod servicing;

@@ -1,5 +1,6 @@
 //! The whole KB4538483 package: every container-index file rebuilt through
-//! its basis chain (members extracted with cabextract, the oracle).
+//! its basis chain: once from members extracted by cabextract (the oracle),
+//! once from kbinspect's own container walk (no outside tools).
 mod common;
 mod msdelta_support;
 
@@ -10,31 +11,15 @@ use std::process::Command;
 use kbinspect::msdelta::{ChainErrorKind, ChainRebuilder, DeltaLimits, ErrorKind, Recipe, Step};
 use msdelta_support::{CixFile, parse_cix, sha256_hex};
 
-fn cabextract(cab: &Path, to: &Path) {
-    let st = Command::new("cabextract")
-        .arg("-q")
-        .arg("-d")
-        .arg(to)
-        .arg(cab)
-        .status()
-        .unwrap();
-    assert!(st.success(), "cabextract {}", cab.display());
-}
+const MSU: &str =
+    "kb4538483-esu-msu/windows6.1-kb4538483-x86_f77ee698928fb42232b70b01f53a4c5f68553323.msu";
+const INNER: &str = "Windows6.1-KB4538483-x86.cab";
 
-#[test]
-fn kb4538483_rebuilds_120_of_122_files() {
-    let msu = corpus_or_skip!(
-        "kb4538483-esu-msu/windows6.1-kb4538483-x86_f77ee698928fb42232b70b01f53a4c5f68553323.msu"
-    );
-    if !common::have("cabextract") {
-        eprintln!("SKIPPED: cabextract not installed");
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    cabextract(&msu, tmp.path());
-    let inner = tmp.path().join("in");
-    cabextract(&tmp.path().join("Windows6.1-KB4538483-x86.cab"), &inner);
-    let cix = std::fs::read_to_string(inner.join("_manifest_.cix.xml")).unwrap();
+/// Rebuild every CIX file from `members` (name → bytes of the package CAB)
+/// and check the outcome: 120 rebuilt to their SHA-256, files 82 and 84
+/// (blobs 12 and 13, I386 PE) reported as needing PE transforms.
+fn rebuild_all(members: &HashMap<String, Vec<u8>>) {
+    let cix = String::from_utf8(members["_manifest_.cix.xml"].clone()).unwrap();
     let files: HashMap<String, CixFile> = parse_cix(&cix)
         .into_iter()
         .map(|f| (f.id.clone(), f))
@@ -43,8 +28,12 @@ fn kb4538483_rebuilds_120_of_122_files() {
 
     let fetch = |id: &String| -> Result<Step<String>, String> {
         let f = files.get(id).ok_or_else(|| format!("no CIX file {id}"))?;
-        let member =
-            |name: &str| std::fs::read(inner.join(name)).map_err(|e| format!("member {name}: {e}"));
+        let member = |name: &str| {
+            members
+                .get(name)
+                .cloned()
+                .ok_or_else(|| format!("member {name} missing"))
+        };
         let recipe = match (f.source_type.as_str(), &f.basis) {
             ("RAW", _) => Recipe::Stored(member(&f.source_name)?),
             ("PA30", basis) => Recipe::Delta {
@@ -91,4 +80,57 @@ fn kb4538483_rebuilds_120_of_122_files() {
             ("84".to_string(), "13".to_string())
         ]
     );
+}
+
+fn cabextract(cab: &Path, to: &Path) {
+    let st = Command::new("cabextract")
+        .arg("-q")
+        .arg("-d")
+        .arg(to)
+        .arg(cab)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cabextract {}", cab.display());
+}
+
+#[test]
+fn kb4538483_rebuilds_120_of_122_files_cabextract() {
+    let msu = corpus_or_skip!(MSU);
+    if !common::have("cabextract") {
+        eprintln!("SKIPPED: cabextract not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    cabextract(&msu, tmp.path());
+    let inner = tmp.path().join("in");
+    cabextract(&tmp.path().join(INNER), &inner);
+    let mut members = HashMap::new();
+    for e in std::fs::read_dir(&inner).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        members.insert(name, std::fs::read(&p).unwrap());
+    }
+    rebuild_all(&members);
+}
+
+#[test]
+fn kb4538483_rebuilds_120_of_122_files_container_walk() {
+    let msu = corpus_or_skip!(MSU);
+    let prefix = format!("{INNER}/");
+    let mut members = HashMap::new();
+    kbinspect::container::walk(
+        &msu,
+        &kbinspect::container::Limits::default(),
+        &mut |meta, reader| {
+            if let Some(name) = meta.path.strip_prefix(&prefix) {
+                let mut buf = Vec::new();
+                reader.read_to_end(&mut buf)?;
+                members.insert(name.to_string(), buf);
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(members.len(), 122);
+    rebuild_all(&members);
 }

@@ -44,4 +44,13 @@ fn blob43_against_blob42_output() {
     let e = kbinspect::msdelta::apply(&delta, None, &limits).unwrap_err();
     assert_eq!(e.kind, kbinspect::msdelta::ErrorKind::Source, "{e}");
     assert!(e.message.contains("3015"), "{e}");
+    // And a source-less delta refuses a source.
+    let e = kbinspect::msdelta::apply(
+        &std::fs::read(dir.join("42")).unwrap(),
+        Some(&base),
+        &limits,
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, kbinspect::msdelta::ErrorKind::Source, "{e}");
+    assert!(e.message.contains("source-less"), "{e}");
 }

@@ -113,6 +113,11 @@ fn pe_deltas_rebuild_or_are_unsupported_never_wrong() {
                     a.target == t,
                     "{name}: returned bytes that are not the target"
                 );
+                eprintln!("{name}: {} timestamp sites fixed", a.pe_timestamps_fixed);
+                if name.starts_with("pe-decode/") {
+                    // These two need the timestamp fix-up (the brief's "simple PE").
+                    assert!(a.pe_timestamps_fixed > 0, "{name}");
+                }
                 rebuilt.push(name);
             }
             Err(e) => assert_eq!(e.kind, ErrorKind::Unsupported, "{name}: {e}"),
@@ -220,4 +225,48 @@ fn fuzz_crash_inputs_give_clear_errors() {
         n += 1;
     }
     assert!(n >= 9);
+}
+
+/// wcp.dll's resource 614/1 is looked up with bounds-checked reads; a real PE without
+/// it (cmd.exe) and a non-PE both give a clear error.
+#[test]
+fn base_from_wcp_needs_resource_614() {
+    let dir = corpus_or_skip!("msdelta-vectors/deltas/sources");
+    let e = msdelta::base_from_wcp(&read(&dir.join("cmd.exe"))).unwrap_err();
+    assert!(e.message.contains("614"), "{e}");
+    let e = msdelta::base_from_wcp(b"MZ not really").unwrap_err();
+    assert!(e.message.contains("not a readable PE"), "{e}");
+}
+
+/// The known DCM base hash is that of both corpus copies of the base
+/// manifest (manifestenum's and jlevere's, build 26100).
+#[test]
+fn known_dcm_base_hash_matches_both_copies() {
+    let a = corpus_or_skip!("winsxs-dcm-base/w10-base.manifest");
+    let b = corpus_or_skip!("msdelta-vectors/dcm/base_manifest.bin");
+    assert_eq!(sha256_hex(&read(&a)), msdelta::DCM_BASE_SHA256);
+    assert_eq!(sha256_hex(&read(&b)), msdelta::DCM_BASE_SHA256);
+    assert_eq!(read(&a).len(), 9066);
+}
+
+/// With another base, the expansion either fails naming the unknown base
+/// or succeeds flagged as made from an unknown base, never silently.
+#[test]
+fn dcm_with_a_different_base_is_flagged() {
+    let dir = corpus_or_skip!("msdelta-vectors/dcm");
+    let mut base = read(&dir.join("base_manifest.bin"));
+    let m = read(&dir.join(
+        "amd64_microsoft-windows-core_31bf3856ad364e35_10.0.26100.1_none_a943f5e781a44c5c.manifest",
+    ));
+    assert!(expand_dcm(&m, &base).unwrap().base_known);
+    for b in base.iter_mut().take(200) {
+        *b = b'x';
+    }
+    match expand_dcm(&m, &base) {
+        Ok(x) => assert!(!x.base_known),
+        Err(e) => assert!(e.message.contains("unknown base manifest"), "{e}"),
+    }
+    // A truncated base fails outright.
+    let e = expand_dcm(&m, &base[..100]).unwrap_err();
+    assert!(e.message.contains("unknown base manifest"), "{e}");
 }

@@ -1,11 +1,67 @@
-//! `kbinspect diff` (being built).
+//! `kbinspect diff OLD NEW`: what changed between two builds of an update.
+
+use kbinspect::check::diff;
+use kbinspect::container::Limits;
+use kbinspect::model::Package;
+use serde::Serialize;
+
+use super::Format;
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Inputs may be .msu, .cab or expanded folders, mixed freely.\n\nExamples:\n  kbinspect diff Windows6.1-KB975354-x64.msu Windows6.1-KB975354-v2-x64.msu\n  kbinspect diff old/ new.cab --format json\n\nExit codes: 0 identical, 1 differences found, 2 could not run."
+)]
 pub struct Args {
-    /// Input path
-    pub input: std::path::PathBuf,
+    /// The old build: .msu, .cab or a folder holding an expanded package
+    pub old: std::path::PathBuf,
+    /// The new build
+    pub new: std::path::PathBuf,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
-pub fn run(_args: &Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`diff` is not available in this build yet")
+#[derive(Serialize)]
+struct Document<'a> {
+    old: &'a str,
+    new: &'a str,
+    changes: &'a [diff::Change],
+}
+
+pub fn run(args: &Args) -> anyhow::Result<i32> {
+    let limits = Limits::default();
+    let (old, new) = rayon::join(
+        || Package::load(&args.old, &limits),
+        || Package::load(&args.new, &limits),
+    );
+    let (old, new) = (old?, new?);
+    let changes = diff::diff(&old, &new);
+    match args.format {
+        Format::Json => super::print_json(&Document {
+            old: &old.input,
+            new: &new.input,
+            changes: &changes,
+        })?,
+        Format::Table => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            if changes.is_empty() {
+                writeln!(out, "no differences")?;
+            } else {
+                let mut t = kbinspect::report::table();
+                t.set_header(["change", "subject", "old", "new"]);
+                for c in &changes {
+                    t.add_row([
+                        c.kind.as_str(),
+                        c.subject.as_str(),
+                        c.old.as_deref().unwrap_or(""),
+                        c.new.as_deref().unwrap_or(""),
+                    ]);
+                }
+                writeln!(out, "{t}")?;
+                writeln!(out, "{} changes", changes.len())?;
+            }
+        }
+    }
+    Ok(i32::from(!changes.is_empty()))
 }

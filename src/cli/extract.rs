@@ -1,11 +1,105 @@
-//! `kbinspect extract` (being built).
+//! `kbinspect extract`: write a package tree to a directory, safely.
+
+use std::io::Write;
+
+use super::Format;
+use super::ls::LimitArgs;
+use kbinspect::extract::{Layout, Options, extract};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input path
+    /// Package to extract: .msu, .cab (first part of a set) or an expanded folder
     pub input: std::path::PathBuf,
+    /// Output directory (created when missing)
+    #[arg(short = 'o', long = "output")]
+    pub output: std::path::PathBuf,
+    /// Write leaf members by their stored names only, without container directories
+    #[arg(long, conflicts_with = "nested")]
+    pub flat: bool,
+    /// Mirror the tree; a nested cabinet becomes a directory of its contents (default)
+    #[arg(long)]
+    pub nested: bool,
+    /// Only extract members whose path or name matches this glob (repeatable)
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Replace existing files
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
-pub fn run(_args: &Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`extract` is not available in this build yet")
+pub fn run(args: &Args) -> anyhow::Result<i32> {
+    let filter = if args.filter.is_empty() {
+        None
+    } else {
+        let mut b = globset::GlobSetBuilder::new();
+        for g in &args.filter {
+            b.add(globset::Glob::new(g)?);
+        }
+        Some(b.build()?)
+    };
+    let opts = Options {
+        layout: if args.flat {
+            Layout::Flat
+        } else {
+            Layout::Nested
+        },
+        filter,
+        force: args.force,
+        limits: args.limits.limits(),
+    };
+    let size = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
+    let bar = super::progress(size, "extracting");
+    bar.set_length(0);
+    let mut done = 0u64;
+    let report = extract(&args.input, &args.output, &opts, &mut |n| {
+        done += n;
+        bar.set_position(done);
+        bar.set_length(done.max(size));
+    })
+    // The error's text already includes its cause; keep the chain flat.
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    bar.finish_and_clear();
+    let code = kbinspect::finding::exit_code(&report.findings);
+    if args.format == Format::Json {
+        super::print_json(&report)?;
+        return Ok(code);
+    }
+    let mut out = std::io::stdout().lock();
+    for w in &report.written {
+        match &w.renamed {
+            Some(why) => writeln!(
+                out,
+                "wrote {} ({} bytes; from {}: {why})",
+                w.target, w.size, w.path
+            )?,
+            None => writeln!(out, "wrote {} ({} bytes)", w.target, w.size)?,
+        }
+    }
+    for s in &report.skipped {
+        writeln!(out, "skipped {}: {}", s.path, s.reason)?;
+    }
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| !f.code.starts_with("extract-"))
+    {
+        writeln!(
+            out,
+            "{} [{}] {}: {}",
+            f.severity, f.code, f.subject, f.detail
+        )?;
+    }
+    writeln!(
+        out,
+        "{} files, {} bytes written to {}; {} skipped",
+        report.written.len(),
+        report.bytes_written,
+        report.output_dir,
+        report.skipped.len()
+    )?;
+    Ok(code)
 }

@@ -38,6 +38,8 @@ impl LimitArgs {
 pub enum HashArg {
     Md5,
     Sha256,
+    /// Decode and verify without a digest
+    None,
 }
 
 #[derive(clap::Args)]
@@ -49,8 +51,8 @@ pub struct Args {
     /// Decompress every member, verify checksums and print a digest per member
     #[arg(long)]
     pub test: bool,
-    /// Digest printed by --test
-    #[arg(long, value_enum, default_value_t = HashArg::Md5)]
+    /// Digest printed by --test (md5 matches `cabextract -t`; sha256 is faster here)
+    #[arg(long, value_enum, default_value_t = HashArg::Sha256)]
     pub hash: HashArg,
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -60,6 +62,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let test = args.test.then_some(match args.hash {
         HashArg::Md5 => DigestKind::Md5,
         HashArg::Sha256 => DigestKind::Sha256,
+        HashArg::None => DigestKind::None,
     });
     let size = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
     let bar = if args.test {
@@ -68,8 +71,12 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         indicatif::ProgressBar::hidden()
     };
     let listing = list(&args.input, &args.limits.limits(), test, &mut |n| {
-        bar.set_position(n.min(size))
-    })?;
+        // Decoded bytes outgrow the input size; the bar's end moves with them.
+        bar.set_length(n.max(size));
+        bar.set_position(n)
+    })
+    // The error's text already includes its cause; keep the chain flat.
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish_and_clear();
     let code = kbinspect::finding::exit_code(&listing.findings);
     if args.format == Format::Json {
@@ -83,6 +90,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         head.push(match args.hash {
             HashArg::Md5 => "MD5",
             HashArg::Sha256 => "SHA-256",
+            HashArg::None => "Test",
         });
     }
     t.set_header(head);
@@ -102,7 +110,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             row.push(match (&m.md5, &m.sha256, &m.error) {
                 (_, _, Some(_)) => "FAILED".to_string(),
                 (Some(h), _, _) | (_, Some(h), _) => h.clone(),
-                _ => String::new(),
+                _ => "OK".to_string(),
             });
         }
         t.add_row(row);

@@ -1,11 +1,119 @@
-//! `kbinspect verify` (being built).
+//! `kbinspect verify`: check a package against itself and, with `--kb`,
+//! against the file tables of its Knowledge Base article.
 
-#[derive(clap::Args)]
-pub struct Args {
-    /// Input path
-    pub input: std::path::PathBuf,
+use anyhow::Context;
+use kbinspect::check::{integrity, kb as kbcheck, signature};
+use kbinspect::container::Limits;
+use kbinspect::kb::{self, Arch};
+use kbinspect::model::{LoadOptions, Package, read_dcm_base};
+use kbinspect::report;
+use serde::Serialize;
+
+use super::Format;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableArg {
+    X86,
+    X64,
+    Ia64,
+    Arm64,
 }
 
-pub fn run(_args: &Args) -> anyhow::Result<i32> {
-    anyhow::bail!("`verify` is not available in this build yet")
+impl From<TableArg> for Arch {
+    fn from(t: TableArg) -> Self {
+        match t {
+            TableArg::X86 => Arch::X86,
+            TableArg::X64 => Arch::X64,
+            TableArg::Ia64 => Arch::Ia64,
+            TableArg::Arm64 => Arch::Arm64,
+        }
+    }
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  kbinspect verify update.msu\n  kbinspect verify Windows6.1-KB975354-x64.msu --kb KB975354.txt\n  kbinspect verify pkg.msu --kb article.html --table x64 --strict-time --format json\n\nExit codes: 0 no error findings, 1 error findings, 2 could not run."
+)]
+pub struct Args {
+    /// Package: .msu, .cab or a folder holding an expanded package
+    pub input: std::path::PathBuf,
+    /// The update's KB article (text, markdown, HTML or CSV): every documented
+    /// file must be in the package with the documented version, size and
+    /// architecture
+    #[arg(long, value_name = "ARTICLE")]
+    pub kb: Option<std::path::PathBuf>,
+    /// Use the article's tables for this architecture (default: the package's)
+    #[arg(long, value_enum, requires = "kb")]
+    pub table: Option<TableArg>,
+    /// A documented date/time that differs from the CAB timestamp is an
+    /// error (default: a warning)
+    #[arg(long, requires = "kb")]
+    pub strict_time: bool,
+    /// Base manifest for Windows 10/11 DCM-compressed manifests: the
+    /// extracted base or a wcp.dll (without it they are only reported)
+    #[arg(long, value_name = "FILE")]
+    pub dcm_base: Option<std::path::PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Serialize)]
+struct Document<'a> {
+    #[serde(flatten)]
+    report: report::VerifyReport<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kb: Option<kbcheck::KbSummary>,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<i32> {
+    let article = match &args.kb {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read the article {}", path.display()))?;
+            Some(kb::parse_bytes(&bytes).with_context(|| format!("{}", path.display()))?)
+        }
+        None => None,
+    };
+    let opts = LoadOptions {
+        dcm_base: args.dcm_base.as_deref().map(read_dcm_base).transpose()?,
+        ..Default::default()
+    };
+    let pkg = Package::load_with(&args.input, &Limits::default(), &opts)?;
+    let (mut findings, stats) = integrity::check_with_stats(&pkg);
+    findings.extend(signature::check(&pkg));
+    let mut kb_summary = None;
+    if let Some(article) = &article {
+        let opts = kbcheck::KbOptions {
+            table_arch: args.table.map(Arch::from),
+            strict_time: args.strict_time,
+        };
+        let (f, s) = kbcheck::check(&pkg, article, &opts);
+        findings.extend(f);
+        kb_summary = Some(s);
+    }
+    let r = report::verify_report(&pkg.input, &findings, stats);
+    match args.format {
+        Format::Json => super::print_json(&Document {
+            report: r,
+            kb: kb_summary,
+        })?,
+        Format::Table => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            if let Some(s) = &kb_summary {
+                writeln!(
+                    out,
+                    "KB article: {} of {} documented rows match ({} tables for {})",
+                    s.rows_matched,
+                    s.rows_checked,
+                    s.tables.len(),
+                    s.arch
+                        .map_or("?".to_string(), |a| format!("{a:?}").to_lowercase())
+                )?;
+            }
+            out.write_all(report::verify_table(&r).as_bytes())?;
+        }
+    }
+    Ok(kbinspect::finding::exit_code(&findings))
 }

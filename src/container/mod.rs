@@ -5,6 +5,25 @@
 //! once, as a stream. A member that is itself a cabinet (by signature) is
 //! visited and then opened recursively, so an MSU presents one tree:
 //! `Windows6.1-KB4538483-x86.cab/update.mum`.
+//!
+//! Cabinets are read by our own reader: `cab` parses CFHEADER/CFFOLDER/CFFILE
+//! through checked helpers, `stream` decodes one folder at a time (stored,
+//! MSZIP via miniz_oxide with the history carried across blocks, LZX via
+//! lzxd; Quantum is refused) and hands members out in offset order, `walker`
+//! merges multi-cabinet sets, reports structural anomalies as findings
+//! (`cab-*` codes, listed in docs/container.md) and recurses into nested
+//! cabinets. [`list`] builds the inventory behind `kbinspect ls`.
+//!
+//! ```no_run
+//! use kbinspect::container::{walk, Limits};
+//! let report = walk("update.msu".as_ref(), &Limits::default(), &mut |m, r| {
+//!     let mut sink = std::io::sink();
+//!     std::io::copy(r, &mut sink)?; // a corrupt member fails here
+//!     println!("{} {}", m.path, m.size);
+//!     Ok(())
+//! })?;
+//! # Ok::<(), kbinspect::container::Error>(())
+//! ```
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -32,7 +51,8 @@ pub struct Limits {
     pub max_members: u64,
     /// Declared size of one member (`--max-member-size`).
     pub max_member_size: u64,
-    /// Declared output of the whole tree (`--max-total-size`).
+    /// Declared output of the whole tree (`--max-total-size`); a nested
+    /// cabinet counts as a member and again through its members.
     pub max_total_size: u64,
 }
 
@@ -200,19 +220,53 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub type Visitor<'a> = dyn FnMut(&MemberMeta, &mut dyn Read) -> anyhow::Result<()> + 'a;
 
 /// Walk an input: a `.msu`/`.cab` file or a directory of an expanded package.
+/// Every member is decoded in full, also the bytes the visitor leaves unread,
+/// so corruption anywhere is reported (see [`walk_with`] to skip that).
 pub fn walk(input: &Path, limits: &Limits, visitor: &mut Visitor<'_>) -> Result<WalkReport> {
+    walk_with(input, limits, &WalkOptions::default(), visitor)
+}
+
+/// How much a walk decodes beyond what the visitor reads.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    /// Decode (and so check) the bytes of every member even when the visitor
+    /// does not read them. Off, a listing only decodes what it needs to find
+    /// nested cabinets (the first bytes of each member).
+    pub verify_unread: bool,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions {
+            verify_unread: true,
+        }
+    }
+}
+
+/// [`walk`] with options.
+pub fn walk_with(
+    input: &Path,
+    limits: &Limits,
+    opts: &WalkOptions,
+    visitor: &mut Visitor<'_>,
+) -> Result<WalkReport> {
     let md = std::fs::metadata(input).map_err(|e| Error::Io {
         path: input.display().to_string(),
         source: e,
     })?;
     if md.is_dir() {
-        walk_dir(input, limits, visitor)
+        walk_dir(input, limits, opts, visitor)
     } else {
-        walk_file(input, limits, visitor)
+        walk_file(input, limits, opts, visitor)
     }
 }
 
-fn walk_file(input: &Path, limits: &Limits, visitor: &mut Visitor<'_>) -> Result<WalkReport> {
+fn walk_file(
+    input: &Path,
+    limits: &Limits,
+    opts: &WalkOptions,
+    visitor: &mut Visitor<'_>,
+) -> Result<WalkReport> {
     let name = input.display().to_string();
     let io = |e| Error::Io {
         path: name.clone(),
@@ -227,6 +281,7 @@ fn walk_file(input: &Path, limits: &Limits, visitor: &mut Visitor<'_>) -> Result
         report: &mut report,
         total_declared: 0,
         budget: decode_budget(limits),
+        verify_unread: opts.verify_unread,
     };
     let dir = input.parent().map(|p| {
         if p.as_os_str().is_empty() {
@@ -292,7 +347,12 @@ pub fn timestamp_from_unix(secs: i64) -> Timestamp {
 
 /// A directory holding an expanded package: every regular file, sorted by
 /// path, is a member. Symlinks are not followed.
-fn walk_dir(root: &Path, limits: &Limits, visitor: &mut Visitor<'_>) -> Result<WalkReport> {
+fn walk_dir(
+    root: &Path,
+    limits: &Limits,
+    opts: &WalkOptions,
+    visitor: &mut Visitor<'_>,
+) -> Result<WalkReport> {
     let mut files: Vec<(String, PathBuf, std::fs::Metadata)> = Vec::new();
     let mut stack = vec![(root.to_path_buf(), String::new(), 0u32)];
     while let Some((dir, prefix, depth)) = stack.pop() {
@@ -363,6 +423,7 @@ fn walk_dir(root: &Path, limits: &Limits, visitor: &mut Visitor<'_>) -> Result<W
         report: &mut report,
         total_declared: 0,
         budget: decode_budget(limits),
+        verify_unread: opts.verify_unread,
     };
     for (rel, path, md) in files {
         let is_container = is_first_cabinet(&path);

@@ -220,6 +220,8 @@ pub fn decode_patch(
                 "delta needs a source of {} bytes; none was given",
                 first.start
             )
+        } else if first.start == 0 {
+            format!("delta is source-less, but a {s}-byte source was given")
         } else {
             format!(
                 "delta was made against a {}-byte source, but the given source has {s} bytes",
@@ -361,9 +363,20 @@ pub fn decode_patch(
 }
 
 /// Append `len` bytes read from `q` onwards, byte by byte in effect: when the
-/// copy overlaps what it writes, the pattern repeats.
+/// copy overlaps what it writes, the pattern repeats. The caller has checked
+/// `q < window.len()`.
 #[inline]
 fn copy_match(window: &mut Vec<u8>, mut q: usize, mut len: usize) {
+    // Short copies (most of them) are cheaper as a plain loop than as a
+    // memmove call; the forward loop also gives the overlap semantics.
+    if len <= 32 {
+        let start = window.len();
+        window.resize(start + len, 0);
+        for k in 0..len {
+            window[start + k] = window[q + k];
+        }
+        return;
+    }
     while len > 0 {
         let n = (window.len() - q).min(len);
         window.extend_from_within(q..q + n);

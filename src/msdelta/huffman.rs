@@ -135,7 +135,7 @@ impl Huffman {
     }
 
     /// Decode one symbol.
-    #[inline]
+    #[inline(always)]
     pub fn decode(&self, r: &mut BitReader<'_>) -> Result<u16, DeltaError> {
         let peek = r.peek(MAX_LEN as u32);
         let e = self.table[(peek & ((1 << TABLE_BITS) - 1)) as usize];

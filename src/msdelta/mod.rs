@@ -3,13 +3,28 @@
 //! A delta is, from the outside in: an optional WinSxS wrapper (`DCM\x01`,
 //! `DCN\x01`, `DCD\x01`), an optional CRC32 prefix (Windows 10 PSFX), the
 //! magic `PA30` + FILETIME, then an LSB-first bitstream with the header
-//! fields, a pre-process buffer and a patch buffer. [`parse_header`] reads
-//! the header only; the format brief is `docs/msdelta.md`.
+//! fields, a pre-process buffer and a patch buffer.
+//!
+//! - [`parse_header`] reads the header only.
+//! - [`apply`] / [`apply_detailed`] rebuild the target and return it only
+//!   when every available hash matches.
+//! - [`expand_dcm`] expands a WinSxS compressed manifest.
+//! - [`rebuild_chain`] / [`ChainRebuilder`] follow container-index basis chains.
+//!
+//! ```no_run
+//! use kbinspect::msdelta::{apply, DeltaLimits};
+//! let delta = std::fs::read("42")?;
+//! let target = apply(&delta, None, &DeltaLimits::default())?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Supported scope, limits and evidence: `docs/msdelta.md`.
 
 mod bits;
 mod chain;
 mod dcm;
 mod decode;
+pub mod encode;
 mod huffman;
 mod pe;
 mod post;
@@ -102,11 +117,16 @@ pub struct DeltaHeader {
     pub target_size: u64,
     /// ALG_ID of the target hash (0 none, 0x8003 MD5, 0x8004 SHA-1, 0x800C SHA-256).
     pub hash_alg: u32,
+    #[serde(serialize_with = "as_hex")]
     pub target_hash: Vec<u8>,
     /// Length of the pre-process buffer (PE facts; empty for RAW deltas).
     pub preprocess_size: u64,
     /// Length of the patch buffer (the compressed instruction stream).
     pub patch_size: u64,
+}
+
+fn as_hex<S: serde::Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(bytes))
 }
 
 /// What went wrong, so callers can tell "cannot do" from "broken".

@@ -199,6 +199,7 @@ fn timestamp_sites(b: &[u8]) -> Vec<usize> {
             for k in 0..(named + ids).min(4096) {
                 if let Some(off) = u32_at(b, t + 16 + k * 8 + 4)
                     && off & 0x8000_0000 != 0
+                    && queue.len() < 4096
                 {
                     queue.push((off & 0x7FFF_FFFF) as usize);
                 }

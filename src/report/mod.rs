@@ -1,1 +1,349 @@
-//! (in progress)
+//! Rendering: JSON documents and comfy-table tables for `list` and `verify`.
+//!
+//! The shapes here are the public JSON schema (documented in
+//! `docs/servicing.md`); the CLI only chooses between [`serde_json`] and the
+//! table functions. Nothing here decides a verdict beyond counting findings.
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::check::integrity::Stats;
+use crate::finding::{Finding, Severity};
+use crate::model::{Component, Expansion, File, Location, Package, PackageManifest};
+use crate::servicing::identity::Identity;
+
+/// A new table in the house style.
+pub fn table() -> Table {
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Disabled);
+    t
+}
+
+/// Identity as shown in `list` JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentityView<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+    pub arch: &'a str,
+    pub language: &'a str,
+    pub public_key_token: &'a str,
+}
+
+impl<'a> From<&'a Identity> for IdentityView<'a> {
+    fn from(i: &'a Identity) -> Self {
+        IdentityView {
+            name: &i.name,
+            version: &i.version,
+            arch: &i.processor_architecture,
+            language: &i.language,
+            public_key_token: &i.public_key_token,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UpdateView<'a> {
+    pub name: &'a str,
+    pub components: Vec<String>,
+    pub packages: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageView<'a> {
+    pub member: &'a str,
+    pub identity: IdentityView<'a>,
+    pub identifier: Option<&'a str>,
+    pub release_type: Option<&'a str>,
+    pub restart: Option<&'a str>,
+    pub updates: Vec<UpdateView<'a>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileView<'a> {
+    pub name: &'a str,
+    pub destination: &'a str,
+    pub digest_alg: Option<&'a str>,
+    pub digest: Option<&'a str>,
+    pub size: Option<u64>,
+    pub location: &'a Location,
+    /// Outcome of rebuilding a delta-stored file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expansion: Option<&'a Expansion>,
+    /// PE file version of a stored or rebuilt payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file_version: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComponentView<'a> {
+    pub member: &'a str,
+    pub identity: IdentityView<'a>,
+    pub keyform: &'a str,
+    pub deployment: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deploys: Vec<String>,
+    pub files: Vec<FileView<'a>>,
+}
+
+/// A delta blob as shown in `list` JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeltaView<'a> {
+    pub member: &'a str,
+    pub signature: &'a str,
+    /// Target size from the header; null when the header is unreadable.
+    pub target_size: Option<u64>,
+    /// 1 raw, 2 i386 PE, 4 ia64 PE, 8 amd64 PE.
+    pub file_type: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_error: Option<&'a str>,
+}
+
+/// The `list --format json` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListView<'a> {
+    pub input: &'a str,
+    pub packages: Vec<PackageView<'a>>,
+    pub components: Vec<ComponentView<'a>>,
+    pub compressed_manifests: &'a [String],
+    /// Delta blobs with what their headers say.
+    pub deltas: Vec<DeltaView<'a>>,
+    /// Load problems (malformed XML, unreadable members).
+    pub findings: &'a [Finding],
+}
+
+fn package_view(p: &PackageManifest) -> PackageView<'_> {
+    PackageView {
+        member: &p.member,
+        identity: (&p.mum.identity).into(),
+        identifier: p.mum.identifier.as_deref(),
+        release_type: p.mum.release_type.as_deref(),
+        restart: p.mum.restart.as_deref(),
+        updates: p
+            .mum
+            .updates
+            .iter()
+            .map(|u| UpdateView {
+                name: &u.name,
+                components: u.components.iter().map(Identity::keyform).collect(),
+                packages: u.packages.iter().map(Identity::mum_stem).collect(),
+            })
+            .collect(),
+    }
+}
+
+fn file_view(f: &File) -> FileView<'_> {
+    FileView {
+        name: &f.name,
+        destination: &f.destination,
+        digest_alg: f.digest_alg.as_deref(),
+        digest: f.digest.as_deref(),
+        size: f.size,
+        location: &f.location,
+        expansion: f.expansion.as_ref(),
+        file_version: f.pe.as_ref().and_then(|p| p.file_version.as_deref()),
+    }
+}
+
+fn component_view(c: &Component) -> ComponentView<'_> {
+    ComponentView {
+        member: &c.member,
+        identity: (&c.identity).into(),
+        keyform: &c.keyform,
+        deployment: c.deployment,
+        deploys: c.deploys.iter().map(Identity::keyform).collect(),
+        files: c.files.iter().map(file_view).collect(),
+    }
+}
+
+/// Build the `list` JSON view of a package.
+pub fn list_view(pkg: &Package) -> ListView<'_> {
+    ListView {
+        input: &pkg.input,
+        packages: pkg.packages.iter().map(package_view).collect(),
+        components: pkg.components.iter().map(component_view).collect(),
+        compressed_manifests: &pkg.compressed_manifests,
+        deltas: pkg
+            .deltas
+            .iter()
+            .map(|d| DeltaView {
+                member: &d.member,
+                signature: &d.signature,
+                target_size: d.header.as_ref().map(|h| h.target_size),
+                file_type: d.header.as_ref().map(|h| h.file_type),
+                header_error: d.header_error.as_deref(),
+            })
+            .collect(),
+        findings: &pkg.findings,
+    }
+}
+
+/// A short human form of a location.
+pub fn location_text(l: &Location) -> String {
+    match l {
+        Location::Stored { member, .. } => format!("stored {member}"),
+        Location::Delta {
+            blob,
+            source_type,
+            basis,
+            member,
+            ..
+        } => format!(
+            "{source_type} blob {blob}{}{}",
+            basis.map_or(String::new(), |b| format!(" on file {b}")),
+            if member.is_none() { " (missing)" } else { "" }
+        ),
+        Location::Psf { offset, length, .. } => format!("psf @{offset}+{length}"),
+        Location::Copy { basis, .. } => format!("copy of file {basis}"),
+        Location::Absent => "absent".into(),
+    }
+}
+
+/// `list` as text: packages, then components and their files.
+pub fn list_table(pkg: &Package) -> String {
+    let mut out = String::new();
+    let mut t = table();
+    t.set_header(["package", "version", "arch", "KB", "release", "updates"]);
+    for p in &pkg.packages {
+        t.add_row([
+            p.mum.identity.name.clone(),
+            p.mum.identity.version.clone(),
+            p.mum.identity.processor_architecture.clone(),
+            p.mum.identifier.clone().unwrap_or_default(),
+            p.mum.release_type.clone().unwrap_or_default(),
+            p.mum.updates.len().to_string(),
+        ]);
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    let mut t = table();
+    t.set_header([
+        "component / file",
+        "version",
+        "arch",
+        "digest",
+        "size",
+        "location",
+    ]);
+    for c in &pkg.components {
+        let label = if c.deployment {
+            format!("{} (deployment)", c.identity.name)
+        } else {
+            c.identity.name.clone()
+        };
+        t.add_row([
+            label,
+            c.identity.version.clone(),
+            c.arch.clone(),
+            String::new(),
+            String::new(),
+            c.keyform.clone(),
+        ]);
+        for f in &c.files {
+            let digest = match (&f.digest_alg, &f.digest) {
+                (Some(a), Some(d)) => format!("{a}:{}", d.get(..16).unwrap_or(d)),
+                _ => "-".into(),
+            };
+            t.add_row([
+                format!("  {}", f.destination),
+                f.pe.as_ref()
+                    .and_then(|p| p.file_version.clone())
+                    .unwrap_or_default(),
+                String::new(),
+                digest,
+                f.size.map_or("-".into(), |s| s.to_string()),
+                location_text(&f.location),
+            ]);
+        }
+    }
+    out.push_str(&t.to_string());
+    out.push('\n');
+    out.push_str(&format!(
+        "{} packages, {} components, {} files, {} delta blobs ({} bytes of targets)\n",
+        pkg.packages.len(),
+        pkg.components.len(),
+        pkg.components.iter().map(|c| c.files.len()).sum::<usize>(),
+        pkg.deltas.len(),
+        pkg.deltas
+            .iter()
+            .filter_map(|d| d.header.as_ref().map(|h| h.target_size))
+            .fold(0u64, u64::saturating_add)
+    ));
+    out
+}
+
+/// Counts of findings by severity plus what was checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub errors: usize,
+    pub warnings: usize,
+    pub infos: usize,
+    #[serde(flatten)]
+    pub stats: Stats,
+}
+
+/// The `verify --format json` document.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport<'a> {
+    pub input: &'a str,
+    /// `pass` when no finding is an error, else `fail`.
+    pub verdict: &'static str,
+    pub summary: Summary,
+    pub findings: &'a [Finding],
+}
+
+/// Assemble the verify report.
+pub fn verify_report<'a>(
+    input: &'a str,
+    findings: &'a [Finding],
+    stats: Stats,
+) -> VerifyReport<'a> {
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let errors = count(Severity::Error);
+    VerifyReport {
+        input,
+        verdict: if errors == 0 { "pass" } else { "fail" },
+        summary: Summary {
+            errors,
+            warnings: count(Severity::Warning),
+            infos: count(Severity::Info),
+            stats,
+        },
+        findings,
+    }
+}
+
+/// Findings as a table, worst first, then a verdict line.
+pub fn verify_table(r: &VerifyReport<'_>) -> String {
+    let mut sorted: Vec<&Finding> = r.findings.iter().collect();
+    sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let mut t = table();
+    t.set_header(["severity", "code", "subject", "detail"]);
+    for f in sorted {
+        t.add_row([
+            f.severity.to_string(),
+            f.code.clone(),
+            f.subject.clone(),
+            f.detail.clone(),
+        ]);
+    }
+    let s = &r.summary;
+    let table = if r.findings.is_empty() {
+        "no findings".to_string()
+    } else {
+        t.to_string()
+    };
+    format!(
+        "{table}\n{}: {} errors, {} warnings, {} info; {} components, {} files ({} verified by hash, {} agreeing with the index, {} not expanded), {} index sources verified\n",
+        r.verdict.to_uppercase(),
+        s.errors,
+        s.warnings,
+        s.infos,
+        s.stats.components + s.stats.deployments,
+        s.stats.files,
+        s.stats.files_verified,
+        s.stats.files_index_agreed,
+        s.stats.files_not_expanded,
+        s.stats.index_sources_verified,
+    )
+}

@@ -43,7 +43,8 @@ fn hash_pair(k: &str, v: &str) -> u64 {
     hash_str(k).wrapping_mul(M_PAIR).wrapping_add(hash_str(v))
 }
 
-fn is_neutral(lang: &str) -> bool {
+/// True for an empty, `neutral` or `*` language.
+pub fn is_neutral(lang: &str) -> bool {
     lang.is_empty() || lang.eq_ignore_ascii_case("neutral") || lang == "*"
 }
 
@@ -60,6 +61,51 @@ pub fn truncate_name(name: &str) -> String {
 }
 
 impl Identity {
+    /// Read an `<assemblyIdentity>` (or `<id>`, `<installerAssembly>`)
+    /// element's attributes. Missing attributes stay empty.
+    pub fn from_element(e: &crate::servicing::xml::Element) -> Identity {
+        Identity {
+            name: e.attr_or_empty("name").to_string(),
+            version: e.attr_or_empty("version").to_string(),
+            processor_architecture: e.attr_or_empty("processorArchitecture").to_string(),
+            language: e.attr_or_empty("language").to_string(),
+            public_key_token: e.attr_or_empty("publicKeyToken").to_string(),
+            version_scope: e.attr_or_empty("versionScope").to_string(),
+            build_type: e.attr_or_empty("buildType").to_string(),
+            type_: e.attr_or_empty("type").to_string(),
+        }
+    }
+
+    /// `name~publicKeyToken~arch~language~version`: the stem of a `.mum`
+    /// file name (language empty when neutral).
+    pub fn mum_stem(&self) -> String {
+        let lang = if is_neutral(&self.language) {
+            ""
+        } else {
+            self.language.as_str()
+        };
+        format!(
+            "{}~{}~{}~{}~{}",
+            self.name, self.public_key_token, self.processor_architecture, lang, self.version
+        )
+    }
+
+    /// Same component ignoring case (Windows compares identities
+    /// case-insensitively), with neutral languages equal.
+    pub fn same_as(&self, other: &Identity) -> bool {
+        let lang_eq = (is_neutral(&self.language) && is_neutral(&other.language))
+            || self.language.eq_ignore_ascii_case(&other.language);
+        self.name.eq_ignore_ascii_case(&other.name)
+            && self.version.eq_ignore_ascii_case(&other.version)
+            && self
+                .processor_architecture
+                .eq_ignore_ascii_case(&other.processor_architecture)
+            && self
+                .public_key_token
+                .eq_ignore_ascii_case(&other.public_key_token)
+            && lang_eq
+    }
+
     /// The 64-bit identity hash that ends a keyform. `buildType` is not hashed;
     /// a neutral language is skipped.
     pub fn hash(&self) -> u64 {

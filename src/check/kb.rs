@@ -1,0 +1,395 @@
+//! Check a package against the file tables of its Knowledge Base article.
+//!
+//! Every documented row must be found in the package: files by name
+//! (case-insensitive), architecture, file version (PE resource, else the
+//! component version) and size; additional-files rows (`.mum`/`.manifest`)
+//! by member name and size. Dates and times are compared with the CAB
+//! timestamps. Payload files that no row documents are reported too.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+
+use crate::finding::{Finding, Severity};
+use crate::kb::{Arch, Article, Kind, Row, RowArch, Table};
+use crate::model::{File, Location, Package};
+
+/// How to compare.
+#[derive(Debug, Clone, Default)]
+pub struct KbOptions {
+    /// Compare against the tables of this architecture instead of the
+    /// package's own.
+    pub table_arch: Option<Arch>,
+    /// A date/time mismatch is an error instead of a warning.
+    pub strict_time: bool,
+}
+
+/// What the comparison looked at, for the summary.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KbSummary {
+    /// The architecture whose tables were used.
+    pub arch: Option<Arch>,
+    /// Headings (or first lines) of the tables used.
+    pub tables: Vec<String>,
+    pub rows_checked: usize,
+    pub rows_matched: usize,
+}
+
+/// The package's architecture, from its package manifests (then its
+/// components): amd64 → x64, x86 → x86, ia64 → ia64, arm64 → arm64.
+pub fn package_arch(pkg: &Package) -> Option<Arch> {
+    let from = |a: &str| match a.to_ascii_lowercase().as_str() {
+        "amd64" => Some(Arch::X64),
+        "x86" => Some(Arch::X86),
+        "ia64" => Some(Arch::Ia64),
+        "arm64" => Some(Arch::Arm64),
+        _ => None,
+    };
+    pkg.packages
+        .iter()
+        .find_map(|p| from(&p.mum.identity.processor_architecture))
+        .or_else(|| {
+            // Most common native architecture among components.
+            let mut counts = std::collections::BTreeMap::new();
+            for c in &pkg.components {
+                if let Some(a) = from(&c.arch) {
+                    *counts.entry(a as u8).or_insert(0usize) += 1;
+                }
+            }
+            let best = counts.into_iter().max_by_key(|(_, n)| *n)?.0;
+            [Arch::X86, Arch::X64, Arch::Ia64, Arch::Arm64]
+                .into_iter()
+                .find(|a| *a as u8 == best)
+        })
+}
+
+fn row_arch_name(a: RowArch) -> &'static str {
+    match a {
+        RowArch::X86 => "x86",
+        RowArch::Amd64 => "amd64",
+        RowArch::Wow64 => "wow64",
+        RowArch::Ia64 => "ia64",
+        RowArch::Arm64 => "arm64",
+    }
+}
+
+fn table_name(t: &Table) -> String {
+    t.heading
+        .clone()
+        .unwrap_or_else(|| format!("table at line {}", t.line))
+}
+
+/// The version a file carries: its PE file version, else its component's.
+fn file_version<'a>(pkg: &'a Package, f: &'a File) -> Option<&'a str> {
+    f.pe.as_ref()
+        .and_then(|p| p.file_version.as_deref())
+        .or_else(|| {
+            pkg.components
+                .iter()
+                .find(|c| c.keyform == f.component)
+                .map(|c| c.identity.version.as_str())
+        })
+}
+
+fn stored_timestamp(f: &File) -> Option<crate::container::Timestamp> {
+    match &f.location {
+        Location::Stored { timestamp, .. } => *timestamp,
+        _ => None,
+    }
+}
+
+fn basename(path: &str) -> &str {
+    path.rsplit(['/', '\\']).next().unwrap_or(path)
+}
+
+/// Compare `pkg` with the tables of `article`. Returns the findings and a
+/// summary of what was compared.
+pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding>, KbSummary) {
+    let mut findings = Vec::new();
+    let arch = opts.table_arch.or_else(|| package_arch(pkg));
+    let mut summary = KbSummary {
+        arch,
+        ..Default::default()
+    };
+    let Some(arch) = arch else {
+        findings.push(Finding::error(
+            "kb-no-arch",
+            &pkg.input,
+            "cannot tell the package's architecture; choose the article's tables with --table",
+        ));
+        return (findings, summary);
+    };
+    let tables: Vec<&Table> = article.tables_for(arch).collect();
+    if tables.is_empty() {
+        findings.push(Finding::error(
+            "kb-no-table",
+            &pkg.input,
+            format!("the article has no file table for {arch:?}; choose one with --table"),
+        ));
+        return (findings, summary);
+    }
+    summary.tables = tables.iter().map(|t| table_name(t)).collect();
+
+    // Files already claimed by a row (component keyform + lower-case name).
+    let mut claimed: HashSet<(String, String)> = HashSet::new();
+    let all_files: Vec<&File> = pkg.components.iter().flat_map(|c| c.files.iter()).collect();
+
+    // (lower-case name, arch) of every documented file row.
+    let documented: HashSet<(String, String)> = tables
+        .iter()
+        .filter(|t| t.kind == Kind::Files)
+        .flat_map(|t| t.rows.iter())
+        .filter_map(|r| {
+            Some((
+                r.name.to_ascii_lowercase(),
+                row_arch_name(r.arch?).to_string(),
+            ))
+        })
+        .collect();
+    for table in &tables {
+        for row in &table.rows {
+            summary.rows_checked += 1;
+            let ok = match table.kind {
+                Kind::Files => check_file_row(
+                    pkg,
+                    &all_files,
+                    row,
+                    opts,
+                    &documented,
+                    &mut claimed,
+                    &mut findings,
+                ),
+                Kind::Additional => check_additional_row(pkg, row, &mut findings),
+            };
+            if ok {
+                summary.rows_matched += 1;
+            }
+        }
+    }
+
+    // Payload files of the checked architectures that no row documents.
+    let documented_archs: HashSet<&str> = tables
+        .iter()
+        .filter(|t| t.kind == Kind::Files)
+        .flat_map(|t| t.rows.iter().filter_map(|r| r.arch.map(row_arch_name)))
+        .collect();
+    for f in &all_files {
+        let key = (f.component.clone(), f.name.to_ascii_lowercase());
+        if claimed.contains(&key) {
+            continue;
+        }
+        if !documented_archs.is_empty() && !documented_archs.contains(f.arch.as_str()) {
+            continue;
+        }
+        findings.push(Finding::warning(
+            "kb-undocumented",
+            format!("{} ({})", f.name, f.arch),
+            format!(
+                "the package installs {} from component {} but the article does not list it",
+                f.destination, f.component
+            ),
+        ));
+    }
+    (findings, summary)
+}
+
+fn row_subject(row: &Row) -> String {
+    match row.arch {
+        Some(a) => format!(
+            "{} ({}, article line {})",
+            row.name,
+            row_arch_name(a),
+            row.line
+        ),
+        None => format!("{} (article line {})", row.name, row.line),
+    }
+}
+
+fn check_file_row(
+    pkg: &Package,
+    files: &[&File],
+    row: &Row,
+    opts: &KbOptions,
+    documented: &HashSet<(String, String)>,
+    claimed: &mut HashSet<(String, String)>,
+    findings: &mut Vec<Finding>,
+) -> bool {
+    let subject = row_subject(row);
+    let same_name: Vec<&File> = files
+        .iter()
+        .copied()
+        .filter(|f| basename(&f.name).eq_ignore_ascii_case(&row.name))
+        .collect();
+    if same_name.is_empty() {
+        findings.push(Finding::error(
+            "kb-missing",
+            subject,
+            "documented in the article but not in the package",
+        ));
+        return false;
+    }
+    let want_arch = row.arch.map(row_arch_name);
+    let same_arch: Vec<&File> = same_name
+        .iter()
+        .copied()
+        .filter(|f| want_arch.is_none_or(|a| f.arch.eq_ignore_ascii_case(a)))
+        .collect();
+    // Same-named files of another architecture that another row documents
+    // are other files (the WOW64 twin of an amd64 DLL), not this one in the
+    // wrong place.
+    let elsewhere: Vec<&File> = same_name
+        .iter()
+        .copied()
+        .filter(|f| {
+            !documented.contains(&(f.name.to_ascii_lowercase(), f.arch.to_ascii_lowercase()))
+        })
+        .collect();
+    if same_arch.is_empty() && elsewhere.is_empty() {
+        findings.push(Finding::error(
+            "kb-missing",
+            subject,
+            "documented in the article but not in the package",
+        ));
+        return false;
+    }
+    if same_arch.is_empty() {
+        let got: Vec<&str> = elsewhere.iter().map(|f| f.arch.as_str()).collect();
+        findings.push(Finding::error(
+            "kb-wrong-arch",
+            subject,
+            format!(
+                "documented as {}, the package has it as {}",
+                want_arch.unwrap_or("?"),
+                got.join(", ")
+            ),
+        ));
+        return false;
+    }
+    // Several candidates (e.g. GDR and LDR branches): prefer an unclaimed one
+    // whose version and size match.
+    let score = |f: &File| {
+        let v = row
+            .version
+            .as_deref()
+            .is_none_or(|v| file_version(pkg, f) == Some(v));
+        let s = row.size.is_none_or(|s| f.size == Some(s));
+        let free = !claimed.contains(&(f.component.clone(), f.name.to_ascii_lowercase()));
+        (free as u8) * 4 + (v as u8) * 2 + s as u8
+    };
+    let Some(best) = same_arch.iter().copied().max_by_key(|f| score(f)) else {
+        return false;
+    };
+    claimed.insert((best.component.clone(), best.name.to_ascii_lowercase()));
+    let mut ok = true;
+    // The image itself must be built for the documented platform: an amd64
+    // binary in a WOW64 (x86) row is the wrong file even if the component
+    // says wow64.
+    if let (Some(want), Some(pe)) = (row.arch, best.pe.as_ref()) {
+        let expected = match want {
+            RowArch::X86 | RowArch::Wow64 => "i386",
+            RowArch::Amd64 => "amd64",
+            RowArch::Ia64 => "ia64",
+            RowArch::Arm64 => "arm64",
+        };
+        if !pe.machine.is_empty() && pe.machine != expected {
+            ok = false;
+            findings.push(Finding::error(
+                "kb-wrong-arch",
+                subject.clone(),
+                format!(
+                    "documented as {}, but the image is built for {} (expected {expected})",
+                    row_arch_name(want),
+                    pe.machine
+                ),
+            ));
+        }
+    }
+    if let Some(want) = row.version.as_deref() {
+        let got = file_version(pkg, best);
+        if got != Some(want) {
+            ok = false;
+            findings.push(Finding::error(
+                "kb-version-mismatch",
+                subject.clone(),
+                format!(
+                    "documented version {want}, the package has {}",
+                    got.unwrap_or("no version")
+                ),
+            ));
+        }
+    }
+    if let Some(want) = row.size {
+        match best.size {
+            Some(got) if got == want => {}
+            got => {
+                ok = false;
+                findings.push(Finding::error(
+                    "kb-size-mismatch",
+                    subject.clone(),
+                    format!(
+                        "documented size {want} bytes, the package has {}",
+                        got.map_or("unknown".to_string(), |g| format!("{g} bytes"))
+                    ),
+                ));
+            }
+        }
+    }
+    if let (Some(date), Some(ts)) = (row.date.as_deref(), stored_timestamp(best)) {
+        let got_date = format!("{:04}-{:02}-{:02}", ts.year, ts.month, ts.day);
+        let got_time = format!("{:02}:{:02}", ts.hour, ts.minute);
+        let time_ok = row.time.as_deref().is_none_or(|t| t == got_time);
+        if got_date != date || !time_ok {
+            let sev = if opts.strict_time {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            if opts.strict_time {
+                ok = false;
+            }
+            findings.push(Finding::new(
+                sev,
+                "kb-time-mismatch",
+                subject.clone(),
+                format!(
+                    "documented {} {}, the package stores {} {}",
+                    date,
+                    row.time.as_deref().unwrap_or(""),
+                    got_date,
+                    got_time
+                ),
+            ));
+        }
+    }
+    ok
+}
+
+fn check_additional_row(pkg: &Package, row: &Row, findings: &mut Vec<Finding>) -> bool {
+    let subject = row_subject(row);
+    let Some(member) = pkg
+        .members
+        .iter()
+        .find(|m| basename(&m.path).eq_ignore_ascii_case(&row.name))
+    else {
+        findings.push(Finding::error(
+            "kb-missing",
+            subject,
+            "documented in the article's additional files but not in the package",
+        ));
+        return false;
+    };
+    if let Some(want) = row.size
+        && member.size != want
+    {
+        findings.push(Finding::error(
+            "kb-size-mismatch",
+            subject,
+            format!(
+                "documented size {want} bytes, member {} has {} bytes",
+                member.path, member.size
+            ),
+        ));
+        return false;
+    }
+    true
+}

@@ -1,0 +1,1042 @@
+//! The package model: what an update package contains, built in one pass.
+//!
+//! [`Package::load`] walks the input once ([`crate::container::walk`]),
+//! hashes every member while it streams past (SHA-256 and SHA-1), keeps the
+//! bytes only of what must be parsed afterwards (servicing XML, delta blobs,
+//! PE payloads, each under a size cap), then parses:
+//!
+//! - [`Package::packages`]: the `.mum` package manifests,
+//! - [`Package::components`]: component and deployment manifests, each with
+//!   its [`File`]s and where each file's bytes are ([`Location`]),
+//! - [`Package::indexes`]: container indexes (`*.cix.xml`),
+//! - [`Package::deltas`]: PA30/PA19 delta blobs and their headers,
+//! - [`Package::members`]: every member with size, hashes and timestamp,
+//! - [`Package::findings`]: problems met while loading (container anomalies,
+//!   unreadable members, malformed XML naming member and line/column).
+//!
+//! Loading never fails on bad metadata: a malformed manifest is a finding
+//! and the rest of the package is still modelled. Only an input that cannot
+//! be opened at all is an error. Checks live in [`crate::check`].
+//!
+//! ```no_run
+//! use kbinspect::{container::Limits, model::Package};
+//! let pkg = Package::load("update.msu".as_ref(), &Limits::default())?;
+//! for c in &pkg.components {
+//!     println!("{} {} files", c.keyform, c.files.len());
+//! }
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::Path;
+
+use serde::Serialize;
+use sha1::Digest as _;
+
+use crate::container::{self, ContainerInfo, Limits, MemberMeta, Timestamp};
+use crate::finding::Finding;
+use crate::msdelta::{self, ChainErrorKind, ChainRebuilder, DeltaHeader, Recipe, Step};
+use crate::pe::{self, PeVersion};
+use crate::servicing::cix::{ContainerIndex, SourceLocation, SourceType};
+use crate::servicing::component::{self, Dependency, DigestAlg, RegistryKey};
+use crate::servicing::identity::{Identity, Keyform};
+use crate::servicing::mum::{self, Mum};
+use crate::servicing::xml::XmlLimits;
+use crate::servicing::{self, DocKind, cix};
+
+/// Caps on what the model keeps in memory.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Largest servicing XML document kept for parsing.
+    pub max_metadata_size: u64,
+    /// Largest delta blob kept (for its header and later expansion).
+    pub max_delta_size: u64,
+    /// Largest PE payload kept for its version resource.
+    pub max_pe_size: u64,
+    /// Total bytes kept across all members; beyond it PE payloads are no
+    /// longer kept (their versions are then unknown).
+    pub max_kept_total: u64,
+    pub xml: XmlLimits,
+    /// Rebuild delta-stored files (through their basis chains) to verify
+    /// their bytes and read PE versions.
+    pub expand_deltas: bool,
+    pub delta: msdelta::DeltaLimits,
+    /// The base manifest from wcp.dll (resource 614/1). With it, `DCM\x01`
+    /// compressed manifests are expanded and parsed like plain ones.
+    pub dcm_base: Option<Vec<u8>>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            max_metadata_size: 32 << 20,
+            max_delta_size: 256 << 20,
+            max_pe_size: 256 << 20,
+            max_kept_total: 2 << 30,
+            xml: XmlLimits::default(),
+            expand_deltas: true,
+            delta: msdelta::DeltaLimits::default(),
+            dcm_base: None,
+        }
+    }
+}
+
+/// Read the base manifest for `DCM\x01` manifests: either the base itself
+/// (as extracted, e.g. `w10-base.manifest`) or a wcp.dll holding it as
+/// resource 614/1.
+pub fn read_dcm_base(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context as _;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.starts_with(b"MZ") {
+        msdelta::base_from_wcp(&bytes)
+            .with_context(|| format!("{}: no DCM base manifest in this PE", path.display()))
+    } else {
+        Ok(bytes)
+    }
+}
+
+/// What a member is, from its name and first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MemberKind {
+    Mum,
+    Manifest,
+    /// `DCM\x01` manifest, not parsed (needs the base manifest from wcp.dll).
+    CompressedManifest,
+    ContainerIndex,
+    /// `.cat` security catalog.
+    Catalog,
+    /// A PA30/PA31/PA19 delta blob.
+    Delta,
+    /// A PE image (`MZ`).
+    Pe,
+    /// A cabinet opened by the walk.
+    Container,
+    Other,
+}
+
+impl MemberKind {
+    /// The kebab-case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberKind::Mum => "mum",
+            MemberKind::Manifest => "manifest",
+            MemberKind::CompressedManifest => "compressed-manifest",
+            MemberKind::ContainerIndex => "container-index",
+            MemberKind::Catalog => "catalog",
+            MemberKind::Delta => "delta",
+            MemberKind::Pe => "pe",
+            MemberKind::Container => "container",
+            MemberKind::Other => "other",
+        }
+    }
+}
+
+/// One member of the input tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct Member {
+    /// Tree path (`Windows6.1-KB4538483-x86.cab/update.mum`).
+    pub path: String,
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the bytes read.
+    pub sha256: String,
+    /// Lower-case hex SHA-1 of the bytes read, for members that may be
+    /// payloads (old manifests declare SHA-1 digests). Servicing XML,
+    /// catalogs, delta blobs and cabinets are never SHA-1-checked, so their
+    /// SHA-1 is not computed: it would double the hashing cost.
+    pub sha1: Option<String>,
+    /// Timestamp stored in the container (CAB date/time or file mtime).
+    pub timestamp: Option<Timestamp>,
+    pub kind: MemberKind,
+    /// The member could not be read completely (the error); its hashes
+    /// cover only what was read.
+    pub read_error: Option<String>,
+    #[serde(skip)]
+    pub(crate) bytes: Option<Vec<u8>>,
+}
+
+impl Member {
+    /// The bytes kept for this member (metadata, deltas, PE payloads).
+    pub fn bytes(&self) -> Option<&[u8]> {
+        self.bytes.as_deref()
+    }
+}
+
+/// A parsed `.mum`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageManifest {
+    /// Member path of the `.mum`.
+    pub member: String,
+    #[serde(flatten)]
+    pub mum: Mum,
+}
+
+/// Where the installed bytes of a manifest file are in the package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Location {
+    /// Stored as a member, byte for byte.
+    Stored {
+        member: String,
+        timestamp: Option<Timestamp>,
+    },
+    /// Produced by a delta blob (a member named by the container index),
+    /// applied to the output of index file `basis` (or to nothing).
+    Delta {
+        /// Member path of the blob, when present.
+        member: Option<String>,
+        /// The blob's name in the index.
+        blob: String,
+        source_type: String,
+        basis: Option<u64>,
+        index_id: u64,
+    },
+    /// A byte range of a `.psf` payload file (Windows 10+ express packages).
+    Psf {
+        offset: u64,
+        length: u64,
+        source_type: String,
+        index_id: u64,
+    },
+    /// A copy of another index file's output.
+    Copy { basis: u64, index_id: u64 },
+    /// Not in the package.
+    Absent,
+}
+
+/// The outcome of rebuilding a delta-stored file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Expansion {
+    /// Rebuilt; every link of the chain matched its index hash. `sha256`
+    /// (and `sha1`) of the rebuilt bytes.
+    Rebuilt { sha256: String, sha1: String },
+    /// The decoder cannot do it (PE transforms, PA31, a limit) or an input
+    /// is not available (missing blob, `.psf` range): not a package fault.
+    NotExpanded { reason: String },
+    /// Decoding failed or gave bytes that do not match the index.
+    Failed { reason: String },
+}
+
+/// One `<file>` of a component manifest, with where its bytes are.
+#[derive(Debug, Clone, Serialize)]
+pub struct File {
+    pub name: String,
+    /// Keyform of the declaring component.
+    pub component: String,
+    pub arch: String,
+    /// Installed path (`C:\Windows\System32\sppsvc.exe`).
+    pub destination: String,
+    /// `sha256`, `sha1` or the algorithm as written; `None` without a digest.
+    pub digest_alg: Option<String>,
+    /// Lower-case hex digest of the installed bytes, as declared.
+    pub digest: Option<String>,
+    /// Size of the installed bytes when known (stored member or index length).
+    pub size: Option<u64>,
+    pub location: Location,
+    /// Version resource of a stored or rebuilt PE payload.
+    pub pe: Option<PeVersion>,
+    /// For files produced by deltas: the outcome of rebuilding them.
+    pub expansion: Option<Expansion>,
+    /// 1-based line of the `<file>` element in the manifest.
+    #[serde(skip)]
+    pub line: u32,
+}
+
+/// A component or deployment manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Component {
+    /// Member path of the `.manifest`.
+    pub member: String,
+    pub identity: Identity,
+    /// Keyform computed from the identity.
+    pub keyform: String,
+    pub arch: String,
+    pub deployment: bool,
+    /// For deployment manifests: the components they deploy.
+    pub deploys: Vec<Identity>,
+    pub dependencies: Vec<Dependency>,
+    pub registry_keys: Vec<RegistryKey>,
+    pub files: Vec<File>,
+}
+
+/// A container index and the member it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct Index {
+    pub member: String,
+    #[serde(flatten)]
+    pub index: ContainerIndex,
+    #[serde(skip)]
+    by_id: HashMap<u64, usize>,
+    #[serde(skip)]
+    by_name: HashMap<String, usize>,
+}
+
+impl Index {
+    /// Wrap a parsed index with id and name lookups (first entry wins).
+    pub fn new(member: String, index: ContainerIndex) -> Index {
+        let mut by_id = HashMap::new();
+        let mut by_name = HashMap::new();
+        for (i, f) in index.files.iter().enumerate() {
+            by_id.entry(f.id).or_insert(i);
+            by_name.entry(path_key(&f.name)).or_insert(i);
+        }
+        Index {
+            member,
+            index,
+            by_id,
+            by_name,
+        }
+    }
+
+    /// The entry with this id.
+    pub fn entry(&self, id: u64) -> Option<&cix::CixFile> {
+        self.by_id.get(&id).and_then(|&i| self.index.files.get(i))
+    }
+
+    /// The entry with this target name (case-insensitive, either slash).
+    pub fn entry_named(&self, name: &str) -> Option<&cix::CixFile> {
+        self.by_name
+            .get(&path_key(name))
+            .and_then(|&i| self.index.files.get(i))
+    }
+}
+
+/// A delta blob member and its header.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeltaBlob {
+    pub member: String,
+    /// `PA30`, `PA31`, `PA19`.
+    pub signature: String,
+    pub header: Option<DeltaHeader>,
+    /// Why the header could not be read.
+    pub header_error: Option<String>,
+}
+
+/// Everything known about a package.
+#[derive(Debug, Clone, Serialize)]
+pub struct Package {
+    /// The input as given.
+    pub input: String,
+    pub containers: Vec<ContainerInfo>,
+    pub members: Vec<Member>,
+    pub packages: Vec<PackageManifest>,
+    pub components: Vec<Component>,
+    /// Members holding `DCM\x01` compressed manifests (not parsed).
+    pub compressed_manifests: Vec<String>,
+    pub indexes: Vec<Index>,
+    pub deltas: Vec<DeltaBlob>,
+    /// Container findings and load problems (malformed XML, unreadable
+    /// members, oversized metadata).
+    pub findings: Vec<Finding>,
+    #[serde(skip)]
+    lookup: Lookup,
+}
+
+/// Hash lookups so that checks stay linear on packages with 100,000 files.
+#[derive(Debug, Clone, Default)]
+struct Lookup {
+    /// `path_key(member path)` → member index.
+    members: HashMap<String, usize>,
+    /// keyform → component index.
+    components: HashMap<String, usize>,
+    /// member path → delta index.
+    deltas: HashMap<String, usize>,
+}
+
+/// Case-insensitive, `/`-separated key for member lookups: CAB names use
+/// `\`, Windows names are case-insensitive.
+pub fn path_key(p: &str) -> String {
+    p.replace('\\', "/").to_ascii_lowercase()
+}
+
+/// Directory part of a `/`-separated path (`""` at the top).
+pub fn parent_of(p: &str) -> &str {
+    p.rfind('/').map_or("", |i| &p[..i])
+}
+
+fn join_key(dir: &str, rel: &str) -> String {
+    if dir.is_empty() {
+        path_key(rel)
+    } else {
+        path_key(&format!("{dir}/{rel}"))
+    }
+}
+
+const HEAD_LEN: usize = 64 * 1024;
+
+fn delta_signature(head: &[u8]) -> Option<String> {
+    for off in [0usize, 4] {
+        if let Some(sig) = head.get(off..off + 4)
+            && matches!(sig, b"PA30" | b"PA31" | b"PA19")
+        {
+            return Some(String::from_utf8_lossy(sig).into_owned());
+        }
+    }
+    None
+}
+
+fn kind_of(meta: &MemberMeta, head: &[u8]) -> MemberKind {
+    if meta.is_container {
+        return MemberKind::Container;
+    }
+    match servicing::classify(&meta.path, head) {
+        Some(DocKind::Mum) => MemberKind::Mum,
+        Some(DocKind::Manifest) => MemberKind::Manifest,
+        Some(DocKind::CompressedManifest) => MemberKind::CompressedManifest,
+        Some(DocKind::ContainerIndex) => MemberKind::ContainerIndex,
+        None => {
+            if meta.path.to_ascii_lowercase().ends_with(".cat") {
+                MemberKind::Catalog
+            } else if delta_signature(head).is_some() {
+                MemberKind::Delta
+            } else if head.starts_with(b"MZ") {
+                MemberKind::Pe
+            } else {
+                MemberKind::Other
+            }
+        }
+    }
+}
+
+impl Package {
+    /// Load a package with default caps.
+    pub fn load(input: &Path, limits: &Limits) -> anyhow::Result<Package> {
+        Self::load_with(input, limits, &LoadOptions::default())
+    }
+
+    /// Load a package: one streaming pass, then parsing. Errors only when
+    /// the input cannot be walked at all.
+    pub fn load_with(input: &Path, limits: &Limits, opts: &LoadOptions) -> anyhow::Result<Package> {
+        let mut members: Vec<Member> = Vec::new();
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut kept_total = 0u64;
+        let report = container::walk(input, limits, &mut |meta, reader| {
+            let m = read_member(meta, reader, opts, &mut kept_total, &mut findings);
+            members.push(m);
+            Ok(())
+        })?;
+        let mut pkg = Package {
+            input: input.display().to_string(),
+            containers: report.containers,
+            members,
+            packages: vec![],
+            components: vec![],
+            compressed_manifests: vec![],
+            indexes: vec![],
+            deltas: vec![],
+            findings: report.findings,
+            lookup: Lookup::default(),
+        };
+        pkg.findings.append(&mut findings);
+        pkg.parse_metadata(opts);
+        Ok(pkg)
+    }
+
+    /// Build a model from members already in memory (tests, other front
+    /// ends). Each tuple is (tree path, bytes, timestamp).
+    pub fn from_members(
+        input: &str,
+        items: Vec<(String, Vec<u8>, Option<Timestamp>)>,
+        opts: &LoadOptions,
+    ) -> Package {
+        let mut findings = Vec::new();
+        let mut kept_total = 0u64;
+        let members = items
+            .into_iter()
+            .map(|(path, bytes, ts)| {
+                let meta = MemberMeta {
+                    name: path.clone(),
+                    path,
+                    size: bytes.len() as u64,
+                    modified: ts,
+                    compression: container::Compression::File,
+                    folder: None,
+                    depth: 0,
+                    attributes: 0,
+                    is_container: false,
+                };
+                read_member(
+                    &meta,
+                    &mut bytes.as_slice(),
+                    opts,
+                    &mut kept_total,
+                    &mut findings,
+                )
+            })
+            .collect();
+        let mut pkg = Package {
+            input: input.to_string(),
+            containers: vec![],
+            members,
+            packages: vec![],
+            components: vec![],
+            compressed_manifests: vec![],
+            indexes: vec![],
+            deltas: vec![],
+            findings,
+            lookup: Lookup::default(),
+        };
+        pkg.parse_metadata(opts);
+        pkg
+    }
+
+    /// The member at a tree path (case-insensitive, either slash).
+    pub fn member(&self, path: &str) -> Option<&Member> {
+        self.lookup
+            .members
+            .get(&path_key(path))
+            .and_then(|&i| self.members.get(i))
+    }
+
+    /// Members by lookup key ([`path_key`] of the tree path).
+    pub fn member_index(&self) -> HashMap<String, usize> {
+        self.members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (path_key(&m.path), i))
+            .collect()
+    }
+
+    /// The component whose identity matches (by keyform, then attributes).
+    pub fn component(&self, id: &Identity) -> Option<&Component> {
+        self.lookup
+            .components
+            .get(&id.keyform())
+            .and_then(|&i| self.components.get(i))
+            .filter(|c| c.identity.same_as(id))
+    }
+
+    /// The delta blob stored in this member.
+    pub fn delta(&self, member_path: &str) -> Option<&DeltaBlob> {
+        self.lookup
+            .deltas
+            .get(member_path)
+            .and_then(|&i| self.deltas.get(i))
+    }
+
+    fn parse_metadata(&mut self, opts: &LoadOptions) {
+        self.lookup.members = self.member_index();
+        let mut findings = Vec::new();
+        for m in &self.members {
+            let Some(bytes) = m.bytes.as_deref() else {
+                continue;
+            };
+            match m.kind {
+                MemberKind::Mum => match mum::parse(&m.path, bytes, &opts.xml) {
+                    Ok(mum) => self.packages.push(PackageManifest {
+                        member: m.path.clone(),
+                        mum,
+                    }),
+                    Err(e) => {
+                        findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()))
+                    }
+                },
+                MemberKind::ContainerIndex => match cix::parse(&m.path, bytes, &opts.xml) {
+                    Ok(index) => self.indexes.push(Index::new(m.path.clone(), index)),
+                    Err(e) => {
+                        findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()))
+                    }
+                },
+                MemberKind::CompressedManifest if opts.dcm_base.is_none() => {
+                    self.compressed_manifests.push(m.path.clone());
+                    findings.push(Finding::info(
+                        "manifest-compressed",
+                        &m.path,
+                        "DCM-compressed manifest: expanding it needs the base manifest from wcp.dll (--dcm-base); its identity comes from the file name only",
+                    ));
+                }
+                MemberKind::Delta => {
+                    let signature = delta_signature(bytes).unwrap_or_default();
+                    let (header, header_error) = match msdelta::parse_header(bytes) {
+                        Ok(h) => (Some(h), None),
+                        Err(e) => (None, Some(e.to_string())),
+                    };
+                    self.deltas.push(DeltaBlob {
+                        member: m.path.clone(),
+                        signature,
+                        header,
+                        header_error,
+                    });
+                }
+                _ => {}
+            }
+        }
+        // Components second: file locations need the indexes.
+        let keys = self.lookup.members.clone();
+        let mut components = Vec::new();
+        for m in &self.members {
+            let Some(raw) = m.bytes.as_deref() else {
+                continue;
+            };
+            let expanded;
+            let bytes = match (m.kind, &opts.dcm_base) {
+                (MemberKind::Manifest, _) => raw,
+                (MemberKind::CompressedManifest, Some(base)) => {
+                    match msdelta::expand_dcm(raw, base) {
+                        Ok(x) => {
+                            expanded = x.xml;
+                            &expanded[..]
+                        }
+                        Err(e) => {
+                            self.compressed_manifests.push(m.path.clone());
+                            findings.push(Finding::error(
+                                "manifest-compressed-unreadable",
+                                &m.path,
+                                format!("DCM manifest could not be expanded: {e}"),
+                            ));
+                            continue;
+                        }
+                    }
+                }
+                _ => continue,
+            };
+            let man = match component::parse(&m.path, bytes, &opts.xml) {
+                Ok(man) => man,
+                Err(e) => {
+                    findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()));
+                    continue;
+                }
+            };
+            for (line, w) in &man.warnings {
+                findings.push(Finding::warning(
+                    "manifest-digest-unreadable",
+                    &m.path,
+                    format!("line {line}: {w}"),
+                ));
+            }
+            components.push(self.build_component(m, man, &keys));
+        }
+        self.components = components;
+        self.findings.append(&mut findings);
+        self.lookup.components = self
+            .components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.keyform.clone(), i))
+            .collect();
+        self.lookup.deltas = self
+            .deltas
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.member.clone(), i))
+            .collect();
+        if opts.expand_deltas {
+            self.expand(opts);
+        }
+    }
+
+    /// Rebuild every delta-stored or copied file through its basis chain,
+    /// one rebuilder per index so shared bases are decoded once.
+    fn expand(&mut self, opts: &LoadOptions) {
+        let keys = self.lookup.members.clone();
+        let mut outcomes: Vec<(usize, usize, Expansion, Option<PeVersion>)> = Vec::new();
+        for ix in &self.indexes {
+            let dir = parent_of(&ix.member).to_string();
+            let members = &self.members;
+            let fetch = |id: &u64| -> Result<Step<u64>, String> {
+                let e = ix
+                    .entry(*id)
+                    .ok_or_else(|| format!("index file {id} does not exist"))?;
+                let expected_sha256 = e
+                    .hash
+                    .as_ref()
+                    .filter(|h| h.is_sha256())
+                    .and_then(|h| hex::decode(&h.hex).ok())
+                    .and_then(|v| <[u8; 32]>::try_from(v).ok());
+                let d = e
+                    .delta
+                    .as_ref()
+                    .ok_or_else(|| format!("index file {id} has no <Delta>"))?;
+                let recipe = match (&d.source, d.basis) {
+                    (None, Some(basis)) => Recipe::Copy { basis },
+                    (None, None) => return Err(format!("index file {id} has no source")),
+                    (Some(src), basis) => {
+                        let SourceLocation::Name(name) = &src.location else {
+                            return Err(format!("index file {id}: .psf payloads are not read"));
+                        };
+                        let bytes = keys
+                            .get(&join_key(&dir, name))
+                            .and_then(|&i| members.get(i))
+                            .ok_or_else(|| format!("source {name:?} is not stored"))?
+                            .bytes
+                            .clone()
+                            .ok_or_else(|| format!("source {name:?} was not kept in memory"))?;
+                        if src.type_ == SourceType::Raw {
+                            Recipe::Stored(bytes)
+                        } else {
+                            Recipe::Delta {
+                                delta: bytes,
+                                basis,
+                            }
+                        }
+                    }
+                };
+                Ok(Step {
+                    recipe,
+                    expected_sha256,
+                })
+            };
+            let mut rebuilder = ChainRebuilder::new(opts.delta.clone(), fetch);
+            for (ci, c) in self.components.iter().enumerate() {
+                if parent_of(&c.member) != dir {
+                    continue;
+                }
+                for (fi, f) in c.files.iter().enumerate() {
+                    let id = match &f.location {
+                        Location::Delta { index_id, .. } | Location::Copy { index_id, .. } => {
+                            *index_id
+                        }
+                        _ => continue,
+                    };
+                    let (outcome, pe) = match rebuilder.rebuild(&id) {
+                        Ok(bytes) => (
+                            Expansion::Rebuilt {
+                                sha256: hex::encode(sha2::Sha256::digest(bytes.as_slice())),
+                                sha1: hex::encode(sha1::Sha1::digest(bytes.as_slice())),
+                            },
+                            pe::version_info(&bytes),
+                        ),
+                        Err(e) => {
+                            let not_ours = match &e.kind {
+                                ChainErrorKind::Missing(_) | ChainErrorKind::TooDeep(_) => true,
+                                ChainErrorKind::Delta(d) => matches!(
+                                    d.kind,
+                                    msdelta::ErrorKind::Unsupported | msdelta::ErrorKind::Limit
+                                ),
+                                _ => false,
+                            };
+                            let reason = e.to_string();
+                            if not_ours {
+                                (Expansion::NotExpanded { reason }, None)
+                            } else {
+                                (Expansion::Failed { reason }, None)
+                            }
+                        }
+                    };
+                    outcomes.push((ci, fi, outcome, pe));
+                }
+            }
+        }
+        for (ci, fi, outcome, pe) in outcomes {
+            if let Some(f) = self
+                .components
+                .get_mut(ci)
+                .and_then(|c| c.files.get_mut(fi))
+            {
+                f.expansion = Some(outcome);
+                if pe.is_some() {
+                    f.pe = pe;
+                }
+            }
+        }
+    }
+
+    fn build_component(
+        &self,
+        m: &Member,
+        man: component::Manifest,
+        keys: &HashMap<String, usize>,
+    ) -> Component {
+        let keyform = man.identity.keyform();
+        let dir = parent_of(&m.path).to_string();
+        let file_name = m.path.rsplit('/').next().unwrap_or(&m.path);
+        // Payloads sit in a folder named like the manifest file, which is
+        // the keyform unless the package is inconsistent (checked later).
+        let folder = file_name
+            .strip_suffix(".manifest")
+            .or_else(|| file_name.strip_suffix(".MANIFEST"))
+            .unwrap_or(&keyform)
+            .to_string();
+        let arch = man.identity.processor_architecture.clone();
+        let deploys = man.deploys().cloned().collect();
+        let files = man
+            .files
+            .iter()
+            .map(|f| {
+                let (location, size, pe) = self.locate(&dir, &folder, &keyform, f, keys);
+                File {
+                    name: f.name.clone(),
+                    component: keyform.clone(),
+                    arch: arch.clone(),
+                    destination: f.destination.clone(),
+                    digest_alg: f.digest.as_ref().map(|d| d.alg.as_str().to_string()),
+                    digest: f.digest.as_ref().map(|d| d.hex.clone()),
+                    size,
+                    location,
+                    pe,
+                    expansion: None,
+                    line: f.line,
+                }
+            })
+            .collect();
+        Component {
+            member: m.path.clone(),
+            identity: man.identity,
+            keyform,
+            arch,
+            deployment: man.deployment,
+            deploys,
+            dependencies: man.dependencies,
+            registry_keys: man.registry_keys,
+            files,
+        }
+    }
+
+    /// Find a manifest file's bytes: a stored member `folder/name` beside
+    /// the manifest, else an index entry of the same container.
+    fn locate(
+        &self,
+        dir: &str,
+        folder: &str,
+        keyform: &str,
+        f: &component::ManifestFile,
+        keys: &HashMap<String, usize>,
+    ) -> (Location, Option<u64>, Option<PeVersion>) {
+        let mut names = vec![f.name.as_str()];
+        if !f.source_name.is_empty() && !f.source_name.eq_ignore_ascii_case(&f.name) {
+            names.push(&f.source_name);
+        }
+        for folder in [folder, keyform] {
+            for n in &names {
+                let key = join_key(dir, &format!("{folder}/{n}"));
+                if let Some(&i) = keys.get(&key)
+                    && let Some(mem) = self.members.get(i)
+                {
+                    let pe = mem.bytes.as_deref().and_then(pe::version_info);
+                    return (
+                        Location::Stored {
+                            member: mem.path.clone(),
+                            timestamp: mem.timestamp,
+                        },
+                        Some(mem.size),
+                        pe,
+                    );
+                }
+            }
+        }
+        for ix in &self.indexes {
+            if parent_of(&ix.member) != dir {
+                continue;
+            }
+            let found = [folder, keyform]
+                .iter()
+                .flat_map(|fo| names.iter().map(move |n| format!("{fo}/{n}")))
+                .find_map(|n| ix.entry_named(&n));
+            let Some(entry) = found else {
+                continue;
+            };
+            let location = match &entry.delta {
+                None => Location::Absent,
+                Some(d) => match &d.source {
+                    None => match d.basis {
+                        Some(basis) => Location::Copy {
+                            basis,
+                            index_id: entry.id,
+                        },
+                        None => Location::Absent,
+                    },
+                    Some(src) => {
+                        let source_type = match &src.type_ {
+                            SourceType::Raw => "RAW".to_string(),
+                            SourceType::Pa30 => "PA30".to_string(),
+                            SourceType::Pa19 => "PA19".to_string(),
+                            SourceType::Other(o) => o.clone(),
+                        };
+                        match &src.location {
+                            SourceLocation::Name(blob) => {
+                                let member = keys
+                                    .get(&join_key(dir, blob))
+                                    .and_then(|&i| self.members.get(i))
+                                    .map(|m| m.path.clone());
+                                if src.type_ == SourceType::Raw {
+                                    match member {
+                                        Some(member) => {
+                                            let mem = self.member(&member);
+                                            Location::Stored {
+                                                timestamp: mem.and_then(|m| m.timestamp),
+                                                member,
+                                            }
+                                        }
+                                        None => Location::Absent,
+                                    }
+                                } else {
+                                    Location::Delta {
+                                        member,
+                                        blob: blob.clone(),
+                                        source_type,
+                                        basis: d.basis,
+                                        index_id: entry.id,
+                                    }
+                                }
+                            }
+                            SourceLocation::Range { offset, length } => Location::Psf {
+                                offset: *offset,
+                                length: *length,
+                                source_type,
+                                index_id: entry.id,
+                            },
+                            SourceLocation::Unknown => Location::Absent,
+                        }
+                    }
+                },
+            };
+            return (location, Some(entry.length), None);
+        }
+        (Location::Absent, None, None)
+    }
+}
+
+/// Read one member to the end: hash it, classify it from its first bytes,
+/// keep its bytes when it is something we parse later.
+fn read_member(
+    meta: &MemberMeta,
+    reader: &mut dyn Read,
+    opts: &LoadOptions,
+    kept_total: &mut u64,
+    findings: &mut Vec<Finding>,
+) -> Member {
+    let mut sha256 = sha2::Sha256::new();
+    let mut sha1 = Some(sha1::Sha1::new());
+    let mut head: Vec<u8> = Vec::new();
+    let mut read_error = None;
+    // Fill the head first: classification needs the signature.
+    let mut buf = vec![0u8; HEAD_LEN];
+    let mut filled = 0usize;
+    while filled < HEAD_LEN {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                read_error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    head.extend_from_slice(&buf[..filled]);
+    let kind = kind_of(meta, &head);
+    if !matches!(
+        kind,
+        MemberKind::Pe | MemberKind::Other | MemberKind::Catalog
+    ) {
+        sha1 = None;
+    }
+    let cap = match kind {
+        MemberKind::Mum
+        | MemberKind::Manifest
+        | MemberKind::CompressedManifest
+        | MemberKind::ContainerIndex => Some(opts.max_metadata_size),
+        MemberKind::Delta => Some(opts.max_delta_size),
+        MemberKind::Pe => Some(opts.max_pe_size),
+        _ => None,
+    };
+    let mut keep = cap.is_some_and(|c| meta.size <= c)
+        && kept_total.saturating_add(meta.size) <= opts.max_kept_total;
+    if cap.is_some() && !keep && kind != MemberKind::Pe {
+        findings.push(Finding::warning(
+            "member-too-large",
+            &meta.path,
+            format!(
+                "{} bytes is over the cap for {} members; not parsed",
+                meta.size,
+                kind.as_str()
+            ),
+        ));
+    }
+    let mut kept: Vec<u8> = if keep { head.clone() } else { Vec::new() };
+    sha256.update(&head);
+    if let Some(h) = sha1.as_mut() {
+        h.update(&head);
+    }
+    let mut total = head.len() as u64;
+    if read_error.is_none() && filled == HEAD_LEN {
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let chunk = &buf[..n];
+                    sha256.update(chunk);
+                    if let Some(h) = sha1.as_mut() {
+                        h.update(chunk);
+                    }
+                    total = total.saturating_add(n as u64);
+                    if keep {
+                        // The declared size may lie: enforce the cap on
+                        // what actually arrives.
+                        if cap.is_some_and(|c| total > c) {
+                            keep = false;
+                            kept = Vec::new();
+                        } else {
+                            kept.extend_from_slice(chunk);
+                        }
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    read_error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(e) = &read_error {
+        findings.push(Finding::error(
+            "member-unreadable",
+            &meta.path,
+            format!("reading stopped after {total} bytes: {e}"),
+        ));
+        keep = false;
+    }
+    if keep {
+        *kept_total = kept_total.saturating_add(kept.len() as u64);
+    }
+    Member {
+        path: meta.path.clone(),
+        size: total,
+        sha256: hex::encode(sha256.finalize()),
+        sha1: sha1.map(|h| hex::encode(h.finalize())),
+        timestamp: meta.modified,
+        kind,
+        read_error,
+        bytes: keep.then_some(kept),
+    }
+}
+
+/// The member's digest in a manifest's algorithm, when we computed it.
+pub fn member_digest(m: &Member, alg: &DigestAlg) -> Option<String> {
+    match alg {
+        DigestAlg::Sha256 => Some(m.sha256.clone()),
+        DigestAlg::Sha1 => m.sha1.clone(),
+        DigestAlg::Other(_) => None,
+    }
+}
+
+/// The keyform a manifest file name claims, if it is a keyform.
+pub fn claimed_keyform(member_path: &str) -> Option<Keyform> {
+    Keyform::parse(member_path.rsplit('/').next().unwrap_or(member_path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_keys_fold_case_and_slashes() {
+        assert_eq!(path_key(r"A.cab/Dir\File.DLL"), "a.cab/dir/file.dll");
+        assert_eq!(parent_of("a/b/c"), "a/b");
+        assert_eq!(parent_of("c"), "");
+        assert_eq!(join_key("", "X"), "x");
+    }
+
+    #[test]
+    fn delta_signatures_with_and_without_crc_prefix() {
+        assert_eq!(delta_signature(b"PA30xxxx").as_deref(), Some("PA30"));
+        assert_eq!(
+            delta_signature(b"\x01\x02\x03\x04PA19").as_deref(),
+            Some("PA19")
+        );
+        assert_eq!(delta_signature(b"MZ"), None);
+    }
+}

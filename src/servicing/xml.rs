@@ -1,0 +1,671 @@
+//! Bytes → text → a small element tree, with limits and positions.
+//!
+//! Servicing XML arrives as UTF-8 (with or without BOM) or UTF-16 (either
+//! byte order, with a BOM or sniffed from `<\0` / `\0<`). quick-xml would
+//! silently misparse UTF-16, so the bytes are decoded first with encoding_rs,
+//! strictly: anything that is not valid in the detected encoding is an error
+//! naming the member and the line/column of the first bad byte.
+//!
+//! The tree keeps namespace URIs (prefixes vary between files) and the
+//! line/column of every element, so later parsers can point at the source.
+
+use std::borrow::Cow;
+
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::name::ResolveResult;
+use quick_xml::reader::NsReader;
+
+/// `urn:schemas-microsoft-com:asm.v1` (old component manifests).
+pub const NS_ASM_V1: &str = "urn:schemas-microsoft-com:asm.v1";
+/// `urn:schemas-microsoft-com:asm.v2` (the `hash` element).
+pub const NS_ASM_V2: &str = "urn:schemas-microsoft-com:asm.v2";
+/// `urn:schemas-microsoft-com:asm.v3` (mums and current manifests).
+pub const NS_ASM_V3: &str = "urn:schemas-microsoft-com:asm.v3";
+/// XML digital signature namespace (`DigestMethod`, `DigestValue`).
+pub const NS_XMLDSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+/// Container index namespace.
+pub const NS_CIX: &str = "urn:ContainerIndex";
+
+/// True for the namespaces that hold assembly elements (`assembly`, `file`,
+/// `assemblyIdentity`, …). Unqualified elements are accepted too: some
+/// hand-written manifests omit the default namespace.
+pub fn is_asm(ns: &str) -> bool {
+    ns.is_empty() || ns == NS_ASM_V1 || ns == NS_ASM_V3
+}
+
+/// Hard limits for one document.
+#[derive(Debug, Clone)]
+pub struct XmlLimits {
+    /// Element nesting depth.
+    pub max_depth: usize,
+    /// Elements in the document.
+    pub max_elements: usize,
+    /// Bytes of one attribute value (before unescaping).
+    pub max_attr_len: usize,
+    /// Bytes of text directly inside one element.
+    pub max_text_len: usize,
+    /// Bytes of the whole document.
+    pub max_doc_len: usize,
+}
+
+impl Default for XmlLimits {
+    fn default() -> Self {
+        XmlLimits {
+            max_depth: 64,
+            max_elements: 500_000,
+            max_attr_len: 64 * 1024,
+            max_text_len: 1 << 20,
+            max_doc_len: 64 << 20,
+        }
+    }
+}
+
+/// An XML document that could not be read. `line`/`column` are 1-based
+/// (column counts characters); 0 means the position is unknown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{member}: line {line}, column {column}: {message}")]
+pub struct XmlError {
+    pub member: String,
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+impl XmlError {
+    fn at(member: &str, text: &str, byte_pos: usize, message: impl Into<String>) -> Self {
+        let (line, column) = line_column(text, byte_pos);
+        XmlError {
+            member: member.to_string(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of a byte position in `text`.
+/// Positions past the end or inside a character are clamped.
+pub fn line_column(text: &str, byte_pos: usize) -> (u32, u32) {
+    let mut pos = byte_pos.min(text.len());
+    while pos > 0 && !text.is_char_boundary(pos) {
+        pos -= 1;
+    }
+    let before = text.get(..pos).unwrap_or("");
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(column).unwrap_or(u32::MAX),
+    )
+}
+
+/// Line/column of a byte offset in undecodable raw bytes, counting `\n`.
+fn raw_line_column(bytes: &[u8], pos: usize) -> (u32, u32) {
+    let before = bytes.get(..pos.min(bytes.len())).unwrap_or(&[]);
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let col = before.len()
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1)
+        + 1;
+    (
+        u32::try_from(line).unwrap_or(u32::MAX),
+        u32::try_from(col).unwrap_or(u32::MAX),
+    )
+}
+
+/// The text encodings servicing XML uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextEncoding {
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+}
+
+/// Detect the encoding from a BOM or the first `<`; returns the encoding and
+/// the length of the BOM.
+pub fn sniff(bytes: &[u8]) -> (TextEncoding, usize) {
+    match bytes {
+        [0xEF, 0xBB, 0xBF, ..] => (TextEncoding::Utf8, 3),
+        [0xFF, 0xFE, ..] => (TextEncoding::Utf16Le, 2),
+        [0xFE, 0xFF, ..] => (TextEncoding::Utf16Be, 2),
+        [b'<', 0, ..] => (TextEncoding::Utf16Le, 0),
+        [0, b'<', ..] => (TextEncoding::Utf16Be, 0),
+        _ => (TextEncoding::Utf8, 0),
+    }
+}
+
+/// Decode a document to text. Invalid sequences are an error with the
+/// position of the first one; the BOM is dropped.
+pub fn decode<'a>(member: &str, bytes: &'a [u8]) -> Result<Cow<'a, str>, XmlError> {
+    let (enc, bom) = sniff(bytes);
+    let body = bytes.get(bom..).unwrap_or(&[]);
+    match enc {
+        TextEncoding::Utf8 => match std::str::from_utf8(body) {
+            Ok(s) => Ok(Cow::Borrowed(s)),
+            Err(e) => {
+                let (line, column) = raw_line_column(body, e.valid_up_to());
+                Err(XmlError {
+                    member: member.to_string(),
+                    line,
+                    column,
+                    message: format!(
+                        "not valid UTF-8 at byte offset {} (only UTF-8 and UTF-16 are supported)",
+                        e.valid_up_to() + bom
+                    ),
+                })
+            }
+        },
+        TextEncoding::Utf16Le | TextEncoding::Utf16Be => {
+            let (encoding, name) = if enc == TextEncoding::Utf16Le {
+                (encoding_rs::UTF_16LE, "UTF-16LE")
+            } else {
+                (encoding_rs::UTF_16BE, "UTF-16BE")
+            };
+            if body.len() % 2 != 0 {
+                return Err(XmlError {
+                    member: member.to_string(),
+                    line: 0,
+                    column: 0,
+                    message: format!("{name} text has an odd byte count ({})", body.len()),
+                });
+            }
+            match encoding.decode_without_bom_handling_and_without_replacement(body) {
+                Some(s) => Ok(Cow::Owned(s.into_owned())),
+                None => {
+                    // Find the first bad unit by decoding with replacement.
+                    let (lossy, _) = encoding.decode_without_bom_handling(body);
+                    let pos = lossy.find('\u{FFFD}').unwrap_or(lossy.len());
+                    Err(XmlError::at(
+                        member,
+                        &lossy,
+                        pos,
+                        format!("invalid {name} sequence (unpaired surrogate)"),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+/// One attribute: namespace URI (empty when unqualified), local name, value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    pub ns: String,
+    pub name: String,
+    pub value: String,
+}
+
+/// One element with its children and the text directly inside it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Element {
+    /// Namespace URI (empty when unbound).
+    pub ns: String,
+    /// Local name.
+    pub name: String,
+    pub attrs: Vec<Attr>,
+    pub children: Vec<Element>,
+    /// Concatenated text and CDATA, unescaped.
+    pub text: String,
+    /// 1-based position of the `<`.
+    pub line: u32,
+    pub column: u32,
+}
+
+impl Element {
+    /// The value of an unqualified attribute (the usual case).
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| a.ns.is_empty() && a.name == name)
+            .map(|a| a.value.as_str())
+    }
+
+    /// Like [`Element::attr`] but matching the name case-insensitively
+    /// (`hashalg` / `hashAlg`).
+    pub fn attr_ci(&self, name: &str) -> Option<&str> {
+        self.attrs
+            .iter()
+            .find(|a| a.ns.is_empty() && a.name.eq_ignore_ascii_case(name))
+            .map(|a| a.value.as_str())
+    }
+
+    /// An unqualified attribute or the empty string.
+    pub fn attr_or_empty(&self, name: &str) -> &str {
+        self.attr(name).unwrap_or("")
+    }
+
+    /// Children with this local name whose namespace passes `ns`.
+    pub fn children_named<'a>(
+        &'a self,
+        name: &'a str,
+        ns: fn(&str) -> bool,
+    ) -> impl Iterator<Item = &'a Element> + 'a {
+        self.children
+            .iter()
+            .filter(move |c| c.name == name && ns(&c.ns))
+    }
+
+    /// The first child with this local name whose namespace passes `ns`.
+    pub fn child(&self, name: &str, ns: fn(&str) -> bool) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name && ns(&c.ns))
+    }
+
+    /// Every descendant (depth first, document order), not including self.
+    pub fn descendants(&self) -> Vec<&Element> {
+        let mut out = Vec::new();
+        let mut stack: Vec<&Element> = self.children.iter().rev().collect();
+        while let Some(e) = stack.pop() {
+            out.push(e);
+            stack.extend(e.children.iter().rev());
+        }
+        out
+    }
+}
+
+/// Namespace test helpers for [`Element::children_named`].
+pub fn any_ns(_: &str) -> bool {
+    true
+}
+pub fn ns_dsig(ns: &str) -> bool {
+    ns == NS_XMLDSIG
+}
+pub fn ns_asm_v2(ns: &str) -> bool {
+    ns == NS_ASM_V2
+}
+pub fn ns_cix(ns: &str) -> bool {
+    ns == NS_CIX || ns.is_empty()
+}
+
+/// Decode and parse a document into its root element.
+pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<Element, XmlError> {
+    if bytes.len() > limits.max_doc_len {
+        return Err(XmlError {
+            member: member.to_string(),
+            line: 0,
+            column: 0,
+            message: format!(
+                "document is {} bytes, over the limit of {}",
+                bytes.len(),
+                limits.max_doc_len
+            ),
+        });
+    }
+    let text = decode(member, bytes)?;
+    parse_text(member, &text, limits)
+}
+
+fn resolved_ns(r: &ResolveResult<'_>) -> String {
+    match r {
+        ResolveResult::Bound(ns) => ns.0.to_string(),
+        _ => String::new(),
+    }
+}
+
+fn entity_value(name: &str) -> Option<char> {
+    match name {
+        "amp" => Some('&'),
+        "lt" => Some('<'),
+        "gt" => Some('>'),
+        "quot" => Some('"'),
+        "apos" => Some('\''),
+        _ => None,
+    }
+}
+
+/// Line/column of increasing byte positions in one pass: element positions
+/// arrive in document order, so rescanning from the start each time (which
+/// made parsing quadratic) is unnecessary.
+struct LineTracker<'t> {
+    text: &'t str,
+    pos: usize,
+    line: u32,
+    /// Characters between the start of the current line and `pos`.
+    column_chars: usize,
+}
+
+impl<'t> LineTracker<'t> {
+    fn new(text: &'t str) -> Self {
+        LineTracker {
+            text,
+            pos: 0,
+            line: 1,
+            column_chars: 0,
+        }
+    }
+
+    fn at(&mut self, byte_pos: usize) -> (u32, u32) {
+        let mut target = byte_pos.min(self.text.len());
+        while target > 0 && !self.text.is_char_boundary(target) {
+            target -= 1;
+        }
+        if target < self.pos {
+            return line_column(self.text, target);
+        }
+        let chunk = self.text.get(self.pos..target).unwrap_or("");
+        // Only the text after the last newline counts towards the column, so
+        // each byte is looked at once even on one-line documents.
+        match chunk.rfind('\n') {
+            Some(nl) => {
+                let newlines = chunk.bytes().filter(|&b| b == b'\n').count();
+                self.line = self
+                    .line
+                    .saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
+                self.column_chars = chunk.get(nl + 1..).map_or(0, |t| t.chars().count());
+            }
+            None => self.column_chars += chunk.chars().count(),
+        }
+        self.pos = target;
+        let col = self.column_chars + 1;
+        (self.line, u32::try_from(col).unwrap_or(u32::MAX))
+    }
+}
+
+/// Parse decoded text (a leading U+FEFF is skipped).
+pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Element, XmlError> {
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    let mut reader = NsReader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    let mut stack: Vec<Element> = Vec::new();
+    let mut root: Option<Element> = None;
+    let mut elements = 0usize;
+    let mut lines = LineTracker::new(text);
+    loop {
+        let start_pos = usize::try_from(reader.buffer_position()).unwrap_or(usize::MAX);
+        let event = match reader.read_event() {
+            Ok(ev) => ev,
+            Err(e) => {
+                let pos = usize::try_from(reader.error_position()).unwrap_or(usize::MAX);
+                return Err(XmlError::at(member, text, pos, e.to_string()));
+            }
+        };
+        match event {
+            Event::Start(ref s) | Event::Empty(ref s) => {
+                let is_empty = matches!(event, Event::Empty(_));
+                elements += 1;
+                if elements > limits.max_elements {
+                    return Err(XmlError::at(
+                        member,
+                        text,
+                        start_pos,
+                        format!("more than {} elements", limits.max_elements),
+                    ));
+                }
+                if stack.len() >= limits.max_depth {
+                    return Err(XmlError::at(
+                        member,
+                        text,
+                        start_pos,
+                        format!("elements nested deeper than {}", limits.max_depth),
+                    ));
+                }
+                if stack.is_empty() && root.is_some() {
+                    return Err(XmlError::at(
+                        member,
+                        text,
+                        start_pos,
+                        "a second root element",
+                    ));
+                }
+                let el = build_element(&reader, s, member, lines.at(start_pos), limits)?;
+                if is_empty {
+                    attach(&mut stack, &mut root, el);
+                } else {
+                    stack.push(el);
+                }
+            }
+            Event::End(_) => {
+                let Some(el) = stack.pop() else {
+                    return Err(XmlError::at(
+                        member,
+                        text,
+                        start_pos,
+                        "closing tag without an open element",
+                    ));
+                };
+                attach(&mut stack, &mut root, el);
+            }
+            Event::Text(t) => {
+                let content = t.xml10_content();
+                push_text(&mut stack, &content, member, text, start_pos, limits)?;
+            }
+            Event::CData(c) => {
+                let content = c.into_inner();
+                push_text(&mut stack, &content, member, text, start_pos, limits)?;
+            }
+            Event::GeneralRef(r) => {
+                let ch = if r.is_char_ref() {
+                    r.resolve_char_ref().ok().flatten()
+                } else {
+                    entity_value(&r.xml10_content())
+                };
+                let Some(ch) = ch else {
+                    return Err(XmlError::at(
+                        member,
+                        text,
+                        start_pos,
+                        format!("unknown entity &{};", r.xml10_content()),
+                    ));
+                };
+                let mut buf = [0u8; 4];
+                push_text(
+                    &mut stack,
+                    ch.encode_utf8(&mut buf),
+                    member,
+                    text,
+                    start_pos,
+                    limits,
+                )?;
+            }
+            Event::DocType(_) => {
+                // Servicing XML never has a DTD; refusing one rules out entity games.
+                return Err(XmlError::at(
+                    member,
+                    text,
+                    start_pos,
+                    "DOCTYPE declarations are not allowed",
+                ));
+            }
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Eof => break,
+        }
+    }
+    if let Some(open) = stack.last() {
+        return Err(XmlError::at(
+            member,
+            text,
+            text.len(),
+            format!(
+                "unexpected end of document: <{}> opened at line {}, column {} is not closed",
+                open.name, open.line, open.column
+            ),
+        ));
+    }
+    root.ok_or_else(|| XmlError::at(member, text, text.len(), "no root element"))
+}
+
+fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(el),
+        None => *root = Some(el),
+    }
+}
+
+fn push_text(
+    stack: &mut [Element],
+    content: &str,
+    member: &str,
+    text: &str,
+    pos: usize,
+    limits: &XmlLimits,
+) -> Result<(), XmlError> {
+    match stack.last_mut() {
+        Some(el) => {
+            if el.text.len().saturating_add(content.len()) > limits.max_text_len {
+                return Err(XmlError::at(
+                    member,
+                    text,
+                    pos,
+                    format!(
+                        "text inside <{}> is longer than {} bytes",
+                        el.name, limits.max_text_len
+                    ),
+                ));
+            }
+            el.text.push_str(content);
+            Ok(())
+        }
+        None => {
+            if content.trim().is_empty() {
+                Ok(())
+            } else {
+                Err(XmlError::at(
+                    member,
+                    text,
+                    pos,
+                    "text outside the root element",
+                ))
+            }
+        }
+    }
+}
+
+fn build_element(
+    reader: &NsReader<&[u8]>,
+    s: &BytesStart<'_>,
+    member: &str,
+    (line, column): (u32, u32),
+    limits: &XmlLimits,
+) -> Result<Element, XmlError> {
+    let (ns, local) = reader.resolver().resolve_element(s.name());
+    let at = |message: String| XmlError {
+        member: member.to_string(),
+        line,
+        column,
+        message,
+    };
+    let mut el = Element {
+        ns: resolved_ns(&ns),
+        name: local.as_ref().to_string(),
+        line,
+        column,
+        ..Default::default()
+    };
+    for attr in s.attributes() {
+        let attr = attr.map_err(|e| at(e.to_string()))?;
+        let key = attr.key.as_ref();
+        if key == "xmlns" || key.starts_with("xmlns:") {
+            continue;
+        }
+        if attr.value.len() > limits.max_attr_len {
+            return Err(at(format!(
+                "attribute {key} of <{}> is {} bytes, over the limit of {}",
+                el.name,
+                attr.value.len(),
+                limits.max_attr_len
+            )));
+        }
+        let (ans, alocal) = reader.resolver().resolve_attribute(attr.key);
+        let value = attr
+            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+            .map_err(|e| at(format!("attribute {key}: {e}")))?;
+        el.attrs.push(Attr {
+            ns: resolved_ns(&ans),
+            name: alocal.as_ref().to_string(),
+            value: value.into_owned(),
+        });
+    }
+    Ok(el)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(bytes: &[u8]) -> Result<Element, XmlError> {
+        parse("m.manifest", bytes, &XmlLimits::default())
+    }
+
+    #[test]
+    fn namespaces_resolve_whatever_the_prefix() {
+        let doc = br#"<a:assembly xmlns:a="urn:schemas-microsoft-com:asm.v3"><a:file name="x&amp;y"/><b:hash xmlns:b="urn:schemas-microsoft-com:asm.v2">t&#65;</b:hash></a:assembly>"#;
+        let root = p(doc).unwrap();
+        assert_eq!(root.ns, NS_ASM_V3);
+        assert_eq!(root.name, "assembly");
+        assert_eq!(root.children[0].attr("name"), Some("x&y"));
+        assert_eq!(root.children[1].ns, NS_ASM_V2);
+        assert_eq!(root.children[1].text, "tA");
+    }
+
+    #[test]
+    fn utf16_both_byte_orders_with_and_without_bom() {
+        let xml =
+            "<assembly xmlns=\"urn:schemas-microsoft-com:asm.v3\"><file name=\"é\"/></assembly>";
+        let le: Vec<u8> = xml.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        let be: Vec<u8> = xml.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        for (bytes, bom) in [(&le, &[0xFF, 0xFE][..]), (&be, &[0xFE, 0xFF][..])] {
+            let plain = p(bytes).unwrap();
+            let mut with_bom = bom.to_vec();
+            with_bom.extend_from_slice(bytes);
+            assert_eq!(plain, p(&with_bom).unwrap());
+            assert_eq!(plain.children[0].attr("name"), Some("é"));
+        }
+    }
+
+    #[test]
+    fn latin1_is_an_error_with_position() {
+        let e = p(b"<a>\n  <b name=\"caf\xe9\"/></a>").unwrap_err();
+        assert_eq!(e.member, "m.manifest");
+        assert_eq!((e.line, e.column), (2, 15));
+        assert!(e.message.contains("UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn truncated_document_names_the_open_element() {
+        let e = p(b"<assembly>\n<file name=\"a\">\n").unwrap_err();
+        assert!(e.message.contains("<file>"), "{e}");
+        assert_eq!(e.line, 3);
+    }
+
+    #[test]
+    fn mismatched_end_tag_has_position() {
+        let e = p(b"<a>\n<b></c></a>").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.column > 1);
+    }
+
+    #[test]
+    fn limits_hold() {
+        let huge = format!("<a x=\"{}\"/>", "v".repeat(100_000));
+        let e = p(huge.as_bytes()).unwrap_err();
+        assert!(e.message.contains("attribute x"), "{e}");
+        let deep = "<a>".repeat(100);
+        let e = p(deep.as_bytes()).unwrap_err();
+        assert!(e.message.contains("nested deeper"), "{e}");
+        let e = p(b"<!DOCTYPE a [<!ENTITY x \"y\">]><a>&x;</a>").unwrap_err();
+        assert!(e.message.contains("DOCTYPE"), "{e}");
+        let e = p(b"<a/><b/>").unwrap_err();
+        assert!(e.message.contains("second root"), "{e}");
+    }
+
+    #[test]
+    fn element_positions_track_lines_and_columns() {
+        let doc = "<?xml version=\"1.0\"?>\n<a>\n  <b é=\"x\"/><c>\r\n\t<d/></c>\n</a>";
+        let root = p(doc.as_bytes()).unwrap();
+        assert_eq!((root.line, root.column), (2, 1));
+        let b = &root.children[0];
+        assert_eq!((b.line, b.column), (3, 3));
+        let c = &root.children[1];
+        assert_eq!((c.line, c.column), (3, 13));
+        let d = &c.children[0];
+        assert_eq!((d.line, d.column), (4, 2));
+    }
+
+    #[test]
+    fn line_column_counts_characters() {
+        assert_eq!(line_column("ab\ncé d", 7), (2, 4));
+        assert_eq!(line_column("", 10), (1, 1));
+    }
+}
