@@ -116,6 +116,23 @@ pub enum MemberKind {
     Other,
 }
 
+impl MemberKind {
+    /// The kebab-case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberKind::Mum => "mum",
+            MemberKind::Manifest => "manifest",
+            MemberKind::CompressedManifest => "compressed-manifest",
+            MemberKind::ContainerIndex => "container-index",
+            MemberKind::Catalog => "catalog",
+            MemberKind::Delta => "delta",
+            MemberKind::Pe => "pe",
+            MemberKind::Container => "container",
+            MemberKind::Other => "other",
+        }
+    }
+}
+
 /// One member of the input tree.
 #[derive(Debug, Clone, Serialize)]
 pub struct Member {
@@ -922,8 +939,9 @@ fn read_member(
             "member-too-large",
             &meta.path,
             format!(
-                "{} bytes is over the cap for {:?} members; not parsed",
-                meta.size, kind
+                "{} bytes is over the cap for {} members; not parsed",
+                meta.size,
+                kind.as_str()
             ),
         ));
     }

@@ -381,3 +381,25 @@ fn ours_lenient(path: &Path) -> Listing {
     )
     .unwrap()
 }
+
+/// A nested cabinet above the in-memory threshold (8 MiB one level down) is
+/// spooled to a temporary file and read just the same.
+#[test]
+fn large_nested_cabinet_spools_to_a_file() {
+    let data: Vec<u8> = (0..9_500_000u32).map(|i| (i % 251) as u8).collect();
+    let inner = stored_cab(&[("payload.bin", data.clone())]);
+    let mid = stored_cab(&[("inner.cab", inner)]);
+    let outer = stored_cab(&[("mid.cab", mid)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("outer.cab");
+    std::fs::write(&p, &outer).unwrap();
+    let l = ours(&p);
+    let last = l.members.last().unwrap();
+    assert_eq!(last.meta.path, "mid.cab/inner.cab/payload.bin");
+    assert_eq!(last.meta.depth, 2);
+    assert_eq!(
+        last.md5.as_deref(),
+        Some(hex::encode(Md5::digest(&data)).as_str())
+    );
+    assert!(l.findings.is_empty(), "{:?}", l.findings);
+}

@@ -74,7 +74,13 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let article =
         kb::parse_bytes_with(&bytes, &opts).with_context(|| format!("{}", path.display()))?;
     match args.format {
-        KbFormat::Json => super::print_json(&article)?,
+        KbFormat::Json => {
+            // Buffered: a big article is thousands of lines.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &article)?;
+            writeln!(out)?;
+            out.flush()?;
+        }
         KbFormat::Csv => print_csv(&article)?,
         KbFormat::Table => print_tables(&article)?,
     }
@@ -99,7 +105,7 @@ fn json_name<T: serde::Serialize>(v: &T) -> String {
 
 fn print_csv(a: &kb::Article) -> anyhow::Result<()> {
     use kb::render::quote;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     writeln!(
         out,
         "heading,table_arch,kind,name,version,size,date,time,platform,arch,service_branch,line"
@@ -122,12 +128,13 @@ fn print_csv(a: &kb::Article) -> anyhow::Result<()> {
         let q: Vec<String> = fields.iter().map(|f| quote(f)).collect();
         writeln!(out, "{}", q.join(","))?;
     }
+    out.flush()?;
     Ok(())
 }
 
 fn print_tables(a: &kb::Article) -> anyhow::Result<()> {
     use comfy_table::{Table, presets};
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for t in &a.tables {
         let arch = t.arch.map(|x| json_name(&x)).unwrap_or_else(|| "?".into());
         writeln!(
@@ -166,5 +173,6 @@ fn print_tables(a: &kb::Article) -> anyhow::Result<()> {
         }
         writeln!(out, "{table}\n")?;
     }
+    out.flush()?;
     Ok(())
 }

@@ -17,7 +17,8 @@ use super::{ContainerInfo, Error, Limits, MemberMeta, Result, Signature, Visitor
 use crate::finding::Finding;
 
 /// Nested cabinets up to this size are spooled in memory, larger ones to a
-/// temporary file.
+/// temporary file. The threshold halves with each level, so all in-memory
+/// spools of one chain of nesting together stay under twice this.
 const SPOOL_IN_MEMORY: u64 = 16 << 20;
 /// A set longer than this is treated as a loop.
 const MAX_PARTS: usize = 1000;
@@ -329,7 +330,7 @@ impl Walker<'_, '_> {
         depth: u32,
     ) -> Result<()> {
         let spooled: std::io::Result<Src> = (|| {
-            if meta.size <= SPOOL_IN_MEMORY {
+            if meta.size <= SPOOL_IN_MEMORY >> depth.min(16) {
                 let mut v = Vec::with_capacity(meta.size as usize);
                 v.extend_from_slice(peek);
                 reader.read_to_end(&mut v)?;

@@ -339,15 +339,23 @@ pub fn detect(text: &str) -> Layout {
 }
 
 fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    let Some(&first) = n.first() else {
+    let Some(first) = needle.chars().next() else {
         return true;
     };
-    h.iter().enumerate().any(|(i, &b)| {
-        b == first
-            && h.get(i..i + n.len())
-                .is_some_and(|w| w.eq_ignore_ascii_case(n))
-    })
+    let mut from = 0;
+    // `find` on a char is a memchr: fast even on 50 MB.
+    while let Some(p) = hay.get(from..).and_then(|h| h.find(first)) {
+        let at = from + p;
+        if hay
+            .as_bytes()
+            .get(at..at + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+        {
+            return true;
+        }
+        from = at + first.len_utf8();
+    }
+    false
 }
 
 /// Intermediate form shared by the layout front-ends.
@@ -415,6 +423,10 @@ impl<'a> Sink<'a> {
             );
         }
         false
+    }
+
+    pub(crate) fn cells_left(&self) -> usize {
+        self.cells_left
     }
 
     pub(crate) fn grid(&mut self, rows: Vec<GridRow>) {
