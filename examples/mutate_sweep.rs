@@ -401,7 +401,10 @@ fn main() -> anyhow::Result<()> {
             loop {
                 std::thread::sleep(Duration::from_secs(1));
                 let s = started_ms.load(Ordering::Relaxed);
-                if s != 0 && epoch.elapsed().as_millis() as u64 - s > HANG.as_millis() as u64 {
+                if s != 0
+                    && (epoch.elapsed().as_millis() as u64).saturating_sub(s)
+                        > HANG.as_millis() as u64
+                {
                     if let Ok(g) = current.lock() {
                         let _ = std::fs::write(out.join("hang.bin"), &g.1);
                         eprintln!("HANG over {HANG:?}: {} (saved hang.bin)", g.0);
