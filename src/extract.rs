@@ -403,7 +403,12 @@ pub fn extract(
             findings: vec![],
         },
     };
-    let walk = container::walk(input, &opts.limits, &mut |meta, r| {
+    // Members that are filtered out or skipped need not be decoded; the
+    // written ones are read in full (and so checked) anyway.
+    let walk_opts = container::WalkOptions {
+        verify_unread: false,
+    };
+    let walk = container::walk_with(input, &opts.limits, &walk_opts, &mut |meta, r| {
         ex.member(meta, r, progress)
     })?;
     let mut report = ex.report;

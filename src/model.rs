@@ -82,6 +82,20 @@ impl Default for LoadOptions {
     }
 }
 
+/// Read the base manifest for `DCM\x01` manifests: either the base itself
+/// (as extracted, e.g. `w10-base.manifest`) or a wcp.dll holding it as
+/// resource 614/1.
+pub fn read_dcm_base(path: &Path) -> anyhow::Result<Vec<u8>> {
+    use anyhow::Context as _;
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.starts_with(b"MZ") {
+        msdelta::base_from_wcp(&bytes)
+            .with_context(|| format!("{}: no DCM base manifest in this PE", path.display()))
+    } else {
+        Ok(bytes)
+    }
+}
+
 /// What a member is, from its name and first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -100,6 +114,23 @@ pub enum MemberKind {
     /// A cabinet opened by the walk.
     Container,
     Other,
+}
+
+impl MemberKind {
+    /// The kebab-case name used in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberKind::Mum => "mum",
+            MemberKind::Manifest => "manifest",
+            MemberKind::CompressedManifest => "compressed-manifest",
+            MemberKind::ContainerIndex => "container-index",
+            MemberKind::Catalog => "catalog",
+            MemberKind::Delta => "delta",
+            MemberKind::Pe => "pe",
+            MemberKind::Container => "container",
+            MemberKind::Other => "other",
+        }
+    }
 }
 
 /// One member of the input tree.
@@ -236,6 +267,40 @@ pub struct Index {
     pub member: String,
     #[serde(flatten)]
     pub index: ContainerIndex,
+    #[serde(skip)]
+    by_id: HashMap<u64, usize>,
+    #[serde(skip)]
+    by_name: HashMap<String, usize>,
+}
+
+impl Index {
+    /// Wrap a parsed index with id and name lookups (first entry wins).
+    pub fn new(member: String, index: ContainerIndex) -> Index {
+        let mut by_id = HashMap::new();
+        let mut by_name = HashMap::new();
+        for (i, f) in index.files.iter().enumerate() {
+            by_id.entry(f.id).or_insert(i);
+            by_name.entry(path_key(&f.name)).or_insert(i);
+        }
+        Index {
+            member,
+            index,
+            by_id,
+            by_name,
+        }
+    }
+
+    /// The entry with this id.
+    pub fn entry(&self, id: u64) -> Option<&cix::CixFile> {
+        self.by_id.get(&id).and_then(|&i| self.index.files.get(i))
+    }
+
+    /// The entry with this target name (case-insensitive, either slash).
+    pub fn entry_named(&self, name: &str) -> Option<&cix::CixFile> {
+        self.by_name
+            .get(&path_key(name))
+            .and_then(|&i| self.index.files.get(i))
+    }
 }
 
 /// A delta blob member and its header.
@@ -265,6 +330,19 @@ pub struct Package {
     /// Container findings and load problems (malformed XML, unreadable
     /// members, oversized metadata).
     pub findings: Vec<Finding>,
+    #[serde(skip)]
+    lookup: Lookup,
+}
+
+/// Hash lookups so that checks stay linear on packages with 100,000 files.
+#[derive(Debug, Clone, Default)]
+struct Lookup {
+    /// `path_key(member path)` → member index.
+    members: HashMap<String, usize>,
+    /// keyform → component index.
+    components: HashMap<String, usize>,
+    /// member path → delta index.
+    deltas: HashMap<String, usize>,
 }
 
 /// Case-insensitive, `/`-separated key for member lookups: CAB names use
@@ -349,6 +427,7 @@ impl Package {
             indexes: vec![],
             deltas: vec![],
             findings: report.findings,
+            lookup: Lookup::default(),
         };
         pkg.findings.append(&mut findings);
         pkg.parse_metadata(opts);
@@ -397,6 +476,7 @@ impl Package {
             indexes: vec![],
             deltas: vec![],
             findings,
+            lookup: Lookup::default(),
         };
         pkg.parse_metadata(opts);
         pkg
@@ -404,11 +484,13 @@ impl Package {
 
     /// The member at a tree path (case-insensitive, either slash).
     pub fn member(&self, path: &str) -> Option<&Member> {
-        let key = path_key(path);
-        self.members.iter().find(|m| path_key(&m.path) == key)
+        self.lookup
+            .members
+            .get(&path_key(path))
+            .and_then(|&i| self.members.get(i))
     }
 
-    /// Members by lookup key.
+    /// Members by lookup key ([`path_key`] of the tree path).
     pub fn member_index(&self) -> HashMap<String, usize> {
         self.members
             .iter()
@@ -417,12 +499,25 @@ impl Package {
             .collect()
     }
 
-    /// The component whose identity matches.
+    /// The component whose identity matches (by keyform, then attributes).
     pub fn component(&self, id: &Identity) -> Option<&Component> {
-        self.components.iter().find(|c| c.identity.same_as(id))
+        self.lookup
+            .components
+            .get(&id.keyform())
+            .and_then(|&i| self.components.get(i))
+            .filter(|c| c.identity.same_as(id))
+    }
+
+    /// The delta blob stored in this member.
+    pub fn delta(&self, member_path: &str) -> Option<&DeltaBlob> {
+        self.lookup
+            .deltas
+            .get(member_path)
+            .and_then(|&i| self.deltas.get(i))
     }
 
     fn parse_metadata(&mut self, opts: &LoadOptions) {
+        self.lookup.members = self.member_index();
         let mut findings = Vec::new();
         for m in &self.members {
             let Some(bytes) = m.bytes.as_deref() else {
@@ -439,10 +534,7 @@ impl Package {
                     }
                 },
                 MemberKind::ContainerIndex => match cix::parse(&m.path, bytes, &opts.xml) {
-                    Ok(index) => self.indexes.push(Index {
-                        member: m.path.clone(),
-                        index,
-                    }),
+                    Ok(index) => self.indexes.push(Index::new(m.path.clone(), index)),
                     Err(e) => {
                         findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()))
                     }
@@ -452,7 +544,7 @@ impl Package {
                     findings.push(Finding::info(
                         "manifest-compressed",
                         &m.path,
-                        "DCM-compressed manifest: expanding it needs the base manifest from wcp.dll; its identity comes from the file name only",
+                        "DCM-compressed manifest: expanding it needs the base manifest from wcp.dll (--dcm-base); its identity comes from the file name only",
                     ));
                 }
                 MemberKind::Delta => {
@@ -472,7 +564,7 @@ impl Package {
             }
         }
         // Components second: file locations need the indexes.
-        let keys = self.member_index();
+        let keys = self.lookup.members.clone();
         let mut components = Vec::new();
         for m in &self.members {
             let Some(raw) = m.bytes.as_deref() else {
@@ -518,6 +610,18 @@ impl Package {
         }
         self.components = components;
         self.findings.append(&mut findings);
+        self.lookup.components = self
+            .components
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.keyform.clone(), i))
+            .collect();
+        self.lookup.deltas = self
+            .deltas
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.member.clone(), i))
+            .collect();
         if opts.expand_deltas {
             self.expand(opts);
         }
@@ -526,15 +630,14 @@ impl Package {
     /// Rebuild every delta-stored or copied file through its basis chain,
     /// one rebuilder per index so shared bases are decoded once.
     fn expand(&mut self, opts: &LoadOptions) {
-        let keys = self.member_index();
+        let keys = self.lookup.members.clone();
         let mut outcomes: Vec<(usize, usize, Expansion, Option<PeVersion>)> = Vec::new();
         for ix in &self.indexes {
             let dir = parent_of(&ix.member).to_string();
             let members = &self.members;
             let fetch = |id: &u64| -> Result<Step<u64>, String> {
                 let e = ix
-                    .index
-                    .file(*id)
+                    .entry(*id)
                     .ok_or_else(|| format!("index file {id} does not exist"))?;
                 let expected_sha256 = e
                     .hash
@@ -717,16 +820,11 @@ impl Package {
             if parent_of(&ix.member) != dir {
                 continue;
             }
-            let wanted: Vec<String> = [folder, keyform]
+            let found = [folder, keyform]
                 .iter()
-                .flat_map(|fo| names.iter().map(move |n| path_key(&format!("{fo}/{n}"))))
-                .collect();
-            let Some(entry) = ix
-                .index
-                .files
-                .iter()
-                .find(|e| wanted.contains(&path_key(&e.name)))
-            else {
+                .flat_map(|fo| names.iter().map(move |n| format!("{fo}/{n}")))
+                .find_map(|n| ix.entry_named(&n));
+            let Some(entry) = found else {
                 continue;
             };
             let location = match &entry.delta {
@@ -841,8 +939,9 @@ fn read_member(
             "member-too-large",
             &meta.path,
             format!(
-                "{} bytes is over the cap for {:?} members; not parsed",
-                meta.size, kind
+                "{} bytes is over the cap for {} members; not parsed",
+                meta.size,
+                kind.as_str()
             ),
         ));
     }

@@ -319,3 +319,87 @@ fn split_set_parts_are_found_case_insensitively() {
     assert_eq!(l.members.len(), 6);
     assert!(l.findings.is_empty(), "{:?}", l.findings);
 }
+
+/// Overlapping members in a compressed folder: the folder is decoded again
+/// from its start for the later member, whose bytes are the overlapped range.
+#[test]
+fn overlapping_members_are_flagged_and_decoded() {
+    let src = common::testdata().join("cabs/gcab-mszip.cab");
+    let mut bytes = std::fs::read(&src).unwrap();
+    // CFFILE entries start at coffFiles; the second is fox.txt after
+    // "numbers.txt\0". Point it back into numbers.txt.
+    let coff = u32::from_le_bytes(bytes[16..20].try_into().unwrap()) as usize;
+    let second = coff + 16 + "numbers.txt".len() + 1;
+    assert_eq!(&bytes[second + 16..second + 23], b"fox.txt");
+    bytes[second + 4..second + 8].copy_from_slice(&40_000u32.to_le_bytes());
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("overlap.cab");
+    std::fs::write(&p, &bytes).unwrap();
+    let mut got: Vec<(String, Vec<u8>)> = Vec::new();
+    let rep = walk(&p, &Limits::default(), &mut |m, r| {
+        let mut b = Vec::new();
+        r.read_to_end(&mut b)?;
+        got.push((m.path.clone(), b));
+        Ok(())
+    })
+    .unwrap();
+    assert!(
+        rep.findings
+            .iter()
+            .any(|f| f.code == "cab-overlap" && f.subject == "fox.txt")
+    );
+    let numbers = &got.iter().find(|g| g.0 == "numbers.txt").unwrap().1;
+    let fox = &got.iter().find(|g| g.0 == "fox.txt").unwrap().1;
+    assert!(fox.len() > 1000);
+    assert_eq!(fox.as_slice(), &numbers[40_000..40_000 + fox.len()]);
+}
+
+#[test]
+fn lzx_window_outside_range_is_refused() {
+    let mut bytes = lzx_cab(lzxc::WindowSize::KB32, 15, &sample_files()[..1]);
+    // typeCompress of the only CFFOLDER: LZX with a 2^22 window.
+    bytes[42..44].copy_from_slice(&(3u16 | (22 << 8)).to_le_bytes());
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("w22.cab");
+    std::fs::write(&p, &bytes).unwrap();
+    let l = ours_lenient(&p);
+    let f = l
+        .findings
+        .iter()
+        .find(|f| f.code == "cab-unsupported")
+        .unwrap();
+    assert!(f.detail.contains("2^22"), "{}", f.detail);
+    assert!(l.members[0].error.is_some());
+}
+
+fn ours_lenient(path: &Path) -> Listing {
+    list(
+        path,
+        &Limits::default(),
+        Some(DigestKind::Sha256),
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+/// A nested cabinet above the in-memory threshold (8 MiB one level down) is
+/// spooled to a temporary file and read just the same.
+#[test]
+fn large_nested_cabinet_spools_to_a_file() {
+    let data: Vec<u8> = (0..9_500_000u32).map(|i| (i % 251) as u8).collect();
+    let inner = stored_cab(&[("payload.bin", data.clone())]);
+    let mid = stored_cab(&[("inner.cab", inner)]);
+    let outer = stored_cab(&[("mid.cab", mid)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("outer.cab");
+    std::fs::write(&p, &outer).unwrap();
+    let l = ours(&p);
+    let last = l.members.last().unwrap();
+    assert_eq!(last.meta.path, "mid.cab/inner.cab/payload.bin");
+    assert_eq!(last.meta.depth, 2);
+    assert_eq!(
+        last.md5.as_deref(),
+        Some(hex::encode(Md5::digest(&data)).as_str())
+    );
+    assert!(l.findings.is_empty(), "{:?}", l.findings);
+}

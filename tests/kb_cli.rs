@@ -193,3 +193,24 @@ fn forced_layout_reads_a_corpus_article() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(v["tables"][1]["rows"][1]["service_branch"], "WOW");
 }
+
+#[test]
+fn reads_standard_input() {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kbinspect"))
+        .args(["kb", "-", "--format", "csv"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let seed = std::fs::read(common::testdata().join("KB975354-nl.txt")).expect("seed");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&seed)
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 34);
+}

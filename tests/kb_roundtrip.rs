@@ -232,3 +232,64 @@ fn us_english_slash_dates_month_first_unless_the_table_says_otherwise() {
     let a = kb::parse(nl, None).expect("parses");
     assert_eq!(a.tables[0].rows[0].date.as_deref(), Some("2009-05-10"));
 }
+
+/// Markdown sources sometimes embed an HTML table between pipe tables.
+#[test]
+fn markdown_with_an_embedded_html_table_reads_both() {
+    let md = "## For all supported x86-based versions\n\n\
+|File name|File version|File size|Date|Time|Platform|\n|---|---|---|---|---|---|\n\
+|a.dll|6.1.7600.1|1,024|05-Oct-2009|05:51|x86|\n\n\
+## For all supported x64-based versions\n\n\
+<table><tr><th>File name</th><th>File version</th><th>File size</th><th>Date</th><th>Time</th><th>Platform</th></tr>\n\
+<tr><td>a.dll</td><td>6.1.7600.1</td><td>2,048</td><td>05-Oct-2009</td><td>05:52</td><td>x64</td></tr></table>\n\n\
+## Additional files for all supported IA-64-based versions\n\n\
+|File name|File version|File size|Date|Time|Platform|\n|---|---|---|---|---|---|\n\
+|Update.mum|Not applicable|3,072|05-Oct-2009|05:53|Not applicable|\n";
+    let a = kb::parse(md, None).expect("parses");
+    let got: Vec<(Option<Arch>, Kind, Option<u64>)> = a
+        .tables
+        .iter()
+        .map(|t| (t.arch, t.kind, t.rows[0].size))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(Arch::X86), Kind::Files, Some(1024)),
+            (Some(Arch::X64), Kind::Files, Some(2048)),
+            (Some(Arch::Ia64), Kind::Additional, Some(3072)),
+        ]
+    );
+}
+
+/// Windows Server 2003-era tables: SP requirement and service branch
+/// columns, `SP1QFE\WOW` branches; later CSV downloads with extra columns.
+#[test]
+fn sp_requirement_and_extra_columns() {
+    let md = "Windows Server 2003, x64-based versions\n\n\
+| File name | File version | File size | Date | Time | Platform | SP requirement | Service branch |\n\
+|---|---|---|---|---|---|---|---|\n\
+| Http.sys | 5.2.3790.2706 | 722,432 | 12-May-2006 | 06:17 | x64 | SP1 | SP1QFE |\n\
+| Whttp.sys | 5.2.3790.2706 | 387,072 | 12-May-2006 | 06:17 | x86 | SP1 | SP1QFE\\WOW |\n";
+    let a = kb::parse(md, None).expect("parses");
+    let t = &a.tables[0];
+    assert_eq!(t.arch, Some(Arch::X64));
+    assert_eq!(t.rows[0].sp_requirement.as_deref(), Some("SP1"));
+    assert_eq!(t.rows[1].service_branch.as_deref(), Some("SP1QFE\\WOW"));
+    assert_eq!(t.rows[1].arch, Some(RowArch::Wow64));
+    let json = serde_json::to_value(&t.rows[0]).expect("json");
+    assert_eq!(json["sp_requirement"], "SP1");
+    // Without the column the key is absent (the documented JSON keys stay exact).
+    let plain = kb::parse(
+        &render::render(&a, Layout::Csv, words::lang("en").expect("en")),
+        None,
+    )
+    .expect("csv");
+    assert!(plain.tables[0].rows[0].sp_requirement.is_some());
+
+    let csv = "File name,File version,Date,Time,File size,SHA-256,Attributes\n\
+ntoskrnl.exe,10.0.19041.2486,10-Jan-2023,05:13,\"10,880,672\",abc,A\n";
+    let a = kb::parse(csv, None).expect("csv with extra columns");
+    assert_eq!(a.layout, Layout::Csv);
+    assert_eq!(a.tables[0].rows[0].size, Some(10_880_672));
+    assert_eq!(a.tables[0].rows[0].time.as_deref(), Some("05:13"));
+}

@@ -184,3 +184,26 @@ fn expand_crc_prefixed_delta() {
             .contains("CRC32")
     );
 }
+
+/// What users see: `expand --help` and the JSON report of blob 42 (paths
+/// replaced by placeholders) are snapshots, so changes show up in review.
+#[test]
+fn expand_help_and_json_snapshots() {
+    let o = kbinspect().args(["expand", "--help"]).output().unwrap();
+    assert!(o.status.success());
+    insta::assert_snapshot!("expand_help", String::from_utf8_lossy(&o.stdout));
+
+    let dir = corpus_or_skip!("kb4538483-esu-msu/extracted/Windows6.1-KB4538483-x86.cab");
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("42.out");
+    let o = kbinspect()
+        .args(["expand", "--format", "json", "-o"])
+        .arg(&out)
+        .arg(dir.join("42"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout)
+        .replace(&dir.join("42").display().to_string(), "<DELTA>")
+        .replace(&out.display().to_string(), "<OUT>");
+    insta::assert_snapshot!("expand_blob42_json", text);
+}

@@ -165,3 +165,16 @@ fn every_truncation_is_an_error() {
         );
     }
 }
+
+/// A PE delta: mutations reach the pre-process buffer (rift tables), the PE
+/// fix-ups and the SHA-256 check.
+#[test]
+fn mutated_pe_delta_never_panics() {
+    let dir = corpus_or_skip!("msdelta-vectors/pe-decode/wow64_kbdmaori");
+    run(
+        "PE kbdmaori",
+        std::fs::read(dir.join("delta.pa30")).unwrap(),
+        Some(std::fs::read(dir.join("base.bin")).unwrap()),
+        300,
+    );
+}

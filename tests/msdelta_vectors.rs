@@ -248,3 +248,25 @@ fn known_dcm_base_hash_matches_both_copies() {
     assert_eq!(sha256_hex(&read(&b)), msdelta::DCM_BASE_SHA256);
     assert_eq!(read(&a).len(), 9066);
 }
+
+/// With another base, the expansion either fails naming the unknown base
+/// or succeeds flagged as made from an unknown base, never silently.
+#[test]
+fn dcm_with_a_different_base_is_flagged() {
+    let dir = corpus_or_skip!("msdelta-vectors/dcm");
+    let mut base = read(&dir.join("base_manifest.bin"));
+    let m = read(&dir.join(
+        "amd64_microsoft-windows-core_31bf3856ad364e35_10.0.26100.1_none_a943f5e781a44c5c.manifest",
+    ));
+    assert!(expand_dcm(&m, &base).unwrap().base_known);
+    for b in base.iter_mut().take(200) {
+        *b = b'x';
+    }
+    match expand_dcm(&m, &base) {
+        Ok(x) => assert!(!x.base_known),
+        Err(e) => assert!(e.message.contains("unknown base manifest"), "{e}"),
+    }
+    // A truncated base fails outright.
+    let e = expand_dcm(&m, &base[..100]).unwrap_err();
+    assert!(e.message.contains("unknown base manifest"), "{e}");
+}

@@ -62,3 +62,28 @@ fn with_base_they_parse_and_reproduce_their_keyforms() {
         .count();
     assert!(bad >= 1, "{:#?}", pkg.findings);
 }
+
+/// `--dcm-base` on the command line, with the extracted base manifest.
+#[test]
+fn cli_dcm_base() {
+    let Some(dir) = manifests_only() else { return };
+    let base = corpus_or_skip!("winsxs-dcm-base/w10-base.manifest");
+    let out = assert_cmd::Command::cargo_bin("kbinspect")
+        .unwrap()
+        .args(["list", "--format", "json", "--dcm-base"])
+        .arg(&base)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["components"].as_array().unwrap().len(), 7);
+    assert_eq!(v["compressed_manifests"].as_array().unwrap().len(), 0);
+    let missing = assert_cmd::Command::cargo_bin("kbinspect")
+        .unwrap()
+        .args(["list", "--dcm-base", "/nonexistent/base"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+}

@@ -367,3 +367,38 @@ fn malformed_manifests_are_findings_with_positions() {
     let f = malformed_finding(bad.into_bytes());
     assert!(f.detail.contains("line 9"), "{}", f.detail);
 }
+
+/// Golden JSON of `kbinspect verify` on a damaged copy of the fixture (one
+/// payload byte changed, one stray payload added): the finding codes,
+/// subjects, details and summary users see. The input path is blanked.
+/// Regenerate with `KBINSPECT_UPDATE_GOLDEN=1`.
+#[test]
+fn verify_json_golden_damaged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pkg");
+    copy_dir(&fixture(), &dir);
+    let p = dir.join(COMPONENT).join("demo.txt");
+    let mut b = std::fs::read(&p).unwrap();
+    b[5] ^= 0x20;
+    std::fs::write(&p, b).unwrap();
+    std::fs::write(dir.join(COMPONENT).join("stray.bin"), b"stray").unwrap();
+    let out = assert_cmd::Command::cargo_bin("kbinspect")
+        .unwrap()
+        .args(["verify", "--format", "json"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let mut v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["input"] = serde_json::Value::Null;
+    let got = serde_json::to_string_pretty(&v).unwrap() + "\n";
+    let golden = common::testdata().join("servicing/demo-pkg-damaged.verify.json");
+    if std::env::var("KBINSPECT_UPDATE_GOLDEN").as_deref() == Ok("1") {
+        std::fs::write(&golden, &got).unwrap();
+    }
+    let want = std::fs::read_to_string(&golden).unwrap();
+    assert_eq!(
+        got, want,
+        "verify JSON changed; rerun with KBINSPECT_UPDATE_GOLDEN=1 if intended"
+    );
+}

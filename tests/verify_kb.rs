@@ -157,3 +157,44 @@ fn diff_reports_exactly_the_second_build_changes() {
     // A package compared with itself has no differences.
     assert!(diff::diff(&load(&old), &load(&old)).is_empty());
 }
+
+/// The KB4538483 file table as a test writes it (markdown, English), with the
+/// values of the real package; `wrong` changes one documented size.
+fn kb4538483_article(wrong: bool) -> String {
+    let size = if wrong { "3,917,825" } else { "3,917,824" };
+    format!(
+        "# KB4538483\n\n## File information\n\n### For all supported x86-based versions of Windows 7\n\n\
+| File name | File version | File size | Date | Time | Platform |\n\
+|---|---|---|---|---|---|\n\
+| Sppsvc.exe | 6.1.7601.24553 | {size} | 01-May-2020 | 21:36 | x86 |\n\
+| Sppobjs.dll | 6.1.7601.24553 | 986,112 | 01-May-2020 | 21:36 | x86 |\n\
+| Pkeyconfig.xrm-ms | Not applicable | 1,070,568 | 01-May-2020 | 21:36 | Not applicable |\n\n\
+### Additional file information\n\n#### Additional files for all supported x86-based versions of Windows 7\n\n\
+| File name | Update.mum |\n|---|---|\n| File version | Not applicable |\n| File size | 2,582 |\n| Date (UTC) | 01-May-2020 |\n| Time (UTC) | 21:36 |\n| Platform | Not applicable |\n"
+    )
+}
+
+#[test]
+fn real_kb4538483_against_a_written_table() {
+    let msu = corpus_or_skip!("kb4538483-esu-msu");
+    let msu = std::fs::read_dir(&msu)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "msu"))
+        .unwrap();
+    let pkg = load(&msu);
+    for wrong in [false, true] {
+        let article = kbinspect::kb::parse(&kb4538483_article(wrong), None).unwrap();
+        let (f, s) = kbcheck::check(&pkg, &article, &Default::default());
+        assert_eq!(s.rows_checked, 4, "{article:#?}");
+        let errors: Vec<&Finding> = f.iter().filter(|f| f.severity == Severity::Error).collect();
+        if wrong {
+            assert_eq!(errors.len(), 1, "{f:#?}");
+            assert_eq!(errors[0].code, "kb-size-mismatch");
+            assert!(errors[0].subject.starts_with("Sppsvc.exe"), "{f:#?}");
+        } else {
+            assert!(errors.is_empty(), "{f:#?}");
+            assert_eq!(s.rows_matched, 4);
+        }
+    }
+}

@@ -327,3 +327,46 @@ fn real_msu_passes() {
         Some("6.1.7601.24553")
     );
 }
+
+/// End to end through the binary: `list` and `verify` JSON on the real `.msu`.
+#[test]
+fn real_msu_cli() {
+    let msu = corpus_or_skip!(
+        "kb4538483-esu-msu/windows6.1-kb4538483-x86_f77ee698928fb42232b70b01f53a4c5f68553323.msu"
+    );
+    let out = assert_cmd::Command::cargo_bin("kbinspect")
+        .unwrap()
+        .args(["list", "--format", "json"])
+        .arg(&msu)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["packages"].as_array().unwrap().len(), 6);
+    assert_eq!(v["components"].as_array().unwrap().len(), 36);
+    let deltas = v["deltas"].as_array().unwrap();
+    assert_eq!(deltas.len(), 73);
+    assert!(
+        deltas
+            .iter()
+            .all(|d| d["signature"] == "PA30" && d["target_size"].as_u64().unwrap() > 0)
+    );
+    // Blob 0 is the source-less delta of a 16529-byte license file.
+    let blob0 = deltas
+        .iter()
+        .find(|d| d["member"] == "Windows6.1-KB4538483-x86.cab/0")
+        .unwrap();
+    assert_eq!(blob0["target_size"], 16529);
+
+    let out = assert_cmd::Command::cargo_bin("kbinspect")
+        .unwrap()
+        .args(["verify", "--format", "json"])
+        .arg(&msu)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["summary"]["errors"], 0);
+    assert_eq!(v["summary"]["files_verified"], 72);
+}

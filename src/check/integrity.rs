@@ -61,6 +61,14 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
         },
         keys: pkg.member_index(),
         referenced: HashSet::new(),
+        compressed_keyforms: pkg
+            .compressed_manifests
+            .iter()
+            .filter_map(|m| {
+                let file = m.rsplit('/').next().unwrap_or(m).to_ascii_lowercase();
+                file.strip_suffix(".manifest").map(str::to_string)
+            })
+            .collect(),
     };
     c.names();
     c.references();
@@ -77,6 +85,8 @@ struct Checker<'a> {
     keys: HashMap<String, usize>,
     /// Member keys something points at.
     referenced: HashSet<String>,
+    /// Keyforms named by DCM manifests (lower case).
+    compressed_keyforms: HashSet<String>,
 }
 
 impl Checker<'_> {
@@ -151,13 +161,7 @@ impl Checker<'_> {
         if self.pkg.component(id).is_some() {
             return true;
         }
-        let kf = id.keyform();
-        self.pkg.compressed_manifests.iter().any(|m| {
-            let file = m.rsplit('/').next().unwrap_or(m);
-            file.to_ascii_lowercase()
-                .strip_suffix(".manifest")
-                .is_some_and(|s| s == kf)
-        })
+        self.compressed_keyforms.contains(&id.keyform())
     }
 
     fn references(&mut self) {
@@ -227,7 +231,7 @@ impl Checker<'_> {
             .indexes
             .iter()
             .filter(|i| parent_of(&i.member) == dir)
-            .find_map(|i| i.index.file(id))
+            .find_map(|i| i.entry(id))
     }
 
     fn files(&mut self) {
@@ -394,13 +398,12 @@ impl Checker<'_> {
             None => {
                 // A stored file may still be listed (RAW source).
                 let dir = parent_of(&c.member);
-                let want = path_key(&format!("{}\\{}", c.keyform, f.name));
+                let want = format!("{}\\{}", c.keyform, f.name);
                 self.pkg
                     .indexes
                     .iter()
                     .filter(|i| parent_of(&i.member) == dir)
-                    .flat_map(|i| i.index.files.iter())
-                    .find(|e| path_key(&e.name) == want)
+                    .find_map(|i| i.entry_named(&want))
             }
         };
         let Some(entry) = entry else {
@@ -430,6 +433,7 @@ impl Checker<'_> {
         for ix in &self.pkg.indexes {
             let dir = parent_of(&ix.member).to_string();
             let ids: HashMap<u64, &CixFile> = ix.index.files.iter().map(|f| (f.id, f)).collect();
+            let cyclic = cyclic_ids(&ids);
             if ids.len() != ix.index.files.len() {
                 self.out.push(Finding::error(
                     "index-duplicate-id",
@@ -454,7 +458,7 @@ impl Checker<'_> {
                             &subject,
                             format!("basis file {b} is not in the index"),
                         ));
-                    } else if basis_cycles(&ids, e.id) {
+                    } else if cyclic.contains(&e.id) {
                         self.out.push(Finding::error(
                             "index-basis-cycle",
                             &subject,
@@ -557,7 +561,7 @@ impl Checker<'_> {
     }
 
     fn delta_header(&mut self, m: &model::Member, e: &CixFile, subject: &str) {
-        let Some(blob) = self.pkg.deltas.iter().find(|d| d.member == m.path) else {
+        let Some(blob) = self.pkg.delta(&m.path) else {
             if m.kind != MemberKind::Delta {
                 self.out.push(Finding::error(
                     "delta-signature-missing",
@@ -634,8 +638,9 @@ impl Checker<'_> {
                     "member-unreferenced",
                     &m.path,
                     format!(
-                        "{} bytes ({:?}) that no manifest or container index refers to",
-                        m.size, m.kind
+                        "{} bytes ({}) that no manifest or container index refers to",
+                        m.size,
+                        m.kind.as_str()
                     ),
                 ));
             }
@@ -643,19 +648,85 @@ impl Checker<'_> {
     }
 }
 
-/// True when following `<Basis>` from `start` comes back to a file already
-/// seen.
-fn basis_cycles(ids: &HashMap<u64, &CixFile>, start: u64) -> bool {
-    let mut seen = HashSet::new();
-    let mut cur = Some(start);
-    while let Some(id) = cur {
-        if !seen.insert(id) {
-            return true;
+/// Index file ids whose `<Basis>` chain loops, found in one pass over all
+/// entries (each id is walked once), so a hostile index with long chains
+/// stays linear.
+fn cyclic_ids(ids: &HashMap<u64, &CixFile>) -> HashSet<u64> {
+    // 1 = on the current walk, 2 = finished.
+    let mut state: HashMap<u64, u8> = HashMap::with_capacity(ids.len());
+    let mut cyclic = HashSet::new();
+    for &start in ids.keys() {
+        if state.contains_key(&start) {
+            continue;
         }
-        cur = ids
-            .get(&id)
-            .and_then(|f| f.delta.as_ref())
-            .and_then(|d| d.basis);
+        let mut path = Vec::new();
+        let mut cur = Some(start);
+        while let Some(id) = cur {
+            match state.get(&id) {
+                Some(1) => {
+                    // Everything on the path from the first visit of `id` loops.
+                    if let Some(pos) = path.iter().position(|&p| p == id) {
+                        cyclic.extend(path.get(pos..).unwrap_or(&[]).iter().copied());
+                    }
+                    break;
+                }
+                Some(_) => break,
+                None => {}
+            }
+            state.insert(id, 1);
+            path.push(id);
+            cur = ids
+                .get(&id)
+                .and_then(|f| f.delta.as_ref())
+                .and_then(|d| d.basis)
+                .filter(|b| ids.contains_key(b));
+        }
+        for id in path {
+            state.insert(id, 2);
+        }
     }
-    false
+    cyclic
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::servicing::cix::CixDelta;
+
+    fn file(id: u64, basis: Option<u64>) -> CixFile {
+        CixFile {
+            id,
+            name: format!("f{id}"),
+            length: 0,
+            time: None,
+            attr: None,
+            hash: None,
+            delta: Some(CixDelta {
+                source: None,
+                basis,
+            }),
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn cycles_found_once_each() {
+        let files = [
+            file(1, None),
+            file(2, Some(1)),
+            file(3, Some(4)),
+            file(4, Some(3)),
+            file(5, Some(3)),
+            file(6, Some(6)),
+            file(7, Some(99)),
+        ];
+        let ids: HashMap<u64, &CixFile> = files.iter().map(|f| (f.id, f)).collect();
+        let mut c: Vec<u64> = cyclic_ids(&ids).into_iter().collect();
+        c.sort();
+        assert_eq!(c, [3, 4, 6]);
+        // A long chain is linear, not quadratic.
+        let chain: Vec<CixFile> = (0..200_000u64).map(|i| file(i, i.checked_sub(1))).collect();
+        let ids: HashMap<u64, &CixFile> = chain.iter().map(|f| (f.id, f)).collect();
+        assert!(cyclic_ids(&ids).is_empty());
+    }
 }

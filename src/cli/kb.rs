@@ -36,7 +36,7 @@ impl From<LayoutArg> for Layout {
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The article: scraped text, markdown, saved HTML page or CSV/TSV
+    /// The article: scraped text, markdown, saved HTML page or CSV/TSV (`-`: standard input)
     pub input: std::path::PathBuf,
     /// Output format
     #[arg(long, value_enum, default_value_t = KbFormat::Table)]
@@ -51,13 +51,22 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
     let path = &args.input;
-    let file =
-        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut bytes = Vec::new();
     // Read one byte past the limit so an oversized input is reported, not truncated.
-    file.take(args.max_size.saturating_add(1) as u64)
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let limit = args.max_size.saturating_add(1) as u64;
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut bytes)
+            .context("cannot read standard input")?;
+    } else {
+        let file =
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        file.take(limit)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+    }
     let opts = kb::Options {
         layout: args.layout.map(Layout::from),
         max_bytes: args.max_size,
@@ -65,7 +74,13 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let article =
         kb::parse_bytes_with(&bytes, &opts).with_context(|| format!("{}", path.display()))?;
     match args.format {
-        KbFormat::Json => super::print_json(&article)?,
+        KbFormat::Json => {
+            // Buffered: a big article is thousands of lines.
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            serde_json::to_writer_pretty(&mut out, &article)?;
+            writeln!(out)?;
+            out.flush()?;
+        }
         KbFormat::Csv => print_csv(&article)?,
         KbFormat::Table => print_tables(&article)?,
     }
@@ -90,7 +105,7 @@ fn json_name<T: serde::Serialize>(v: &T) -> String {
 
 fn print_csv(a: &kb::Article) -> anyhow::Result<()> {
     use kb::render::quote;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     writeln!(
         out,
         "heading,table_arch,kind,name,version,size,date,time,platform,arch,service_branch,line"
@@ -113,12 +128,13 @@ fn print_csv(a: &kb::Article) -> anyhow::Result<()> {
         let q: Vec<String> = fields.iter().map(|f| quote(f)).collect();
         writeln!(out, "{}", q.join(","))?;
     }
+    out.flush()?;
     Ok(())
 }
 
 fn print_tables(a: &kb::Article) -> anyhow::Result<()> {
     use comfy_table::{Table, presets};
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for t in &a.tables {
         let arch = t.arch.map(|x| json_name(&x)).unwrap_or_else(|| "?".into());
         writeln!(
@@ -157,5 +173,6 @@ fn print_tables(a: &kb::Article) -> anyhow::Result<()> {
         }
         writeln!(out, "{table}\n")?;
     }
+    out.flush()?;
     Ok(())
 }

@@ -38,6 +38,8 @@ impl LimitArgs {
 pub enum HashArg {
     Md5,
     Sha256,
+    /// Decode and verify without a digest
+    None,
 }
 
 #[derive(clap::Args)]
@@ -60,6 +62,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let test = args.test.then_some(match args.hash {
         HashArg::Md5 => DigestKind::Md5,
         HashArg::Sha256 => DigestKind::Sha256,
+        HashArg::None => DigestKind::None,
     });
     let size = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
     let bar = if args.test {
@@ -68,7 +71,9 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         indicatif::ProgressBar::hidden()
     };
     let listing = list(&args.input, &args.limits.limits(), test, &mut |n| {
-        bar.set_position(n.min(size))
+        // Decoded bytes outgrow the input size; the bar's end moves with them.
+        bar.set_length(n.max(size));
+        bar.set_position(n)
     })
     // The error's text already includes its cause; keep the chain flat.
     .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -85,6 +90,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         head.push(match args.hash {
             HashArg::Md5 => "MD5",
             HashArg::Sha256 => "SHA-256",
+            HashArg::None => "Test",
         });
     }
     t.set_header(head);
@@ -104,7 +110,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             row.push(match (&m.md5, &m.sha256, &m.error) {
                 (_, _, Some(_)) => "FAILED".to_string(),
                 (Some(h), _, _) | (_, Some(h), _) => h.clone(),
-                _ => String::new(),
+                _ => "OK".to_string(),
             });
         }
         t.add_row(row);

@@ -5,7 +5,7 @@ use anyhow::Context;
 use kbinspect::check::{integrity, kb as kbcheck, signature};
 use kbinspect::container::Limits;
 use kbinspect::kb::{self, Arch};
-use kbinspect::model::Package;
+use kbinspect::model::{LoadOptions, Package, read_dcm_base};
 use kbinspect::report;
 use serde::Serialize;
 
@@ -49,6 +49,10 @@ pub struct Args {
     /// error (default: a warning)
     #[arg(long, requires = "kb")]
     pub strict_time: bool,
+    /// Base manifest for Windows 10/11 DCM-compressed manifests: the
+    /// extracted base or a wcp.dll (without it they are only reported)
+    #[arg(long, value_name = "FILE")]
+    pub dcm_base: Option<std::path::PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -71,7 +75,11 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         }
         None => None,
     };
-    let pkg = Package::load(&args.input, &Limits::default())?;
+    let opts = LoadOptions {
+        dcm_base: args.dcm_base.as_deref().map(read_dcm_base).transpose()?,
+        ..Default::default()
+    };
+    let pkg = Package::load_with(&args.input, &Limits::default(), &opts)?;
     let (mut findings, stats) = integrity::check_with_stats(&pkg);
     findings.extend(signature::check(&pkg));
     let mut kb_summary = None;

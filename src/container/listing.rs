@@ -18,6 +18,8 @@ pub enum DigestKind {
     /// What `cabextract -t` prints.
     Md5,
     Sha256,
+    /// Decode and verify only (the speed of `7zz t`, which prints no digest).
+    None,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -47,6 +49,7 @@ pub struct Listing {
 enum Hasher {
     Md5(Box<Md5>),
     Sha256(Box<Sha256>),
+    None,
 }
 
 /// List `input`; with `test`, read every member in full and digest it.
@@ -76,18 +79,15 @@ pub fn list(
             let mut h = match kind {
                 DigestKind::Md5 => Hasher::Md5(Box::default()),
                 DigestKind::Sha256 => Hasher::Sha256(Box::default()),
+                DigestKind::None => Hasher::None,
             };
             loop {
                 match r.read(&mut buf) {
                     Ok(0) => {
-                        let hex = match h {
-                            Hasher::Md5(h) => (true, hex::encode(h.finalize())),
-                            Hasher::Sha256(h) => (false, hex::encode(h.finalize())),
-                        };
-                        if hex.0 {
-                            m.md5 = Some(hex.1);
-                        } else {
-                            m.sha256 = Some(hex.1);
+                        match h {
+                            Hasher::Md5(h) => m.md5 = Some(hex::encode(h.finalize())),
+                            Hasher::Sha256(h) => m.sha256 = Some(hex::encode(h.finalize())),
+                            Hasher::None => {}
                         }
                         break;
                     }
@@ -96,6 +96,7 @@ pub fn list(
                         match &mut h {
                             Hasher::Md5(h) => h.update(chunk),
                             Hasher::Sha256(h) => h.update(chunk),
+                            Hasher::None => {}
                         }
                         total += n as u64;
                         progress(total);

@@ -5,6 +5,25 @@
 //! once, as a stream. A member that is itself a cabinet (by signature) is
 //! visited and then opened recursively, so an MSU presents one tree:
 //! `Windows6.1-KB4538483-x86.cab/update.mum`.
+//!
+//! Cabinets are read by our own reader: `cab` parses CFHEADER/CFFOLDER/CFFILE
+//! through checked helpers, `stream` decodes one folder at a time (stored,
+//! MSZIP via miniz_oxide with the history carried across blocks, LZX via
+//! lzxd; Quantum is refused) and hands members out in offset order, `walker`
+//! merges multi-cabinet sets, reports structural anomalies as findings
+//! (`cab-*` codes, listed in docs/container.md) and recurses into nested
+//! cabinets. [`list`] builds the inventory behind `kbinspect ls`.
+//!
+//! ```no_run
+//! use kbinspect::container::{walk, Limits};
+//! let report = walk("update.msu".as_ref(), &Limits::default(), &mut |m, r| {
+//!     let mut sink = std::io::sink();
+//!     std::io::copy(r, &mut sink)?; // a corrupt member fails here
+//!     println!("{} {}", m.path, m.size);
+//!     Ok(())
+//! })?;
+//! # Ok::<(), kbinspect::container::Error>(())
+//! ```
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -32,7 +51,8 @@ pub struct Limits {
     pub max_members: u64,
     /// Declared size of one member (`--max-member-size`).
     pub max_member_size: u64,
-    /// Declared output of the whole tree (`--max-total-size`).
+    /// Declared output of the whole tree (`--max-total-size`); a nested
+    /// cabinet counts as a member and again through its members.
     pub max_total_size: u64,
 }
 

@@ -6,6 +6,7 @@
 use std::collections::HashSet;
 use std::io::{self, Read};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
@@ -144,6 +145,13 @@ impl Mszip {
             match status {
                 TINFLStatus::Done => break,
                 TINFLStatus::HasMoreOutput if used > 0 || made > 0 => continue,
+                // Some writers end a frame's last deflate block without the
+                // final bit; the frame is still complete at its declared size.
+                TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress
+                    if out.len() == expect =>
+                {
+                    break;
+                }
                 TINFLStatus::HasMoreOutput
                 | TINFLStatus::NeedsMoreInput
                 | TINFLStatus::FailedCannotMakeProgress => {
@@ -263,11 +271,108 @@ pub(crate) struct FolderStream<'a> {
     error: Option<StreamError>,
     /// Bytes this stream may still decode (restarts for overlapping members count).
     budget: u64,
+    budget_at_start: u64,
     reported_bad: HashSet<(usize, u64)>,
     pub findings: Vec<Finding>,
+    /// Set when another thread decodes this folder (see [`decode_ahead`]).
+    pipe: Option<Pipe>,
+}
+
+/// Decoded blocks in flight between the decoding thread and the reader.
+/// 16 blocks (512 KiB) keep both threads busy without growing memory.
+const PIPE_DEPTH: usize = 16;
+
+/// The reading end of a folder decoded on another thread: blocks arrive in
+/// order; spent buffers go back so the decoder allocates only a few.
+struct Pipe {
+    blocks: Receiver<Result<Vec<u8>, StreamError>>,
+    spent: SyncSender<Vec<u8>>,
+}
+
+/// Decode `folder` on the calling thread into `tx` until the folder ends,
+/// fails or the reader hangs up. Returns the checksum findings and the
+/// decompression budget left. Run it on a scoped thread beside
+/// [`FolderStream::piped`].
+pub(crate) fn decode_ahead(
+    parts: &mut [Part],
+    folder: &Folder,
+    budget: u64,
+    tx: SyncSender<Result<Vec<u8>, StreamError>>,
+    spent: Receiver<Vec<u8>>,
+) -> (Vec<Finding>, u64) {
+    let mut fs = FolderStream::new(parts, folder, budget);
+    loop {
+        match fs.fill() {
+            Ok(true) => {
+                let fresh = match spent.try_recv() {
+                    Ok(b) => b,
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+                        Vec::with_capacity(MAX_BLOCK_OUTPUT)
+                    }
+                };
+                let block = std::mem::replace(&mut fs.out, fresh);
+                if tx.send(Ok(block)).is_err() {
+                    break; // the reader stopped early (visitor error)
+                }
+            }
+            Ok(false) => break,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                break;
+            }
+        }
+    }
+    (std::mem::take(&mut fs.findings), fs.budget_left())
+}
+
+/// The channels between [`decode_ahead`] and [`FolderStream::piped`].
+#[allow(clippy::type_complexity)]
+pub(crate) fn pipe_channels() -> (
+    (SyncSender<Result<Vec<u8>, StreamError>>, Receiver<Vec<u8>>),
+    (Receiver<Result<Vec<u8>, StreamError>>, SyncSender<Vec<u8>>),
+) {
+    let (tx, rx) = sync_channel(PIPE_DEPTH);
+    let (spent_tx, spent_rx) = sync_channel(PIPE_DEPTH + 2);
+    ((tx, spent_rx), (rx, spent_tx))
 }
 
 impl<'a> FolderStream<'a> {
+    /// A stream whose blocks are decoded by [`decode_ahead`] on another
+    /// thread. It only moves forward: use it for folders whose members do
+    /// not overlap (they are read in offset order, so it never seeks back).
+    pub fn piped(
+        folder: &'a Folder,
+        blocks: Receiver<Result<Vec<u8>, StreamError>>,
+        spent: SyncSender<Vec<u8>>,
+    ) -> Self {
+        let mut fs = FolderStream::new(&mut [], folder, 0);
+        // The decoder lives on the other thread; no window here.
+        fs.decoder = Decoder::Stored;
+        fs.cbuf = Vec::new();
+        fs.pipe = Some(Pipe { blocks, spent });
+        fs
+    }
+
+    /// Take the next block from the decoding thread.
+    fn receive(&mut self) -> Result<bool, StreamError> {
+        let Some(pipe) = &self.pipe else {
+            return Ok(false);
+        };
+        match pipe.blocks.recv() {
+            Ok(Ok(block)) => {
+                let old = std::mem::replace(&mut self.out, block);
+                let _ = pipe.spent.try_send(old);
+                self.out_pos = 0;
+                self.produced += self.out.len() as u64;
+                self.block_no += 1;
+                Ok(true)
+            }
+            Ok(Err(e)) => Err(e),
+            // The decoder hung up: the folder's output is complete.
+            Err(_) => Ok(false),
+        }
+    }
+
     pub fn new(parts: &'a mut [Part], folder: &'a Folder, budget: u64) -> Self {
         FolderStream {
             parts,
@@ -283,21 +388,40 @@ impl<'a> FolderStream<'a> {
             produced: 0,
             error: None,
             budget,
+            budget_at_start: budget,
             reported_bad: HashSet::new(),
             findings: Vec::new(),
+            pipe: None,
         }
     }
 
+    /// Decompression budget not yet used.
     pub fn budget_left(&self) -> u64 {
         self.budget
     }
 
+    /// Bytes decoded so far (restarts included).
+    pub fn decoded(&self) -> u64 {
+        self.budget_at_start - self.budget
+    }
+
     /// Offset in the folder's output of the next byte handed out.
     pub fn position(&self) -> u64 {
-        self.produced - (self.out.len() - self.out_pos) as u64
+        self.produced
+            .saturating_sub(self.out.len().saturating_sub(self.out_pos) as u64)
     }
 
     fn restart(&mut self) {
+        if self.pipe.is_some() {
+            self.error = Some(StreamError {
+                code: "cab-data",
+                message: format!(
+                    "folder {}: a decoded-ahead folder cannot be read twice",
+                    self.folder.index
+                ),
+            });
+            return;
+        }
         self.decoder = Decoder::new(self.folder);
         self.seg = 0;
         self.block_in_seg = 0;
@@ -315,9 +439,12 @@ impl<'a> FolderStream<'a> {
     pub fn seek_to(&mut self, target: u64) -> Result<(), StreamError> {
         if target < self.position() {
             self.restart();
+            if let Some(e) = &self.error {
+                return Err(e.clone());
+            }
         }
         while self.position() < target {
-            if self.out_pos == self.out.len() {
+            if self.out_pos >= self.out.len() {
                 if !self.fill()? {
                     return Err(StreamError {
                         code: "cab-data",
@@ -329,7 +456,7 @@ impl<'a> FolderStream<'a> {
                     });
                 }
             } else {
-                let avail = (self.out.len() - self.out_pos) as u64;
+                let avail = self.out.len().saturating_sub(self.out_pos) as u64;
                 let n = avail.min(target - self.position()) as usize;
                 self.out_pos += n;
             }
@@ -342,9 +469,18 @@ impl<'a> FolderStream<'a> {
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
-        match self.next_block() {
+        let next = if self.pipe.is_some() {
+            self.receive()
+        } else {
+            self.next_block()
+        };
+        match next {
             Ok(more) => Ok(more),
             Err(e) => {
+                // A failed decode may have left `out` half written: drop it
+                // so positions stay consistent for a later restart.
+                self.out.clear();
+                self.out_pos = 0;
                 self.error = Some(e.clone());
                 Err(e)
             }
@@ -533,7 +669,7 @@ impl Read for MemberReader<'_, '_> {
         {
             return Err(self.failed(e));
         }
-        if self.fs.out_pos == self.fs.out.len() {
+        if self.fs.out_pos >= self.fs.out.len() {
             match self.fs.fill() {
                 Ok(true) => {}
                 Ok(false) => {
@@ -551,7 +687,7 @@ impl Read for MemberReader<'_, '_> {
                 Err(e) => return Err(self.failed(e)),
             }
         }
-        let avail = &self.fs.out[self.fs.out_pos..];
+        let avail = self.fs.out.get(self.fs.out_pos..).unwrap_or(&[]);
         let n = buf
             .len()
             .min(avail.len())
@@ -685,6 +821,20 @@ mod tests {
         // Empty stored deflate block (final), declared as 5 bytes.
         let e = m.block(b"CK\x01\x00\x00\xff\xff", 5, &mut out).unwrap_err();
         assert!(e.contains("0 bytes, 5 declared"), "{e}");
+    }
+
+    #[test]
+    fn mszip_block_without_final_bit_is_accepted_at_its_size() {
+        // A non-final stored deflate block holding "abc", nothing after it.
+        let mut m = Mszip::new();
+        let mut out = Vec::new();
+        m.block(b"CK\x00\x03\x00\xfc\xffabc", 3, &mut out).unwrap();
+        assert_eq!(out, b"abc");
+        // The same block declared longer is an error, not a short block.
+        let e = m
+            .block(b"CK\x00\x03\x00\xfc\xffabc", 4, &mut out)
+            .unwrap_err();
+        assert!(e.contains("ends before"), "{e}");
     }
 
     #[test]

@@ -9,13 +9,17 @@ use super::cab::{
     self, FLAG_NEXT_CABINET, FLAG_PREV_CABINET, IFOLD_CONTINUED_FROM_PREV,
     IFOLD_CONTINUED_PREV_AND_NEXT, IFOLD_CONTINUED_TO_NEXT, Src,
 };
-use super::stream::{FailReader, Folder, FolderStream, MemberReader, Part, Segment, prescan};
+use super::stream::{
+    FailReader, Folder, FolderStream, MemberReader, Part, Segment, decode_ahead, pipe_channels,
+    prescan,
+};
 use super::{ContainerInfo, Error, Limits, MemberMeta, Result, Signature, Visitor, WalkReport};
 use crate::finding::Finding;
 
 /// Nested cabinets up to this size are spooled in memory, larger ones to a
-/// temporary file.
-const SPOOL_IN_MEMORY: u64 = 32 << 20;
+/// temporary file. The threshold halves with each level, so all in-memory
+/// spools of one chain of nesting together stay under twice this.
+const SPOOL_IN_MEMORY: u64 = 16 << 20;
 /// A set longer than this is treated as a loop.
 const MAX_PARTS: usize = 1000;
 
@@ -34,6 +38,28 @@ struct Member {
     folder: Option<usize>,
     entry: cab::FileEntry,
     part: usize,
+}
+
+/// Folders smaller than this are decoded inline: a thread costs more than
+/// it saves.
+const DECODE_AHEAD_MIN: u64 = 1 << 20;
+
+/// Whether to decode `folder` on a second thread: only when there is a
+/// second core, the folder is compressed and large, and its members are
+/// sorted and do not overlap, so the stream never has to go back.
+fn decode_ahead_worthwhile(folder: &Folder, members: &[&Member], total: Option<u64>) -> bool {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    cores > 1
+        && matches!(
+            folder.compression,
+            Some(super::Compression::Lzx { .. } | super::Compression::Mszip)
+        )
+        && total.is_some_and(|t| t >= DECODE_AHEAD_MIN)
+        && members.windows(2).all(|w| {
+            u64::from(w[0].entry.offset) + u64::from(w[0].entry.size)
+                <= u64::from(w[1].entry.offset)
+        })
 }
 
 /// Find `name` in `dir`, exactly or else ignoring ASCII case
@@ -170,6 +196,33 @@ impl Walker<'_, '_> {
             if in_folder.is_empty() {
                 continue;
             }
+            if decode_ahead_worthwhile(folder, &in_folder, totals.get(fi).copied().flatten()) {
+                // Decode on a second thread while the visitor (hashing,
+                // parsing, writing) consumes the blocks on this one.
+                let budget = self.budget;
+                let ((tx, spent_rx), (rx, spent_tx)) = pipe_channels();
+                let parts = &mut parts;
+                let (visited, (mut findings, left)) = std::thread::scope(|s| {
+                    let decoder =
+                        s.spawn(move || decode_ahead(parts, folder, budget, tx, spent_rx));
+                    let visited = (|| -> Result<()> {
+                        let mut fs = FolderStream::piped(folder, rx, spent_tx);
+                        for m in in_folder {
+                            let meta = self.meta(&prefix, m, Some(folder), depth);
+                            self.check_limits(display, &meta)?;
+                            self.member(&mut fs, m, meta, depth)?;
+                        }
+                        Ok(())
+                    })();
+                    // The reading end is gone now, so the decoder stops.
+                    let done = decoder.join().unwrap_or_else(|_| (Vec::new(), 0));
+                    (visited, done)
+                });
+                self.report.findings.append(&mut findings);
+                self.budget = left;
+                visited?;
+                continue;
+            }
             let mut fs = FolderStream::new(&mut parts, folder, self.budget);
             for m in in_folder {
                 let meta = self.meta(&prefix, m, Some(folder), depth);
@@ -177,7 +230,8 @@ impl Walker<'_, '_> {
                 self.member(&mut fs, m, meta, depth)?;
             }
             self.report.findings.append(&mut fs.findings);
-            self.budget = fs.budget_left();
+            // Nested walks have already taken their share from `self.budget`.
+            self.budget = self.budget.saturating_sub(fs.decoded());
         }
         Ok(())
     }
@@ -276,7 +330,7 @@ impl Walker<'_, '_> {
         depth: u32,
     ) -> Result<()> {
         let spooled: std::io::Result<Src> = (|| {
-            if meta.size <= SPOOL_IN_MEMORY {
+            if meta.size <= SPOOL_IN_MEMORY >> depth.min(16) {
                 let mut v = Vec::with_capacity(meta.size as usize);
                 v.extend_from_slice(peek);
                 reader.read_to_end(&mut v)?;
@@ -671,5 +725,32 @@ impl Walker<'_, '_> {
                 ));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_part;
+
+    /// szCabinetNext comes from the file: it may only name a sibling.
+    #[test]
+    fn next_part_names_cannot_leave_the_directory() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("Split-2.CAB"), b"x").unwrap();
+        std::fs::create_dir(tmp.path().join("sub")).unwrap();
+        std::fs::write(tmp.path().join("sub/p.cab"), b"x").unwrap();
+        assert_eq!(
+            find_part(tmp.path(), "split-2.cab"),
+            Some(tmp.path().join("Split-2.CAB"))
+        );
+        assert_eq!(find_part(tmp.path(), "sub/p.cab"), None);
+        assert_eq!(find_part(tmp.path(), "sub\\p.cab"), None);
+        assert_eq!(find_part(tmp.path(), ".."), None);
+        assert_eq!(
+            find_part(tmp.path(), "sub"),
+            None,
+            "a directory is not a part"
+        );
+        assert_eq!(find_part(tmp.path(), ""), None);
     }
 }

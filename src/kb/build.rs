@@ -23,7 +23,7 @@ pub(crate) struct Header {
 }
 
 /// Recognise a header row: it names the file name and at least two other
-/// known columns, and at most one of its cells is unknown.
+/// known columns, and no more unknown cells than known ones.
 pub(crate) fn header_row<'a>(cells: impl Iterator<Item = &'a str>) -> Option<Header> {
     let mut columns = Vec::new();
     let mut lang = None;
@@ -51,7 +51,9 @@ pub(crate) fn header_row<'a>(cells: impl Iterator<Item = &'a str>) -> Option<Hea
         }
     }
     let lang = lang?;
-    (seen.len() >= 3 && unknown <= 1).then_some(Header { columns, lang })
+    // Extra columns (hashes, attributes) are fine as long as the known ones
+    // dominate; a row of prose that happens to hold three words is not.
+    (seen.len() >= 3 && unknown <= seen.len()).then_some(Header { columns, lang })
 }
 
 /// True when a grid holds a file table (used by the HTML front-end to tell
@@ -240,12 +242,19 @@ fn horizontal(st: &mut State<'_>, rows: &[GridRow]) -> Option<Parsed> {
         }
     }
     let mut raws = Vec::new();
+    let name_col = header.columns.iter().position(|c| *c == Some(Column::Name));
     for r in rows.iter().skip(hi + 1) {
         if non_empty(r).next().is_none() {
             continue;
         }
-        if header_row(r.cells.iter().map(|c| c.text.as_str())).is_some() {
-            continue; // a repeated header (page break in the source)
+        // A repeated header (page break in the source) names the file name
+        // where the first header did.
+        let names_name = name_col
+            .and_then(|i| r.cells.get(i))
+            .and_then(|c| words::header(&c.text))
+            .is_some_and(|h| h.0 == Column::Name);
+        if names_name && header_row(r.cells.iter().map(|c| c.text.as_str())).is_some() {
+            continue;
         }
         let mut fields = Vec::new();
         for (i, cell) in r.cells.iter().enumerate() {

@@ -88,59 +88,79 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
 /// an unterminated quote runs to the end of the input. Fields beyond
 /// [`MAX_ROW_CELLS`] are dropped.
 fn records(text: &str, d: char, mut each: impl FnMut(usize, Vec<String>)) {
+    // Delimiters, quotes and line ends are ASCII, so every position found
+    // below is a char boundary and runs between them are copied whole.
+    let bytes = text.as_bytes();
+    let delim = u8::try_from(d).unwrap_or(b',');
     let mut fields: Vec<String> = Vec::new();
     let mut field = String::new();
     let mut line = 1usize;
     let mut start_line = 1usize;
-    let mut in_quotes = false;
     let mut at_field_start = true;
-    let mut chars = text.chars().peekable();
+    let mut i = 0usize;
     let end_field = |fields: &mut Vec<String>, field: &mut String| {
         let f = std::mem::take(field);
         if fields.len() < MAX_ROW_CELLS {
             fields.push(f);
         }
     };
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    field.push('"');
-                    chars.next();
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push('\n');
-                }
-                c => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if at_field_start => {
-                in_quotes = true;
+    while i < bytes.len() {
+        if at_field_start {
+            // `, "quoted"`: spaces before an opening quote are not data.
+            let spaces = bytes
+                .get(i..)
+                .map_or(0, |r| r.iter().take_while(|b| **b == b' ').count());
+            if bytes.get(i + spaces) == Some(&b'"') {
+                i += spaces + 1;
                 at_field_start = false;
+                loop {
+                    let rest = bytes.get(i..).unwrap_or_default();
+                    let Some(q) = rest.iter().position(|b| *b == b'"') else {
+                        let run = text.get(i..).unwrap_or_default();
+                        line += run.matches('\n').count();
+                        field.push_str(run);
+                        i = bytes.len();
+                        break;
+                    };
+                    let run = text.get(i..i + q).unwrap_or_default();
+                    line += run.matches('\n').count();
+                    field.push_str(run);
+                    if bytes.get(i + q + 1) == Some(&b'"') {
+                        field.push('"');
+                        i += q + 2;
+                    } else {
+                        i += q + 1;
+                        break;
+                    }
+                }
+                continue;
             }
-            '\r' => {}
-            '\n' => {
+        }
+        let rest = bytes.get(i..).unwrap_or_default();
+        let stop = rest
+            .iter()
+            .position(|b| *b == delim || *b == b'\n' || *b == b'\r')
+            .unwrap_or(rest.len());
+        if stop > 0 {
+            field.push_str(text.get(i..i + stop).unwrap_or_default());
+            at_field_start = false;
+            i += stop;
+        }
+        match bytes.get(i) {
+            Some(b'\n') => {
                 end_field(&mut fields, &mut field);
                 each(start_line, std::mem::take(&mut fields));
                 line += 1;
                 start_line = line;
                 at_field_start = true;
             }
-            c if c == d => {
+            Some(b) if *b == delim => {
                 end_field(&mut fields, &mut field);
                 at_field_start = true;
             }
-            c => {
-                if !(at_field_start && c == ' ') {
-                    at_field_start = false;
-                }
-                field.push(c);
-            }
+            _ => {}
         }
+        i += 1;
     }
     if !field.is_empty() || !fields.is_empty() {
         end_field(&mut fields, &mut field);
@@ -163,6 +183,25 @@ mod tests {
             vec![
                 (1, vec!["a".to_string(), "b,c".into(), "d\"e".into()]),
                 (2, vec!["x\ny".to_string(), "z".into()]),
+            ]
+        );
+        let mut r = Vec::new();
+        records("a; \"b\";\"unterminated\n;x", ';', |l, f| r.push((l, f)));
+        assert_eq!(
+            r,
+            vec![(
+                1,
+                vec!["a".to_string(), "b".into(), "unterminated\n;x".into()]
+            )]
+        );
+        let mut r = Vec::new();
+        records("\r\n\"a\"b,c\r\nd", ',', |l, f| r.push((l, f)));
+        assert_eq!(
+            r,
+            vec![
+                (1, vec![String::new()]),
+                (2, vec!["ab".to_string(), "c".into()]),
+                (3, vec!["d".to_string()])
             ]
         );
     }

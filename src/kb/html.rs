@@ -121,13 +121,24 @@ impl<'a> Scanner<'a> {
             cell.text.push_str(s);
             return;
         }
-        if self.prose.trim().is_empty() {
-            self.prose_line = line;
+        // A source line break also ends a prose line: browsers ignore it,
+        // but headings written as plain lines (markdown around embedded
+        // tables, sloppy pages) stay separate from the next paragraph.
+        for (i, part) in s.split('\n').enumerate() {
+            if i > 0 {
+                self.flush_prose();
+            }
+            if self.prose.trim().is_empty() {
+                self.prose_line = line + i;
+            }
+            self.prose.push_str(part);
         }
-        self.prose.push_str(s);
     }
 
     fn flush_prose(&mut self) {
+        if self.prose.is_empty() {
+            return;
+        }
         let t = collapse_ws(&self.prose);
         self.prose.clear();
         if !t.is_empty() {
@@ -140,6 +151,9 @@ impl<'a> Scanner<'a> {
     /// to be page layout, not data).
     fn cell_lines(&mut self, line: usize, text: &str) -> Vec<Keyed<'a>> {
         let mut blocks = Vec::new();
+        if text.trim().is_empty() {
+            return blocks;
+        }
         for part in text.split('\n') {
             let t = collapse_ws(part);
             if !t.is_empty() {
@@ -154,9 +168,11 @@ impl<'a> Scanner<'a> {
         let Some(mut cell) = self.stack.last_mut().and_then(|t| t.cell.take()) else {
             return;
         };
-        let texts = self.cell_lines(self.line, &cell.text);
-        cell.text = collapse_ws(&cell.text);
-        self.deliver(texts);
+        if !cell.text.is_empty() {
+            let texts = self.cell_lines(self.line, &cell.text);
+            cell.text = collapse_ws(&cell.text);
+            self.deliver(texts);
+        }
         let Some(t) = self.stack.last_mut() else {
             return;
         };
@@ -189,8 +205,10 @@ impl<'a> Scanner<'a> {
 
     fn close_row(&mut self) {
         self.close_cell();
+        // A row without cells (`<tr>` soup, or cells over the caps) adds nothing.
         if let Some(t) = self.stack.last_mut()
             && let Some(r) = t.row.take()
+            && !r.cells.is_empty()
         {
             t.rows.push(r);
         }
@@ -270,11 +288,11 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
         pos = lt + consumed;
         let Some((name, closing)) = tag else { continue };
         match (name.as_str(), closing) {
-            ("script" | "style", false) => {
+            (n @ ("script" | "style"), false) => {
                 let end = find_ci(
                     bytes,
                     pos,
-                    if name == "script" {
+                    if n == "script" {
                         b"</script"
                     } else {
                         b"</style"
@@ -372,7 +390,29 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
 }
 
 /// `<name attr="…">` or `</name>`: (bytes consumed, lowercase name, closing).
-fn parse_tag(rest: &str) -> Option<(usize, String, bool)> {
+/// A tag name, lowercased in place (no allocation per tag). Names longer
+/// than any tag we act on are kept empty, so they match nothing.
+struct TagName {
+    buf: [u8; 12],
+    len: usize,
+}
+
+impl TagName {
+    fn new(raw: &[u8]) -> Self {
+        let mut buf = [0u8; 12];
+        let len = if raw.len() <= buf.len() { raw.len() } else { 0 };
+        for (d, s) in buf.iter_mut().zip(raw.iter().take(len)) {
+            *d = s.to_ascii_lowercase();
+        }
+        TagName { buf, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+fn parse_tag(rest: &str) -> Option<(usize, TagName, bool)> {
     let b = rest.as_bytes();
     let mut i = 1;
     let closing = b.get(i) == Some(&b'/');
@@ -386,7 +426,7 @@ fn parse_tag(rest: &str) -> Option<(usize, String, bool)> {
     if i == start {
         return None;
     }
-    let name = rest.get(start..i)?.to_ascii_lowercase();
+    let name = TagName::new(b.get(start..i)?);
     let mut quote: Option<u8> = None;
     while let Some(&c) = b.get(i) {
         match (quote, c) {
@@ -511,11 +551,15 @@ mod tests {
 
     #[test]
     fn tags() {
+        let t = |s: &str| {
+            parse_tag(s).map(|(n, name, closing)| (n, name.as_str().to_string(), closing))
+        };
+        assert_eq!(t("<td class=\"a>b\">x"), Some((16, "td".into(), false)));
+        assert_eq!(t("</TR>"), Some((5, "tr".into(), true)));
         assert_eq!(
-            parse_tag("<td class=\"a>b\">x"),
-            Some((16, "td".into(), false))
+            t("<averyveryverylongname>"),
+            Some((23, String::new(), false))
         );
-        assert_eq!(parse_tag("</TR>"), Some((5, "tr".into(), true)));
-        assert_eq!(parse_tag("< x"), None);
+        assert_eq!(t("< x"), None);
     }
 }

@@ -289,7 +289,18 @@ pub fn parse_with(text: &str, opts: &Options) -> Result<Article, KbError> {
         Layout::Html => html::blocks(text),
         Layout::Csv => csv::blocks(text),
     };
-    let (tables, warnings) = build::tables(blocks);
+    let (mut tables, mut warnings) = build::tables(blocks);
+    // Markdown sources sometimes embed HTML tables next to pipe tables: when
+    // both are present, read both and keep the article order.
+    if opts.layout.is_none() && layout == Layout::Html && markdown::looks_like(text) {
+        let (md_tables, md_warnings) = build::tables(markdown::blocks(text));
+        if !md_tables.is_empty() {
+            tables.extend(md_tables);
+            tables.sort_by_key(|t| t.line);
+            warnings.extend(md_warnings);
+            warnings.sort_by_key(|w| w.line);
+        }
+    }
     if tables.is_empty() {
         return Err(KbError::NoTable {
             layout: layout.name(),
@@ -328,15 +339,23 @@ pub fn detect(text: &str) -> Layout {
 }
 
 fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    let Some(&first) = n.first() else {
+    let Some(first) = needle.chars().next() else {
         return true;
     };
-    h.iter().enumerate().any(|(i, &b)| {
-        b == first
-            && h.get(i..i + n.len())
-                .is_some_and(|w| w.eq_ignore_ascii_case(n))
-    })
+    let mut from = 0;
+    // `find` on a char is a memchr: fast even on 50 MB.
+    while let Some(p) = hay.get(from..).and_then(|h| h.find(first)) {
+        let at = from + p;
+        if hay
+            .as_bytes()
+            .get(at..at + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+        {
+            return true;
+        }
+        from = at + first.len_utf8();
+    }
+    false
 }
 
 /// Intermediate form shared by the layout front-ends.

@@ -57,6 +57,12 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
     let mut i = 0;
     while let Some((line, t)) = w.get(i) {
         w.release(i);
+        // Tables of both kinds start with a `File name` line.
+        if words::header(t).is_none_or(|h| h.0 != Column::Name) {
+            out.text(Block::Text(Cow::Borrowed(t)));
+            i += 1;
+            continue;
+        }
         if let Some((n, columns)) = header_at(&mut w, i)
             && out.take_cells(n, line)
         {
@@ -104,10 +110,12 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             i = j;
             continue;
         }
-        if let Some((rows, next)) = vertical_at(&mut w, i)
-            && out.take_cells(rows.len() * 2, line)
-        {
-            out.grid(rows);
+        if let Some((rows, next)) = vertical_at(&mut w, i) {
+            // Over the cell budget the block is skipped whole (not re-scanned
+            // from each of its lines).
+            if out.take_cells(rows.len() * 2, line) {
+                out.grid(rows);
+            }
             i = next;
             continue;
         }

@@ -326,10 +326,36 @@ mod tests {
         assert_eq!(parse_time("05h51").as_deref(), Ok("05:51"));
         assert_eq!(parse_time("5:51 PM").as_deref(), Ok("17:51"));
         assert_eq!(parse_time("12:05 AM").as_deref(), Ok("00:05"));
+        assert_eq!(parse_time("午後 5:51").as_deref(), Ok("17:51"));
         assert!(parse_time("24:00").is_err());
         assert!(parse_time("05:60").is_err());
         assert!(parse_time("0551").is_err());
         assert!(parse_time("x86").is_err());
+    }
+
+    #[test]
+    fn every_month_word_of_every_language() {
+        for lang in words::LANGS {
+            for (mi, names) in lang.months.iter().enumerate() {
+                for name in names.iter() {
+                    for s in [
+                        format!("5-{name}-2009"),
+                        format!("5 {name} 2009"),
+                        format!("2009-{name}-05"),
+                    ] {
+                        let want = Ymd(2009, mi as u8 + 1, 5);
+                        assert_eq!(
+                            parse_date(&s),
+                            Ok(DateValue::Exact(want)),
+                            "{} {s}",
+                            lang.code
+                        );
+                    }
+                    let upper = name.to_uppercase();
+                    assert!(parse_date(&format!("05-{upper}.-2009")).is_ok(), "{upper}");
+                }
+            }
+        }
     }
 
     #[test]

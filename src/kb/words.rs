@@ -599,21 +599,55 @@ pub static BRANCH_WORDS: &[&str] = &[
 /// without parenthesised remarks (`Date (UTC)`) and markup characters.
 pub fn key(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    key_into(s, &mut out);
+    out
+}
+
+/// [`key`] into a reused buffer: lookups run for nearly every cell, and
+/// this keeps them free of allocation.
+fn with_key<T>(s: &str, f: impl FnOnce(&str) -> T) -> T {
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    BUF.with(|b| match b.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            key_into(s, &mut buf);
+            f(&buf)
+        }
+        Err(_) => f(&key(s)),
+    })
+}
+
+fn key_into(s: &str, out: &mut String) {
     let mut depth = 0u32;
-    for c in s.chars() {
-        match c {
-            '(' | '（' => depth = depth.saturating_add(1),
-            ')' | '）' => depth = depth.saturating_sub(1),
-            _ if depth > 0 => {}
-            c if c.is_whitespace() => {}
-            '*' | ':' | '：' | '`' => {}
-            c => out.extend(c.to_lowercase()),
+    if s.is_ascii() {
+        // Most cells are ASCII: byte loop, no per-char case tables.
+        for b in s.bytes() {
+            match b {
+                b'(' => depth = depth.saturating_add(1),
+                b')' => depth = depth.saturating_sub(1),
+                _ if depth > 0 => {}
+                b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c | b'*' | b':' | b'`' => {}
+                b => out.push(char::from(b.to_ascii_lowercase())),
+            }
+        }
+    } else {
+        for c in s.chars() {
+            match c {
+                '(' | '（' => depth = depth.saturating_add(1),
+                ')' | '）' => depth = depth.saturating_sub(1),
+                _ if depth > 0 => {}
+                c if c.is_whitespace() => {}
+                '*' | ':' | '：' | '`' => {}
+                c if c.is_ascii() => out.push(c.to_ascii_lowercase()),
+                c => out.extend(c.to_lowercase()),
+            }
         }
     }
-    while out.ends_with('.') && out.chars().count() > 1 && !out.ends_with("..") {
+    while out.ends_with('.') && out.len() > 1 && !out.ends_with("..") {
         out.pop();
     }
-    out
 }
 
 struct Lookups {
@@ -668,10 +702,12 @@ fn lookups() -> &'static Lookups {
 
 /// The column a header cell names, and the index in [`LANGS`] of its language.
 pub fn header(cell: &str) -> Option<(Column, usize)> {
-    if cell.len() > 80 {
+    // No header word is long or starts with a digit (sizes, dates, versions).
+    let t = cell.trim_start();
+    if t.len() > 80 || t.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
     }
-    lookups().headers.get(&key(cell)).copied()
+    with_key(cell, |k| lookups().headers.get(k).copied())
 }
 
 /// Every language's "not applicable" words as written.
@@ -687,11 +723,11 @@ pub fn na_words() -> &'static [String] {
 
 /// True for the words that mean "no value" (and for an empty cell).
 pub fn is_not_applicable(cell: &str) -> bool {
-    if cell.len() > 60 {
+    let t = cell.trim_start();
+    if t.len() > 60 || t.starts_with(|c: char| c.is_ascii_digit()) {
         return false;
     }
-    let k = key(cell);
-    k.is_empty() || lookups().na.contains(&k)
+    with_key(cell, |k| k.is_empty() || lookups().na.contains(k))
 }
 
 /// Month number (1..=12) for a month name or abbreviation in any language.
@@ -699,7 +735,7 @@ pub fn month(word: &str) -> Option<u8> {
     if word.len() > 40 {
         return None;
     }
-    lookups().months.get(&key(word)).copied()
+    with_key(word, |k| lookups().months.get(k).copied())
 }
 
 /// The language with this code.

@@ -86,6 +86,19 @@ pub struct ComponentView<'a> {
     pub files: Vec<FileView<'a>>,
 }
 
+/// A delta blob as shown in `list` JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeltaView<'a> {
+    pub member: &'a str,
+    pub signature: &'a str,
+    /// Target size from the header; null when the header is unreadable.
+    pub target_size: Option<u64>,
+    /// 1 raw, 2 i386 PE, 4 ia64 PE, 8 amd64 PE.
+    pub file_type: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header_error: Option<&'a str>,
+}
+
 /// The `list --format json` document.
 #[derive(Debug, Clone, Serialize)]
 pub struct ListView<'a> {
@@ -93,6 +106,8 @@ pub struct ListView<'a> {
     pub packages: Vec<PackageView<'a>>,
     pub components: Vec<ComponentView<'a>>,
     pub compressed_manifests: &'a [String],
+    /// Delta blobs with what their headers say.
+    pub deltas: Vec<DeltaView<'a>>,
     /// Load problems (malformed XML, unreadable members).
     pub findings: &'a [Finding],
 }
@@ -148,6 +163,17 @@ pub fn list_view(pkg: &Package) -> ListView<'_> {
         packages: pkg.packages.iter().map(package_view).collect(),
         components: pkg.components.iter().map(component_view).collect(),
         compressed_manifests: &pkg.compressed_manifests,
+        deltas: pkg
+            .deltas
+            .iter()
+            .map(|d| DeltaView {
+                member: &d.member,
+                signature: &d.signature,
+                target_size: d.header.as_ref().map(|h| h.target_size),
+                file_type: d.header.as_ref().map(|h| h.file_type),
+                header_error: d.header_error.as_deref(),
+            })
+            .collect(),
         findings: &pkg.findings,
     }
 }
@@ -233,10 +259,15 @@ pub fn list_table(pkg: &Package) -> String {
     out.push_str(&t.to_string());
     out.push('\n');
     out.push_str(&format!(
-        "{} packages, {} components, {} files\n",
+        "{} packages, {} components, {} files, {} delta blobs ({} bytes of targets)\n",
         pkg.packages.len(),
         pkg.components.len(),
-        pkg.components.iter().map(|c| c.files.len()).sum::<usize>()
+        pkg.components.iter().map(|c| c.files.len()).sum::<usize>(),
+        pkg.deltas.len(),
+        pkg.deltas
+            .iter()
+            .filter_map(|d| d.header.as_ref().map(|h| h.target_size))
+            .fold(0u64, u64::saturating_add)
     ));
     out
 }

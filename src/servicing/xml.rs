@@ -322,7 +322,8 @@ struct LineTracker<'t> {
     text: &'t str,
     pos: usize,
     line: u32,
-    line_start: usize,
+    /// Characters between the start of the current line and `pos`.
+    column_chars: usize,
 }
 
 impl<'t> LineTracker<'t> {
@@ -331,7 +332,7 @@ impl<'t> LineTracker<'t> {
             text,
             pos: 0,
             line: 1,
-            line_start: 0,
+            column_chars: 0,
         }
     }
 
@@ -344,18 +345,20 @@ impl<'t> LineTracker<'t> {
             return line_column(self.text, target);
         }
         let chunk = self.text.get(self.pos..target).unwrap_or("");
-        for (i, b) in chunk.bytes().enumerate() {
-            if b == b'\n' {
-                self.line = self.line.saturating_add(1);
-                self.line_start = self.pos + i + 1;
+        // Only the text after the last newline counts towards the column, so
+        // each byte is looked at once even on one-line documents.
+        match chunk.rfind('\n') {
+            Some(nl) => {
+                let newlines = chunk.bytes().filter(|&b| b == b'\n').count();
+                self.line = self
+                    .line
+                    .saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
+                self.column_chars = chunk.get(nl + 1..).map_or(0, |t| t.chars().count());
             }
+            None => self.column_chars += chunk.chars().count(),
         }
         self.pos = target;
-        let col = self
-            .text
-            .get(self.line_start..target)
-            .map_or(0, |s| s.chars().count())
-            + 1;
+        let col = self.column_chars + 1;
         (self.line, u32::try_from(col).unwrap_or(u32::MAX))
     }
 }

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Throughput benchmark: kbinspect against cabextract and 7-Zip, side by side.
+#
+#   bench/run.sh [--runs N] [--quick] [--out FILE]
+#
+# Builds kbinspect (release), generates the large packages once (cached in
+# $KBINSPECT_BENCH_CACHE, default /work/bench-cache; see examples/gen_large.rs),
+# then times with hyperfine, on every input:
+#   test     kbinspect ls --test --format json   | cabextract -t        | 7zz t
+#   extract  kbinspect extract IN -o DIR         | cabextract -q -d DIR | 7zz x -oDIR
+#   verify   kbinspect verify IN                 | cabextract -q -d DIR + sha256sum of every file
+# (extract/verify rows appear only when this build's kbinspect supports them)
+# and measures peak RSS with /usr/bin/time -v. Results: a markdown table on
+# stdout and in --out (default bench/results/latest.md), raw hyperfine JSON
+# next to it. Wall times on a shared machine are noisy: medians of --runs
+# repetitions, and user+sys CPU seconds, are both reported.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+RUNS=5
+QUICK=0
+OUT="$ROOT/bench/results/latest.md"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) RUNS=$2; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    --out) OUT=$2; shift 2 ;;
+    *) echo "usage: bench/run.sh [--runs N] [--quick] [--out FILE]" >&2; exit 2 ;;
+  esac
+done
+CACHE=${KBINSPECT_BENCH_CACHE:-/work/bench-cache}
+CORPUS=${KBINSPECT_CORPUS:-$ROOT/../../shared/corpus}
+[ -d "$CORPUS" ] || CORPUS=/work/shared/corpus
+SCRATCH=${KBINSPECT_BENCH_SCRATCH:-/dev/shm/kbinspect-bench.$$}
+RAW="$(dirname "$OUT")/raw"
+mkdir -p "$RAW" "$SCRATCH"
+trap 'rm -rf "$SCRATCH"' EXIT
+
+for t in hyperfine cabextract 7zz python3 /usr/bin/time; do
+  command -v "$t" >/dev/null || { echo "missing $t (apt-get install -y hyperfine cabextract 7zip time python3)" >&2; exit 2; }
+done
+
+cargo build --release --quiet --bin kbinspect --example gen_large
+# KBINSPECT_BENCH_BIN times another kbinspect build (e.g. a saved baseline).
+KB=${KBINSPECT_BENCH_BIN:-$ROOT/target/release/kbinspect}
+SIZES="75,150,300"
+[ "$QUICK" = 1 ] && SIZES="75"
+KBINSPECT_BENCH_CACHE="$CACHE" "$ROOT/target/release/examples/gen_large" --sizes "$SIZES" >"$RAW/gen.txt"
+cat "$RAW/gen.txt" >&2
+
+INPUTS=()
+for s in ${SIZES//,/ }; do INPUTS+=("$CACHE/packages/large-${s}mb.cab"); done
+if [ "$QUICK" = 0 ]; then
+  INPUTS+=("$CACHE/packages/large-300mb.msu")
+  for f in "$CORPUS"/kb4538483-esu-msu/*.msu "$CORPUS/cabextract-tests/cabs/large-files-cab.cab"; do
+    [ -f "$f" ] && INPUTS+=("$f")
+  done
+fi
+
+# Which kbinspect commands this build has.
+probe() { "$KB" "$@" >/dev/null 2>&1; }
+HAVE_EXTRACT=0; HAVE_VERIFY=0
+small=$CORPUS/kb4538483-esu-msu/$(ls "$CORPUS/kb4538483-esu-msu" | grep -m1 '\.msu$')
+rm -rf "$SCRATCH/probe"
+probe extract "$small" -o "$SCRATCH/probe" && HAVE_EXTRACT=1
+rc=0; "$KB" verify "$small" >/dev/null 2>&1 || rc=$?
+[ "$rc" -le 1 ] && HAVE_VERIFY=1
+rm -rf "$SCRATCH/probe"
+echo "kbinspect: extract=$HAVE_EXTRACT verify=$HAVE_VERIFY" >&2
+
+ROWS="$RAW/rows.tsv"
+: >"$ROWS"
+# row <input> <mode> <bytes> <tool> <json> <rss-kb>
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+
+for in in "${INPUTS[@]}"; do
+  name=$(basename "$in")
+  base=${name%.*}
+  # Output volume: what kbinspect decodes (members of every level).
+  bytes=$("$KB" ls --test --format json "$in" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_tested"])')
+  big=0; [ "$bytes" -gt 2000000000 ] && big=1
+  runs=$RUNS; [ "$big" = 1 ] && runs=$(( RUNS < 3 ? RUNS : 3 ))
+  echo "== $name: $bytes bytes, $runs runs" >&2
+
+  j="$RAW/$base.test.json"
+  hyperfine -N --style basic --runs "$runs" --warmup 1 --export-json "$j" \
+    -n kbinspect "$KB ls --test --format json $in" \
+    -n cabextract "cabextract -t $in" \
+    -n 7zz "7zz t $in" >&2 || true
+  printf '%s\ttest\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j" \
+    "$(rss "$KB" ls --test --format json "$in")" "$(rss cabextract -t "$in")" "$(rss 7zz t "$in")" >>"$ROWS"
+
+  if [ "$big" = 0 ]; then
+    d="$SCRATCH/x"
+    cmds=()
+    [ "$HAVE_EXTRACT" = 1 ] && cmds+=(-n kbinspect "$KB extract $in -o $d")
+    cmds+=(-n cabextract "cabextract -q -d $d $in" -n 7zz "7zz x -y -bd -o$d $in")
+    j="$RAW/$base.extract.json"
+    hyperfine -N --style basic --runs "$runs" --warmup 1 --prepare "rm -rf $d" --export-json "$j" "${cmds[@]}" >&2 || true
+    r_kb=-
+    if [ "$HAVE_EXTRACT" = 1 ]; then rm -rf "$d"; r_kb=$(rss "$KB" extract "$in" -o "$d"); fi
+    rm -rf "$d"; r_ce=$(rss cabextract -q -d "$d" "$in")
+    rm -rf "$d"; r_7z=$(rss 7zz x -y -bd "-o$d" "$in")
+    rm -rf "$d"
+    printf '%s\textract\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j" "$r_kb" "$r_ce" "$r_7z" >>"$ROWS"
+
+    if [ "$HAVE_VERIFY" = 1 ]; then
+      j="$RAW/$base.verify.json"
+      peer="sh -c 'rm -rf $d && cabextract -q -d $d $in && find $d -type f -print0 | xargs -0 sha256sum >/dev/null'"
+      hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$j" \
+        -n kbinspect "$KB verify --format json $in" -n cabextract+sha256sum "$peer" >&2 || true
+      printf '%s\tverify\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j" \
+        "$(rss "$KB" verify --format json "$in")" "$(rss sh -c "rm -rf $d && cabextract -q -d $d $in && find $d -type f -print0 | xargs -0 sha256sum")" - >>"$ROWS"
+      rm -rf "$d"
+    fi
+  fi
+done
+
+mkdir -p "$(dirname "$OUT")"
+python3 "$ROOT/bench/table.py" "$ROWS" "$RUNS" >"$OUT"
+{
+  echo
+  echo "Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(uname -sr); $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "Tools: $(cabextract --version | head -1); $(7zz | sed -n 2p | cut -c1-60); $(hyperfine --version)"
+  echo "Command: bench/run.sh --runs $RUNS$([ "$QUICK" = 1 ] && echo ' --quick')"
+} >>"$OUT"
+cat "$OUT"
