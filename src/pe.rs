@@ -126,20 +126,24 @@ impl<'a> Image<'a> {
         })
     }
 
-    /// The bytes of the first RT_VERSION resource, whatever its id, name or
-    /// language.
-    fn version_resource(&self) -> Option<&'a [u8]> {
+    /// The bytes of the first resource of `type_id` (and `name_id` when
+    /// given), whatever its language.
+    fn resource(&self, type_id: u32, name_id: Option<u32>) -> Option<&'a [u8]> {
         if self.resource_rva == 0 || self.resource_size == 0 {
             return None;
         }
         let base = self.rva_to_offset(self.resource_rva)?;
         let dir = self.bytes.get(base..)?;
-        // Level 1: types. Find RT_VERSION by id.
+        // Level 1: types, by id.
         let types = dir_entries(dir, 0)?;
-        let &(_, ty) = types.iter().find(|&&(name, _)| name == RT_VERSION)?;
-        // Level 2: names (any). Level 3: languages (any): the first data entry.
+        let &(_, ty) = types.iter().find(|&&(name, _)| name == type_id)?;
+        // Level 2: names (by id when asked). Level 3: languages (any): the
+        // first data entry.
         let names_off = subdir(ty)?;
-        for (_, name_entry) in dir_entries(dir, names_off)? {
+        for (name, name_entry) in dir_entries(dir, names_off)? {
+            if name_id.is_some_and(|want| name != want) {
+                continue;
+            }
             let Some(langs_off) = subdir(name_entry) else {
                 continue;
             };
@@ -156,6 +160,18 @@ impl<'a> Image<'a> {
         }
         None
     }
+
+    /// The bytes of the first RT_VERSION resource, whatever its id, name or
+    /// language.
+    fn version_resource(&self) -> Option<&'a [u8]> {
+        self.resource(RT_VERSION, None)
+    }
+}
+
+/// The data of resource `type_id`/`name_id` (first language) of a PE image,
+/// read with bounds checks only (no alignment assumptions).
+pub fn find_resource(bytes: &[u8], type_id: u32, name_id: u32) -> Option<&[u8]> {
+    Image::parse(bytes)?.resource(type_id, Some(name_id))
 }
 
 /// Offset of a subdirectory when the entry points at one.

@@ -262,6 +262,16 @@ fn fifty_megabytes_get_a_quick_answer() {
     assert!(matches!(r, Err(KbError::NoTable { .. })), "{r:?}");
     drop(tags);
 
+    // Regression: an over-budget key/value block was re-scanned from each
+    // of its lines (quadratic).
+    let kv = "File name\na.dll\nFile size\n1\n".repeat(SIZE / 28);
+    let r = timed("key/value lines", || kb::parse(&kv, None));
+    assert!(
+        r.is_ok() || matches!(r, Err(KbError::NoTable { .. })),
+        "{r:?}"
+    );
+    drop(kv);
+
     let s = seed();
     let big = s.repeat(SIZE / s.len());
     let copies = SIZE / s.len();

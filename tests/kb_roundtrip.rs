@@ -293,3 +293,28 @@ ntoskrnl.exe,10.0.19041.2486,10-Jan-2023,05:13,\"10,880,672\",abc,A\n";
     assert_eq!(a.tables[0].rows[0].size, Some(10_880_672));
     assert_eq!(a.tables[0].rows[0].time.as_deref(), Some("05:13"));
 }
+
+/// A one-pair "block" (`File name` then a value then prose) is text, and
+/// the table after it is still found.
+#[test]
+fn text_key_value_block_needs_two_pairs() {
+    let text = "For all supported x86-based versions\nFile name\nsomething\nFile size\n\
+File name\nFile version\nFile size\nDate\nTime\nPlatform\n\
+a.dll\n1.0\n1,024\n05-Oct-2009\n05:51\nx86\n\
+Additional files for all supported x86-based versions\nFile name\nUpdate.mum\nFile size\n1,674\nFile name\nx.manifest\nFile size\n12\n";
+    let a = kb::parse(text, None).expect("parses");
+    let got: Vec<(Option<Arch>, Kind, usize)> = a
+        .tables
+        .iter()
+        .map(|t| (t.arch, t.kind, t.rows.len()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some(Arch::X86), Kind::Files, 1),
+            (Some(Arch::X86), Kind::Additional, 2)
+        ]
+    );
+    assert_eq!(a.tables[1].rows[1].name, "x.manifest");
+    assert_eq!(a.tables[1].rows[0].size, Some(1_674));
+}

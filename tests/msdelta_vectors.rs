@@ -227,7 +227,7 @@ fn fuzz_crash_inputs_give_clear_errors() {
     assert!(n >= 9);
 }
 
-/// wcp.dll's resource 614/1 is looked up through pelite; a real PE without
+/// wcp.dll's resource 614/1 is looked up with bounds-checked reads; a real PE without
 /// it (cmd.exe) and a non-PE both give a clear error.
 #[test]
 fn base_from_wcp_needs_resource_614() {

@@ -20,6 +20,8 @@ pub struct Stats {
     pub components: usize,
     pub deployments: usize,
     pub compressed_manifests: usize,
+    /// Files declared by component manifests.
+    #[serde(rename = "files_declared")]
     pub files: usize,
     /// Payloads (stored or rebuilt from deltas) whose bytes match the
     /// manifest digest.

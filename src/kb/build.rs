@@ -201,7 +201,7 @@ fn grid(st: &mut State<'_>, rows: Vec<GridRow>) {
     let parsed = if is_vertical(&rows) {
         vertical(st, &rows)
     } else {
-        horizontal(st, &rows)
+        horizontal(st, rows)
     };
     let Some((line, lang, raws)) = parsed else {
         return;
@@ -230,7 +230,7 @@ fn grid(st: &mut State<'_>, rows: Vec<GridRow>) {
 
 type Parsed = (usize, usize, Vec<RawRow>);
 
-fn horizontal(st: &mut State<'_>, rows: &[GridRow]) -> Option<Parsed> {
+fn horizontal(st: &mut State<'_>, rows: Vec<GridRow>) -> Option<Parsed> {
     let (hi, header) = rows
         .iter()
         .enumerate()
@@ -243,8 +243,9 @@ fn horizontal(st: &mut State<'_>, rows: &[GridRow]) -> Option<Parsed> {
     }
     let mut raws = Vec::new();
     let name_col = header.columns.iter().position(|c| *c == Some(Column::Name));
-    for r in rows.iter().skip(hi + 1) {
-        if non_empty(r).next().is_none() {
+    // Rows are consumed: cells move into the parsed rows, not copied.
+    for r in rows.into_iter().skip(hi + 1) {
+        if non_empty(&r).next().is_none() {
             continue;
         }
         // A repeated header (page break in the source) names the file name
@@ -256,10 +257,11 @@ fn horizontal(st: &mut State<'_>, rows: &[GridRow]) -> Option<Parsed> {
         if names_name && header_row(r.cells.iter().map(|c| c.text.as_str())).is_some() {
             continue;
         }
+        let cell_count = r.cells.len();
         let mut fields = Vec::new();
-        for (i, cell) in r.cells.iter().enumerate() {
+        for (i, cell) in r.cells.into_iter().enumerate() {
             match header.columns.get(i) {
-                Some(Some(col)) => fields.push((*col, cell.clone())),
+                Some(Some(col)) => fields.push((*col, cell)),
                 Some(None) => {}
                 None if !cell.text.trim().is_empty() => st.warn(
                     cell.line,
@@ -272,12 +274,12 @@ fn horizontal(st: &mut State<'_>, rows: &[GridRow]) -> Option<Parsed> {
                 None => {}
             }
         }
-        if r.cells.len() < header.columns.len() {
+        if cell_count < header.columns.len() {
             st.warn(
                 r.line,
                 format!(
                     "row has {} cells, the header (line {header_line}) has {}; missing values read as absent",
-                    r.cells.len(),
+                    cell_count,
                     header.columns.len()
                 ),
             );

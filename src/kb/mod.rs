@@ -425,6 +425,10 @@ impl<'a> Sink<'a> {
         false
     }
 
+    pub(crate) fn cells_left(&self) -> usize {
+        self.cells_left
+    }
+
     pub(crate) fn grid(&mut self, rows: Vec<GridRow>) {
         if rows.is_empty() {
             return;

@@ -110,11 +110,15 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             i = j;
             continue;
         }
-        if let Some((rows, next)) = vertical_at(&mut w, i) {
+        if let Some((rows, next)) = vertical_at(&mut w, i, out.cells_left() / 2) {
             // Over the cell budget the block is skipped whole (not re-scanned
             // from each of its lines).
-            if out.take_cells(rows.len() * 2, line) {
-                out.grid(rows);
+            match rows {
+                Some(rows) if out.take_cells(rows.len() * 2, line) => out.grid(rows),
+                Some(_) => {}
+                None => {
+                    out.take_cells(usize::MAX, line);
+                }
             }
             i = next;
             continue;
@@ -149,31 +153,41 @@ fn header_at<'a, I: Iterator<Item = (usize, &'a str)>>(
 
 /// Key/value blocks scraped one cell per line: `File name`, `Update.mum`,
 /// `File version`, `Not applicable`, … Each `File name` starts a file.
-/// Returns the two-cell rows and the index after the block.
+/// Returns the two-cell rows (at most `max_rows`; `None` when the block is
+/// longer, so the caller can skip it) and the index after the block.
 fn vertical_at<'a, I: Iterator<Item = (usize, &'a str)>>(
     w: &mut Window<'a, I>,
     i: usize,
-) -> Option<(Vec<GridRow>, usize)> {
+    max_rows: usize,
+) -> Option<(Option<Vec<GridRow>>, usize)> {
     let mut is_key = |j: usize| w.get(j).and_then(|(_, t)| words::header(t));
     if is_key(i)?.0 != Column::Name || is_key(i + 1).is_some() || is_key(i + 2).is_none() {
         return None;
     }
     let mut rows = Vec::new();
+    let mut pairs = 0usize;
     let mut j = i;
     while w.get(j).and_then(|(_, t)| words::header(t)).is_some()
         && w.get(j + 1)
             .is_some_and(|(_, t)| words::header(t).is_none())
     {
-        let Some(pair) = w.range(j, 2) else {
-            break;
-        };
-        rows.push(grid_row(&pair));
+        if pairs < max_rows
+            && let Some(pair) = w.range(j, 2)
+        {
+            rows.push(grid_row(&pair));
+        }
+        pairs += 1;
         j += 2;
-        if rows.len() >= super::MAX_CELLS {
-            break;
+        // Once two pairs are seen the block is certain, and its lines can
+        // go (a short block must stay readable as text).
+        if pairs >= 2 {
+            w.release(j);
         }
     }
-    (rows.len() >= 2).then_some((rows, j))
+    if pairs < 2 {
+        return None;
+    }
+    Some(((pairs <= max_rows).then_some(rows), j))
 }
 
 fn grid_row(cells: &[(usize, &str)]) -> GridRow {

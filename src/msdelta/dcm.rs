@@ -97,21 +97,19 @@ fn check_well_formed(xml: &[u8]) -> Result<(), String> {
 
 /// The base manifest from a wcp.dll (resource type 614, name 1).
 pub fn base_from_wcp(dll: &[u8]) -> Result<Vec<u8>, DeltaError> {
-    use pelite::resources::Name;
-    let pe = pelite::PeFile::from_bytes(dll)
-        .map_err(|e| DeltaError::corrupt(0, format!("wcp.dll is not a readable PE: {e}")))?;
-    let res = pe
-        .resources()
-        .map_err(|e| DeltaError::corrupt(0, format!("wcp.dll has no readable resources: {e}")))?;
-    let data = res
-        .find_resource(&[Name::Id(WCP_RESOURCE_TYPE), Name::Id(WCP_RESOURCE_NAME)])
-        .map_err(|e| {
+    if crate::pe::version_info(dll).is_none() {
+        return Err(DeltaError::corrupt(0, "wcp.dll is not a readable PE image"));
+    }
+    crate::pe::find_resource(dll, WCP_RESOURCE_TYPE, WCP_RESOURCE_NAME)
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| {
             DeltaError::corrupt(
                 0,
-                format!("wcp.dll has no base manifest resource {WCP_RESOURCE_TYPE}/{WCP_RESOURCE_NAME}: {e}"),
+                format!(
+                    "wcp.dll has no readable base manifest resource {WCP_RESOURCE_TYPE}/{WCP_RESOURCE_NAME}"
+                ),
             )
-        })?;
-    Ok(data.to_vec())
+        })
 }
 
 #[cfg(test)]
