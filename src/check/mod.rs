@@ -5,6 +5,7 @@
 //! - [`kb`]: the package against the file tables of its KB article.
 //! - [`diff`]: two builds of an update against each other.
 
+pub mod anomaly;
 pub mod diff;
 pub mod integrity;
 pub mod kb;

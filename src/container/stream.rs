@@ -582,6 +582,11 @@ impl<'a> FolderStream<'a> {
             self.cbuf = cbuf;
             self.cbuf.clear();
             if let Err(m) = r {
+                // The decoder may have left `out` half-written: drop it so
+                // `out_pos <= out.len()` holds for the next reader of this
+                // (now failed) stream.
+                self.out.clear();
+                self.out_pos = 0;
                 return Err(self.fail(block_pos, part_ix, m));
             }
             self.out_pos = 0;

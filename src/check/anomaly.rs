@@ -1,0 +1,107 @@
+//! Anomalies for security reviewers: things a well-formed update never does,
+//! which extractors may resolve differently or which hide content.
+//!
+//! Container-level anomalies (overlapping members, ranges outside their
+//! folder, unreferenced data, the libmspack issue 55 first-CFFILE
+//! differential, extra bytes after a cabinet, header counts that disagree)
+//! are found by the walk and are already in [`Package::findings`] as
+//! `cab-*` codes. This module adds what needs the whole member list:
+//!
+//! - `member-duplicate-name`: two members of one container whose names
+//!   differ only in case or slash direction (Windows extracts one over the
+//!   other, so which bytes win depends on the extractor);
+//! - `member-content-mismatch`: a member whose bytes contradict its name: a
+//!   `.mum`/`.manifest` that is not XML (nor a `DCM` compressed manifest), a
+//!   `.dll`/`.exe`/`.sys` that is not a PE image (nor a delta), a `.cab` that
+//!   is not a cabinet.
+//!
+//! Files a manifest declares but the package does not carry are reported by
+//! [`crate::check::integrity`] (`file-missing`).
+
+use std::collections::HashMap;
+
+use crate::finding::Finding;
+use crate::model::{MemberKind, Package, path_key};
+
+/// Model-level anomalies of a loaded package (see the module docs).
+pub fn check(pkg: &Package) -> Vec<Finding> {
+    let mut out = Vec::new();
+    duplicate_names(pkg, &mut out);
+    content_mismatch(pkg, &mut out);
+    out
+}
+
+fn duplicate_names(pkg: &Package, out: &mut Vec<Finding>) {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for m in &pkg.members {
+        let key = path_key(&m.path);
+        match seen.get(key.as_str()) {
+            Some(first) => out.push(Finding::warning(
+                "member-duplicate-name",
+                &m.path,
+                format!(
+                    "another member is named \"{first}\"; the names differ only in case or slashes, \
+                     so extracting both on Windows keeps one (which one depends on the extractor)"
+                ),
+            )),
+            None => {
+                seen.insert(key, &m.path);
+            }
+        }
+    }
+}
+
+/// True when the bytes start like an XML document: optional BOM (UTF-8 or
+/// UTF-16) and whitespace, then `<`.
+fn looks_like_xml(bytes: &[u8]) -> bool {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return true;
+    }
+    let body = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(bytes);
+    body.iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'<')
+}
+
+fn extension(path: &str) -> String {
+    let name = path.rsplit(['/', '\\']).next().unwrap_or(path);
+    name.rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn content_mismatch(pkg: &Package, out: &mut Vec<Finding>) {
+    for m in &pkg.members {
+        if m.size == 0 || m.read_error.is_some() {
+            continue;
+        }
+        let ext = extension(&m.path);
+        let problem = match ext.as_str() {
+            "mum" | "manifest" => match (m.kind, m.bytes()) {
+                (MemberKind::CompressedManifest, _) => None,
+                (_, Some(b)) if !looks_like_xml(b) => {
+                    Some("is named as servicing XML but is not XML")
+                }
+                _ => None,
+            },
+            "dll" | "exe" | "sys" => match m.kind {
+                MemberKind::Pe | MemberKind::Delta => None,
+                _ => Some(
+                    "is named as a PE image but does not start with \"MZ\" (nor is it a delta)",
+                ),
+            },
+            "cab" => match m.kind {
+                MemberKind::Container => None,
+                _ => Some("is named as a cabinet but does not start with \"MSCF\""),
+            },
+            _ => None,
+        };
+        if let Some(p) = problem {
+            out.push(Finding::warning(
+                "member-content-mismatch",
+                &m.path,
+                format!("{} ({} bytes)", p, m.size),
+            ));
+        }
+    }
+}
