@@ -288,6 +288,7 @@ impl Extractor<'_> {
                 path: meta.path.clone(),
                 reason: why,
             }),
+            Err((Some(DIR_IN_THE_WAY), why)) => self.skip(&meta.path, "extract-write", why),
             Err((Some(code), why)) if code == "extract-write" => {
                 self.report.skipped.push(Skipped {
                     path: meta.path.clone(),
@@ -325,7 +326,9 @@ impl Extractor<'_> {
         let (dirs, file) = safe.components.split_at(safe.components.len() - 1);
         let dir = self
             .make_dirs(dirs)
-            .map_err(|why| (Some("extract-write"), why))?;
+            // A directory in the way is a warning (`extract-write`), unlike
+            // a failed write: marked apart so callers can tell.
+            .map_err(|why| (Some(DIR_IN_THE_WAY), why))?;
         let final_path = dir.join(&file[0]);
         match std::fs::symlink_metadata(&final_path) {
             Ok(md) if md.file_type().is_symlink() => {
@@ -414,6 +417,9 @@ impl Extractor<'_> {
         Ok(n)
     }
 }
+
+/// Internal code of [`Extractor::place`] for a directory that cannot be made.
+const DIR_IN_THE_WAY: &str = "extract-dir";
 
 /// A manifest digest the written bytes must match.
 struct Expect {
@@ -641,7 +647,9 @@ pub fn expand(
             }
             Err((code, why)) => {
                 if let Some(code) = code {
-                    let sev = if code == "extract-exists" || code == "extract-collision" {
+                    let sev = if code == DIR_IN_THE_WAY {
+                        Finding::warning("extract-write", &f.name, why.clone())
+                    } else if code == "extract-exists" || code == "extract-collision" {
                         Finding::warning(code, &f.name, why.clone())
                     } else {
                         Finding::error(code, &f.name, why.clone())
