@@ -175,3 +175,60 @@ fn stored_msu_files_go_under_component_folders_and_are_not_overwritten() {
     let forced = run_expand(&msu, &out, &["--force"]);
     assert_eq!(forced["written"].as_array().unwrap().len(), targets.len());
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_payload_not_matching_its_manifest_digest_is_not_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg_dir = tmp.path().join("pkg");
+    copy_tree(&common::testdata().join("servicing/demo-pkg"), &pkg_dir);
+    let folder = "amd64_demo-component_31bf3856ad364e35_1.0.0.0_none_d6455d44721cd835";
+    let victim = pkg_dir.join(folder).join("demo.txt");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&victim, &bytes).unwrap();
+
+    let out = tmp.path().join("out");
+    let assert = Command::cargo_bin("kbinspect")
+        .unwrap()
+        .args(["extract", "--expand", "--format", "json", "-o"])
+        .arg(&out)
+        .arg(&pkg_dir)
+        .assert()
+        .code(1);
+    let report: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let written: Vec<&str> = report["written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(written, [format!("{folder}/old.txt")]);
+    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0]["file"], "demo.txt");
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["code"] == "expand-digest" && f["severity"] == "error"),
+        "{report}"
+    );
+    // Neither the file nor its temporary survives.
+    assert_eq!(
+        files_under(&out),
+        BTreeSet::from([format!("{folder}/old.txt")])
+    );
+}
