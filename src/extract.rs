@@ -18,6 +18,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use sha1::Digest as _;
 
 use crate::container::{self, ContainerInfo, Limits, MemberMeta, Timestamp};
 use crate::finding::Finding;
@@ -272,81 +273,7 @@ impl Extractor<'_> {
             ));
         }
         let target = safe.to_slash();
-        let key = target.to_lowercase();
-        if let Some(first) = self.taken.get(&key) {
-            let why = format!("{target} is already taken by {first} (names equal ignoring case)");
-            self.skip(&meta.path, "extract-collision", why);
-            return Ok(());
-        }
-        let (dirs, file) = safe.components.split_at(safe.components.len() - 1);
-        let dir = match self.make_dirs(dirs) {
-            Ok(d) => d,
-            Err(why) => {
-                self.skip(&meta.path, "extract-write", why);
-                return Ok(());
-            }
-        };
-        let final_path = dir.join(&file[0]);
-        match std::fs::symlink_metadata(&final_path) {
-            Ok(md) if md.file_type().is_symlink() => {
-                let why = format!("{} is a symlink; not replaced", final_path.display());
-                self.skip(&meta.path, "extract-exists", why);
-                return Ok(());
-            }
-            Ok(md) if !md.is_file() => {
-                let why = format!("{} exists and is not a file", final_path.display());
-                self.skip(&meta.path, "extract-exists", why);
-                return Ok(());
-            }
-            Ok(_) if !self.opts.force => {
-                let why = format!("{} exists (use --force to replace)", final_path.display());
-                self.skip(&meta.path, "extract-exists", why);
-                return Ok(());
-            }
-            _ => {}
-        }
-        self.taken.insert(key, meta.path.clone());
-        let written = (|| -> Result<u64, String> {
-            let mut builder = tempfile::Builder::new();
-            builder.prefix(".kbinspect-").suffix(".part");
-            // Temporary files are created 0600; extracted files should be
-            // ordinary readable files.
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                builder.permissions(std::fs::Permissions::from_mode(0o644));
-            }
-            let mut tmp = builder
-                .tempfile_in(&dir)
-                .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
-            let mut buf = vec![0u8; 256 << 10];
-            let mut n = 0u64;
-            loop {
-                let k = match r.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(k) => k,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(format!("not written: {e}")),
-                };
-                std::io::Write::write_all(tmp.as_file_mut(), &buf[..k])
-                    .map_err(|e| format!("write failed: {e}"))?;
-                n += k as u64;
-                progress(k as u64);
-            }
-            if let Some(t) = meta.modified.as_ref().and_then(system_time) {
-                // A filesystem without mtimes is not a reason to fail.
-                let _ = tmp.as_file().set_modified(t);
-            }
-            if self.opts.force {
-                tmp.persist(&final_path).map_err(|e| e.error.to_string())?;
-            } else {
-                tmp.persist_noclobber(&final_path).map_err(|e| {
-                    format!("{} appeared meanwhile: {}", final_path.display(), e.error)
-                })?;
-            }
-            Ok(n)
-        })();
-        match written {
+        match self.place(&meta.path, &safe, r, meta.modified.as_ref(), None, progress) {
             Ok(n) => {
                 self.report.bytes_written += n;
                 self.report.written.push(Written {
@@ -356,22 +283,148 @@ impl Extractor<'_> {
                     renamed: safe.changed,
                 });
             }
-            Err(why) => {
+            // Read errors are reported by the walk as reader findings.
+            Err((None, why)) => self.report.skipped.push(Skipped {
+                path: meta.path.clone(),
+                reason: why,
+            }),
+            Err((Some(DIR_IN_THE_WAY), why)) => self.skip(&meta.path, "extract-write", why),
+            Err((Some(code), why)) if code == "extract-write" => {
                 self.report.skipped.push(Skipped {
                     path: meta.path.clone(),
                     reason: why.clone(),
                 });
-                // Read errors are reported by the walk as reader findings;
-                // output errors are ours.
-                if !why.starts_with("not written") {
-                    self.report
-                        .findings
-                        .push(Finding::error("extract-write", &meta.path, why));
-                }
+                self.report
+                    .findings
+                    .push(Finding::error(code, &meta.path, why));
             }
+            Err((Some(code), why)) => self.skip(&meta.path, code, why),
         }
         Ok(())
     }
+
+    /// Write `r` to the sanitized target: claim the name (case-insensitive),
+    /// make the directories, write a temporary file and rename it. With
+    /// `expect`, the bytes must hash to it or nothing is left behind. The
+    /// error carries a finding code (`None` for a read error, which the
+    /// reader reports itself) and the reason.
+    fn place(
+        &mut self,
+        who: &str,
+        safe: &SafePath,
+        r: &mut dyn Read,
+        modified: Option<&Timestamp>,
+        expect: Option<&Expect>,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64, (Option<&'static str>, String)> {
+        let target = safe.to_slash();
+        let key = target.to_lowercase();
+        if let Some(first) = self.taken.get(&key) {
+            let why = format!("{target} is already taken by {first} (names equal ignoring case)");
+            return Err((Some("extract-collision"), why));
+        }
+        let (dirs, file) = safe.components.split_at(safe.components.len() - 1);
+        let dir = self
+            .make_dirs(dirs)
+            // A directory in the way is a warning (`extract-write`), unlike
+            // a failed write: marked apart so callers can tell.
+            .map_err(|why| (Some(DIR_IN_THE_WAY), why))?;
+        let final_path = dir.join(&file[0]);
+        match std::fs::symlink_metadata(&final_path) {
+            Ok(md) if md.file_type().is_symlink() => {
+                let why = format!("{} is a symlink; not replaced", final_path.display());
+                return Err((Some("extract-exists"), why));
+            }
+            Ok(md) if !md.is_file() => {
+                let why = format!("{} exists and is not a file", final_path.display());
+                return Err((Some("extract-exists"), why));
+            }
+            Ok(_) if !self.opts.force => {
+                let why = format!("{} exists (use --force to replace)", final_path.display());
+                return Err((Some("extract-exists"), why));
+            }
+            _ => {}
+        }
+        self.taken.insert(key, who.to_string());
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".kbinspect-").suffix(".part");
+        // Temporary files are created 0600; extracted files should be
+        // ordinary readable files.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let write_err = |why: String| (Some("extract-write"), why);
+        let mut tmp = builder.tempfile_in(&dir).map_err(|e| {
+            write_err(format!(
+                "cannot create a temporary file in {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let mut sha256 = expect.map(|_| sha2::Sha256::new());
+        let mut sha1 = expect.map(|_| sha1::Sha1::new());
+        let mut buf = vec![0u8; 256 << 10];
+        let mut n = 0u64;
+        loop {
+            let k = match r.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err((None, format!("not written: {e}"))),
+            };
+            let chunk = &buf[..k];
+            std::io::Write::write_all(tmp.as_file_mut(), chunk)
+                .map_err(|e| write_err(format!("write failed: {e}")))?;
+            if let (Some(a), Some(b)) = (sha256.as_mut(), sha1.as_mut()) {
+                a.update(chunk);
+                b.update(chunk);
+            }
+            n += k as u64;
+            progress(k as u64);
+        }
+        if let (Some(want), Some(a), Some(b)) = (expect, sha256, sha1) {
+            let got = if want.sha1 {
+                hex::encode(b.finalize())
+            } else {
+                hex::encode(a.finalize())
+            };
+            if !got.eq_ignore_ascii_case(&want.hex) {
+                // The temporary file is removed when dropped.
+                self.taken.remove(&target.to_lowercase());
+                return Err((
+                    Some("expand-digest"),
+                    format!("bytes hash to {got}, manifest says {}", want.hex),
+                ));
+            }
+        }
+        if let Some(t) = modified.and_then(system_time) {
+            // A filesystem without mtimes is not a reason to fail.
+            let _ = tmp.as_file().set_modified(t);
+        }
+        if self.opts.force {
+            tmp.persist(&final_path)
+                .map_err(|e| write_err(e.error.to_string()))?;
+        } else {
+            tmp.persist_noclobber(&final_path).map_err(|e| {
+                write_err(format!(
+                    "{} appeared meanwhile: {}",
+                    final_path.display(),
+                    e.error
+                ))
+            })?;
+        }
+        Ok(n)
+    }
+}
+
+/// Internal code of [`Extractor::place`] for a directory that cannot be made.
+const DIR_IN_THE_WAY: &str = "extract-dir";
+
+/// A manifest digest the written bytes must match.
+struct Expect {
+    sha1: bool,
+    hex: String,
 }
 
 /// Extract `input` into `out_dir` (created when missing). `progress` gets
@@ -417,6 +470,283 @@ pub fn extract(
     findings.append(&mut report.findings);
     report.findings = findings;
     Ok(report)
+}
+
+/// One manifest-declared file written by [`expand`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpandedFile {
+    /// Keyform of the declaring component.
+    pub component: String,
+    pub file: String,
+    /// `stored` (a member, byte for byte) or `rebuilt` (from delta chains).
+    pub source: &'static str,
+    /// Relative to the output directory (`/`-separated).
+    pub target: String,
+    pub size: u64,
+    /// The manifest digest the bytes were checked against.
+    pub digest: String,
+}
+
+/// A manifest-declared file that [`expand`] did not write, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotExpanded {
+    pub component: String,
+    pub file: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExpandReport {
+    pub input: String,
+    pub output_dir: String,
+    pub written: Vec<ExpandedFile>,
+    pub skipped: Vec<NotExpanded>,
+    pub bytes_written: u64,
+    /// Load findings plus `extract-*` and `expand-digest`.
+    pub findings: Vec<Finding>,
+}
+
+/// Write every manifest-declared file whose bytes are proven — a stored
+/// member or a rebuilt delta chain hashing to the manifest digest — to
+/// `out_dir/<component keyform>/<file name>`, the layout of an expanded
+/// package folder. Everything else is listed in `skipped` with the reason.
+/// `opts.layout` is ignored; `opts.filter` matches the target or file name.
+pub fn expand(
+    input: &Path,
+    out_dir: &Path,
+    opts: &Options,
+    progress: &mut dyn FnMut(u64),
+) -> anyhow::Result<ExpandReport> {
+    use crate::model::{Expansion, LoadOptions, Location, Package, expansion_error};
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out_dir.display()))?;
+    let root = out_dir
+        .canonicalize()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", out_dir.display()))?;
+    // Rebuilding happens below, once, with the bytes at hand.
+    let load = LoadOptions {
+        expand_deltas: false,
+        ..LoadOptions::default()
+    };
+    let pkg = Package::load_with(input, &opts.limits, &load)?;
+    let mut ex = Extractor {
+        root: root.clone(),
+        opts,
+        taken: HashMap::new(),
+        report: ExtractReport {
+            input: input.display().to_string(),
+            output_dir: root.display().to_string(),
+            layout: opts.layout,
+            written: vec![],
+            skipped: vec![],
+            bytes_written: 0,
+            containers: vec![],
+            findings: pkg.findings.clone(),
+        },
+    };
+    let mut written = Vec::new();
+    let mut skipped = Vec::new();
+    // Decide, per file, the target and the digest, or why not.
+    struct Plan {
+        ci: usize,
+        fi: usize,
+        safe: SafePath,
+        expect: Expect,
+    }
+    let mut plans: HashMap<(usize, usize), Plan> = HashMap::new();
+    let mut stored: HashMap<String, Vec<(usize, usize)>> = HashMap::new();
+    for (ci, c) in pkg.components.iter().enumerate() {
+        for (fi, f) in c.files.iter().enumerate() {
+            let not = |reason: String| NotExpanded {
+                component: c.keyform.clone(),
+                file: f.name.clone(),
+                reason,
+            };
+            let expect = match (f.digest_alg.as_deref(), &f.digest) {
+                (Some("sha256"), Some(h)) => Expect {
+                    sha1: false,
+                    hex: h.clone(),
+                },
+                (Some("sha1"), Some(h)) => Expect {
+                    sha1: true,
+                    hex: h.clone(),
+                },
+                _ => {
+                    skipped.push(not(
+                        "the manifest declares no SHA-256/SHA-1 digest: bytes cannot be proven"
+                            .into(),
+                    ));
+                    continue;
+                }
+            };
+            let safe = match sanitize(&format!("{}/{}", c.keyform, f.name)) {
+                Ok(s) => s,
+                Err(why) => {
+                    ex.report.findings.push(Finding::error(
+                        "extract-unsafe-name",
+                        &c.member,
+                        why.clone(),
+                    ));
+                    skipped.push(not(why));
+                    continue;
+                }
+            };
+            if let Some(g) = &opts.filter
+                && !g.is_match(safe.to_slash())
+                && !g.is_match(&f.name)
+            {
+                continue;
+            }
+            match &f.location {
+                Location::Stored { member, .. } => {
+                    stored.entry(member.clone()).or_default().push((ci, fi));
+                }
+                Location::Delta { .. } | Location::Copy { .. } => {}
+                Location::Psf { .. } => {
+                    skipped.push(not("stored in a .psf payload, which is not read".into()));
+                    continue;
+                }
+                Location::Absent => {
+                    skipped.push(not("not in the package".into()));
+                    continue;
+                }
+            }
+            plans.insert(
+                (ci, fi),
+                Plan {
+                    ci,
+                    fi,
+                    safe,
+                    expect,
+                },
+            );
+        }
+    }
+    let mut outcome = |ex: &mut Extractor,
+                       plan: &Plan,
+                       source: &'static str,
+                       res: Result<u64, (Option<&'static str>, String)>| {
+        let Some(f) = pkg
+            .components
+            .get(plan.ci)
+            .and_then(|c| c.files.get(plan.fi))
+        else {
+            return;
+        };
+        match res {
+            Ok(n) => {
+                ex.report.bytes_written += n;
+                written.push(ExpandedFile {
+                    component: f.component.clone(),
+                    file: f.name.clone(),
+                    source,
+                    target: plan.safe.to_slash(),
+                    size: n,
+                    digest: plan.expect.hex.clone(),
+                });
+            }
+            Err((code, why)) => {
+                if let Some(code) = code {
+                    let sev = if code == DIR_IN_THE_WAY {
+                        Finding::warning("extract-write", &f.name, why.clone())
+                    } else if code == "extract-exists" || code == "extract-collision" {
+                        Finding::warning(code, &f.name, why.clone())
+                    } else {
+                        Finding::error(code, &f.name, why.clone())
+                    };
+                    ex.report.findings.push(sev);
+                }
+                skipped.push(NotExpanded {
+                    component: f.component.clone(),
+                    file: f.name.clone(),
+                    reason: why,
+                });
+            }
+        }
+    };
+    // Delta-stored files: rebuilt from the blobs kept by the model.
+    pkg.rebuild_each(&load, &mut |ci, fi, res| {
+        let Some(plan) = plans.get(&(ci, fi)) else {
+            return;
+        };
+        let who = plan.safe.to_slash();
+        let r = match res {
+            Ok(mut bytes) => ex.place(
+                &who,
+                &plan.safe,
+                &mut bytes,
+                None,
+                Some(&plan.expect),
+                progress,
+            ),
+            Err(e) => {
+                let reason = match expansion_error(e) {
+                    Expansion::Failed { reason } => format!("rebuild failed: {reason}"),
+                    _ => format!("not expanded: {e}"),
+                };
+                Err((None, reason))
+            }
+        };
+        outcome(&mut ex, plan, "rebuilt", r);
+    });
+    // Stored files: streamed from a second walk, checked while written.
+    if !stored.is_empty() {
+        let walk_opts = container::WalkOptions {
+            verify_unread: false,
+        };
+        let keyed: HashMap<String, Vec<(usize, usize)>> = stored
+            .into_iter()
+            .map(|(k, v)| (crate::model::path_key(&k), v))
+            .collect();
+        // Its findings repeat the model's (same input, same reader).
+        container::walk_with(input, &opts.limits, &walk_opts, &mut |meta, r| {
+            let Some(files) = keyed.get(&crate::model::path_key(&meta.path)) else {
+                return Ok(());
+            };
+            let mut first: Option<PathBuf> = None;
+            for key in files {
+                let Some(plan) = plans.get(key) else {
+                    continue;
+                };
+                let res = match &first {
+                    None => ex.place(
+                        &meta.path,
+                        &plan.safe,
+                        r,
+                        meta.modified.as_ref(),
+                        Some(&plan.expect),
+                        progress,
+                    ),
+                    // The stream is spent: copy the file already written.
+                    Some(p) => match std::fs::File::open(p) {
+                        Ok(mut f) => ex.place(
+                            &meta.path,
+                            &plan.safe,
+                            &mut f,
+                            meta.modified.as_ref(),
+                            Some(&plan.expect),
+                            progress,
+                        ),
+                        Err(e) => Err((Some("extract-write"), e.to_string())),
+                    },
+                };
+                if res.is_ok() && first.is_none() {
+                    first = Some(root.join(plan.safe.components.iter().collect::<PathBuf>()));
+                }
+                outcome(&mut ex, plan, "stored", res);
+            }
+            Ok(())
+        })?;
+    }
+    written.sort_by(|a, b| a.target.cmp(&b.target));
+    Ok(ExpandReport {
+        input: ex.report.input,
+        output_dir: ex.report.output_dir,
+        written,
+        skipped,
+        bytes_written: ex.report.bytes_written,
+        findings: ex.report.findings,
+    })
 }
 
 #[cfg(test)]

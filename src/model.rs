@@ -627,11 +627,43 @@ impl Package {
         }
     }
 
-    /// Rebuild every delta-stored or copied file through its basis chain,
-    /// one rebuilder per index so shared bases are decoded once.
+    /// Record the outcome of rebuilding every delta-stored or copied file.
     fn expand(&mut self, opts: &LoadOptions) {
-        let keys = self.lookup.members.clone();
         let mut outcomes: Vec<(usize, usize, Expansion, Option<PeVersion>)> = Vec::new();
+        self.rebuild_each(opts, &mut |ci, fi, result| {
+            let (outcome, pe) = match result {
+                Ok(bytes) => (
+                    Expansion::Rebuilt {
+                        sha256: hex::encode(sha2::Sha256::digest(bytes)),
+                        sha1: hex::encode(sha1::Sha1::digest(bytes)),
+                    },
+                    pe::version_info(bytes),
+                ),
+                Err(e) => (expansion_error(e), None),
+            };
+            outcomes.push((ci, fi, outcome, pe));
+        });
+        for (ci, fi, outcome, pe) in outcomes {
+            if let Some(f) = self
+                .components
+                .get_mut(ci)
+                .and_then(|c| c.files.get_mut(fi))
+            {
+                f.expansion = Some(outcome);
+                if pe.is_some() {
+                    f.pe = pe;
+                }
+            }
+        }
+    }
+
+    /// Rebuild every delta-stored or copied file through its basis chain,
+    /// one rebuilder per index so shared bases are decoded once, and hand
+    /// each result to `sink` as (component index, file index, bytes or
+    /// error). The bytes are not kept: callers that need them (extraction)
+    /// use them inside `sink`. Needs the delta blobs kept in memory.
+    pub fn rebuild_each(&self, opts: &LoadOptions, sink: &mut RebuildSink<'_>) {
+        let keys = &self.lookup.members;
         for ix in &self.indexes {
             let dir = parent_of(&ix.member).to_string();
             let members = &self.members;
@@ -690,44 +722,10 @@ impl Package {
                         }
                         _ => continue,
                     };
-                    let (outcome, pe) = match rebuilder.rebuild(&id) {
-                        Ok(bytes) => (
-                            Expansion::Rebuilt {
-                                sha256: hex::encode(sha2::Sha256::digest(bytes.as_slice())),
-                                sha1: hex::encode(sha1::Sha1::digest(bytes.as_slice())),
-                            },
-                            pe::version_info(&bytes),
-                        ),
-                        Err(e) => {
-                            let not_ours = match &e.kind {
-                                ChainErrorKind::Missing(_) | ChainErrorKind::TooDeep(_) => true,
-                                ChainErrorKind::Delta(d) => matches!(
-                                    d.kind,
-                                    msdelta::ErrorKind::Unsupported | msdelta::ErrorKind::Limit
-                                ),
-                                _ => false,
-                            };
-                            let reason = e.to_string();
-                            if not_ours {
-                                (Expansion::NotExpanded { reason }, None)
-                            } else {
-                                (Expansion::Failed { reason }, None)
-                            }
-                        }
-                    };
-                    outcomes.push((ci, fi, outcome, pe));
-                }
-            }
-        }
-        for (ci, fi, outcome, pe) in outcomes {
-            if let Some(f) = self
-                .components
-                .get_mut(ci)
-                .and_then(|c| c.files.get_mut(fi))
-            {
-                f.expansion = Some(outcome);
-                if pe.is_some() {
-                    f.pe = pe;
+                    match rebuilder.rebuild(&id) {
+                        Ok(bytes) => sink(ci, fi, Ok(bytes.as_slice())),
+                        Err(e) => sink(ci, fi, Err(&e)),
+                    }
                 }
             }
         }
@@ -885,6 +883,28 @@ impl Package {
             return (location, Some(entry.length), None);
         }
         (Location::Absent, None, None)
+    }
+}
+
+/// Receives (component index, file index, rebuilt bytes or the error).
+pub type RebuildSink<'a> = dyn FnMut(usize, usize, Result<&[u8], &msdelta::ChainError>) + 'a;
+
+/// A failed rebuild: not ours (missing input, unsupported transform, a
+/// limit) or a fault of the package (corrupt delta, hash mismatch).
+pub fn expansion_error(e: &msdelta::ChainError) -> Expansion {
+    let not_ours = match &e.kind {
+        ChainErrorKind::Missing(_) | ChainErrorKind::TooDeep(_) => true,
+        ChainErrorKind::Delta(d) => matches!(
+            d.kind,
+            msdelta::ErrorKind::Unsupported | msdelta::ErrorKind::Limit
+        ),
+        _ => false,
+    };
+    let reason = e.to_string();
+    if not_ours {
+        Expansion::NotExpanded { reason }
+    } else {
+        Expansion::Failed { reason }
     }
 }
 

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use super::Format;
 use super::ls::LimitArgs;
-use kbinspect::extract::{Layout, Options, extract};
+use kbinspect::extract::{ExpandReport, Layout, Options, expand, extract};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -25,6 +25,11 @@ pub struct Args {
     /// Replace existing files
     #[arg(long)]
     pub force: bool,
+    /// Instead of the tree, write every manifest-declared file whose bytes are
+    /// proven (stored, or rebuilt from deltas, matching the manifest digest)
+    /// as DIR/<component keyform>/<file name>
+    #[arg(long, conflicts_with_all = ["flat", "nested"])]
+    pub expand: bool,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     #[command(flatten)]
@@ -55,6 +60,15 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let bar = super::progress(size, "extracting");
     bar.set_length(0);
     let mut done = 0u64;
+    if args.expand {
+        let report = expand(&args.input, &args.output, &opts, &mut |n| {
+            done += n;
+            bar.set_position(done);
+            bar.set_length(done.max(size));
+        })?;
+        bar.finish_and_clear();
+        return render_expand(&report, args.format);
+    }
     let report = extract(&args.input, &args.output, &opts, &mut |n| {
         done += n;
         bar.set_position(done);
@@ -96,6 +110,37 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     writeln!(
         out,
         "{} files, {} bytes written to {}; {} skipped",
+        report.written.len(),
+        report.bytes_written,
+        report.output_dir,
+        report.skipped.len()
+    )?;
+    Ok(code)
+}
+
+fn render_expand(report: &ExpandReport, format: Format) -> anyhow::Result<i32> {
+    let code = kbinspect::finding::exit_code(&report.findings);
+    if format == Format::Json {
+        super::print_json(report)?;
+        return Ok(code);
+    }
+    let mut out = std::io::stdout().lock();
+    for w in &report.written {
+        writeln!(out, "wrote {} ({} bytes, {})", w.target, w.size, w.source)?;
+    }
+    for s in &report.skipped {
+        writeln!(out, "skipped {}/{}: {}", s.component, s.file, s.reason)?;
+    }
+    for f in &report.findings {
+        writeln!(
+            out,
+            "{} [{}] {}: {}",
+            f.severity, f.code, f.subject, f.detail
+        )?;
+    }
+    writeln!(
+        out,
+        "{} files, {} bytes written to {}; {} not written",
         report.written.len(),
         report.bytes_written,
         report.output_dir,
