@@ -15,7 +15,7 @@
 //! A panic, or an input taking over 5 s, is a failure: the input is written
 //! to `--out` (default `target/mutate_sweep/failures`). A watchdog aborts the
 //! run if one input takes over 60 s, after saving it. At the end it prints the
-//! figures recorded in `docs/hostile.md`: inputs, time, slowest input, peak
+//! figures recorded in README.md: inputs, time, slowest input, peak
 //! RSS (VmHWM), failures.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

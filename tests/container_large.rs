@@ -1,7 +1,7 @@
 //! `large-files-cab.cab`: a cabinet holding a cabinet with three 2 GiB
 //! members (MSZIP, LZX:15, LZX:21 of the same text). Decoding all 6 GiB takes
 //! about a minute in release, so the test lists sizes and decodes a prefix of
-//! each member; the full run is documented in docs/container.md:
+//! each member; the full run is documented in README.md:
 //! `/usr/bin/time -v target/release/kbinspect ls --test <corpus>/cabextract-tests/cabs/large-files-cab.cab`.
 mod common;
 

@@ -1,7 +1,7 @@
 //! Replays every input under `testdata/regressions/<target>/` through the
 //! parser of `<target>`: each must finish without a panic within a time
 //! bound, with a result or a clear error. The inputs are crashes and hangs
-//! found by `fuzz/` and `examples/mutate_sweep.rs` (see `docs/hostile.md`).
+//! found by `fuzz/` and `examples/mutate_sweep.rs` (see README.md).
 mod common;
 
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use kbinspect::check::{diff, integrity, kb as kbcheck, signature};
+use kbinspect::check::{anomaly, diff, integrity, kb as kbcheck, signature};
 use kbinspect::container::Limits;
 use kbinspect::finding::{Finding, Severity};
 use kbinspect::model::Package;
@@ -24,6 +24,7 @@ fn load(path: &Path) -> Package {
 fn verify(pkg: &Package) -> Vec<Finding> {
     let mut f = integrity::check(pkg);
     f.extend(signature::check(pkg));
+    f.extend(anomaly::check(pkg));
     let (k, summary) = kbcheck::check(pkg, &article(), &kbcheck::KbOptions::default());
     assert!(summary.rows_checked > 0, "no rows compared");
     f.extend(k);

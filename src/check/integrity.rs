@@ -1,6 +1,6 @@
 //! Self-consistency of a package: names, references, digests, index, deltas.
 //!
-//! Every finding code is stable and listed in `docs/servicing.md`. Checks
+//! Every finding code is stable and listed in README.md. Checks
 //! keep going after problems: one bad file does not hide the others.
 
 use std::collections::{HashMap, HashSet};

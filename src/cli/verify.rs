@@ -2,7 +2,7 @@
 //! against the file tables of its Knowledge Base article.
 
 use anyhow::Context;
-use kbinspect::check::{integrity, kb as kbcheck, signature};
+use kbinspect::check::{anomaly, integrity, kb as kbcheck, signature};
 use kbinspect::container::Limits;
 use kbinspect::kb::{self, Arch};
 use kbinspect::model::{LoadOptions, Package, read_dcm_base};
@@ -82,6 +82,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let pkg = Package::load_with(&args.input, &Limits::default(), &opts)?;
     let (mut findings, stats) = integrity::check_with_stats(&pkg);
     findings.extend(signature::check(&pkg));
+    findings.extend(anomaly::check(&pkg));
     let mut kb_summary = None;
     if let Some(article) = &article {
         let opts = kbcheck::KbOptions {

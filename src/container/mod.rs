@@ -11,7 +11,7 @@
 //! MSZIP via miniz_oxide with the history carried across blocks, LZX via
 //! lzxd; Quantum is refused) and hands members out in offset order, `walker`
 //! merges multi-cabinet sets, reports structural anomalies as findings
-//! (`cab-*` codes, listed in docs/container.md) and recurses into nested
+//! (`cab-*` codes, listed in README.md) and recurses into nested
 //! cabinets. [`list`] builds the inventory behind `kbinspect ls`.
 //!
 //! ```no_run

@@ -18,7 +18,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Supported scope, limits and evidence: `docs/msdelta.md`.
+//! Supported scope, limits and evidence: README.md.
 
 mod bits;
 mod chain;

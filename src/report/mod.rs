@@ -1,7 +1,7 @@
 //! Rendering: JSON documents and comfy-table tables for `list` and `verify`.
 //!
 //! The shapes here are the public JSON schema (documented in
-//! `docs/servicing.md`); the CLI only chooses between [`serde_json`] and the
+//! README.md); the CLI only chooses between [`serde_json`] and the
 //! table functions. Nothing here decides a verdict beyond counting findings.
 
 use comfy_table::{ContentArrangement, Table, presets};
