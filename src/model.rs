@@ -33,6 +33,7 @@ use std::path::Path;
 
 use serde::Serialize;
 use sha1::Digest as _;
+use sha2::Sha256;
 
 use crate::container::{self, ContainerInfo, Limits, MemberMeta, Timestamp};
 use crate::finding::Finding;
@@ -516,9 +517,61 @@ impl Package {
             .and_then(|&i| self.deltas.get(i))
     }
 
+    /// The base manifest for `DCM\x01` manifests when none was given:
+    /// Windows 11 MSUs carry `wcp.dll` in their servicing-stack cabinet,
+    /// and its resource 614/1 is the base. Says which base was used.
+    fn dcm_base_from_package(&self, findings: &mut Vec<Finding>) -> Option<Vec<u8>> {
+        if !self
+            .members
+            .iter()
+            .any(|m| m.kind == MemberKind::CompressedManifest)
+        {
+            return None;
+        }
+        for m in &self.members {
+            let name = m.path.rsplit('/').next().unwrap_or(&m.path);
+            if !name.eq_ignore_ascii_case("wcp.dll") {
+                continue;
+            }
+            let Some(bytes) = m.bytes.as_deref() else {
+                continue;
+            };
+            match msdelta::base_from_wcp(bytes) {
+                Ok(base) => {
+                    let sha = hex::encode(Sha256::digest(&base));
+                    let known = if sha == msdelta::DCM_BASE_SHA256 {
+                        "the known base"
+                    } else {
+                        "an unknown base: expansions are checked only for well-formed XML"
+                    };
+                    findings.push(Finding::info(
+                        "dcm-base-from-package",
+                        &m.path,
+                        format!(
+                            "DCM base manifest taken from this wcp.dll (SHA-256 {sha}, {known})"
+                        ),
+                    ));
+                    return Some(base);
+                }
+                Err(e) => findings.push(Finding::warning(
+                    "dcm-base-unreadable",
+                    &m.path,
+                    format!("no DCM base manifest in this wcp.dll: {e}"),
+                )),
+            }
+        }
+        None
+    }
+
     fn parse_metadata(&mut self, opts: &LoadOptions) {
         self.lookup.members = self.member_index();
         let mut findings = Vec::new();
+        let found_base = if opts.dcm_base.is_none() {
+            self.dcm_base_from_package(&mut findings)
+        } else {
+            None
+        };
+        let dcm_base: Option<&Vec<u8>> = opts.dcm_base.as_ref().or(found_base.as_ref());
         for m in &self.members {
             let Some(bytes) = m.bytes.as_deref() else {
                 continue;
@@ -539,7 +592,7 @@ impl Package {
                         findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()))
                     }
                 },
-                MemberKind::CompressedManifest if opts.dcm_base.is_none() => {
+                MemberKind::CompressedManifest if dcm_base.is_none() => {
                     self.compressed_manifests.push(m.path.clone());
                     findings.push(Finding::info(
                         "manifest-compressed",
@@ -571,7 +624,7 @@ impl Package {
                 continue;
             };
             let expanded;
-            let bytes = match (m.kind, &opts.dcm_base) {
+            let bytes = match (m.kind, dcm_base) {
                 (MemberKind::Manifest, _) => raw,
                 (MemberKind::CompressedManifest, Some(base)) => {
                     match msdelta::expand_dcm(raw, base) {

@@ -116,57 +116,7 @@ pub fn base_from_wcp(dll: &[u8]) -> Result<Vec<u8>, DeltaError> {
 mod tests {
     use super::*;
 
-    /// A minimal PE32 DLL whose only resource is type 614, name 1.
-    fn tiny_wcp(payload: &[u8]) -> Vec<u8> {
-        let mut b = vec![0u8; 0x400];
-        let put16 =
-            |b: &mut Vec<u8>, o: usize, v: u16| b[o..o + 2].copy_from_slice(&v.to_le_bytes());
-        let put32 =
-            |b: &mut Vec<u8>, o: usize, v: u32| b[o..o + 4].copy_from_slice(&v.to_le_bytes());
-        b[0..2].copy_from_slice(b"MZ");
-        put32(&mut b, 0x3C, 0x40);
-        b[0x40..0x44].copy_from_slice(b"PE\0\0");
-        let coff = 0x44;
-        put16(&mut b, coff, 0x14C);
-        put16(&mut b, coff + 2, 1);
-        put16(&mut b, coff + 16, 0xE0);
-        put16(&mut b, coff + 18, 0x2102);
-        let opt = coff + 20;
-        put16(&mut b, opt, 0x10B);
-        put32(&mut b, opt + 28, 0x1000_0000);
-        put32(&mut b, opt + 32, 0x1000);
-        put32(&mut b, opt + 36, 0x200);
-        put16(&mut b, opt + 40, 6);
-        put16(&mut b, opt + 48, 6);
-        put32(&mut b, opt + 56, 0x2000);
-        put32(&mut b, opt + 60, 0x200);
-        put16(&mut b, opt + 68, 2);
-        put32(&mut b, opt + 92, 16);
-        put32(&mut b, opt + 96 + 16, 0x1000); // resource directory RVA
-        put32(&mut b, opt + 96 + 20, 0x60 + payload.len() as u32);
-        let sh = opt + 0xE0;
-        b[sh..sh + 5].copy_from_slice(b".rsrc");
-        put32(&mut b, sh + 8, 0x200);
-        put32(&mut b, sh + 12, 0x1000);
-        put32(&mut b, sh + 16, 0x200);
-        put32(&mut b, sh + 20, 0x200);
-        put32(&mut b, sh + 36, 0x4000_0040);
-        let r = 0x200;
-        // type directory → name directory → language directory → data entry
-        put16(&mut b, r + 14, 1);
-        put32(&mut b, r + 16, 614);
-        put32(&mut b, r + 20, 0x8000_0018);
-        put16(&mut b, r + 0x18 + 14, 1);
-        put32(&mut b, r + 0x18 + 16, 1);
-        put32(&mut b, r + 0x18 + 20, 0x8000_0030);
-        put16(&mut b, r + 0x30 + 14, 1);
-        put32(&mut b, r + 0x30 + 16, 0x409);
-        put32(&mut b, r + 0x30 + 20, 0x48);
-        put32(&mut b, r + 0x48, 0x1060);
-        put32(&mut b, r + 0x48 + 4, payload.len() as u32);
-        b[r + 0x60..r + 0x60 + payload.len()].copy_from_slice(payload);
-        b
-    }
+    use crate::sample::pe::wcp_with_base as tiny_wcp;
 
     #[test]
     fn base_manifest_from_a_wcp_resource() {
