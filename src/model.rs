@@ -56,8 +56,13 @@ pub struct LoadOptions {
     /// Largest PE payload kept for its version resource.
     pub max_pe_size: u64,
     /// Total bytes kept across all members; beyond it PE payloads are no
-    /// longer kept (their versions are then unknown).
+    /// longer read whole (their versions are then unknown).
     pub max_kept_total: u64,
+    /// PE payloads are read whole for their version resource, then
+    /// dropped, except up to this many bytes in all (kept as possible delta
+    /// bases, and `wcp.dll` for its DCM base manifest). Keeps memory flat
+    /// however large the package.
+    pub max_kept_pe: u64,
     pub xml: XmlLimits,
     /// Rebuild delta-stored files (through their basis chains) to verify
     /// their bytes and read PE versions.
@@ -75,6 +80,7 @@ impl Default for LoadOptions {
             max_delta_size: 256 << 20,
             max_pe_size: 256 << 20,
             max_kept_total: 2 << 30,
+            max_kept_pe: 8 << 20,
             xml: XmlLimits::default(),
             expand_deltas: true,
             delta: msdelta::DeltaLimits::default(),
@@ -155,6 +161,10 @@ pub struct Member {
     pub read_error: Option<String>,
     #[serde(skip)]
     pub(crate) bytes: Option<Vec<u8>>,
+    /// Version resource of a PE member, read while its bytes were at hand
+    /// (they are not kept past `max_kept_pe`).
+    #[serde(skip)]
+    pub(crate) pe: Option<PeVersion>,
 }
 
 impl Member {
@@ -412,7 +422,7 @@ impl Package {
     pub fn load_with(input: &Path, limits: &Limits, opts: &LoadOptions) -> anyhow::Result<Package> {
         let mut members: Vec<Member> = Vec::new();
         let mut findings: Vec<Finding> = Vec::new();
-        let mut kept_total = 0u64;
+        let mut kept_total = Kept::default();
         let report = container::walk(input, limits, &mut |meta, reader| {
             let m = read_member(meta, reader, opts, &mut kept_total, &mut findings);
             members.push(m);
@@ -443,7 +453,7 @@ impl Package {
         opts: &LoadOptions,
     ) -> Package {
         let mut findings = Vec::new();
-        let mut kept_total = 0u64;
+        let mut kept_total = Kept::default();
         let members = items
             .into_iter()
             .map(|(path, bytes, ts)| {
@@ -619,7 +629,16 @@ impl Package {
         // Components second: file locations need the indexes.
         let keys = self.lookup.members.clone();
         let mut components = Vec::new();
-        for m in &self.members {
+        for i in 0..self.members.len() {
+            let Some(m) = self.members.get(i) else {
+                break;
+            };
+            if !matches!(
+                m.kind,
+                MemberKind::Manifest | MemberKind::CompressedManifest
+            ) {
+                continue;
+            }
             let Some(raw) = m.bytes.as_deref() else {
                 continue;
             };
@@ -660,6 +679,11 @@ impl Package {
                 ));
             }
             components.push(self.build_component(m, man, &keys));
+            // Parsed: the model holds what it said, so the text can go
+            // (thousands of manifests would otherwise stay in memory).
+            if let Some(m) = self.members.get_mut(i) {
+                m.bytes = None;
+            }
         }
         self.components = components;
         self.findings.append(&mut findings);
@@ -855,7 +879,7 @@ impl Package {
                 if let Some(&i) = keys.get(&key)
                     && let Some(mem) = self.members.get(i)
                 {
-                    let pe = mem.bytes.as_deref().and_then(pe::version_info);
+                    let pe = mem.pe.clone();
                     return (
                         Location::Stored {
                             member: mem.path.clone(),
@@ -961,13 +985,20 @@ pub fn expansion_error(e: &msdelta::ChainError) -> Expansion {
     }
 }
 
+/// Bytes kept so far: all members, and PE payloads among them.
+#[derive(Default)]
+struct Kept {
+    all: u64,
+    pe: u64,
+}
+
 /// Read one member to the end: hash it, classify it from its first bytes,
 /// keep its bytes when it is something we parse later.
 fn read_member(
     meta: &MemberMeta,
     reader: &mut dyn Read,
     opts: &LoadOptions,
-    kept_total: &mut u64,
+    kept_total: &mut Kept,
     findings: &mut Vec<Finding>,
 ) -> Member {
     let mut sha256 = sha2::Sha256::new();
@@ -1006,7 +1037,7 @@ fn read_member(
         _ => None,
     };
     let mut keep = cap.is_some_and(|c| meta.size <= c)
-        && kept_total.saturating_add(meta.size) <= opts.max_kept_total;
+        && kept_total.all.saturating_add(meta.size) <= opts.max_kept_total;
     if cap.is_some() && !keep && kind != MemberKind::Pe {
         findings.push(Finding::warning(
             "member-too-large",
@@ -1062,8 +1093,22 @@ fn read_member(
         ));
         keep = false;
     }
+    let mut pe = None;
+    if keep && kind == MemberKind::Pe {
+        pe = pe::version_info(&kept);
+        let name = meta.path.rsplit('/').next().unwrap_or(&meta.path);
+        // Kept PE bytes count against their own, small budget: beyond it
+        // only the version survives, so memory stays flat.
+        let budget_left = opts.max_kept_pe.saturating_sub(kept_total.pe);
+        if !name.eq_ignore_ascii_case("wcp.dll") && kept.len() as u64 > budget_left {
+            keep = false;
+            kept = Vec::new();
+        } else {
+            kept_total.pe = kept_total.pe.saturating_add(kept.len() as u64);
+        }
+    }
     if keep {
-        *kept_total = kept_total.saturating_add(kept.len() as u64);
+        kept_total.all = kept_total.all.saturating_add(kept.len() as u64);
     }
     Member {
         path: meta.path.clone(),
@@ -1074,6 +1119,7 @@ fn read_member(
         kind,
         read_error,
         bytes: keep.then_some(kept),
+        pe,
     }
 }
 

@@ -618,16 +618,18 @@ impl MemberReader<'_, '_> {
     }
 }
 
-impl Read for MemberReader<'_, '_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+impl MemberReader<'_, '_> {
+    /// Make the next bytes of the member available in `fs.out` and take up
+    /// to `max` of them: returns where they start in `fs.out` and how many.
+    fn advance(&mut self, max: usize) -> io::Result<(usize, usize)> {
         if let Some(e) = &self.error {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!("{}: {}", self.path, e.message),
             ));
         }
-        if self.remaining == 0 || buf.is_empty() {
-            return Ok(0);
+        if self.remaining == 0 || max == 0 {
+            return Ok((0, 0));
         }
         if let Some(start) = self.start.take()
             && let Err(e) = self.fs.seek_to(start)
@@ -652,14 +654,30 @@ impl Read for MemberReader<'_, '_> {
                 Err(e) => return Err(self.failed(e)),
             }
         }
-        let avail = self.fs.out.get(self.fs.out_pos..).unwrap_or(&[]);
-        let n = buf
-            .len()
-            .min(avail.len())
+        let at = self.fs.out_pos;
+        let avail = self.fs.out.len().saturating_sub(at);
+        let n = max
+            .min(avail)
             .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-        buf[..n].copy_from_slice(&avail[..n]);
         self.fs.out_pos += n;
         self.remaining -= n as u64;
+        Ok((at, n))
+    }
+
+    /// Decode the rest of the member without copying it anywhere (checksums
+    /// and stream errors are still caught).
+    pub fn drain(&mut self) -> io::Result<()> {
+        while self.advance(usize::MAX)?.1 > 0 {}
+        Ok(())
+    }
+}
+
+impl Read for MemberReader<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (at, n) = self.advance(buf.len())?;
+        if let Some(src) = self.fs.out.get(at..at + n) {
+            buf[..n].copy_from_slice(src);
+        }
         Ok(n)
     }
 }

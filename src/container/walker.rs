@@ -312,7 +312,7 @@ impl Walker<'_, '_> {
         // Whatever the visitor left unread is still checked, so a corrupt
         // tail is reported against this member and never passes silently.
         if self.verify_unread && visit.is_ok() && reader.error.is_none() {
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
+            let _ = reader.drain();
         }
         if let Some(e) = reader.error.take() {
             meta.is_container = false;

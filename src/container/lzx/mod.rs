@@ -14,7 +14,8 @@ const PRETREE_NUM: usize = 20;
 const LEN_NUM: usize = 249;
 const ALIGNED_NUM: usize = 8;
 const MAX_CODE_LEN: usize = 16;
-const TABLE_BITS: u32 = 12;
+/// First-level lookup of the main and length trees: 12 bits.
+const MAIN_TABLE: usize = 1 << 12;
 /// E8 translation stops after 1 GiB of output (libmspack, lzxd, 7-Zip).
 const E8_LIMIT: u64 = 0x4000_0000;
 
@@ -59,8 +60,26 @@ impl<'a> Bits<'a> {
         }
     }
 
+    /// Make at least 32 bits available (a Huffman code is at most 16 bits,
+    /// a read at most 32). The common case loads two words at once.
     #[inline(always)]
     fn refill(&mut self) {
+        if self.n < 33 {
+            if let Some(b) = self.input.get(self.pos..self.pos + 4) {
+                let hi = u32::from(u16::from_le_bytes([b[0], b[1]]));
+                let lo = u32::from(u16::from_le_bytes([b[2], b[3]]));
+                self.buf |= u64::from((hi << 16) | lo) << (32 - self.n);
+                self.n += 32;
+                self.pos += 4;
+            } else {
+                self.refill_tail();
+            }
+        }
+    }
+
+    /// Word by word near the end of the input; past it, zeros (counted).
+    #[cold]
+    fn refill_tail(&mut self) {
         while self.n <= 48 {
             let w = match self.input.get(self.pos..self.pos + 2) {
                 Some(b) => u16::from_le_bytes([b[0], b[1]]),
@@ -115,21 +134,24 @@ impl<'a> Bits<'a> {
     }
 }
 
-/// A canonical Huffman code: a `TABLE_BITS` lookup for short codes, and
-/// per-length counts for the rest.
-struct Huff {
+/// A canonical Huffman code: a `BITS`-bit lookup for short codes, and
+/// per-length counts for the rest. A fixed-size table lets the lookup go
+/// without a bounds check.
+struct Huff<const SIZE: usize> {
     /// `symbol << 5 | length`, or 0 for "no code this short".
-    table: Vec<u32>,
+    table: Box<[u32; SIZE]>,
     count: [u16; MAX_CODE_LEN + 1],
     /// Symbols sorted by (length, symbol).
     sorted: Vec<u16>,
     empty: bool,
 }
 
-impl Huff {
+impl<const SIZE: usize> Huff<SIZE> {
+    const BITS: u32 = SIZE.trailing_zeros();
+
     fn new() -> Self {
         Huff {
-            table: vec![0; 1 << TABLE_BITS],
+            table: Box::new([0; SIZE]),
             count: [0; MAX_CODE_LEN + 1],
             sorted: Vec::new(),
             empty: true,
@@ -167,22 +189,27 @@ impl Huff {
                 *o += 1;
             }
         }
-        self.table.iter_mut().for_each(|e| *e = 0);
+        // Canonical codes fill the table from the front; only the tail
+        // (long codes, or an incomplete tree) needs clearing.
         let mut code: u32 = 0;
         let mut idx = 0usize;
-        for len in 1..=TABLE_BITS as usize {
+        for len in 1..=Self::BITS as usize {
             for _ in 0..self.count[len] {
                 let sym = u32::from(self.sorted[idx]);
                 idx += 1;
-                let shift = TABLE_BITS as usize - len;
+                let shift = Self::BITS as usize - len;
                 let start = (code as usize) << shift;
                 let entry = (sym << 5) | len as u32;
-                for e in &mut self.table[start..start + (1 << shift)] {
-                    *e = entry;
+                if let Some(span) = self.table.get_mut(start..start + (1 << shift)) {
+                    span.fill(entry);
                 }
                 code += 1;
             }
             code <<= 1;
+        }
+        let filled = ((code >> 1) as usize).min(SIZE);
+        if let Some(tail) = self.table.get_mut(filled..) {
+            tail.fill(0);
         }
         Ok(())
     }
@@ -190,7 +217,7 @@ impl Huff {
     #[inline(always)]
     fn decode(&self, b: &mut Bits<'_>) -> Result<u16, LzxError> {
         b.refill();
-        let e = self.table[b.peek(TABLE_BITS) as usize];
+        let e = self.table[b.peek(Self::BITS) as usize & (SIZE - 1)];
         if e != 0 {
             b.consume(e & 31);
             return Ok((e >> 5) as u16);
@@ -198,7 +225,7 @@ impl Huff {
         self.decode_slow(b)
     }
 
-    /// Codes longer than `TABLE_BITS`, one bit at a time (canonical order).
+    /// Codes longer than the table, one bit at a time (canonical order).
     #[cold]
     fn decode_slow(&self, b: &mut Bits<'_>) -> Result<u16, LzxError> {
         if self.empty {
@@ -253,10 +280,10 @@ pub struct LzxDecoder {
     block_left: u32,
     main_lens: Vec<u8>,
     len_lens: [u8; LEN_NUM],
-    main: Huff,
-    length: Huff,
-    aligned: Huff,
-    pretree: Huff,
+    main: Huff<MAIN_TABLE>,
+    length: Huff<MAIN_TABLE>,
+    aligned: Huff<128>,
+    pretree: Huff<256>,
     extra_bits: [u8; 52],
     position_base: [u32; 52],
     out: Vec<u8>,
@@ -293,7 +320,7 @@ impl LzxDecoder {
         }
         let size = 1usize << window_bits;
         Ok(LzxDecoder {
-            window: vec![0; size],
+            window: take_window(size),
             mask: size - 1,
             frame_pos: 0,
             wpos: 0,
@@ -532,30 +559,50 @@ impl LzxDecoder {
         let start = self.wpos;
         let goal = start + run;
         let aligned = self.kind == BlockKind::Aligned;
-        let wsize = self.window.len();
+        // Locals, not fields: the loop below keeps them in registers.
+        let win: &mut [u8] = &mut self.window;
+        let wsize = win.len();
+        let mask = self.mask;
+        let main = &self.main;
+        let length = &self.length;
+        let aligned_tree = &self.aligned;
+        let mut r = self.r;
+        // Bytes produced before this frame's window position `frame_pos`.
+        let before = self.total.wrapping_sub(self.frame_pos as u64);
         let mut w = self.wpos;
-        while w < goal {
-            let sym = usize::from(self.main.decode(b)?);
+        let result = loop {
+            if w >= goal {
+                break Ok(());
+            }
+            let sym = match main.decode(b) {
+                Ok(s) => usize::from(s),
+                Err(e) => break Err(e),
+            };
             if sym < NUM_CHARS {
-                self.window[w] = sym as u8;
+                if let Some(slot) = win.get_mut(w) {
+                    *slot = sym as u8;
+                }
                 w += 1;
                 continue;
             }
             let m = sym - NUM_CHARS;
             let mut len = (m & 7) + 2;
             if m & 7 == 7 {
-                len += usize::from(self.length.decode(b)?);
+                match length.decode(b) {
+                    Ok(l) => len += usize::from(l),
+                    Err(e) => break Err(e),
+                }
             }
             let slot = m >> 3;
             let offset = match slot {
-                0 => self.r[0],
+                0 => r[0],
                 1 => {
-                    self.r.swap(0, 1);
-                    self.r[0]
+                    r.swap(0, 1);
+                    r[0]
                 }
                 2 => {
-                    self.r.swap(0, 2);
-                    self.r[0]
+                    r.swap(0, 2);
+                    r[0]
                 }
                 _ => {
                     let extra = u32::from(*self.extra_bits.get(slot).unwrap_or(&17));
@@ -563,51 +610,63 @@ impl LzxDecoder {
                     let mut off = base.wrapping_sub(2);
                     if aligned && extra >= 3 {
                         off = off.wrapping_add(b.read(extra - 3) << 3);
-                        off = off.wrapping_add(u32::from(self.aligned.decode(b)?));
+                        match aligned_tree.decode(b) {
+                            Ok(a) => off = off.wrapping_add(u32::from(a)),
+                            Err(e) => break Err(e),
+                        }
                     } else {
                         off = off.wrapping_add(b.read(extra));
                     }
-                    self.r[2] = self.r[1];
-                    self.r[1] = self.r[0];
-                    self.r[0] = off;
+                    r[2] = r[1];
+                    r[1] = r[0];
+                    r[0] = off;
                     off
                 }
             } as usize;
             let end = w + len;
             if end > wsize {
-                return err("match runs past the end of the window");
+                break err("match runs past the end of the window");
             }
-            let produced = self.total + (w - self.frame_pos) as u64;
+            let produced = before.wrapping_add(w as u64);
             if offset == 0 || offset as u64 > produced || offset > wsize {
-                return err(format!(
+                break err(format!(
                     "match offset {offset} before the start of the data"
                 ));
             }
-            copy_match(&mut self.window, w, offset, len, self.mask);
+            copy_match(win, w, offset, len, mask);
             w = end;
-        }
+        };
+        self.r = r;
         self.wpos = w;
-        Ok(w - start)
+        result.map(|()| w - start)
     }
 }
 
-/// Copy `len` bytes from `offset` back (within the ring) to `dst`.
+/// Copy `len` bytes from `offset` back (within the ring) to `dst`. The
+/// caller checked `dst + len <= win.len()` and `offset <= win.len()`.
 #[inline(always)]
 fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize) {
     if offset <= dst {
         let src = dst - offset;
-        if offset >= 8 {
-            // 8-byte steps never read bytes this copy has not yet written.
+        if offset >= 8 && len >= 8 {
+            // 8-byte steps never read bytes this copy has not yet written;
+            // the last step ends exactly at `len` and may rewrite a few bytes
+            // of the previous one with the same values. Inline moves beat a
+            // memmove call for the short matches LZX is made of.
             let mut i = 0;
             while i + 8 <= len {
-                let (a, b) = win.split_at_mut(dst + i);
-                b[..8].copy_from_slice(&a[src + i..src + i + 8]);
+                let v = load8(win, src + i);
+                store8(win, dst + i, v);
                 i += 8;
             }
-            while i < len {
-                win[dst + i] = win[src + i];
-                i += 1;
+            if i < len {
+                let v = load8(win, src + len - 8);
+                store8(win, dst + len - 8, v);
             }
+        } else if offset == 1 {
+            // A run of one byte.
+            let v = win[src];
+            win[dst..dst + len].fill(v);
         } else {
             for i in 0..len {
                 win[dst + i] = win[src + i];
@@ -619,6 +678,44 @@ fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize
             win[dst + i] = win[(dst + i).wrapping_sub(offset) & mask];
         }
     }
+}
+
+/// Windows of finished decoders, reused: zeroing 2 MiB per folder showed
+/// up in profiles. Stale bytes are never read: a match may only reach back
+/// over output of its own stream (checked in `decode_run`).
+static WINDOWS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+const POOLED_WINDOWS: usize = 4;
+
+fn take_window(size: usize) -> Vec<u8> {
+    if let Ok(mut pool) = WINDOWS.lock()
+        && let Some(i) = pool.iter().position(|w| w.len() == size)
+    {
+        return pool.swap_remove(i);
+    }
+    vec![0; size]
+}
+
+impl Drop for LzxDecoder {
+    fn drop(&mut self) {
+        let w = std::mem::take(&mut self.window);
+        if let Ok(mut pool) = WINDOWS.lock()
+            && pool.len() < POOLED_WINDOWS
+        {
+            pool.push(w);
+        }
+    }
+}
+
+#[inline(always)]
+fn load8(win: &[u8], at: usize) -> [u8; 8] {
+    let mut v = [0u8; 8];
+    v.copy_from_slice(&win[at..at + 8]);
+    v
+}
+
+#[inline(always)]
+fn store8(win: &mut [u8], at: usize, v: [u8; 8]) {
+    win[at..at + 8].copy_from_slice(&v);
 }
 
 /// Undo E8 (x86 CALL) translation on one frame starting at output offset
