@@ -37,6 +37,13 @@ pub(crate) const HEADER_SIZE: u64 = 36;
 pub(crate) enum Src {
     File(BufReader<File>),
     Mem(Cursor<Vec<u8>>),
+    /// A copy of bytes `base..base + data.len()` of a cabinet, addressed by
+    /// cabinet offsets: what a folder decoded on another thread reads.
+    Window {
+        data: Vec<u8>,
+        base: u64,
+        pos: u64,
+    },
 }
 
 impl Read for Src {
@@ -44,6 +51,16 @@ impl Read for Src {
         match self {
             Src::File(f) => f.read(buf),
             Src::Mem(m) => m.read(buf),
+            Src::Window { data, base, pos } => {
+                let Some(at) = pos.checked_sub(*base).and_then(|a| usize::try_from(a).ok()) else {
+                    return Ok(0);
+                };
+                let avail = data.get(at..).unwrap_or(&[]);
+                let n = avail.len().min(buf.len());
+                buf[..n].copy_from_slice(&avail[..n]);
+                *pos += n as u64;
+                Ok(n)
+            }
         }
     }
 }
@@ -53,6 +70,26 @@ impl Seek for Src {
         match self {
             Src::File(f) => f.seek(pos),
             Src::Mem(m) => m.seek(pos),
+            Src::Window {
+                data,
+                base,
+                pos: at,
+            } => {
+                let end = *base + data.len() as u64;
+                let target = match pos {
+                    SeekFrom::Start(p) => Some(p),
+                    SeekFrom::Current(d) => at.checked_add_signed(d),
+                    SeekFrom::End(d) => end.checked_add_signed(d),
+                };
+                let Some(t) = target else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "seek before the start",
+                    ));
+                };
+                *at = t;
+                Ok(t)
+            }
         }
     }
 }
@@ -68,6 +105,7 @@ impl Src {
         match self {
             Src::File(f) => f.seek_relative(n),
             Src::Mem(m) => m.seek(SeekFrom::Current(n)).map(|_| ()),
+            Src::Window { .. } => self.seek(SeekFrom::Current(n)).map(|_| ()),
         }
     }
 }

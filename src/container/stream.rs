@@ -243,12 +243,50 @@ pub(crate) struct FolderStream<'a> {
     pipe: Option<Pipe>,
 }
 
-/// Decoded blocks in flight between the decoding thread and the reader.
-/// 16 blocks (512 KiB) keep both threads busy without growing memory.
+/// Decoded output in flight between a decoding thread and the reader, in
+/// batches of about `BATCH` bytes (one wake-up per batch, not per block).
+/// 16 batches (4 MiB) let a folder decoded ahead run a whole typical folder
+/// in front of the reader without growing memory further.
 const PIPE_DEPTH: usize = 16;
+const BATCH: usize = 256 << 10;
 
-/// The reading end of a folder decoded on another thread: blocks arrive in
-/// order; spent buffers go back so the decoder allocates only a few.
+/// Batch buffers of finished pipes, reused: fresh 256 KiB buffers are fresh
+/// pages, and faulting them in cost more than the copying they carry.
+static BATCHES: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+const POOLED_BATCHES: usize = 2 * PIPE_DEPTH + 8;
+
+fn take_batch() -> Vec<u8> {
+    if let Ok(mut pool) = BATCHES.lock()
+        && let Some(mut b) = pool.pop()
+    {
+        b.clear();
+        return b;
+    }
+    Vec::with_capacity(BATCH + MAX_BLOCK_OUTPUT)
+}
+
+fn return_batch(b: Vec<u8>) {
+    if b.capacity() < BATCH {
+        return;
+    }
+    if let Ok(mut pool) = BATCHES.lock()
+        && pool.len() < POOLED_BATCHES
+    {
+        pool.push(b);
+    }
+}
+
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        // Buffers still queued go back to the pool with the channel.
+        while let Ok(Ok(b)) = self.blocks.try_recv() {
+            return_batch(b);
+        }
+    }
+}
+
+/// The reading end of a folder decoded on another thread: batches arrive
+/// in order; spent buffers go back so the decoder allocates only a few.
 struct Pipe {
     blocks: Receiver<Result<Vec<u8>, StreamError>>,
     spent: SyncSender<Vec<u8>>,
@@ -266,26 +304,43 @@ pub(crate) fn decode_ahead(
     spent: Receiver<Vec<u8>>,
 ) -> (Vec<Finding>, u64) {
     let mut fs = FolderStream::new(parts, folder, budget);
+    let fresh = |spent: &Receiver<Vec<u8>>| match spent.try_recv() {
+        Ok(mut b) => {
+            b.clear();
+            b
+        }
+        Err(TryRecvError::Empty | TryRecvError::Disconnected) => take_batch(),
+    };
+    let mut batch = fresh(&spent);
     loop {
         match fs.fill() {
             Ok(true) => {
-                let fresh = match spent.try_recv() {
-                    Ok(b) => b,
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
-                        Vec::with_capacity(MAX_BLOCK_OUTPUT)
+                batch.extend_from_slice(&fs.out);
+                if batch.len() >= BATCH {
+                    let full = std::mem::replace(&mut batch, fresh(&spent));
+                    if tx.send(Ok(full)).is_err() {
+                        break; // the reader stopped early (visitor error)
                     }
-                };
-                let block = std::mem::replace(&mut fs.out, fresh);
-                if tx.send(Ok(block)).is_err() {
-                    break; // the reader stopped early (visitor error)
                 }
             }
-            Ok(false) => break,
+            Ok(false) => {
+                if !batch.is_empty() {
+                    let _ = tx.send(Ok(batch));
+                }
+                break;
+            }
             Err(e) => {
+                // What decoded before the bad block still reaches the reader.
+                if !batch.is_empty() && tx.send(Ok(batch)).is_err() {
+                    break;
+                }
                 let _ = tx.send(Err(e));
                 break;
             }
         }
+    }
+    while let Ok(b) = spent.try_recv() {
+        return_batch(b);
     }
     (std::mem::take(&mut fs.findings), fs.budget_left())
 }
@@ -334,7 +389,13 @@ impl<'a> FolderStream<'a> {
             }
             Ok(Err(e)) => Err(e),
             // The decoder hung up: the folder's output is complete.
-            Err(_) => Ok(false),
+            Err(_) => {
+                if self.out_pos >= self.out.len() {
+                    return_batch(std::mem::take(&mut self.out));
+                    self.out_pos = 0;
+                }
+                Ok(false)
+            }
         }
     }
 

@@ -10,8 +10,8 @@ use super::cab::{
     IFOLD_CONTINUED_PREV_AND_NEXT, IFOLD_CONTINUED_TO_NEXT, Src,
 };
 use super::stream::{
-    FailReader, Folder, FolderStream, MemberReader, Part, Segment, decode_ahead, pipe_channels,
-    prescan,
+    FailReader, Folder, FolderStream, MemberReader, Part, Segment, Span, decode_ahead,
+    pipe_channels, prescan,
 };
 use super::{ContainerInfo, Error, Limits, MemberMeta, Result, Signature, Visitor, WalkReport};
 use crate::finding::Finding;
@@ -48,9 +48,7 @@ const DECODE_AHEAD_MIN: u64 = 1 << 20;
 /// second core, the folder is compressed and large, and its members are
 /// sorted and do not overlap, so the stream never has to go back.
 fn decode_ahead_worthwhile(folder: &Folder, members: &[&Member], total: Option<u64>) -> bool {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    cores > 1
+    cores() > 1
         && matches!(
             folder.compression,
             Some(super::Compression::Lzx { .. } | super::Compression::Mszip)
@@ -60,6 +58,58 @@ fn decode_ahead_worthwhile(folder: &Folder, members: &[&Member], total: Option<u
             u64::from(w[0].entry.offset) + u64::from(w[0].entry.size)
                 <= u64::from(w[1].entry.offset)
         })
+}
+
+/// Folders whose compressed bytes are at most this large are copied out
+/// and decoded ahead on their own thread, several at once.
+const PREFETCH_MAX_INPUT: u64 = 4 << 20;
+
+fn cores() -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// A folder being decoded ahead on its own thread.
+struct Prefetch<'scope> {
+    folder: usize,
+    rx: std::sync::mpsc::Receiver<std::result::Result<Vec<u8>, super::stream::StreamError>>,
+    spent_tx: std::sync::mpsc::SyncSender<Vec<u8>>,
+    handle: std::thread::ScopedJoinHandle<'scope, (Vec<Finding>, u64)>,
+    /// The decompression budget it started with.
+    budget: u64,
+}
+
+/// Parts like `parts` whose sources hold only the folder's CFDATA bytes
+/// (`spans`), read now, so that another thread can decode the folder.
+fn copy_folder_input(parts: &mut [Part], spans: &[Span]) -> std::io::Result<Vec<Part>> {
+    let mut own: Vec<Part> = parts
+        .iter()
+        .map(|p| Part {
+            name: p.name.clone(),
+            src: Src::Window {
+                data: Vec::new(),
+                base: 0,
+                pos: 0,
+            },
+            len: p.len,
+            hdr: p.hdr.clone(),
+            cur: None,
+        })
+        .collect();
+    for &(pi, start, end) in spans {
+        let (Some(p), Some(o)) = (parts.get_mut(pi), own.get_mut(pi)) else {
+            return Err(std::io::Error::other("cabinet part missing"));
+        };
+        let len = usize::try_from(end.saturating_sub(start)).map_err(std::io::Error::other)?;
+        let mut data = vec![0u8; len];
+        p.read_at(start, &mut data)?;
+        o.src = Src::Window {
+            data,
+            base: start,
+            pos: start,
+        };
+    }
+    Ok(own)
 }
 
 /// Find `name` in `dir`, exactly or else ignoring ASCII case
@@ -149,6 +199,7 @@ impl Walker<'_, '_> {
         }
 
         let mut spans: Vec<(usize, u64, u64)> = Vec::new();
+        let mut folder_spans: Vec<Vec<Span>> = Vec::with_capacity(folders.len());
         let mut totals: Vec<Option<u64>> = Vec::with_capacity(folders.len());
         // Every CFDATA header takes at least 8 bytes, so more headers than
         // that means folders share blocks: stop scanning rather than loop.
@@ -157,10 +208,12 @@ impl Walker<'_, '_> {
             match prescan(&mut parts, f, &mut blocks_left) {
                 Ok((t, s)) => {
                     totals.push(Some(t));
-                    spans.extend(s);
+                    spans.extend(s.iter().copied());
+                    folder_spans.push(s);
                 }
                 Err(m) => {
                     totals.push(None);
+                    folder_spans.push(Vec::new());
                     self.finding(Finding::error("cab-range", display, m));
                 }
             }
@@ -188,25 +241,76 @@ impl Walker<'_, '_> {
             let r = (self.visitor)(&meta, &mut FailReader(msg));
             drop(r); // the failure is recorded above
         }
-        for (fi, folder) in folders.iter().enumerate() {
-            let in_folder: Vec<&Member> = by_folder
+        let in_folder_of = |fi: usize| -> Vec<&Member> {
+            by_folder
                 .get(fi)
                 .map(|l| l.iter().map(|&i| &members[i]).collect())
-                .unwrap_or_default();
-            if in_folder.is_empty() {
-                continue;
-            }
-            if decode_ahead_worthwhile(folder, &in_folder, totals.get(fi).copied().flatten()) {
-                // Decode on a second thread while the visitor (hashing,
-                // parsing, writing) consumes the blocks on this one.
-                let budget = self.budget;
-                let ((tx, spent_rx), (rx, spent_tx)) = pipe_channels();
-                let parts = &mut parts;
-                let (visited, (mut findings, left)) = std::thread::scope(|s| {
-                    let decoder =
-                        s.spawn(move || decode_ahead(parts, folder, budget, tx, spent_rx));
+                .unwrap_or_default()
+        };
+        // Folders worth decoding on another thread, and of those the ones
+        // small enough (compressed) to copy out, so that several decode at
+        // once, each from its own copy, while this thread visits members.
+        let ahead: Vec<bool> = (0..folders.len())
+            .map(|fi| {
+                decode_ahead_worthwhile(
+                    &folders[fi],
+                    &in_folder_of(fi),
+                    totals.get(fi).copied().flatten(),
+                )
+            })
+            .collect();
+        let prefetchable = |fi: usize| -> bool {
+            ahead.get(fi).copied().unwrap_or(false)
+                && folder_spans.get(fi).is_some_and(|sp| {
+                    !sp.is_empty()
+                        && sp.iter().map(|&(_, a, b)| b.saturating_sub(a)).sum::<u64>()
+                            <= PREFETCH_MAX_INPUT
+                })
+        };
+        let cores = cores();
+        std::thread::scope(|scope| -> Result<()> {
+            let mut in_flight: std::collections::VecDeque<Prefetch<'_>> = Default::default();
+            let mut next_launch = 0usize;
+            for (fi, folder) in folders.iter().enumerate() {
+                // Keep up to `cores` folders decoding: this one and the next.
+                next_launch = next_launch.max(fi);
+                while next_launch < folders.len() && next_launch < fi + cores {
+                    let li = next_launch;
+                    next_launch += 1;
+                    if !prefetchable(li) || in_folder_of(li).is_empty() {
+                        continue;
+                    }
+                    let Some(f) = folders.get(li) else { break };
+                    let sp = folder_spans.get(li).map(Vec::as_slice).unwrap_or(&[]);
+                    match copy_folder_input(&mut parts, sp) {
+                        Ok(mut own) => {
+                            let budget = self.budget;
+                            let ((tx, spent_rx), (rx, spent_tx)) = pipe_channels();
+                            let handle = scope
+                                .spawn(move || decode_ahead(&mut own, f, budget, tx, spent_rx));
+                            in_flight.push_back(Prefetch {
+                                folder: li,
+                                rx,
+                                spent_tx,
+                                handle,
+                                budget,
+                            });
+                        }
+                        // Unreadable here: the folder is read in place below,
+                        // where the error is reported with its offset.
+                        Err(_) => continue,
+                    }
+                }
+                let in_folder = in_folder_of(fi);
+                if in_folder.is_empty() {
+                    continue;
+                }
+                if in_flight.front().is_some_and(|p| p.folder == fi) {
+                    let Some(p) = in_flight.pop_front() else {
+                        continue;
+                    };
                     let visited = (|| -> Result<()> {
-                        let mut fs = FolderStream::piped(folder, rx, spent_tx);
+                        let mut fs = FolderStream::piped(folder, p.rx, p.spent_tx);
                         for m in in_folder {
                             let meta = self.meta(&prefix, m, Some(folder), depth);
                             self.check_limits(display, &meta)?;
@@ -215,25 +319,53 @@ impl Walker<'_, '_> {
                         Ok(())
                     })();
                     // The reading end is gone now, so the decoder stops.
-                    let done = decoder.join().unwrap_or_else(|_| (Vec::new(), 0));
-                    (visited, done)
-                });
-                self.report.findings.append(&mut findings);
-                self.budget = left;
-                visited?;
-                continue;
+                    let (mut findings, left) = p.handle.join().unwrap_or_else(|_| (Vec::new(), 0));
+                    self.report.findings.append(&mut findings);
+                    let used = p.budget.saturating_sub(left);
+                    self.budget = self.budget.saturating_sub(used);
+                    visited?;
+                    continue;
+                }
+                if ahead.get(fi).copied().unwrap_or(false) {
+                    // Decode on a second thread while the visitor (hashing,
+                    // parsing, writing) consumes the output on this one.
+                    let budget = self.budget;
+                    let ((tx, spent_rx), (rx, spent_tx)) = pipe_channels();
+                    let parts = &mut parts;
+                    let (visited, (mut findings, left)) = std::thread::scope(|s| {
+                        let decoder =
+                            s.spawn(move || decode_ahead(parts, folder, budget, tx, spent_rx));
+                        let visited = (|| -> Result<()> {
+                            let mut fs = FolderStream::piped(folder, rx, spent_tx);
+                            for m in in_folder {
+                                let meta = self.meta(&prefix, m, Some(folder), depth);
+                                self.check_limits(display, &meta)?;
+                                self.member(&mut fs, m, meta, depth)?;
+                            }
+                            Ok(())
+                        })();
+                        let done = decoder.join().unwrap_or_else(|_| (Vec::new(), 0));
+                        (visited, done)
+                    });
+                    self.report.findings.append(&mut findings);
+                    self.budget = left;
+                    visited?;
+                    continue;
+                }
+                let mut fs = FolderStream::new(&mut parts, folder, self.budget);
+                for m in in_folder {
+                    let meta = self.meta(&prefix, m, Some(folder), depth);
+                    self.check_limits(display, &meta)?;
+                    self.member(&mut fs, m, meta, depth)?;
+                }
+                self.report.findings.append(&mut fs.findings);
+                // Nested walks have already taken their share from `self.budget`.
+                self.budget = self.budget.saturating_sub(fs.decoded());
             }
-            let mut fs = FolderStream::new(&mut parts, folder, self.budget);
-            for m in in_folder {
-                let meta = self.meta(&prefix, m, Some(folder), depth);
-                self.check_limits(display, &meta)?;
-                self.member(&mut fs, m, meta, depth)?;
-            }
-            self.report.findings.append(&mut fs.findings);
-            // Nested walks have already taken their share from `self.budget`.
-            self.budget = self.budget.saturating_sub(fs.decoded());
-        }
-        Ok(())
+            // Dropping what is still in flight (after an error) hangs up on
+            // those decoders; the scope then joins them.
+            Ok(())
+        })
     }
 
     fn meta(&self, prefix: &str, m: &Member, folder: Option<&Folder>, depth: u32) -> MemberMeta {
