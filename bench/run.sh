@@ -6,7 +6,10 @@
 # Builds kbinspect (release), generates the large packages once (cached in
 # $KBINSPECT_BENCH_CACHE, default /work/bench-cache; see examples/gen_large.rs),
 # then times with hyperfine, on every input:
-#   test     kbinspect ls --test --format json   | cabextract -t        | 7zz t
+#   test     kbinspect ls --test --hash md5      | cabextract -t (MD5)  | 7zz t
+#   test-1core  the same on one core (taskset -c 0), kbinspect --hash none:
+#            the single-threaded decoder against the peers'
+#   (for an .msu the peers unpack the outer level, then handle the CABs in it)
 #   extract  kbinspect extract IN -o DIR         | cabextract -q -d DIR | 7zz x -oDIR
 #   verify   kbinspect verify IN                 | cabextract -q -d DIR + sha256sum of every file
 # (extract/verify rows appear only when this build's kbinspect supports them)
@@ -97,13 +100,13 @@ for in in "${INPUTS[@]}"; do
       ce="sh -c 'rm -rf $d && cabextract -q -d $d $in && cabextract -t $d/*.cab >/dev/null'"
       sz="sh -c 'rm -rf $d && 7zz x -y -bd -o$d $in >/dev/null && for c in $d/*.cab; do 7zz t \$c >/dev/null || exit 1; done'"
       hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$j" \
-        -n kbinspect "$KB ls --test --format json $in" -n cabextract "$ce" -n 7zz "$sz" >&2 || true
+        -n kbinspect "$KB ls --test --hash md5 --format json $in" -n cabextract "$ce" -n 7zz "$sz" >&2 || true
       r_ce=$(rss sh -c "rm -rf $d && cabextract -q -d $d $in && cabextract -t $d/*.cab")
       r_7z=$(rss sh -c "rm -rf $d && 7zz x -y -bd -o$d $in && for c in $d/*.cab; do 7zz t \$c; done")
       ;;
     *)
       hyperfine -N --style basic --runs "$runs" --warmup 1 --export-json "$j" \
-        -n kbinspect "$KB ls --test --format json $in" \
+        -n kbinspect "$KB ls --test --hash md5 --format json $in" \
         -n cabextract "cabextract -t $in" \
         -n 7zz "7zz t $in" >&2 || true
       r_ce=$(rss cabextract -t "$in"); r_7z=$(rss 7zz t "$in")
@@ -111,13 +114,32 @@ for in in "${INPUTS[@]}"; do
   esac
   rm -rf "$d"
   printf '%s\ttest\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j" \
-    "$(rss "$KB" ls --test --format json "$in")" "$r_ce" "$r_7z" >>"$ROWS"
+    "$(rss "$KB" ls --test --hash md5 --format json "$in")" "$r_ce" "$r_7z" >>"$ROWS"
+  case "$name:$big" in
+    *.msu:*|*:1) ;;
+    *)
+      # One core each: the decoders themselves, side by side.
+      j1="$RAW/$base.test1.json"
+      hyperfine -N --style basic --runs "$runs" --warmup 1 --export-json "$j1" \
+        -n kbinspect "taskset -c 0 $KB ls --test --hash none --format json $in" \
+        -n cabextract "taskset -c 0 cabextract -t $in" \
+        -n 7zz "taskset -c 0 7zz t $in" >&2 || true
+      printf '%s\ttest-1core\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j1" \
+        "$(rss taskset -c 0 "$KB" ls --test --hash none --format json "$in")" "$(rss taskset -c 0 cabextract -t "$in")" "$(rss taskset -c 0 7zz t "$in")" >>"$ROWS"
+      ;;
+  esac
 
   if [ "$big" = 0 ] && [ "$HAVE_EXTRACT" = 1 ]; then
     d="$SCRATCH/x"
     cmds=()
     [ "$HAVE_EXTRACT" = 1 ] && cmds+=(-n kbinspect "$KB extract $in --output $d")
-    cmds+=(-n cabextract "cabextract -q -d $d $in" -n 7zz "7zz x -y -bd -o$d $in")
+    case "$name" in
+      *.msu)
+        # The peers do not recurse: unpack the outer level, then each CAB.
+        cmds+=(-n cabextract "sh -c 'cabextract -q -d $d $in && for c in $d/*.cab; do cabextract -q -d \${c%.cab} \$c || exit 1; done'"
+               -n 7zz "sh -c '7zz x -y -bd -o$d $in >/dev/null && for c in $d/*.cab; do 7zz x -y -bd -o\${c%.cab} \$c >/dev/null || exit 1; done'") ;;
+      *) cmds+=(-n cabextract "cabextract -q -d $d $in" -n 7zz "7zz x -y -bd -o$d $in") ;;
+    esac
     j="$RAW/$base.extract.json"
     hyperfine -N --style basic --runs "$runs" --warmup 1 --prepare "rm -rf $d" --export-json "$j" "${cmds[@]}" >&2 || true
     r_kb=-
@@ -130,6 +152,9 @@ for in in "${INPUTS[@]}"; do
     if [ "$HAVE_VERIFY" = 1 ]; then
       j="$RAW/$base.verify.json"
       peer="sh -c 'rm -rf $d && cabextract -q -d $d $in && find $d -type f -print0 | xargs -0 sha256sum >/dev/null'"
+      case "$name" in
+        *.msu) peer="sh -c 'rm -rf $d && cabextract -q -d $d $in && for c in $d/*.cab; do cabextract -q -d \${c%.cab} \$c || exit 1; done && find $d -type f -print0 | xargs -0 sha256sum >/dev/null'" ;;
+      esac
       hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$j" \
         -n kbinspect "$KB verify --format json $in" -n cabextract+sha256sum "$peer" >&2 || true
       printf '%s\tverify\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j" \

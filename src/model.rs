@@ -80,7 +80,7 @@ impl Default for LoadOptions {
             max_delta_size: 256 << 20,
             max_pe_size: 256 << 20,
             max_kept_total: 2 << 30,
-            max_kept_pe: 8 << 20,
+            max_kept_pe: 4 << 20,
             xml: XmlLimits::default(),
             expand_deltas: true,
             delta: msdelta::DeltaLimits::default(),
