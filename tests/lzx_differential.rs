@@ -176,6 +176,45 @@ fn valid_streams_decode_like_lzxd() {
     assert!(frames_checked > 100);
 }
 
+/// Blocks repeated from almost a window back: many matches whose source
+/// lies in the previous lap of the ring (the copy that splits at the
+/// window's end), short and long, apart from and overlapping their target.
+#[test]
+fn matches_reaching_across_the_ring_end_decode_like_lzxd() {
+    let mut rng = Rng(0x0123_4567_89AB_CDEF);
+    for bits in [15u8, 16, 17] {
+        let wsize = 1usize << bits;
+        let mut data = sample(1, wsize / 2, &mut rng);
+        while data.len() < 5 * wsize {
+            let back = wsize - 3 - rng.below(wsize as u64 / 4) as usize;
+            let n = 2 + rng.below(600) as usize;
+            let from = data.len().saturating_sub(back);
+            for i in 0..n {
+                let b = data[from + i % (data.len() - from)];
+                data.push(b);
+            }
+            let noise = rng.below(8) as usize;
+            for _ in 0..noise {
+                data.push(rng.next() as u8);
+            }
+        }
+        for e8 in [false, true] {
+            let frames = encode(&data, bits, e8);
+            let lens: Vec<usize> = data.chunks(32768).map(<[u8]>::len).collect();
+            let (agreed, _) = compare(&frames, &lens, bits);
+            assert_eq!(agreed, frames.len(), "window {bits}, e8 {e8}");
+            if !e8 {
+                let mut d = LzxDecoder::new(bits).unwrap();
+                let mut out = Vec::new();
+                for (f, &l) in frames.iter().zip(&lens) {
+                    out.extend_from_slice(d.decode_frame(f, l).unwrap());
+                }
+                assert!(out == data, "window {bits}: round trip");
+            }
+        }
+    }
+}
+
 #[test]
 fn mutated_streams_never_panic_and_agree_when_both_accept() {
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);

@@ -30,9 +30,12 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
 #[allow(dead_code)]
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
+    // Stdout is line-buffered: unbuffered, a listing of 10,000 members
+    // costs tens of thousands of write calls.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 

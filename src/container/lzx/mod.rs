@@ -648,11 +648,12 @@ impl LzxDecoder {
 fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize) {
     if offset <= dst {
         let src = dst - offset;
-        if offset >= 8 && len >= 8 {
+        if offset >= len {
+            copy_apart(win, src, dst, len);
+        } else if offset >= 8 {
             // 8-byte steps never read bytes this copy has not yet written;
             // the last step ends exactly at `len` and may rewrite a few bytes
-            // of the previous one with the same values. Inline moves beat a
-            // memmove call for the short matches LZX is made of.
+            // of the previous one with the same values.
             let mut i = 0;
             while i + 8 <= len {
                 let v = load8(win, src + i);
@@ -673,11 +674,56 @@ fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize
             }
         }
     } else {
-        // The source wraps around the end of the window.
-        for i in 0..len {
-            win[dst + i] = win[(dst + i).wrapping_sub(offset) & mask];
+        // The source starts before the window's end (output of the previous
+        // lap of the ring). Usually it lies wholly there, apart from `dst`.
+        let src = dst + win.len() - offset;
+        if src + len <= win.len() && src >= dst + len {
+            copy_apart(win, src, dst, len);
+        } else {
+            for i in 0..len {
+                win[dst + i] = win[(dst + i).wrapping_sub(offset) & mask];
+            }
         }
     }
+}
+
+/// Copy between ranges that do not overlap, in a few word moves: LZX
+/// matches are short, and a memmove call per match costs more.
+#[inline(always)]
+fn copy_apart(win: &mut [u8], src: usize, dst: usize, len: usize) {
+    if len >= 8 {
+        let mut i = 0;
+        while i + 8 <= len {
+            let v = load8(win, src + i);
+            store8(win, dst + i, v);
+            i += 8;
+        }
+        if i < len {
+            let v = load8(win, src + len - 8);
+            store8(win, dst + len - 8, v);
+        }
+    } else if len >= 4 {
+        let a = load4(win, src);
+        let b = load4(win, src + len - 4);
+        store4(win, dst, a);
+        store4(win, dst + len - 4, b);
+    } else {
+        for i in 0..len {
+            win[dst + i] = win[src + i];
+        }
+    }
+}
+
+#[inline(always)]
+fn load4(win: &[u8], at: usize) -> [u8; 4] {
+    let mut v = [0u8; 4];
+    v.copy_from_slice(&win[at..at + 4]);
+    v
+}
+
+#[inline(always)]
+fn store4(win: &mut [u8], at: usize, v: [u8; 4]) {
+    win[at..at + 4].copy_from_slice(&v);
 }
 
 /// Windows of finished decoders, reused: zeroing 2 MiB per folder showed
@@ -723,23 +769,16 @@ fn store8(win: &mut [u8], at: usize, v: [u8; 8]) {
 fn e8_untranslate(frame: &mut [u8], start: i64, size: i32) {
     let end = frame.len() - 10;
     let mut i = 0;
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     while i < end {
-        // Skip 8 bytes at a time while none of them is 0xE8 (SWAR zero-byte
-        // test on the XOR): most of a binary is not CALL opcodes.
-        if let Some(w) = frame.get(i..i + 8) {
-            let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]])
-                ^ (ONES * 0xE8);
-            if (x.wrapping_sub(ONES) & !x & HIGHS) == 0 {
-                i += 8;
-                continue;
-            }
-        }
-        if frame[i] != 0xE8 {
-            i += 1;
-            continue;
-        }
+        // Most of a binary is not CALL opcodes: find the next 0xE8 with
+        // memchr's vectorised search.
+        let Some(k) = frame
+            .get(i..end)
+            .and_then(|rest| memchr::memchr(0xE8, rest))
+        else {
+            break;
+        };
+        i += k;
         let cp = (start + i as i64) as i32;
         let abs = i32::from_le_bytes([frame[i + 1], frame[i + 2], frame[i + 3], frame[i + 4]]);
         if abs >= cp.wrapping_neg() && abs < size {
