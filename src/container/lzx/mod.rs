@@ -650,6 +650,15 @@ fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize
         let src = dst - offset;
         if offset >= len {
             copy_apart(win, src, dst, len);
+        } else if offset >= 64 {
+            // Long overlapping match: whole `offset`-sized steps never
+            // overlap their own source.
+            let mut i = 0;
+            while i < len {
+                let n = offset.min(len - i);
+                win.copy_within(src + i..src + i + n, dst + i);
+                i += n;
+            }
         } else if offset >= 8 {
             // 8-byte steps never read bytes this copy has not yet written;
             // the last step ends exactly at `len` and may rewrite a few bytes
@@ -691,7 +700,9 @@ fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize
 /// matches are short, and a memmove call per match costs more.
 #[inline(always)]
 fn copy_apart(win: &mut [u8], src: usize, dst: usize, len: usize) {
-    if len >= 8 {
+    if len >= 64 {
+        win.copy_within(src..src + len, dst);
+    } else if len >= 8 {
         let mut i = 0;
         while i + 8 <= len {
             let v = load8(win, src + i);
