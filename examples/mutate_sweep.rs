@@ -249,10 +249,12 @@ fn mutate(rng: &mut Rng, seed: &Seed) -> (Vec<u8>, &'static str) {
 /// Default limits except the total declared output: 256 MiB instead of
 /// 64 GiB, as a CI gate on update packages would set it. The corpus holds a
 /// legitimate 6 GiB cabinet (`large-files-cab.cab`) whose decoding alone
-/// takes about a minute; with the default it would dominate every run.
+/// takes about a minute; with the default it would dominate every run. The
+/// ratio floor is lowered to 16 MiB so that mutations reach the ratio check.
 fn sweep_limits() -> Limits {
     Limits {
         max_total_size: 256 << 20,
+        ratio_floor: 16 << 20,
         ..Limits::default()
     }
 }

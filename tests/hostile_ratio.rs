@@ -180,6 +180,17 @@ fn cli_names_member_ratio_and_flag() {
             .unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        if args.contains(&"-o") {
+            // The member cut short is not left under its final name, nor as
+            // a temporary file.
+            let out_dir = dir.path().join(format!("out{i}"));
+            let left: Vec<_> = walkdir(&out_dir);
+            assert!(
+                left.iter()
+                    .all(|p| !p.ends_with("zeros.bin") && !p.contains(".part")),
+                "{left:?}"
+            );
+        }
         for want in [
             "inner.cab/zeros.bin",
             "ratio",
@@ -213,6 +224,23 @@ fn cli_names_member_ratio_and_flag() {
         assert!(zeros.get("error").is_none(), "{zeros}");
         assert!(zeros["sha256"].is_string(), "{zeros}");
     }
+}
+
+/// Every file under `dir`, as strings.
+fn walkdir(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
 }
 
 /// `diff` loads both sides under the same limits.
