@@ -1039,11 +1039,16 @@ fn read_member(
     let mut keep = cap.is_some_and(|c| meta.size <= c)
         && kept_total.all.saturating_add(meta.size) <= opts.max_kept_total;
     if cap.is_some() && !keep && kind != MemberKind::Pe {
+        let flag = match kind {
+            MemberKind::Delta => "",
+            _ if cap.is_some_and(|c| meta.size > c) => " (raise it with --max-xml-size)",
+            _ => "",
+        };
         findings.push(Finding::warning(
             "member-too-large",
             &meta.path,
             format!(
-                "{} bytes is over the cap for {} members; not parsed",
+                "{} bytes is over the cap for {} members; not parsed{flag}",
                 meta.size,
                 kind.as_str()
             ),

@@ -19,6 +19,8 @@ fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_total_size: 64 << 20,
         max_member_size: 32 << 20,
+        // Low enough that the ratio check (and its error path) runs.
+        ratio_floor: 1 << 20,
         ..Limits::default()
     };
     let _ = walk(&path, &limits, &mut |meta, reader| {

@@ -1,11 +1,12 @@
 //! `kbinspect diff OLD NEW`: what changed between two builds of an update.
 
 use kbinspect::check::diff;
-use kbinspect::container::Limits;
 use kbinspect::model::Package;
 use serde::Serialize;
 
 use super::Format;
+use super::list::XmlLimitArgs;
+use super::ls::LimitArgs;
 
 #[derive(clap::Args)]
 #[command(
@@ -19,6 +20,10 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub xml: XmlLimitArgs,
 }
 
 #[derive(Serialize)]
@@ -29,10 +34,11 @@ struct Document<'a> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
-    let limits = Limits::default();
+    let limits = args.limits.limits();
+    let opts = args.xml.load_options();
     let (old, new) = rayon::join(
-        || Package::load(&args.old, &limits),
-        || Package::load(&args.new, &limits),
+        || Package::load_with(&args.old, &limits, &opts),
+        || Package::load_with(&args.new, &limits, &opts),
     );
     let (old, new) = (old?, new?);
     let changes = diff::diff(&old, &new);

@@ -1,10 +1,48 @@
 //! `kbinspect list`: the servicing model of a package.
 
-use kbinspect::container::Limits;
 use kbinspect::model::{LoadOptions, Package, read_dcm_base};
 use kbinspect::report;
+use kbinspect::servicing::xml::XmlLimits;
 
 use super::Format;
+use super::ls::LimitArgs;
+
+/// Limits on each servicing XML document, shared by `list`, `verify` and `diff`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct XmlLimitArgs {
+    /// Deepest element nesting of a .mum, .manifest or container index
+    #[arg(long, default_value_t = XmlLimits::default().max_depth)]
+    pub max_xml_depth: usize,
+    /// Most elements in one document
+    #[arg(long, default_value_t = XmlLimits::default().max_elements)]
+    pub max_xml_elements: usize,
+    /// Largest attribute value, in bytes
+    #[arg(long, default_value_t = XmlLimits::default().max_attr_len)]
+    pub max_xml_attr: usize,
+    /// Largest text directly inside one element, in bytes
+    #[arg(long, default_value_t = XmlLimits::default().max_text_len)]
+    pub max_xml_text: usize,
+    /// Largest document, in bytes (larger ones are reported, not parsed)
+    #[arg(long, default_value_t = LoadOptions::default().max_metadata_size)]
+    pub max_xml_size: u64,
+}
+
+impl XmlLimitArgs {
+    /// Load options carrying these limits (the rest default).
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            max_metadata_size: self.max_xml_size,
+            xml: XmlLimits {
+                max_depth: self.max_xml_depth,
+                max_elements: self.max_xml_elements,
+                max_attr_len: self.max_xml_attr,
+                max_text_len: self.max_xml_text,
+                max_doc_len: usize::try_from(self.max_xml_size).unwrap_or(usize::MAX),
+            },
+            ..Default::default()
+        }
+    }
+}
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -17,14 +55,18 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub xml: XmlLimitArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
     let opts = LoadOptions {
         dcm_base: args.dcm_base.as_deref().map(read_dcm_base).transpose()?,
-        ..Default::default()
+        ..args.xml.load_options()
     };
-    let pkg = Package::load_with(&args.input, &Limits::default(), &opts)?;
+    let pkg = Package::load_with(&args.input, &args.limits.limits(), &opts)?;
     match args.format {
         Format::Json => super::print_json(&report::list_view(&pkg))?,
         Format::Table => {

@@ -6,7 +6,7 @@ use comfy_table::{Table, presets};
 use super::Format;
 use kbinspect::container::{DigestKind, Limits, list};
 
-/// Limits against hostile input, shared by `ls` and `extract`.
+/// Limits against hostile input, shared by every command that walks a package.
 #[derive(clap::Args, Debug, Clone)]
 pub struct LimitArgs {
     /// Deepest nesting of cabinets inside cabinets
@@ -21,6 +21,13 @@ pub struct LimitArgs {
     /// Largest declared size of all members together, in bytes
     #[arg(long, default_value_t = Limits::default().max_total_size)]
     pub max_total_size: u64,
+    /// Largest ratio of bytes decoded (whole tree, all nesting levels) to
+    /// bytes of input on disk, checked while decoding (0 = off)
+    #[arg(long, default_value_t = Limits::default().max_ratio)]
+    pub max_ratio: u64,
+    /// Decoded bytes up to which --max-ratio is not checked
+    #[arg(long, default_value_t = Limits::default().ratio_floor)]
+    pub ratio_floor: u64,
 }
 
 impl LimitArgs {
@@ -30,6 +37,8 @@ impl LimitArgs {
             max_members: self.max_members,
             max_member_size: self.max_member_size,
             max_total_size: self.max_total_size,
+            max_ratio: self.max_ratio,
+            ratio_floor: self.ratio_floor,
         }
     }
 }

@@ -3,13 +3,14 @@
 
 use anyhow::Context;
 use kbinspect::check::{anomaly, integrity, kb as kbcheck, signature};
-use kbinspect::container::Limits;
 use kbinspect::kb::{self, Arch};
 use kbinspect::model::{LoadOptions, Package, read_dcm_base};
 use kbinspect::report;
 use serde::Serialize;
 
 use super::Format;
+use super::list::XmlLimitArgs;
+use super::ls::LimitArgs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TableArg {
@@ -56,6 +57,10 @@ pub struct Args {
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub xml: XmlLimitArgs,
 }
 
 #[derive(Serialize)]
@@ -77,9 +82,9 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     };
     let opts = LoadOptions {
         dcm_base: args.dcm_base.as_deref().map(read_dcm_base).transpose()?,
-        ..Default::default()
+        ..args.xml.load_options()
     };
-    let pkg = Package::load_with(&args.input, &Limits::default(), &opts)?;
+    let pkg = Package::load_with(&args.input, &args.limits.limits(), &opts)?;
     let (mut findings, stats) = integrity::check_with_stats(&pkg);
     findings.extend(signature::check(&pkg));
     findings.extend(anomaly::check(&pkg));

@@ -39,6 +39,7 @@ mod stream;
 mod walker;
 
 use cab::Src;
+use stream::DecodeMeter;
 use walker::Walker;
 
 pub use listing::{DigestKind, ListedMember, Listing, list};
@@ -55,6 +56,14 @@ pub struct Limits {
     /// Declared output of the whole tree (`--max-total-size`); a nested
     /// cabinet counts as a member and again through its members.
     pub max_total_size: u64,
+    /// Bytes decoded across the whole tree (every nesting level, restarts
+    /// included) per byte of input on disk (`--max-ratio`; 0 = off). Checked
+    /// block by block while decoding, so a nested bomb, whose ratios
+    /// multiply, stops as soon as it crosses the line.
+    pub max_ratio: u64,
+    /// Decoded bytes up to which the ratio is not checked (`--ratio-floor`):
+    /// small padded samples legitimately expand 10,000:1 and more.
+    pub ratio_floor: u64,
 }
 
 impl Default for Limits {
@@ -64,6 +73,11 @@ impl Default for Limits {
             max_members: 1_000_000,
             max_member_size: 16 << 30,
             max_total_size: 64 << 30,
+            max_ratio: 1000,
+            // cabextract's large-files-cab.cab turns 26,554 bytes into
+            // 6.0 GiB (242,600:1 over the tree) and is a legitimate test
+            // cabinet: the floor lets it through.
+            ratio_floor: 8 << 30,
         }
     }
 }
@@ -283,6 +297,8 @@ fn walk_file(
         total_declared: 0,
         budget: decode_budget(limits),
         verify_unread: opts.verify_unread,
+        meter: std::sync::Arc::new(DecodeMeter::new(limits, len)),
+        parts_are_input: true,
     };
     let dir = input.parent().map(|p| {
         if p.as_os_str().is_empty() {
@@ -418,6 +434,7 @@ fn walk_dir(
         }],
         findings: vec![],
     };
+    let on_disk = report.containers.first().map_or(0, |c| c.size);
     let mut w = Walker {
         limits,
         visitor,
@@ -425,6 +442,9 @@ fn walk_dir(
         total_declared: 0,
         budget: decode_budget(limits),
         verify_unread: opts.verify_unread,
+        meter: std::sync::Arc::new(DecodeMeter::new(limits, on_disk)),
+        // Later parts of a set are files of the directory, counted already.
+        parts_are_input: false,
     };
     for (rel, path, md) in files {
         let is_container = is_first_cabinet(&path);

@@ -5,6 +5,8 @@
 
 use std::collections::HashSet;
 use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 use miniz_oxide::inflate::TINFLStatus;
@@ -19,6 +21,69 @@ pub(crate) const MAX_BLOCK_OUTPUT: usize = 32 * 1024;
 /// MSZIP history is 32 KiB; a 64 KiB ring keeps it intact while a whole
 /// block is written after it.
 const MSZIP_RING: usize = 64 * 1024;
+
+/// `StreamError::code` of a stream stopped by the ratio limit; the walker
+/// turns it into `Error::Limit` naming the member.
+pub(crate) const RATIO_EXCEEDED: &str = "limit-ratio";
+
+/// Bytes decoded by every folder stream of one walk (all nesting levels,
+/// decode-ahead threads included) against the bytes of input on disk: the
+/// decompression-bomb check of `Limits::max_ratio`.
+#[derive(Debug)]
+pub(crate) struct DecodeMeter {
+    decoded: AtomicU64,
+    input: AtomicU64,
+    max_ratio: u64,
+    floor: u64,
+}
+
+impl DecodeMeter {
+    pub fn new(limits: &super::Limits, input_on_disk: u64) -> Self {
+        DecodeMeter {
+            decoded: AtomicU64::new(0),
+            input: AtomicU64::new(input_on_disk),
+            max_ratio: limits.max_ratio,
+            floor: limits.ratio_floor,
+        }
+    }
+
+    /// A meter that never stops anything (for streams that do not decode).
+    pub fn off() -> Self {
+        DecodeMeter {
+            decoded: AtomicU64::new(0),
+            input: AtomicU64::new(0),
+            max_ratio: 0,
+            floor: u64::MAX,
+        }
+    }
+
+    /// A further part of a cabinet set was opened from disk.
+    pub fn add_input(&self, bytes: u64) {
+        self.input.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Count `bytes` about to be decoded. Past the floor, the total may not
+    /// exceed `max_ratio` times the input; the error says by how much.
+    pub fn charge(&self, bytes: u64) -> Result<(), String> {
+        let total = self
+            .decoded
+            .fetch_add(bytes, Ordering::Relaxed)
+            .saturating_add(bytes);
+        if self.max_ratio == 0 || total <= self.floor {
+            return Ok(());
+        }
+        let input = self.input.load(Ordering::Relaxed).max(1);
+        if total <= input.saturating_mul(self.max_ratio) {
+            return Ok(());
+        }
+        Err(format!(
+            "{total} bytes decoded across the tree from {input} bytes of input on disk: ratio {}:1, over {}:1 (checked past {} decoded bytes, --ratio-floor)",
+            total / input,
+            self.max_ratio,
+            self.floor
+        ))
+    }
+}
 
 /// One cabinet file of a (possibly single-part) set.
 pub(crate) struct Part {
@@ -241,6 +306,8 @@ pub(crate) struct FolderStream<'a> {
     pub findings: Vec<Finding>,
     /// Set when another thread decodes this folder (see [`decode_ahead`]).
     pipe: Option<Pipe>,
+    /// The walk's ratio check, charged before each block is decoded.
+    meter: Arc<DecodeMeter>,
 }
 
 /// Decoded output in flight between a decoding thread and the reader, in
@@ -300,10 +367,11 @@ pub(crate) fn decode_ahead(
     parts: &mut [Part],
     folder: &Folder,
     budget: u64,
+    meter: Arc<DecodeMeter>,
     tx: SyncSender<Result<Vec<u8>, StreamError>>,
     spent: Receiver<Vec<u8>>,
 ) -> (Vec<Finding>, u64) {
-    let mut fs = FolderStream::new(parts, folder, budget);
+    let mut fs = FolderStream::new(parts, folder, budget, meter);
     let fresh = |spent: &Receiver<Vec<u8>>| match spent.try_recv() {
         Ok(mut b) => {
             b.clear();
@@ -365,7 +433,7 @@ impl<'a> FolderStream<'a> {
         blocks: Receiver<Result<Vec<u8>, StreamError>>,
         spent: SyncSender<Vec<u8>>,
     ) -> Self {
-        let mut fs = FolderStream::new(&mut [], folder, 0);
+        let mut fs = FolderStream::new(&mut [], folder, 0, Arc::new(DecodeMeter::off()));
         // The decoder lives on the other thread; no window here.
         fs.decoder = Decoder::Stored;
         fs.cbuf = Vec::new();
@@ -399,7 +467,12 @@ impl<'a> FolderStream<'a> {
         }
     }
 
-    pub fn new(parts: &'a mut [Part], folder: &'a Folder, budget: u64) -> Self {
+    pub fn new(
+        parts: &'a mut [Part],
+        folder: &'a Folder,
+        budget: u64,
+        meter: Arc<DecodeMeter>,
+    ) -> Self {
         FolderStream {
             parts,
             folder,
@@ -418,6 +491,7 @@ impl<'a> FolderStream<'a> {
             reported_bad: HashSet::new(),
             findings: Vec::new(),
             pipe: None,
+            meter,
         }
     }
 
@@ -638,6 +712,12 @@ impl<'a> FolderStream<'a> {
                 ));
             }
             self.budget -= ucb as u64;
+            if let Err(m) = self.meter.charge(ucb as u64) {
+                return Err(StreamError {
+                    code: RATIO_EXCEEDED,
+                    message: m,
+                });
+            }
             let cbuf = std::mem::take(&mut self.cbuf);
             let r = self.decoder.block(&cbuf, ucb, &mut self.out);
             self.cbuf = cbuf;
@@ -879,6 +959,52 @@ mod tests {
             .block(b"CK\x00\x03\x00\xfc\xffabc", 4, &mut out)
             .unwrap_err();
         assert!(e.contains("ends before"), "{e}");
+    }
+
+    fn limits(max_ratio: u64, ratio_floor: u64) -> super::super::Limits {
+        super::super::Limits {
+            max_ratio,
+            ratio_floor,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn ratio_is_checked_past_the_floor_only() {
+        let m = DecodeMeter::new(&limits(10, 1000), 10);
+        // 10,000:1 but under the floor.
+        assert!(m.charge(1000).is_ok());
+        // Past the floor: 1001 bytes from 10 is over 10:1.
+        let e = m.charge(1).unwrap_err();
+        assert!(
+            e.contains("1001 bytes decoded") && e.contains("ratio 100:1"),
+            "{e}"
+        );
+        // A later part of the set adds input on disk and lowers the ratio.
+        m.add_input(100);
+        assert!(m.charge(99).is_ok(), "1100 bytes from 110 is 10:1");
+        assert!(m.charge(1).is_err(), "1101 bytes from 110 is over 10:1");
+    }
+
+    #[test]
+    fn ratio_zero_is_off_and_empty_input_counts_as_one_byte() {
+        let off = DecodeMeter::new(&limits(0, 0), 1);
+        assert!(off.charge(u64::MAX / 2).is_ok());
+        assert!(off.charge(u64::MAX).is_ok(), "saturates, never wraps");
+        let empty = DecodeMeter::new(&limits(5, 0), 0);
+        assert!(empty.charge(5).is_ok());
+        assert!(empty.charge(1).is_err());
+    }
+
+    /// The default floor lets cabextract's large-files-cab.cab (26,554 bytes
+    /// on disk, 14,689,228 + 3 × 2,147,450,880 bytes decoded) through.
+    #[test]
+    fn default_limits_pass_the_large_files_cabinet() {
+        let m = DecodeMeter::new(&super::super::Limits::default(), 26_554);
+        assert!(m.charge(14_689_228).is_ok());
+        for _ in 0..3 {
+            assert!(m.charge(2_147_450_880).is_ok());
+        }
     }
 
     #[test]

@@ -10,8 +10,8 @@ use super::cab::{
     IFOLD_CONTINUED_PREV_AND_NEXT, IFOLD_CONTINUED_TO_NEXT, Src,
 };
 use super::stream::{
-    FailReader, Folder, FolderStream, MemberReader, Part, Segment, Span, decode_ahead,
-    pipe_channels, prescan,
+    DecodeMeter, FailReader, Folder, FolderStream, MemberReader, Part, RATIO_EXCEEDED, Segment,
+    Span, StreamError, decode_ahead, pipe_channels, prescan,
 };
 use super::{ContainerInfo, Error, Limits, MemberMeta, Result, Signature, Visitor, WalkReport};
 use crate::finding::Finding;
@@ -32,6 +32,11 @@ pub(crate) struct Walker<'v, 'a> {
     pub budget: u64,
     /// Decode what the visitor leaves unread (see `WalkOptions`).
     pub verify_unread: bool,
+    /// Decoded bytes of the whole walk against the input on disk.
+    pub meter: std::sync::Arc<DecodeMeter>,
+    /// Further parts of a set count as input on disk (a file input; for a
+    /// directory input they are counted with the directory).
+    pub parts_are_input: bool,
 }
 
 struct Member {
@@ -286,8 +291,10 @@ impl Walker<'_, '_> {
                         Ok(mut own) => {
                             let budget = self.budget;
                             let ((tx, spent_rx), (rx, spent_tx)) = pipe_channels();
-                            let handle = scope
-                                .spawn(move || decode_ahead(&mut own, f, budget, tx, spent_rx));
+                            let meter = self.meter.clone();
+                            let handle = scope.spawn(move || {
+                                decode_ahead(&mut own, f, budget, meter, tx, spent_rx)
+                            });
                             in_flight.push_back(Prefetch {
                                 folder: li,
                                 rx,
@@ -330,11 +337,13 @@ impl Walker<'_, '_> {
                     // Decode on a second thread while the visitor (hashing,
                     // parsing, writing) consumes the output on this one.
                     let budget = self.budget;
+                    let meter = self.meter.clone();
                     let ((tx, spent_rx), (rx, spent_tx)) = pipe_channels();
                     let parts = &mut parts;
                     let (visited, (mut findings, left)) = std::thread::scope(|s| {
-                        let decoder =
-                            s.spawn(move || decode_ahead(parts, folder, budget, tx, spent_rx));
+                        let decoder = s.spawn(move || {
+                            decode_ahead(parts, folder, budget, meter, tx, spent_rx)
+                        });
                         let visited = (|| -> Result<()> {
                             let mut fs = FolderStream::piped(folder, rx, spent_tx);
                             for m in in_folder {
@@ -352,11 +361,15 @@ impl Walker<'_, '_> {
                     visited?;
                     continue;
                 }
-                let mut fs = FolderStream::new(&mut parts, folder, self.budget);
+                let mut fs =
+                    FolderStream::new(&mut parts, folder, self.budget, self.meter.clone());
                 for m in in_folder {
                     let meta = self.meta(&prefix, m, Some(folder), depth);
                     self.check_limits(display, &meta)?;
-                    self.member(&mut fs, m, meta, depth)?;
+                    if let Err(e) = self.member(&mut fs, m, meta, depth) {
+                        self.report.findings.append(&mut fs.findings);
+                        return Err(e);
+                    }
                 }
                 self.report.findings.append(&mut fs.findings);
                 // Nested walks have already taken their share from `self.budget`.
@@ -447,11 +460,26 @@ impl Walker<'_, '_> {
             let _ = reader.drain();
         }
         if let Some(e) = reader.error.take() {
+            self.ratio_limit(&e, &meta.path)?;
             meta.is_container = false;
             self.finding(Finding::error(e.code, &meta.path, e.message));
             return Ok(());
         }
         visit.map_err(Error::Visitor)
+    }
+
+    /// A stream stopped by the ratio check ends the walk: the rest of the
+    /// tree is what the bomb would expand into.
+    fn ratio_limit(&self, e: &StreamError, member: &str) -> Result<()> {
+        if e.code != RATIO_EXCEEDED {
+            return Ok(());
+        }
+        Err(Error::Limit {
+            file: member.to_string(),
+            message: format!("decoding stopped (a decompression bomb?): {}", e.message),
+            limit: self.limits.max_ratio,
+            flag: "--max-ratio",
+        })
     }
 
     fn nested(
@@ -476,6 +504,7 @@ impl Walker<'_, '_> {
             }
         })();
         if let Some(e) = reader.error.take() {
+            self.ratio_limit(&e, &meta.path)?;
             self.finding(Finding::error(e.code, &meta.path, e.message.clone()));
             let _ = (self.visitor)(&meta, &mut FailReader(e.message));
             return Ok(());
@@ -561,6 +590,9 @@ impl Walker<'_, '_> {
                     return Some(next);
                 }
             };
+            if self.parts_are_input {
+                self.meter.add_input(len);
+            }
             let mut src = Src::from_file(f);
             let hdr = match cab::parse_header(&mut src, &name, self.limits.max_members) {
                 Ok(h) => h,

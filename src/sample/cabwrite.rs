@@ -1,7 +1,8 @@
 //! A small cabinet (MS-CAB) writer for the generated samples.
 //!
 //! One folder per cabinet, which is how Microsoft builds MSUs and package
-//! CABs. Compression: stored, MSZIP (`CK` + a raw deflate stream per block,
+//! CABs ([`write_cab`]); [`write_cab_folders`] writes several, each with its
+//! own compression, for the reader's property tests. Compression: stored, MSZIP (`CK` + a raw deflate stream per block,
 //! each block self-contained) or LZX (one `lzxc` chunk per 32 KiB CFDATA
 //! block, E8 translation on with Microsoft's translation size). Optionally the
 //! signed layout: the 20-byte header reserve that points at a PKCS#7 blob
@@ -262,31 +263,64 @@ fn type_compress(method: Method) -> u16 {
     }
 }
 
-/// The fixed bytes before the CFDATA blocks: header, reserve, one CFFOLDER,
-/// the CFFILEs.
-fn header_len(files: &[CabFile], signed: bool) -> usize {
+/// The fixed bytes before the CFDATA blocks: header, reserve, the
+/// CFFOLDERs, the CFFILEs.
+fn header_len(folders: &[Folder<'_>], signed: bool) -> usize {
     let reserve = if signed { 4 + HEADER_RESERVE } else { 0 };
-    let cffiles: usize = files.iter().map(|f| 16 + f.name.len() + 1).sum();
-    36 + reserve + 8 + cffiles
+    let cffiles: usize = folders
+        .iter()
+        .flat_map(|f| f.files)
+        .map(|f| 16 + f.name.len() + 1)
+        .sum();
+    36 + reserve + 8 * folders.len() + cffiles
+}
+
+/// One folder of a multi-folder cabinet: its compression and its files, in
+/// the order they are stored in the folder's output.
+#[derive(Debug, Clone, Copy)]
+pub struct Folder<'a> {
+    pub method: Method,
+    pub files: &'a [CabFile],
 }
 
 /// Write a one-folder cabinet holding `files` in order.
 pub fn write_cab(files: &[CabFile], opts: &CabOptions) -> Vec<u8> {
+    write_cab_folders(
+        &[Folder {
+            method: opts.method,
+            files,
+        }],
+        opts,
+    )
+}
+
+/// Write a cabinet of several folders, each compressed on its own with its
+/// own method (`opts.method` is not used). CFFOLDERs come in order, then
+/// every folder's CFFILEs, then every folder's CFDATA blocks; a folder
+/// without files has no blocks.
+pub fn write_cab_folders(folders: &[Folder<'_>], opts: &CabOptions) -> Vec<u8> {
+    let nfiles: usize = folders.iter().map(|f| f.files.len()).sum();
     assert!(
-        files.len() <= u16::MAX as usize,
+        nfiles <= u16::MAX as usize,
         "too many files for one cabinet"
     );
-    let stream_len: usize = files.iter().map(|f| f.data.len()).sum();
-    let mut stream = Vec::with_capacity(stream_len);
-    for f in files {
-        stream.extend_from_slice(&f.data);
-    }
-    let blocks = compress_blocks(&stream, opts.method);
-    assert!(blocks.len() <= u16::MAX as usize, "too many CFDATA blocks");
+    assert!(folders.len() < 0xFFFD, "too many folders for one cabinet");
+    let blocks: Vec<Vec<(Vec<u8>, u16)>> = folders
+        .iter()
+        .map(|f| {
+            let mut stream = Vec::with_capacity(f.files.iter().map(|x| x.data.len()).sum());
+            for x in f.files {
+                stream.extend_from_slice(&x.data);
+            }
+            let b = compress_blocks(&stream, f.method);
+            assert!(b.len() <= u16::MAX as usize, "too many CFDATA blocks");
+            b
+        })
+        .collect();
 
     let signed = opts.signature.is_some();
-    let data_start = header_len(files, signed);
-    let data_len: usize = blocks.iter().map(|(c, _)| 8 + c.len()).sum();
+    let data_start = header_len(folders, signed);
+    let data_len: usize = blocks.iter().flatten().map(|(c, _)| 8 + c.len()).sum();
     let cabinet_len = data_start + data_len;
     let cabinet_len_u32 = u32::try_from(cabinet_len).expect("cabinet larger than 4 GiB");
 
@@ -296,13 +330,13 @@ pub fn write_cab(files: &[CabFile], opts: &CabOptions) -> Vec<u8> {
     out.extend_from_slice(&cabinet_len_u32.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     let reserve = if signed { 4 + HEADER_RESERVE } else { 0 };
-    let coff_files = (36 + reserve + 8) as u32;
+    let coff_files = (36 + reserve + 8 * folders.len()) as u32;
     out.extend_from_slice(&coff_files.to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.push(3); // versionMinor
     out.push(1); // versionMajor
-    out.extend_from_slice(&1u16.to_le_bytes()); // cFolders
-    out.extend_from_slice(&(files.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(folders.len() as u16).to_le_bytes()); // cFolders
+    out.extend_from_slice(&(nfiles as u16).to_le_bytes());
     let flags = if signed { FLAG_RESERVE_PRESENT } else { 0 };
     out.extend_from_slice(&flags.to_le_bytes());
     out.extend_from_slice(&opts.set_id.to_le_bytes());
@@ -318,31 +352,37 @@ pub fn write_cab(files: &[CabFile], opts: &CabOptions) -> Vec<u8> {
         out.extend_from_slice(&(sig.len() as u32).to_le_bytes());
         out.extend_from_slice(&[0u8; 8]);
     }
-    // CFFOLDER
-    out.extend_from_slice(&(data_start as u32).to_le_bytes());
-    out.extend_from_slice(&(blocks.len() as u16).to_le_bytes());
-    out.extend_from_slice(&type_compress(opts.method).to_le_bytes());
+    // CFFOLDERs
+    let mut data_at = data_start;
+    for (f, b) in folders.iter().zip(&blocks) {
+        out.extend_from_slice(&(data_at as u32).to_le_bytes());
+        out.extend_from_slice(&(b.len() as u16).to_le_bytes());
+        out.extend_from_slice(&type_compress(f.method).to_le_bytes());
+        data_at += b.iter().map(|(c, _)| 8 + c.len()).sum::<usize>();
+    }
     // CFFILEs
-    let mut offset = 0u32;
-    for f in files {
-        let len = u32::try_from(f.data.len()).expect("member larger than 4 GiB");
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&offset.to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes()); // iFolder
-        out.extend_from_slice(&f.time.dos_date().to_le_bytes());
-        out.extend_from_slice(&f.time.dos_time().to_le_bytes());
-        let attrs = if f.name.is_ascii() {
-            f.attributes
-        } else {
-            f.attributes | 0x80
-        };
-        out.extend_from_slice(&attrs.to_le_bytes());
-        out.extend_from_slice(f.name.as_bytes());
-        out.push(0);
-        offset = offset.checked_add(len).expect("folder larger than 4 GiB");
+    for (index, folder) in folders.iter().enumerate() {
+        let mut offset = 0u32;
+        for f in folder.files {
+            let len = u32::try_from(f.data.len()).expect("member larger than 4 GiB");
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&offset.to_le_bytes());
+            out.extend_from_slice(&(index as u16).to_le_bytes()); // iFolder
+            out.extend_from_slice(&f.time.dos_date().to_le_bytes());
+            out.extend_from_slice(&f.time.dos_time().to_le_bytes());
+            let attrs = if f.name.is_ascii() {
+                f.attributes
+            } else {
+                f.attributes | 0x80
+            };
+            out.extend_from_slice(&attrs.to_le_bytes());
+            out.extend_from_slice(f.name.as_bytes());
+            out.push(0);
+            offset = offset.checked_add(len).expect("folder larger than 4 GiB");
+        }
     }
     debug_assert_eq!(out.len(), data_start);
-    for (compressed, raw_len) in &blocks {
+    for (compressed, raw_len) in blocks.iter().flatten() {
         let cb = u16::try_from(compressed.len()).expect("CFDATA block over 64 KiB");
         out.extend_from_slice(&block_checksum(compressed, *raw_len).to_le_bytes());
         out.extend_from_slice(&cb.to_le_bytes());

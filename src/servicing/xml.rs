@@ -287,7 +287,7 @@ pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<Element, 
             line: 0,
             column: 0,
             message: format!(
-                "document is {} bytes, over the limit of {}",
+                "document is {} bytes, over the limit of {} (raise it with --max-xml-size)",
                 bytes.len(),
                 limits.max_doc_len
             ),
@@ -390,7 +390,10 @@ pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Elemen
                         member,
                         text,
                         start_pos,
-                        format!("more than {} elements", limits.max_elements),
+                        format!(
+                            "more than {} elements (limit {}; raise it with --max-xml-elements)",
+                            limits.max_elements, limits.max_elements
+                        ),
                     ));
                 }
                 if stack.len() >= limits.max_depth {
@@ -398,7 +401,10 @@ pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Elemen
                         member,
                         text,
                         start_pos,
-                        format!("elements nested deeper than {}", limits.max_depth),
+                        format!(
+                            "elements nested deeper than {} (limit {}; raise it with --max-xml-depth)",
+                            limits.max_depth, limits.max_depth
+                        ),
                     ));
                 }
                 if stack.is_empty() && root.is_some() {
@@ -509,7 +515,7 @@ fn push_text(
                     text,
                     pos,
                     format!(
-                        "text inside <{}> is longer than {} bytes",
+                        "text inside <{}> is longer than {} bytes (raise it with --max-xml-text)",
                         el.name, limits.max_text_len
                     ),
                 ));
@@ -561,7 +567,7 @@ fn build_element(
         }
         if attr.value.len() > limits.max_attr_len {
             return Err(at(format!(
-                "attribute {key} of <{}> is {} bytes, over the limit of {}",
+                "attribute {key} of <{}> is {} bytes, over the limit of {} (raise it with --max-xml-attr)",
                 el.name,
                 attr.value.len(),
                 limits.max_attr_len
