@@ -361,8 +361,7 @@ impl Walker<'_, '_> {
                     visited?;
                     continue;
                 }
-                let mut fs =
-                    FolderStream::new(&mut parts, folder, self.budget, self.meter.clone());
+                let mut fs = FolderStream::new(&mut parts, folder, self.budget, self.meter.clone());
                 for m in in_folder {
                     let meta = self.meta(&prefix, m, Some(folder), depth);
                     self.check_limits(display, &meta)?;
