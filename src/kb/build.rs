@@ -458,13 +458,16 @@ fn read_row(
     let platform = glued(raw.get(Column::Platform), words::PLATFORM_WORDS, st);
     let service_branch = glued(raw.get(Column::ServiceBranch), words::BRANCH_WORDS, st);
     let sp_requirement = na(raw.get(Column::SpRequirement)).map(|c| c.text.trim().to_string());
-    let row_arch = platform.as_deref().and_then(|p| {
-        let a = row_arch(p, arch);
-        if a.is_none() {
-            st.warn(raw.line, format!("{name}: unknown platform {p:?}"));
-        }
-        a
-    });
+    let row_arch = platform
+        .as_deref()
+        .and_then(|p| {
+            let a = row_arch(p, arch);
+            if a.is_none() {
+                st.warn(raw.line, format!("{name}: unknown platform {p:?}"));
+            }
+            a
+        })
+        .or_else(|| name_arch(&name, arch));
     Some(Pending {
         row: Row {
             name,
@@ -494,6 +497,63 @@ fn row_arch(platform: &str, table: Option<Arch>) -> Option<RowArch> {
         "wow64" | "wow" => Some(RowArch::Wow64),
         _ => None,
     }
+}
+
+fn arch_word(word: &str) -> Option<RowArch> {
+    match word.to_ascii_lowercase().as_str() {
+        "x86" => Some(RowArch::X86),
+        "amd64" => Some(RowArch::Amd64),
+        "wow64" => Some(RowArch::Wow64),
+        "ia64" => Some(RowArch::Ia64),
+        "arm64" => Some(RowArch::Arm64),
+        _ => None,
+    }
+}
+
+/// The architecture a servicing file's name carries, for rows without a
+/// platform (additional-files tables write "not applicable" there):
+///
+/// - component manifests and catalogs are named by their keyform
+///   `arch_name_token_version_language_hash` (`Amd64_microsoft-windows-…`);
+///   `msil_` components are architecture-neutral and stay `None`;
+/// - package manifests and catalogs are named
+///   `name~token~arch~language~version` (`Package_for_KB…~amd64~~6.1.2.0.mum`);
+/// - any other `.mum`/`.cat` (`update.mum`, `update.cat`) belongs to the
+///   package the table documents, so it takes the table's architecture.
+///
+/// Other names say nothing (an `.xml` or `.msi` in a files table may be
+/// installed for any architecture).
+pub(crate) fn name_arch(name: &str, table: Option<Arch>) -> Option<RowArch> {
+    let lower = name.trim().to_ascii_lowercase();
+    let (stem, ext) = lower.rsplit_once('.')?;
+    if !matches!(ext, "manifest" | "mum" | "cat") {
+        return None;
+    }
+    // Keyform: the arch, then at least the name, token, version, language
+    // and hash fields.
+    if let Some((first, rest)) = stem.split_once('_')
+        && rest.matches('_').count() >= 4
+    {
+        if first == "msil" {
+            return None;
+        }
+        if let Some(a) = arch_word(first) {
+            return Some(a);
+        }
+    }
+    let fields: Vec<&str> = stem.split('~').collect();
+    if fields.len() >= 4 {
+        return fields.get(2).and_then(|w| arch_word(w));
+    }
+    if ext == "manifest" {
+        return None;
+    }
+    table.map(|a| match a {
+        Arch::X86 => RowArch::X86,
+        Arch::X64 => RowArch::Amd64,
+        Arch::Ia64 => RowArch::Ia64,
+        Arch::Arm64 => RowArch::Arm64,
+    })
 }
 
 fn month_first_language(lang: usize) -> bool {
@@ -571,6 +631,60 @@ fn resolve_dates(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn servicing_names_carry_their_arch() {
+        let a = |n: &str, t: Option<Arch>| name_arch(n, t);
+        assert_eq!(
+            a(
+                "Amd64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_318dad7ab472931d.manifest",
+                Some(Arch::X64)
+            ),
+            Some(RowArch::Amd64)
+        );
+        // The keyform wins over the table: x86 components ship in x64 packages.
+        assert_eq!(
+            a(
+                "x86_microsoft-windows-a_31bf3856ad364e35_6.1.1.1_none_0123456789abcdef.manifest",
+                Some(Arch::X64)
+            ),
+            Some(RowArch::X86)
+        );
+        assert_eq!(
+            a(
+                "WOW64_microsoft-windows-a_31bf3856ad364e35_6.1.1.1_none_0123456789abcdef.cat",
+                None
+            ),
+            Some(RowArch::Wow64)
+        );
+        assert_eq!(
+            a(
+                "msil_system.web_b03f5f7f11d50a3a_6.1.1.1_none_0123456789abcdef.manifest",
+                Some(Arch::X64)
+            ),
+            None
+        );
+        assert_eq!(
+            a(
+                "Package_for_kb975354_rtm~31bf3856ad364e35~ia64~~6.1.1.0.mum",
+                Some(Arch::X86)
+            ),
+            Some(RowArch::Ia64)
+        );
+        assert_eq!(
+            a("Package_for_KB1~31bf3856ad364e35~arm64~~1.0.0.0.cat", None),
+            Some(RowArch::Arm64)
+        );
+        assert_eq!(a("Update.mum", Some(Arch::Ia64)), Some(RowArch::Ia64));
+        assert_eq!(a("update.cat", Some(Arch::X64)), Some(RowArch::Amd64));
+        assert_eq!(a("Update.mum", None), None);
+        // Names that say nothing.
+        assert_eq!(a("Vssapi.dll", Some(Arch::X64)), None);
+        assert_eq!(a("x86_setup.manifest", Some(Arch::X64)), None);
+        assert_eq!(a("foo.manifest", Some(Arch::X64)), None);
+        assert_eq!(a("Package~1~sparc~~1.mum", Some(Arch::X64)), None);
+        assert_eq!(a("", Some(Arch::X64)), None);
+    }
 
     #[test]
     fn unglue_splits_known_word_before_capital() {
