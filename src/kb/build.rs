@@ -22,8 +22,11 @@ pub(crate) struct Header {
     pub lang: usize,
 }
 
-/// Recognise a header row: it names the file name and at least two other
-/// known columns, and no more unknown cells than known ones.
+/// Recognise a header row: it names the file name and at least one of file
+/// version, file size and date (copies and downloadable lists often keep
+/// only some columns), and no more unknown cells than known ones. Time,
+/// platform or service branch alone do not make a file table: they say
+/// nothing about the file itself.
 pub(crate) fn header_row<'a>(cells: impl Iterator<Item = &'a str>) -> Option<Header> {
     let mut columns = Vec::new();
     let mut lang = None;
@@ -51,9 +54,12 @@ pub(crate) fn header_row<'a>(cells: impl Iterator<Item = &'a str>) -> Option<Hea
         }
     }
     let lang = lang?;
+    let describes_file = seen
+        .iter()
+        .any(|c| matches!(c, Column::Version | Column::Size | Column::Date));
     // Extra columns (hashes, attributes) are fine as long as the known ones
-    // dominate; a row of prose that happens to hold three words is not.
-    (seen.len() >= 3 && unknown <= seen.len()).then_some(Header { columns, lang })
+    // dominate; a row of prose that happens to hold a few words is not.
+    (describes_file && unknown <= seen.len()).then_some(Header { columns, lang })
 }
 
 /// True when a grid holds a file table (used by the HTML front-end to tell
@@ -523,7 +529,7 @@ fn arch_word(word: &str) -> Option<RowArch> {
 ///
 /// Other names say nothing (an `.xml` or `.msi` in a files table may be
 /// installed for any architecture).
-pub(crate) fn name_arch(name: &str, table: Option<Arch>) -> Option<RowArch> {
+pub fn name_arch(name: &str, table: Option<Arch>) -> Option<RowArch> {
     let lower = name.trim().to_ascii_lowercase();
     let (stem, ext) = lower.rsplit_once('.')?;
     if !matches!(ext, "manifest" | "mum" | "cat") {
