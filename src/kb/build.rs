@@ -198,13 +198,24 @@ pub(crate) fn tables(blocks: Vec<Block<'_>>) -> (Vec<Table>, Vec<Warning>) {
 }
 
 fn grid(st: &mut State<'_>, rows: Vec<GridRow>) {
+    let vertical_table = is_vertical(&rows);
+    // A one-cell row above the header (`<tr><th colspan=6>For all supported
+    // x86-based versions</th></tr>`) is the table's own heading line.
+    if !vertical_table && let Some(hi) = header_index(&rows) {
+        for r in rows.iter().take(hi) {
+            let mut cells = non_empty(r);
+            if let (Some(only), None) = (cells.next(), cells.next()) {
+                st.text(Cow::Owned(only.text.trim().to_string()), false);
+            }
+        }
+    }
     let heading = st.heading();
     let arch = heading.as_deref().and_then(words::heading_arch);
     let kind = match &heading {
         Some(h) if words::is_additional_heading(h) => Kind::Additional,
         _ => st.context,
     };
-    let parsed = if is_vertical(&rows) {
+    let parsed = if vertical_table {
         vertical(st, &rows)
     } else {
         horizontal(st, rows)
@@ -236,17 +247,57 @@ fn grid(st: &mut State<'_>, rows: Vec<GridRow>) {
 
 type Parsed = (usize, usize, Vec<RawRow>);
 
-fn horizontal(st: &mut State<'_>, rows: Vec<GridRow>) -> Option<Parsed> {
-    let (hi, header) = rows
+fn header_index(rows: &[GridRow]) -> Option<usize> {
+    rows.iter()
+        .position(|r| header_row(r.cells.iter().map(|c| c.text.as_str())).is_some())
+}
+
+/// A second header row under the first (`Date and time` spanning `Date` |
+/// `Time`; cells of the first row spanning both rows repeated): every
+/// non-empty cell is a header word, and filling the columns in gives no
+/// column twice. Returns the merged columns; the lower row's words win.
+fn merge_header(columns: &[Option<Column>], row: &GridRow) -> Option<Vec<Option<Column>>> {
+    let mut merged = columns.to_vec();
+    let mut any = false;
+    for (i, cell) in row.cells.iter().enumerate() {
+        if cell.text.trim().is_empty() {
+            continue;
+        }
+        let (col, _) = words::header(&cell.text)?;
+        any = true;
+        if merged.len() <= i {
+            merged.resize(i + 1, None);
+        }
+        if let Some(slot) = merged.get_mut(i) {
+            *slot = Some(col);
+        }
+    }
+    let known: Vec<Column> = merged.iter().flatten().copied().collect();
+    let distinct = known
         .iter()
         .enumerate()
-        .find_map(|(i, r)| header_row(r.cells.iter().map(|c| c.text.as_str())).map(|h| (i, h)))?;
+        .all(|(i, c)| !known.iter().skip(i + 1).any(|d| d == c));
+    (any && distinct && merged != columns).then_some(merged)
+}
+
+fn horizontal(st: &mut State<'_>, rows: Vec<GridRow>) -> Option<Parsed> {
+    let hi = header_index(&rows)?;
+    let mut header = header_row(rows.get(hi)?.cells.iter().map(|c| c.text.as_str()))?;
     let header_line = rows.get(hi).map_or(0, |r| r.line);
     for r in rows.iter().take(hi) {
-        if non_empty(r).next().is_some() {
+        // One-cell rows were read as the heading.
+        if non_empty(r).nth(1).is_some() {
             st.warn(r.line, "table row above the header row ignored".into());
         }
     }
+    let mut skip = hi + 1;
+    if let Some(next) = rows.get(hi + 1)
+        && let Some(merged) = merge_header(&header.columns, next)
+    {
+        header.columns = merged;
+        skip += 1;
+    }
+    let hi = skip - 1;
     let mut raws = Vec::new();
     let name_col = header.columns.iter().position(|c| *c == Some(Column::Name));
     // Rows are consumed: cells move into the parsed rows, not copied.

@@ -48,10 +48,24 @@ const BLOCK_TAGS: &[&str] = &[
 /// Open tables nest at most this deep; deeper ones are read as text.
 const MAX_TABLE_DEPTH: usize = 64;
 
+/// `colspan` and `rowspan` of a cell.
+type Span = (usize, usize);
+
+/// A rowspan may not reach further down than this (HTML caps it at 65534).
+const MAX_ROWSPAN: usize = 65_534;
+/// Bytes of cell text copied into the rows a rowspan covers, per document;
+/// beyond it copies are empty (file-table cells are short; this only bounds
+/// hostile pages of huge cells spanning many rows).
+const SPAN_COPY_BYTES: usize = 16 * 1024 * 1024;
+
 struct OpenTable<'a> {
     rows: Vec<GridRow>,
+    /// The spans of each kept row's cells, parallel to `rows`.
+    spans: Vec<Vec<Span>>,
     row: Option<GridRow>,
+    row_spans: Vec<Span>,
     cell: Option<Cell>,
+    cell_span: Span,
     /// Blocks found inside this table (nested tables, texts of its cells),
     /// with their order key.
     inner: Vec<Keyed<'a>>,
@@ -85,6 +99,7 @@ struct Scanner<'a> {
     out_run: usize,
     cells_left: usize,
     over_budget: bool,
+    span_bytes_left: usize,
     stack: Vec<OpenTable<'a>>,
     prose: String,
     prose_line: usize,
@@ -185,6 +200,7 @@ impl<'a> Scanner<'a> {
             })
             .cells
             .push(cell);
+        t.row_spans.push(t.cell_span);
     }
 
     /// A table opening inside a cell: what the cell said so far is prose
@@ -206,25 +222,31 @@ impl<'a> Scanner<'a> {
     fn close_row(&mut self) {
         self.close_cell();
         // A row without cells (`<tr>` soup, or cells over the caps) adds nothing.
-        if let Some(t) = self.stack.last_mut()
-            && let Some(r) = t.row.take()
-            && !r.cells.is_empty()
-        {
-            t.rows.push(r);
+        if let Some(t) = self.stack.last_mut() {
+            let spans = std::mem::take(&mut t.row_spans);
+            if let Some(r) = t.row.take()
+                && !r.cells.is_empty()
+            {
+                t.rows.push(r);
+                t.spans.push(spans);
+            }
         }
     }
 
     fn close_table(&mut self) {
         self.close_row();
-        let Some(t) = self.stack.pop() else { return };
-        if is_file_grid(&t.rows) {
+        let Some(mut t) = self.stack.pop() else {
+            return;
+        };
+        let rows = self.expand_spans(std::mem::take(&mut t.rows), std::mem::take(&mut t.spans));
+        if is_file_grid(&rows) {
             let k = self.key(t.line);
             let mut inner: Vec<_> = t
                 .inner
                 .into_iter()
                 .filter(|(_, b)| !matches!(b, Block::Text(_)))
                 .collect();
-            inner.push((k, Block::Grid(t.rows)));
+            inner.push((k, Block::Grid(rows)));
             self.forward(inner);
         } else {
             self.forward(t.inner);
@@ -234,6 +256,146 @@ impl<'a> Scanner<'a> {
     fn forward(&mut self, blocks: Vec<Keyed<'a>>) {
         self.deliver(blocks);
     }
+
+    /// Lay cells out on the grid the way a browser does: a `colspan=n` cell
+    /// is followed by n-1 empty cells (an empty cell reads as "no value"),
+    /// and a `rowspan=n` cell is repeated in the same column of the next n-1
+    /// rows (its colspan part there empty). Copies count against the cell
+    /// budget; rows keep at most [`MAX_ROW_CELLS`] cells.
+    fn expand_spans(&mut self, rows: Vec<GridRow>, spans: Vec<Vec<Span>>) -> Vec<GridRow> {
+        if spans.iter().flatten().all(|s| *s == (1, 1)) {
+            return rows;
+        }
+        // Per column: rows still covered from above, and the text to repeat.
+        let mut carried: Vec<Option<(usize, String)>> = Vec::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for (mut row, sp) in rows.into_iter().zip(spans) {
+            let line = row.line;
+            let real = std::mem::take(&mut row.cells);
+            let mut cells: Vec<Cell> = Vec::with_capacity(real.len());
+            for (cell, (cs, rs)) in real.into_iter().zip(sp) {
+                self.fill_carried(&mut cells, &mut carried, line, false);
+                if cells.len() >= MAX_ROW_CELLS {
+                    break;
+                }
+                let col = cells.len();
+                let below = if rs > 1 && cell.text.len() <= self.span_bytes_left {
+                    self.span_bytes_left -= cell.text.len();
+                    cell.text.clone()
+                } else {
+                    String::new()
+                };
+                let cell_line = cell.line;
+                cells.push(cell);
+                for k in 0..cs {
+                    if k > 0 {
+                        if cells.len() >= MAX_ROW_CELLS || !self.take_copy() {
+                            break;
+                        }
+                        cells.push(Cell {
+                            line: cell_line,
+                            text: String::new(),
+                        });
+                    }
+                    if rs > 1 {
+                        if carried.len() <= col + k {
+                            carried.resize(col + k + 1, None);
+                        }
+                        let text = if k == 0 { below.clone() } else { String::new() };
+                        if let Some(slot) = carried.get_mut(col + k) {
+                            *slot = Some((rs - 1, text));
+                        }
+                    }
+                }
+            }
+            self.fill_carried(&mut cells, &mut carried, line, true);
+            row.cells = cells;
+            out.push(row);
+        }
+        out
+    }
+
+    /// Put the cells carried down from rows above at the end of `cells`,
+    /// from its current width on: only the run at that width, or (`all`)
+    /// every carried column to the right, with empty cells in the gaps.
+    fn fill_carried(
+        &mut self,
+        cells: &mut Vec<Cell>,
+        carried: &mut [Option<(usize, String)>],
+        line: usize,
+        all: bool,
+    ) {
+        loop {
+            let col = cells.len();
+            if col >= MAX_ROW_CELLS {
+                return;
+            }
+            let more_right = carried.iter().skip(col).any(Option::is_some);
+            let Some(slot) = carried.get_mut(col) else {
+                return;
+            };
+            let text = match slot.take() {
+                Some((left, text)) => {
+                    if left > 1 {
+                        *slot = Some((left - 1, text.clone()));
+                    }
+                    text
+                }
+                None if all && more_right => String::new(),
+                None => return,
+            };
+            if !self.take_copy() {
+                return;
+            }
+            cells.push(Cell { line, text });
+        }
+    }
+
+    fn take_copy(&mut self) -> bool {
+        if self.cells_left == 0 {
+            return false;
+        }
+        self.cells_left -= 1;
+        true
+    }
+}
+
+/// The value of a `colspan`/`rowspan` attribute in a tag's text, clamped:
+/// missing, malformed or 0 reads as 1 for colspan; rowspan 0 ("to the end
+/// of the table") reads as [`MAX_ROWSPAN`].
+fn span_attr(tag: &str, attr: &str, max: usize) -> usize {
+    // An unterminated tag runs to the end of the input: attributes of
+    // interest are near its start.
+    let head = tag.get(..tag.len().min(4096)).unwrap_or(tag);
+    let lower = head.to_ascii_lowercase();
+    let at = lower.match_indices(attr).map(|(i, _)| i).find(|&i| {
+        lower
+            .as_bytes()
+            .get(i.wrapping_sub(1))
+            .is_some_and(u8::is_ascii_whitespace)
+    });
+    let Some(at) = at else {
+        return 1;
+    };
+    let rest = lower
+        .get(at + attr.len()..)
+        .unwrap_or_default()
+        .trim_start();
+    let Some(rest) = rest.strip_prefix('=') else {
+        return 1;
+    };
+    let digits: String = rest
+        .trim_start()
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(6)
+        .collect();
+    match digits.parse::<usize>() {
+        Ok(0) if attr == "rowspan" => max,
+        Ok(0) | Err(_) => 1,
+        Ok(n) => n.min(max),
+    }
 }
 
 pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
@@ -242,6 +404,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
         out_run: 0,
         cells_left: MAX_CELLS,
         over_budget: false,
+        span_bytes_left: SPAN_COPY_BYTES,
         stack: Vec::new(),
         prose: String::new(),
         prose_line: 1,
@@ -279,6 +442,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             }
         };
         let tag_line = line;
+        let tag_text = rest.get(..consumed).unwrap_or_default();
         sc.line = tag_line;
         line += rest
             .get(..consumed)
@@ -308,8 +472,11 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                 if sc.stack.len() < MAX_TABLE_DEPTH {
                     sc.stack.push(OpenTable {
                         rows: Vec::new(),
+                        spans: Vec::new(),
                         row: None,
+                        row_spans: Vec::new(),
                         cell: None,
+                        cell_span: (1, 1),
                         inner: Vec::new(),
                         run: 0,
                         line: tag_line,
@@ -350,6 +517,10 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                         line: tag_line,
                         text: String::new(),
                     });
+                    t.cell_span = (
+                        span_attr(tag_text, "colspan", MAX_ROW_CELLS),
+                        span_attr(tag_text, "rowspan", MAX_ROWSPAN),
+                    );
                 } else if sc.cells_left == 0 && !sc.over_budget {
                     sc.over_budget = true;
                     let k = sc.key(tag_line);
@@ -561,5 +732,17 @@ mod tests {
             Some((23, String::new(), false))
         );
         assert_eq!(t("< x"), None);
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(span_attr("<td colspan=\"3\">", "colspan", 64), 3);
+        assert_eq!(span_attr("<TD ROWSPAN = '2'>", "rowspan", 9), 2);
+        assert_eq!(span_attr("<td rowspan=0>", "rowspan", 9), 9);
+        assert_eq!(span_attr("<td colspan=0>", "colspan", 64), 1);
+        assert_eq!(span_attr("<td colspan=99999999>", "colspan", 64), 64);
+        assert_eq!(span_attr("<td data-colspan=3>", "colspan", 64), 1);
+        assert_eq!(span_attr("<td colspan=x>", "colspan", 64), 1);
+        assert_eq!(span_attr("<td>", "colspan", 64), 1);
     }
 }
