@@ -330,23 +330,26 @@ impl<'a> Scanner<'a> {
             if col >= MAX_ROW_CELLS {
                 return;
             }
-            let more_right = carried.iter().skip(col).any(Option::is_some);
-            let Some(slot) = carried.get_mut(col) else {
+            let Some(slot) = carried.get(col) else {
                 return;
             };
-            let text = match slot.take() {
+            if slot.is_none() && !(all && carried.iter().skip(col).any(Option::is_some)) {
+                return;
+            }
+            if !self.take_copy() {
+                return;
+            }
+            let text = match carried.get_mut(col).and_then(Option::take) {
                 Some((left, text)) => {
-                    if left > 1 {
+                    if left > 1
+                        && let Some(slot) = carried.get_mut(col)
+                    {
                         *slot = Some((left - 1, text.clone()));
                     }
                     text
                 }
-                None if all && more_right => String::new(),
-                None => return,
+                None => String::new(),
             };
-            if !self.take_copy() {
-                return;
-            }
             cells.push(Cell { line, text });
         }
     }
