@@ -398,3 +398,27 @@ fn name_with_time_or_platform_only_is_not_a_table() {
     .expect("name + date");
     assert_eq!(a.tables[0].rows[0].date.as_deref(), Some("2009-10-05"));
 }
+
+/// A `<caption>` names the table when nothing above it does.
+#[test]
+fn html_caption_is_the_heading() {
+    let html = "<h2>Additional file information</h2>\n<table><caption>For all supported <b>IA-64</b>-based versions</caption>\n\
+<tr><td>File name</td><td>File size</td></tr>\n\
+<tr><td>Update.mum</td><td>1,958</td></tr></table>\n\
+<table><caption>For all supported x86-based versions\n<tr><td>File name</td><td>File version</td></tr>\n\
+<tr><td>Update.mum</td><td>Not applicable</td></tr></table>";
+    let a = kb::parse(html, None).expect("parses");
+    assert_eq!(
+        shape(&a),
+        [
+            (Some(Arch::Ia64), Kind::Additional, 1),
+            (Some(Arch::X86), Kind::Additional, 1)
+        ]
+    );
+    assert_eq!(
+        a.tables[0].heading.as_deref(),
+        Some("For all supported IA-64-based versions")
+    );
+    assert_eq!(a.tables[0].rows[0].arch, Some(RowArch::Ia64));
+    assert_eq!(a.tables[1].rows[0].arch, Some(RowArch::X86));
+}

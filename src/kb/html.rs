@@ -66,6 +66,9 @@ struct OpenTable<'a> {
     row_spans: Vec<Span>,
     cell: Option<Cell>,
     cell_span: Span,
+    /// `<caption>` text, while and after it is open: a heading for the table.
+    caption: Option<String>,
+    caption_open: bool,
     /// Blocks found inside this table (nested tables, texts of its cells),
     /// with their order key.
     inner: Vec<Keyed<'a>>,
@@ -134,6 +137,17 @@ impl<'a> Scanner<'a> {
     fn text(&mut self, s: &str, line: usize) {
         if let Some(cell) = self.stack.last_mut().and_then(|t| t.cell.as_mut()) {
             cell.text.push_str(s);
+            return;
+        }
+        if let Some(t) = self.stack.last_mut()
+            && t.caption_open
+        {
+            let caption = t.caption.get_or_insert_with(String::new);
+            // A caption is a line; a page that never closes one must not
+            // grow it without bound.
+            if caption.len() < 4096 {
+                caption.push_str(s);
+            }
             return;
         }
         // A source line break also ends a prose line: browsers ignore it,
@@ -239,6 +253,16 @@ impl<'a> Scanner<'a> {
             return;
         };
         let rows = self.expand_spans(std::mem::take(&mut t.rows), std::mem::take(&mut t.spans));
+        // The caption sorts just before the table (same line, earlier key).
+        let caption = t
+            .caption
+            .take()
+            .map(|c| collapse_ws(&c))
+            .filter(|c| !c.is_empty());
+        if let Some(c) = caption {
+            let k = self.key(t.line);
+            self.deliver(vec![(k, Block::Text(Cow::Owned(c)))]);
+        }
         if is_file_grid(&rows) {
             let k = self.key(t.line);
             let mut inner: Vec<_> = t
@@ -480,6 +504,8 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                         row_spans: Vec::new(),
                         cell: None,
                         cell_span: (1, 1),
+                        caption: None,
+                        caption_open: false,
                         inner: Vec::new(),
                         run: 0,
                         line: tag_line,
@@ -537,6 +563,15 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                 }
             }
             ("td" | "th", true) => sc.close_cell(),
+            ("caption", closing) => {
+                if let Some(t) = sc.stack.last_mut()
+                    && t.cell.is_none()
+                {
+                    t.caption_open = !closing;
+                } else if sc.stack.last().is_none_or(|t| t.cell.is_none()) {
+                    sc.flush_prose();
+                }
+            }
             ("br" | "wbr", _) => {
                 // Inside a cell a break splits a long name: join without space.
                 let in_cell = sc.stack.last().is_some_and(|t| t.cell.is_some());
