@@ -394,20 +394,19 @@ fn span_attr(tag: &str, attr: &str, max: usize) -> usize {
     // An unterminated tag runs to the end of the input: attributes of
     // interest are near its start.
     let head = tag.get(..tag.len().min(4096)).unwrap_or(tag);
-    let lower = head.to_ascii_lowercase();
-    let at = lower.match_indices(attr).map(|(i, _)| i).find(|&i| {
-        lower
-            .as_bytes()
-            .get(i.wrapping_sub(1))
-            .is_some_and(u8::is_ascii_whitespace)
+    let b = head.as_bytes();
+    let n = attr.len();
+    // Case-insensitive search without lowercasing a copy: this runs for
+    // every cell with attributes.
+    let at = (1..b.len().saturating_sub(n) + 1).find(|&i| {
+        b.get(i - 1).is_some_and(u8::is_ascii_whitespace)
+            && b.get(i..i + n)
+                .is_some_and(|w| w.eq_ignore_ascii_case(attr.as_bytes()))
     });
     let Some(at) = at else {
         return 1;
     };
-    let rest = lower
-        .get(at + attr.len()..)
-        .unwrap_or_default()
-        .trim_start();
+    let rest = head.get(at + n..).unwrap_or_default().trim_start();
     let Some(rest) = rest.strip_prefix('=') else {
         return 1;
     };
@@ -546,10 +545,15 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                         line: tag_line,
                         text: String::new(),
                     });
-                    t.cell_span = (
-                        span_attr(tag_text, "colspan", MAX_ROW_CELLS),
-                        span_attr(tag_text, "rowspan", MAX_ROWSPAN),
-                    );
+                    // `<td>`: no attributes, nothing to look for.
+                    t.cell_span = if tag_text.len() <= 4 {
+                        (1, 1)
+                    } else {
+                        (
+                            span_attr(tag_text, "colspan", MAX_ROW_CELLS),
+                            span_attr(tag_text, "rowspan", MAX_ROWSPAN),
+                        )
+                    };
                 } else if sc.cells_left == 0 && !sc.over_budget {
                     sc.over_budget = true;
                     let k = sc.key(tag_line);
