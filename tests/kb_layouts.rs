@@ -422,3 +422,49 @@ fn html_caption_is_the_heading() {
     assert_eq!(a.tables[0].rows[0].arch, Some(RowArch::Ia64));
     assert_eq!(a.tables[1].rows[0].arch, Some(RowArch::X86));
 }
+
+/// One table holding every architecture, each under a one-cell section row
+/// (HTML `colspan`, or a CSV record padded with empty fields): a table per
+/// section, no section row read as a file.
+#[test]
+fn section_rows_inside_one_table_split_it() {
+    let html = "<h3>File information</h3>\n<table>\n\
+<tr><th>File name</th><th>File version</th><th>File size</th><th>Platform</th></tr>\n\
+<tr><td colspan=4>For all supported x86-based versions</td></tr>\n\
+<tr><td>Vssapi.dll</td><td>6.1.7600.20541</td><td>1,124,352</td><td>x86</td></tr>\n\
+<tr><td colspan=4>For all supported x64-based versions</td></tr>\n\
+<tr><td>Vssapi.dll</td><td>6.1.7600.20542</td><td>1,746,944</td><td>x64</td></tr>\n\
+<tr><td>Vssapi.dll</td><td>6.1.7600.20542</td><td>1,124,352</td><td>x86</td></tr>\n\
+<tr><td colspan=4>Additional files for all supported x64-based versions</td></tr>\n\
+<tr><td>Update.mum</td><td>Not applicable</td><td>2,945</td><td>Not applicable</td></tr>\n\
+</table>";
+    let csv = "File information\nFile name,File version,File size,Platform\n\
+For all supported x86-based versions,,,\n\
+Vssapi.dll,6.1.7600.20541,\"1,124,352\",x86\n\
+For all supported x64-based versions,,,\n\
+Vssapi.dll,6.1.7600.20542,\"1,746,944\",x64\n\
+Vssapi.dll,6.1.7600.20542,\"1,124,352\",x86\n\
+Additional files for all supported x64-based versions,,,\n\
+Update.mum,Not applicable,\"2,945\",Not applicable\n";
+    for (what, text, layout) in [("html", html, Layout::Html), ("csv", csv, Layout::Csv)] {
+        let a = kb::parse(text, None).expect(what);
+        assert_eq!(a.layout, layout, "{what}");
+        assert_eq!(
+            shape(&a),
+            [
+                (Some(Arch::X86), Kind::Files, 1),
+                (Some(Arch::X64), Kind::Files, 2),
+                (Some(Arch::X64), Kind::Additional, 1)
+            ],
+            "{what}: {a:#?}"
+        );
+        assert_eq!(a.tables[1].rows[1].arch, Some(RowArch::Wow64), "{what}");
+        assert_eq!(a.tables[2].rows[0].arch, Some(RowArch::Amd64), "{what}");
+        assert_eq!(
+            a.tables[1].heading.as_deref(),
+            Some("For all supported x64-based versions"),
+            "{what}"
+        );
+        assert!(a.warnings.is_empty(), "{what}: {:?}", a.warnings);
+    }
+}

@@ -223,21 +223,55 @@ fn grid(st: &mut State<'_>, rows: Vec<GridRow>) {
     let Some((line, lang, raws)) = parsed else {
         return;
     };
-    let mut leftovers = Vec::new();
-    let mut pending = Vec::new();
-    for raw in &raws {
-        if let Some(p) = read_row(st, raw, arch, &mut leftovers) {
-            pending.push(p);
+    // One table may hold several sections, each under a one-cell row
+    // naming its architecture (`<td colspan=6>For all supported x64-based
+    // versions</td>`, `For all supported x64-based versions,,,,` in a CSV
+    // list): each section becomes a table of its own.
+    let mut sections: Vec<(Option<String>, usize, Vec<RawRow>)> = vec![(heading, line, Vec::new())];
+    for raw in raws {
+        match section_row(&raw) {
+            Some(text) => sections.push((Some(text), raw.line, Vec::new())),
+            None => {
+                if let Some(last) = sections.last_mut() {
+                    last.2.push(raw);
+                }
+            }
         }
     }
-    let rows = resolve_dates(st, line, lang, pending);
-    st.tables.push(Table {
-        heading,
-        arch,
-        kind,
-        line,
-        rows,
-    });
+    let many = sections.len() > 1;
+    let mut leftovers = Vec::new();
+    for (i, (heading, line, raws)) in sections.into_iter().enumerate() {
+        // Rows before the first section row belong to the table's heading;
+        // without any, that part is not a table of its own.
+        if many && i == 0 && raws.is_empty() {
+            continue;
+        }
+        let (arch, kind) = if i == 0 {
+            (arch, kind)
+        } else {
+            let h = heading.as_deref().unwrap_or_default();
+            let kind = if words::is_additional_heading(h) {
+                Kind::Additional
+            } else {
+                kind
+            };
+            (words::heading_arch(h).or(arch), kind)
+        };
+        let mut pending = Vec::new();
+        for raw in &raws {
+            if let Some(p) = read_row(st, raw, arch, &mut leftovers) {
+                pending.push(p);
+            }
+        }
+        let rows = resolve_dates(st, line, lang, pending);
+        st.tables.push(Table {
+            heading,
+            arch,
+            kind,
+            line,
+            rows,
+        });
+    }
     st.recent.clear();
     // Text glued to the last cell may be the next heading.
     for (_, t) in leftovers {
@@ -246,6 +280,24 @@ fn grid(st: &mut State<'_>, rows: Vec<GridRow>) {
 }
 
 type Parsed = (usize, usize, Vec<RawRow>);
+
+/// A row whose only text is a section heading inside the table: words with
+/// spaces (no file name has them) naming an architecture or a kind.
+fn section_row(raw: &RawRow) -> Option<String> {
+    let mut texts = raw
+        .fields
+        .iter()
+        .map(|(_, c)| c.text.trim())
+        .filter(|t| !t.is_empty());
+    let (Some(t), None) = (texts.next(), texts.next()) else {
+        return None;
+    };
+    let names_section = words::heading_arch(t).is_some()
+        || words::is_additional_heading(t)
+        || words::is_file_info_heading(t);
+    (t.contains(' ') && t.chars().count() <= HEADING_MAX_CHARS && names_section)
+        .then(|| t.to_string())
+}
 
 fn header_index(rows: &[GridRow]) -> Option<usize> {
     rows.iter()
