@@ -138,6 +138,32 @@ fn seed_kb975354_nl_six_tables_exact() {
         "Package_for_kb975354_rtm~31bf3856ad364e35~ia64~~6.1.1.0.mum"
     );
     assert_eq!(a.tables_for(Arch::Ia64).count(), 2);
+    // Additional-files rows take their arch from the keyform or package
+    // name (`Wow64_…` in an x64 table is wow64), not from the platform
+    // cell, which says "Niet van toepassing".
+    let archs = |t: &Table| t.rows.iter().map(|r| r.arch).collect::<Vec<_>>();
+    assert_eq!(archs(&a.tables[3]), [Some(RowArch::X86); 2]);
+    assert_eq!(
+        archs(add64),
+        [
+            Some(RowArch::Amd64),
+            Some(RowArch::Amd64),
+            Some(RowArch::Amd64),
+            Some(RowArch::Amd64),
+            Some(RowArch::Amd64),
+            Some(RowArch::Wow64)
+        ]
+    );
+    assert_eq!(
+        archs(&a.tables[5]),
+        [
+            Some(RowArch::Ia64),
+            Some(RowArch::Ia64),
+            Some(RowArch::Wow64)
+        ]
+    );
+    // Files with no platform and a name that says nothing stay null.
+    assert_eq!(xml.arch, None);
 }
 
 #[test]
@@ -172,6 +198,9 @@ fn kb2654668_indented_tables_and_br_split_names() {
     );
     assert_eq!(a.tables[5].rows[2].name, "Update.mum");
     assert_eq!(a.tables[5].rows[2].size, Some(1_578));
+    // `Update.mum` has no arch in its name: the IA-64 table gives it.
+    assert_eq!(a.tables[5].rows[2].arch, Some(RowArch::Ia64));
+    assert_eq!(a.tables[3].rows[1].arch, Some(RowArch::X86));
     assert!(a.warnings.is_empty(), "{:?}", a.warnings);
 }
 

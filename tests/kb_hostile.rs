@@ -262,6 +262,19 @@ fn fifty_megabytes_get_a_quick_answer() {
     assert!(matches!(r, Err(KbError::NoTable { .. })), "{r:?}");
     drop(tags);
 
+    // Every cell spans all columns and every row below: the copies are
+    // capped, not multiplied.
+    let spans = "<tr><td rowspan=0 colspan=64>File name</td><td rowspan=65534>File size</td>"
+        .repeat(SIZE / 76);
+    let r = timed("50 MB of spanning cells", || {
+        kb::parse(&format!("<table>{spans}</table>"), None)
+    });
+    assert!(
+        r.is_ok() || matches!(r, Err(KbError::NoTable { .. })),
+        "{r:?}"
+    );
+    drop(spans);
+
     // Regression: an over-budget key/value block was re-scanned from each
     // of its lines (quadratic).
     let kv = "File name\na.dll\nFile size\n1\n".repeat(SIZE / 28);
@@ -341,6 +354,15 @@ const TOKENS: &[&str] = &[
     "é",
     "\u{a0}",
     "99999999999999999999",
+    "<td colspan=3>",
+    "<td rowspan=0>",
+    "<th rowspan=2 colspan=64>",
+    "<td colspan=\"99999999\" rowspan='65535'>",
+    "Date and time",
+    "Not versioned",
+    "Amd64_a_b_c_d_e.manifest",
+    "Package~t~wow64~~1.mum",
+    "update.cat",
 ];
 
 proptest! {

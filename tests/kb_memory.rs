@@ -48,6 +48,14 @@ fn hostile_shapes_use_bounded_memory() {
         ),
         ("html cells", "<table><tr><td>x".repeat(SIZE / 16), None),
         (
+            "html spanning cells",
+            format!(
+                "<table>{}",
+                "<tr><td rowspan=0 colspan=64>File name<td rowspan=9>Date".repeat(SIZE / 56)
+            ),
+            None,
+        ),
+        (
             "html paragraphs",
             "<p>a".repeat(SIZE / 4),
             Some(Layout::Html),

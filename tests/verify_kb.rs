@@ -199,3 +199,44 @@ fn real_kb4538483_against_a_written_table() {
         }
     }
 }
+
+/// One "additional files" table for every architecture (no arch in its
+/// heading): each package is checked against the rows whose keyform or
+/// package name gives one of its architectures, and only those.
+#[test]
+fn arch_less_additional_table_is_checked_by_row_arch() {
+    let md = "## File information\n\n### For all supported x64-based versions\n\n\
+| File name | File version | File size | Date | Time | Platform |\n|---|---|---|---|---|---|\n\
+| Vssapi.dll | 6.1.7600.20542 | 1,746,944 | 06-Oct-2009 | 06:34 | x64 |\n\n\
+### Additional file information\n\n\
+| File name | File version | File size |\n|---|---|---|\n\
+| Package_for_kb975354_rtm~31bf3856ad364e35~x86~~6.1.1.0.mum | Not applicable | 1,947 |\n\
+| X86_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20541_none_d56e11acfc160890.manifest | Not applicable | 12,389 |\n\
+| Package_for_kb975354_rtm~31bf3856ad364e35~amd64~~6.1.2.0.mum | Not applicable | 2,945 |\n\
+| Amd64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_318dad7ab472931d.manifest | Not applicable | 12,393 |\n\
+| Wow64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_3be257cce8d35518.manifest | Not applicable | 11,453 |\n\
+| Update.mum | Not applicable | 1 |\n";
+    let article = kbinspect::kb::parse(md, None).unwrap();
+    assert_eq!(article.tables[1].arch, None);
+    for (arch, checked, headings) in [("x86", 2, 1), ("x64", 4, 2)] {
+        let pkg = load(&common::testdata().join(format!("Windows6.1-KB975354-{arch}.msu")));
+        let (f, s) = kbcheck::check(&pkg, &article, &Default::default());
+        // `Update.mum` names no arch and its table none either: not checked.
+        assert_eq!(s.rows_checked, checked, "{arch}: {f:#?}");
+        assert_eq!(s.rows_matched, checked, "{arch}: {f:#?}");
+        assert_eq!(s.tables.len(), headings, "{arch}: {:?}", s.tables);
+        assert!(
+            f.iter()
+                .all(|f| f.code != "kb-missing" && f.code != "kb-size-mismatch"),
+            "{arch}: {f:#?}"
+        );
+    }
+    // Wrong documented size of the wow64 manifest: found through the row arch.
+    let bad = md.replace("11,453", "11,454");
+    let article = kbinspect::kb::parse(&bad, None).unwrap();
+    let pkg = load(&common::testdata().join("Windows6.1-KB975354-x64.msu"));
+    let (f, _) = kbcheck::check(&pkg, &article, &Default::default());
+    let sizes: Vec<&Finding> = f.iter().filter(|f| f.code == "kb-size-mismatch").collect();
+    assert_eq!(sizes.len(), 1, "{f:#?}");
+    assert!(sizes[0].subject.contains("(wow64,"), "{f:#?}");
+}

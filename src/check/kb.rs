@@ -119,7 +119,7 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
         ));
         return (findings, summary);
     };
-    let tables: Vec<&Table> = article.tables_for(arch).collect();
+    let tables = select(article, arch);
     if tables.is_empty() {
         findings.push(Finding::error(
             "kb-no-table",
@@ -128,7 +128,7 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
         ));
         return (findings, summary);
     }
-    summary.tables = tables.iter().map(|t| table_name(t)).collect();
+    summary.tables = tables.iter().map(|(t, _)| table_name(t)).collect();
 
     // Files already claimed by a row (component keyform + lower-case name).
     let mut claimed: HashSet<(String, String)> = HashSet::new();
@@ -137,8 +137,8 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
     // (lower-case name, arch) of every documented file row.
     let documented: HashSet<(String, String)> = tables
         .iter()
-        .filter(|t| t.kind == Kind::Files)
-        .flat_map(|t| t.rows.iter())
+        .filter(|(t, _)| t.kind == Kind::Files)
+        .flat_map(|(_, rows)| rows.iter())
         .filter_map(|r| {
             Some((
                 r.name.to_ascii_lowercase(),
@@ -146,8 +146,8 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
             ))
         })
         .collect();
-    for table in &tables {
-        for row in &table.rows {
+    for (table, rows) in &tables {
+        for row in rows {
             summary.rows_checked += 1;
             let ok = match table.kind {
                 Kind::Files => check_file_row(
@@ -170,8 +170,8 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
     // Payload files of the checked architectures that no row documents.
     let documented_archs: HashSet<&str> = tables
         .iter()
-        .filter(|t| t.kind == Kind::Files)
-        .flat_map(|t| t.rows.iter().filter_map(|r| r.arch.map(row_arch_name)))
+        .filter(|(t, _)| t.kind == Kind::Files)
+        .flat_map(|(_, rows)| rows.iter().filter_map(|r| r.arch.map(row_arch_name)))
         .collect();
     for f in &all_files {
         let key = (f.component.clone(), f.name.to_ascii_lowercase());
@@ -191,6 +191,41 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
         ));
     }
     (findings, summary)
+}
+
+/// The row architectures a package of `arch` installs.
+fn family(arch: Arch) -> &'static [RowArch] {
+    match arch {
+        Arch::X86 => &[RowArch::X86],
+        Arch::X64 => &[RowArch::Amd64, RowArch::Wow64],
+        Arch::Ia64 => &[RowArch::Ia64, RowArch::Wow64],
+        Arch::Arm64 => &[RowArch::Arm64],
+    }
+}
+
+/// The rows to check for a package of `arch`: every row of the tables
+/// whose heading names `arch`, plus the rows of tables whose heading names
+/// no architecture (one "Additional files" table for all of them, a
+/// third-party copy without headings) when the row's own arch (platform,
+/// keyform or package name) belongs to the package.
+fn select(article: &Article, arch: Arch) -> Vec<(&Table, Vec<&Row>)> {
+    let fam = family(arch);
+    article
+        .tables
+        .iter()
+        .filter_map(|t| match t.arch {
+            Some(a) if a == arch => Some((t, t.rows.iter().collect())),
+            Some(_) => None,
+            None => {
+                let rows: Vec<&Row> = t
+                    .rows
+                    .iter()
+                    .filter(|r| r.arch.is_some_and(|ra| fam.contains(&ra)))
+                    .collect();
+                (!rows.is_empty()).then_some((t, rows))
+            }
+        })
+        .collect()
 }
 
 fn row_subject(row: &Row) -> String {

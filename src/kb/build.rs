@@ -22,8 +22,11 @@ pub(crate) struct Header {
     pub lang: usize,
 }
 
-/// Recognise a header row: it names the file name and at least two other
-/// known columns, and no more unknown cells than known ones.
+/// Recognise a header row: it names the file name and at least one of file
+/// version, file size and date (copies and downloadable lists often keep
+/// only some columns), and no more unknown cells than known ones. Time,
+/// platform or service branch alone do not make a file table: they say
+/// nothing about the file itself.
 pub(crate) fn header_row<'a>(cells: impl Iterator<Item = &'a str>) -> Option<Header> {
     let mut columns = Vec::new();
     let mut lang = None;
@@ -51,9 +54,12 @@ pub(crate) fn header_row<'a>(cells: impl Iterator<Item = &'a str>) -> Option<Hea
         }
     }
     let lang = lang?;
+    let describes_file = seen
+        .iter()
+        .any(|c| matches!(c, Column::Version | Column::Size | Column::Date));
     // Extra columns (hashes, attributes) are fine as long as the known ones
-    // dominate; a row of prose that happens to hold three words is not.
-    (seen.len() >= 3 && unknown <= seen.len()).then_some(Header { columns, lang })
+    // dominate; a row of prose that happens to hold a few words is not.
+    (describes_file && unknown <= seen.len()).then_some(Header { columns, lang })
 }
 
 /// True when a grid holds a file table (used by the HTML front-end to tell
@@ -192,13 +198,24 @@ pub(crate) fn tables(blocks: Vec<Block<'_>>) -> (Vec<Table>, Vec<Warning>) {
 }
 
 fn grid(st: &mut State<'_>, rows: Vec<GridRow>) {
+    let vertical_table = is_vertical(&rows);
+    // A one-cell row above the header (`<tr><th colspan=6>For all supported
+    // x86-based versions</th></tr>`) is the table's own heading line.
+    if !vertical_table && let Some(hi) = header_index(&rows) {
+        for r in rows.iter().take(hi) {
+            let mut cells = non_empty(r);
+            if let (Some(only), None) = (cells.next(), cells.next()) {
+                st.text(Cow::Owned(only.text.trim().to_string()), false);
+            }
+        }
+    }
     let heading = st.heading();
     let arch = heading.as_deref().and_then(words::heading_arch);
     let kind = match &heading {
         Some(h) if words::is_additional_heading(h) => Kind::Additional,
         _ => st.context,
     };
-    let parsed = if is_vertical(&rows) {
+    let parsed = if vertical_table {
         vertical(st, &rows)
     } else {
         horizontal(st, rows)
@@ -206,21 +223,55 @@ fn grid(st: &mut State<'_>, rows: Vec<GridRow>) {
     let Some((line, lang, raws)) = parsed else {
         return;
     };
-    let mut leftovers = Vec::new();
-    let mut pending = Vec::new();
-    for raw in &raws {
-        if let Some(p) = read_row(st, raw, arch, &mut leftovers) {
-            pending.push(p);
+    // One table may hold several sections, each under a one-cell row
+    // naming its architecture (`<td colspan=6>For all supported x64-based
+    // versions</td>`, `For all supported x64-based versions,,,,` in a CSV
+    // list): each section becomes a table of its own.
+    let mut sections: Vec<(Option<String>, usize, Vec<RawRow>)> = vec![(heading, line, Vec::new())];
+    for raw in raws {
+        match section_row(&raw) {
+            Some(text) => sections.push((Some(text), raw.line, Vec::new())),
+            None => {
+                if let Some(last) = sections.last_mut() {
+                    last.2.push(raw);
+                }
+            }
         }
     }
-    let rows = resolve_dates(st, line, lang, pending);
-    st.tables.push(Table {
-        heading,
-        arch,
-        kind,
-        line,
-        rows,
-    });
+    let many = sections.len() > 1;
+    let mut leftovers = Vec::new();
+    for (i, (heading, line, raws)) in sections.into_iter().enumerate() {
+        // Rows before the first section row belong to the table's heading;
+        // without any, that part is not a table of its own.
+        if many && i == 0 && raws.is_empty() {
+            continue;
+        }
+        let (arch, kind) = if i == 0 {
+            (arch, kind)
+        } else {
+            let h = heading.as_deref().unwrap_or_default();
+            let kind = if words::is_additional_heading(h) {
+                Kind::Additional
+            } else {
+                kind
+            };
+            (words::heading_arch(h).or(arch), kind)
+        };
+        let mut pending = Vec::new();
+        for raw in &raws {
+            if let Some(p) = read_row(st, raw, arch, &mut leftovers) {
+                pending.push(p);
+            }
+        }
+        let rows = resolve_dates(st, line, lang, pending);
+        st.tables.push(Table {
+            heading,
+            arch,
+            kind,
+            line,
+            rows,
+        });
+    }
     st.recent.clear();
     // Text glued to the last cell may be the next heading.
     for (_, t) in leftovers {
@@ -230,17 +281,75 @@ fn grid(st: &mut State<'_>, rows: Vec<GridRow>) {
 
 type Parsed = (usize, usize, Vec<RawRow>);
 
-fn horizontal(st: &mut State<'_>, rows: Vec<GridRow>) -> Option<Parsed> {
-    let (hi, header) = rows
+/// A row whose only text is a section heading inside the table: words with
+/// spaces (no file name has them) naming an architecture or a kind.
+fn section_row(raw: &RawRow) -> Option<String> {
+    let mut texts = raw
+        .fields
+        .iter()
+        .map(|(_, c)| c.text.trim())
+        .filter(|t| !t.is_empty());
+    let (Some(t), None) = (texts.next(), texts.next()) else {
+        return None;
+    };
+    let names_section = words::heading_arch(t).is_some()
+        || words::is_additional_heading(t)
+        || words::is_file_info_heading(t);
+    (t.contains(' ') && t.chars().count() <= HEADING_MAX_CHARS && names_section)
+        .then(|| t.to_string())
+}
+
+fn header_index(rows: &[GridRow]) -> Option<usize> {
+    rows.iter()
+        .position(|r| header_row(r.cells.iter().map(|c| c.text.as_str())).is_some())
+}
+
+/// A second header row under the first (`Date and time` spanning `Date` |
+/// `Time`; cells of the first row spanning both rows repeated): every
+/// non-empty cell is a header word, and filling the columns in gives no
+/// column twice. Returns the merged columns; the lower row's words win.
+fn merge_header(columns: &[Option<Column>], row: &GridRow) -> Option<Vec<Option<Column>>> {
+    let mut merged = columns.to_vec();
+    let mut any = false;
+    for (i, cell) in row.cells.iter().enumerate() {
+        if cell.text.trim().is_empty() {
+            continue;
+        }
+        let (col, _) = words::header(&cell.text)?;
+        any = true;
+        if merged.len() <= i {
+            merged.resize(i + 1, None);
+        }
+        if let Some(slot) = merged.get_mut(i) {
+            *slot = Some(col);
+        }
+    }
+    let known: Vec<Column> = merged.iter().flatten().copied().collect();
+    let distinct = known
         .iter()
         .enumerate()
-        .find_map(|(i, r)| header_row(r.cells.iter().map(|c| c.text.as_str())).map(|h| (i, h)))?;
+        .all(|(i, c)| !known.iter().skip(i + 1).any(|d| d == c));
+    (any && distinct && merged != columns).then_some(merged)
+}
+
+fn horizontal(st: &mut State<'_>, rows: Vec<GridRow>) -> Option<Parsed> {
+    let hi = header_index(&rows)?;
+    let mut header = header_row(rows.get(hi)?.cells.iter().map(|c| c.text.as_str()))?;
     let header_line = rows.get(hi).map_or(0, |r| r.line);
     for r in rows.iter().take(hi) {
-        if non_empty(r).next().is_some() {
+        // One-cell rows were read as the heading.
+        if non_empty(r).nth(1).is_some() {
             st.warn(r.line, "table row above the header row ignored".into());
         }
     }
+    let mut skip = hi + 1;
+    if let Some(next) = rows.get(hi + 1)
+        && let Some(merged) = merge_header(&header.columns, next)
+    {
+        header.columns = merged;
+        skip += 1;
+    }
+    let hi = skip - 1;
     let mut raws = Vec::new();
     let name_col = header.columns.iter().position(|c| *c == Some(Column::Name));
     // Rows are consumed: cells move into the parsed rows, not copied.
@@ -458,13 +567,16 @@ fn read_row(
     let platform = glued(raw.get(Column::Platform), words::PLATFORM_WORDS, st);
     let service_branch = glued(raw.get(Column::ServiceBranch), words::BRANCH_WORDS, st);
     let sp_requirement = na(raw.get(Column::SpRequirement)).map(|c| c.text.trim().to_string());
-    let row_arch = platform.as_deref().and_then(|p| {
-        let a = row_arch(p, arch);
-        if a.is_none() {
-            st.warn(raw.line, format!("{name}: unknown platform {p:?}"));
-        }
-        a
-    });
+    let row_arch = platform
+        .as_deref()
+        .and_then(|p| {
+            let a = row_arch(p, arch);
+            if a.is_none() {
+                st.warn(raw.line, format!("{name}: unknown platform {p:?}"));
+            }
+            a
+        })
+        .or_else(|| name_arch(&name, arch));
     Some(Pending {
         row: Row {
             name,
@@ -494,6 +606,63 @@ fn row_arch(platform: &str, table: Option<Arch>) -> Option<RowArch> {
         "wow64" | "wow" => Some(RowArch::Wow64),
         _ => None,
     }
+}
+
+fn arch_word(word: &str) -> Option<RowArch> {
+    match word.to_ascii_lowercase().as_str() {
+        "x86" => Some(RowArch::X86),
+        "amd64" => Some(RowArch::Amd64),
+        "wow64" => Some(RowArch::Wow64),
+        "ia64" => Some(RowArch::Ia64),
+        "arm64" => Some(RowArch::Arm64),
+        _ => None,
+    }
+}
+
+/// The architecture a servicing file's name carries, for rows without a
+/// platform (additional-files tables write "not applicable" there):
+///
+/// - component manifests and catalogs are named by their keyform
+///   `arch_name_token_version_language_hash` (`Amd64_microsoft-windows-…`);
+///   `msil_` components are architecture-neutral and stay `None`;
+/// - package manifests and catalogs are named
+///   `name~token~arch~language~version` (`Package_for_KB…~amd64~~6.1.2.0.mum`);
+/// - any other `.mum`/`.cat` (`update.mum`, `update.cat`) belongs to the
+///   package the table documents, so it takes the table's architecture.
+///
+/// Other names say nothing (an `.xml` or `.msi` in a files table may be
+/// installed for any architecture).
+pub fn name_arch(name: &str, table: Option<Arch>) -> Option<RowArch> {
+    let lower = name.trim().to_ascii_lowercase();
+    let (stem, ext) = lower.rsplit_once('.')?;
+    if !matches!(ext, "manifest" | "mum" | "cat") {
+        return None;
+    }
+    // Keyform: the arch, then at least the name, token, version, language
+    // and hash fields.
+    if let Some((first, rest)) = stem.split_once('_')
+        && rest.matches('_').count() >= 4
+    {
+        if first == "msil" {
+            return None;
+        }
+        if let Some(a) = arch_word(first) {
+            return Some(a);
+        }
+    }
+    let fields: Vec<&str> = stem.split('~').collect();
+    if fields.len() >= 4 {
+        return fields.get(2).and_then(|w| arch_word(w));
+    }
+    if ext == "manifest" {
+        return None;
+    }
+    table.map(|a| match a {
+        Arch::X86 => RowArch::X86,
+        Arch::X64 => RowArch::Amd64,
+        Arch::Ia64 => RowArch::Ia64,
+        Arch::Arm64 => RowArch::Arm64,
+    })
 }
 
 fn month_first_language(lang: usize) -> bool {
@@ -571,6 +740,60 @@ fn resolve_dates(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn servicing_names_carry_their_arch() {
+        let a = |n: &str, t: Option<Arch>| name_arch(n, t);
+        assert_eq!(
+            a(
+                "Amd64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_318dad7ab472931d.manifest",
+                Some(Arch::X64)
+            ),
+            Some(RowArch::Amd64)
+        );
+        // The keyform wins over the table: x86 components ship in x64 packages.
+        assert_eq!(
+            a(
+                "x86_microsoft-windows-a_31bf3856ad364e35_6.1.1.1_none_0123456789abcdef.manifest",
+                Some(Arch::X64)
+            ),
+            Some(RowArch::X86)
+        );
+        assert_eq!(
+            a(
+                "WOW64_microsoft-windows-a_31bf3856ad364e35_6.1.1.1_none_0123456789abcdef.cat",
+                None
+            ),
+            Some(RowArch::Wow64)
+        );
+        assert_eq!(
+            a(
+                "msil_system.web_b03f5f7f11d50a3a_6.1.1.1_none_0123456789abcdef.manifest",
+                Some(Arch::X64)
+            ),
+            None
+        );
+        assert_eq!(
+            a(
+                "Package_for_kb975354_rtm~31bf3856ad364e35~ia64~~6.1.1.0.mum",
+                Some(Arch::X86)
+            ),
+            Some(RowArch::Ia64)
+        );
+        assert_eq!(
+            a("Package_for_KB1~31bf3856ad364e35~arm64~~1.0.0.0.cat", None),
+            Some(RowArch::Arm64)
+        );
+        assert_eq!(a("Update.mum", Some(Arch::Ia64)), Some(RowArch::Ia64));
+        assert_eq!(a("update.cat", Some(Arch::X64)), Some(RowArch::Amd64));
+        assert_eq!(a("Update.mum", None), None);
+        // Names that say nothing.
+        assert_eq!(a("Vssapi.dll", Some(Arch::X64)), None);
+        assert_eq!(a("x86_setup.manifest", Some(Arch::X64)), None);
+        assert_eq!(a("foo.manifest", Some(Arch::X64)), None);
+        assert_eq!(a("Package~1~sparc~~1.mum", Some(Arch::X64)), None);
+        assert_eq!(a("", Some(Arch::X64)), None);
+    }
 
     #[test]
     fn unglue_splits_known_word_before_capital() {

@@ -27,7 +27,7 @@ fn delimiter(text: &str) -> Option<char> {
                         first = f;
                     }
                 });
-                if first.len() >= 3 && header_row(first.iter().map(String::as_str)).is_some() {
+                if first.len() >= 2 && header_row(first.iter().map(String::as_str)).is_some() {
                     return Some(d);
                 }
                 if let [k, v] = first.as_slice()

@@ -48,10 +48,27 @@ const BLOCK_TAGS: &[&str] = &[
 /// Open tables nest at most this deep; deeper ones are read as text.
 const MAX_TABLE_DEPTH: usize = 64;
 
+/// `colspan` and `rowspan` of a cell.
+type Span = (usize, usize);
+
+/// A rowspan may not reach further down than this (HTML caps it at 65534).
+const MAX_ROWSPAN: usize = 65_534;
+/// Bytes of cell text copied into the rows a rowspan covers, per document;
+/// beyond it copies are empty (file-table cells are short; this only bounds
+/// hostile pages of huge cells spanning many rows).
+const SPAN_COPY_BYTES: usize = 16 * 1024 * 1024;
+
 struct OpenTable<'a> {
     rows: Vec<GridRow>,
+    /// The spans of each kept row's cells, parallel to `rows`.
+    spans: Vec<Vec<Span>>,
     row: Option<GridRow>,
+    row_spans: Vec<Span>,
     cell: Option<Cell>,
+    cell_span: Span,
+    /// `<caption>` text, while and after it is open: a heading for the table.
+    caption: Option<String>,
+    caption_open: bool,
     /// Blocks found inside this table (nested tables, texts of its cells),
     /// with their order key.
     inner: Vec<Keyed<'a>>,
@@ -85,6 +102,7 @@ struct Scanner<'a> {
     out_run: usize,
     cells_left: usize,
     over_budget: bool,
+    span_bytes_left: usize,
     stack: Vec<OpenTable<'a>>,
     prose: String,
     prose_line: usize,
@@ -119,6 +137,17 @@ impl<'a> Scanner<'a> {
     fn text(&mut self, s: &str, line: usize) {
         if let Some(cell) = self.stack.last_mut().and_then(|t| t.cell.as_mut()) {
             cell.text.push_str(s);
+            return;
+        }
+        if let Some(t) = self.stack.last_mut()
+            && t.caption_open
+        {
+            let caption = t.caption.get_or_insert_with(String::new);
+            // A caption is a line; a page that never closes one must not
+            // grow it without bound.
+            if caption.len() < 4096 {
+                caption.push_str(s);
+            }
             return;
         }
         // A source line break also ends a prose line: browsers ignore it,
@@ -185,6 +214,7 @@ impl<'a> Scanner<'a> {
             })
             .cells
             .push(cell);
+        t.row_spans.push(t.cell_span);
     }
 
     /// A table opening inside a cell: what the cell said so far is prose
@@ -206,25 +236,41 @@ impl<'a> Scanner<'a> {
     fn close_row(&mut self) {
         self.close_cell();
         // A row without cells (`<tr>` soup, or cells over the caps) adds nothing.
-        if let Some(t) = self.stack.last_mut()
-            && let Some(r) = t.row.take()
-            && !r.cells.is_empty()
-        {
-            t.rows.push(r);
+        if let Some(t) = self.stack.last_mut() {
+            let spans = std::mem::take(&mut t.row_spans);
+            if let Some(r) = t.row.take()
+                && !r.cells.is_empty()
+            {
+                t.rows.push(r);
+                t.spans.push(spans);
+            }
         }
     }
 
     fn close_table(&mut self) {
         self.close_row();
-        let Some(t) = self.stack.pop() else { return };
-        if is_file_grid(&t.rows) {
+        let Some(mut t) = self.stack.pop() else {
+            return;
+        };
+        let rows = self.expand_spans(std::mem::take(&mut t.rows), std::mem::take(&mut t.spans));
+        // The caption sorts just before the table (same line, earlier key).
+        let caption = t
+            .caption
+            .take()
+            .map(|c| collapse_ws(&c))
+            .filter(|c| !c.is_empty());
+        if let Some(c) = caption {
+            let k = self.key(t.line);
+            self.deliver(vec![(k, Block::Text(Cow::Owned(c)))]);
+        }
+        if is_file_grid(&rows) {
             let k = self.key(t.line);
             let mut inner: Vec<_> = t
                 .inner
                 .into_iter()
                 .filter(|(_, b)| !matches!(b, Block::Text(_)))
                 .collect();
-            inner.push((k, Block::Grid(t.rows)));
+            inner.push((k, Block::Grid(rows)));
             self.forward(inner);
         } else {
             self.forward(t.inner);
@@ -234,6 +280,148 @@ impl<'a> Scanner<'a> {
     fn forward(&mut self, blocks: Vec<Keyed<'a>>) {
         self.deliver(blocks);
     }
+
+    /// Lay cells out on the grid the way a browser does: a `colspan=n` cell
+    /// is followed by n-1 empty cells (an empty cell reads as "no value"),
+    /// and a `rowspan=n` cell is repeated in the same column of the next n-1
+    /// rows (its colspan part there empty). Copies count against the cell
+    /// budget; rows keep at most [`MAX_ROW_CELLS`] cells.
+    fn expand_spans(&mut self, rows: Vec<GridRow>, spans: Vec<Vec<Span>>) -> Vec<GridRow> {
+        if spans.iter().flatten().all(|s| *s == (1, 1)) {
+            return rows;
+        }
+        // Per column: rows still covered from above, and the text to repeat.
+        let mut carried: Vec<Option<(usize, String)>> = Vec::new();
+        let mut out = Vec::with_capacity(rows.len());
+        for (mut row, sp) in rows.into_iter().zip(spans) {
+            let line = row.line;
+            let real = std::mem::take(&mut row.cells);
+            let mut cells: Vec<Cell> = Vec::with_capacity(real.len());
+            for (cell, (cs, rs)) in real.into_iter().zip(sp) {
+                self.fill_carried(&mut cells, &mut carried, line, false);
+                if cells.len() >= MAX_ROW_CELLS {
+                    break;
+                }
+                let col = cells.len();
+                let below = if rs > 1 && cell.text.len() <= self.span_bytes_left {
+                    self.span_bytes_left -= cell.text.len();
+                    cell.text.clone()
+                } else {
+                    String::new()
+                };
+                let cell_line = cell.line;
+                cells.push(cell);
+                for k in 0..cs {
+                    if k > 0 {
+                        if cells.len() >= MAX_ROW_CELLS || !self.take_copy() {
+                            break;
+                        }
+                        cells.push(Cell {
+                            line: cell_line,
+                            text: String::new(),
+                        });
+                    }
+                    if rs > 1 {
+                        if carried.len() <= col + k {
+                            carried.resize(col + k + 1, None);
+                        }
+                        let text = if k == 0 { below.clone() } else { String::new() };
+                        if let Some(slot) = carried.get_mut(col + k) {
+                            *slot = Some((rs - 1, text));
+                        }
+                    }
+                }
+            }
+            self.fill_carried(&mut cells, &mut carried, line, true);
+            row.cells = cells;
+            out.push(row);
+        }
+        out
+    }
+
+    /// Put the cells carried down from rows above at the end of `cells`,
+    /// from its current width on: only the run at that width, or (`all`)
+    /// every carried column to the right, with empty cells in the gaps.
+    fn fill_carried(
+        &mut self,
+        cells: &mut Vec<Cell>,
+        carried: &mut [Option<(usize, String)>],
+        line: usize,
+        all: bool,
+    ) {
+        loop {
+            let col = cells.len();
+            if col >= MAX_ROW_CELLS {
+                return;
+            }
+            let Some(slot) = carried.get(col) else {
+                return;
+            };
+            if slot.is_none() && !(all && carried.iter().skip(col).any(Option::is_some)) {
+                return;
+            }
+            if !self.take_copy() {
+                return;
+            }
+            let text = match carried.get_mut(col).and_then(Option::take) {
+                Some((left, text)) => {
+                    if left > 1
+                        && let Some(slot) = carried.get_mut(col)
+                    {
+                        *slot = Some((left - 1, text.clone()));
+                    }
+                    text
+                }
+                None => String::new(),
+            };
+            cells.push(Cell { line, text });
+        }
+    }
+
+    fn take_copy(&mut self) -> bool {
+        if self.cells_left == 0 {
+            return false;
+        }
+        self.cells_left -= 1;
+        true
+    }
+}
+
+/// The value of a `colspan`/`rowspan` attribute in a tag's text, clamped:
+/// missing, malformed or 0 reads as 1 for colspan; rowspan 0 ("to the end
+/// of the table") reads as [`MAX_ROWSPAN`].
+fn span_attr(tag: &str, attr: &str, max: usize) -> usize {
+    // An unterminated tag runs to the end of the input: attributes of
+    // interest are near its start.
+    let head = tag.get(..tag.len().min(4096)).unwrap_or(tag);
+    let b = head.as_bytes();
+    let n = attr.len();
+    // Case-insensitive search without lowercasing a copy: this runs for
+    // every cell with attributes.
+    let at = (1..b.len().saturating_sub(n) + 1).find(|&i| {
+        b.get(i - 1).is_some_and(u8::is_ascii_whitespace)
+            && b.get(i..i + n)
+                .is_some_and(|w| w.eq_ignore_ascii_case(attr.as_bytes()))
+    });
+    let Some(at) = at else {
+        return 1;
+    };
+    let rest = head.get(at + n..).unwrap_or_default().trim_start();
+    let Some(rest) = rest.strip_prefix('=') else {
+        return 1;
+    };
+    let digits: String = rest
+        .trim_start()
+        .trim_start_matches(['"', '\''])
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(6)
+        .collect();
+    match digits.parse::<usize>() {
+        Ok(0) if attr == "rowspan" => max,
+        Ok(0) | Err(_) => 1,
+        Ok(n) => n.min(max),
+    }
 }
 
 pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
@@ -242,6 +430,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
         out_run: 0,
         cells_left: MAX_CELLS,
         over_budget: false,
+        span_bytes_left: SPAN_COPY_BYTES,
         stack: Vec::new(),
         prose: String::new(),
         prose_line: 1,
@@ -279,6 +468,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             }
         };
         let tag_line = line;
+        let tag_text = rest.get(..consumed).unwrap_or_default();
         sc.line = tag_line;
         line += rest
             .get(..consumed)
@@ -308,8 +498,13 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                 if sc.stack.len() < MAX_TABLE_DEPTH {
                     sc.stack.push(OpenTable {
                         rows: Vec::new(),
+                        spans: Vec::new(),
                         row: None,
+                        row_spans: Vec::new(),
                         cell: None,
+                        cell_span: (1, 1),
+                        caption: None,
+                        caption_open: false,
                         inner: Vec::new(),
                         run: 0,
                         line: tag_line,
@@ -350,6 +545,15 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                         line: tag_line,
                         text: String::new(),
                     });
+                    // `<td>`: no attributes, nothing to look for.
+                    t.cell_span = if tag_text.len() <= 4 {
+                        (1, 1)
+                    } else {
+                        (
+                            span_attr(tag_text, "colspan", MAX_ROW_CELLS),
+                            span_attr(tag_text, "rowspan", MAX_ROWSPAN),
+                        )
+                    };
                 } else if sc.cells_left == 0 && !sc.over_budget {
                     sc.over_budget = true;
                     let k = sc.key(tag_line);
@@ -363,6 +567,15 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                 }
             }
             ("td" | "th", true) => sc.close_cell(),
+            ("caption", closing) => {
+                if let Some(t) = sc.stack.last_mut()
+                    && t.cell.is_none()
+                {
+                    t.caption_open = !closing;
+                } else if sc.stack.last().is_none_or(|t| t.cell.is_none()) {
+                    sc.flush_prose();
+                }
+            }
             ("br" | "wbr", _) => {
                 // Inside a cell a break splits a long name: join without space.
                 let in_cell = sc.stack.last().is_some_and(|t| t.cell.is_some());
@@ -561,5 +774,17 @@ mod tests {
             Some((23, String::new(), false))
         );
         assert_eq!(t("< x"), None);
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(span_attr("<td colspan=\"3\">", "colspan", 64), 3);
+        assert_eq!(span_attr("<TD ROWSPAN = '2'>", "rowspan", 9), 2);
+        assert_eq!(span_attr("<td rowspan=0>", "rowspan", 9), 9);
+        assert_eq!(span_attr("<td colspan=0>", "colspan", 64), 1);
+        assert_eq!(span_attr("<td colspan=99999999>", "colspan", 64), 64);
+        assert_eq!(span_attr("<td data-colspan=3>", "colspan", 64), 1);
+        assert_eq!(span_attr("<td colspan=x>", "colspan", 64), 1);
+        assert_eq!(span_attr("<td>", "colspan", 64), 1);
     }
 }

@@ -30,6 +30,7 @@ use serde::Serialize;
 use std::borrow::Cow;
 
 mod build;
+pub use build::name_arch;
 mod csv;
 mod html;
 mod markdown;
@@ -174,8 +175,8 @@ pub enum KbError {
     #[error("input looks binary (control byte 0x{byte:02x} at offset {offset}), not a KB article")]
     Binary { offset: usize, byte: u8 },
     #[error(
-        "no file table found ({layout} layout): no header row naming the file name and at least two of \
-         file version, file size, date, time, platform"
+        "no file table found ({layout} layout): no header row naming the file name and at least one of \
+         file version, file size, date"
     )]
     NoTable { layout: &'static str },
 }

@@ -160,9 +160,25 @@ pub fn cell(r: &Row, col: Column, lang: &Lang) -> String {
 
 /// The whole article in one layout and language.
 pub fn render(a: &Article, layout: Layout, lang: &Lang) -> String {
+    render_columns(a, layout, lang, None)
+}
+
+/// [`render`] with only some columns, in the order given (the file name is
+/// put first if missing): the reduced tables of third-party copies and
+/// downloadable file lists (`File name | File size`, …).
+pub fn render_columns(a: &Article, layout: Layout, lang: &Lang, only: Option<&[Column]>) -> String {
     let mut out = String::new();
     for t in &a.tables {
-        let cols = columns(t);
+        let cols = match only {
+            None => columns(t),
+            Some(only) => {
+                let mut cols: Vec<Column> = only.to_vec();
+                if !cols.contains(&Column::Name) {
+                    cols.insert(0, Column::Name);
+                }
+                cols
+            }
+        };
         let head = heading(t, lang);
         let headers: Vec<&str> = cols.iter().map(|c| header_word(lang, *c)).collect();
         let rows: Vec<Vec<String>> = t

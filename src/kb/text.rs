@@ -57,8 +57,9 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
     let mut i = 0;
     while let Some((line, t)) = w.get(i) {
         w.release(i);
-        // Tables of both kinds start with a `File name` line.
-        if words::header(t).is_none_or(|h| h.0 != Column::Name) {
+        // Tables start with a header word: `File name` for most, `Date`
+        // for old "file attributes" tables that put the name last.
+        if words::header(t).is_none() {
             out.text(Block::Text(Cow::Borrowed(t)));
             i += 1;
             continue;
@@ -67,13 +68,17 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             && out.take_cells(n, line)
         {
             let mut rows = vec![grid_row(&w.range(i, n).unwrap_or_default())];
+            let name_at = columns.iter().position(|c| *c == Column::Name).unwrap_or(0);
             let mut j = i + n;
             loop {
                 w.release(j);
                 let Some(cand) = w.range(j, n) else {
                     let left: Vec<_> = (j..j + n).map_while(|k| w.get(k)).collect();
-                    if let Some(&(l, first)) = left.first()
-                        && looks_like_file_name(first)
+                    let l = left.first().map_or(0, |c| c.0);
+                    if left
+                        .iter()
+                        .take(name_at + 1)
+                        .any(|c| looks_like_file_name(c.1))
                     {
                         out.warn(
                             l,
@@ -92,13 +97,14 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                     }
                     Ok(()) => break,
                     Err(reason) => {
-                        if let Some(&(l, first)) = cand.first()
-                            && looks_like_file_name(first)
+                        if let Some(&(_, name)) = cand.get(name_at)
+                            && looks_like_file_name(name)
                         {
+                            let l = cand.first().map_or(0, |c| c.0);
                             out.warn(
                                 l,
                                 format!(
-                                    "row starting {first:?} does not fit the {n}-column table ({reason}); the table ends here"
+                                    "row of {name:?} does not fit the {n}-column table ({reason}); the table ends here"
                                 ),
                             );
                         }
@@ -136,15 +142,24 @@ fn header_at<'a, I: Iterator<Item = (usize, &'a str)>>(
     i: usize,
 ) -> Option<(usize, Vec<Column>)> {
     let (_, first) = w.get(i)?;
-    if words::header(first)?.0 != Column::Name {
-        return None;
-    }
-    let mut columns = vec![Column::Name];
+    let mut columns = vec![words::header(first)?.0];
+    let mut ends_in_repeat = false;
     while let Some((_, t)) = w.get(i + columns.len()) {
         match words::header(t) {
             Some((col, _)) if !columns.contains(&col) => columns.push(col),
-            _ => break,
+            Some(_) => {
+                ends_in_repeat = true;
+                break;
+            }
+            None => break,
         }
+    }
+    // A run that starts before the file name and ends in a repeated word is
+    // the tail of a key/value block running into a header (`File size`,
+    // `File name`, `File version`, …, `File size`): the header starts at
+    // the file name.
+    if ends_in_repeat && columns.first() != Some(&Column::Name) {
+        return None;
     }
     let cells = w.range(i, columns.len())?;
     header_row(cells.iter().map(|(_, t)| *t))?;

@@ -93,7 +93,7 @@ pub static LANGS: &[Lang] = &[
         files_heading: "For all supported {arch}-based versions of Windows 7",
         additional_heading: "Additional files for all supported {arch}-based versions of Windows 7",
         additional_words: &["additional file", "additional files"],
-        file_info_words: &["file information"],
+        file_info_words: &["file information", "file attributes"],
         months: [
             &["january", "jan"],
             &["february", "feb"],
@@ -535,7 +535,7 @@ pub static LANGS: &[Lang] = &[
         files_heading: "For all supported {arch}-based versions of Windows Server 2008 R2",
         additional_heading: "Additional file information for all supported {arch}-based versions of Windows Server 2008 R2",
         additional_words: &["additional file"],
-        file_info_words: &["file information"],
+        file_info_words: &["file information", "file attributes"],
         months: [
             &["january", "jan"],
             &["february", "feb"],
@@ -586,7 +586,19 @@ pub static EXTRA_HEADERS: &[(Column, &str, &str)] = &[
 ];
 
 /// Other spellings of "not applicable" (any language).
-pub static EXTRA_NA: &[&str] = &["-", "—", "–", "n.a.", "n. v. t.", "nvt", "s/o"];
+pub static EXTRA_NA: &[&str] = &[
+    "-",
+    "—",
+    "–",
+    "n.a.",
+    "n. v. t.",
+    "nvt",
+    "s/o",
+    // Downloadable file lists of cumulative updates, version column of
+    // manifests and other unversioned files.
+    "Not versioned",
+    "Unversioned",
+];
 
 /// Platform and service-branch words that a scraped cell may have been glued to.
 pub static PLATFORM_WORDS: &[&str] = &["x86", "x64", "ia-64", "ia64", "amd64", "arm64", "itanium"];
