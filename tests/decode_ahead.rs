@@ -163,7 +163,7 @@ fn folders_decoded_in_parallel_keep_order_and_isolate_damage() {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            if x % 4 == 0 && v.len() > 5000 {
+            if x.is_multiple_of(4) && v.len() > 5000 {
                 let from = v.len() - 1 - (x >> 8) as usize % 5000;
                 let n = 8 + (x >> 24) as usize % 200;
                 for k in 0..n {
