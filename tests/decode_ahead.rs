@@ -283,4 +283,13 @@ fn folders_decoded_in_parallel_keep_order_and_isolate_damage() {
         "{}",
         checksum.detail
     );
+    // The member made of that block (bytes 65536..98304 of the folder lie
+    // in the first 300 KB member) is named; no other member is.
+    let named: Vec<&str> = listing
+        .findings
+        .iter()
+        .filter(|f| f.code == "cab-checksum" && f.subject.starts_with("dir"))
+        .map(|f| f.subject.as_str())
+        .collect();
+    assert_eq!(named, ["dir2/member0.bin"], "{:?}", listing.findings);
 }

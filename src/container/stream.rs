@@ -303,6 +303,9 @@ pub(crate) struct FolderStream<'a> {
     budget: u64,
     budget_at_start: u64,
     reported_bad: HashSet<(usize, u64)>,
+    /// Output ranges (folder offsets) of blocks whose checksum failed, so
+    /// the members made of them can be named.
+    pub bad_output: Vec<(u64, u64)>,
     pub findings: Vec<Finding>,
     /// Set when another thread decodes this folder (see [`decode_ahead`]).
     pipe: Option<Pipe>,
@@ -370,7 +373,7 @@ pub(crate) fn decode_ahead(
     meter: Arc<DecodeMeter>,
     tx: SyncSender<Result<Vec<u8>, StreamError>>,
     spent: Receiver<Vec<u8>>,
-) -> (Vec<Finding>, u64) {
+) -> AheadDone {
     let mut fs = FolderStream::new(parts, folder, budget, meter);
     let fresh = |spent: &Receiver<Vec<u8>>| match spent.try_recv() {
         Ok(mut b) => {
@@ -410,7 +413,19 @@ pub(crate) fn decode_ahead(
     while let Ok(b) = spent.try_recv() {
         return_batch(b);
     }
-    (std::mem::take(&mut fs.findings), fs.budget_left())
+    AheadDone {
+        findings: std::mem::take(&mut fs.findings),
+        budget_left: fs.budget_left(),
+        bad_output: std::mem::take(&mut fs.bad_output),
+    }
+}
+
+/// What a folder decoded on another thread leaves behind.
+#[derive(Default)]
+pub(crate) struct AheadDone {
+    pub findings: Vec<Finding>,
+    pub budget_left: u64,
+    pub bad_output: Vec<(u64, u64)>,
 }
 
 /// The channels between [`decode_ahead`] and [`FolderStream::piped`].
@@ -489,6 +504,7 @@ impl<'a> FolderStream<'a> {
             budget,
             budget_at_start: budget,
             reported_bad: HashSet::new(),
+            bad_output: Vec::new(),
             findings: Vec::new(),
             pipe: None,
             meter,
@@ -673,6 +689,8 @@ impl<'a> FolderStream<'a> {
             if stored != 0 {
                 let computed = checksum(&counts, checksum(&self.cbuf[old..], 0));
                 if computed != stored && self.reported_bad.insert((part_ix, block_pos)) {
+                    self.bad_output
+                        .push((self.produced, self.produced + u64::from(ucb)));
                     let name = self.parts.get(part_ix).map_or("?", |p| p.name.as_str());
                     self.findings.push(Finding::error(
                         "cab-checksum",

@@ -10,8 +10,8 @@ use super::cab::{
     IFOLD_CONTINUED_PREV_AND_NEXT, IFOLD_CONTINUED_TO_NEXT, Src,
 };
 use super::stream::{
-    DecodeMeter, FailReader, Folder, FolderStream, MemberReader, Part, RATIO_EXCEEDED, Segment,
-    Span, StreamError, decode_ahead, pipe_channels, prescan,
+    AheadDone, DecodeMeter, FailReader, Folder, FolderStream, MemberReader, Part, RATIO_EXCEEDED,
+    Segment, Span, StreamError, decode_ahead, pipe_channels, prescan,
 };
 use super::{ContainerInfo, Error, Limits, MemberMeta, Result, Signature, Visitor, WalkReport};
 use crate::finding::Finding;
@@ -79,9 +79,25 @@ struct Prefetch<'scope> {
     folder: usize,
     rx: std::sync::mpsc::Receiver<std::result::Result<Vec<u8>, super::stream::StreamError>>,
     spent_tx: std::sync::mpsc::SyncSender<Vec<u8>>,
-    handle: std::thread::ScopedJoinHandle<'scope, (Vec<Finding>, u64)>,
+    handle: std::thread::ScopedJoinHandle<'scope, AheadDone>,
     /// The decompression budget it started with.
     budget: u64,
+}
+
+/// What a decoding thread that panicked leaves: a finding instead of its
+/// results (the folder's members already failed or were read).
+fn lost_decoder(display: &str, folder: &Folder) -> AheadDone {
+    AheadDone {
+        findings: vec![Finding::error(
+            "cab-data",
+            display,
+            format!(
+                "folder {}: the decoding thread stopped unexpectedly",
+                folder.index
+            ),
+        )],
+        ..AheadDone::default()
+    }
 }
 
 /// Parts like `parts` whose sources hold only the folder's CFDATA bytes
@@ -326,9 +342,14 @@ impl Walker<'_, '_> {
                         Ok(())
                     })();
                     // The reading end is gone now, so the decoder stops.
-                    let (mut findings, left) = p.handle.join().unwrap_or_else(|_| (Vec::new(), 0));
+                    let done = p
+                        .handle
+                        .join()
+                        .unwrap_or_else(|_| lost_decoder(display, folder));
+                    let mut findings = done.findings;
                     self.report.findings.append(&mut findings);
-                    let used = p.budget.saturating_sub(left);
+                    self.checksum_members(&prefix, &in_folder_of(fi), &done.bad_output, folder);
+                    let used = p.budget.saturating_sub(done.budget_left);
                     self.budget = self.budget.saturating_sub(used);
                     visited?;
                     continue;
@@ -340,7 +361,7 @@ impl Walker<'_, '_> {
                     let meter = self.meter.clone();
                     let ((tx, spent_rx), (rx, spent_tx)) = pipe_channels();
                     let parts = &mut parts;
-                    let (visited, (mut findings, left)) = std::thread::scope(|s| {
+                    let (visited, done) = std::thread::scope(|s| {
                         let decoder = s.spawn(move || {
                             decode_ahead(parts, folder, budget, meter, tx, spent_rx)
                         });
@@ -353,11 +374,15 @@ impl Walker<'_, '_> {
                             }
                             Ok(())
                         })();
-                        let done = decoder.join().unwrap_or_else(|_| (Vec::new(), 0));
+                        let done = decoder
+                            .join()
+                            .unwrap_or_else(|_| lost_decoder(display, folder));
                         (visited, done)
                     });
+                    let mut findings = done.findings;
                     self.report.findings.append(&mut findings);
-                    self.budget = left;
+                    self.checksum_members(&prefix, &in_folder_of(fi), &done.bad_output, folder);
+                    self.budget = done.budget_left;
                     visited?;
                     continue;
                 }
@@ -370,14 +395,48 @@ impl Walker<'_, '_> {
                         return Err(e);
                     }
                 }
-                self.report.findings.append(&mut fs.findings);
+                let bad = std::mem::take(&mut fs.bad_output);
+                let mut findings = std::mem::take(&mut fs.findings);
+                let decoded = fs.decoded();
+                drop(fs);
+                self.report.findings.append(&mut findings);
+                self.checksum_members(&prefix, &in_folder_of(fi), &bad, folder);
                 // Nested walks have already taken their share from `self.budget`.
-                self.budget = self.budget.saturating_sub(fs.decoded());
+                self.budget = self.budget.saturating_sub(decoded);
             }
             // Dropping what is still in flight (after an error) hangs up on
             // those decoders; the scope then joins them.
             Ok(())
         })
+    }
+
+    /// Name every member whose bytes come (partly) from a block whose
+    /// checksum failed: cabextract fails such members; here they keep their
+    /// bytes but carry an error finding of their own.
+    fn checksum_members(
+        &mut self,
+        prefix: &str,
+        members: &[&Member],
+        bad: &[(u64, u64)],
+        folder: &Folder,
+    ) {
+        for m in members {
+            let (start, end) = (
+                u64::from(m.entry.offset),
+                u64::from(m.entry.offset) + u64::from(m.entry.size),
+            );
+            if let Some(&(a, b)) = bad.iter().find(|&&(a, b)| a < end && start < b) {
+                let path = format!("{prefix}{}", m.entry.name.replace('\\', "/"));
+                self.finding(Finding::error(
+                    "cab-checksum",
+                    &path,
+                    format!(
+                        "bytes of this member come from folder {} output {a}..{b}, a block whose checksum does not match",
+                        folder.index
+                    ),
+                ));
+            }
+        }
     }
 
     fn meta(&self, prefix: &str, m: &Member, folder: Option<&Folder>, depth: u32) -> MemberMeta {
