@@ -183,7 +183,7 @@ fn lzx_windows_agree_with_cab_crate_and_source_bytes() {
 }
 
 /// A corrupted byte in a stored block: the checksum finding names the
-/// file, folder, block and offset.
+/// file, folder, block and offset, and a second one the member.
 #[test]
 fn checksum_mismatch_is_reported_with_location() {
     let src = common::testdata().join("cabs/gcab-stored.cab");
@@ -199,8 +199,15 @@ fn checksum_mismatch_is_reported_with_location() {
         .iter()
         .filter(|f| f.code == "cab-checksum")
         .collect();
-    assert_eq!(f.len(), 1, "{:?}", l.findings);
+    // One for the cabinet (where), one for the member made of that block.
+    assert_eq!(f.len(), 2, "{:?}", l.findings);
     assert!(f[0].subject.ends_with("bad.cab"));
+    assert_eq!(f[1].subject, l.members[0].meta.path);
+    assert!(
+        f[1].detail.contains("folder 0 output 0.."),
+        "{}",
+        f[1].detail
+    );
     assert!(
         f[0].detail
             .contains(&format!("folder 0, block 0 at offset {data_off}")),
