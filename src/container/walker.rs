@@ -332,25 +332,16 @@ impl Walker<'_, '_> {
                     let Some(p) = in_flight.pop_front() else {
                         continue;
                     };
-                    let visited = (|| -> Result<()> {
-                        let mut fs = FolderStream::piped(folder, p.rx, p.spent_tx);
-                        for m in in_folder {
-                            let meta = self.meta(&prefix, m, Some(folder), depth);
-                            self.check_limits(display, &meta)?;
-                            self.member(&mut fs, m, meta, depth)?;
-                        }
-                        Ok(())
-                    })();
+                    let mut fs = FolderStream::piped(folder, p.rx, p.spent_tx);
+                    let visited =
+                        self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth);
                     // The reading end is gone now, so the decoder stops.
+                    drop(fs);
                     let done = p
                         .handle
                         .join()
                         .unwrap_or_else(|_| lost_decoder(display, folder));
-                    let mut findings = done.findings;
-                    self.report.findings.append(&mut findings);
-                    self.checksum_members(&prefix, &in_folder_of(fi), &done.bad_output, folder);
-                    let used = p.budget.saturating_sub(done.budget_left);
-                    self.budget = self.budget.saturating_sub(used);
+                    self.finish_ahead(done, p.budget, &in_folder, folder, &prefix);
                     visited?;
                     continue;
                 }
@@ -365,42 +356,32 @@ impl Walker<'_, '_> {
                         let decoder = s.spawn(move || {
                             decode_ahead(parts, folder, budget, meter, tx, spent_rx)
                         });
-                        let visited = (|| -> Result<()> {
-                            let mut fs = FolderStream::piped(folder, rx, spent_tx);
-                            for m in in_folder {
-                                let meta = self.meta(&prefix, m, Some(folder), depth);
-                                self.check_limits(display, &meta)?;
-                                self.member(&mut fs, m, meta, depth)?;
-                            }
-                            Ok(())
-                        })();
+                        let mut fs = FolderStream::piped(folder, rx, spent_tx);
+                        let visited =
+                            self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth);
+                        drop(fs);
                         let done = decoder
                             .join()
                             .unwrap_or_else(|_| lost_decoder(display, folder));
                         (visited, done)
                     });
-                    let mut findings = done.findings;
-                    self.report.findings.append(&mut findings);
-                    self.checksum_members(&prefix, &in_folder_of(fi), &done.bad_output, folder);
-                    self.budget = done.budget_left;
+                    self.finish_ahead(done, budget, &in_folder, folder, &prefix);
                     visited?;
                     continue;
                 }
                 let mut fs = FolderStream::new(&mut parts, folder, self.budget, self.meter.clone());
-                for m in in_folder {
-                    let meta = self.meta(&prefix, m, Some(folder), depth);
-                    self.check_limits(display, &meta)?;
-                    if let Err(e) = self.member(&mut fs, m, meta, depth) {
-                        self.report.findings.append(&mut fs.findings);
-                        return Err(e);
-                    }
+                if let Err(e) =
+                    self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth)
+                {
+                    self.report.findings.append(&mut fs.findings);
+                    return Err(e);
                 }
                 let bad = std::mem::take(&mut fs.bad_output);
                 let mut findings = std::mem::take(&mut fs.findings);
                 let decoded = fs.decoded();
                 drop(fs);
                 self.report.findings.append(&mut findings);
-                self.checksum_members(&prefix, &in_folder_of(fi), &bad, folder);
+                self.checksum_members(&prefix, &in_folder, &bad, folder);
                 // Nested walks have already taken their share from `self.budget`.
                 self.budget = self.budget.saturating_sub(decoded);
             }
@@ -408,6 +389,42 @@ impl Walker<'_, '_> {
             // those decoders; the scope then joins them.
             Ok(())
         })
+    }
+
+    /// Hand the members of one folder, in offset order, to the visitor.
+    fn visit_folder(
+        &mut self,
+        fs: &mut FolderStream<'_>,
+        members: &[&Member],
+        folder: &Folder,
+        prefix: &str,
+        display: &str,
+        depth: u32,
+    ) -> Result<()> {
+        for m in members {
+            let meta = self.meta(prefix, m, Some(folder), depth);
+            self.check_limits(display, &meta)?;
+            self.member(fs, m, meta, depth)?;
+        }
+        Ok(())
+    }
+
+    /// Take in what a decoding thread left for a folder it decoded with
+    /// `budget`: its findings, the members of bad blocks, the budget used
+    /// (nested walks during the visit have taken their own share already).
+    fn finish_ahead(
+        &mut self,
+        done: AheadDone,
+        budget: u64,
+        members: &[&Member],
+        folder: &Folder,
+        prefix: &str,
+    ) {
+        let mut findings = done.findings;
+        self.report.findings.append(&mut findings);
+        self.checksum_members(prefix, members, &done.bad_output, folder);
+        let used = budget.saturating_sub(done.budget_left);
+        self.budget = self.budget.saturating_sub(used);
     }
 
     /// Name every member whose bytes come (partly) from a block whose

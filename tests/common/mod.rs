@@ -53,3 +53,22 @@ pub fn have(program: &str) -> bool {
         .map(|s| s.success())
         .unwrap_or(false)
 }
+
+/// Apply byte edits (`bytes[at] ^= value`) and then an optional cut to a
+/// cabinet. Returns false when the edits cancel out within one byte lane of
+/// the CAB checksum, which XORs 32-bit words (e.g. the same value twice, 4·k
+/// bytes apart): such damage is invisible to the format (LZX has no check
+/// of its own), so mutation properties do not judge it.
+pub fn mutate_cab(bytes: &mut Vec<u8>, edits: &[(usize, u8)], cut: Option<usize>) -> bool {
+    let mut lanes = [(0u8, 0usize); 4];
+    for &(at, v) in edits {
+        let lane = &mut lanes[at % 4];
+        lane.0 ^= v;
+        lane.1 += 1;
+        bytes[at] ^= v;
+    }
+    if let Some(c) = cut {
+        bytes.truncate(c);
+    }
+    lanes.iter().all(|&(x, n)| n < 2 || x != 0)
+}

@@ -660,19 +660,7 @@ fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize
                 i += n;
             }
         } else if offset >= 8 {
-            // 8-byte steps never read bytes this copy has not yet written;
-            // the last step ends exactly at `len` and may rewrite a few bytes
-            // of the previous one with the same values.
-            let mut i = 0;
-            while i + 8 <= len {
-                let v = load8(win, src + i);
-                store8(win, dst + i, v);
-                i += 8;
-            }
-            if i < len {
-                let v = load8(win, src + len - 8);
-                store8(win, dst + len - 8, v);
-            }
+            copy_words8(win, src, dst, len);
         } else if offset == 1 {
             // A run of one byte.
             let v = win[src];
@@ -703,16 +691,7 @@ fn copy_apart(win: &mut [u8], src: usize, dst: usize, len: usize) {
     if len >= 64 {
         win.copy_within(src..src + len, dst);
     } else if len >= 8 {
-        let mut i = 0;
-        while i + 8 <= len {
-            let v = load8(win, src + i);
-            store8(win, dst + i, v);
-            i += 8;
-        }
-        if i < len {
-            let v = load8(win, src + len - 8);
-            store8(win, dst + len - 8, v);
-        }
+        copy_words8(win, src, dst, len);
     } else if len >= 4 {
         let a = load4(win, src);
         let b = load4(win, src + len - 4);
@@ -722,6 +701,24 @@ fn copy_apart(win: &mut [u8], src: usize, dst: usize, len: usize) {
         for i in 0..len {
             win[dst + i] = win[src + i];
         }
+    }
+}
+
+/// Copy `len >= 8` bytes in 8-byte steps, for `src + 8 <= dst` or apart
+/// ranges: a step never reads bytes this copy has not yet written. The last
+/// step ends exactly at `len` and may rewrite a few bytes of the previous
+/// one with the same values.
+#[inline(always)]
+fn copy_words8(win: &mut [u8], src: usize, dst: usize, len: usize) {
+    let mut i = 0;
+    while i + 8 <= len {
+        let v = load8(win, src + i);
+        store8(win, dst + i, v);
+        i += 8;
+    }
+    if i < len {
+        let v = load8(win, src + len - 8);
+        store8(win, dst + len - 8, v);
     }
 }
 
