@@ -37,13 +37,17 @@ fn err<T>(m: impl Into<String>) -> Result<T, LzxError> {
 
 /// MSB-first reader of 16-bit little-endian words. Past the end it feeds
 /// zeros and counts them, so the hot path has no bounds branch; the frame
-/// fails afterwards if it consumed any.
+/// fails afterwards if it consumed any. `Copy`, and its slow paths take and
+/// return plain values, so a hot loop can keep a local copy in registers.
+#[derive(Clone, Copy)]
 struct Bits<'a> {
     input: &'a [u8],
     /// Next byte of `input` to load.
     pos: usize,
+    /// Valid bits at the top; below them may sit bits of the next words,
+    /// loaded early (a later refill ORs the same bits there again).
     buf: u64,
-    /// Valid bits at the top of `buf`.
+    /// Valid bits at the top of `buf`, at most 63.
     n: u32,
     /// Bytes of zero padding loaded beyond the input.
     overrun: usize,
@@ -61,38 +65,25 @@ impl<'a> Bits<'a> {
     }
 
     /// Make at least 32 bits available (a Huffman code is at most 16 bits,
-    /// a read at most 32). The common case loads two words at once.
+    /// a read at most 32). Away from the end of the input one 8-byte load
+    /// adds as many whole words as fit, without a loop or a branch per word.
     #[inline(always)]
     fn refill(&mut self) {
-        if self.n < 33 {
-            if let Some(b) = self.input.get(self.pos..self.pos + 4) {
-                let hi = u32::from(u16::from_le_bytes([b[0], b[1]]));
-                let lo = u32::from(u16::from_le_bytes([b[2], b[3]]));
-                self.buf |= u64::from((hi << 16) | lo) << (32 - self.n);
-                self.n += 32;
-                self.pos += 4;
-            } else {
-                self.refill_tail();
-            }
+        if self.n >= 32 {
+            return;
         }
-    }
-
-    /// Word by word near the end of the input; past it, zeros (counted).
-    #[cold]
-    fn refill_tail(&mut self) {
-        while self.n <= 48 {
-            let w = match self.input.get(self.pos..self.pos + 2) {
-                Some(b) => u16::from_le_bytes([b[0], b[1]]),
-                None => {
-                    // An odd trailing byte is the low half of a word.
-                    let lo = self.input.get(self.pos).copied().unwrap_or(0);
-                    self.overrun += 2 - usize::from(self.input.get(self.pos).is_some());
-                    u16::from(lo)
-                }
-            };
-            self.pos += 2;
-            self.buf |= u64::from(w) << (48 - self.n);
-            self.n += 16;
+        if let Some(b) = self.input.get(self.pos..self.pos + 8) {
+            let le = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
+            // Words w0..w3 (w0 first in the stream) to w0 at the top.
+            let x = le.rotate_left(32);
+            let words = ((x & 0x0000_FFFF_0000_FFFF) << 16) | ((x >> 16) & 0x0000_FFFF_0000_FFFF);
+            let k = (63 - self.n) >> 4;
+            self.buf |= words >> self.n;
+            self.pos += 2 * k as usize;
+            self.n += 16 * k;
+        } else {
+            (self.pos, self.buf, self.n, self.overrun) =
+                refill_tail(self.input, self.pos, self.buf, self.n, self.overrun);
         }
     }
 
@@ -134,12 +125,45 @@ impl<'a> Bits<'a> {
     }
 }
 
+/// `Bits::refill` near the end of the input, word by word; past it, zeros
+/// (counted in `overrun`). Values in and out keep the caller's copy of
+/// `Bits` out of memory.
+#[cold]
+#[inline(never)]
+fn refill_tail(
+    input: &[u8],
+    mut pos: usize,
+    mut buf: u64,
+    mut n: u32,
+    mut overrun: usize,
+) -> (usize, u64, u32, usize) {
+    while n <= 47 {
+        let w = match input.get(pos..pos + 2) {
+            Some(b) => u16::from_le_bytes([b[0], b[1]]),
+            None => {
+                // An odd trailing byte is the low half of a word.
+                let lo = input.get(pos).copied().unwrap_or(0);
+                overrun += 2 - usize::from(input.get(pos).is_some());
+                u16::from(lo)
+            }
+        };
+        pos += 2;
+        // Bits below the valid ones may hold this word already (loaded
+        // early); clear them, as the word may be partly past the end.
+        buf &= !(u64::MAX >> n);
+        buf |= u64::from(w) << (48 - n);
+        n += 16;
+    }
+    (pos, buf, n, overrun)
+}
+
 /// A canonical Huffman code: a `BITS`-bit lookup for short codes, and
 /// per-length counts for the rest. A fixed-size table lets the lookup go
 /// without a bounds check.
 struct Huff<const SIZE: usize> {
-    /// `symbol << 5 | length`, or 0 for "no code this short".
-    table: Box<[u32; SIZE]>,
+    /// `symbol << 5 | length` (symbols < 2048), or 0 for "no code this
+    /// short". 16-bit entries keep both big tables in L1 together.
+    table: Box<[u16; SIZE]>,
     count: [u16; MAX_CODE_LEN + 1],
     /// Symbols sorted by (length, symbol).
     sorted: Vec<u16>,
@@ -195,11 +219,11 @@ impl<const SIZE: usize> Huff<SIZE> {
         let mut idx = 0usize;
         for len in 1..=Self::BITS as usize {
             for _ in 0..self.count[len] {
-                let sym = u32::from(self.sorted[idx]);
+                let sym = self.sorted[idx];
                 idx += 1;
                 let shift = Self::BITS as usize - len;
                 let start = (code as usize) << shift;
-                let entry = (sym << 5) | len as u32;
+                let entry = (sym << 5) | len as u16;
                 if let Some(span) = self.table.get_mut(start..start + (1 << shift)) {
                     span.fill(entry);
                 }
@@ -219,31 +243,32 @@ impl<const SIZE: usize> Huff<SIZE> {
         b.refill();
         let e = self.table[b.peek(Self::BITS) as usize & (SIZE - 1)];
         if e != 0 {
-            b.consume(e & 31);
-            return Ok((e >> 5) as u16);
+            b.consume(u32::from(e & 31));
+            return Ok(e >> 5);
         }
-        self.decode_slow(b)
+        let (sym, len) = self.decode_slow(b.peek(MAX_CODE_LEN as u32))?;
+        b.consume(len);
+        Ok(sym)
     }
 
-    /// Codes longer than the table, one bit at a time (canonical order).
+    /// Codes longer than the table, one bit at a time (canonical order),
+    /// from the next 16 bits of input: (symbol, code length).
     #[cold]
-    fn decode_slow(&self, b: &mut Bits<'_>) -> Result<u16, LzxError> {
+    #[inline(never)]
+    fn decode_slow(&self, bits: u32) -> Result<(u16, u32), LzxError> {
         if self.empty {
             return err("a symbol is coded with an empty Huffman tree");
         }
-        let bits = b.peek(MAX_CODE_LEN as u32);
         let (mut code, mut first, mut index) = (0i64, 0i64, 0i64);
         for len in 1..=MAX_CODE_LEN {
             code |= i64::from((bits >> (MAX_CODE_LEN - len)) & 1);
             let count = i64::from(self.count[len]);
             if code - first < count {
-                b.consume(len as u32);
                 let i = (index + code - first) as usize;
-                return self
-                    .sorted
-                    .get(i)
-                    .copied()
-                    .ok_or_else(|| LzxError("Huffman decode out of range".into()));
+                return match self.sorted.get(i) {
+                    Some(&sym) => Ok((sym, len as u32)),
+                    None => err("Huffman decode out of range"),
+                };
             }
             index += count;
             first = (first + count) << 1;
@@ -555,7 +580,10 @@ impl LzxDecoder {
 
     /// Decode literals and matches of a verbatim or aligned block until at
     /// least `run` bytes are produced; returns how many were.
-    fn decode_run(&mut self, b: &mut Bits<'_>, run: usize) -> Result<usize, LzxError> {
+    fn decode_run(&mut self, bits: &mut Bits<'_>, run: usize) -> Result<usize, LzxError> {
+        // A local copy of the bit reader lives in registers.
+        let mut local = *bits;
+        let b = &mut local;
         let start = self.wpos;
         let goal = start + run;
         let aligned = self.kind == BlockKind::Aligned;
@@ -638,6 +666,7 @@ impl LzxDecoder {
         };
         self.r = r;
         self.wpos = w;
+        *bits = local;
         result.map(|()| w - start)
     }
 }
