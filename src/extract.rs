@@ -14,7 +14,7 @@
 //! as stored in their own cabinet.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -239,7 +239,7 @@ impl Extractor<'_> {
     fn member(
         &mut self,
         meta: &MemberMeta,
-        r: &mut dyn Read,
+        r: &mut dyn BufRead,
         progress: &mut dyn FnMut(u64),
     ) -> anyhow::Result<()> {
         if meta.is_container && self.opts.layout == Layout::Nested {
@@ -312,7 +312,7 @@ impl Extractor<'_> {
         &mut self,
         who: &str,
         safe: &SafePath,
-        r: &mut dyn Read,
+        r: &mut dyn BufRead,
         modified: Option<&Timestamp>,
         expect: Option<&Expect>,
         progress: &mut dyn FnMut(u64),
@@ -364,22 +364,23 @@ impl Extractor<'_> {
         })?;
         let mut sha256 = expect.map(|_| sha2::Sha256::new());
         let mut sha1 = expect.map(|_| sha1::Sha1::new());
-        let mut buf = vec![0u8; 256 << 10];
         let mut n = 0u64;
         loop {
-            let k = match r.read(&mut buf) {
-                Ok(0) => break,
-                Ok(k) => k,
+            // Written and hashed straight from the reader's buffer.
+            let chunk = match r.fill_buf() {
+                Ok([]) => break,
+                Ok(c) => c,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err((None, format!("not written: {e}"))),
             };
-            let chunk = &buf[..k];
             std::io::Write::write_all(tmp.as_file_mut(), chunk)
                 .map_err(|e| write_err(format!("write failed: {e}")))?;
             if let (Some(a), Some(b)) = (sha256.as_mut(), sha1.as_mut()) {
                 a.update(chunk);
                 b.update(chunk);
             }
+            let k = chunk.len();
+            r.consume(k);
             n += k as u64;
             progress(k as u64);
         }
@@ -719,10 +720,10 @@ pub fn expand(
                     ),
                     // The stream is spent: copy the file already written.
                     Some(p) => match std::fs::File::open(p) {
-                        Ok(mut f) => ex.place(
+                        Ok(f) => ex.place(
                             &meta.path,
                             &plan.safe,
-                            &mut f,
+                            &mut std::io::BufReader::with_capacity(256 << 10, f),
                             meta.modified.as_ref(),
                             Some(&plan.expect),
                             progress,

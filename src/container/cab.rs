@@ -6,7 +6,7 @@
 //! offset instead of a panic.
 
 use std::fs::File;
-use std::io::{self, BufReader, Cursor, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 
 use super::{Error, Timestamp};
 
@@ -61,6 +61,27 @@ impl Read for Src {
                 *pos += n as u64;
                 Ok(n)
             }
+        }
+    }
+}
+
+impl BufRead for Src {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        match self {
+            Src::File(f) => f.fill_buf(),
+            Src::Mem(m) => m.fill_buf(),
+            Src::Window { data, base, pos } => {
+                let at = pos.checked_sub(*base).and_then(|a| usize::try_from(a).ok());
+                Ok(at.and_then(|a| data.get(a..)).unwrap_or(&[]))
+            }
+        }
+    }
+
+    fn consume(&mut self, amt: usize) {
+        match self {
+            Src::File(f) => f.consume(amt),
+            Src::Mem(m) => m.consume(amt),
+            Src::Window { pos, .. } => *pos += amt as u64,
         }
     }
 }
@@ -166,18 +187,37 @@ impl<'a> Cursorish<'a> {
         let start = self.pos;
         let mut out = Vec::new();
         loop {
-            let b = self.u8(what)?;
-            if b == 0 {
-                return Ok(out);
+            // Whole buffered runs at a time: a package has tens of
+            // thousands of names.
+            let buf = match self.src.fill_buf() {
+                Ok(b) if !b.is_empty() => b,
+                _ => return Err(self.err(what)),
+            };
+            let room = MAX_NAME + 1 - out.len();
+            let look = &buf[..buf.len().min(room)];
+            match memchr::memchr(0, look) {
+                Some(k) => {
+                    out.extend_from_slice(&look[..k]);
+                    self.src.consume(k + 1);
+                    self.pos += k as u64 + 1;
+                    return Ok(out);
+                }
+                None if look.len() == room => {
+                    return Err(Error::Format {
+                        file: self.file.to_string(),
+                        offset: start,
+                        message: format!(
+                            "{what} is longer than {MAX_NAME} bytes or not terminated"
+                        ),
+                    });
+                }
+                None => {
+                    let n = look.len();
+                    out.extend_from_slice(look);
+                    self.src.consume(n);
+                    self.pos += n as u64;
+                }
             }
-            if out.len() == MAX_NAME {
-                return Err(Error::Format {
-                    file: self.file.to_string(),
-                    offset: start,
-                    message: format!("{what} is longer than {MAX_NAME} bytes or not terminated"),
-                });
-            }
-            out.push(b);
         }
     }
 }

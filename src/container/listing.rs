@@ -1,7 +1,7 @@
 //! The member inventory behind `kbinspect ls`: every member's metadata and,
 //! when testing, a digest of its bytes (which also proves they decode).
 
-use std::io::Read;
+use std::io::BufRead;
 use std::path::Path;
 
 use md5::Md5;
@@ -62,13 +62,12 @@ pub fn list(
 ) -> Result<Listing> {
     let mut members = Vec::new();
     let mut total = 0u64;
-    let mut buf = vec![0u8; 256 << 10];
     // Without testing, members are only decoded as far as needed to find
     // nested cabinets.
     let opts = WalkOptions {
         verify_unread: test.is_some(),
     };
-    let report = walk_with(input, limits, &opts, &mut |meta, r: &mut dyn Read| {
+    let report = walk_with(input, limits, &opts, &mut |meta, r: &mut dyn BufRead| {
         let mut m = ListedMember {
             meta: meta.clone(),
             md5: None,
@@ -82,8 +81,9 @@ pub fn list(
                 DigestKind::None => Hasher::None,
             };
             loop {
-                match r.read(&mut buf) {
-                    Ok(0) => {
+                // Straight from the decoder's buffer: no copy per byte.
+                let n = match r.fill_buf() {
+                    Ok([]) => {
                         match h {
                             Hasher::Md5(h) => m.md5 = Some(hex::encode(h.finalize())),
                             Hasher::Sha256(h) => m.sha256 = Some(hex::encode(h.finalize())),
@@ -91,22 +91,23 @@ pub fn list(
                         }
                         break;
                     }
-                    Ok(n) => {
-                        let chunk = &buf[..n];
+                    Ok(chunk) => {
                         match &mut h {
                             Hasher::Md5(h) => h.update(chunk),
                             Hasher::Sha256(h) => h.update(chunk),
                             Hasher::None => {}
                         }
-                        total += n as u64;
-                        progress(total);
+                        chunk.len()
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                     Err(e) => {
                         m.error = Some(e.to_string());
                         break;
                     }
-                }
+                };
+                r.consume(n);
+                total += n as u64;
+                progress(total);
             }
         }
         members.push(m);

@@ -25,7 +25,7 @@
 //! # Ok::<(), kbinspect::container::Error>(())
 //! ```
 
-use std::io::Read;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -229,10 +229,11 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// The visitor a walk calls for every member, in order. The reader yields the
-/// member's bytes once; whatever the visitor does not read is skipped. An
+/// member's bytes once (`fill_buf`/`consume` hand them over without a copy);
+/// whatever the visitor does not read is skipped. An
 /// `Err` from the reader means the member is corrupt (the error says why and
 /// where); the walk records it and continues.
-pub type Visitor<'a> = dyn FnMut(&MemberMeta, &mut dyn Read) -> anyhow::Result<()> + 'a;
+pub type Visitor<'a> = dyn FnMut(&MemberMeta, &mut dyn BufRead) -> anyhow::Result<()> + 'a;
 
 /// Walk an input: a `.msu`/`.cab` file or a directory of an expanded package.
 /// Every member is decoded in full, also the bytes the visitor leaves unread,
@@ -465,7 +466,7 @@ fn walk_dir(
                 source: e,
             })
         };
-        let mut f = open(&path)?;
+        let mut f = std::io::BufReader::with_capacity(256 << 10, open(&path)?);
         (w.visitor)(&meta, &mut f)?;
         if is_container {
             let f = open(&path)?;

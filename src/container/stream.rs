@@ -4,7 +4,7 @@
 //! by the codec window plus two 32 KiB block buffers, whatever the folder size.
 
 use std::collections::HashSet;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
@@ -778,9 +778,10 @@ impl MemberReader<'_, '_> {
 }
 
 impl MemberReader<'_, '_> {
-    /// Make the next bytes of the member available in `fs.out` and take up
-    /// to `max` of them: returns where they start in `fs.out` and how many.
-    fn advance(&mut self, max: usize) -> io::Result<(usize, usize)> {
+    /// Make the next bytes of the member available in `fs.out`, up to `max`
+    /// of them: returns where they start in `fs.out` and how many. Nothing
+    /// is taken yet.
+    fn available(&mut self, max: usize) -> io::Result<(usize, usize)> {
         if let Some(e) = &self.error {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -818,8 +819,19 @@ impl MemberReader<'_, '_> {
         let n = max
             .min(avail)
             .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        Ok((at, n))
+    }
+
+    /// Take `n` bytes that [`available`](Self::available) offered.
+    fn take(&mut self, n: usize) {
         self.fs.out_pos += n;
         self.remaining -= n as u64;
+    }
+
+    /// [`available`](Self::available) and take them.
+    fn advance(&mut self, max: usize) -> io::Result<(usize, usize)> {
+        let (at, n) = self.available(max)?;
+        self.take(n);
         Ok((at, n))
     }
 
@@ -841,6 +853,23 @@ impl Read for MemberReader<'_, '_> {
     }
 }
 
+/// The member's bytes straight out of the decoder's block buffer: hashing
+/// and writing through `fill_buf` save a copy of every byte.
+impl BufRead for MemberReader<'_, '_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        let (at, n) = self.available(usize::MAX)?;
+        Ok(self.fs.out.get(at..at + n).unwrap_or(&[]))
+    }
+
+    fn consume(&mut self, amt: usize) {
+        let avail = self.fs.out.len().saturating_sub(self.fs.out_pos);
+        let n = amt
+            .min(avail)
+            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        self.take(n);
+    }
+}
+
 /// A reader that only fails: the member exists in the listing but its bytes
 /// cannot be produced.
 pub(crate) struct FailReader(pub String);
@@ -849,6 +878,14 @@ impl Read for FailReader {
     fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
         Err(io::Error::new(io::ErrorKind::InvalidData, self.0.clone()))
     }
+}
+
+impl BufRead for FailReader {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        Err(io::Error::new(io::ErrorKind::InvalidData, self.0.clone()))
+    }
+
+    fn consume(&mut self, _: usize) {}
 }
 
 /// Bytes `start..end` of part `part` that hold CFDATA blocks.

@@ -598,21 +598,28 @@ impl LzxDecoder {
         // Bytes produced before this frame's window position `frame_pos`.
         let before = self.total.wrapping_sub(self.frame_pos as u64);
         let mut w = self.wpos;
-        let result = loop {
-            if w >= goal {
-                break Ok(());
-            }
-            let sym = match main.decode(b) {
-                Ok(s) => usize::from(s),
-                Err(e) => break Err(e),
-            };
-            if sym < NUM_CHARS {
+        let result = 'outer: loop {
+            // Literals in a loop of their own: it touches only the bit
+            // reader and `w`, so those stay in registers.
+            let sym = loop {
+                if w >= goal {
+                    break 'outer Ok(());
+                }
+                let sym = match main.decode(b) {
+                    Ok(s) => usize::from(s),
+                    Err(e) => break 'outer Err(e),
+                };
+                if sym >= NUM_CHARS {
+                    break sym;
+                }
                 if let Some(slot) = win.get_mut(w) {
                     *slot = sym as u8;
                 }
                 w += 1;
-                continue;
-            }
+            };
+            // Opaque to the optimiser: otherwise every `w + k` the match
+            // code needs becomes a counter of its own, bumped per literal.
+            w = std::hint::black_box(w);
             let m = sym - NUM_CHARS;
             let mut len = (m & 7) + 2;
             if m & 7 == 7 {
