@@ -82,6 +82,7 @@ fn main() {
         for (bits, frames) in &folders {
             let mut d = LzxDecoder::new(*bits).expect("window");
             for (data, n) in frames {
+                out.clear();
                 d.decode_into(data, *n, &mut out).expect("decode");
                 sum = sum.wrapping_add(u64::from(out[out.len() / 2]));
             }

@@ -190,7 +190,7 @@ impl Mszip {
         };
         self.inflater.init();
         let mut inp = body;
-        out.clear();
+        let at = out.len();
         loop {
             let (status, used, made) =
                 decompress(&mut self.inflater, inp, &mut self.ring, self.ring_pos, 0);
@@ -199,7 +199,7 @@ impl Mszip {
                 .get(self.ring_pos..self.ring_pos.saturating_add(made))
                 .ok_or("inflater reported more output than its buffer holds")?;
             out.extend_from_slice(produced);
-            if out.len() > expect {
+            if out.len() - at > expect {
                 return Err(format!(
                     "MSZIP block inflates to more than the {expect} bytes declared"
                 ));
@@ -212,7 +212,7 @@ impl Mszip {
                 // Some writers end a frame's last deflate block without the
                 // final bit; the frame is still complete at its declared size.
                 TINFLStatus::NeedsMoreInput | TINFLStatus::FailedCannotMakeProgress
-                    if out.len() == expect =>
+                    if out.len() - at == expect =>
                 {
                     break;
                 }
@@ -224,10 +224,10 @@ impl Mszip {
                 other => return Err(format!("MSZIP block is corrupt (inflate: {other:?})")),
             }
         }
-        if out.len() != expect {
+        if out.len() - at != expect {
             return Err(format!(
                 "MSZIP block inflates to {} bytes, {expect} declared",
-                out.len()
+                out.len() - at
             ));
         }
         Ok(())
@@ -255,6 +255,7 @@ impl Decoder {
         }
     }
 
+    /// Decode one block, appending its output to `out`.
     fn block(&mut self, input: &[u8], expect: usize, out: &mut Vec<u8>) -> Result<(), String> {
         match self {
             Decoder::Stored => {
@@ -264,7 +265,6 @@ impl Decoder {
                         input.len()
                     ));
                 }
-                out.clear();
                 out.extend_from_slice(input);
                 Ok(())
             }
@@ -309,6 +309,9 @@ pub(crate) struct FolderStream<'a> {
     pub findings: Vec<Finding>,
     /// Set when another thread decodes this folder (see [`decode_ahead`]).
     pipe: Option<Pipe>,
+    /// Blocks are appended to `out` instead of replacing it: the decoding
+    /// thread of [`decode_ahead`] collects a batch in place.
+    keep_out: bool,
     /// The walk's ratio check, charged before each block is decoded.
     meter: Arc<DecodeMeter>,
 }
@@ -382,19 +385,21 @@ pub(crate) fn decode_ahead(
         }
         Err(TryRecvError::Empty | TryRecvError::Disconnected) => take_batch(),
     };
-    let mut batch = fresh(&spent);
+    // Blocks are decoded straight into the batch being collected.
+    fs.keep_out = true;
+    fs.out = fresh(&spent);
     loop {
         match fs.fill() {
             Ok(true) => {
-                batch.extend_from_slice(&fs.out);
-                if batch.len() >= BATCH {
-                    let full = std::mem::replace(&mut batch, fresh(&spent));
+                if fs.out.len() >= BATCH {
+                    let full = std::mem::replace(&mut fs.out, fresh(&spent));
                     if tx.send(Ok(full)).is_err() {
                         break; // the reader stopped early (visitor error)
                     }
                 }
             }
             Ok(false) => {
+                let batch = std::mem::take(&mut fs.out);
                 if !batch.is_empty() {
                     let _ = tx.send(Ok(batch));
                 }
@@ -402,6 +407,7 @@ pub(crate) fn decode_ahead(
             }
             Err(e) => {
                 // What decoded before the bad block still reaches the reader.
+                let batch = std::mem::take(&mut fs.out);
                 if !batch.is_empty() && tx.send(Ok(batch)).is_err() {
                     break;
                 }
@@ -507,6 +513,7 @@ impl<'a> FolderStream<'a> {
             bad_output: Vec::new(),
             findings: Vec::new(),
             pipe: None,
+            keep_out: false,
             meter,
         }
     }
@@ -594,8 +601,11 @@ impl<'a> FolderStream<'a> {
             Ok(more) => Ok(more),
             Err(e) => {
                 // A failed decode may have left `out` half written: drop it
-                // so positions stay consistent for a later restart.
-                self.out.clear();
+                // so positions stay consistent for a later restart (a batch
+                // being collected keeps its whole blocks).
+                if !self.keep_out {
+                    self.out.clear();
+                }
                 self.out_pos = 0;
                 self.error = Some(e.clone());
                 Err(e)
@@ -737,14 +747,19 @@ impl<'a> FolderStream<'a> {
                 });
             }
             let cbuf = std::mem::take(&mut self.cbuf);
+            if !self.keep_out {
+                self.out.clear();
+            }
+            let before = self.out.len();
             let r = self.decoder.block(&cbuf, ucb, &mut self.out);
             self.cbuf = cbuf;
             self.cbuf.clear();
             if let Err(m) = r {
-                // The decoder may have left `out` half-written: drop it so
-                // `out_pos <= out.len()` holds for the next reader of this
-                // (now failed) stream.
-                self.out.clear();
+                // The decoder may have left part of the block in `out`: cut
+                // it so `out_pos <= out.len()` holds for the next reader of
+                // this (now failed) stream, and a batch being collected
+                // keeps only whole blocks.
+                self.out.truncate(before);
                 self.out_pos = 0;
                 return Err(self.fail(block_pos, part_ix, m));
             }

@@ -288,8 +288,14 @@ enum BlockKind {
 
 /// Decoder state for one LZX stream (a CAB folder).
 pub struct LzxDecoder {
+    /// A ring of twice the LZX window: the half ahead of the write position
+    /// holds output older than any offset can reach, so a match copy may
+    /// write a few bytes past its end (whole 16-byte steps, no tail loop).
     window: Vec<u8>,
     mask: usize,
+    /// The LZX window size: the largest offset, and the span a match may
+    /// not cross.
+    lzx_size: usize,
     /// Where the next frame's output starts in the window.
     frame_pos: usize,
     /// Where the next decoded byte goes (ahead of `frame_pos` when a match
@@ -345,8 +351,9 @@ impl LzxDecoder {
         }
         let size = 1usize << window_bits;
         Ok(LzxDecoder {
-            window: take_window(size),
-            mask: size - 1,
+            window: take_window(2 * size),
+            mask: 2 * size - 1,
+            lzx_size: size,
             frame_pos: 0,
             wpos: 0,
             total: 0,
@@ -491,14 +498,16 @@ impl LzxDecoder {
     /// output. Frames must be passed in order.
     pub fn decode_frame(&mut self, input: &[u8], out_len: usize) -> Result<&[u8], LzxError> {
         let mut out = std::mem::take(&mut self.out);
+        out.clear();
         let r = self.decode_into(input, out_len, &mut out);
         self.out = out;
         r?;
         Ok(&self.out)
     }
 
-    /// [`decode_frame`](Self::decode_frame) into the caller's buffer, which
-    /// is cleared first (saves a copy per frame).
+    /// [`decode_frame`](Self::decode_frame) appended to the caller's buffer
+    /// (saves a copy per frame). On an error the buffer may have grown by
+    /// part of the frame.
     pub fn decode_into(
         &mut self,
         input: &[u8],
@@ -561,13 +570,14 @@ impl LzxDecoder {
             }
         }
         // Output of this frame; a match may have spilled into the next.
-        out.clear();
+        let at = out.len();
         out.extend_from_slice(&self.window[frame_start..frame_end]);
         if let Some(size) = self.e8_size
             && self.total < E8_LIMIT
             && out_len > 10
+            && let Some(frame) = out.get_mut(at..)
         {
-            e8_untranslate(out, self.total as i64, size);
+            e8_untranslate(frame, self.total as i64, size);
         }
         self.total += out_len as u64;
         self.frame_pos = frame_end & self.mask;
@@ -591,6 +601,7 @@ impl LzxDecoder {
         let win: &mut [u8] = &mut self.window;
         let wsize = win.len();
         let mask = self.mask;
+        let lzx_size = self.lzx_size;
         let main = &self.main;
         let length = &self.length;
         let aligned_tree = &self.aligned;
@@ -659,11 +670,12 @@ impl LzxDecoder {
                 }
             } as usize;
             let end = w + len;
-            if end > wsize {
+            // As libmspack: a match may not cross the end of the LZX window.
+            if end > wsize || (w & (lzx_size - 1)) + len > lzx_size {
                 break err("match runs past the end of the window");
             }
             let produced = before.wrapping_add(w as u64);
-            if offset == 0 || offset as u64 > produced || offset > wsize {
+            if offset == 0 || offset as u64 > produced || offset > lzx_size {
                 break err(format!(
                     "match offset {offset} before the start of the data"
                 ));
@@ -682,6 +694,27 @@ impl LzxDecoder {
 /// caller checked `dst + len <= win.len()` and `offset <= win.len()`.
 #[inline(always)]
 fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize) {
+    // Most matches: whole 16- or 8-byte steps that may run up to 15 bytes
+    // past `len` (see `LzxDecoder::window`). A step reads only bytes
+    // before its own destination, so overlapping matches come out right.
+    if offset <= dst && dst + len + 16 <= win.len() {
+        // One bounds check for the whole copy: `span` runs from the source
+        // to the last byte a step may write.
+        let steps = len.div_ceil(16);
+        let span = &mut win[dst - offset..dst + steps * 16];
+        if offset >= 16 {
+            for k in 0..steps {
+                span.copy_within(16 * k..16 * k + 16, offset + 16 * k);
+            }
+            return;
+        }
+        if offset >= 8 {
+            for k in 0..len.div_ceil(8) {
+                span.copy_within(8 * k..8 * k + 8, offset + 8 * k);
+            }
+            return;
+        }
+    }
     if offset <= dst {
         let src = dst - offset;
         if offset >= len {
