@@ -612,10 +612,15 @@ impl LzxDecoder {
         let result = 'outer: loop {
             // Literals in a loop of their own: it touches only the bit
             // reader and `w`, so those stay in registers.
+            // `upto` ends at the goal: one bounds check both stops the run
+            // and guards the store.
+            let Some(upto) = win.get_mut(..goal) else {
+                break err("frame runs past the end of the window");
+            };
             let sym = loop {
-                if w >= goal {
+                let Some(slot) = upto.get_mut(w) else {
                     break 'outer Ok(());
-                }
+                };
                 let sym = match main.decode(b) {
                     Ok(s) => usize::from(s),
                     Err(e) => break 'outer Err(e),
@@ -623,9 +628,7 @@ impl LzxDecoder {
                 if sym >= NUM_CHARS {
                     break sym;
                 }
-                if let Some(slot) = win.get_mut(w) {
-                    *slot = sym as u8;
-                }
+                *slot = sym as u8;
                 w += 1;
             };
             // Opaque to the optimiser: otherwise every `w + k` the match
