@@ -264,6 +264,19 @@ pub(crate) struct Header {
 }
 
 impl Header {
+    /// A copy without the folder and file lists: what reading CFDATA
+    /// blocks needs (the data reserve), cheap to hand to another thread.
+    pub fn block_layout(&self) -> Header {
+        Header {
+            header_reserve: Vec::new(),
+            prev: None,
+            next: None,
+            folders: Vec::new(),
+            files: Vec::new(),
+            ..*self
+        }
+    }
+
     /// The Authenticode reserve of a signed cabinet: `00 00 10 00`, then the
     /// offset and size of the PKCS#7 blob appended after the cabinet.
     pub fn signature(&self) -> Option<(u64, u64)> {

@@ -113,7 +113,9 @@ fn copy_folder_input(parts: &mut [Part], spans: &[Span]) -> std::io::Result<Vec<
                 pos: 0,
             },
             len: p.len,
-            hdr: p.hdr.clone(),
+            // The decoding thread needs the block layout, not the 10,000
+            // file entries a big package has.
+            hdr: p.hdr.block_layout(),
             cur: None,
         })
         .collect();
