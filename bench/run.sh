@@ -7,6 +7,7 @@
 # $KBINSPECT_BENCH_CACHE, default /work/bench-cache; see examples/gen_large.rs),
 # then times with hyperfine, on every input:
 #   test     kbinspect ls --test --hash md5      | cabextract -t (MD5)  | 7zz t
+#   test-nohash kbinspect ls --test --hash none (both cores) | the same peers
 #   test-1core  the same on one core (taskset -c 0), kbinspect --hash none:
 #            the single-threaded decoder against the peers'
 #   (for an .msu the peers unpack the outer level, then handle the CABs in it)
@@ -118,6 +119,15 @@ for in in "${INPUTS[@]}"; do
   case "$name:$big" in
     *.msu:*|*:1) ;;
     *)
+      # Both cores, no digest: decoding alone (cabextract -t always
+      # computes MD5; 7zz t only checks).
+      j2="$RAW/$base.test2.json"
+      hyperfine -N --style basic --runs "$runs" --warmup 1 --export-json "$j2" \
+        -n kbinspect "$KB ls --test --hash none --format json $in" \
+        -n cabextract "cabextract -t $in" \
+        -n 7zz "7zz t $in" >&2 || true
+      printf '%s\ttest-nohash\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j2" \
+        "$(rss "$KB" ls --test --hash none --format json "$in")" "$(rss cabextract -t "$in")" "$(rss 7zz t "$in")" >>"$ROWS"
       # One core each: the decoders themselves, side by side.
       j1="$RAW/$base.test1.json"
       hyperfine -N --style basic --runs "$runs" --warmup 1 --export-json "$j1" \
