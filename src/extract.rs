@@ -198,6 +198,9 @@ struct Extractor<'o> {
     opts: &'o Options,
     /// Lowercased target → tree path of the member written there.
     taken: HashMap<String, String>,
+    /// Directories this run made or found to be real directories: checked
+    /// once, not once per file written into them.
+    dirs_checked: std::collections::HashSet<PathBuf>,
     report: ExtractReport,
 }
 
@@ -219,10 +222,13 @@ impl Extractor<'_> {
 
     /// Create the directories of `dirs` under the root one by one, refusing
     /// symlinks and non-directories on the way.
-    fn make_dirs(&self, dirs: &[String]) -> Result<PathBuf, String> {
+    fn make_dirs(&mut self, dirs: &[String]) -> Result<PathBuf, String> {
         let mut at = self.root.clone();
         for d in dirs {
             at.push(d);
+            if self.dirs_checked.contains(&at) {
+                continue;
+            }
             match std::fs::symlink_metadata(&at) {
                 Ok(md) if md.file_type().is_symlink() => {
                     return Err(format!("{} is a symlink; not followed", at.display()));
@@ -232,6 +238,7 @@ impl Extractor<'_> {
                 Err(_) => std::fs::create_dir(&at)
                     .map_err(|e| format!("cannot create {}: {e}", at.display()))?,
             }
+            self.dirs_checked.insert(at.clone());
         }
         Ok(at)
     }
@@ -446,6 +453,7 @@ pub fn extract(
         root: root.clone(),
         opts,
         taken: HashMap::new(),
+        dirs_checked: Default::default(),
         report: ExtractReport {
             input: input.display().to_string(),
             output_dir: root.display().to_string(),
@@ -534,6 +542,7 @@ pub fn expand(
         root: root.clone(),
         opts,
         taken: HashMap::new(),
+        dirs_checked: Default::default(),
         report: ExtractReport {
             input: input.display().to_string(),
             output_dir: root.display().to_string(),

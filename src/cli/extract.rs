@@ -82,7 +82,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         super::print_json(&report)?;
         return Ok(code);
     }
-    let mut out = std::io::stdout().lock();
+    // One write per screenful, not per line: thousands of files.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for w in &report.written {
         match &w.renamed {
             Some(why) => writeln!(
@@ -115,6 +116,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         report.output_dir,
         report.skipped.len()
     )?;
+    out.flush()?;
     Ok(code)
 }
 
@@ -124,7 +126,8 @@ fn render_expand(report: &ExpandReport, format: Format) -> anyhow::Result<i32> {
         super::print_json(report)?;
         return Ok(code);
     }
-    let mut out = std::io::stdout().lock();
+    // One write per screenful, not per line: thousands of files.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for w in &report.written {
         writeln!(out, "wrote {} ({} bytes, {})", w.target, w.size, w.source)?;
     }
@@ -146,5 +149,6 @@ fn render_expand(report: &ExpandReport, format: Format) -> anyhow::Result<i32> {
         report.output_dir,
         report.skipped.len()
     )?;
+    out.flush()?;
     Ok(code)
 }

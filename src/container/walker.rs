@@ -2,7 +2,7 @@
 //! folders, report structural anomalies, then stream every folder once and
 //! hand members to the visitor in offset order, recursing into nested cabinets.
 
-use std::io::{Cursor, Read, Seek, SeekFrom, Write};
+use std::io::{BufRead, Cursor, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use super::cab::{
@@ -513,22 +513,36 @@ impl Walker<'_, '_> {
             path: meta.path.clone(),
             error: None,
         };
+        // Look at the first bytes for a cabinet signature: in place when
+        // the current block holds them (the visitor then gets the reader
+        // itself), else read and put back in front with a chain.
         let mut peek = [0u8; 4];
         let mut got = 0;
+        let mut taken = 0;
         if meta.size >= cab::HEADER_SIZE {
-            while got < 4 {
-                match reader.read(&mut peek[got..]) {
-                    Ok(0) => break,
-                    Ok(n) => got += n,
-                    Err(_) => break,
+            if let Ok(b) = reader.fill_buf()
+                && let Some(head) = b.get(..4)
+            {
+                peek.copy_from_slice(head);
+                got = 4;
+            } else {
+                while got < 4 {
+                    match reader.read(&mut peek[got..]) {
+                        Ok(0) => break,
+                        Ok(n) => got += n,
+                        Err(_) => break,
+                    }
                 }
+                taken = got;
             }
         }
         if reader.error.is_none() && got == 4 && &peek == cab::SIGNATURE {
-            return self.nested(reader, &peek, meta, depth);
+            return self.nested(reader, &peek[..taken], meta, depth);
         }
-        let visit = {
-            let mut chained = (&peek[..got]).chain(&mut reader);
+        let visit = if taken == 0 {
+            (self.visitor)(&meta, &mut reader)
+        } else {
+            let mut chained = (&peek[..taken]).chain(&mut reader);
             (self.visitor)(&meta, &mut chained)
         };
         // Whatever the visitor left unread is still checked, so a corrupt
@@ -562,7 +576,7 @@ impl Walker<'_, '_> {
     fn nested(
         &mut self,
         mut reader: MemberReader<'_, '_>,
-        peek: &[u8; 4],
+        peek: &[u8],
         mut meta: MemberMeta,
         depth: u32,
     ) -> Result<()> {
