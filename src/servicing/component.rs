@@ -201,8 +201,7 @@ fn err(member: &str, e: &Element, message: impl Into<String>) -> XmlError {
 
 /// Parse a manifest from its bytes; `member` names it in errors.
 pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<Manifest, XmlError> {
-    let root = xml::parse(member, bytes, limits)?;
-    from_root(member, &root)
+    xml::parse_with(member, bytes, limits, |root| from_root(member, root))
 }
 
 /// Build a [`Manifest`] from a parsed document.
