@@ -358,6 +358,21 @@ fn entity_value(name: &str) -> Option<&'static str> {
     }
 }
 
+/// A newline and spaces: indentation, once normalized, is a slice of this.
+const INDENT: &str = "\n                                                                ";
+
+/// The normalized form of a CRLF-indented text run (`\r\n` then spaces,
+/// what Windows-written manifests have between elements), without
+/// allocating; `None` for anything else.
+fn indentation(raw: &str) -> Option<&'static str> {
+    let spaces = raw.strip_prefix("\r\n")?;
+    if spaces.bytes().all(|b| b == b' ') {
+        INDENT.get(..1 + spaces.len())
+    } else {
+        None
+    }
+}
+
 /// Line/column of increasing byte positions in one pass: element positions
 /// arrive in document order, so rescanning from the start each time (which
 /// made parsing quadratic) is unnecessary.
@@ -390,9 +405,9 @@ impl<'t> LineTracker<'t> {
         let chunk = self.text.get(self.pos..target).unwrap_or("");
         // Only the text after the last newline counts towards the column, so
         // each byte is looked at once even on one-line documents.
-        match chunk.rfind('\n') {
+        match memchr::memrchr(b'\n', chunk.as_bytes()) {
             Some(nl) => {
-                let newlines = chunk.bytes().filter(|&b| b == b'\n').count();
+                let newlines = memchr::memchr_iter(b'\n', chunk.as_bytes()).count();
                 self.line = self
                     .line
                     .saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
@@ -509,7 +524,14 @@ impl<'a> Scopes<'a> {
     /// when unbound or the prefix is unknown. Unprefixed attributes are in no
     /// namespace, unprefixed elements in the default one.
     fn resolve(&self, qname: &'a str, is_element: bool) -> (Cow<'a, str>, &'a str) {
-        let Some((prefix, local)) = qname.split_once(':') else {
+        // Names are short: a plain scan beats a searcher's set-up.
+        let colon = qname.bytes().position(|b| b == b':');
+        let Some((prefix, local)) = colon.map(|i| {
+            (
+                qname.get(..i).unwrap_or(""),
+                qname.get(i + 1..).unwrap_or(""),
+            )
+        }) else {
             if !is_element {
                 return (Cow::Borrowed(""), qname);
             }
@@ -733,7 +755,10 @@ pub fn parse_text<'a>(
                 attach(&mut stack, &mut pending, &mut root, el);
             }
             Event::Text(t) => {
-                let content = t.xml10_content();
+                let content = match indentation(&t) {
+                    Some(indent) => Cow::Borrowed(indent),
+                    None => t.xml10_content(),
+                };
                 push_text(&mut stack, content, member, text, start_pos, limits)?;
             }
             Event::CData(c) => {
@@ -820,10 +845,17 @@ fn push_text<'a>(
                     ),
                 ));
             }
-            if el.text.is_empty() {
-                el.text = content;
-            } else {
-                el.text.to_mut().push_str(&content);
+            match &mut el.text {
+                Cow::Borrowed("") => el.text = content,
+                Cow::Borrowed(first) => {
+                    // Text around child elements comes in pieces: leave room
+                    // for a few more.
+                    let mut joined = String::with_capacity(4 * (first.len() + content.len()));
+                    joined.push_str(first);
+                    joined.push_str(&content);
+                    el.text = Cow::Owned(joined);
+                }
+                Cow::Owned(joined) => joined.push_str(&content),
             }
             Ok(())
         }
