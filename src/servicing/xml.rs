@@ -586,6 +586,11 @@ fn first_duplicate(tag: &str, attrs: &[Attribute<'_>]) -> Option<(usize, AttrErr
 struct Open<'a> {
     el: Element<'a>,
     first_child: usize,
+    /// Bytes of text inside so far.
+    text_len: usize,
+    /// Past its first piece, an element's text is gathered in the scratch
+    /// buffer of its depth and copied out once, when it closes.
+    joined: bool,
 }
 
 /// Parse decoded text (a leading U+FEFF is skipped).
@@ -598,12 +603,14 @@ pub fn parse_text<'a>(
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
     let mut scopes = Scopes::new();
-    let mut stack: Vec<Open<'a>> = Vec::new();
+    // Sized for typical manifests, so that they need no regrowing.
+    let mut stack: Vec<Open<'a>> = Vec::with_capacity(16);
+    let mut text_scratch: Vec<String> = Vec::new();
     // Finished elements whose parent is still open, in document order; a
     // parent takes its tail when it closes, in one exact allocation.
-    let mut pending: Vec<Element<'a>> = Vec::new();
+    let mut pending: Vec<Element<'a>> = Vec::with_capacity(64);
     let mut root: Option<Element<'a>> = None;
-    let mut attrs: Vec<Attribute<'a>> = Vec::new();
+    let mut attrs: Vec<Attribute<'a>> = Vec::with_capacity(16);
     let mut elements = 0usize;
     let mut lines = LineTracker::new(text);
     loop {
@@ -734,6 +741,8 @@ pub fn parse_text<'a>(
                     stack.push(Open {
                         el,
                         first_child: pending.len(),
+                        text_len: 0,
+                        joined: false,
                     });
                 }
             }
@@ -742,6 +751,8 @@ pub fn parse_text<'a>(
                 let Some(Open {
                     mut el,
                     first_child,
+                    joined,
+                    ..
                 }) = stack.pop()
                 else {
                     return Err(XmlError::at(
@@ -751,6 +762,9 @@ pub fn parse_text<'a>(
                         "closing tag without an open element",
                     ));
                 };
+                if joined && let Some(t) = text_scratch.get(stack.len()) {
+                    el.text = Cow::Owned(t.clone());
+                }
                 el.children = pending.drain(first_child..).collect();
                 attach(&mut stack, &mut pending, &mut root, el);
             }
@@ -759,11 +773,27 @@ pub fn parse_text<'a>(
                     Some(indent) => Cow::Borrowed(indent),
                     None => t.xml10_content(),
                 };
-                push_text(&mut stack, content, member, text, start_pos, limits)?;
+                push_text(
+                    &mut stack,
+                    &mut text_scratch,
+                    content,
+                    member,
+                    text,
+                    start_pos,
+                    limits,
+                )?;
             }
             Event::CData(c) => {
                 let content = c.into_inner();
-                push_text(&mut stack, content, member, text, start_pos, limits)?;
+                push_text(
+                    &mut stack,
+                    &mut text_scratch,
+                    content,
+                    member,
+                    text,
+                    start_pos,
+                    limits,
+                )?;
             }
             Event::GeneralRef(r) => {
                 let content = if r.is_char_ref() {
@@ -782,7 +812,15 @@ pub fn parse_text<'a>(
                         format!("unknown entity &{};", r.xml10_content()),
                     ));
                 };
-                push_text(&mut stack, content, member, text, start_pos, limits)?;
+                push_text(
+                    &mut stack,
+                    &mut text_scratch,
+                    content,
+                    member,
+                    text,
+                    start_pos,
+                    limits,
+                )?;
             }
             Event::DocType(_) => {
                 // Servicing XML never has a DTD; refusing one rules out entity games.
@@ -826,15 +864,19 @@ fn attach<'a>(
 
 fn push_text<'a>(
     stack: &mut [Open<'a>],
+    text_scratch: &mut Vec<String>,
     content: Cow<'a, str>,
     member: &str,
     text: &str,
     pos: usize,
     limits: &XmlLimits,
 ) -> Result<(), XmlError> {
+    let depth = stack.len().saturating_sub(1);
     match stack.last_mut() {
-        Some(Open { el, .. }) => {
-            if el.text.len().saturating_add(content.len()) > limits.max_text_len {
+        Some(open) => {
+            let el = &mut open.el;
+            let text_len = open.text_len.saturating_add(content.len());
+            if text_len > limits.max_text_len {
                 return Err(XmlError::at(
                     member,
                     text,
@@ -845,18 +887,22 @@ fn push_text<'a>(
                     ),
                 ));
             }
-            match &mut el.text {
-                Cow::Borrowed("") => el.text = content,
-                Cow::Borrowed(first) => {
-                    // Text around child elements comes in pieces: leave room
-                    // for a few more.
-                    let mut joined = String::with_capacity(4 * (first.len() + content.len()));
-                    joined.push_str(first);
-                    joined.push_str(&content);
-                    el.text = Cow::Owned(joined);
+            if open.text_len == 0 {
+                el.text = content;
+            } else {
+                while text_scratch.len() <= depth {
+                    text_scratch.push(String::new());
                 }
-                Cow::Owned(joined) => joined.push_str(&content),
+                if let Some(buf) = text_scratch.get_mut(depth) {
+                    if !open.joined {
+                        buf.clear();
+                        buf.push_str(&el.text);
+                        open.joined = true;
+                    }
+                    buf.push_str(&content);
+                }
             }
+            open.text_len = text_len;
             Ok(())
         }
         None => {
