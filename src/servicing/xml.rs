@@ -952,9 +952,17 @@ fn fill_attributes<'a>(
             )));
         }
         let (ns, local) = scopes.resolve(key, false);
-        let value = attr
-            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|e| at(format!("attribute {key}: {e}")))?;
+        // Only references and tabs/line ends change a value (and only a
+        // reference can be an error): most values are used as written.
+        let raw = attr.value.as_bytes();
+        let value = if memchr::memchr3(b'&', b'\r', b'\n', raw).is_none()
+            && memchr::memchr(b'\t', raw).is_none()
+        {
+            attr.value.clone()
+        } else {
+            attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| at(format!("attribute {key}: {e}")))?
+        };
         out.push(Attr {
             ns,
             name: Cow::Borrowed(local),
