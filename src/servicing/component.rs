@@ -25,11 +25,13 @@ pub enum DigestAlg {
 impl DigestAlg {
     /// From an xmldsig `Algorithm` URI or a `hashalg` attribute.
     pub fn from_name(s: &str) -> DigestAlg {
-        let tail = s.rsplit('#').next().unwrap_or(s).to_ascii_lowercase();
-        match tail.as_str() {
-            "sha256" => DigestAlg::Sha256,
-            "sha1" => DigestAlg::Sha1,
-            _ => DigestAlg::Other(s.to_string()),
+        let tail = s.rsplit('#').next().unwrap_or(s);
+        if tail.eq_ignore_ascii_case("sha256") {
+            DigestAlg::Sha256
+        } else if tail.eq_ignore_ascii_case("sha1") {
+            DigestAlg::Sha1
+        } else {
+            DigestAlg::Other(s.to_string())
         }
     }
 
