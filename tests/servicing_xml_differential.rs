@@ -372,6 +372,17 @@ fn edge_cases_give_the_same_tree_or_error() {
         // Attribute syntax and limits in document order.
         r#"<x a="1" a="2"/>"#,
         r#"<x a="1" a=2/>"#,
+        // Attribute syntax: the fast scanner and quick-xml must agree.
+        r#"<x ="1"/>"#,
+        r#"<x ="1" y="2"/>"#,
+        r#"<x a = '1'b="2"/>"#,
+        "<x a=\"1\"\tb\n=\r'2' />",
+        r#"<x a=/>"#,
+        r#"<x a= />"#,
+        r#"<x a="1" b />"#,
+        r#"<x a="it's" b='say "hi"'/>"#,
+        r#"<x a:="1" :b="2" c::d="3"/>"#,
+        "<x \u{e9}=\"\u{e9}\"\u{1F600}=''/>",
         r#"<x a="1" a/>"#,
         r#"<x a="1" b="2" a = "3" b="4"/>"#,
         r#"<x p:a="1" xmlns:p="u" q:a="2" xmlns:q="u"/>"#,

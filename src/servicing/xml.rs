@@ -14,7 +14,7 @@ use std::collections::HashSet;
 
 use quick_xml::events::Event;
 use quick_xml::events::attributes::{AttrError, Attribute, Attributes};
-use quick_xml::name::{DEFAULT_MAX_NAMESPACE_BINDINGS, NamespaceError, PrefixDeclaration};
+use quick_xml::name::{DEFAULT_MAX_NAMESPACE_BINDINGS, NamespaceError, PrefixDeclaration, QName};
 use quick_xml::reader::Reader;
 
 /// `urn:schemas-microsoft-com:asm.v1` (old component manifests).
@@ -558,6 +558,52 @@ impl<'a> Scopes<'a> {
     }
 }
 
+/// XML whitespace, as quick-xml's attribute iterator knows it.
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\r' | b'\n' | b'\t')
+}
+
+/// The attributes of a well-formed tag, read by the grammar of quick-xml's
+/// attribute iterator (without its duplicate check) but in a tighter loop:
+/// `name = "value"` or `'value'`, whitespace around `=` optional, none needed
+/// between attributes. `None` as soon as the tag strays from that, for the
+/// caller to get the error from quick-xml itself.
+fn scan_attributes<'a>(tag: &'a str, from: usize, out: &mut Vec<Attribute<'a>>) -> Option<()> {
+    let bytes = tag.as_bytes();
+    let skip_space = |i: usize| {
+        bytes.get(i..).map_or(i, |rest| {
+            i + rest.iter().take_while(|&&b| is_xml_space(b)).count()
+        })
+    };
+    let mut i = from;
+    loop {
+        let key_start = skip_space(i);
+        if key_start >= bytes.len() {
+            return Some(());
+        }
+        // Like quick-xml, the name's first byte is taken whatever it is.
+        let after_first = key_start + 1;
+        let key_end = after_first
+            + bytes
+                .get(after_first..)?
+                .iter()
+                .position(|&b| b == b'=' || is_xml_space(b))?;
+        let eq = skip_space(key_end);
+        if bytes.get(eq) != Some(&b'=') {
+            return None;
+        }
+        let open = skip_space(eq + 1);
+        let quote = *bytes.get(open).filter(|&&q| q == b'"' || q == b'\'')?;
+        let value_start = open + 1;
+        let value_end = value_start + memchr::memchr(quote, bytes.get(value_start..)?)?;
+        out.push(Attribute {
+            key: QName(tag.get(key_start..key_end)?),
+            value: Cow::Borrowed(tag.get(value_start..value_end)?),
+        });
+        i = value_end + 1;
+    }
+}
+
 /// The first attribute whose name repeats an earlier one, with the error
 /// quick-xml's checking iterator gives for it (positions of both names in
 /// the tag).
@@ -646,13 +692,18 @@ pub fn parse_text<'a>(
                 // allocates a list per tag: `first_duplicate` does it here.
                 attrs.clear();
                 let mut attr_error = None;
-                let mut unchecked = Attributes::new(tag, name_len);
-                for a in unchecked.with_checks(false) {
-                    match a {
-                        Ok(a) => attrs.push(a),
-                        Err(e) => {
-                            attr_error = Some(e);
-                            break;
+                if scan_attributes(tag, name_len, &mut attrs).is_none() {
+                    // Something is wrong with the tag: quick-xml's iterator
+                    // says what, and where.
+                    attrs.clear();
+                    let mut unchecked = Attributes::new(tag, name_len);
+                    for a in unchecked.with_checks(false) {
+                        match a {
+                            Ok(a) => attrs.push(a),
+                            Err(e) => {
+                                attr_error = Some(e);
+                                break;
+                            }
                         }
                     }
                 }
