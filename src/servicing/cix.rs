@@ -139,8 +139,7 @@ fn hash_of(e: &Element) -> Option<CixHash> {
 
 /// Parse an index from its bytes; `member` names it in errors.
 pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<ContainerIndex, XmlError> {
-    let root = xml::parse(member, bytes, limits)?;
-    from_root(member, &root)
+    xml::parse_with(member, bytes, limits, |root| from_root(member, root))
 }
 
 /// Build a [`ContainerIndex`] from a parsed document.

@@ -25,11 +25,13 @@ pub enum DigestAlg {
 impl DigestAlg {
     /// From an xmldsig `Algorithm` URI or a `hashalg` attribute.
     pub fn from_name(s: &str) -> DigestAlg {
-        let tail = s.rsplit('#').next().unwrap_or(s).to_ascii_lowercase();
-        match tail.as_str() {
-            "sha256" => DigestAlg::Sha256,
-            "sha1" => DigestAlg::Sha1,
-            _ => DigestAlg::Other(s.to_string()),
+        let tail = s.rsplit('#').next().unwrap_or(s);
+        if tail.eq_ignore_ascii_case("sha256") {
+            DigestAlg::Sha256
+        } else if tail.eq_ignore_ascii_case("sha1") {
+            DigestAlg::Sha1
+        } else {
+            DigestAlg::Other(s.to_string())
         }
     }
 
@@ -122,32 +124,68 @@ pub fn is_deployment_name(name: &str) -> bool {
 /// into SysWOW64, which the `system32` variable means for them.
 fn runtime_variable(var: &str, arch: &str) -> Option<&'static str> {
     let wow = arch.eq_ignore_ascii_case("wow64");
-    Some(match var.to_ascii_lowercase().as_str() {
-        "runtime.windows" | "runtime.systemroot" | "runtime.windir" => r"C:\Windows",
-        "runtime.system32" if wow => r"C:\Windows\SysWOW64",
-        "runtime.system32" => r"C:\Windows\System32",
-        "runtime.syswow64" => r"C:\Windows\SysWOW64",
-        "runtime.system" => r"C:\Windows\System",
-        "runtime.drivers" => r"C:\Windows\System32\drivers",
-        "runtime.wbem" if wow => r"C:\Windows\SysWOW64\wbem",
-        "runtime.wbem" => r"C:\Windows\System32\wbem",
-        "runtime.inf" => r"C:\Windows\INF",
-        "runtime.fonts" => r"C:\Windows\Fonts",
-        "runtime.help" => r"C:\Windows\Help",
-        "runtime.apppatch" => r"C:\Windows\AppPatch",
-        "runtime.programfiles" if wow => r"C:\Program Files (x86)",
-        "runtime.programfiles" => r"C:\Program Files",
-        "runtime.programfilesx86" => r"C:\Program Files (x86)",
-        "runtime.commonfiles" if wow => r"C:\Program Files (x86)\Common Files",
-        "runtime.commonfiles" => r"C:\Program Files\Common Files",
-        "runtime.commonfilesx86" => r"C:\Program Files (x86)\Common Files",
-        "runtime.programdata" | "runtime.commonappdata" => r"C:\ProgramData",
-        "runtime.public" => r"C:\Users\Public",
-        "runtime.userprofile" => r"C:\Users\Default",
-        "runtime.startmenu" => r"C:\ProgramData\Microsoft\Windows\Start Menu",
-        "runtime.bootdrive" | "runtime.systemdrive" => "C:",
-        _ => return None,
-    })
+    // Variable names are matched case-insensitively in place: lowering a
+    // copy cost an allocation per file.
+    let is = |name: &str| var.eq_ignore_ascii_case(name);
+    Some(
+        if is("runtime.windows") || is("runtime.systemroot") || is("runtime.windir") {
+            r"C:\Windows"
+        } else if is("runtime.system32") {
+            if wow {
+                r"C:\Windows\SysWOW64"
+            } else {
+                r"C:\Windows\System32"
+            }
+        } else if is("runtime.syswow64") {
+            r"C:\Windows\SysWOW64"
+        } else if is("runtime.system") {
+            r"C:\Windows\System"
+        } else if is("runtime.drivers") {
+            r"C:\Windows\System32\drivers"
+        } else if is("runtime.wbem") {
+            if wow {
+                r"C:\Windows\SysWOW64\wbem"
+            } else {
+                r"C:\Windows\System32\wbem"
+            }
+        } else if is("runtime.inf") {
+            r"C:\Windows\INF"
+        } else if is("runtime.fonts") {
+            r"C:\Windows\Fonts"
+        } else if is("runtime.help") {
+            r"C:\Windows\Help"
+        } else if is("runtime.apppatch") {
+            r"C:\Windows\AppPatch"
+        } else if is("runtime.programfiles") {
+            if wow {
+                r"C:\Program Files (x86)"
+            } else {
+                r"C:\Program Files"
+            }
+        } else if is("runtime.programfilesx86") {
+            r"C:\Program Files (x86)"
+        } else if is("runtime.commonfiles") {
+            if wow {
+                r"C:\Program Files (x86)\Common Files"
+            } else {
+                r"C:\Program Files\Common Files"
+            }
+        } else if is("runtime.commonfilesx86") {
+            r"C:\Program Files (x86)\Common Files"
+        } else if is("runtime.programdata") || is("runtime.commonappdata") {
+            r"C:\ProgramData"
+        } else if is("runtime.public") {
+            r"C:\Users\Public"
+        } else if is("runtime.userprofile") {
+            r"C:\Users\Default"
+        } else if is("runtime.startmenu") {
+            r"C:\ProgramData\Microsoft\Windows\Start Menu"
+        } else if is("runtime.bootdrive") || is("runtime.systemdrive") {
+            "C:"
+        } else {
+            return None;
+        },
+    )
 }
 
 /// Resolve `$(runtime.x)` variables in a destination path; unknown variables
@@ -187,7 +225,11 @@ fn join_windows(dir: &str, name: &str) -> String {
         return name.to_string();
     }
     let dir = dir.trim_end_matches('\\');
-    format!("{dir}\\{name}")
+    let mut path = String::with_capacity(dir.len() + 1 + name.len());
+    path.push_str(dir);
+    path.push('\\');
+    path.push_str(name);
+    path
 }
 
 fn err(member: &str, e: &Element, message: impl Into<String>) -> XmlError {
@@ -201,8 +243,7 @@ fn err(member: &str, e: &Element, message: impl Into<String>) -> XmlError {
 
 /// Parse a manifest from its bytes; `member` names it in errors.
 pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<Manifest, XmlError> {
-    let root = xml::parse(member, bytes, limits)?;
-    from_root(member, &root)
+    xml::parse_with(member, bytes, limits, |root| from_root(member, root))
 }
 
 /// Build a [`Manifest`] from a parsed document.
@@ -284,7 +325,16 @@ fn file_digest(f: &Element, warnings: &mut Vec<(u32, String)>) -> Option<Digest>
         let value = h.child("DigestValue", ns_dsig);
         match (alg, value) {
             (Some(alg), Some(v)) => {
-                let b64: String = v.text.chars().filter(|c| !c.is_whitespace()).collect();
+                // Digests are written without whitespace; copy only if not.
+                let b64: std::borrow::Cow<'_, str> = if v.text.chars().any(char::is_whitespace) {
+                    v.text
+                        .chars()
+                        .filter(|c| !c.is_whitespace())
+                        .collect::<String>()
+                        .into()
+                } else {
+                    v.text.as_ref().into()
+                };
                 match base64::engine::general_purpose::STANDARD.decode(b64.as_bytes()) {
                     Ok(raw) => {
                         return Some(Digest {
@@ -347,6 +397,68 @@ mod tests {
   <registryKeys><registryKey keyName="HKEY_LOCAL_MACHINE\Software\Demo"><registryValue name="V" valueType="REG_DWORD" value="0x1"/></registryKey></registryKeys>
   <dependency><dependentAssembly dependencyType="prerequisite"><assemblyIdentity name="Other" version="1.0.0.0" processorArchitecture="x86" language="*" publicKeyToken="31bf3856ad364e35"/></dependentAssembly></dependency>
 </assembly>"#;
+
+    #[test]
+    fn runtime_variables_resolve_in_any_case() {
+        let cases = [
+            ("runtime.windows", "x86", r"C:\Windows"),
+            ("Runtime.SystemRoot", "x86", r"C:\Windows"),
+            ("RUNTIME.WINDIR", "amd64", r"C:\Windows"),
+            ("runtime.system32", "amd64", r"C:\Windows\System32"),
+            ("runtime.System32", "WOW64", r"C:\Windows\SysWOW64"),
+            ("runtime.syswow64", "amd64", r"C:\Windows\SysWOW64"),
+            ("runtime.system", "x86", r"C:\Windows\System"),
+            ("runtime.drivers", "wow64", r"C:\Windows\System32\drivers"),
+            ("runtime.wbem", "x86", r"C:\Windows\System32\wbem"),
+            ("runtime.wbem", "wow64", r"C:\Windows\SysWOW64\wbem"),
+            ("runtime.inf", "x86", r"C:\Windows\INF"),
+            ("runtime.fonts", "x86", r"C:\Windows\Fonts"),
+            ("runtime.help", "x86", r"C:\Windows\Help"),
+            ("runtime.apppatch", "x86", r"C:\Windows\AppPatch"),
+            ("runtime.programFiles", "amd64", r"C:\Program Files"),
+            ("runtime.programFiles", "wow64", r"C:\Program Files (x86)"),
+            (
+                "runtime.programFilesX86",
+                "amd64",
+                r"C:\Program Files (x86)",
+            ),
+            (
+                "runtime.commonFiles",
+                "amd64",
+                r"C:\Program Files\Common Files",
+            ),
+            (
+                "runtime.commonFiles",
+                "wow64",
+                r"C:\Program Files (x86)\Common Files",
+            ),
+            (
+                "runtime.commonFilesX86",
+                "x86",
+                r"C:\Program Files (x86)\Common Files",
+            ),
+            ("runtime.programData", "x86", r"C:\ProgramData"),
+            ("runtime.commonAppData", "x86", r"C:\ProgramData"),
+            ("runtime.public", "x86", r"C:\Users\Public"),
+            ("runtime.userProfile", "x86", r"C:\Users\Default"),
+            (
+                "runtime.startMenu",
+                "x86",
+                r"C:\ProgramData\Microsoft\Windows\Start Menu",
+            ),
+            ("runtime.bootDrive", "x86", "C:"),
+            ("runtime.systemDrive", "x86", "C:"),
+        ];
+        for (var, arch, want) in cases {
+            assert_eq!(runtime_variable(var, arch), Some(want), "{var} {arch}");
+        }
+        assert_eq!(runtime_variable("runtime.system33", "x86"), None);
+        assert_eq!(runtime_variable("runtime.system3", "x86"), None);
+        assert_eq!(
+            resolve_destination(r"$(RunTime.Fonts)\x\$(nope)\$(", "x86"),
+            r"C:\Windows\Fonts\x\$(nope)\$("
+        );
+    }
 
     #[test]
     fn files_digests_destinations() {

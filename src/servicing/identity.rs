@@ -51,13 +51,19 @@ pub fn is_neutral(lang: &str) -> bool {
 /// Truncate a name for a keyform: longer than 40 characters keeps the first
 /// and last 19 joined by `..`.
 pub fn truncate_name(name: &str) -> String {
-    let chars: Vec<char> = name.chars().collect();
-    if chars.len() <= 40 {
-        return name.to_string();
+    truncated(name).into_owned()
+}
+
+/// [`truncate_name`] without copying names that fit.
+fn truncated(name: &str) -> std::borrow::Cow<'_, str> {
+    let count = name.chars().count();
+    if count <= 40 {
+        return name.into();
     }
-    let head: String = chars[..19].iter().collect();
-    let tail: String = chars[chars.len() - 19..].iter().collect();
-    format!("{head}..{tail}")
+    let at = |n: usize| name.char_indices().nth(n).map_or(name.len(), |(i, _)| i);
+    let head = name.get(..at(19)).unwrap_or("");
+    let tail = name.get(at(count - 19)..).unwrap_or("");
+    format!("{head}..{tail}").into()
 }
 
 impl Identity {
@@ -151,16 +157,18 @@ impl Identity {
         } else {
             &self.public_key_token
         };
-        format!(
-            "{}_{}_{}_{}_{}_{:016x}",
-            arch,
-            truncate_name(&self.name),
-            token,
-            self.version,
-            lang,
-            self.hash()
-        )
-        .to_ascii_lowercase()
+        let name = truncated(&self.name);
+        let parts = [arch, &name, token, &self.version, lang];
+        let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 16);
+        for part in parts {
+            out.extend(part.chars().map(|c| c.to_ascii_lowercase()));
+            out.push('_');
+        }
+        let hash = self.hash();
+        out.extend((0..16).rev().map(|nibble| {
+            char::from_digit(((hash >> (4 * nibble)) & 0xF) as u32, 16).unwrap_or('0')
+        }));
+        out
     }
 }
 
@@ -350,6 +358,29 @@ mod tests {
             )
             .keyform(),
             "amd64_microsoft-hyper-v-g..aller-win5x-package_31bf3856ad364e35_6.1.7600.20542_none_2ed3f910bd050e3b"
+        );
+    }
+
+    #[test]
+    fn truncation_counts_characters() {
+        let name = format!("é{}ü", "x".repeat(43));
+        assert_eq!(name.chars().count(), 45);
+        assert_eq!(
+            truncate_name(&name),
+            format!("é{}..{}ü", "x".repeat(18), "x".repeat(18))
+        );
+        let fits = "É".repeat(40);
+        assert_eq!(truncate_name(&fits), fits);
+        let mut id = id(&name, "1.0.0.0", "AMD64");
+        id.language = "EN-us".into();
+        assert_eq!(
+            id.keyform(),
+            format!(
+                "amd64_é{}..{}ü_31bf3856ad364e35_1.0.0.0_en-us_{:016x}",
+                "x".repeat(18),
+                "x".repeat(18),
+                id.hash()
+            )
         );
     }
 

@@ -58,8 +58,7 @@ fn err(member: &str, e: &Element, message: impl Into<String>) -> XmlError {
 
 /// Parse a mum from its bytes; `member` names it in errors.
 pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<Mum, XmlError> {
-    let root = xml::parse(member, bytes, limits)?;
-    from_root(member, &root)
+    xml::parse_with(member, bytes, limits, |root| from_root(member, root))
 }
 
 /// Build a [`Mum`] from a parsed document.

@@ -10,10 +10,12 @@
 //! line/column of every element, so later parsers can point at the source.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
-use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::reader::NsReader;
+use quick_xml::events::Event;
+use quick_xml::events::attributes::{AttrError, Attribute, Attributes};
+use quick_xml::name::{DEFAULT_MAX_NAMESPACE_BINDINGS, NamespaceError, PrefixDeclaration, QName};
+use quick_xml::reader::Reader;
 
 /// `urn:schemas-microsoft-com:asm.v1` (old component manifests).
 pub const NS_ASM_V1: &str = "urn:schemas-microsoft-com:asm.v1";
@@ -191,36 +193,50 @@ pub fn decode<'a>(member: &str, bytes: &'a [u8]) -> Result<Cow<'a, str>, XmlErro
 }
 
 /// One attribute: namespace URI (empty when unqualified), local name, value.
+/// Borrowed from the document unless unescaping or decoding changed them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attr {
-    pub ns: String,
-    pub name: String,
-    pub value: String,
+pub struct Attr<'a> {
+    pub ns: Cow<'a, str>,
+    pub name: Cow<'a, str>,
+    pub value: Cow<'a, str>,
 }
 
-/// One element with its children and the text directly inside it.
+impl Attr<'_> {
+    /// The same attribute owning its strings.
+    pub fn into_owned(self) -> Attr<'static> {
+        Attr {
+            ns: Cow::Owned(self.ns.into_owned()),
+            name: Cow::Owned(self.name.into_owned()),
+            value: Cow::Owned(self.value.into_owned()),
+        }
+    }
+}
+
+/// One element with its children and the text directly inside it. Names,
+/// values and text borrow from the document text ([`parse_with`],
+/// [`parse_text`]); [`parse`] returns an owning copy.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Element {
+pub struct Element<'a> {
     /// Namespace URI (empty when unbound).
-    pub ns: String,
+    pub ns: Cow<'a, str>,
     /// Local name.
-    pub name: String,
-    pub attrs: Vec<Attr>,
-    pub children: Vec<Element>,
+    pub name: Cow<'a, str>,
+    pub attrs: Vec<Attr<'a>>,
+    pub children: Vec<Element<'a>>,
     /// Concatenated text and CDATA, unescaped.
-    pub text: String,
+    pub text: Cow<'a, str>,
     /// 1-based position of the `<`.
     pub line: u32,
     pub column: u32,
 }
 
-impl Element {
+impl<'a> Element<'a> {
     /// The value of an unqualified attribute (the usual case).
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|a| a.ns.is_empty() && a.name == name)
-            .map(|a| a.value.as_str())
+            .map(|a| a.value.as_ref())
     }
 
     /// Like [`Element::attr`] but matching the name case-insensitively
@@ -229,7 +245,7 @@ impl Element {
         self.attrs
             .iter()
             .find(|a| a.ns.is_empty() && a.name.eq_ignore_ascii_case(name))
-            .map(|a| a.value.as_str())
+            .map(|a| a.value.as_ref())
     }
 
     /// An unqualified attribute or the empty string.
@@ -238,30 +254,43 @@ impl Element {
     }
 
     /// Children with this local name whose namespace passes `ns`.
-    pub fn children_named<'a>(
-        &'a self,
-        name: &'a str,
+    pub fn children_named<'s>(
+        &'s self,
+        name: &'s str,
         ns: fn(&str) -> bool,
-    ) -> impl Iterator<Item = &'a Element> + 'a {
+    ) -> impl Iterator<Item = &'s Element<'a>> + 's {
         self.children
             .iter()
             .filter(move |c| c.name == name && ns(&c.ns))
     }
 
     /// The first child with this local name whose namespace passes `ns`.
-    pub fn child(&self, name: &str, ns: fn(&str) -> bool) -> Option<&Element> {
+    pub fn child(&self, name: &str, ns: fn(&str) -> bool) -> Option<&Element<'a>> {
         self.children.iter().find(|c| c.name == name && ns(&c.ns))
     }
 
     /// Every descendant (depth first, document order), not including self.
-    pub fn descendants(&self) -> Vec<&Element> {
+    pub fn descendants(&self) -> Vec<&Element<'a>> {
         let mut out = Vec::new();
-        let mut stack: Vec<&Element> = self.children.iter().rev().collect();
+        let mut stack: Vec<&Element<'a>> = self.children.iter().rev().collect();
         while let Some(e) = stack.pop() {
             out.push(e);
             stack.extend(e.children.iter().rev());
         }
         out
+    }
+
+    /// The same tree owning its strings.
+    pub fn into_owned(self) -> Element<'static> {
+        Element {
+            ns: Cow::Owned(self.ns.into_owned()),
+            name: Cow::Owned(self.name.into_owned()),
+            attrs: self.attrs.into_iter().map(Attr::into_owned).collect(),
+            children: self.children.into_iter().map(Element::into_owned).collect(),
+            text: Cow::Owned(self.text.into_owned()),
+            line: self.line,
+            column: self.column,
+        }
     }
 }
 
@@ -279,8 +308,7 @@ pub fn ns_cix(ns: &str) -> bool {
     ns == NS_CIX || ns.is_empty()
 }
 
-/// Decode and parse a document into its root element.
-pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<Element, XmlError> {
+fn check_doc_len(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<(), XmlError> {
     if bytes.len() > limits.max_doc_len {
         return Err(XmlError {
             member: member.to_string(),
@@ -293,25 +321,55 @@ pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<Element, 
             ),
         });
     }
-    let text = decode(member, bytes)?;
-    parse_text(member, &text, limits)
+    Ok(())
 }
 
-fn resolved_ns(r: &ResolveResult<'_>) -> String {
-    match r {
-        ResolveResult::Bound(ns) => ns.0.to_string(),
-        _ => String::new(),
+/// Decode and parse a document, and hand its root element to `build`. The
+/// tree borrows from the decoded text, which lives only for this call: this
+/// is the form the servicing parsers use, copying out only what they keep.
+pub fn parse_with<R>(
+    member: &str,
+    bytes: &[u8],
+    limits: &XmlLimits,
+    build: impl FnOnce(&Element<'_>) -> Result<R, XmlError>,
+) -> Result<R, XmlError> {
+    check_doc_len(member, bytes, limits)?;
+    let text = decode(member, bytes)?;
+    let root = parse_text(member, &text, limits)?;
+    build(&root)
+}
+
+/// Decode and parse a document into its root element, owning its strings.
+pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<Element<'static>, XmlError> {
+    check_doc_len(member, bytes, limits)?;
+    let text = decode(member, bytes)?;
+    Ok(parse_text(member, &text, limits)?.into_owned())
+}
+
+/// The text of a predefined entity reference (`&amp;` …).
+fn entity_value(name: &str) -> Option<&'static str> {
+    match name {
+        "amp" => Some("&"),
+        "lt" => Some("<"),
+        "gt" => Some(">"),
+        "quot" => Some("\""),
+        "apos" => Some("'"),
+        _ => None,
     }
 }
 
-fn entity_value(name: &str) -> Option<char> {
-    match name {
-        "amp" => Some('&'),
-        "lt" => Some('<'),
-        "gt" => Some('>'),
-        "quot" => Some('"'),
-        "apos" => Some('\''),
-        _ => None,
+/// A newline and spaces: indentation, once normalized, is a slice of this.
+const INDENT: &str = "\n                                                                ";
+
+/// The normalized form of a CRLF-indented text run (`\r\n` then spaces,
+/// what Windows-written manifests have between elements), without
+/// allocating; `None` for anything else.
+fn indentation(raw: &str) -> Option<&'static str> {
+    let spaces = raw.strip_prefix("\r\n")?;
+    if spaces.bytes().all(|b| b == b' ') {
+        INDENT.get(..1 + spaces.len())
+    } else {
+        None
     }
 }
 
@@ -347,9 +405,9 @@ impl<'t> LineTracker<'t> {
         let chunk = self.text.get(self.pos..target).unwrap_or("");
         // Only the text after the last newline counts towards the column, so
         // each byte is looked at once even on one-line documents.
-        match chunk.rfind('\n') {
+        match memchr::memrchr(b'\n', chunk.as_bytes()) {
             Some(nl) => {
-                let newlines = chunk.bytes().filter(|&b| b == b'\n').count();
+                let newlines = memchr::memchr_iter(b'\n', chunk.as_bytes()).count();
                 self.line = self
                     .line
                     .saturating_add(u32::try_from(newlines).unwrap_or(u32::MAX));
@@ -363,13 +421,242 @@ impl<'t> LineTracker<'t> {
     }
 }
 
+/// `part` as a slice of `text` with `text`'s lifetime, when it lies inside
+/// it. Events of a `Reader::from_str` borrow from the document, but quick-xml
+/// hands a start tag's bytes out only through `&self`; getting the document
+/// slice back lets the tree borrow names and values instead of copying them.
+fn subslice<'a>(text: &'a str, part: &str) -> Option<&'a str> {
+    let start = (part.as_ptr() as usize).checked_sub(text.as_ptr() as usize)?;
+    let end = start.checked_add(part.len())?;
+    text.get(start..end)
+}
+
+/// `http://www.w3.org/XML/1998/namespace`, bound to `xml` in every document.
+const NS_XML: &str = "http://www.w3.org/XML/1998/namespace";
+/// `http://www.w3.org/2000/xmlns/`, bound to `xmlns` in every document.
+const NS_XMLNS: &str = "http://www.w3.org/2000/xmlns/";
+
+/// One `xmlns` / `xmlns:p` declaration in scope.
+struct Binding<'a> {
+    /// `None` for the default namespace.
+    prefix: Option<&'a str>,
+    /// The attribute value as written (not unescaped); empty unbinds.
+    uri: Cow<'a, str>,
+    level: u16,
+}
+
+/// Namespace scopes with the rules and messages of quick-xml's
+/// `NamespaceResolver` (which `NsReader` applies to every tag), but fed from
+/// the one pass over a tag's attributes that also builds the element, and
+/// resolving to URIs borrowed from the document.
+struct Scopes<'a> {
+    /// Declarations in document order; the innermost match wins.
+    bindings: Vec<Binding<'a>>,
+    /// Open elements, counting the one being read.
+    level: u16,
+}
+
+impl<'a> Scopes<'a> {
+    fn new() -> Self {
+        Scopes {
+            bindings: Vec::new(),
+            level: 0,
+        }
+    }
+
+    fn push_level(&mut self) -> Result<(), NamespaceError> {
+        self.level = self
+            .level
+            .checked_add(1)
+            .ok_or(NamespaceError::TooDeeplyNested(u16::MAX as usize))?;
+        Ok(())
+    }
+
+    /// Leave the innermost element: its declarations go out of scope.
+    fn pop_level(&mut self) {
+        self.level = self.level.saturating_sub(1);
+        while self.bindings.last().is_some_and(|b| b.level > self.level) {
+            self.bindings.pop();
+        }
+    }
+
+    fn declare(
+        &mut self,
+        prefix: PrefixDeclaration<'a>,
+        uri: Cow<'a, str>,
+    ) -> Result<(), NamespaceError> {
+        let prefix = match prefix {
+            PrefixDeclaration::Default => None,
+            PrefixDeclaration::Named("xml") => {
+                if uri != NS_XML {
+                    return Err(NamespaceError::InvalidXmlPrefixBind(uri.to_string()));
+                }
+                // Binding `xml` to its own namespace changes nothing.
+                return Ok(());
+            }
+            PrefixDeclaration::Named("xmlns") => {
+                return Err(NamespaceError::InvalidXmlnsPrefixBind(uri.to_string()));
+            }
+            PrefixDeclaration::Named(p) => {
+                if uri == NS_XML {
+                    return Err(NamespaceError::InvalidPrefixForXml(p.to_string()));
+                } else if uri == NS_XMLNS {
+                    return Err(NamespaceError::InvalidPrefixForXmlns(p.to_string()));
+                }
+                // quick-xml stores `xmlns:="…"` like a default declaration.
+                (!p.is_empty()).then_some(p)
+            }
+        };
+        if self.bindings.len() >= DEFAULT_MAX_NAMESPACE_BINDINGS {
+            return Err(NamespaceError::TooManyBindings(
+                DEFAULT_MAX_NAMESPACE_BINDINGS,
+            ));
+        }
+        self.bindings.push(Binding {
+            prefix,
+            uri,
+            level: self.level,
+        });
+        Ok(())
+    }
+
+    /// Namespace URI and local name of a qualified name; the URI is empty
+    /// when unbound or the prefix is unknown. Unprefixed attributes are in no
+    /// namespace, unprefixed elements in the default one.
+    fn resolve(&self, qname: &'a str, is_element: bool) -> (Cow<'a, str>, &'a str) {
+        // Names are short: a plain scan beats a searcher's set-up.
+        let colon = qname.bytes().position(|b| b == b':');
+        let Some((prefix, local)) = colon.map(|i| {
+            (
+                qname.get(..i).unwrap_or(""),
+                qname.get(i + 1..).unwrap_or(""),
+            )
+        }) else {
+            if !is_element {
+                return (Cow::Borrowed(""), qname);
+            }
+            let uri = self
+                .bindings
+                .iter()
+                .rev()
+                .find(|b| b.prefix.is_none())
+                .map_or(Cow::Borrowed(""), |b| b.uri.clone());
+            return (uri, qname);
+        };
+        let uri = match self
+            .bindings
+            .iter()
+            .rev()
+            .find(|b| b.prefix == Some(prefix))
+        {
+            Some(b) => b.uri.clone(),
+            None if prefix == "xml" => Cow::Borrowed(NS_XML),
+            None if prefix == "xmlns" => Cow::Borrowed(NS_XMLNS),
+            None => Cow::Borrowed(""),
+        };
+        (uri, local)
+    }
+}
+
+/// XML whitespace, as quick-xml's attribute iterator knows it.
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\r' | b'\n' | b'\t')
+}
+
+/// The attributes of a well-formed tag, read by the grammar of quick-xml's
+/// attribute iterator (without its duplicate check) but in a tighter loop:
+/// `name = "value"` or `'value'`, whitespace around `=` optional, none needed
+/// between attributes. `None` as soon as the tag strays from that, for the
+/// caller to get the error from quick-xml itself.
+fn scan_attributes<'a>(tag: &'a str, from: usize, out: &mut Vec<Attribute<'a>>) -> Option<()> {
+    let bytes = tag.as_bytes();
+    let skip_space = |i: usize| {
+        bytes.get(i..).map_or(i, |rest| {
+            i + rest.iter().take_while(|&&b| is_xml_space(b)).count()
+        })
+    };
+    let mut i = from;
+    loop {
+        let key_start = skip_space(i);
+        if key_start >= bytes.len() {
+            return Some(());
+        }
+        // Like quick-xml, the name's first byte is taken whatever it is.
+        let after_first = key_start + 1;
+        let key_end = after_first
+            + bytes
+                .get(after_first..)?
+                .iter()
+                .position(|&b| b == b'=' || is_xml_space(b))?;
+        let eq = skip_space(key_end);
+        if bytes.get(eq) != Some(&b'=') {
+            return None;
+        }
+        let open = skip_space(eq + 1);
+        let quote = *bytes.get(open).filter(|&&q| q == b'"' || q == b'\'')?;
+        let value_start = open + 1;
+        let value_end = value_start + memchr::memchr(quote, bytes.get(value_start..)?)?;
+        out.push(Attribute {
+            key: QName(tag.get(key_start..key_end)?),
+            value: Cow::Borrowed(tag.get(value_start..value_end)?),
+        });
+        i = value_end + 1;
+    }
+}
+
+/// The first attribute whose name repeats an earlier one, with the error
+/// quick-xml's checking iterator gives for it (positions of both names in
+/// the tag).
+fn first_duplicate(tag: &str, attrs: &[Attribute<'_>]) -> Option<(usize, AttrError)> {
+    let position =
+        |a: &Attribute<'_>| (a.key.0.as_ptr() as usize).wrapping_sub(tag.as_ptr() as usize);
+    let earlier = |j: usize| {
+        let key = attrs.get(j)?.key;
+        attrs.get(..j)?.iter().find(|a| a.key == key)
+    };
+    // A scan of the names before each one is quickest for the few
+    // attributes tags have; a set keeps long hostile tags linear.
+    let mut seen = (attrs.len() > 16).then(|| HashSet::with_capacity(attrs.len()));
+    for (j, a) in attrs.iter().enumerate() {
+        // A name new to the set needs no scan.
+        let is_new = seen.as_mut().is_some_and(|s| s.insert(a.key.0));
+        let prev = if is_new { None } else { earlier(j) };
+        if let Some(prev) = prev {
+            return Some((j, AttrError::Duplicated(position(a), position(prev))));
+        }
+    }
+    None
+}
+
+/// An element being read, and where its children start in the pending list.
+struct Open<'a> {
+    el: Element<'a>,
+    first_child: usize,
+    /// Bytes of text inside so far.
+    text_len: usize,
+    /// Past its first piece, an element's text is gathered in the scratch
+    /// buffer of its depth and copied out once, when it closes.
+    joined: bool,
+}
+
 /// Parse decoded text (a leading U+FEFF is skipped).
-pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Element, XmlError> {
+pub fn parse_text<'a>(
+    member: &str,
+    text: &'a str,
+    limits: &XmlLimits,
+) -> Result<Element<'a>, XmlError> {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
-    let mut reader = NsReader::from_str(text);
+    let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
-    let mut stack: Vec<Element> = Vec::new();
-    let mut root: Option<Element> = None;
+    let mut scopes = Scopes::new();
+    // Sized for typical manifests, so that they need no regrowing.
+    let mut stack: Vec<Open<'a>> = Vec::with_capacity(16);
+    let mut text_scratch: Vec<String> = Vec::new();
+    // Finished elements whose parent is still open, in document order; a
+    // parent takes its tail when it closes, in one exact allocation.
+    let mut pending: Vec<Element<'a>> = Vec::with_capacity(64);
+    let mut root: Option<Element<'a>> = None;
+    let mut attrs: Vec<Attribute<'a>> = Vec::with_capacity(16);
     let mut elements = 0usize;
     let mut lines = LineTracker::new(text);
     loop {
@@ -384,6 +671,71 @@ pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Elemen
         match event {
             Event::Start(ref s) | Event::Empty(ref s) => {
                 let is_empty = matches!(event, Event::Empty(_));
+                let Some(tag) = subslice(text, s) else {
+                    return Err(XmlError::at(
+                        member,
+                        text,
+                        start_pos,
+                        "internal error: start tag not borrowed from the document",
+                    ));
+                };
+                let name_len = s.name().as_ref().len();
+                let ns_error = |e: NamespaceError| {
+                    // NsReader reported these from read_event, at the
+                    // reader's last error position.
+                    let pos = usize::try_from(reader.error_position()).unwrap_or(usize::MAX);
+                    XmlError::at(member, text, pos, e.to_string())
+                };
+                scopes.push_level().map_err(ns_error)?;
+                // One pass reads the attributes and the namespaces they
+                // declare. It leaves quick-xml's duplicate check off, which
+                // allocates a list per tag: `first_duplicate` does it here.
+                attrs.clear();
+                let mut attr_error = None;
+                if scan_attributes(tag, name_len, &mut attrs).is_none() {
+                    // Something is wrong with the tag: quick-xml's iterator
+                    // says what, and where.
+                    attrs.clear();
+                    let mut unchecked = Attributes::new(tag, name_len);
+                    for a in unchecked.with_checks(false) {
+                        match a {
+                            Ok(a) => attrs.push(a),
+                            Err(e) => {
+                                attr_error = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                }
+                // NsReader declared the namespaces of every attribute before
+                // the first syntax error, duplicates included, and its
+                // namespace errors came first.
+                for a in &attrs {
+                    if let Some(p) = a.key.as_namespace_binding() {
+                        scopes.declare(p, a.value.clone()).map_err(ns_error)?;
+                    }
+                }
+                let mut checked = attrs.len();
+                if attr_error.is_some() {
+                    // Broken tags only: take the attributes and the first
+                    // error as quick-xml's checking iterator reports them
+                    // (a duplicate name is found before a broken value).
+                    attrs.clear();
+                    attr_error = None;
+                    for a in Attributes::new(tag, name_len) {
+                        match a {
+                            Ok(a) => attrs.push(a),
+                            Err(e) => {
+                                attr_error = Some(e);
+                                break;
+                            }
+                        }
+                    }
+                    checked = attrs.len();
+                } else if let Some((at, e)) = first_duplicate(tag, &attrs) {
+                    checked = at;
+                    attr_error = Some(e);
+                }
                 elements += 1;
                 if elements > limits.max_elements {
                     return Err(XmlError::at(
@@ -415,15 +767,45 @@ pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Elemen
                         "a second root element",
                     ));
                 }
-                let el = build_element(&reader, s, member, lines.at(start_pos), limits)?;
+                let (line, column) = lines.at(start_pos);
+                let qname = tag.get(..name_len).unwrap_or("");
+                let (ns, local) = scopes.resolve(qname, true);
+                let mut el = Element {
+                    ns,
+                    name: Cow::Borrowed(local),
+                    line,
+                    column,
+                    ..Default::default()
+                };
+                fill_attributes(
+                    &mut el,
+                    attrs.get(..checked).unwrap_or(&[]),
+                    attr_error,
+                    &scopes,
+                    member,
+                    limits,
+                )?;
                 if is_empty {
-                    attach(&mut stack, &mut root, el);
+                    scopes.pop_level();
+                    attach(&mut stack, &mut pending, &mut root, el);
                 } else {
-                    stack.push(el);
+                    stack.push(Open {
+                        el,
+                        first_child: pending.len(),
+                        text_len: 0,
+                        joined: false,
+                    });
                 }
             }
             Event::End(_) => {
-                let Some(el) = stack.pop() else {
+                scopes.pop_level();
+                let Some(Open {
+                    mut el,
+                    first_child,
+                    joined,
+                    ..
+                }) = stack.pop()
+                else {
                     return Err(XmlError::at(
                         member,
                         text,
@@ -431,23 +813,49 @@ pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Elemen
                         "closing tag without an open element",
                     ));
                 };
-                attach(&mut stack, &mut root, el);
+                if joined && let Some(t) = text_scratch.get(stack.len()) {
+                    el.text = Cow::Owned(t.clone());
+                }
+                el.children = pending.drain(first_child..).collect();
+                attach(&mut stack, &mut pending, &mut root, el);
             }
             Event::Text(t) => {
-                let content = t.xml10_content();
-                push_text(&mut stack, &content, member, text, start_pos, limits)?;
+                let content = match indentation(&t) {
+                    Some(indent) => Cow::Borrowed(indent),
+                    None => t.xml10_content(),
+                };
+                push_text(
+                    &mut stack,
+                    &mut text_scratch,
+                    content,
+                    member,
+                    text,
+                    start_pos,
+                    limits,
+                )?;
             }
             Event::CData(c) => {
                 let content = c.into_inner();
-                push_text(&mut stack, &content, member, text, start_pos, limits)?;
+                push_text(
+                    &mut stack,
+                    &mut text_scratch,
+                    content,
+                    member,
+                    text,
+                    start_pos,
+                    limits,
+                )?;
             }
             Event::GeneralRef(r) => {
-                let ch = if r.is_char_ref() {
-                    r.resolve_char_ref().ok().flatten()
+                let content = if r.is_char_ref() {
+                    r.resolve_char_ref()
+                        .ok()
+                        .flatten()
+                        .map(|ch| Cow::Owned(ch.to_string()))
                 } else {
-                    entity_value(&r.xml10_content())
+                    entity_value(&r.xml10_content()).map(Cow::Borrowed)
                 };
-                let Some(ch) = ch else {
+                let Some(content) = content else {
                     return Err(XmlError::at(
                         member,
                         text,
@@ -455,10 +863,10 @@ pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Elemen
                         format!("unknown entity &{};", r.xml10_content()),
                     ));
                 };
-                let mut buf = [0u8; 4];
                 push_text(
                     &mut stack,
-                    ch.encode_utf8(&mut buf),
+                    &mut text_scratch,
+                    content,
                     member,
                     text,
                     start_pos,
@@ -485,31 +893,41 @@ pub fn parse_text(member: &str, text: &str, limits: &XmlLimits) -> Result<Elemen
             text.len(),
             format!(
                 "unexpected end of document: <{}> opened at line {}, column {} is not closed",
-                open.name, open.line, open.column
+                open.el.name, open.el.line, open.el.column
             ),
         ));
     }
     root.ok_or_else(|| XmlError::at(member, text, text.len(), "no root element"))
 }
 
-fn attach(stack: &mut [Element], root: &mut Option<Element>, el: Element) {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(el),
-        None => *root = Some(el),
+fn attach<'a>(
+    stack: &mut [Open<'a>],
+    pending: &mut Vec<Element<'a>>,
+    root: &mut Option<Element<'a>>,
+    el: Element<'a>,
+) {
+    if stack.is_empty() {
+        *root = Some(el);
+    } else {
+        pending.push(el);
     }
 }
 
-fn push_text(
-    stack: &mut [Element],
-    content: &str,
+fn push_text<'a>(
+    stack: &mut [Open<'a>],
+    text_scratch: &mut Vec<String>,
+    content: Cow<'a, str>,
     member: &str,
     text: &str,
     pos: usize,
     limits: &XmlLimits,
 ) -> Result<(), XmlError> {
+    let depth = stack.len().saturating_sub(1);
     match stack.last_mut() {
-        Some(el) => {
-            if el.text.len().saturating_add(content.len()) > limits.max_text_len {
+        Some(open) => {
+            let el = &mut open.el;
+            let text_len = open.text_len.saturating_add(content.len());
+            if text_len > limits.max_text_len {
                 return Err(XmlError::at(
                     member,
                     text,
@@ -520,7 +938,22 @@ fn push_text(
                     ),
                 ));
             }
-            el.text.push_str(content);
+            if open.text_len == 0 {
+                el.text = content;
+            } else {
+                while text_scratch.len() <= depth {
+                    text_scratch.push(String::new());
+                }
+                if let Some(buf) = text_scratch.get_mut(depth) {
+                    if !open.joined {
+                        buf.clear();
+                        buf.push_str(&el.text);
+                        open.joined = true;
+                    }
+                    buf.push_str(&content);
+                }
+            }
+            open.text_len = text_len;
             Ok(())
         }
         None => {
@@ -538,33 +971,29 @@ fn push_text(
     }
 }
 
-fn build_element(
-    reader: &NsReader<&[u8]>,
-    s: &BytesStart<'_>,
+/// Check and resolve a tag's attributes (namespace declarations left out),
+/// in document order; an attribute syntax error found while reading the tag
+/// is reported after the attributes before it.
+fn fill_attributes<'a>(
+    el: &mut Element<'a>,
+    attrs: &[Attribute<'a>],
+    attr_error: Option<AttrError>,
+    scopes: &Scopes<'a>,
     member: &str,
-    (line, column): (u32, u32),
     limits: &XmlLimits,
-) -> Result<Element, XmlError> {
-    let (ns, local) = reader.resolver().resolve_element(s.name());
+) -> Result<(), XmlError> {
     let at = |message: String| XmlError {
         member: member.to_string(),
-        line,
-        column,
+        line: el.line,
+        column: el.column,
         message,
     };
-    let mut el = Element {
-        ns: resolved_ns(&ns),
-        name: local.as_ref().to_string(),
-        line,
-        column,
-        ..Default::default()
-    };
-    for attr in s.attributes() {
-        let attr = attr.map_err(|e| at(e.to_string()))?;
-        let key = attr.key.as_ref();
-        if key == "xmlns" || key.starts_with("xmlns:") {
+    let mut out = Vec::with_capacity(attrs.len());
+    for attr in attrs {
+        if attr.key.as_namespace_binding().is_some() {
             continue;
         }
+        let key = attr.key.into_inner();
         if attr.value.len() > limits.max_attr_len {
             return Err(at(format!(
                 "attribute {key} of <{}> is {} bytes, over the limit of {} (raise it with --max-xml-attr)",
@@ -573,24 +1002,36 @@ fn build_element(
                 limits.max_attr_len
             )));
         }
-        let (ans, alocal) = reader.resolver().resolve_attribute(attr.key);
-        let value = attr
-            .normalized_value(quick_xml::XmlVersion::Implicit1_0)
-            .map_err(|e| at(format!("attribute {key}: {e}")))?;
-        el.attrs.push(Attr {
-            ns: resolved_ns(&ans),
-            name: alocal.as_ref().to_string(),
-            value: value.into_owned(),
+        let (ns, local) = scopes.resolve(key, false);
+        // Only references and tabs/line ends change a value (and only a
+        // reference can be an error): most values are used as written.
+        let raw = attr.value.as_bytes();
+        let value = if memchr::memchr3(b'&', b'\r', b'\n', raw).is_none()
+            && memchr::memchr(b'\t', raw).is_none()
+        {
+            attr.value.clone()
+        } else {
+            attr.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map_err(|e| at(format!("attribute {key}: {e}")))?
+        };
+        out.push(Attr {
+            ns,
+            name: Cow::Borrowed(local),
+            value,
         });
     }
-    Ok(el)
+    if let Some(e) = attr_error {
+        return Err(at(e.to_string()));
+    }
+    el.attrs = out;
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn p(bytes: &[u8]) -> Result<Element, XmlError> {
+    fn p(bytes: &[u8]) -> Result<Element<'static>, XmlError> {
         parse("m.manifest", bytes, &XmlLimits::default())
     }
 
