@@ -113,7 +113,17 @@ fn copy_folder_input(parts: &mut [Part], spans: &[Span]) -> std::io::Result<Vec<
                 pos: 0,
             },
             len: p.len,
-            hdr: p.hdr.clone(),
+            // The decoding thread reads only the data reserve; the CFFILE
+            // table (a name per member) would be copied once per folder
+            // in flight.
+            hdr: super::cab::Header {
+                header_reserve: Vec::new(),
+                prev: None,
+                next: None,
+                folders: Vec::new(),
+                files: Vec::new(),
+                ..p.hdr
+            },
             cur: None,
         })
         .collect();
@@ -203,6 +213,12 @@ impl Walker<'_, '_> {
             self.header_findings(p, &mut info, i == 0);
         }
         let (folders, members) = self.merge(&parts, missing_next);
+        // `members` holds a copy of every CFFILE entry now; the parts'
+        // tables are not read again, and a name per member is worth
+        // freeing for the whole walk of a large cabinet.
+        for p in &mut parts {
+            p.hdr.files = Vec::new();
+        }
         info.folders = folders.len() as u32;
         info.files = members.len() as u32;
         self.report.containers.push(info);
