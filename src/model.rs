@@ -628,7 +628,7 @@ impl Package {
         let dcm_base: Option<&Vec<u8>> = opts.dcm_base.as_ref().or(found_base.as_ref());
         for m in &mut self.members {
             if matches!(m.kind, MemberKind::Mum | MemberKind::ContainerIndex) {
-                match m.parsed.take() {
+                match take_parsed(m, opts) {
                     Some(Parsed::Mum(mum)) => self.packages.push(PackageManifest {
                         member: m.path.clone(),
                         mum: *mum,
@@ -674,7 +674,13 @@ impl Package {
         // Components second: file locations need the indexes.
         let mut components = Vec::new();
         for i in 0..self.members.len() {
-            let early = self.members.get_mut(i).and_then(|m| m.parsed.take());
+            let early = self.members.get_mut(i).and_then(|m| {
+                if m.kind == MemberKind::Manifest {
+                    take_parsed(m, opts)
+                } else {
+                    None
+                }
+            });
             let Some(m) = self.members.get(i) else {
                 break;
             };
@@ -1178,15 +1184,40 @@ fn read_member(
     }
 }
 
+/// Servicing documents up to this size are parsed as they stream past.
+/// Larger ones (a container index or `update.mum` listing thousands of
+/// entries) wait for the walk's end: their element tree is several times
+/// their text, and by then the decoders' buffers are freed.
+const EARLY_PARSE_MAX: usize = 256 * 1024;
+
 /// Parse a member's servicing XML right after it was read and drop its
 /// text, so that a package's thousands of manifests are not all held as
 /// text until the walk ends. DCM manifests wait (their base may come later
-/// in the walk); a text that does not start like XML stays for the
-/// `member-content-mismatch` check.
+/// in the walk), and so do documents over [`EARLY_PARSE_MAX`].
 fn parse_early(m: &mut Member, opts: &LoadOptions) {
-    let Some(bytes) = m.bytes.as_deref() else {
-        return;
-    };
+    if m.bytes.as_ref().is_some_and(|b| b.len() <= EARLY_PARSE_MAX) {
+        m.parsed = take_parsed(m, opts);
+    }
+}
+
+/// The member's servicing XML parsed (the early result if there is one),
+/// or `None` when it is not a document parsed here or its text is not
+/// kept. A text that parsed is dropped unless it does not start like XML
+/// (the `member-content-mismatch` check reads it).
+fn take_parsed(m: &mut Member, opts: &LoadOptions) -> Option<Parsed> {
+    let parsed = m.parsed.take().or_else(|| parse_member(m, opts))?;
+    if !matches!(parsed, Parsed::Malformed(_))
+        && m.bytes
+            .as_deref()
+            .is_some_and(crate::check::anomaly::looks_like_xml)
+    {
+        m.bytes = None;
+    }
+    Some(parsed)
+}
+
+fn parse_member(m: &Member, opts: &LoadOptions) -> Option<Parsed> {
+    let bytes = m.bytes.as_deref()?;
     // Held until the walk ends: the parsers' vectors grew by doubling (a
     // one-file manifest has room for four), so they are trimmed.
     let parsed = match m.kind {
@@ -1207,18 +1238,9 @@ fn parse_early(m: &mut Member, opts: &LoadOptions) {
             man.dependencies.shrink_to_fit();
             Parsed::Manifest(Box::new(man))
         }),
-        _ => return,
+        _ => return None,
     };
-    let parsed = match parsed {
-        Ok(p) => {
-            if crate::check::anomaly::looks_like_xml(bytes) {
-                m.bytes = None;
-            }
-            p
-        }
-        Err(e) => Parsed::Malformed(e.to_string()),
-    };
-    m.parsed = Some(parsed);
+    Some(parsed.unwrap_or_else(|e| Parsed::Malformed(e.to_string())))
 }
 
 /// The member's digest in a manifest's algorithm, when we computed it.
