@@ -470,6 +470,9 @@ impl Package {
             Ok(())
         })?;
         members.shrink_to_fit();
+        // The walk is over: its pooled buffers would sit idle while the
+        // model is parsed and checked.
+        container::release_buffers();
         let mut pkg = Package {
             input: input.display().to_string(),
             containers: report.containers,
