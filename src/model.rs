@@ -146,13 +146,16 @@ pub struct Member {
     /// Tree path (`Windows6.1-KB4538483-x86.cab/update.mum`).
     pub path: String,
     pub size: u64,
-    /// Lower-case hex SHA-256 of the bytes read.
-    pub sha256: String,
-    /// Lower-case hex SHA-1 of the bytes read, for members that may be
-    /// payloads (old manifests declare SHA-1 digests). Servicing XML,
-    /// catalogs, delta blobs and cabinets are never SHA-1-checked, so their
-    /// SHA-1 is not computed: it would double the hashing cost.
-    pub sha1: Option<String>,
+    /// SHA-256 of the bytes read (lower-case hex in JSON; [`Member::sha256_hex`]).
+    /// Raw bytes, not hex text: a package has tens of thousands of members.
+    #[serde(serialize_with = "serialize_hex")]
+    pub sha256: [u8; 32],
+    /// SHA-1 of the bytes read, for members that may be payloads (old
+    /// manifests declare SHA-1 digests). Servicing XML, catalogs, delta
+    /// blobs and cabinets are never SHA-1-checked, so their SHA-1 is not
+    /// computed: it would double the hashing cost.
+    #[serde(serialize_with = "serialize_hex_opt")]
+    pub sha1: Option<[u8; 20]>,
     /// Timestamp stored in the container (CAB date/time or file mtime).
     pub timestamp: Option<Timestamp>,
     pub kind: MemberKind,
@@ -164,10 +167,47 @@ pub struct Member {
     /// Version resource of a PE member, read while its bytes were at hand
     /// (they are not kept past `max_kept_pe`).
     #[serde(skip)]
-    pub(crate) pe: Option<PeVersion>,
+    pub(crate) pe: Option<Box<PeVersion>>,
+    /// The servicing document, parsed as soon as the member was read so
+    /// that its text need not wait in memory for the end of the walk.
+    #[serde(skip)]
+    parsed: Option<Parsed>,
+}
+
+/// A member's servicing XML parsed during the walk; errors are kept as
+/// their text and reported in member order after the walk. Boxed: most
+/// members have none, and a manifest is half the size of a mum.
+#[derive(Debug, Clone)]
+enum Parsed {
+    Mum(Box<Mum>),
+    Index(Box<ContainerIndex>),
+    Manifest(Box<component::Manifest>),
+    /// The parse error of the member's kind of document.
+    Malformed(String),
+}
+
+fn serialize_hex<S: serde::Serializer>(d: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(d))
+}
+
+fn serialize_hex_opt<S: serde::Serializer>(d: &Option<[u8; 20]>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&hex::encode(d)),
+        None => s.serialize_none(),
+    }
 }
 
 impl Member {
+    /// Lower-case hex SHA-256 of the bytes read.
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.sha256)
+    }
+
+    /// Lower-case hex SHA-1 of the bytes read, when computed.
+    pub fn sha1_hex(&self) -> Option<String> {
+        self.sha1.map(hex::encode)
+    }
+
     /// The bytes kept for this member (metadata, deltas, PE payloads).
     pub fn bytes(&self) -> Option<&[u8]> {
         self.bytes.as_deref()
@@ -424,10 +464,15 @@ impl Package {
         let mut findings: Vec<Finding> = Vec::new();
         let mut kept_total = Kept::default();
         let report = container::walk(input, limits, &mut |meta, reader| {
-            let m = read_member(meta, reader, opts, &mut kept_total, &mut findings);
+            let mut m = read_member(meta, reader, opts, &mut kept_total, &mut findings);
+            parse_early(&mut m, opts);
             members.push(m);
             Ok(())
         })?;
+        members.shrink_to_fit();
+        // The walk is over: its pooled buffers would sit idle while the
+        // model is parsed and checked.
+        container::release_buffers();
         let mut pkg = Package {
             input: input.display().to_string(),
             containers: report.containers,
@@ -468,13 +513,15 @@ impl Package {
                     attributes: 0,
                     is_container: false,
                 };
-                read_member(
+                let mut m = read_member(
                     &meta,
                     &mut bytes.as_slice(),
                     opts,
                     &mut kept_total,
                     &mut findings,
-                )
+                );
+                parse_early(&mut m, opts);
+                m
             })
             .collect();
         let mut pkg = Package {
@@ -582,26 +629,27 @@ impl Package {
             None
         };
         let dcm_base: Option<&Vec<u8>> = opts.dcm_base.as_ref().or(found_base.as_ref());
-        for m in &self.members {
+        for m in &mut self.members {
+            if matches!(m.kind, MemberKind::Mum | MemberKind::ContainerIndex) {
+                match take_parsed(m, opts) {
+                    Some(Parsed::Mum(mum)) => self.packages.push(PackageManifest {
+                        member: m.path.clone(),
+                        mum: *mum,
+                    }),
+                    Some(Parsed::Index(index)) => {
+                        self.indexes.push(Index::new(m.path.clone(), *index))
+                    }
+                    Some(Parsed::Malformed(e)) => {
+                        findings.push(Finding::error("metadata-malformed", &m.path, e))
+                    }
+                    Some(Parsed::Manifest(_)) | None => {}
+                }
+                continue;
+            }
             let Some(bytes) = m.bytes.as_deref() else {
                 continue;
             };
             match m.kind {
-                MemberKind::Mum => match mum::parse(&m.path, bytes, &opts.xml) {
-                    Ok(mum) => self.packages.push(PackageManifest {
-                        member: m.path.clone(),
-                        mum,
-                    }),
-                    Err(e) => {
-                        findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()))
-                    }
-                },
-                MemberKind::ContainerIndex => match cix::parse(&m.path, bytes, &opts.xml) {
-                    Ok(index) => self.indexes.push(Index::new(m.path.clone(), index)),
-                    Err(e) => {
-                        findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()))
-                    }
-                },
                 MemberKind::CompressedManifest if dcm_base.is_none() => {
                     self.compressed_manifests.push(m.path.clone());
                     findings.push(Finding::info(
@@ -627,29 +675,33 @@ impl Package {
             }
         }
         // Components second: file locations need the indexes.
-        let keys = self.lookup.members.clone();
         let mut components = Vec::new();
         for i in 0..self.members.len() {
+            let early = self.members.get_mut(i).and_then(|m| {
+                if m.kind == MemberKind::Manifest {
+                    take_parsed(m, opts)
+                } else {
+                    None
+                }
+            });
             let Some(m) = self.members.get(i) else {
                 break;
             };
-            if !matches!(
-                m.kind,
-                MemberKind::Manifest | MemberKind::CompressedManifest
-            ) {
-                continue;
-            }
-            let Some(raw) = m.bytes.as_deref() else {
-                continue;
-            };
-            let expanded;
-            let bytes = match (m.kind, dcm_base) {
-                (MemberKind::Manifest, _) => raw,
-                (MemberKind::CompressedManifest, Some(base)) => {
+            let parsed = match early {
+                Some(Parsed::Manifest(man)) => Ok(*man),
+                Some(Parsed::Malformed(e)) if m.kind == MemberKind::Manifest => Err(e),
+                _ => {
+                    // DCM manifests wait for the walk's end: the base may
+                    // be a wcp.dll met later.
+                    if m.kind != MemberKind::CompressedManifest {
+                        continue;
+                    }
+                    let (Some(raw), Some(base)) = (m.bytes.as_deref(), dcm_base) else {
+                        continue;
+                    };
                     match msdelta::expand_dcm(raw, base) {
                         Ok(x) => {
-                            expanded = x.xml;
-                            &expanded[..]
+                            component::parse(&m.path, &x.xml, &opts.xml).map_err(|e| e.to_string())
                         }
                         Err(e) => {
                             self.compressed_manifests.push(m.path.clone());
@@ -662,12 +714,11 @@ impl Package {
                         }
                     }
                 }
-                _ => continue,
             };
-            let man = match component::parse(&m.path, bytes, &opts.xml) {
+            let man = match parsed {
                 Ok(man) => man,
                 Err(e) => {
-                    findings.push(Finding::error("metadata-malformed", &m.path, e.to_string()));
+                    findings.push(Finding::error("metadata-malformed", &m.path, e));
                     continue;
                 }
             };
@@ -678,12 +729,17 @@ impl Package {
                     format!("line {line}: {w}"),
                 ));
             }
-            components.push(self.build_component(m, man, &keys));
+            components.push(self.build_component(m, man, &self.lookup.members));
             // Parsed: the model holds what it said, so the text can go
             // (thousands of manifests would otherwise stay in memory).
             if let Some(m) = self.members.get_mut(i) {
                 m.bytes = None;
             }
+        }
+        // The PE versions went to the files that are these members; nothing
+        // reads them on the members again.
+        for m in &mut self.members {
+            m.pe = None;
         }
         self.components = components;
         self.findings.append(&mut findings);
@@ -879,7 +935,7 @@ impl Package {
                 if let Some(&i) = keys.get(&key)
                     && let Some(mem) = self.members.get(i)
                 {
-                    let pe = mem.pe.clone();
+                    let pe = mem.pe.as_deref().cloned();
                     return (
                         Location::Stored {
                             member: mem.path.clone(),
@@ -1100,7 +1156,7 @@ fn read_member(
     }
     let mut pe = None;
     if keep && kind == MemberKind::Pe {
-        pe = pe::version_info(&kept);
+        pe = pe::version_info(&kept).map(Box::new);
         let name = meta.path.rsplit('/').next().unwrap_or(&meta.path);
         // Kept PE bytes count against their own, small budget: beyond it
         // only the version survives, so memory stays flat.
@@ -1114,25 +1170,87 @@ fn read_member(
     }
     if keep {
         kept_total.all = kept_total.all.saturating_add(kept.len() as u64);
+        // Grown by doubling while it streamed in: up to twice its size.
+        kept.shrink_to_fit();
     }
     Member {
         path: meta.path.clone(),
         size: total,
-        sha256: hex::encode(sha256.finalize()),
-        sha1: sha1.map(|h| hex::encode(h.finalize())),
+        sha256: sha256.finalize().into(),
+        sha1: sha1.map(|h| h.finalize().into()),
         timestamp: meta.modified,
         kind,
         read_error,
         bytes: keep.then_some(kept),
         pe,
+        parsed: None,
     }
+}
+
+/// Servicing documents up to this size are parsed as they stream past.
+/// Larger ones (a container index or `update.mum` listing thousands of
+/// entries) wait for the walk's end: their element tree is several times
+/// their text, and by then the decoders' buffers are freed.
+const EARLY_PARSE_MAX: usize = 256 * 1024;
+
+/// Parse a member's servicing XML right after it was read and drop its
+/// text, so that a package's thousands of manifests are not all held as
+/// text until the walk ends. DCM manifests wait (their base may come later
+/// in the walk), and so do documents over [`EARLY_PARSE_MAX`].
+fn parse_early(m: &mut Member, opts: &LoadOptions) {
+    if m.bytes.as_ref().is_some_and(|b| b.len() <= EARLY_PARSE_MAX) {
+        m.parsed = take_parsed(m, opts);
+    }
+}
+
+/// The member's servicing XML parsed (the early result if there is one),
+/// or `None` when it is not a document parsed here or its text is not
+/// kept. A text that parsed is dropped unless it does not start like XML
+/// (the `member-content-mismatch` check reads it).
+fn take_parsed(m: &mut Member, opts: &LoadOptions) -> Option<Parsed> {
+    let parsed = m.parsed.take().or_else(|| parse_member(m, opts))?;
+    if !matches!(parsed, Parsed::Malformed(_))
+        && m.bytes
+            .as_deref()
+            .is_some_and(crate::check::anomaly::looks_like_xml)
+    {
+        m.bytes = None;
+    }
+    Some(parsed)
+}
+
+fn parse_member(m: &Member, opts: &LoadOptions) -> Option<Parsed> {
+    let bytes = m.bytes.as_deref()?;
+    // Held until the walk ends: the parsers' vectors grew by doubling (a
+    // one-file manifest has room for four), so they are trimmed.
+    let parsed = match m.kind {
+        MemberKind::Mum => mum::parse(&m.path, bytes, &opts.xml).map(|mut p| {
+            p.updates.shrink_to_fit();
+            for u in &mut p.updates {
+                u.components.shrink_to_fit();
+            }
+            Parsed::Mum(Box::new(p))
+        }),
+        MemberKind::ContainerIndex => cix::parse(&m.path, bytes, &opts.xml).map(|mut ix| {
+            ix.files.shrink_to_fit();
+            Parsed::Index(Box::new(ix))
+        }),
+        MemberKind::Manifest => component::parse(&m.path, bytes, &opts.xml).map(|mut man| {
+            man.files.shrink_to_fit();
+            man.registry_keys.shrink_to_fit();
+            man.dependencies.shrink_to_fit();
+            Parsed::Manifest(Box::new(man))
+        }),
+        _ => return None,
+    };
+    Some(parsed.unwrap_or_else(|e| Parsed::Malformed(e.to_string())))
 }
 
 /// The member's digest in a manifest's algorithm, when we computed it.
 pub fn member_digest(m: &Member, alg: &DigestAlg) -> Option<String> {
     match alg {
-        DigestAlg::Sha256 => Some(m.sha256.clone()),
-        DigestAlg::Sha1 => m.sha1.clone(),
+        DigestAlg::Sha256 => Some(m.sha256_hex()),
+        DigestAlg::Sha1 => m.sha1_hex(),
         DigestAlg::Other(_) => None,
     }
 }

@@ -53,7 +53,7 @@ fn duplicate_names(pkg: &Package, out: &mut Vec<Finding>) {
 
 /// True when the bytes start like an XML document: optional BOM (UTF-8 or
 /// UTF-16) and whitespace, then `<`.
-fn looks_like_xml(bytes: &[u8]) -> bool {
+pub(crate) fn looks_like_xml(bytes: &[u8]) -> bool {
     if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
         return true;
     }

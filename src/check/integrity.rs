@@ -61,7 +61,6 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             delta_blobs: pkg.deltas.len(),
             ..Default::default()
         },
-        keys: pkg.member_index(),
         referenced: HashSet::new(),
         compressed_keyforms: pkg
             .compressed_manifests
@@ -84,7 +83,6 @@ struct Checker<'a> {
     pkg: &'a Package,
     out: Vec<Finding>,
     stats: Stats,
-    keys: HashMap<String, usize>,
     /// Member keys something points at.
     referenced: HashSet<String>,
     /// Keyforms named by DCM manifests (lower case).
@@ -491,7 +489,9 @@ impl Checker<'_> {
                 } else {
                     path_key(&format!("{dir}/{name}"))
                 };
-                let Some(m) = self.keys.get(&key).and_then(|&i| self.pkg.members.get(i)) else {
+                // The model's own lookup: a second map of every member path would
+                // double what the checks hold.
+                let Some(m) = self.pkg.member(&key) else {
                     let code = if src.type_ == SourceType::Raw {
                         "index-member-missing"
                     } else {
@@ -506,9 +506,10 @@ impl Checker<'_> {
                 };
                 self.referenced.insert(key);
                 let mut ok = true;
+                let sha256 = m.sha256_hex();
                 if let Some(h) = &src.hash
                     && h.is_sha256()
-                    && h.hex != m.sha256
+                    && h.hex != sha256
                 {
                     ok = false;
                     self.out.push(Finding::error(
@@ -516,7 +517,7 @@ impl Checker<'_> {
                         &subject,
                         format!(
                             "{}: SHA-256 is {}, the index source hash says {}",
-                            m.path, m.sha256, h.hex
+                            m.path, sha256, h.hex
                         ),
                     ));
                 }
@@ -528,7 +529,7 @@ impl Checker<'_> {
                         .is_some_and(|s| e.hash.as_ref() == Some(s));
                     if let Some(h) = &e.hash
                         && h.is_sha256()
-                        && h.hex != m.sha256
+                        && h.hex != sha256
                         && !same_as_source
                     {
                         ok = false;
@@ -537,7 +538,7 @@ impl Checker<'_> {
                             &subject,
                             format!(
                                 "{}: SHA-256 is {}, the index target hash says {}",
-                                m.path, m.sha256, h.hex
+                                m.path, sha256, h.hex
                             ),
                         ));
                     }

@@ -1,8 +1,6 @@
 //! `kbinspect ls`: list every member of a package tree (nested cabinets
 //! included), the containers and the anomalies; `--test` decodes everything.
 
-use comfy_table::{Table, presets};
-
 use super::Format;
 use kbinspect::container::{DigestKind, Limits, list};
 
@@ -92,8 +90,6 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         super::print_json(&listing)?;
         return Ok(code);
     }
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_FULL_CONDENSED);
     let mut head = vec!["Path", "Size", "Modified", "Method", "Folder"];
     if args.test {
         head.push(match args.hash {
@@ -102,8 +98,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             HashArg::None => "Test",
         });
     }
-    t.set_header(head);
-    for m in &listing.members {
+    let row = |m: &kbinspect::container::ListedMember| {
         let mut row = vec![
             if m.meta.is_container {
                 format!("{}/", m.meta.path)
@@ -122,11 +117,14 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                 _ => "OK".to_string(),
             });
         }
-        t.add_row(row);
-    }
+        row
+    };
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{t}")?;
+    // Row by row: a table of every member held at once would cost several
+    // times the listing itself.
+    kbinspect::report::write_table(&mut out, &head, || listing.members.iter().map(row))?;
+    writeln!(out)?;
     for c in &listing.containers {
         let name = if c.path.is_empty() {
             listing.input.as_str()

@@ -118,7 +118,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                         .map_or("?".to_string(), |a| format!("{a:?}").to_lowercase())
                 )?;
             }
-            out.write_all(report::verify_table(&r).as_bytes())?;
+            report::write_verify_table(&mut out, &r)?;
         }
     }
     Ok(kbinspect::finding::exit_code(&findings))

@@ -242,6 +242,15 @@ pub fn walk(input: &Path, limits: &Limits, visitor: &mut Visitor<'_>) -> Result<
     walk_with(input, limits, &WalkOptions::default(), visitor)
 }
 
+/// Free the decoders' buffers kept for reuse between folders (LZX windows,
+/// output batches: up to ~18 MB). Call it when no walk is running any more
+/// and memory matters more than starting the next walk warm, as the model
+/// does before parsing.
+pub fn release_buffers() {
+    lzx::release_windows();
+    stream::release_batches();
+}
+
 /// How much a walk decodes beyond what the visitor reads.
 #[derive(Debug, Clone)]
 pub struct WalkOptions {

@@ -328,6 +328,13 @@ const BATCH: usize = 256 << 10;
 static BATCHES: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 const POOLED_BATCHES: usize = 2 * PIPE_DEPTH + 8;
 
+/// Free the pooled batch buffers (the pool refills on the next pipe).
+pub(crate) fn release_batches() {
+    if let Ok(mut pool) = BATCHES.lock() {
+        *pool = Vec::new();
+    }
+}
+
 fn take_batch() -> Vec<u8> {
     if let Ok(mut pool) = BATCHES.lock()
         && let Some(mut b) = pool.pop()

@@ -205,6 +205,12 @@ impl Walker<'_, '_> {
             self.header_findings(p, &mut info, i == 0);
         }
         let (folders, members) = self.merge(&parts, missing_next);
+        // `members` holds a copy of every CFFILE entry now; the parts'
+        // tables are not read again, and a name per member is worth
+        // freeing for the whole walk of a large cabinet.
+        for p in &mut parts {
+            p.hdr.files = Vec::new();
+        }
         info.folders = folders.len() as u32;
         info.files = members.len() as u32;
         self.report.containers.push(info);

@@ -5,7 +5,10 @@
 //! table functions. Nothing here decides a verdict beyond counting findings.
 
 use comfy_table::{ContentArrangement, Table, presets};
+
+mod table;
 use serde::Serialize;
+pub use table::write_table;
 
 use crate::check::integrity::Stats;
 use crate::finding::{Finding, Severity};
@@ -315,26 +318,40 @@ pub fn verify_report<'a>(
 
 /// Findings as a table, worst first, then a verdict line.
 pub fn verify_table(r: &VerifyReport<'_>) -> String {
-    let mut sorted: Vec<&Finding> = r.findings.iter().collect();
-    sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    let mut t = table();
-    t.set_header(["severity", "code", "subject", "detail"]);
-    for f in sorted {
-        t.add_row([
-            f.severity.to_string(),
-            f.code.clone(),
-            f.subject.clone(),
-            f.detail.clone(),
-        ]);
+    let mut out = Vec::new();
+    // Writing to a Vec cannot fail.
+    let _ = write_verify_table(&mut out, r);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// [`verify_table`] written row by row: the table is not built in memory
+/// (a package can have tens of thousands of findings).
+pub fn write_verify_table<W: std::io::Write + ?Sized>(
+    out: &mut W,
+    r: &VerifyReport<'_>,
+) -> std::io::Result<()> {
+    if r.findings.is_empty() {
+        out.write_all(b"no findings")?;
+    } else {
+        // Worst first; the sort is stable, so the check order stays within
+        // a severity.
+        let mut sorted: Vec<&Finding> = r.findings.iter().collect();
+        sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
+        write_table(out, &["severity", "code", "subject", "detail"], || {
+            sorted.iter().map(|f| {
+                vec![
+                    f.severity.to_string(),
+                    f.code.clone(),
+                    f.subject.clone(),
+                    f.detail.clone(),
+                ]
+            })
+        })?;
     }
     let s = &r.summary;
-    let table = if r.findings.is_empty() {
-        "no findings".to_string()
-    } else {
-        t.to_string()
-    };
-    format!(
-        "{table}\n{}: {} errors, {} warnings, {} info; {} components, {} files ({} verified by hash, {} agreeing with the index, {} not expanded), {} index sources verified\n",
+    writeln!(
+        out,
+        "\n{}: {} errors, {} warnings, {} info; {} components, {} files ({} verified by hash, {} agreeing with the index, {} not expanded), {} index sources verified",
         r.verdict.to_uppercase(),
         s.errors,
         s.warnings,

@@ -812,6 +812,13 @@ fn store4(win: &mut [u8], at: usize, v: [u8; 4]) {
 static WINDOWS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
 const POOLED_WINDOWS: usize = 4;
 
+/// Free the pooled windows (the pool refills on the next decode).
+pub(crate) fn release_windows() {
+    if let Ok(mut pool) = WINDOWS.lock() {
+        *pool = Vec::new();
+    }
+}
+
 fn take_window(size: usize) -> Vec<u8> {
     if let Ok(mut pool) = WINDOWS.lock()
         && let Some(i) = pool.iter().position(|w| w.len() == size)
