@@ -28,7 +28,7 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::BufRead;
 use std::path::Path;
 
 use serde::Serialize;
@@ -1052,7 +1052,7 @@ struct Kept {
 /// keep its bytes when it is something we parse later.
 fn read_member(
     meta: &MemberMeta,
-    reader: &mut dyn Read,
+    reader: &mut dyn BufRead,
     opts: &LoadOptions,
     kept_total: &mut Kept,
     findings: &mut Vec<Finding>,
@@ -1062,12 +1062,14 @@ fn read_member(
     let mut head: Vec<u8> = Vec::new();
     let mut read_error = None;
     // Fill the head first: classification needs the signature.
-    let mut buf = vec![0u8; HEAD_LEN];
-    let mut filled = 0usize;
-    while filled < HEAD_LEN {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
+    while head.len() < HEAD_LEN {
+        match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(b) => {
+                let n = b.len().min(HEAD_LEN - head.len());
+                head.extend_from_slice(&b[..n]);
+                reader.consume(n);
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => {
                 read_error = Some(e.to_string());
@@ -1075,7 +1077,7 @@ fn read_member(
             }
         }
     }
-    head.extend_from_slice(&buf[..filled]);
+    let filled = head.len();
     let kind = kind_of(meta, &head);
     if !matches!(
         kind,
@@ -1118,10 +1120,11 @@ fn read_member(
     let mut total = head.len() as u64;
     if read_error.is_none() && filled == HEAD_LEN {
         loop {
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    let chunk = &buf[..n];
+            // Hashed straight from the decoder's buffer, no copy.
+            match reader.fill_buf() {
+                Ok([]) => break,
+                Ok(chunk) => {
+                    let n = chunk.len();
                     sha256.update(chunk);
                     if let Some(h) = sha1.as_mut() {
                         h.update(chunk);
@@ -1137,6 +1140,7 @@ fn read_member(
                             kept.extend_from_slice(chunk);
                         }
                     }
+                    reader.consume(n);
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {

@@ -810,7 +810,7 @@ fn store4(win: &mut [u8], at: usize, v: [u8; 4]) {
 /// up in profiles. Stale bytes are never read: a match may only reach back
 /// over output of its own stream (checked in `decode_run`).
 static WINDOWS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-const POOLED_WINDOWS: usize = 4;
+const POOLED_WINDOWS: usize = 3;
 
 /// Free the pooled windows (the pool refills on the next decode).
 pub(crate) fn release_windows() {
