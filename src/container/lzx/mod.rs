@@ -605,7 +605,7 @@ impl LzxDecoder {
         let main = &self.main;
         let length = &self.length;
         let aligned_tree = &self.aligned;
-        let mut r = self.r;
+        let [mut r0, mut r1, mut r2] = self.r;
         // Bytes produced before this frame's window position `frame_pos`.
         let before = self.total.wrapping_sub(self.frame_pos as u64);
         let mut w = self.wpos;
@@ -644,14 +644,14 @@ impl LzxDecoder {
             }
             let slot = m >> 3;
             let offset = match slot {
-                0 => r[0],
+                0 => r0,
                 1 => {
-                    r.swap(0, 1);
-                    r[0]
+                    std::mem::swap(&mut r0, &mut r1);
+                    r0
                 }
                 2 => {
-                    r.swap(0, 2);
-                    r[0]
+                    std::mem::swap(&mut r0, &mut r2);
+                    r0
                 }
                 _ => {
                     let extra = u32::from(*self.extra_bits.get(slot).unwrap_or(&17));
@@ -666,9 +666,9 @@ impl LzxDecoder {
                     } else {
                         off = off.wrapping_add(b.read(extra));
                     }
-                    r[2] = r[1];
-                    r[1] = r[0];
-                    r[0] = off;
+                    r2 = r1;
+                    r1 = r0;
+                    r0 = off;
                     off
                 }
             } as usize;
@@ -686,7 +686,7 @@ impl LzxDecoder {
             copy_match(win, w, offset, len, mask);
             w = end;
         };
-        self.r = r;
+        self.r = [r0, r1, r2];
         self.wpos = w;
         *bits = local;
         result.map(|()| w - start)
