@@ -609,6 +609,9 @@ impl LzxDecoder {
         // Bytes produced before this frame's window position `frame_pos`.
         let before = self.total.wrapping_sub(self.frame_pos as u64);
         let mut w = self.wpos;
+        // As libmspack: a match may not cross the end of the LZX window it
+        // starts in; `w` stays below that end for this whole run.
+        let lzx_end = ((start & !(lzx_size - 1)) + lzx_size).min(wsize);
         let result = 'outer: loop {
             // Literals in a loop of their own: it touches only the bit
             // reader and `w`, so those stay in registers.
@@ -673,8 +676,7 @@ impl LzxDecoder {
                 }
             } as usize;
             let end = w + len;
-            // As libmspack: a match may not cross the end of the LZX window.
-            if end > wsize || (w & (lzx_size - 1)) + len > lzx_size {
+            if end > lzx_end {
                 break err("match runs past the end of the window");
             }
             let produced = before.wrapping_add(w as u64);
