@@ -71,6 +71,10 @@ pub struct LoadOptions {
     /// The base manifest from wcp.dll (resource 614/1). With it, `DCM\x01`
     /// compressed manifests are expanded and parsed like plain ones.
     pub dcm_base: Option<Vec<u8>>,
+    /// Keep each component's registry keys and values. Only `diff` reads
+    /// them; `verify` and `ls` turn this off, which saves their strings for
+    /// every manifest of the package while it is walked.
+    pub keep_registry: bool,
 }
 
 impl Default for LoadOptions {
@@ -85,6 +89,7 @@ impl Default for LoadOptions {
             expand_deltas: true,
             delta: msdelta::DeltaLimits::default(),
             dcm_base: None,
+            keep_registry: true,
         }
     }
 }
@@ -700,9 +705,12 @@ impl Package {
                         continue;
                     };
                     match msdelta::expand_dcm(raw, base) {
-                        Ok(x) => {
-                            component::parse(&m.path, &x.xml, &opts.xml).map_err(|e| e.to_string())
-                        }
+                        Ok(x) => component::parse(&m.path, &x.xml, &opts.xml)
+                            .map(|mut man| {
+                                compact_manifest(&mut man, opts);
+                                man
+                            })
+                            .map_err(|e| e.to_string()),
                         Err(e) => {
                             self.compressed_manifests.push(m.path.clone());
                             findings.push(Finding::error(
@@ -1240,14 +1248,32 @@ fn parse_member(m: &Member, opts: &LoadOptions) -> Option<Parsed> {
             Parsed::Index(Box::new(ix))
         }),
         MemberKind::Manifest => component::parse(&m.path, bytes, &opts.xml).map(|mut man| {
-            man.files.shrink_to_fit();
-            man.registry_keys.shrink_to_fit();
-            man.dependencies.shrink_to_fit();
+            compact_manifest(&mut man, opts);
             Parsed::Manifest(Box::new(man))
         }),
         _ => return None,
     };
     Some(parsed.unwrap_or_else(|e| Parsed::Malformed(e.to_string())))
+}
+
+/// Drop what the model never reads from a parsed manifest, and trim its
+/// vectors: the manifest waits in its member until the walk ends, and a
+/// package has thousands. `build_component` reads a file's name, source
+/// name, destination, digest and line, not the paths as written.
+fn compact_manifest(man: &mut component::Manifest, opts: &LoadOptions) {
+    for f in &mut man.files {
+        f.destination_path = String::new();
+        f.source_path = String::new();
+        f.import_path = String::new();
+    }
+    man.files.shrink_to_fit();
+    if opts.keep_registry {
+        man.registry_keys.shrink_to_fit();
+    } else {
+        man.registry_keys = Vec::new();
+    }
+    man.dependencies.shrink_to_fit();
+    man.warnings.shrink_to_fit();
 }
 
 /// The member's digest in a manifest's algorithm, when we computed it.

@@ -135,9 +135,15 @@ fn child_peak_kib(n: usize) -> u64 {
 fn verify_memory_child() {
     use kbinspect::check::{anomaly, integrity, signature};
     let input = std::env::var_os(CHILD_INPUT).expect("run by per_component_peak_memory_is_small");
-    let pkg = kbinspect::model::Package::load(
+    // As `kbinspect verify` loads it: without registry keys.
+    let opts = kbinspect::model::LoadOptions {
+        keep_registry: false,
+        ..Default::default()
+    };
+    let pkg = kbinspect::model::Package::load_with(
         Path::new(&input),
         &kbinspect::container::Limits::default(),
+        &opts,
     )
     .unwrap();
     let (mut findings, stats) = integrity::check_with_stats(&pkg);
