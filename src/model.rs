@@ -326,18 +326,19 @@ pub struct Index {
     #[serde(skip)]
     by_id: HashMap<u64, usize>,
     #[serde(skip)]
-    by_name: HashMap<String, usize>,
+    by_name: KeyOrder,
 }
 
 impl Index {
     /// Wrap a parsed index with id and name lookups (first entry wins).
     pub fn new(member: String, index: ContainerIndex) -> Index {
         let mut by_id = HashMap::new();
-        let mut by_name = HashMap::new();
         for (i, f) in index.files.iter().enumerate() {
             by_id.entry(f.id).or_insert(i);
-            by_name.entry(path_key(&f.name)).or_insert(i);
         }
+        let by_name = KeyOrder::new(index.files.len(), |i| {
+            index.files.get(i).map_or("", |f| f.name.as_str())
+        });
         Index {
             member,
             index,
@@ -353,8 +354,10 @@ impl Index {
 
     /// The entry with this target name (case-insensitive, either slash).
     pub fn entry_named(&self, name: &str) -> Option<&cix::CixFile> {
+        let name_of = |i: usize| self.index.files.get(i).map_or("", |f| f.name.as_str());
         self.by_name
-            .get(&path_key(name))
+            .equal(name, name_of)
+            .first()
             .and_then(|&i| self.index.files.get(i))
     }
 }
@@ -393,8 +396,8 @@ pub struct Package {
 /// Hash lookups so that checks stay linear on packages with 100,000 files.
 #[derive(Debug, Clone, Default)]
 struct Lookup {
-    /// `path_key(member path)` → member index.
-    members: HashMap<String, usize>,
+    /// Members in [`path_key`] order.
+    members: KeyOrder,
     /// keyform → component index.
     components: HashMap<String, usize>,
     /// member path → delta index.
@@ -405,6 +408,55 @@ struct Lookup {
 /// `\`, Windows names are case-insensitive.
 pub fn path_key(p: &str) -> String {
     p.replace('\\', "/").to_ascii_lowercase()
+}
+
+/// The bytes of [`path_key`] without building it.
+fn key_bytes(p: &str) -> impl Iterator<Item = u8> + '_ {
+    p.bytes().map(|b| {
+        if b == b'\\' {
+            b'/'
+        } else {
+            b.to_ascii_lowercase()
+        }
+    })
+}
+
+/// `a` and `b` compared as their [`path_key`]s.
+fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    key_bytes(a).cmp(key_bytes(b))
+}
+
+/// Positions of named items sorted by the [`path_key`] of their names
+/// (ties in position order): a lookup by key without a lower-cased copy
+/// of every name, which a hash map of keys would hold (tens of thousands
+/// of members and index entries).
+#[derive(Debug, Clone, Default)]
+struct KeyOrder(Vec<usize>);
+
+impl KeyOrder {
+    fn new<'n>(len: usize, name_of: impl Fn(usize) -> &'n str) -> KeyOrder {
+        let mut order: Vec<usize> = (0..len).collect();
+        order.sort_by(|&a, &b| key_cmp(name_of(a), name_of(b)).then(a.cmp(&b)));
+        KeyOrder(order)
+    }
+
+    /// The positions whose names have the key of `name`, in order.
+    fn equal<'n>(&self, name: &str, name_of: impl Fn(usize) -> &'n str) -> &[usize] {
+        let lo = self
+            .0
+            .partition_point(|&i| key_cmp(name_of(i), name).is_lt());
+        let hi = self
+            .0
+            .partition_point(|&i| key_cmp(name_of(i), name).is_le());
+        self.0.get(lo..hi).unwrap_or(&[])
+    }
+
+    /// Runs of two or more positions whose names share a key.
+    fn duplicates<'n>(&self, name_of: impl Fn(usize) -> &'n str) -> impl Iterator<Item = &[usize]> {
+        self.0
+            .chunk_by(move |&a, &b| key_cmp(name_of(a), name_of(b)).is_eq())
+            .filter(|run| run.len() > 1)
+    }
 }
 
 /// Directory part of a `/`-separated path (`""` at the top).
@@ -547,10 +599,31 @@ impl Package {
 
     /// The member at a tree path (case-insensitive, either slash).
     pub fn member(&self, path: &str) -> Option<&Member> {
-        self.lookup
+        self.member_position(path).and_then(|i| self.members.get(i))
+    }
+
+    /// Position in [`Package::members`] of the member at a tree path or
+    /// [`path_key`]; of the last one when several share the key.
+    fn member_position(&self, path: &str) -> Option<usize> {
+        let name_of = |i: usize| self.members.get(i).map_or("", |m| m.path.as_str());
+        self.lookup.members.equal(path, name_of).last().copied()
+    }
+
+    /// Members whose paths share a [`path_key`] with an earlier member:
+    /// (its position, the first one's), in member order.
+    pub(crate) fn duplicate_members(&self) -> Vec<(usize, usize)> {
+        let name_of = |i: usize| self.members.get(i).map_or("", |m| m.path.as_str());
+        let mut dups: Vec<(usize, usize)> = self
+            .lookup
             .members
-            .get(&path_key(path))
-            .and_then(|&i| self.members.get(i))
+            .duplicates(name_of)
+            .flat_map(|run| {
+                let first = run.first().copied().unwrap_or(0);
+                run.iter().skip(1).map(move |&i| (i, first))
+            })
+            .collect();
+        dups.sort_unstable();
+        dups
     }
 
     /// Members by lookup key ([`path_key`] of the tree path).
@@ -626,7 +699,9 @@ impl Package {
     }
 
     fn parse_metadata(&mut self, opts: &LoadOptions) {
-        self.lookup.members = self.member_index();
+        self.lookup.members = KeyOrder::new(self.members.len(), |i| {
+            self.members.get(i).map_or("", |m| m.path.as_str())
+        });
         let mut findings = Vec::new();
         let found_base = if opts.dcm_base.is_none() {
             self.dcm_base_from_package(&mut findings)
@@ -737,7 +812,7 @@ impl Package {
                     format!("line {line}: {w}"),
                 ));
             }
-            components.push(self.build_component(m, man, &self.lookup.members));
+            components.push(self.build_component(m, man));
             // Parsed: the model holds what it said, so the text can go
             // (thousands of manifests would otherwise stay in memory).
             if let Some(m) = self.members.get_mut(i) {
@@ -804,10 +879,8 @@ impl Package {
     /// error). The bytes are not kept: callers that need them (extraction)
     /// use them inside `sink`. Needs the delta blobs kept in memory.
     pub fn rebuild_each(&self, opts: &LoadOptions, sink: &mut RebuildSink<'_>) {
-        let keys = &self.lookup.members;
         for ix in &self.indexes {
             let dir = parent_of(&ix.member).to_string();
-            let members = &self.members;
             let fetch = |id: &u64| -> Result<Step<u64>, String> {
                 let e = ix
                     .entry(*id)
@@ -829,9 +902,8 @@ impl Package {
                         let SourceLocation::Name(name) = &src.location else {
                             return Err(format!("index file {id}: .psf payloads are not read"));
                         };
-                        let bytes = keys
-                            .get(&join_key(&dir, name))
-                            .and_then(|&i| members.get(i))
+                        let bytes = self
+                            .member(&join_key(&dir, name))
                             .ok_or_else(|| format!("source {name:?} is not stored"))?
                             .bytes
                             .clone()
@@ -872,12 +944,7 @@ impl Package {
         }
     }
 
-    fn build_component(
-        &self,
-        m: &Member,
-        man: component::Manifest,
-        keys: &HashMap<String, usize>,
-    ) -> Component {
+    fn build_component(&self, m: &Member, man: component::Manifest) -> Component {
         let keyform = man.identity.keyform();
         let dir = parent_of(&m.path).to_string();
         let file_name = m.path.rsplit('/').next().unwrap_or(&m.path);
@@ -894,7 +961,7 @@ impl Package {
             .files
             .iter()
             .map(|f| {
-                let (location, size, pe) = self.locate(&dir, &folder, &keyform, f, keys);
+                let (location, size, pe) = self.locate(&dir, &folder, &keyform, f);
                 File {
                     name: f.name.clone(),
                     component: keyform.clone(),
@@ -931,7 +998,6 @@ impl Package {
         folder: &str,
         keyform: &str,
         f: &component::ManifestFile,
-        keys: &HashMap<String, usize>,
     ) -> (Location, Option<u64>, Option<PeVersion>) {
         let mut names = vec![f.name.as_str()];
         if !f.source_name.is_empty() && !f.source_name.eq_ignore_ascii_case(&f.name) {
@@ -940,9 +1006,7 @@ impl Package {
         for folder in [folder, keyform] {
             for n in &names {
                 let key = join_key(dir, &format!("{folder}/{n}"));
-                if let Some(&i) = keys.get(&key)
-                    && let Some(mem) = self.members.get(i)
-                {
+                if let Some(mem) = self.member(&key) {
                     let pe = mem.pe.as_deref().cloned();
                     return (
                         Location::Stored {
@@ -985,10 +1049,8 @@ impl Package {
                         };
                         match &src.location {
                             SourceLocation::Name(blob) => {
-                                let member = keys
-                                    .get(&join_key(dir, blob))
-                                    .and_then(|&i| self.members.get(i))
-                                    .map(|m| m.path.clone());
+                                let member =
+                                    self.member(&join_key(dir, blob)).map(|m| m.path.clone());
                                 if src.type_ == SourceType::Raw {
                                     match member {
                                         Some(member) => {
@@ -1300,6 +1362,56 @@ mod tests {
         assert_eq!(parent_of("a/b/c"), "a/b");
         assert_eq!(parent_of("c"), "");
         assert_eq!(join_key("", "X"), "x");
+    }
+
+    /// The sorted key order finds what hash maps of [`path_key`]s found:
+    /// the last member of a key (a map built by `collect`), the first index
+    /// entry (`or_insert`), and every later member sharing a key.
+    #[test]
+    fn key_order_agrees_with_maps_of_keys() {
+        let names: Vec<String> = (0..400u32)
+            .map(|i| {
+                let stem = [
+                    "a", "B", "ab", "a/b", "A\\B", "Ab/", "b", "\\x", "/X", "é", "É",
+                ][(i % 11) as usize];
+                let tail = ["", "c", "C", "/c", "\\C"][(i / 11 % 5) as usize];
+                format!("{stem}{tail}{}", i / 55 % 3)
+            })
+            .collect();
+        let name_of = |i: usize| names.get(i).map_or("", String::as_str);
+        let order = KeyOrder::new(names.len(), name_of);
+        let last: HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (path_key(n), i))
+            .collect();
+        let mut first: HashMap<String, usize> = HashMap::new();
+        for (i, n) in names.iter().enumerate() {
+            first.entry(path_key(n)).or_insert(i);
+        }
+        let mut probes: Vec<String> = names.clone();
+        probes.extend(["", "zz", "A", "a/", "AB/C0"].map(String::from));
+        probes.extend(names.iter().map(|n| path_key(n)));
+        for p in &probes {
+            let eq = order.equal(p, name_of);
+            assert_eq!(eq.last(), last.get(&path_key(p)), "{p:?}");
+            assert_eq!(eq.first(), first.get(&path_key(p)), "{p:?}");
+        }
+        let mut dups: Vec<(usize, usize)> = order
+            .duplicates(name_of)
+            .flat_map(|run| run.iter().skip(1).map(move |&i| (i, run[0])))
+            .collect();
+        dups.sort_unstable();
+        let want: Vec<(usize, usize)> = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let f = first[&path_key(n)];
+                (f != i).then_some((i, f))
+            })
+            .collect();
+        assert!(want.len() > 300, "{}", want.len());
+        assert_eq!(dups, want);
     }
 
     #[test]
