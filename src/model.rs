@@ -605,8 +605,14 @@ impl Package {
     /// Position in [`Package::members`] of the member at a tree path or
     /// [`path_key`]; of the last one when several share the key.
     fn member_position(&self, path: &str) -> Option<usize> {
+        self.member_positions(path).last().copied()
+    }
+
+    /// Positions in [`Package::members`] of every member at a tree path or
+    /// [`path_key`] (several when names differ only in case or slashes).
+    pub(crate) fn member_positions(&self, path: &str) -> &[usize] {
         let name_of = |i: usize| self.members.get(i).map_or("", |m| m.path.as_str());
-        self.lookup.members.equal(path, name_of).last().copied()
+        self.lookup.members.equal(path, name_of)
     }
 
     /// Members whose paths share a [`path_key`] with an earlier member:
@@ -754,8 +760,19 @@ impl Package {
                 _ => {}
             }
         }
-        // Components second: file locations need the indexes.
-        let mut components = Vec::new();
+        // Components second: file locations need the indexes. Sized once:
+        // doubling would leave up to half of a large vector unused.
+        let manifests = self
+            .members
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m.kind,
+                    MemberKind::Manifest | MemberKind::CompressedManifest
+                )
+            })
+            .count();
+        let mut components = Vec::with_capacity(manifests);
         for i in 0..self.members.len() {
             let early = self.members.get_mut(i).and_then(|m| {
                 if m.kind == MemberKind::Manifest {
