@@ -292,7 +292,8 @@ pub struct File {
     pub size: Option<u64>,
     pub location: Location,
     /// Version resource of a stored or rebuilt PE payload.
-    pub pe: Option<PeVersion>,
+    /// Boxed: most files are not PEs, and a package has tens of thousands.
+    pub pe: Option<Box<PeVersion>>,
     /// For files produced by deltas: the outcome of rebuilding them.
     pub expansion: Option<Expansion>,
     /// 1-based line of the `<file>` element in the manifest.
@@ -398,8 +399,9 @@ pub struct Package {
 struct Lookup {
     /// Members in [`path_key`] order.
     members: KeyOrder,
-    /// keyform → component index.
-    components: HashMap<String, usize>,
+    /// Component positions sorted by keyform (then position): no second
+    /// copy of every keyform, as a map keyed by them would hold.
+    components: Vec<usize>,
     /// member path → delta index.
     deltas: HashMap<String, usize>,
 }
@@ -643,11 +645,20 @@ impl Package {
 
     /// The component whose identity matches (by keyform, then attributes).
     pub fn component(&self, id: &Identity) -> Option<&Component> {
-        self.lookup
+        let keyform = id.keyform();
+        let keyform_of = |i: usize| self.components.get(i).map_or("", |c| c.keyform.as_str());
+        // The last component of this keyform, as a map built in component
+        // order would hold.
+        let end = self
+            .lookup
             .components
-            .get(&id.keyform())
-            .and_then(|&i| self.components.get(i))
-            .filter(|c| c.identity.same_as(id))
+            .partition_point(|&i| keyform_of(i) <= keyform.as_str());
+        let last = end
+            .checked_sub(1)
+            .and_then(|at| self.lookup.components.get(at))?;
+        self.components
+            .get(*last)
+            .filter(|c| c.keyform == keyform && c.identity.same_as(id))
     }
 
     /// The delta blob stored in this member.
@@ -843,12 +854,10 @@ impl Package {
         }
         self.components = components;
         self.findings.append(&mut findings);
-        self.lookup.components = self
-            .components
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.keyform.clone(), i))
-            .collect();
+        let mut by_keyform: Vec<usize> = (0..self.components.len()).collect();
+        let keyform_of = |i: usize| self.components.get(i).map_or("", |c| c.keyform.as_str());
+        by_keyform.sort_by(|&a, &b| keyform_of(a).cmp(keyform_of(b)).then(a.cmp(&b)));
+        self.lookup.components = by_keyform;
         self.lookup.deltas = self
             .deltas
             .iter()
@@ -862,7 +871,7 @@ impl Package {
 
     /// Record the outcome of rebuilding every delta-stored or copied file.
     fn expand(&mut self, opts: &LoadOptions) {
-        let mut outcomes: Vec<(usize, usize, Expansion, Option<PeVersion>)> = Vec::new();
+        let mut outcomes: Vec<(usize, usize, Expansion, Option<Box<PeVersion>>)> = Vec::new();
         self.rebuild_each(opts, &mut |ci, fi, result| {
             let (outcome, pe) = match result {
                 Ok(bytes) => (
@@ -870,7 +879,7 @@ impl Package {
                         sha256: hex::encode(sha2::Sha256::digest(bytes)),
                         sha1: hex::encode(sha1::Sha1::digest(bytes)),
                     },
-                    pe::version_info(bytes),
+                    pe::version_info(bytes).map(Box::new),
                 ),
                 Err(e) => (expansion_error(e), None),
             };
@@ -1015,7 +1024,7 @@ impl Package {
         folder: &str,
         keyform: &str,
         f: &component::ManifestFile,
-    ) -> (Location, Option<u64>, Option<PeVersion>) {
+    ) -> (Location, Option<u64>, Option<Box<PeVersion>>) {
         let mut names = vec![f.name.as_str()];
         if !f.source_name.is_empty() && !f.source_name.eq_ignore_ascii_case(&f.name) {
             names.push(&f.source_name);
@@ -1024,7 +1033,7 @@ impl Package {
             for n in &names {
                 let key = join_key(dir, &format!("{folder}/{n}"));
                 if let Some(mem) = self.member(&key) {
-                    let pe = mem.pe.as_deref().cloned();
+                    let pe = mem.pe.clone();
                     return (
                         Location::Stored {
                             member: mem.path.clone(),
