@@ -428,37 +428,95 @@ fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     key_bytes(a).cmp(key_bytes(b))
 }
 
-/// Positions of named items sorted by the [`path_key`] of their names
-/// (ties in position order): a lookup by key without a lower-cased copy
-/// of every name, which a hash map of keys would hold (tens of thousands
-/// of members and index entries).
+/// Positions of named items in the order of (hash of the [`path_key`] of
+/// their names, that key, position): a lookup by key without a lower-cased
+/// copy of every name, which a hash map of keys would hold (tens of
+/// thousands of members and index entries). Searches compare hashes, and
+/// names only where hashes are equal; the hasher is seeded per process, so
+/// names cannot be chosen to collide.
 #[derive(Debug, Clone, Default)]
-struct KeyOrder(Vec<usize>);
+struct KeyOrder {
+    order: Vec<usize>,
+    /// The hash of each position's key, aligned with `order`.
+    hashes: Vec<u64>,
+    hasher: std::hash::RandomState,
+}
 
 impl KeyOrder {
     fn new<'n>(len: usize, name_of: impl Fn(usize) -> &'n str) -> KeyOrder {
-        let mut order: Vec<usize> = (0..len).collect();
-        order.sort_by(|&a, &b| key_cmp(name_of(a), name_of(b)).then(a.cmp(&b)));
-        KeyOrder(order)
+        let hasher = std::hash::RandomState::new();
+        let mut pairs: Vec<(u64, usize)> = (0..len)
+            .map(|i| (key_hash(&hasher, name_of(i)), i))
+            .collect();
+        pairs.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| key_cmp(name_of(a.1), name_of(b.1)))
+                .then(a.1.cmp(&b.1))
+        });
+        KeyOrder {
+            hashes: pairs.iter().map(|p| p.0).collect(),
+            order: pairs.into_iter().map(|p| p.1).collect(),
+            hasher,
+        }
     }
 
     /// The positions whose names have the key of `name`, in order.
     fn equal<'n>(&self, name: &str, name_of: impl Fn(usize) -> &'n str) -> &[usize] {
-        let lo = self
-            .0
-            .partition_point(|&i| key_cmp(name_of(i), name).is_lt());
-        let hi = self
-            .0
-            .partition_point(|&i| key_cmp(name_of(i), name).is_le());
-        self.0.get(lo..hi).unwrap_or(&[])
+        let h = key_hash(&self.hasher, name);
+        // (hash, key) of the entry at `k` compared with (h, name).
+        let cmp = |k: usize| {
+            let eh = self.hashes.get(k).copied().unwrap_or(u64::MAX);
+            eh.cmp(&h).then_with(|| {
+                let i = self.order.get(k).copied().unwrap_or(usize::MAX);
+                key_cmp(name_of(i), name)
+            })
+        };
+        let lo = first_not(self.order.len(), |k| cmp(k).is_lt());
+        let hi = lo + first_not(self.order.len() - lo, |k| cmp(lo + k).is_le());
+        self.order.get(lo..hi).unwrap_or(&[])
     }
 
     /// Runs of two or more positions whose names share a key.
     fn duplicates<'n>(&self, name_of: impl Fn(usize) -> &'n str) -> impl Iterator<Item = &[usize]> {
-        self.0
+        self.order
             .chunk_by(move |&a, &b| key_cmp(name_of(a), name_of(b)).is_eq())
             .filter(|run| run.len() > 1)
     }
+}
+
+/// The first `k` in `0..len` where `pred` is false, for a `pred` true on a
+/// prefix (a binary search like `partition_point`).
+fn first_not(len: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0usize, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Hash of the [`path_key`] of `p`, fed in blocks without building it.
+fn key_hash(hasher: &std::hash::RandomState, p: &str) -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = hasher.build_hasher();
+    let mut block = [0u8; 64];
+    let mut n = 0;
+    for b in key_bytes(p) {
+        if n == block.len() {
+            h.write(&block);
+            n = 0;
+        }
+        if let Some(slot) = block.get_mut(n) {
+            *slot = b;
+        }
+        n += 1;
+    }
+    h.write(block.get(..n).unwrap_or(&[]));
+    h.finish()
 }
 
 /// Directory part of a `/`-separated path (`""` at the top).
