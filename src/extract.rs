@@ -535,6 +535,7 @@ pub fn expand(
     // Rebuilding happens below, once, with the bytes at hand.
     let load = LoadOptions {
         expand_deltas: false,
+        keep_registry: false,
         ..LoadOptions::default()
     };
     let pkg = Package::load_with(input, &opts.limits, &load)?;

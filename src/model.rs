@@ -71,6 +71,10 @@ pub struct LoadOptions {
     /// The base manifest from wcp.dll (resource 614/1). With it, `DCM\x01`
     /// compressed manifests are expanded and parsed like plain ones.
     pub dcm_base: Option<Vec<u8>>,
+    /// Keep each component's registry keys and values. Only `diff` reads
+    /// them; `verify` and `ls` turn this off, which saves their strings for
+    /// every manifest of the package while it is walked.
+    pub keep_registry: bool,
 }
 
 impl Default for LoadOptions {
@@ -85,6 +89,7 @@ impl Default for LoadOptions {
             expand_deltas: true,
             delta: msdelta::DeltaLimits::default(),
             dcm_base: None,
+            keep_registry: true,
         }
     }
 }
@@ -287,7 +292,8 @@ pub struct File {
     pub size: Option<u64>,
     pub location: Location,
     /// Version resource of a stored or rebuilt PE payload.
-    pub pe: Option<PeVersion>,
+    /// Boxed: most files are not PEs, and a package has tens of thousands.
+    pub pe: Option<Box<PeVersion>>,
     /// For files produced by deltas: the outcome of rebuilding them.
     pub expansion: Option<Expansion>,
     /// 1-based line of the `<file>` element in the manifest.
@@ -321,18 +327,19 @@ pub struct Index {
     #[serde(skip)]
     by_id: HashMap<u64, usize>,
     #[serde(skip)]
-    by_name: HashMap<String, usize>,
+    by_name: KeyOrder,
 }
 
 impl Index {
     /// Wrap a parsed index with id and name lookups (first entry wins).
     pub fn new(member: String, index: ContainerIndex) -> Index {
         let mut by_id = HashMap::new();
-        let mut by_name = HashMap::new();
         for (i, f) in index.files.iter().enumerate() {
             by_id.entry(f.id).or_insert(i);
-            by_name.entry(path_key(&f.name)).or_insert(i);
         }
+        let by_name = KeyOrder::new(index.files.len(), |i| {
+            index.files.get(i).map_or("", |f| f.name.as_str())
+        });
         Index {
             member,
             index,
@@ -348,8 +355,10 @@ impl Index {
 
     /// The entry with this target name (case-insensitive, either slash).
     pub fn entry_named(&self, name: &str) -> Option<&cix::CixFile> {
+        let name_of = |i: usize| self.index.files.get(i).map_or("", |f| f.name.as_str());
         self.by_name
-            .get(&path_key(name))
+            .equal(name, name_of)
+            .first()
             .and_then(|&i| self.index.files.get(i))
     }
 }
@@ -388,10 +397,11 @@ pub struct Package {
 /// Hash lookups so that checks stay linear on packages with 100,000 files.
 #[derive(Debug, Clone, Default)]
 struct Lookup {
-    /// `path_key(member path)` → member index.
-    members: HashMap<String, usize>,
-    /// keyform → component index.
-    components: HashMap<String, usize>,
+    /// Members in [`path_key`] order.
+    members: KeyOrder,
+    /// Component positions sorted by keyform (then position): no second
+    /// copy of every keyform, as a map keyed by them would hold.
+    components: Vec<usize>,
     /// member path → delta index.
     deltas: HashMap<String, usize>,
 }
@@ -400,6 +410,113 @@ struct Lookup {
 /// `\`, Windows names are case-insensitive.
 pub fn path_key(p: &str) -> String {
     p.replace('\\', "/").to_ascii_lowercase()
+}
+
+/// The bytes of [`path_key`] without building it.
+fn key_bytes(p: &str) -> impl Iterator<Item = u8> + '_ {
+    p.bytes().map(|b| {
+        if b == b'\\' {
+            b'/'
+        } else {
+            b.to_ascii_lowercase()
+        }
+    })
+}
+
+/// `a` and `b` compared as their [`path_key`]s.
+fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    key_bytes(a).cmp(key_bytes(b))
+}
+
+/// Positions of named items in the order of (hash of the [`path_key`] of
+/// their names, that key, position): a lookup by key without a lower-cased
+/// copy of every name, which a hash map of keys would hold (tens of
+/// thousands of members and index entries). Searches compare hashes, and
+/// names only where hashes are equal; the hasher is seeded per process, so
+/// names cannot be chosen to collide.
+#[derive(Debug, Clone, Default)]
+struct KeyOrder {
+    order: Vec<usize>,
+    /// The hash of each position's key, aligned with `order`.
+    hashes: Vec<u64>,
+    hasher: std::hash::RandomState,
+}
+
+impl KeyOrder {
+    fn new<'n>(len: usize, name_of: impl Fn(usize) -> &'n str) -> KeyOrder {
+        let hasher = std::hash::RandomState::new();
+        let mut pairs: Vec<(u64, usize)> = (0..len)
+            .map(|i| (key_hash(&hasher, name_of(i)), i))
+            .collect();
+        pairs.sort_by(|a, b| {
+            a.0.cmp(&b.0)
+                .then_with(|| key_cmp(name_of(a.1), name_of(b.1)))
+                .then(a.1.cmp(&b.1))
+        });
+        KeyOrder {
+            hashes: pairs.iter().map(|p| p.0).collect(),
+            order: pairs.into_iter().map(|p| p.1).collect(),
+            hasher,
+        }
+    }
+
+    /// The positions whose names have the key of `name`, in order.
+    fn equal<'n>(&self, name: &str, name_of: impl Fn(usize) -> &'n str) -> &[usize] {
+        let h = key_hash(&self.hasher, name);
+        // (hash, key) of the entry at `k` compared with (h, name).
+        let cmp = |k: usize| {
+            let eh = self.hashes.get(k).copied().unwrap_or(u64::MAX);
+            eh.cmp(&h).then_with(|| {
+                let i = self.order.get(k).copied().unwrap_or(usize::MAX);
+                key_cmp(name_of(i), name)
+            })
+        };
+        let lo = first_not(self.order.len(), |k| cmp(k).is_lt());
+        let hi = lo + first_not(self.order.len() - lo, |k| cmp(lo + k).is_le());
+        self.order.get(lo..hi).unwrap_or(&[])
+    }
+
+    /// Runs of two or more positions whose names share a key.
+    fn duplicates<'n>(&self, name_of: impl Fn(usize) -> &'n str) -> impl Iterator<Item = &[usize]> {
+        self.order
+            .chunk_by(move |&a, &b| key_cmp(name_of(a), name_of(b)).is_eq())
+            .filter(|run| run.len() > 1)
+    }
+}
+
+/// The first `k` in `0..len` where `pred` is false, for a `pred` true on a
+/// prefix (a binary search like `partition_point`).
+fn first_not(len: usize, pred: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0usize, len);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if pred(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Hash of the [`path_key`] of `p`, fed in blocks without building it.
+fn key_hash(hasher: &std::hash::RandomState, p: &str) -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = hasher.build_hasher();
+    let mut block = [0u8; 64];
+    let mut n = 0;
+    for b in key_bytes(p) {
+        if n == block.len() {
+            h.write(&block);
+            n = 0;
+        }
+        if let Some(slot) = block.get_mut(n) {
+            *slot = b;
+        }
+        n += 1;
+    }
+    h.write(block.get(..n).unwrap_or(&[]));
+    h.finish()
 }
 
 /// Directory part of a `/`-separated path (`""` at the top).
@@ -542,10 +659,37 @@ impl Package {
 
     /// The member at a tree path (case-insensitive, either slash).
     pub fn member(&self, path: &str) -> Option<&Member> {
-        self.lookup
+        self.member_position(path).and_then(|i| self.members.get(i))
+    }
+
+    /// Position in [`Package::members`] of the member at a tree path or
+    /// [`path_key`]; of the last one when several share the key.
+    fn member_position(&self, path: &str) -> Option<usize> {
+        self.member_positions(path).last().copied()
+    }
+
+    /// Positions in [`Package::members`] of every member at a tree path or
+    /// [`path_key`] (several when names differ only in case or slashes).
+    pub(crate) fn member_positions(&self, path: &str) -> &[usize] {
+        let name_of = |i: usize| self.members.get(i).map_or("", |m| m.path.as_str());
+        self.lookup.members.equal(path, name_of)
+    }
+
+    /// Members whose paths share a [`path_key`] with an earlier member:
+    /// (its position, the first one's), in member order.
+    pub(crate) fn duplicate_members(&self) -> Vec<(usize, usize)> {
+        let name_of = |i: usize| self.members.get(i).map_or("", |m| m.path.as_str());
+        let mut dups: Vec<(usize, usize)> = self
+            .lookup
             .members
-            .get(&path_key(path))
-            .and_then(|&i| self.members.get(i))
+            .duplicates(name_of)
+            .flat_map(|run| {
+                let first = run.first().copied().unwrap_or(0);
+                run.iter().skip(1).map(move |&i| (i, first))
+            })
+            .collect();
+        dups.sort_unstable();
+        dups
     }
 
     /// Members by lookup key ([`path_key`] of the tree path).
@@ -559,11 +703,20 @@ impl Package {
 
     /// The component whose identity matches (by keyform, then attributes).
     pub fn component(&self, id: &Identity) -> Option<&Component> {
-        self.lookup
+        let keyform = id.keyform();
+        let keyform_of = |i: usize| self.components.get(i).map_or("", |c| c.keyform.as_str());
+        // The last component of this keyform, as a map built in component
+        // order would hold.
+        let end = self
+            .lookup
             .components
-            .get(&id.keyform())
-            .and_then(|&i| self.components.get(i))
-            .filter(|c| c.identity.same_as(id))
+            .partition_point(|&i| keyform_of(i) <= keyform.as_str());
+        let last = end
+            .checked_sub(1)
+            .and_then(|at| self.lookup.components.get(at))?;
+        self.components
+            .get(*last)
+            .filter(|c| c.keyform == keyform && c.identity.same_as(id))
     }
 
     /// The delta blob stored in this member.
@@ -621,7 +774,9 @@ impl Package {
     }
 
     fn parse_metadata(&mut self, opts: &LoadOptions) {
-        self.lookup.members = self.member_index();
+        self.lookup.members = KeyOrder::new(self.members.len(), |i| {
+            self.members.get(i).map_or("", |m| m.path.as_str())
+        });
         let mut findings = Vec::new();
         let found_base = if opts.dcm_base.is_none() {
             self.dcm_base_from_package(&mut findings)
@@ -674,8 +829,19 @@ impl Package {
                 _ => {}
             }
         }
-        // Components second: file locations need the indexes.
-        let mut components = Vec::new();
+        // Components second: file locations need the indexes. Sized once:
+        // doubling would leave up to half of a large vector unused.
+        let manifests = self
+            .members
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m.kind,
+                    MemberKind::Manifest | MemberKind::CompressedManifest
+                )
+            })
+            .count();
+        let mut components = Vec::with_capacity(manifests);
         for i in 0..self.members.len() {
             let early = self.members.get_mut(i).and_then(|m| {
                 if m.kind == MemberKind::Manifest {
@@ -700,9 +866,12 @@ impl Package {
                         continue;
                     };
                     match msdelta::expand_dcm(raw, base) {
-                        Ok(x) => {
-                            component::parse(&m.path, &x.xml, &opts.xml).map_err(|e| e.to_string())
-                        }
+                        Ok(x) => component::parse(&m.path, &x.xml, &opts.xml)
+                            .map(|mut man| {
+                                compact_manifest(&mut man, opts);
+                                man
+                            })
+                            .map_err(|e| e.to_string()),
                         Err(e) => {
                             self.compressed_manifests.push(m.path.clone());
                             findings.push(Finding::error(
@@ -729,7 +898,7 @@ impl Package {
                     format!("line {line}: {w}"),
                 ));
             }
-            components.push(self.build_component(m, man, &self.lookup.members));
+            components.push(self.build_component(m, man));
             // Parsed: the model holds what it said, so the text can go
             // (thousands of manifests would otherwise stay in memory).
             if let Some(m) = self.members.get_mut(i) {
@@ -743,12 +912,10 @@ impl Package {
         }
         self.components = components;
         self.findings.append(&mut findings);
-        self.lookup.components = self
-            .components
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.keyform.clone(), i))
-            .collect();
+        let mut by_keyform: Vec<usize> = (0..self.components.len()).collect();
+        let keyform_of = |i: usize| self.components.get(i).map_or("", |c| c.keyform.as_str());
+        by_keyform.sort_by(|&a, &b| keyform_of(a).cmp(keyform_of(b)).then(a.cmp(&b)));
+        self.lookup.components = by_keyform;
         self.lookup.deltas = self
             .deltas
             .iter()
@@ -762,7 +929,7 @@ impl Package {
 
     /// Record the outcome of rebuilding every delta-stored or copied file.
     fn expand(&mut self, opts: &LoadOptions) {
-        let mut outcomes: Vec<(usize, usize, Expansion, Option<PeVersion>)> = Vec::new();
+        let mut outcomes: Vec<(usize, usize, Expansion, Option<Box<PeVersion>>)> = Vec::new();
         self.rebuild_each(opts, &mut |ci, fi, result| {
             let (outcome, pe) = match result {
                 Ok(bytes) => (
@@ -770,7 +937,7 @@ impl Package {
                         sha256: hex::encode(sha2::Sha256::digest(bytes)),
                         sha1: hex::encode(sha1::Sha1::digest(bytes)),
                     },
-                    pe::version_info(bytes),
+                    pe::version_info(bytes).map(Box::new),
                 ),
                 Err(e) => (expansion_error(e), None),
             };
@@ -796,10 +963,8 @@ impl Package {
     /// error). The bytes are not kept: callers that need them (extraction)
     /// use them inside `sink`. Needs the delta blobs kept in memory.
     pub fn rebuild_each(&self, opts: &LoadOptions, sink: &mut RebuildSink<'_>) {
-        let keys = &self.lookup.members;
         for ix in &self.indexes {
             let dir = parent_of(&ix.member).to_string();
-            let members = &self.members;
             let fetch = |id: &u64| -> Result<Step<u64>, String> {
                 let e = ix
                     .entry(*id)
@@ -821,9 +986,8 @@ impl Package {
                         let SourceLocation::Name(name) = &src.location else {
                             return Err(format!("index file {id}: .psf payloads are not read"));
                         };
-                        let bytes = keys
-                            .get(&join_key(&dir, name))
-                            .and_then(|&i| members.get(i))
+                        let bytes = self
+                            .member(&join_key(&dir, name))
                             .ok_or_else(|| format!("source {name:?} is not stored"))?
                             .bytes
                             .clone()
@@ -864,12 +1028,7 @@ impl Package {
         }
     }
 
-    fn build_component(
-        &self,
-        m: &Member,
-        man: component::Manifest,
-        keys: &HashMap<String, usize>,
-    ) -> Component {
+    fn build_component(&self, m: &Member, man: component::Manifest) -> Component {
         let keyform = man.identity.keyform();
         let dir = parent_of(&m.path).to_string();
         let file_name = m.path.rsplit('/').next().unwrap_or(&m.path);
@@ -886,7 +1045,7 @@ impl Package {
             .files
             .iter()
             .map(|f| {
-                let (location, size, pe) = self.locate(&dir, &folder, &keyform, f, keys);
+                let (location, size, pe) = self.locate(&dir, &folder, &keyform, f);
                 File {
                     name: f.name.clone(),
                     component: keyform.clone(),
@@ -923,8 +1082,7 @@ impl Package {
         folder: &str,
         keyform: &str,
         f: &component::ManifestFile,
-        keys: &HashMap<String, usize>,
-    ) -> (Location, Option<u64>, Option<PeVersion>) {
+    ) -> (Location, Option<u64>, Option<Box<PeVersion>>) {
         let mut names = vec![f.name.as_str()];
         if !f.source_name.is_empty() && !f.source_name.eq_ignore_ascii_case(&f.name) {
             names.push(&f.source_name);
@@ -932,10 +1090,8 @@ impl Package {
         for folder in [folder, keyform] {
             for n in &names {
                 let key = join_key(dir, &format!("{folder}/{n}"));
-                if let Some(&i) = keys.get(&key)
-                    && let Some(mem) = self.members.get(i)
-                {
-                    let pe = mem.pe.as_deref().cloned();
+                if let Some(mem) = self.member(&key) {
+                    let pe = mem.pe.clone();
                     return (
                         Location::Stored {
                             member: mem.path.clone(),
@@ -977,10 +1133,8 @@ impl Package {
                         };
                         match &src.location {
                             SourceLocation::Name(blob) => {
-                                let member = keys
-                                    .get(&join_key(dir, blob))
-                                    .and_then(|&i| self.members.get(i))
-                                    .map(|m| m.path.clone());
+                                let member =
+                                    self.member(&join_key(dir, blob)).map(|m| m.path.clone());
                                 if src.type_ == SourceType::Raw {
                                     match member {
                                         Some(member) => {
@@ -1240,14 +1394,32 @@ fn parse_member(m: &Member, opts: &LoadOptions) -> Option<Parsed> {
             Parsed::Index(Box::new(ix))
         }),
         MemberKind::Manifest => component::parse(&m.path, bytes, &opts.xml).map(|mut man| {
-            man.files.shrink_to_fit();
-            man.registry_keys.shrink_to_fit();
-            man.dependencies.shrink_to_fit();
+            compact_manifest(&mut man, opts);
             Parsed::Manifest(Box::new(man))
         }),
         _ => return None,
     };
     Some(parsed.unwrap_or_else(|e| Parsed::Malformed(e.to_string())))
+}
+
+/// Drop what the model never reads from a parsed manifest, and trim its
+/// vectors: the manifest waits in its member until the walk ends, and a
+/// package has thousands. `build_component` reads a file's name, source
+/// name, destination, digest and line, not the paths as written.
+fn compact_manifest(man: &mut component::Manifest, opts: &LoadOptions) {
+    for f in &mut man.files {
+        f.destination_path = String::new();
+        f.source_path = String::new();
+        f.import_path = String::new();
+    }
+    man.files.shrink_to_fit();
+    if opts.keep_registry {
+        man.registry_keys.shrink_to_fit();
+    } else {
+        man.registry_keys = Vec::new();
+    }
+    man.dependencies.shrink_to_fit();
+    man.warnings.shrink_to_fit();
 }
 
 /// The member's digest in a manifest's algorithm, when we computed it.
@@ -1274,6 +1446,56 @@ mod tests {
         assert_eq!(parent_of("a/b/c"), "a/b");
         assert_eq!(parent_of("c"), "");
         assert_eq!(join_key("", "X"), "x");
+    }
+
+    /// The sorted key order finds what hash maps of [`path_key`]s found:
+    /// the last member of a key (a map built by `collect`), the first index
+    /// entry (`or_insert`), and every later member sharing a key.
+    #[test]
+    fn key_order_agrees_with_maps_of_keys() {
+        let names: Vec<String> = (0..400u32)
+            .map(|i| {
+                let stem = [
+                    "a", "B", "ab", "a/b", "A\\B", "Ab/", "b", "\\x", "/X", "é", "É",
+                ][(i % 11) as usize];
+                let tail = ["", "c", "C", "/c", "\\C"][(i / 11 % 5) as usize];
+                format!("{stem}{tail}{}", i / 55 % 3)
+            })
+            .collect();
+        let name_of = |i: usize| names.get(i).map_or("", String::as_str);
+        let order = KeyOrder::new(names.len(), name_of);
+        let last: HashMap<String, usize> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (path_key(n), i))
+            .collect();
+        let mut first: HashMap<String, usize> = HashMap::new();
+        for (i, n) in names.iter().enumerate() {
+            first.entry(path_key(n)).or_insert(i);
+        }
+        let mut probes: Vec<String> = names.clone();
+        probes.extend(["", "zz", "A", "a/", "AB/C0"].map(String::from));
+        probes.extend(names.iter().map(|n| path_key(n)));
+        for p in &probes {
+            let eq = order.equal(p, name_of);
+            assert_eq!(eq.last(), last.get(&path_key(p)), "{p:?}");
+            assert_eq!(eq.first(), first.get(&path_key(p)), "{p:?}");
+        }
+        let mut dups: Vec<(usize, usize)> = order
+            .duplicates(name_of)
+            .flat_map(|run| run.iter().skip(1).map(move |&i| (i, run[0])))
+            .collect();
+        dups.sort_unstable();
+        let want: Vec<(usize, usize)> = names
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let f = first[&path_key(n)];
+                (f != i).then_some((i, f))
+            })
+            .collect();
+        assert!(want.len() > 300, "{}", want.len());
+        assert_eq!(dups, want);
     }
 
     #[test]

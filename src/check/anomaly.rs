@@ -18,10 +18,8 @@
 //! Files a manifest declares but the package does not carry are reported by
 //! [`crate::check::integrity`] (`file-missing`).
 
-use std::collections::HashMap;
-
 use crate::finding::Finding;
-use crate::model::{MemberKind, Package, path_key};
+use crate::model::{MemberKind, Package};
 
 /// Model-level anomalies of a loaded package (see the module docs).
 pub fn check(pkg: &Package) -> Vec<Finding> {
@@ -32,22 +30,19 @@ pub fn check(pkg: &Package) -> Vec<Finding> {
 }
 
 fn duplicate_names(pkg: &Package, out: &mut Vec<Finding>) {
-    let mut seen: HashMap<String, &str> = HashMap::new();
-    for m in &pkg.members {
-        let key = path_key(&m.path);
-        match seen.get(key.as_str()) {
-            Some(first) => out.push(Finding::warning(
-                "member-duplicate-name",
-                &m.path,
-                format!(
-                    "another member is named \"{first}\"; the names differ only in case or slashes, \
-                     so extracting both on Windows keeps one (which one depends on the extractor)"
-                ),
-            )),
-            None => {
-                seen.insert(key, &m.path);
-            }
-        }
+    for (i, first) in pkg.duplicate_members() {
+        let (Some(m), Some(first)) = (pkg.members.get(i), pkg.members.get(first)) else {
+            continue;
+        };
+        out.push(Finding::warning(
+            "member-duplicate-name",
+            &m.path,
+            format!(
+                "another member is named \"{}\"; the names differ only in case or slashes, \
+                 so extracting both on Windows keeps one (which one depends on the extractor)",
+                first.path
+            ),
+        ));
     }
 }
 

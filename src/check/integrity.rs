@@ -61,7 +61,7 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             delta_blobs: pkg.deltas.len(),
             ..Default::default()
         },
-        referenced: HashSet::new(),
+        referenced: vec![false; pkg.members.len()],
         compressed_keyforms: pkg
             .compressed_manifests
             .iter()
@@ -84,7 +84,8 @@ struct Checker<'a> {
     out: Vec<Finding>,
     stats: Stats,
     /// Member keys something points at.
-    referenced: HashSet<String>,
+    /// By member position: some manifest or index entry points at it.
+    referenced: Vec<bool>,
     /// Keyforms named by DCM manifests (lower case).
     compressed_keyforms: HashSet<String>,
 }
@@ -252,7 +253,7 @@ impl Checker<'_> {
                         continue;
                     }
                     Location::Stored { member, .. } => {
-                        self.referenced.insert(path_key(member));
+                        self.mark_referenced(member);
                         let Some(m) = self.pkg.member(member) else {
                             continue;
                         };
@@ -504,7 +505,7 @@ impl Checker<'_> {
                     ));
                     continue;
                 };
-                self.referenced.insert(key);
+                self.mark_referenced(&key);
                 let mut ok = true;
                 let sha256 = m.sha256_hex();
                 if let Some(h) = &src.hash
@@ -602,6 +603,17 @@ impl Checker<'_> {
     }
 
     /// Payload members in a package container that nothing points at.
+    /// Every member at this path or key (names that differ only in case
+    /// or slashes are one name to Windows).
+    fn mark_referenced(&mut self, path: &str) {
+        let pkg = self.pkg;
+        for &i in pkg.member_positions(path) {
+            if let Some(r) = self.referenced.get_mut(i) {
+                *r = true;
+            }
+        }
+    }
+
     fn unreferenced_members(&mut self) {
         let package_dirs: HashSet<&str> = self
             .pkg
@@ -618,7 +630,7 @@ impl Checker<'_> {
             })
             .map(|m| parent_of(&m.path))
             .collect();
-        for m in &self.pkg.members {
+        for (i, m) in self.pkg.members.iter().enumerate() {
             if matches!(
                 m.kind,
                 MemberKind::Mum
@@ -630,8 +642,7 @@ impl Checker<'_> {
             ) {
                 continue;
             }
-            let key = path_key(&m.path);
-            if self.referenced.contains(&key) {
+            if self.referenced.get(i).copied().unwrap_or(false) {
                 continue;
             }
             // Payloads sit beside the metadata or one folder below it.

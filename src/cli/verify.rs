@@ -82,6 +82,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     };
     let opts = LoadOptions {
         dcm_base: args.dcm_base.as_deref().map(read_dcm_base).transpose()?,
+        // Only `diff` reads registry keys.
+        keep_registry: false,
         ..args.xml.load_options()
     };
     let pkg = Package::load_with(&args.input, &args.limits.limits(), &opts)?;

@@ -138,81 +138,128 @@ fn hash_of(e: &Element) -> Option<CixHash> {
 }
 
 /// Parse an index from its bytes; `member` names it in errors.
+///
+/// Each `<File>` is turned into a [`CixFile`] as soon as it closes and its
+/// elements dropped (the tree of an index is ~9 times its text). The
+/// result, errors included, is what [`from_root`] gives on the whole tree:
+/// an XML error anywhere comes first, then the root's, then the first bad
+/// `<File>`'s.
 pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<ContainerIndex, XmlError> {
-    xml::parse_with(member, bytes, limits, |root| from_root(member, root))
+    // Files taken so far and the first bad `<File>`'s error; shared by the
+    // element hook and the closing build.
+    let taken: std::cell::RefCell<(Vec<CixFile>, Option<XmlError>)> = Default::default();
+    let mut take = |root: &Element<'_>, parent: &Element<'_>, f: &Element<'_>| {
+        if !(is_container(root)
+            && parent.name == "Files"
+            && ns_cix(&parent.ns)
+            && f.name == "File"
+            && ns_cix(&f.ns))
+        {
+            return false;
+        }
+        let (files, first_error) = &mut *taken.borrow_mut();
+        // Past the first bad entry only the XML is still checked.
+        if first_error.is_none() {
+            match file_from(member, f) {
+                Ok(file) => files.push(file),
+                Err(e) => *first_error = Some(e),
+            }
+        }
+        true
+    };
+    xml::parse_with_taking(member, bytes, limits, &mut take, |root| {
+        let mut index = index_header(member, root)?;
+        let (files, first_error) = std::mem::take(&mut *taken.borrow_mut());
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        // `take` took every `<File>` that `from_root` would read.
+        index.files = files;
+        Ok(index)
+    })
 }
 
-/// Build a [`ContainerIndex`] from a parsed document.
-pub fn from_root(member: &str, root: &Element) -> Result<ContainerIndex, XmlError> {
-    if root.name != "Container" || !ns_cix(&root.ns) {
+fn is_container(root: &Element<'_>) -> bool {
+    root.name == "Container" && ns_cix(&root.ns)
+}
+
+/// The root's checks and attributes, without its files.
+fn index_header(member: &str, root: &Element) -> Result<ContainerIndex, XmlError> {
+    if !is_container(root) {
         return Err(err(
             member,
             root,
             format!("root element is <{}>, expected <Container>", root.name),
         ));
     }
-    let mut index = ContainerIndex {
+    Ok(ContainerIndex {
         name: root.attr_or_empty("name").to_string(),
         type_: root.attr_or_empty("type").to_string(),
         length: num(member, root, "length")?,
         version: root.attr_or_empty("version").to_string(),
         files: vec![],
-    };
+    })
+}
+
+/// Build a [`ContainerIndex`] from a parsed document.
+pub fn from_root(member: &str, root: &Element) -> Result<ContainerIndex, XmlError> {
+    let mut index = index_header(member, root)?;
     for files in root.children_named("Files", ns_cix) {
         for f in files.children_named("File", ns_cix) {
-            let id =
-                num::<u64>(member, f, "id")?.ok_or_else(|| err(member, f, "<File> has no id"))?;
-            let delta = f.child("Delta", ns_cix).map(|d| -> Result<_, XmlError> {
-                let source = match d.child("Source", ns_cix) {
-                    None => None,
-                    Some(s) => {
-                        let type_ = match s.attr_or_empty("type").to_ascii_uppercase().as_str() {
-                            "RAW" => SourceType::Raw,
-                            "PA30" => SourceType::Pa30,
-                            "PA19" => SourceType::Pa19,
-                            other => SourceType::Other(other.to_string()),
-                        };
-                        let location = match (
-                            s.attr("name"),
-                            num::<u64>(member, s, "offset")?,
-                            num::<u64>(member, s, "length")?,
-                        ) {
-                            (Some(n), _, _) => SourceLocation::Name(n.to_string()),
-                            (None, Some(offset), Some(length)) => {
-                                SourceLocation::Range { offset, length }
-                            }
-                            _ => SourceLocation::Unknown,
-                        };
-                        Some(CixSource {
-                            type_,
-                            location,
-                            hash: hash_of(s),
-                        })
-                    }
-                };
-                let basis = match d.child("Basis", ns_cix) {
-                    None => None,
-                    Some(b) => Some(
-                        num::<u64>(member, b, "file")?
-                            .ok_or_else(|| err(member, b, "<Basis> has no file"))?,
-                    ),
-                };
-                Ok(CixDelta { source, basis })
-            });
-            index.files.push(CixFile {
-                id,
-                name: f.attr_or_empty("name").to_string(),
-                length: num(member, f, "length")?
-                    .ok_or_else(|| err(member, f, "<File> has no length"))?,
-                time: num(member, f, "time")?,
-                attr: num(member, f, "attr")?,
-                hash: hash_of(f),
-                delta: delta.transpose()?,
-                line: f.line,
-            });
+            index.files.push(file_from(member, f)?);
         }
     }
     Ok(index)
+}
+
+/// One `<File>` element.
+fn file_from(member: &str, f: &Element) -> Result<CixFile, XmlError> {
+    let id = num::<u64>(member, f, "id")?.ok_or_else(|| err(member, f, "<File> has no id"))?;
+    let delta = f.child("Delta", ns_cix).map(|d| -> Result<_, XmlError> {
+        let source = match d.child("Source", ns_cix) {
+            None => None,
+            Some(s) => {
+                let type_ = match s.attr_or_empty("type").to_ascii_uppercase().as_str() {
+                    "RAW" => SourceType::Raw,
+                    "PA30" => SourceType::Pa30,
+                    "PA19" => SourceType::Pa19,
+                    other => SourceType::Other(other.to_string()),
+                };
+                let location = match (
+                    s.attr("name"),
+                    num::<u64>(member, s, "offset")?,
+                    num::<u64>(member, s, "length")?,
+                ) {
+                    (Some(n), _, _) => SourceLocation::Name(n.to_string()),
+                    (None, Some(offset), Some(length)) => SourceLocation::Range { offset, length },
+                    _ => SourceLocation::Unknown,
+                };
+                Some(CixSource {
+                    type_,
+                    location,
+                    hash: hash_of(s),
+                })
+            }
+        };
+        let basis = match d.child("Basis", ns_cix) {
+            None => None,
+            Some(b) => Some(
+                num::<u64>(member, b, "file")?
+                    .ok_or_else(|| err(member, b, "<Basis> has no file"))?,
+            ),
+        };
+        Ok(CixDelta { source, basis })
+    });
+    Ok(CixFile {
+        id,
+        name: f.attr_or_empty("name").to_string(),
+        length: num(member, f, "length")?.ok_or_else(|| err(member, f, "<File> has no length"))?,
+        time: num(member, f, "time")?,
+        attr: num(member, f, "attr")?,
+        hash: hash_of(f),
+        delta: delta.transpose()?,
+        line: f.line,
+    })
 }
 
 #[cfg(test)]
@@ -267,5 +314,56 @@ mod tests {
         let e = parse("c.xml", doc.as_bytes(), &XmlLimits::default()).unwrap_err();
         assert_eq!(e.line, 2);
         assert!(e.message.contains("id"), "{e}");
+    }
+
+    /// The streaming parse gives what `from_root` gives on the whole tree,
+    /// values and errors (which error wins when there are several).
+    #[test]
+    fn streaming_parse_matches_the_tree() {
+        let good = CIX;
+        let docs: Vec<String> = vec![
+            good.to_string(),
+            good.replace("<File id=\"3\"", "<File"),
+            good.replace(r#"length="20" time="0""#, r#"length="x" time="0""#),
+            good.replace(r#"<Basis file="4"/></Delta></File>
+<File id="4""#, r#"<Basis/></Delta></File>
+<File id="4""#),
+            // A bad file and a bad root length: the root's error first.
+            good.replace("<File id=\"3\"", "<File").replace(r#"length="100""#, r#"length="-1""#),
+            // A bad file and an XML error later: the XML error first.
+            good.replace("<File id=\"3\"", "<File").replace("</Files>", "</Filez>"),
+            // Two bad files: the first in document order.
+            good.replace("<File id=\"4\"", "<File").replace(r#"id="5" name="k\h.dll" length="20""#, r#"id="5" name="k\h.dll""#),
+            good.replace("<Container ", "<Containr ").replace("</Container>", "</Containr>"),
+            good.replace(r#"xmlns="urn:ContainerIndex""#, r#"xmlns="urn:Other""#),
+            // Files under another parent, two <Files>, no namespace, an
+            // empty <File/>, files nested deeper: only root/Files/File count.
+            good.replace("<Description/>", r#"<Other><File id="9" length="1"/></Other><Files><File id="7" name="e" length="0"/></Files>"#),
+            good.replace(r#" xmlns="urn:ContainerIndex""#, ""),
+            good.replace("<Files>", r#"<Files><Sub><File id="8" length="1"/></Sub><x:File xmlns:x="urn:Other" id="6"/>"#),
+            r#"<Container xmlns="urn:ContainerIndex"/>"#.to_string(),
+            r#"<Container xmlns="urn:ContainerIndex"><Files/></Container>"#.to_string(),
+        ];
+        for (i, doc) in docs.iter().enumerate() {
+            let limits = XmlLimits::default();
+            let streamed = parse("i.cix.xml", doc.as_bytes(), &limits);
+            let tree = xml::parse_with("i.cix.xml", doc.as_bytes(), &limits, |root| {
+                from_root("i.cix.xml", root)
+            });
+            assert_eq!(streamed, tree, "document {i}: {doc}");
+        }
+        // The cases above do reach each kind of outcome.
+        let outcomes: Vec<bool> = docs
+            .iter()
+            .map(|d| parse("i", d.as_bytes(), &XmlLimits::default()).is_ok())
+            .collect();
+        assert!(
+            outcomes.iter().filter(|ok| **ok).count() >= 4,
+            "{outcomes:?}"
+        );
+        assert!(
+            outcomes.iter().filter(|ok| !**ok).count() >= 6,
+            "{outcomes:?}"
+        );
     }
 }

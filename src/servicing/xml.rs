@@ -645,6 +645,37 @@ pub fn parse_text<'a>(
     text: &'a str,
     limits: &XmlLimits,
 ) -> Result<Element<'a>, XmlError> {
+    parse_text_taking(member, text, limits, None)
+}
+
+/// Receives each grandchild of the root as it closes, with the root and
+/// its parent (both still open: attributes, no children yet). Returning
+/// true takes the element out of the tree.
+pub type TakeGrandchild<'h> = dyn FnMut(&Element<'_>, &Element<'_>, &Element<'_>) -> bool + 'h;
+
+/// [`parse_with`], handing each grandchild of the root to `take` as soon as
+/// it closes; those it takes are dropped instead of kept in the tree. A
+/// container index lists thousands of `<File>`s under `<Files>`: built one
+/// by one, their element tree (several times the text) never exists whole.
+pub fn parse_with_taking<R>(
+    member: &str,
+    bytes: &[u8],
+    limits: &XmlLimits,
+    take: &mut TakeGrandchild<'_>,
+    build: impl FnOnce(&Element<'_>) -> Result<R, XmlError>,
+) -> Result<R, XmlError> {
+    check_doc_len(member, bytes, limits)?;
+    let text = decode(member, bytes)?;
+    let root = parse_text_taking(member, &text, limits, Some(take))?;
+    build(&root)
+}
+
+fn parse_text_taking<'a>(
+    member: &str,
+    text: &'a str,
+    limits: &XmlLimits,
+    mut take: Option<&mut TakeGrandchild<'_>>,
+) -> Result<Element<'a>, XmlError> {
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut reader = Reader::from_str(text);
     reader.config_mut().check_end_names = true;
@@ -787,7 +818,7 @@ pub fn parse_text<'a>(
                 )?;
                 if is_empty {
                     scopes.pop_level();
-                    attach(&mut stack, &mut pending, &mut root, el);
+                    attach(&mut stack, &mut pending, &mut root, el, &mut take);
                 } else {
                     stack.push(Open {
                         el,
@@ -817,7 +848,7 @@ pub fn parse_text<'a>(
                     el.text = Cow::Owned(t.clone());
                 }
                 el.children = pending.drain(first_child..).collect();
-                attach(&mut stack, &mut pending, &mut root, el);
+                attach(&mut stack, &mut pending, &mut root, el, &mut take);
             }
             Event::Text(t) => {
                 let content = match indentation(&t) {
@@ -905,7 +936,13 @@ fn attach<'a>(
     pending: &mut Vec<Element<'a>>,
     root: &mut Option<Element<'a>>,
     el: Element<'a>,
+    take: &mut Option<&mut TakeGrandchild<'_>>,
 ) {
+    if let (Some(take), [top, parent]) = (take.as_mut(), &*stack)
+        && take(&top.el, &parent.el, &el)
+    {
+        return;
+    }
     if stack.is_empty() {
         *root = Some(el);
     } else {
