@@ -83,6 +83,20 @@ ROWS="$RAW/rows.tsv"
 # row <input> <mode> <bytes> <tool> <json> <rss-kb>
 rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
 
+# nohash_row MODE TAG [PREFIX...]: kbinspect ls --test --hash none against
+# cabextract -t and 7zz t on $in, each run under PREFIX (e.g. taskset).
+nohash_row() {
+  local mode=$1 tag=$2; shift 2
+  local pre="$*" j
+  j="$RAW/$base.$tag.json"
+  hyperfine -N --style basic --runs "$runs" --warmup 1 --export-json "$j" \
+    -n kbinspect "$pre $KB ls --test --hash none --format json $in" \
+    -n cabextract "$pre cabextract -t $in" \
+    -n 7zz "$pre 7zz t $in" >&2 || true
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$bytes" "$j" \
+    "$(rss "$@" "$KB" ls --test --hash none --format json "$in")" "$(rss "$@" cabextract -t "$in")" "$(rss "$@" 7zz t "$in")" >>"$ROWS"
+}
+
 for in in "${INPUTS[@]}"; do
   name=$(basename "$in")
   base=$name
@@ -121,21 +135,9 @@ for in in "${INPUTS[@]}"; do
     *)
       # Both cores, no digest: decoding alone (cabextract -t always
       # computes MD5; 7zz t only checks).
-      j2="$RAW/$base.test2.json"
-      hyperfine -N --style basic --runs "$runs" --warmup 1 --export-json "$j2" \
-        -n kbinspect "$KB ls --test --hash none --format json $in" \
-        -n cabextract "cabextract -t $in" \
-        -n 7zz "7zz t $in" >&2 || true
-      printf '%s\ttest-nohash\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j2" \
-        "$(rss "$KB" ls --test --hash none --format json "$in")" "$(rss cabextract -t "$in")" "$(rss 7zz t "$in")" >>"$ROWS"
+      nohash_row test-nohash test2
       # One core each: the decoders themselves, side by side.
-      j1="$RAW/$base.test1.json"
-      hyperfine -N --style basic --runs "$runs" --warmup 1 --export-json "$j1" \
-        -n kbinspect "taskset -c 0 $KB ls --test --hash none --format json $in" \
-        -n cabextract "taskset -c 0 cabextract -t $in" \
-        -n 7zz "taskset -c 0 7zz t $in" >&2 || true
-      printf '%s\ttest-1core\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j1" \
-        "$(rss taskset -c 0 "$KB" ls --test --hash none --format json "$in")" "$(rss taskset -c 0 cabextract -t "$in")" "$(rss taskset -c 0 7zz t "$in")" >>"$ROWS"
+      nohash_row test-1core test1 taskset -c 0
       ;;
   esac
 

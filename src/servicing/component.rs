@@ -120,72 +120,91 @@ pub fn is_deployment_name(name: &str) -> bool {
     name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
-/// Readable paths for `$(runtime.*)` variables. WOW64 components install
-/// into SysWOW64, which the `system32` variable means for them.
+/// Readable paths for `$(runtime.*)` variables: name, value, value in a
+/// WOW64 component (they install into SysWOW64, which the `system32`
+/// variable means for them).
+const RUNTIME_VARIABLES: &[(&str, &str, &str)] = &[
+    ("runtime.windows", r"C:\Windows", r"C:\Windows"),
+    ("runtime.systemroot", r"C:\Windows", r"C:\Windows"),
+    ("runtime.windir", r"C:\Windows", r"C:\Windows"),
+    (
+        "runtime.system32",
+        r"C:\Windows\System32",
+        r"C:\Windows\SysWOW64",
+    ),
+    (
+        "runtime.syswow64",
+        r"C:\Windows\SysWOW64",
+        r"C:\Windows\SysWOW64",
+    ),
+    ("runtime.system", r"C:\Windows\System", r"C:\Windows\System"),
+    (
+        "runtime.drivers",
+        r"C:\Windows\System32\drivers",
+        r"C:\Windows\System32\drivers",
+    ),
+    (
+        "runtime.wbem",
+        r"C:\Windows\System32\wbem",
+        r"C:\Windows\SysWOW64\wbem",
+    ),
+    ("runtime.inf", r"C:\Windows\INF", r"C:\Windows\INF"),
+    ("runtime.fonts", r"C:\Windows\Fonts", r"C:\Windows\Fonts"),
+    ("runtime.help", r"C:\Windows\Help", r"C:\Windows\Help"),
+    (
+        "runtime.apppatch",
+        r"C:\Windows\AppPatch",
+        r"C:\Windows\AppPatch",
+    ),
+    (
+        "runtime.programfiles",
+        r"C:\Program Files",
+        r"C:\Program Files (x86)",
+    ),
+    (
+        "runtime.programfilesx86",
+        r"C:\Program Files (x86)",
+        r"C:\Program Files (x86)",
+    ),
+    (
+        "runtime.commonfiles",
+        r"C:\Program Files\Common Files",
+        r"C:\Program Files (x86)\Common Files",
+    ),
+    (
+        "runtime.commonfilesx86",
+        r"C:\Program Files (x86)\Common Files",
+        r"C:\Program Files (x86)\Common Files",
+    ),
+    ("runtime.programdata", r"C:\ProgramData", r"C:\ProgramData"),
+    (
+        "runtime.commonappdata",
+        r"C:\ProgramData",
+        r"C:\ProgramData",
+    ),
+    ("runtime.public", r"C:\Users\Public", r"C:\Users\Public"),
+    (
+        "runtime.userprofile",
+        r"C:\Users\Default",
+        r"C:\Users\Default",
+    ),
+    (
+        "runtime.startmenu",
+        r"C:\ProgramData\Microsoft\Windows\Start Menu",
+        r"C:\ProgramData\Microsoft\Windows\Start Menu",
+    ),
+    ("runtime.bootdrive", "C:", "C:"),
+    ("runtime.systemdrive", "C:", "C:"),
+];
+
+/// The value of `var` (matched case-insensitively in place: lowering a copy
+/// cost an allocation per file).
 fn runtime_variable(var: &str, arch: &str) -> Option<&'static str> {
     let wow = arch.eq_ignore_ascii_case("wow64");
-    // Variable names are matched case-insensitively in place: lowering a
-    // copy cost an allocation per file.
-    let is = |name: &str| var.eq_ignore_ascii_case(name);
-    Some(
-        if is("runtime.windows") || is("runtime.systemroot") || is("runtime.windir") {
-            r"C:\Windows"
-        } else if is("runtime.system32") {
-            if wow {
-                r"C:\Windows\SysWOW64"
-            } else {
-                r"C:\Windows\System32"
-            }
-        } else if is("runtime.syswow64") {
-            r"C:\Windows\SysWOW64"
-        } else if is("runtime.system") {
-            r"C:\Windows\System"
-        } else if is("runtime.drivers") {
-            r"C:\Windows\System32\drivers"
-        } else if is("runtime.wbem") {
-            if wow {
-                r"C:\Windows\SysWOW64\wbem"
-            } else {
-                r"C:\Windows\System32\wbem"
-            }
-        } else if is("runtime.inf") {
-            r"C:\Windows\INF"
-        } else if is("runtime.fonts") {
-            r"C:\Windows\Fonts"
-        } else if is("runtime.help") {
-            r"C:\Windows\Help"
-        } else if is("runtime.apppatch") {
-            r"C:\Windows\AppPatch"
-        } else if is("runtime.programfiles") {
-            if wow {
-                r"C:\Program Files (x86)"
-            } else {
-                r"C:\Program Files"
-            }
-        } else if is("runtime.programfilesx86") {
-            r"C:\Program Files (x86)"
-        } else if is("runtime.commonfiles") {
-            if wow {
-                r"C:\Program Files (x86)\Common Files"
-            } else {
-                r"C:\Program Files\Common Files"
-            }
-        } else if is("runtime.commonfilesx86") {
-            r"C:\Program Files (x86)\Common Files"
-        } else if is("runtime.programdata") || is("runtime.commonappdata") {
-            r"C:\ProgramData"
-        } else if is("runtime.public") {
-            r"C:\Users\Public"
-        } else if is("runtime.userprofile") {
-            r"C:\Users\Default"
-        } else if is("runtime.startmenu") {
-            r"C:\ProgramData\Microsoft\Windows\Start Menu"
-        } else if is("runtime.bootdrive") || is("runtime.systemdrive") {
-            "C:"
-        } else {
-            return None;
-        },
-    )
+    RUNTIME_VARIABLES
+        .iter()
+        .find(|(name, ..)| var.eq_ignore_ascii_case(name))
+        .map(|&(_, native, wow64)| if wow { wow64 } else { native })
 }
 
 /// Resolve `$(runtime.x)` variables in a destination path; unknown variables
