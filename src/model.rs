@@ -580,9 +580,11 @@ impl Package {
         let mut members: Vec<Member> = Vec::new();
         let mut findings: Vec<Finding> = Vec::new();
         let mut kept_total = Kept::default();
+        let mut plan = KeepPlan::default();
         let report = container::walk(input, limits, &mut |meta, reader| {
-            let mut m = read_member(meta, reader, opts, &mut kept_total, &mut findings);
+            let mut m = read_member(meta, reader, opts, &plan, &mut kept_total, &mut findings);
             parse_early(&mut m, opts);
+            plan.learn(&m);
             members.push(m);
             Ok(())
         })?;
@@ -604,7 +606,95 @@ impl Package {
         };
         pkg.findings.append(&mut findings);
         pkg.parse_metadata(opts);
+        if opts.expand_deltas {
+            pkg.fetch_unkept_sources(input, limits, opts, &mut kept_total)?;
+            pkg.expand(opts);
+        }
         Ok(pkg)
+    }
+
+    /// Sources that container indexes name but whose bytes were not kept
+    /// while walking (the index came after them, or was too large to parse
+    /// during the walk): read them in a second walk, keeping only those.
+    /// Real package cabinets list `_manifest_.cix.xml` first, so this pass
+    /// is rare.
+    fn fetch_unkept_sources(
+        &mut self,
+        input: &Path,
+        limits: &Limits,
+        opts: &LoadOptions,
+        kept_total: &mut Kept,
+    ) -> anyhow::Result<()> {
+        let mut wanted: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for ix in &self.indexes {
+            let dir = parent_of(&ix.member);
+            for e in &ix.index.files {
+                let Some(SourceLocation::Name(name)) = e
+                    .delta
+                    .as_ref()
+                    .and_then(|d| d.source.as_ref())
+                    .map(|s| &s.location)
+                else {
+                    continue;
+                };
+                let key = join_key(dir, name);
+                if let Some(m) = self.member(&key)
+                    && m.bytes.is_none()
+                    && m.read_error.is_none()
+                    && m.kind != MemberKind::Container
+                    && m.size <= opts.max_delta_size
+                {
+                    wanted.insert(path_key(&m.path));
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut got: HashMap<String, Vec<u8>> = HashMap::new();
+        let mut findings = Vec::new();
+        container::walk(input, limits, &mut |meta, reader| {
+            let key = path_key(&meta.path);
+            if !wanted.contains(&key) || got.contains_key(&key) {
+                return Ok(());
+            }
+            if kept_total.all.saturating_add(meta.size) > opts.max_kept_total {
+                findings.push(Finding::warning(
+                    "member-too-large",
+                    &meta.path,
+                    format!(
+                        "not kept as a delta source: the bytes kept would pass {} in all",
+                        opts.max_kept_total
+                    ),
+                ));
+                return Ok(());
+            }
+            let mut buf = Vec::new();
+            let mut limited = std::io::Read::take(reader, opts.max_delta_size.saturating_add(1));
+            if std::io::Read::read_to_end(&mut limited, &mut buf).is_ok()
+                && buf.len() as u64 <= opts.max_delta_size
+            {
+                kept_total.all = kept_total.all.saturating_add(buf.len() as u64);
+                got.insert(key, buf);
+            }
+            Ok(())
+        })?;
+        container::release_buffers();
+        for m in &mut self.members {
+            if m.bytes.is_some() {
+                continue;
+            }
+            let key = path_key(&m.path);
+            // The same bytes as the first walk hashed, or not used at all.
+            if let Some(b) = got.remove(&key)
+                && <[u8; 32]>::from(Sha256::digest(&b)) == m.sha256
+            {
+                m.bytes = Some(b);
+            }
+        }
+        self.findings.append(&mut findings);
+        self.index_deltas();
+        Ok(())
     }
 
     /// Build a model from members already in memory (tests, other front
@@ -616,6 +706,7 @@ impl Package {
     ) -> Package {
         let mut findings = Vec::new();
         let mut kept_total = Kept::default();
+        let mut plan = KeepPlan::default();
         let members = items
             .into_iter()
             .map(|(path, bytes, ts)| {
@@ -634,10 +725,12 @@ impl Package {
                     &meta,
                     &mut bytes.as_slice(),
                     opts,
+                    &plan,
                     &mut kept_total,
                     &mut findings,
                 );
                 parse_early(&mut m, opts);
+                plan.learn(&m);
                 m
             })
             .collect();
@@ -654,6 +747,9 @@ impl Package {
             lookup: Lookup::default(),
         };
         pkg.parse_metadata(opts);
+        if opts.expand_deltas {
+            pkg.expand(opts);
+        }
         pkg
     }
 
@@ -801,9 +897,9 @@ impl Package {
                 }
                 continue;
             }
-            let Some(bytes) = m.bytes.as_deref() else {
+            if m.bytes.is_none() {
                 continue;
-            };
+            }
             match m.kind {
                 MemberKind::CompressedManifest if dcm_base.is_none() => {
                     self.compressed_manifests.push(m.path.clone());
@@ -812,19 +908,6 @@ impl Package {
                         &m.path,
                         "DCM-compressed manifest: expanding it needs the base manifest from wcp.dll (--dcm-base); its identity comes from the file name only",
                     ));
-                }
-                MemberKind::Delta => {
-                    let signature = delta_signature(bytes).unwrap_or_default();
-                    let (header, header_error) = match msdelta::parse_header(bytes) {
-                        Ok(h) => (Some(h), None),
-                        Err(e) => (None, Some(e.to_string())),
-                    };
-                    self.deltas.push(DeltaBlob {
-                        member: m.path.clone(),
-                        signature,
-                        header,
-                        header_error,
-                    });
                 }
                 _ => {}
             }
@@ -916,15 +999,39 @@ impl Package {
         let keyform_of = |i: usize| self.components.get(i).map_or("", |c| c.keyform.as_str());
         by_keyform.sort_by(|&a, &b| keyform_of(a).cmp(keyform_of(b)).then(a.cmp(&b)));
         self.lookup.components = by_keyform;
+        self.index_deltas();
+    }
+
+    /// Read the header of every kept delta blob not yet known, and index
+    /// them by member path.
+    fn index_deltas(&mut self) {
+        let known: std::collections::HashSet<String> =
+            self.deltas.iter().map(|d| d.member.clone()).collect();
+        for m in &self.members {
+            if m.kind != MemberKind::Delta || known.contains(&m.path) {
+                continue;
+            }
+            let Some(bytes) = m.bytes.as_deref() else {
+                continue;
+            };
+            let signature = delta_signature(bytes).unwrap_or_default();
+            let (header, header_error) = match msdelta::parse_header(bytes) {
+                Ok(h) => (Some(h), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            self.deltas.push(DeltaBlob {
+                member: m.path.clone(),
+                signature,
+                header,
+                header_error,
+            });
+        }
         self.lookup.deltas = self
             .deltas
             .iter()
             .enumerate()
             .map(|(i, d)| (d.member.clone(), i))
             .collect();
-        if opts.expand_deltas {
-            self.expand(opts);
-        }
     }
 
     /// Record the outcome of rebuilding every delta-stored or copied file.
@@ -1195,6 +1302,51 @@ pub fn expansion_error(e: &msdelta::ChainError) -> Expansion {
     }
 }
 
+/// What the walk has learned about which members' bytes are needed later:
+/// the sources container indexes name, by directory. What is kept follows
+/// from the index, not from a member's first bytes: a delta blob or PE
+/// that no index names is never a basis, and a RAW basis (a `.cat`, say)
+/// is kept whatever it looks like.
+#[derive(Default)]
+struct KeepPlan {
+    /// [`path_key`]s of members an index names as a source.
+    named: std::collections::HashSet<String>,
+    /// Directories (tree paths) whose index has been parsed.
+    indexed_dirs: std::collections::HashSet<String>,
+}
+
+impl KeepPlan {
+    /// Record the sources of an index member parsed during the walk.
+    fn learn(&mut self, m: &Member) {
+        let Some(Parsed::Index(ix)) = &m.parsed else {
+            return;
+        };
+        let dir = parent_of(&m.path);
+        self.indexed_dirs.insert(path_key(dir));
+        for e in &ix.files {
+            if let Some(SourceLocation::Name(name)) = e
+                .delta
+                .as_ref()
+                .and_then(|d| d.source.as_ref())
+                .map(|s| &s.location)
+            {
+                self.named.insert(join_key(dir, name));
+            }
+        }
+    }
+
+    /// Whether an index names this member as a source; `None` when no index
+    /// of its directory is known yet.
+    fn named(&self, path: &str) -> Option<bool> {
+        if self.named.contains(&path_key(path)) {
+            return Some(true);
+        }
+        self.indexed_dirs
+            .contains(&path_key(parent_of(path)))
+            .then_some(false)
+    }
+}
+
 /// Bytes kept so far: all members, and PE payloads among them.
 #[derive(Default)]
 struct Kept {
@@ -1208,6 +1360,7 @@ fn read_member(
     meta: &MemberMeta,
     reader: &mut dyn BufRead,
     opts: &LoadOptions,
+    plan: &KeepPlan,
     kept_total: &mut Kept,
     findings: &mut Vec<Finding>,
 ) -> Member {
@@ -1233,19 +1386,27 @@ fn read_member(
     }
     let filled = head.len();
     let kind = kind_of(meta, &head);
-    if !matches!(
-        kind,
-        MemberKind::Pe | MemberKind::Other | MemberKind::Catalog
-    ) {
+    // Every member may be a declared payload, whatever its first bytes
+    // say, and old manifests declare SHA-1 digests: only cabinets (walked,
+    // never payloads here) skip it.
+    if kind == MemberKind::Container {
         sha1 = None;
     }
+    let named = plan.named(&meta.path);
     let cap = match kind {
         MemberKind::Mum
         | MemberKind::Manifest
         | MemberKind::CompressedManifest
         | MemberKind::ContainerIndex => Some(opts.max_metadata_size),
+        // Named by an index as a source (RAW basis or delta blob).
+        _ if named == Some(true) => Some(opts.max_delta_size),
+        // A delta blob that no index names once the index is known: no
+        // rebuild can use it.
+        MemberKind::Delta if named == Some(false) => None,
         MemberKind::Delta => Some(opts.max_delta_size),
         MemberKind::Pe => Some(opts.max_pe_size),
+        // Catalogs are read for the hashes they list.
+        MemberKind::Catalog => Some(opts.max_metadata_size),
         _ => None,
     };
     let mut keep = cap.is_some_and(|c| meta.size <= c)
@@ -1319,7 +1480,8 @@ fn read_member(
         // Kept PE bytes count against their own, small budget: beyond it
         // only the version survives, so memory stays flat.
         let budget_left = opts.max_kept_pe.saturating_sub(kept_total.pe);
-        if !name.eq_ignore_ascii_case("wcp.dll") && kept.len() as u64 > budget_left {
+        let needed = name.eq_ignore_ascii_case("wcp.dll") || named == Some(true);
+        if !needed && (named == Some(false) || kept.len() as u64 > budget_left) {
             keep = false;
             kept = Vec::new();
         } else {

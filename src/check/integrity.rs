@@ -143,7 +143,11 @@ impl Checker<'_> {
         for p in &self.pkg.packages {
             let file = p.member.rsplit('/').next().unwrap_or(&p.member);
             let stem = file.get(..file.len().saturating_sub(4)).unwrap_or(file);
-            if stem.eq_ignore_ascii_case("update") {
+            // `update.mum` and its siblings (`update-bf.mum` in every
+            // Vista/7/8 package cabinet) are the package's entry points,
+            // named for their role rather than their identity.
+            let lower = stem.to_ascii_lowercase();
+            if lower == "update" || lower.starts_with("update-") {
                 continue;
             }
             let want = p.mum.identity.mum_stem();
@@ -648,7 +652,16 @@ impl Checker<'_> {
             // Payloads sit beside the metadata or one folder below it.
             let dir = parent_of(&m.path);
             if package_dirs.contains(dir) || package_dirs.contains(parent_of(dir)) {
-                self.out.push(Finding::warning(
+                // A delta blob no index entry names cannot be installed:
+                // nothing rebuilds it. The Vista KB2999226 cabinets carry
+                // 43 (x86) and 86 (x64) such blobs.
+                let severity = if m.kind == MemberKind::Delta && !self.pkg.indexes.is_empty() {
+                    crate::finding::Severity::Info
+                } else {
+                    crate::finding::Severity::Warning
+                };
+                self.out.push(Finding::new(
+                    severity,
                     "member-unreferenced",
                     &m.path,
                     format!(

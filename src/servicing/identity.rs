@@ -54,15 +54,30 @@ pub fn truncate_name(name: &str) -> String {
     truncated(name).into_owned()
 }
 
+/// Truncate a culture for a keyform: longer than 8 characters keeps the
+/// first and last 3 joined by `..` (`sr-latn-cs` → `sr-..-cs`,
+/// `ca-es-valencia` → `ca-..cia`), the name rule at a smaller width; the
+/// real KB3004394 manifests name their `sr-latn-cs` components this way
+/// and keep every 5-character culture whole.
+pub fn truncate_culture(culture: &str) -> String {
+    shortened(culture, 8, 3).into_owned()
+}
+
 /// [`truncate_name`] without copying names that fit.
 fn truncated(name: &str) -> std::borrow::Cow<'_, str> {
-    let count = name.chars().count();
-    if count <= 40 {
-        return name.into();
+    shortened(name, 40, 19)
+}
+
+/// `s` when at most `max` characters, else its first and last `keep`
+/// characters joined by `..`.
+fn shortened(s: &str, max: usize, keep: usize) -> std::borrow::Cow<'_, str> {
+    let count = s.chars().count();
+    if count <= max {
+        return s.into();
     }
-    let at = |n: usize| name.char_indices().nth(n).map_or(name.len(), |(i, _)| i);
-    let head = name.get(..at(19)).unwrap_or("");
-    let tail = name.get(at(count - 19)..).unwrap_or("");
+    let at = |n: usize| s.char_indices().nth(n).map_or(s.len(), |(i, _)| i);
+    let head = s.get(..at(keep)).unwrap_or("");
+    let tail = s.get(at(count - keep)..).unwrap_or("");
     format!("{head}..{tail}").into()
 }
 
@@ -148,9 +163,9 @@ impl Identity {
             &self.processor_architecture
         };
         let lang = if is_neutral(&self.language) {
-            "none"
+            "none".into()
         } else {
-            &self.language
+            shortened(&self.language, 8, 3)
         };
         let token = if self.public_key_token.is_empty() {
             "none"
@@ -158,7 +173,7 @@ impl Identity {
             &self.public_key_token
         };
         let name = truncated(&self.name);
-        let parts = [arch, &name, token, &self.version, lang];
+        let parts = [arch, &name, token, &self.version, &lang];
         let mut out = String::with_capacity(parts.iter().map(|p| p.len() + 1).sum::<usize>() + 16);
         for part in parts {
             out.extend(part.chars().map(|c| c.to_ascii_lowercase()));
@@ -227,6 +242,22 @@ mod tests {
             version_scope: "nonSxS".into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn long_cultures_are_shortened_in_keyforms() {
+        // A real name from KB3004394 (x86 crypt32 resources, sr-Latn-CS).
+        let mut i = id(
+            "Microsoft-Windows-Crypt32-DLL.Resources",
+            "6.1.7601.22908",
+            "x86",
+        );
+        i.language = "sr-Latn-CS".into();
+        i.version_scope = String::new();
+        assert!(i.keyform().contains("_6.1.7601.22908_sr-..-cs_"), "{}", i.keyform());
+        assert_eq!(truncate_culture("ca-ES-valencia"), "ca-..cia");
+        assert_eq!(truncate_culture("de-de"), "de-de");
+        assert_eq!(truncate_culture("sr-latn-"), "sr-latn-");
     }
 
     #[test]
