@@ -261,6 +261,29 @@ pub enum Location {
     Absent,
 }
 
+impl Location {
+    /// One line saying where the bytes are (`PA30 blob 12 on file 81`).
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Stored { member, .. } => format!("stored {member}"),
+            Location::Delta {
+                blob,
+                source_type,
+                basis,
+                member,
+                ..
+            } => format!(
+                "{source_type} blob {blob}{}{}",
+                basis.map_or(String::new(), |b| format!(" on file {b}")),
+                if member.is_none() { " (missing)" } else { "" }
+            ),
+            Location::Psf { offset, length, .. } => format!("psf @{offset}+{length}"),
+            Location::Copy { basis, .. } => format!("copy of file {basis}"),
+            Location::Absent => "absent".into(),
+        }
+    }
+}
+
 /// The outcome of rebuilding a delta-stored file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
@@ -271,8 +294,15 @@ pub enum Expansion {
     /// The decoder cannot do it (PE transforms, PA31, a limit) or an input
     /// is not available (missing blob, `.psf` range): not a package fault.
     NotExpanded { reason: String },
-    /// Decoding failed or gave bytes that do not match the index.
+    /// Decoding failed: a corrupt delta, or one our decoder reads
+    /// differently from msdelta.dll (its own hash does not match). Nothing
+    /// is proven either way.
     Failed { reason: String },
+    /// The chain rebuilt bytes that contradict the container index: a
+    /// delta whose own hash matches what it produced, or a stored or
+    /// copied link whose SHA-256 differs from the index. The package is
+    /// wrong.
+    Mismatch { reason: String },
 }
 
 /// One `<file>` of a component manifest, with where its bytes are.
@@ -296,6 +326,14 @@ pub struct File {
     pub pe: Option<Box<PeVersion>>,
     /// For files produced by deltas: the outcome of rebuilding them.
     pub expansion: Option<Expansion>,
+    /// A stored file that a container index also produces (a delta or a
+    /// copy): the index's location. Both sources are checked, and two
+    /// sources that disagree is an error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_location: Option<Location>,
+    /// The outcome of rebuilding [`File::index_location`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index_expansion: Option<Expansion>,
     /// 1-based line of the `<file>` element in the manifest.
     #[serde(skip)]
     pub line: u32,
@@ -1062,6 +1100,32 @@ impl Package {
                 }
             }
         }
+        // Stored files the index also produces: rebuild the index's copy
+        // too, so that a stored file cannot shadow a different delta.
+        let mut alternates: Vec<(usize, usize, Expansion)> = Vec::new();
+        self.rebuild_picked(
+            opts,
+            &|f| f.index_location.as_ref().and_then(delta_id),
+            &mut |ci, fi, result| {
+                let outcome = match result {
+                    Ok(bytes) => Expansion::Rebuilt {
+                        sha256: hex::encode(sha2::Sha256::digest(bytes)),
+                        sha1: hex::encode(sha1::Sha1::digest(bytes)),
+                    },
+                    Err(e) => expansion_error(e),
+                };
+                alternates.push((ci, fi, outcome));
+            },
+        );
+        for (ci, fi, outcome) in alternates {
+            if let Some(f) = self
+                .components
+                .get_mut(ci)
+                .and_then(|c| c.files.get_mut(fi))
+            {
+                f.index_expansion = Some(outcome);
+            }
+        }
     }
 
     /// Rebuild every delta-stored or copied file through its basis chain,
@@ -1070,6 +1134,16 @@ impl Package {
     /// error). The bytes are not kept: callers that need them (extraction)
     /// use them inside `sink`. Needs the delta blobs kept in memory.
     pub fn rebuild_each(&self, opts: &LoadOptions, sink: &mut RebuildSink<'_>) {
+        self.rebuild_picked(opts, &|f| delta_id(&f.location), sink);
+    }
+
+    /// [`Package::rebuild_each`] for the index entries `pick` names.
+    fn rebuild_picked(
+        &self,
+        opts: &LoadOptions,
+        pick: &dyn Fn(&File) -> Option<u64>,
+        sink: &mut RebuildSink<'_>,
+    ) {
         for ix in &self.indexes {
             let dir = parent_of(&ix.member).to_string();
             let fetch = |id: &u64| -> Result<Step<u64>, String> {
@@ -1120,11 +1194,8 @@ impl Package {
                     continue;
                 }
                 for (fi, f) in c.files.iter().enumerate() {
-                    let id = match &f.location {
-                        Location::Delta { index_id, .. } | Location::Copy { index_id, .. } => {
-                            *index_id
-                        }
-                        _ => continue,
+                    let Some(id) = pick(f) else {
+                        continue;
                     };
                     match rebuilder.rebuild(&id) {
                         Ok(bytes) => sink(ci, fi, Ok(bytes.as_slice())),
@@ -1153,7 +1224,23 @@ impl Package {
             .iter()
             .map(|f| {
                 let (location, size, pe) = self.locate(&dir, &folder, &keyform, f);
+                let index_location = match &location {
+                    Location::Stored { .. } => {
+                        let (l, _, _) = self.locate_in_index(&dir, &folder, &keyform, f);
+                        l.filter(|l| {
+                            matches!(
+                                l,
+                                Location::Delta { .. }
+                                    | Location::Copy { .. }
+                                    | Location::Psf { .. }
+                            )
+                        })
+                    }
+                    _ => None,
+                };
                 File {
+                    index_location,
+                    index_expansion: None,
                     name: f.name.clone(),
                     component: keyform.clone(),
                     arch: arch.clone(),
@@ -1209,6 +1296,22 @@ impl Package {
                     );
                 }
             }
+        }
+        let (location, size, pe) = self.locate_in_index(dir, folder, keyform, f);
+        (location.unwrap_or(Location::Absent), size, pe)
+    }
+
+    /// Where the container index of `dir` says a manifest file's bytes are.
+    fn locate_in_index(
+        &self,
+        dir: &str,
+        folder: &str,
+        keyform: &str,
+        f: &component::ManifestFile,
+    ) -> (Option<Location>, Option<u64>, Option<Box<PeVersion>>) {
+        let mut names = vec![f.name.as_str()];
+        if !f.source_name.is_empty() && !f.source_name.eq_ignore_ascii_case(&f.name) {
+            names.push(&f.source_name);
         }
         for ix in &self.indexes {
             if parent_of(&ix.member) != dir {
@@ -1274,9 +1377,17 @@ impl Package {
                     }
                 },
             };
-            return (location, Some(entry.length), None);
+            return (Some(location), Some(entry.length), None);
         }
-        (Location::Absent, None, None)
+        (None, None, None)
+    }
+}
+
+/// The index entry a delta-stored or copied location rebuilds.
+fn delta_id(l: &Location) -> Option<u64> {
+    match l {
+        Location::Delta { index_id, .. } | Location::Copy { index_id, .. } => Some(*index_id),
+        _ => None,
     }
 }
 
@@ -1294,9 +1405,16 @@ pub fn expansion_error(e: &msdelta::ChainError) -> Expansion {
         ),
         _ => false,
     };
+    let contradicts = match &e.kind {
+        ChainErrorKind::HashMismatch { .. } => true,
+        ChainErrorKind::Delta(d) => d.kind == msdelta::ErrorKind::WrongTarget,
+        _ => false,
+    };
     let reason = e.to_string();
     if not_ours {
         Expansion::NotExpanded { reason }
+    } else if contradicts {
+        Expansion::Mismatch { reason }
     } else {
         Expansion::Failed { reason }
     }

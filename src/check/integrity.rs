@@ -324,7 +324,58 @@ impl Checker<'_> {
                     }
                 }
                 self.index_agreement(c, f, &subject);
+                self.second_source(c, f, &subject);
             }
+        }
+    }
+
+    /// A stored file that the container index also produces: the index's
+    /// copy, rebuilt, must be the same file.
+    fn second_source(&mut self, c: &model::Component, f: &model::File, subject: &str) {
+        let (Some(loc), Location::Stored { member, .. }) = (&f.index_location, &f.location) else {
+            return;
+        };
+        let what = loc.describe();
+        match &f.index_expansion {
+            Some(Expansion::Rebuilt { sha256, sha1 }) => {
+                let alg = f.digest_alg.as_deref().map(DigestAlg::from_name);
+                let got = match alg {
+                    Some(DigestAlg::Sha1) => sha1,
+                    _ => sha256,
+                };
+                let stored = self.pkg.member(member).map(|m| m.sha256_hex());
+                let agrees_with_manifest = f.digest.as_deref() == Some(got.as_str());
+                let agrees_with_stored = stored.as_deref() == Some(sha256.as_str());
+                if !agrees_with_manifest || !agrees_with_stored {
+                    self.out.push(Finding::error(
+                        "source-disagreement",
+                        subject,
+                        format!(
+                            "stored as {member} and produced by the container index ({what}), and the two differ: the index's rebuilt bytes have SHA-256 {sha256}, the stored member {}, {} declares {}",
+                            stored.as_deref().unwrap_or("unknown"),
+                            c.member,
+                            f.digest.as_deref().unwrap_or("no digest")
+                        ),
+                    ));
+                }
+            }
+            Some(Expansion::Mismatch { reason }) => self.out.push(Finding::error(
+                "source-disagreement",
+                subject,
+                format!(
+                    "stored as {member}; the container index's copy ({what}) contradicts the index: {reason}"
+                ),
+            )),
+            Some(Expansion::Failed { reason }) | Some(Expansion::NotExpanded { reason }) => {
+                self.out.push(Finding::info(
+                    "second-source-unchecked",
+                    subject,
+                    format!(
+                        "stored as {member}; the container index's copy ({what}) was not rebuilt: {reason}"
+                    ),
+                ))
+            }
+            None => {}
         }
     }
 
@@ -357,6 +408,17 @@ impl Checker<'_> {
                         format!("{} declares no digest we can check for this file", c.member),
                     )),
                 }
+            }
+            Some(Expansion::Mismatch { reason }) => {
+                self.stats.files_not_expanded += 1;
+                self.out.push(Finding::error(
+                    "delta-rebuild-mismatch",
+                    subject,
+                    format!(
+                        "{what}: the rebuilt bytes contradict the container index and {} ({reason})",
+                        c.member
+                    ),
+                ));
             }
             Some(Expansion::Failed { reason }) => {
                 self.stats.files_not_expanded += 1;

@@ -96,6 +96,7 @@ fn finding_code(kind: ErrorKind) -> &'static str {
         ErrorKind::Limit => "delta-limit",
         ErrorKind::HashMismatch => "delta-hash-mismatch",
         ErrorKind::Source => "delta-source",
+        ErrorKind::WrongTarget => "delta-wrong-target",
     }
 }
 

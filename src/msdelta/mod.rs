@@ -144,6 +144,10 @@ pub enum ErrorKind {
     HashMismatch,
     /// A source file is needed (or the given one is the wrong one).
     Source,
+    /// The delta rebuilt exactly what its own header hash promises, and
+    /// that is not the target the caller expected: the delta is genuine
+    /// but for other bytes (a replaced blob), not a decoder limitation.
+    WrongTarget,
 }
 
 /// A delta that cannot be read or applied; `offset` is in bytes from the
@@ -513,6 +517,17 @@ pub fn apply_detailed(
     }
     if let Some(want) = expected_sha256 {
         let got = post::sha256(&target);
+        if &got != want && verification != Verification::Unverified {
+            return Err(DeltaError {
+                offset: 0,
+                kind: ErrorKind::WrongTarget,
+                message: format!(
+                    "rebuilt target matches the delta's own hash but its SHA-256 {} is not the expected {}",
+                    hex::encode(got),
+                    hex::encode(want)
+                ),
+            });
+        }
         if &got != want {
             return Err(pe_note(format!(
                 "rebuilt target SHA-256 {} does not match the expected {}",

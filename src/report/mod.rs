@@ -183,23 +183,7 @@ pub fn list_view(pkg: &Package) -> ListView<'_> {
 
 /// A short human form of a location.
 pub fn location_text(l: &Location) -> String {
-    match l {
-        Location::Stored { member, .. } => format!("stored {member}"),
-        Location::Delta {
-            blob,
-            source_type,
-            basis,
-            member,
-            ..
-        } => format!(
-            "{source_type} blob {blob}{}{}",
-            basis.map_or(String::new(), |b| format!(" on file {b}")),
-            if member.is_none() { " (missing)" } else { "" }
-        ),
-        Location::Psf { offset, length, .. } => format!("psf @{offset}+{length}"),
-        Location::Copy { basis, .. } => format!("copy of file {basis}"),
-        Location::Absent => "absent".into(),
-    }
+    l.describe()
 }
 
 /// `list` as text: packages, then components and their files.

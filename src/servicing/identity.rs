@@ -254,7 +254,11 @@ mod tests {
         );
         i.language = "sr-Latn-CS".into();
         i.version_scope = String::new();
-        assert!(i.keyform().contains("_6.1.7601.22908_sr-..-cs_"), "{}", i.keyform());
+        assert!(
+            i.keyform().contains("_6.1.7601.22908_sr-..-cs_"),
+            "{}",
+            i.keyform()
+        );
         assert_eq!(truncate_culture("ca-ES-valencia"), "ca-..cia");
         assert_eq!(truncate_culture("de-de"), "de-de");
         assert_eq!(truncate_culture("sr-latn-"), "sr-latn-");
