@@ -157,7 +157,8 @@ fn verify_memory_child() {
         .filter(|f| f.code == "component-unreferenced")
         .count();
     assert_eq!(unreferenced, stats.components / 2, "{:?}", findings.first());
-    let r = kbinspect::report::verify_report(&pkg.input, &findings, stats);
+    let a = kbinspect::check::verdict::assess(&pkg, &findings, None);
+    let r = kbinspect::report::verify_report(&pkg.input, &findings, stats, &a);
     serde_json::to_writer_pretty(std::io::sink(), &r).unwrap();
     kbinspect::report::write_verify_table(&mut std::io::sink(), &r).unwrap();
     let status = std::fs::read_to_string("/proc/self/status").unwrap();

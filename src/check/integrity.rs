@@ -71,7 +71,18 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             })
             .collect(),
     };
+    if pkg.packages.is_empty() && pkg.components.is_empty() && pkg.compressed_manifests.is_empty() {
+        c.out.push(Finding::error(
+            "no-package-metadata",
+            &pkg.input,
+            format!(
+                "no .mum package manifest and no component manifest in {} members: nothing here can be verified as an update package",
+                pkg.members.len()
+            ),
+        ));
+    }
     c.names();
+    c.catalog_listing();
     c.references();
     c.files();
     c.indexes();
@@ -156,6 +167,101 @@ impl Checker<'_> {
                     "mum-name-mismatch",
                     &p.member,
                     format!("file name does not match the identity inside ({want}.mum)"),
+                ));
+            }
+        }
+    }
+
+    /// Every `.mum` and component `.manifest` must be listed in a catalog
+    /// of the package, by its SHA-1 or SHA-256: a document edited after
+    /// signing (with the container index updated to match) is not. The
+    /// hashes are looked up as raw bytes in the catalogs' content; whether
+    /// the catalogs' signatures hold is the trust check's job.
+    fn catalog_listing(&mut self) {
+        let catalogs: Vec<(&str, &[u8])> = self
+            .pkg
+            .members
+            .iter()
+            .filter(|m| m.kind == MemberKind::Catalog)
+            .filter_map(|m| m.bytes().map(|b| (m.path.as_str(), b)))
+            .collect();
+        let documents = self.pkg.members.iter().filter(|m| {
+            matches!(
+                m.kind,
+                MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
+            )
+        });
+        if catalogs.is_empty() {
+            let n = documents.count();
+            if n > 0 {
+                self.out.push(Finding::warning(
+                    "catalog-absent",
+                    &self.pkg.input,
+                    format!(
+                        "no readable .cat catalog: the {n} servicing documents are not covered by any signed list"
+                    ),
+                ));
+            }
+            return;
+        }
+        let names = catalogs
+            .iter()
+            .map(|(p, _)| p.rsplit('/').next().unwrap_or(p))
+            .collect::<Vec<_>>();
+        // Each `X.mum` is signed through `X.cat` beside it. When one is
+        // missing (a partial copy of a package), a document it would list
+        // cannot be told from an edited one: unproven, not wrong.
+        let mut missing: Vec<String> = Vec::new();
+        for m in self
+            .pkg
+            .members
+            .iter()
+            .filter(|m| m.kind == MemberKind::Mum)
+        {
+            let cat = format!(
+                "{}.cat",
+                m.path
+                    .get(..m.path.len().saturating_sub(4))
+                    .unwrap_or(&m.path)
+            );
+            if self.pkg.member(&cat).is_none() {
+                self.out.push(Finding::warning(
+                    "catalog-missing",
+                    &m.path,
+                    format!("its catalog {cat} is not in the package"),
+                ));
+                missing.push(cat);
+            }
+        }
+        for m in documents {
+            let listed = catalogs.iter().any(|(_, bytes)| {
+                memchr::memmem::find(bytes, &m.sha256).is_some()
+                    || m.sha1
+                        .is_some_and(|h| memchr::memmem::find(bytes, &h).is_some())
+            });
+            if !listed {
+                let (severity, why) = if missing.is_empty() {
+                    (crate::finding::Severity::Error, "changed after signing")
+                } else {
+                    (
+                        crate::finding::Severity::Warning,
+                        "it may be listed in a catalog missing from the package",
+                    )
+                };
+                self.out.push(Finding::new(
+                    severity,
+                    "catalog-unlisted",
+                    &m.path,
+                    format!(
+                        "neither its SHA-1 {} nor its SHA-256 {} is listed in the package's catalogs ({}): {why}",
+                        m.sha1_hex().unwrap_or_default(),
+                        m.sha256_hex(),
+                        if names.len() > 4 {
+                            format!("{} and {} more", names[..4].join(", "), names.len() - 4)
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
                 ));
             }
         }

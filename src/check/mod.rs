@@ -10,3 +10,4 @@ pub mod diff;
 pub mod integrity;
 pub mod kb;
 pub mod signature;
+pub mod verdict;

@@ -2,7 +2,7 @@
 //! against the file tables of its Knowledge Base article.
 
 use anyhow::Context;
-use kbinspect::check::{anomaly, integrity, kb as kbcheck, signature};
+use kbinspect::check::{anomaly, integrity, kb as kbcheck, signature, verdict};
 use kbinspect::kb::{self, Arch};
 use kbinspect::model::{LoadOptions, Package, read_dcm_base};
 use kbinspect::report;
@@ -33,7 +33,7 @@ impl From<TableArg> for Arch {
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  kbinspect verify update.msu\n  kbinspect verify Windows6.1-KB975354-x64.msu --kb KB975354.txt\n  kbinspect verify pkg.msu --kb article.html --table x64 --strict-time --format json\n\nExit codes: 0 no error findings, 1 error findings, 2 could not run."
+    after_help = "Examples:\n  kbinspect verify update.msu\n  kbinspect verify Windows6.1-KB975354-x64.msu --kb KB975354.txt\n  kbinspect verify pkg.msu --kb article.html --table x64 --strict-time --format json\n\nVerdicts: PASS (every declared file proven by its digest, every signature\nverified, nothing wrong), INCOMPLETE (nothing wrong, but something could not\nbe proven: each is listed with its reason), FAIL (an error finding).\n\nExit codes: 0 pass or incomplete, 1 fail (and incomplete with --strict), 2 could not run."
 )]
 pub struct Args {
     /// Package: .msu, .cab or a folder holding an expanded package
@@ -54,6 +54,10 @@ pub struct Args {
     /// extracted base or a wcp.dll (without it they are only reported)
     #[arg(long, value_name = "FILE")]
     pub dcm_base: Option<std::path::PathBuf>,
+    /// Exit 1 on `incomplete` too: demand that every file and signature is
+    /// proven (for CI gates). Without it, `incomplete` exits 0
+    #[arg(long)]
+    pub strict: bool,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -100,7 +104,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         findings.extend(f);
         kb_summary = Some(s);
     }
-    let r = report::verify_report(&pkg.input, &findings, stats);
+    let assessment = verdict::assess(&pkg, &findings, None);
+    let r = report::verify_report(&pkg.input, &findings, stats, &assessment);
     match args.format {
         Format::Json => super::print_json(&Document {
             report: r,
@@ -123,5 +128,5 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             report::write_verify_table(&mut out, &r)?;
         }
     }
-    Ok(kbinspect::finding::exit_code(&findings))
+    Ok(assessment.verdict.exit_code(args.strict))
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 pub use table::write_table;
 
 use crate::check::integrity::Stats;
+use crate::check::verdict::{Assessment, Coverage, FileProof, Unproven};
 use crate::finding::{Finding, Severity};
 use crate::model::{Component, Expansion, File, Location, Package, PackageManifest};
 use crate::servicing::identity::Identity;
@@ -273,10 +274,16 @@ pub struct Summary {
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport<'a> {
     pub input: &'a str,
-    /// `pass` when no finding is an error, else `fail`.
+    /// `pass`, `incomplete` or `fail` (see [`crate::check::verdict`]).
     pub verdict: &'static str,
+    /// Files proven / declared, signatures and catalogs.
+    pub coverage: &'a Coverage,
     pub summary: Summary,
+    /// What could not be proven, and why (empty on `pass`).
+    pub unproven: &'a [Unproven],
     pub findings: &'a [Finding],
+    /// Every declared file and its proof.
+    pub files: &'a [FileProof],
 }
 
 /// Assemble the verify report.
@@ -284,19 +291,22 @@ pub fn verify_report<'a>(
     input: &'a str,
     findings: &'a [Finding],
     stats: Stats,
+    assessment: &'a Assessment,
 ) -> VerifyReport<'a> {
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let errors = count(Severity::Error);
     VerifyReport {
         input,
-        verdict: if errors == 0 { "pass" } else { "fail" },
+        verdict: assessment.verdict.as_str(),
+        coverage: &assessment.coverage,
         summary: Summary {
-            errors,
+            errors: count(Severity::Error),
             warnings: count(Severity::Warning),
             infos: count(Severity::Info),
             stats,
         },
+        unproven: &assessment.unproven,
         findings,
+        files: &assessment.files,
     }
 }
 
@@ -333,18 +343,26 @@ pub fn write_verify_table<W: std::io::Write + ?Sized>(
         })?;
     }
     let s = &r.summary;
+    let c = r.coverage;
+    let signatures = match c.signatures_verified {
+        Some(v) => format!("{v} of {} signatures verified", c.signatures),
+        None => format!("{} signatures present, not verified", c.signatures),
+    };
     writeln!(
         out,
-        "\n{}: {} errors, {} warnings, {} info; {} components, {} files ({} verified by hash, {} agreeing with the index, {} not expanded), {} index sources verified",
+        "\n{}: {} of {} files proven ({} stored, {} rebuilt; {} index-only, {} unproven), {signatures}, {} catalogs; {} errors, {} warnings, {} info; {} components, {} index sources verified",
         r.verdict.to_uppercase(),
+        c.files_proven,
+        c.files_declared,
+        c.stored_digest,
+        c.rebuilt_digest,
+        c.index_only,
+        c.unproven,
+        c.catalogs,
         s.errors,
         s.warnings,
         s.infos,
         s.stats.components + s.stats.deployments,
-        s.stats.files,
-        s.stats.files_verified,
-        s.stats.files_index_agreed,
-        s.stats.files_not_expanded,
         s.stats.index_sources_verified,
     )
 }
