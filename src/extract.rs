@@ -73,104 +73,7 @@ pub struct ExtractReport {
     pub findings: Vec<Finding>,
 }
 
-/// A sanitized relative path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SafePath {
-    pub components: Vec<String>,
-    /// What had to change, when something did.
-    pub changed: Option<String>,
-}
-
-impl SafePath {
-    pub fn to_slash(&self) -> String {
-        self.components.join("/")
-    }
-}
-
-const DEVICE_NAMES: &[&str] = &[
-    "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
-    "COM9", "COM¹", "COM²", "COM³", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8",
-    "LPT9", "LPT¹", "LPT²", "LPT³", "CONIN$", "CONOUT$",
-];
-
-fn is_device_name(component: &str) -> bool {
-    // Windows ignores everything from the first dot and trailing spaces:
-    // `nul.txt` and `CON .log` open the device.
-    let stem = component
-        .split('.')
-        .next()
-        .unwrap_or("")
-        .trim_end_matches(' ');
-    DEVICE_NAMES.iter().any(|d| d.eq_ignore_ascii_case(stem))
-}
-
-/// Turn a stored name into safe relative components, or say why it cannot be.
-/// Backslashes and slashes separate components; empty and `.` components
-/// and a leading drive letter are dropped; a `..` component refuses the name
-/// (dropping it would silently move the file elsewhere in the tree).
-pub fn sanitize(name: &str) -> Result<SafePath, String> {
-    let mut notes: Vec<&str> = Vec::new();
-    let mut rest = name;
-    if rest.starts_with(['/', '\\']) {
-        notes.push("absolute path made relative");
-        rest = rest.trim_start_matches(['/', '\\']);
-    }
-    let b = rest.as_bytes();
-    if b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':' {
-        notes.push("drive letter removed");
-        rest = rest.get(2..).unwrap_or("").trim_start_matches(['/', '\\']);
-    }
-    let mut components = Vec::new();
-    for raw in rest.split(['/', '\\']) {
-        if raw.is_empty() || raw == "." {
-            if !raw.is_empty() {
-                notes.push("'.' component removed");
-            }
-            continue;
-        }
-        if raw == ".." {
-            return Err(format!("{name:?} has a '..' component"));
-        }
-        let mut c: String = raw
-            .chars()
-            .map(|ch| {
-                if ch.is_control() || matches!(ch, '<' | '>' | ':' | '"' | '|' | '?' | '*') {
-                    '_'
-                } else {
-                    ch
-                }
-            })
-            .collect();
-        if c != raw {
-            notes.push("control or reserved characters replaced by '_'");
-        }
-        let trimmed = c.trim_end_matches(['.', ' ']).to_string();
-        if trimmed != c {
-            notes.push("trailing dots or spaces removed");
-            c = if trimmed.is_empty() {
-                "_".into()
-            } else {
-                trimmed
-            };
-        }
-        if is_device_name(&c) {
-            notes.push("Windows device name prefixed with '_'");
-            c.insert(0, '_');
-        }
-        if c.len() > 255 {
-            return Err(format!("{name:?} has a component longer than 255 bytes"));
-        }
-        components.push(c);
-    }
-    if components.is_empty() {
-        return Err(format!("{name:?} names no file"));
-    }
-    notes.dedup();
-    Ok(SafePath {
-        components,
-        changed: (!notes.is_empty()).then(|| notes.join("; ")),
-    })
-}
+pub use crate::container::names::{SafePath, sanitize};
 
 /// Days since 1970-01-01 of a civil date (inverse of
 /// `container::timestamp_from_unix`).
@@ -196,8 +99,9 @@ pub fn system_time(t: &Timestamp) -> Option<std::time::SystemTime> {
 struct Extractor<'o> {
     root: PathBuf,
     opts: &'o Options,
-    /// Lowercased target → tree path of the member written there.
-    taken: HashMap<String, String>,
+    /// Target key ([`crate::container::names::member_key`]) → tree path
+    /// of the member written there, and the file.
+    taken: HashMap<String, (String, PathBuf)>,
     /// Directories this run made or found to be real directories: checked
     /// once, not once per file written into them.
     dirs_checked: std::collections::HashSet<PathBuf>,
@@ -325,19 +229,43 @@ impl Extractor<'_> {
         progress: &mut dyn FnMut(u64),
     ) -> Result<u64, (Option<&'static str>, String)> {
         let target = safe.to_slash();
-        let key = target.to_lowercase();
-        if let Some(first) = self.taken.get(&key) {
-            let why = format!("{target} is already taken by {first} (names equal ignoring case)");
-            return Err((Some("extract-collision"), why));
-        }
-        let (dirs, file) = safe.components.split_at(safe.components.len() - 1);
-        let dir = self
-            .make_dirs(dirs)
-            // A directory in the way is a warning (`extract-write`), unlike
-            // a failed write: marked apart so callers can tell.
-            .map_err(|why| (Some(DIR_IN_THE_WAY), why))?;
-        let final_path = dir.join(&file[0]);
+        let key = crate::container::names::member_key(&target);
+        // A later member of this run that is the same file once extracted
+        // replaces the earlier one: the last wins, as in cabextract and
+        // 7-Zip, and as `verify` reads it (one rule for every command).
+        let replacing = self.taken.get(&key).cloned();
+        let (dir, final_path) = match &replacing {
+            Some((first, path)) => {
+                self.report.findings.push(Finding::warning(
+                    "extract-duplicate",
+                    who,
+                    format!(
+                        "the same file as {first} once extracted ({}); the later member replaces it",
+                        path.display()
+                    ),
+                ));
+                if let Some(at) = self.report.written.iter().position(|w| &w.path == first) {
+                    let w = self.report.written.remove(at);
+                    self.report.bytes_written = self.report.bytes_written.saturating_sub(w.size);
+                }
+                let dir = path
+                    .parent()
+                    .map_or_else(|| self.root.clone(), Path::to_path_buf);
+                (dir, path.clone())
+            }
+            None => {
+                let (dirs, file) = safe.components.split_at(safe.components.len() - 1);
+                let dir = self
+                    .make_dirs(dirs)
+                    // A directory in the way is a warning (`extract-write`),
+                    // unlike a failed write: marked apart so callers can tell.
+                    .map_err(|why| (Some(DIR_IN_THE_WAY), why))?;
+                let final_path = dir.join(&file[0]);
+                (dir, final_path)
+            }
+        };
         match std::fs::symlink_metadata(&final_path) {
+            _ if replacing.is_some() => {}
             Ok(md) if md.file_type().is_symlink() => {
                 let why = format!("{} is a symlink; not replaced", final_path.display());
                 return Err((Some("extract-exists"), why));
@@ -352,7 +280,8 @@ impl Extractor<'_> {
             }
             _ => {}
         }
-        self.taken.insert(key, who.to_string());
+        self.taken
+            .insert(key.clone(), (who.to_string(), final_path.clone()));
         let mut builder = tempfile::Builder::new();
         builder.prefix(".kbinspect-").suffix(".part");
         // Temporary files are created 0600; extracted files should be
@@ -399,7 +328,14 @@ impl Extractor<'_> {
             };
             if !got.eq_ignore_ascii_case(&want.hex) {
                 // The temporary file is removed when dropped.
-                self.taken.remove(&target.to_lowercase());
+                match replacing {
+                    Some(earlier) => {
+                        self.taken.insert(key, earlier);
+                    }
+                    None => {
+                        self.taken.remove(&key);
+                    }
+                }
                 return Err((
                     Some("expand-digest"),
                     format!("bytes hash to {got}, manifest says {}", want.hex),
@@ -410,7 +346,7 @@ impl Extractor<'_> {
             // A filesystem without mtimes is not a reason to fail.
             let _ = tmp.as_file().set_modified(t);
         }
-        if self.opts.force {
+        if self.opts.force || replacing.is_some() {
             tmp.persist(&final_path)
                 .map_err(|e| write_err(e.error.to_string()))?;
         } else {

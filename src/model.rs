@@ -444,21 +444,17 @@ struct Lookup {
     deltas: HashMap<String, usize>,
 }
 
-/// Case-insensitive, `/`-separated key for member lookups: CAB names use
-/// `\`, Windows names are case-insensitive.
+/// The lookup key of a member path: the path the extractor would write,
+/// `/`-separated, ASCII lower case ([`container::names::member_key`]). CAB
+/// names use `\\`, Windows names are case-insensitive, and aliases that
+/// sanitize to one file (`a\\.\\b`, `b.`, a trailing space) are one member.
 pub fn path_key(p: &str) -> String {
-    p.replace('\\', "/").to_ascii_lowercase()
+    container::names::member_key(p)
 }
 
 /// The bytes of [`path_key`] without building it.
 fn key_bytes(p: &str) -> impl Iterator<Item = u8> + '_ {
-    p.bytes().map(|b| {
-        if b == b'\\' {
-            b'/'
-        } else {
-            b.to_ascii_lowercase()
-        }
-    })
+    container::names::key_bytes(p)
 }
 
 /// `a` and `b` compared as their [`path_key`]s.

@@ -7,9 +7,10 @@
 //! are found by the walk and are already in [`Package::findings`] as
 //! `cab-*` codes. This module adds what needs the whole member list:
 //!
-//! - `member-duplicate-name`: two members of one container whose names
-//!   differ only in case or slash direction (Windows extracts one over the
-//!   other, so which bytes win depends on the extractor);
+//! - `member-duplicate-name`: two members whose names are one file once
+//!   extracted (case, slash direction, `.` components, trailing dots or
+//!   spaces: [`crate::container::names`]); every command takes the last;
+//!   an error when a manifest declares that file;
 //! - `member-content-mismatch`: a member whose bytes contradict its name: a
 //!   `.mum`/`.manifest` that is not XML (nor a `DCM` compressed manifest), a
 //!   `.dll`/`.exe`/`.sys` that is not a PE image (nor a delta), a `.cab` that
@@ -19,7 +20,7 @@
 //! [`crate::check::integrity`] (`file-missing`).
 
 use crate::finding::Finding;
-use crate::model::{MemberKind, Package};
+use crate::model::{MemberKind, Package, path_key};
 
 /// Model-level anomalies of a loaded package (see the module docs).
 pub fn check(pkg: &Package) -> Vec<Finding> {
@@ -30,19 +31,39 @@ pub fn check(pkg: &Package) -> Vec<Finding> {
 }
 
 fn duplicate_names(pkg: &Package, out: &mut Vec<Finding>) {
-    for (i, first) in pkg.duplicate_members() {
+    let dups = pkg.duplicate_members();
+    if dups.is_empty() {
+        return;
+    }
+    // Keys of members that hold a manifest-declared file: two candidates
+    // for one declared file is an error, whichever the tools pick.
+    let declared: std::collections::HashSet<String> = pkg
+        .components
+        .iter()
+        .flat_map(|c| c.files.iter())
+        .filter_map(|f| match &f.location {
+            crate::model::Location::Stored { member, .. } => Some(path_key(member)),
+            _ => None,
+        })
+        .collect();
+    for (i, first) in dups {
         let (Some(m), Some(first)) = (pkg.members.get(i), pkg.members.get(first)) else {
             continue;
         };
-        out.push(Finding::warning(
-            "member-duplicate-name",
-            &m.path,
-            format!(
-                "another member is named \"{}\"; the names differ only in case or slashes, \
-                 so extracting both on Windows keeps one (which one depends on the extractor)",
-                first.path
-            ),
-        ));
+        let detail = format!(
+            "another member is named \"{}\"; both are extracted to the same file ({}): every kbinspect command takes the last one, as cabextract and 7-Zip do",
+            first.path,
+            path_key(&m.path)
+        );
+        if declared.contains(&path_key(&m.path)) {
+            out.push(Finding::error(
+                "member-duplicate-name",
+                &m.path,
+                format!("{detail}; a manifest declares this file, so which bytes are installed is ambiguous"),
+            ));
+        } else {
+            out.push(Finding::warning("member-duplicate-name", &m.path, detail));
+        }
     }
 }
 

@@ -35,6 +35,7 @@ use crate::finding::Finding;
 mod cab;
 mod listing;
 pub mod lzx;
+pub mod names;
 mod stream;
 mod walker;
 

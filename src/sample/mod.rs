@@ -411,6 +411,53 @@ pub fn placeholder_pkcs7(content_type: &[u8]) -> Vec<u8> {
     tlv(0x30, &[tlv(0x06, SIGNED_DATA), explicit].concat())
 }
 
+/// A catalog placeholder: the `placeholder_pkcs7` shape, with the CTL
+/// content holding one OCTET STRING per listed hash (the SHA-1 and SHA-256
+/// of every servicing document), as real catalogs list their members'
+/// hashes. It parses as PKCS#7 and verifies nothing.
+pub fn placeholder_catalog(hashes: &[Vec<u8>]) -> Vec<u8> {
+    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
+        let mut v = vec![tag];
+        let n = body.len();
+        if n < 0x80 {
+            v.push(n as u8);
+        } else {
+            let bytes: Vec<u8> = n
+                .to_be_bytes()
+                .iter()
+                .copied()
+                .skip_while(|&b| b == 0)
+                .collect();
+            v.push(0x80 | bytes.len() as u8);
+            v.extend_from_slice(&bytes);
+        }
+        v.extend_from_slice(body);
+        v
+    }
+    const SIGNED_DATA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02];
+    let listed: Vec<u8> = hashes.iter().flat_map(|h| tlv(0x04, h)).collect();
+    let content = tlv(0xA0, &tlv(0x30, &listed));
+    let inner_content = tlv(0x30, &[tlv(0x06, OID_CTL), content].concat());
+    let signed = [
+        tlv(0x02, &[1]), // version
+        tlv(0x31, &[]),  // digestAlgorithms
+        inner_content,   // contentInfo
+        tlv(0x31, &[]),  // signerInfos
+    ]
+    .concat();
+    let explicit = tlv(0xA0, &tlv(0x30, &signed));
+    tlv(0x30, &[tlv(0x06, SIGNED_DATA), explicit].concat())
+}
+
+/// SHA-1 and SHA-256 of a document, for a catalog.
+fn catalog_hashes(doc: &[u8]) -> [Vec<u8>; 2] {
+    use sha2::Digest as _;
+    [
+        sha1::Sha1::digest(doc).to_vec(),
+        sha2::Sha256::digest(doc).to_vec(),
+    ]
+}
+
 /// OID 1.2.840.113549.1.7.1 (data): content of the signature placeholder.
 const OID_DATA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01];
 /// OID 1.3.6.1.4.1.311.10.1 (certificate trust list): catalogs.
@@ -450,24 +497,34 @@ pub fn package_members(spec: &Spec) -> Vec<CabFile> {
     }
     let pkg_stem = spec.package_mum_name();
     let pkg_stem = pkg_stem.strip_suffix(".mum").unwrap_or(&pkg_stem);
+    let package_mum = manifests::package_mum(spec);
+    let update_mum = manifests::update_mum(spec);
+    // The package catalog lists its mum and every component manifest;
+    // `update.cat` lists `update.mum`.
+    let mut listed: Vec<Vec<u8>> = members
+        .iter()
+        .filter(|m| m.name.ends_with(".manifest"))
+        .flat_map(|m| catalog_hashes(&m.data))
+        .collect();
+    listed.extend(catalog_hashes(&package_mum));
     members.push(file(
         format!("{pkg_stem}.mum"),
-        manifests::package_mum(spec),
+        package_mum,
         spec.package_time,
     ));
     members.push(file(
         format!("{pkg_stem}.cat"),
-        placeholder_pkcs7(OID_CTL),
-        spec.package_time,
-    ));
-    members.push(file(
-        "update.mum".to_string(),
-        manifests::update_mum(spec),
+        placeholder_catalog(&listed),
         spec.package_time,
     ));
     members.push(file(
         "update.cat".to_string(),
-        placeholder_pkcs7(OID_CTL),
+        placeholder_catalog(&catalog_hashes(&update_mum)),
+        spec.package_time,
+    ));
+    members.push(file(
+        "update.mum".to_string(),
+        update_mum,
         spec.package_time,
     ));
     members.sort_by_key(|m| m.name.to_ascii_lowercase());
