@@ -183,9 +183,17 @@ impl Extractor<'_> {
                 format!("written as {}: {why}", safe.to_slash()),
             ));
         }
-        let target = safe.to_slash();
+        let mut target = safe.to_slash();
         match self.place(&meta.path, &safe, r, meta.modified.as_ref(), None, progress) {
             Ok(n) => {
+                // Where it went: an earlier alias's file when it replaced one.
+                if let Some((_, path)) = self
+                    .taken
+                    .get(&crate::container::names::member_key(&target))
+                    && let Ok(rel) = path.strip_prefix(&self.root)
+                {
+                    target = rel.to_string_lossy().replace('\\', "/");
+                }
                 self.report.bytes_written += n;
                 self.report.written.push(Written {
                     path: meta.path.clone(),

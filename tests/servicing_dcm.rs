@@ -26,7 +26,10 @@ fn without_base_they_are_reported_not_misparsed() {
     let pkg = Package::load(dir.path(), &Limits::default()).unwrap();
     assert_eq!(pkg.compressed_manifests.len(), 7);
     assert!(pkg.components.is_empty());
-    let f = integrity::check(&pkg);
+    let f: Vec<_> = integrity::check(&pkg)
+        .into_iter()
+        .filter(|x| x.code != "catalog-absent")
+        .collect();
     assert_eq!(f.len(), 7, "{f:#?}");
     assert!(f.iter().all(|x| x.code == "manifest-compressed"));
     assert!(f[0].detail.contains("wcp.dll"));

@@ -37,12 +37,23 @@ fn damaged(edit: impl FnOnce(&Path)) -> (tempfile::TempDir, Vec<kbinspect::findi
     copy_dir(&fixture(), &dir);
     edit(&dir);
     let pkg = Package::load(&dir, &Limits::default()).unwrap();
-    let findings = integrity::check(&pkg);
+    // The fixture carries no catalogs: `catalog-absent` on every variant
+    // (asserted in `fixture_verifies_clean`), left out here.
+    let findings: Vec<_> = integrity::check(&pkg)
+        .into_iter()
+        .filter(|f| f.code != "catalog-absent")
+        .collect();
     (tmp, findings)
 }
 
 fn codes(f: &[kbinspect::finding::Finding]) -> Vec<&str> {
-    let mut v: Vec<&str> = f.iter().map(|f| f.code.as_str()).collect();
+    // The fixture carries no catalogs (`catalog-absent` on every variant);
+    // catalog coverage is tested on real packages in tests/verify_real.rs.
+    let mut v: Vec<&str> = f
+        .iter()
+        .map(|f| f.code.as_str())
+        .filter(|c| *c != "catalog-absent")
+        .collect();
     v.sort();
     v
 }
@@ -81,7 +92,10 @@ fn model_of_the_fixture() {
 fn fixture_verifies_clean() {
     let pkg = Package::load(&fixture(), &Limits::default()).unwrap();
     let (findings, stats) = integrity::check_with_stats(&pkg);
-    assert!(findings.is_empty(), "{findings:#?}");
+    // No catalog in the fixture: the one thing it cannot prove.
+    assert_eq!(codes(&findings), Vec::<&str>::new(), "{findings:#?}");
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    assert_eq!(findings[0].code, "catalog-absent");
     assert_eq!(stats.files_verified, 2);
 }
 
@@ -142,8 +156,28 @@ fn verify_exit_codes_and_json() {
         .unwrap();
     assert_eq!(ok.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
-    assert_eq!(v["verdict"], "pass");
+    // Every file proven, but no catalog lists the documents: incomplete,
+    // exit 0 (1 with --strict).
+    assert_eq!(v["verdict"], "incomplete");
+    assert_eq!(v["coverage"]["files_proven"], 2);
+    assert_eq!(v["coverage"]["files_declared"], 2);
+    assert_eq!(
+        v["unproven"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .split(':')
+            .next(),
+        Some("catalog-absent")
+    );
     assert_eq!(v["summary"]["files_verified"], 2);
+    let strict = assert_cmd::Command::cargo_bin("kbinspect")
+        .unwrap()
+        .args(["verify", "--strict"])
+        .arg(fixture())
+        .output()
+        .unwrap();
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&strict.stdout).contains("INCOMPLETE: 2 of 2 files proven"));
 
     let missing = assert_cmd::Command::cargo_bin("kbinspect")
         .unwrap()

@@ -366,7 +366,10 @@ fn real_msu_cli() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["verdict"], "pass");
+    // sppsvc.exe and sppwinob.dll are PE-transform deltas: index-only.
+    assert_eq!(v["verdict"], "incomplete");
     assert_eq!(v["summary"]["errors"], 0);
     assert_eq!(v["summary"]["files_verified"], 72);
+    assert_eq!(v["coverage"]["files_proven"], 72);
+    assert_eq!(v["coverage"]["index_only"], 2);
 }

@@ -71,7 +71,12 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             })
             .collect(),
     };
-    if pkg.packages.is_empty() && pkg.components.is_empty() && pkg.compressed_manifests.is_empty() {
+    if !pkg.members.iter().any(|m| {
+        matches!(
+            m.kind,
+            MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
+        )
+    }) {
         c.out.push(Finding::error(
             "no-package-metadata",
             &pkg.input,
@@ -192,11 +197,12 @@ impl Checker<'_> {
             )
         });
         if catalogs.is_empty() {
-            let n = documents.count();
-            if n > 0 {
+            let docs: Vec<&str> = documents.map(|m| m.path.as_str()).collect();
+            let n = docs.len();
+            if let Some(first) = docs.first() {
                 self.out.push(Finding::warning(
                     "catalog-absent",
-                    &self.pkg.input,
+                    *first,
                     format!(
                         "no readable .cat catalog: the {n} servicing documents are not covered by any signed list"
                     ),
