@@ -327,16 +327,38 @@ pub struct File {
     /// For files produced by deltas: the outcome of rebuilding them.
     pub expansion: Option<Expansion>,
     /// A stored file that a container index also produces (a delta or a
-    /// copy): the index's location. Both sources are checked, and two
-    /// sources that disagree is an error.
+    /// copy): the index's location and the outcome of rebuilding it. Both
+    /// sources are checked, and two sources that disagree is an error.
+    /// Boxed: few files have one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub index_location: Option<Location>,
-    /// The outcome of rebuilding [`File::index_location`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index_expansion: Option<Expansion>,
+    pub second_source: Option<Box<SecondSource>>,
+    /// SHA-256 of the file's bytes as the package holds them: the stored
+    /// member's, or the rebuilt output's. `None` when not at hand.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_hex32_opt"
+    )]
+    pub content_sha256: Option<[u8; 32]>,
     /// 1-based line of the `<file>` element in the manifest.
     #[serde(skip)]
     pub line: u32,
+}
+
+/// The container index's own copy of a stored file.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecondSource {
+    pub location: Location,
+    pub expansion: Option<Expansion>,
+}
+
+fn serialize_hex32_opt<S: serde::Serializer>(
+    d: &Option<[u8; 32]>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(&hex::encode(d)),
+        None => s.serialize_none(),
+    }
 }
 
 /// A component or deployment manifest.
@@ -662,15 +684,7 @@ impl Package {
         let mut wanted: std::collections::HashSet<String> = std::collections::HashSet::new();
         for ix in &self.indexes {
             let dir = parent_of(&ix.member);
-            for e in &ix.index.files {
-                let Some(SourceLocation::Name(name)) = e
-                    .delta
-                    .as_ref()
-                    .and_then(|d| d.source.as_ref())
-                    .map(|s| &s.location)
-                else {
-                    continue;
-                };
+            for name in rebuild_inputs(&ix.index) {
                 let key = join_key(dir, name);
                 if let Some(m) = self.member(&key)
                     && m.bytes.is_none()
@@ -1090,6 +1104,11 @@ impl Package {
                 .get_mut(ci)
                 .and_then(|c| c.files.get_mut(fi))
             {
+                if let Expansion::Rebuilt { sha256, .. } = &outcome {
+                    f.content_sha256 = hex::decode(sha256)
+                        .ok()
+                        .and_then(|v| <[u8; 32]>::try_from(v).ok());
+                }
                 f.expansion = Some(outcome);
                 if pe.is_some() {
                     f.pe = pe;
@@ -1101,7 +1120,7 @@ impl Package {
         let mut alternates: Vec<(usize, usize, Expansion)> = Vec::new();
         self.rebuild_picked(
             opts,
-            &|f| f.index_location.as_ref().and_then(delta_id),
+            &|f| f.second_source.as_ref().and_then(|s| delta_id(&s.location)),
             &mut |ci, fi, result| {
                 let outcome = match result {
                     Ok(bytes) => Expansion::Rebuilt {
@@ -1118,8 +1137,9 @@ impl Package {
                 .components
                 .get_mut(ci)
                 .and_then(|c| c.files.get_mut(fi))
+                && let Some(second) = f.second_source.as_mut()
             {
-                f.index_expansion = Some(outcome);
+                second.expansion = Some(outcome);
             }
         }
     }
@@ -1234,9 +1254,18 @@ impl Package {
                     }
                     _ => None,
                 };
+                let content_sha256 = match &location {
+                    Location::Stored { member, .. } => self.member(member).map(|m| m.sha256),
+                    _ => None,
+                };
                 File {
-                    index_location,
-                    index_expansion: None,
+                    second_source: index_location.map(|location| {
+                        Box::new(SecondSource {
+                            location,
+                            expansion: None,
+                        })
+                    }),
+                    content_sha256,
                     name: f.name.clone(),
                     component: keyform.clone(),
                     arch: arch.clone(),
@@ -1437,15 +1466,8 @@ impl KeepPlan {
         };
         let dir = parent_of(&m.path);
         self.indexed_dirs.insert(path_key(dir));
-        for e in &ix.files {
-            if let Some(SourceLocation::Name(name)) = e
-                .delta
-                .as_ref()
-                .and_then(|d| d.source.as_ref())
-                .map(|s| &s.location)
-            {
-                self.named.insert(join_key(dir, name));
-            }
+        for name in rebuild_inputs(ix) {
+            self.named.insert(join_key(dir, name));
         }
     }
 
@@ -1459,6 +1481,24 @@ impl KeepPlan {
             .contains(&path_key(parent_of(path)))
             .then_some(false)
     }
+}
+
+/// The members a rebuild of an index's files reads: every delta blob, and
+/// the RAW sources that are the basis of another file. A RAW source nothing
+/// builds on is only hashed as it streams past.
+fn rebuild_inputs(ix: &ContainerIndex) -> impl Iterator<Item = &str> {
+    let bases: std::collections::HashSet<u64> = ix
+        .files
+        .iter()
+        .filter_map(|e| e.delta.as_ref().and_then(|d| d.basis))
+        .collect();
+    ix.files.iter().filter_map(move |e| {
+        let src = e.delta.as_ref()?.source.as_ref()?;
+        let SourceLocation::Name(name) = &src.location else {
+            return None;
+        };
+        (src.type_ != SourceType::Raw || bases.contains(&e.id)).then_some(name.as_str())
+    })
 }
 
 /// Bytes kept so far: all members, and PE payloads among them.

@@ -344,6 +344,9 @@ fn ready_made_variants() {
         let amd = |f: &str| format!("{AMD64_VSS}\\{f}");
         let wow = |f: &str| format!("{WOW64_VSS}\\{f}");
         let manifest = |k: &str| format!("{k}.manifest");
+        // The package catalog lists every manifest's hashes: it changes
+        // with any manifest.
+        let cat = "Package_for_KB975354_RTM~31bf3856ad364e35~amd64~~6.1.2.0.cat".to_string();
         match v {
             Variant::TamperedPayload => {
                 assert_eq!(mismatched, [amd("vssapi.dll")], "{what}");
@@ -353,7 +356,7 @@ fn ready_made_variants() {
                 assert!(mismatched.is_empty(), "{what}");
                 assert_eq!(
                     changed,
-                    [&manifest(AMD64_VSS), &amd("vsstrace.dll")],
+                    [&cat, &manifest(AMD64_VSS), &amd("vsstrace.dll")],
                     "{what}"
                 );
                 assert_eq!(version_of(&m[&amd("vsstrace.dll")]).1, "6.1.7600.20543");
@@ -362,7 +365,7 @@ fn ready_made_variants() {
                 assert!(mismatched.is_empty(), "{what}");
                 assert_eq!(
                     changed,
-                    [&manifest(WOW64_VSS), &wow("vssapi.dll")],
+                    [&cat, &manifest(WOW64_VSS), &wow("vssapi.dll")],
                     "{what}"
                 );
                 assert_eq!(m[&wow("vssapi.dll")].len(), 1_124_864);
@@ -370,7 +373,7 @@ fn ready_made_variants() {
             Variant::MissingFile => {
                 assert!(mismatched.is_empty(), "{what}");
                 assert_eq!(removed, [&amd("eventcls.dll")], "{what}");
-                assert_eq!(changed, [&manifest(AMD64_VSS)], "{what}");
+                assert_eq!(changed, [&cat, &manifest(AMD64_VSS)], "{what}");
             }
             Variant::ExtraFile => {
                 assert!(mismatched.is_empty(), "{what}");
@@ -384,7 +387,7 @@ fn ready_made_variants() {
                 assert!(mismatched.is_empty(), "{what}");
                 assert_eq!(
                     changed,
-                    [&manifest(WOW64_VSS), &wow("eventcls.dll")],
+                    [&cat, &manifest(WOW64_VSS), &wow("eventcls.dll")],
                     "{what}"
                 );
                 assert_eq!(version_of(&m[&wow("eventcls.dll")]).0, 0x8664);

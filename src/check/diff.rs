@@ -239,6 +239,20 @@ fn diff_files(a: &Component, b: &Component, out: &mut Vec<Change>) {
                 g.digest.clone(),
             ));
         }
+        // What the files are, not only what the manifests say: the same
+        // declared digest over different bytes (a replaced payload or delta)
+        // is a change.
+        if f.digest == g.digest
+            && let (Some(x), Some(y)) = (&f.content_sha256, &g.content_sha256)
+            && x != y
+        {
+            out.push(Change::new(
+                "file-content-changed",
+                subject.clone(),
+                Some(hex::encode(x)),
+                Some(hex::encode(y)),
+            ));
+        }
         if f.size != g.size {
             out.push(Change::new(
                 "file-size-changed",

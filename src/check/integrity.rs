@@ -444,11 +444,12 @@ impl Checker<'_> {
     /// A stored file that the container index also produces: the index's
     /// copy, rebuilt, must be the same file.
     fn second_source(&mut self, c: &model::Component, f: &model::File, subject: &str) {
-        let (Some(loc), Location::Stored { member, .. }) = (&f.index_location, &f.location) else {
+        let (Some(second), Location::Stored { member, .. }) = (&f.second_source, &f.location)
+        else {
             return;
         };
-        let what = loc.describe();
-        match &f.index_expansion {
+        let what = second.location.describe();
+        match &second.expansion {
             Some(Expansion::Rebuilt { sha256, sha1 }) => {
                 let alg = f.digest_alg.as_deref().map(DigestAlg::from_name);
                 let got = match alg {
