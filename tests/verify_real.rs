@@ -385,7 +385,7 @@ fn replaced_delta_fails() {
         has_error(
             &v,
             "delta-rebuild-mismatch",
-            "esu-year2-vl-dmak-ul-phn.xrm-ms"
+            "ESU-Year2-VL-DMAK-ul-phn.xrm-ms"
         ),
         "{:#?}",
         errors(&v)
