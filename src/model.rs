@@ -68,6 +68,11 @@ pub struct LoadOptions {
     /// their bytes and read PE versions.
     pub expand_deltas: bool,
     pub delta: msdelta::DeltaLimits,
+    /// Bytes all delta rebuilds may produce in one load (rebuilt files are
+    /// held in memory while hashed). A target larger than what is left is
+    /// refused before it is allocated; the file is then unproven, with the
+    /// reason. [`LoadOptions::budget_for`] derives it from the walk limits.
+    pub rebuild_budget: u64,
     /// The base manifest from wcp.dll (resource 614/1). With it, `DCM\x01`
     /// compressed manifests are expanded and parsed like plain ones.
     pub dcm_base: Option<Vec<u8>>,
@@ -88,9 +93,27 @@ impl Default for LoadOptions {
             xml: XmlLimits::default(),
             expand_deltas: true,
             delta: msdelta::DeltaLimits::default(),
+            rebuild_budget: 4 << 30,
             dcm_base: None,
             keep_registry: true,
         }
+    }
+}
+
+impl LoadOptions {
+    /// Tie delta rebuilds to the walk limits: rebuilt bytes count like
+    /// decoded bytes against `--max-ratio` (at least 256 MiB, whatever the
+    /// input's size, since rebuilds need no floor as large as streaming
+    /// decodes) and `--max-total-size`, and no rebuilt file may exceed
+    /// `--max-member-size`.
+    pub fn budget_for(mut self, limits: &Limits, input_len: u64) -> Self {
+        let mut budget = limits.max_total_size;
+        if limits.max_ratio > 0 {
+            budget = budget.min(input_len.saturating_mul(limits.max_ratio).max(256 << 20));
+        }
+        self.rebuild_budget = budget;
+        self.delta.max_target_size = self.delta.max_target_size.min(limits.max_member_size);
+        self
     }
 }
 
@@ -663,6 +686,14 @@ impl Package {
         pkg.findings.append(&mut findings);
         pkg.parse_metadata(opts);
         if opts.expand_deltas {
+            // Bytes on disk: the file, or a folder's files.
+            let input_len = match std::fs::metadata(input) {
+                Ok(md) if md.is_file() => md.len(),
+                _ => pkg.members.iter().map(|m| m.size).sum(),
+            };
+            let mut budgeted = opts.clone().budget_for(limits, input_len);
+            budgeted.rebuild_budget = budgeted.rebuild_budget.min(opts.rebuild_budget);
+            let opts = &budgeted;
             pkg.fetch_unkept_sources(input, limits, opts, &mut kept_total)?;
             pkg.expand(opts);
         }
@@ -1160,6 +1191,8 @@ impl Package {
         pick: &dyn Fn(&File) -> Option<u64>,
         sink: &mut RebuildSink<'_>,
     ) {
+        // Shared by every index: the budget is for the whole load.
+        let mut produced: u64 = 0;
         for ix in &self.indexes {
             let dir = parent_of(&ix.member).to_string();
             let fetch = |id: &u64| -> Result<Step<u64>, String> {
@@ -1213,8 +1246,13 @@ impl Package {
                     let Some(id) = pick(f) else {
                         continue;
                     };
+                    let left = opts.rebuild_budget.saturating_sub(produced);
+                    rebuilder.limits_mut().max_target_size = opts.delta.max_target_size.min(left);
                     match rebuilder.rebuild(&id) {
-                        Ok(bytes) => sink(ci, fi, Ok(bytes.as_slice())),
+                        Ok(bytes) => {
+                            produced = produced.saturating_add(bytes.len() as u64);
+                            sink(ci, fi, Ok(bytes.as_slice()))
+                        }
                         Err(e) => sink(ci, fi, Err(&e)),
                     }
                 }

@@ -50,7 +50,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         })?,
         Format::Table => {
             use std::io::Write;
-            let mut out = std::io::stdout().lock();
+            let mut out = super::term::stdout();
             if changes.is_empty() {
                 writeln!(out, "no differences")?;
             } else {

@@ -36,6 +36,11 @@ pub struct Args {
     /// Where to write the target (written to a temporary file, then renamed)
     #[arg(long, short)]
     pub output: PathBuf,
+    /// Replace OUTPUT when it exists (as `extract --force`)
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub limits: super::ls::LimitArgs,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
 }
@@ -68,18 +73,44 @@ fn read(path: &Path, what: &str) -> anyhow::Result<Vec<u8>> {
 
 /// Write through a temporary file in the same directory, then rename, so a
 /// failed run never leaves a half-written target under the real name.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// The overwrite policy and permissions are `extract`'s: an existing file
+/// is kept unless `force`, a symlink is never replaced, and the file is an
+/// ordinary readable one (0644 before the umask), not the temporary's 0600.
+fn write_atomically(path: &Path, bytes: &[u8], force: bool) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    match std::fs::symlink_metadata(path) {
+        Ok(md) if md.file_type().is_symlink() => {
+            anyhow::bail!("{} is a symlink; not replaced", path.display())
+        }
+        Ok(md) if !md.is_file() => anyhow::bail!("{} exists and is not a file", path.display()),
+        Ok(_) if !force => {
+            anyhow::bail!("{} exists (use --force to replace)", path.display())
+        }
+        _ => {}
+    }
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".kbinspect-").suffix(".part");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder
+        .tempfile_in(dir)
         .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
     tmp.write_all(bytes)
         .and_then(|_| tmp.flush())
         .with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path)
-        .with_context(|| format!("renaming into {}", path.display()))?;
+    if force {
+        tmp.persist(path)
+            .with_context(|| format!("renaming into {}", path.display()))?;
+    } else {
+        tmp.persist_noclobber(path)
+            .with_context(|| format!("{} appeared meanwhile", path.display()))?;
+    }
     Ok(())
 }
 
@@ -183,11 +214,24 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                 Some(p) => Some(read(p, "source")?),
                 None => None,
             };
+            // The walk limits apply to a rebuild as to decoding: the target
+            // may not exceed --max-member-size, nor --max-ratio times the
+            // bytes read (at least 256 MiB), checked before allocating.
+            let limits = args.limits.limits();
+            let read = (delta.len() + source.as_ref().map_or(0, Vec::len)) as u64;
+            let mut cap = limits.max_member_size.min(limits.max_total_size);
+            if limits.max_ratio > 0 {
+                cap = cap.min(read.saturating_mul(limits.max_ratio).max(256 << 20));
+            }
+            let delta_limits = DeltaLimits {
+                max_target_size: DeltaLimits::default().max_target_size.min(cap),
+                ..DeltaLimits::default()
+            };
             match msdelta::apply_detailed(
                 &delta,
                 source.as_deref(),
                 expected.as_ref(),
-                &DeltaLimits::default(),
+                &delta_limits,
             ) {
                 Ok(a) => {
                     report.verification = Some(a.verification);
@@ -207,7 +251,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                  only the bitstream's consistency was checked",
             ));
         }
-        write_atomically(&args.output, &bytes)?;
+        write_atomically(&args.output, &bytes, args.force)?;
         report.output = Some(args.output.display().to_string());
         report.output_sha256 = Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)));
     }
@@ -302,7 +346,7 @@ fn print_table(r: &Report) -> anyhow::Result<()> {
     for f in &r.findings {
         row(&f.severity.to_string(), format!("{}: {}", f.code, f.detail));
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = super::term::stdout();
     writeln!(out, "{t}")?;
     Ok(())
 }

@@ -83,7 +83,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         return Ok(code);
     }
     // One write per screenful, not per line: thousands of files.
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = super::term::stdout();
     for w in &report.written {
         match &w.renamed {
             Some(why) => writeln!(
@@ -127,7 +127,7 @@ fn render_expand(report: &ExpandReport, format: Format) -> anyhow::Result<i32> {
         return Ok(code);
     }
     // One write per screenful, not per line: thousands of files.
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = super::term::stdout();
     for w in &report.written {
         writeln!(out, "wrote {} ({} bytes, {})", w.target, w.size, w.source)?;
     }

@@ -134,7 +134,7 @@ fn print_csv(a: &kb::Article) -> anyhow::Result<()> {
 
 fn print_tables(a: &kb::Article) -> anyhow::Result<()> {
     use comfy_table::{Table, presets};
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = super::term::stdout();
     for t in &a.tables {
         let arch = t.arch.map(|x| json_name(&x)).unwrap_or_else(|| "?".into());
         writeln!(

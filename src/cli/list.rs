@@ -73,7 +73,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         Format::Json => super::print_json(&report::list_view(&pkg))?,
         Format::Table => {
             use std::io::Write;
-            let mut out = std::io::stdout().lock();
+            let mut out = super::term::stdout();
             out.write_all(report::list_table(&pkg).as_bytes())?;
             for f in &pkg.findings {
                 writeln!(

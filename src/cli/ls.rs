@@ -13,6 +13,9 @@ pub struct LimitArgs {
     /// Most files one cabinet may declare
     #[arg(long, default_value_t = Limits::default().max_members)]
     pub max_members: u64,
+    /// Most members in the whole tree, nested cabinets included
+    #[arg(long, default_value_t = Limits::default().max_total_members)]
+    pub max_total_members: u64,
     /// Largest declared size of one member, in bytes
     #[arg(long, default_value_t = Limits::default().max_member_size)]
     pub max_member_size: u64,
@@ -33,6 +36,7 @@ impl LimitArgs {
         Limits {
             max_depth: self.max_depth,
             max_members: self.max_members,
+            max_total_members: self.max_total_members,
             max_member_size: self.max_member_size,
             max_total_size: self.max_total_size,
             max_ratio: self.max_ratio,
@@ -120,7 +124,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         row
     };
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::term::stdout();
     // Row by row: a table of every member held at once would cost several
     // times the listing itself.
     kbinspect::report::write_table(&mut out, &head, || listing.members.iter().map(row))?;

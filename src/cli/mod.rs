@@ -6,6 +6,7 @@ pub mod extract;
 pub mod kb;
 pub mod list;
 pub mod ls;
+pub mod term;
 pub mod verify;
 
 /// Output format shared by the reporting commands.

@@ -113,7 +113,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         })?,
         Format::Table => {
             use std::io::Write;
-            let mut out = std::io::stdout().lock();
+            let mut out = super::term::stdout();
             if let Some(s) = &kb_summary {
                 writeln!(
                     out,

@@ -52,6 +52,9 @@ pub struct Limits {
     pub max_depth: u32,
     /// Members per cabinet (`--max-members`).
     pub max_members: u64,
+    /// Members of the whole tree, every nested cabinet included
+    /// (`--max-total-members`).
+    pub max_total_members: u64,
     /// Declared size of one member (`--max-member-size`).
     pub max_member_size: u64,
     /// Declared output of the whole tree (`--max-total-size`); a nested
@@ -72,6 +75,9 @@ impl Default for Limits {
         Limits {
             max_depth: 8,
             max_members: 1_000_000,
+            // The largest cumulative updates hold ~100,000 files; 24 nested
+            // cabinets of 65,535 members each (2.4 MB) would be 1.6 million.
+            max_total_members: 400_000,
             max_member_size: 16 << 30,
             max_total_size: 64 << 30,
             max_ratio: 1000,
@@ -306,6 +312,7 @@ fn walk_file(
         visitor,
         report: &mut report,
         total_declared: 0,
+        members_declared: 0,
         budget: decode_budget(limits),
         verify_unread: opts.verify_unread,
         meter: std::sync::Arc::new(DecodeMeter::new(limits, len)),
@@ -451,6 +458,7 @@ fn walk_dir(
         visitor,
         report: &mut report,
         total_declared: 0,
+        members_declared: 0,
         budget: decode_budget(limits),
         verify_unread: opts.verify_unread,
         meter: std::sync::Arc::new(DecodeMeter::new(limits, on_disk)),

@@ -28,6 +28,8 @@ pub(crate) struct Walker<'v, 'a> {
     pub visitor: &'v mut Visitor<'a>,
     pub report: &'v mut WalkReport,
     pub total_declared: u64,
+    /// Members declared by every cabinet walked so far.
+    pub members_declared: u64,
     /// Decompressed bytes still allowed (overlapping members re-decode).
     pub budget: u64,
     /// Decode what the visitor leaves unread (see `WalkOptions`).
@@ -178,6 +180,18 @@ impl Walker<'_, '_> {
             });
         }
         let hdr = cab::parse_header(&mut src, display, self.limits.max_members)?;
+        self.members_declared = self.members_declared.saturating_add(hdr.files.len() as u64);
+        if self.members_declared > self.limits.max_total_members {
+            return Err(Error::Limit {
+                file: display.to_string(),
+                message: format!(
+                    "the tree declares {} members with this cabinet",
+                    self.members_declared
+                ),
+                limit: self.limits.max_total_members,
+                flag: "--max-total-members",
+            });
+        }
         let mut parts = vec![Part {
             name: display.to_string(),
             src,

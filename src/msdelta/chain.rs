@@ -111,6 +111,12 @@ where
         }
     }
 
+    /// The limits applied to the next rebuilds (a caller sharing one
+    /// output budget across files lowers `max_target_size` as it goes).
+    pub fn limits_mut(&mut self) -> &mut DeltaLimits {
+        &mut self.limits
+    }
+
     pub fn with_cache_budget(mut self, bytes: usize) -> Self {
         self.cache_budget = bytes;
         self
