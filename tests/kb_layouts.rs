@@ -468,3 +468,35 @@ Update.mum,Not applicable,\"2,945\",Not applicable\n";
         assert!(a.warnings.is_empty(), "{what}: {:?}", a.warnings);
     }
 }
+
+/// Named character references beyond the common few (`&Eacute;`,
+/// `&oslash;`, `&rsquo;`, `&hellip;`) read as their characters in file-table
+/// rows and headings, in HTML and in markdown.
+#[test]
+fn html5_named_references_in_rows() {
+    let html = "<h4>Fichiers suppl&eacute;mentaires pour toutes les versions x64 prises en charge</h4>\n\
+<table><tr><th>Nom de fichier</th><th>Version du fichier</th><th>Taille du fichier</th><th>Date</th><th>Heure</th><th>Plateforme</th></tr>\n\
+<tr><td>R&Eacute;SUM&Eacute;_&oslash;re_l&rsquo;app.xml</td><td>Non applicable</td><td>1&nbsp;958</td><td>5&nbsp;oct.&nbsp;2009</td><td>08:39</td><td>Non applicable</td></tr>\n\
+</table>";
+    let md = "##### Fichiers suppl&eacute;mentaires pour toutes les versions x64 prises en charge\n\n\
+|Nom de fichier|Version du fichier|Taille du fichier|Date|Heure|Plateforme|\n|---|---|---|---|---|---|\n\
+|R&Eacute;SUM&Eacute;\\_&oslash;re\\_l&rsquo;app.xml|Non applicable|1&nbsp;958|5 oct. 2009|08:39|Non applicable|\n";
+    for (what, text) in [("html", html), ("markdown", md)] {
+        let a = kb::parse(text, None).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let t = &a.tables[0];
+        assert_eq!(
+            t.heading.as_deref(),
+            Some("Fichiers supplémentaires pour toutes les versions x64 prises en charge"),
+            "{what}"
+        );
+        assert_eq!(
+            (t.arch, t.kind),
+            (Some(Arch::X64), Kind::Additional),
+            "{what}"
+        );
+        assert_eq!(t.rows[0].name, "RÉSUMÉ_øre_l’app.xml", "{what}");
+        assert_eq!(t.rows[0].size, Some(1_958), "{what}");
+        assert_eq!(t.rows[0].date.as_deref(), Some("2009-10-05"), "{what}");
+        assert!(a.warnings.is_empty(), "{what}: {:?}", a.warnings);
+    }
+}

@@ -10,14 +10,8 @@ use std::fmt::Write as _;
 /// Columns written for a table: the six standard ones, plus service branch
 /// and SP requirement when any row has one.
 fn columns(t: &Table) -> Vec<Column> {
-    let mut cols = vec![
-        Column::Name,
-        Column::Version,
-        Column::Size,
-        Column::Date,
-        Column::Time,
-        Column::Platform,
-    ];
+    // The six standard columns come first in `Column::ALL`.
+    let mut cols: Vec<Column> = Column::ALL.iter().copied().take(6).collect();
     if t.rows.iter().any(|r| r.service_branch.is_some()) {
         cols.push(Column::ServiceBranch);
     }

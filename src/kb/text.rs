@@ -4,10 +4,10 @@
 //! following lines are cut into rows of that many cells for as long as they
 //! fit the columns (a size is a number, a date a date, …).
 
-use super::build::{header_row, unglue};
+use super::blocks::{Block, Cell, GridRow, Sink};
+use super::grid::{header_row, unglue};
 use super::values;
 use super::words::{self, Column};
-use super::{Block, Cell, GridRow, Sink};
 use std::borrow::Cow;
 use std::collections::VecDeque;
 
