@@ -31,12 +31,15 @@ use std::borrow::Cow;
 
 // Modules in data-flow order; each imports only from those above it (and
 // the output types defined here).
+mod aligned;
 mod blocks;
 mod build;
 mod clean;
 mod csv;
 mod grid;
 mod html;
+mod kv;
+mod lines;
 mod markdown;
 mod text;
 pub mod values;

@@ -644,6 +644,8 @@ fn key_into(s: &str, out: &mut String) {
 
 struct Lookups {
     headers: HashMap<String, (Column, usize)>,
+    /// The key of the first word of every header (`file` of `File name`).
+    header_starts: std::collections::HashSet<String>,
     na: std::collections::HashSet<String>,
     months: HashMap<String, u8>,
     additional: Vec<String>,
@@ -676,6 +678,12 @@ fn lookups() -> &'static Lookups {
         for w in EXTRA_NA {
             na.insert(key(w));
         }
+        let header_starts = LANGS
+            .iter()
+            .flat_map(|l| l.headers.iter().copied())
+            .chain(EXTRA_HEADERS.iter().map(|(_, _, w)| *w))
+            .filter_map(|w| w.split_whitespace().next().map(key))
+            .collect();
         let lower = |f: fn(&Lang) -> &'static [&'static str]| {
             LANGS
                 .iter()
@@ -684,6 +692,7 @@ fn lookups() -> &'static Lookups {
         };
         Lookups {
             headers,
+            header_starts,
             na,
             months,
             additional: lower(|l| l.additional_words),
@@ -700,6 +709,17 @@ pub fn header(cell: &str) -> Option<(Column, usize)> {
         return None;
     }
     with_key(cell, |k| lookups().headers.get(k).copied())
+}
+
+/// True when `word` (one whitespace-separated word) can start a header
+/// cell: a cheap test before trying the phrases that start with it.
+pub fn starts_header(word: &str) -> bool {
+    if word.len() > 80 {
+        return false;
+    }
+    with_key(word, |k| {
+        !k.is_empty() && lookups().header_starts.contains(k)
+    })
 }
 
 /// Every language's "not applicable" words as written.
