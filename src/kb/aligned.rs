@@ -22,6 +22,7 @@
 //! line.
 
 use super::blocks::GridRow;
+use super::clean::char_width;
 use super::grid::header_row;
 use super::values;
 use super::words::{self, Column};
@@ -41,15 +42,6 @@ struct Span {
     end: usize,
     b0: usize,
     b1: usize,
-}
-
-fn char_width(c: char) -> usize {
-    let u = u32::from(c);
-    let wide = matches!(u,
-        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF
-        | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
-        | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6);
-    if wide { 2 } else { 1 }
 }
 
 /// The words of a line (split at any blank) with their display columns,

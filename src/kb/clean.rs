@@ -142,6 +142,21 @@ pub(crate) fn clean_heading(t: &str) -> Cow<'_, str> {
     }
 }
 
+/// Display columns of a character in a monospaced font: two for East
+/// Asian wide characters (CJK, kana, hangul, full-width forms), else one.
+pub(crate) fn char_width(c: char) -> usize {
+    let wide = matches!(u32::from(c),
+        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF
+        | 0x4E00..=0x9FFF | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF
+        | 0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6);
+    if wide { 2 } else { 1 }
+}
+
+/// Display columns of a text (see [`char_width`]).
+pub(crate) fn display_width(s: &str) -> usize {
+    s.chars().map(char_width).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
