@@ -203,6 +203,8 @@ fn reduced_column_tables_read_back_in_every_layout_and_language() {
     );
 }
 
+type Renderer = fn(&Article, &words::Lang) -> String;
+
 #[test]
 fn committed_renderings_are_reproduced_and_parse() {
     let bytes = std::fs::read(common::testdata().join("KB975354-nl.txt")).expect("seed copy");
@@ -223,10 +225,16 @@ fn committed_renderings_are_reproduced_and_parse() {
         ("cs", Layout::Csv, "csv"),
     ];
     // Plain-text forms: whitespace-aligned columns and `Key: value` lines.
-    let text_forms: &[(&str, &str, fn(&Article, &words::Lang) -> String)] = &[
-        ("ja", "aligned.txt", |a, l| render::render_aligned(a, l, None)),
-        ("de", "aligned.txt", |a, l| render::render_aligned(a, l, None)),
-        ("nl", "aligned.txt", |a, l| render::render_aligned(a, l, None)),
+    let text_forms: &[(&str, &str, Renderer)] = &[
+        ("ja", "aligned.txt", |a, l| {
+            render::render_aligned(a, l, None)
+        }),
+        ("de", "aligned.txt", |a, l| {
+            render::render_aligned(a, l, None)
+        }),
+        ("nl", "aligned.txt", |a, l| {
+            render::render_aligned(a, l, None)
+        }),
         ("fr", "kv.txt", render::render_key_value),
         ("nl", "kv.txt", render::render_key_value),
         ("en", "kv.txt", render::render_key_value),

@@ -23,7 +23,6 @@
 
 use super::blocks::GridRow;
 use super::clean::char_width;
-use super::grid::header_row;
 use super::values;
 use super::words::{self, Column};
 
@@ -110,20 +109,27 @@ pub(crate) struct Col {
 
 /// The columns of a header line, or `None` when the line is not one: it
 /// must name the file name and at least one of version, size and date, in
-/// two or more columns (see [`header_row`]).
+/// two or more columns (as `grid::header_row` asks of any header row).
 pub(crate) fn header(line: &str) -> Option<Vec<Col>> {
     if line.len() > MAX_HEADER_BYTES {
         return None;
     }
     let ws = words_of(line);
-    if ws.len() < 2 || !ws.iter().any(|(w, _)| words::starts_header(text(line, w))) {
+    if ws.len() < 2 {
+        return None;
+    }
+    let starts: Vec<bool> = ws
+        .iter()
+        .map(|(w, _)| words::starts_header(text(line, w)))
+        .collect();
+    if !starts.contains(&true) {
         return None;
     }
     let mut cols: Vec<Col> = Vec::new();
     let mut i = 0;
     while let Some(&(w, gap)) = ws.get(i) {
         let mut matched = None;
-        if words::starts_header(text(line, &w)) {
+        if starts.get(i).copied().unwrap_or(false) {
             // Longest phrase first; a phrase does not cross a column gap.
             let mut last = i;
             while last + 1 < ws.len().min(i + MAX_PHRASE_WORDS)
@@ -169,8 +175,41 @@ pub(crate) fn header(line: &str) -> Option<Vec<Col>> {
     if cols.len() < 2 {
         return None;
     }
-    header_row(cols.iter().map(|c| c.text.as_str()))?;
-    Some(cols)
+    // What `header_row` checks, from the columns already known: the file
+    // name, something about the file, no column twice, known ones dominate.
+    let known: Vec<Column> = cols.iter().filter_map(|c| c.col).collect();
+    let distinct = known
+        .iter()
+        .enumerate()
+        .all(|(i, c)| !known.iter().skip(i + 1).any(|d| d == c));
+    let describes_file = known
+        .iter()
+        .any(|c| matches!(c, Column::Version | Column::Size | Column::Date));
+    let ok = distinct
+        && describes_file
+        && known.contains(&Column::Name)
+        && cols.len() - known.len() <= known.len();
+    ok.then_some(cols)
+}
+
+/// The header reading of the last line asked about, by line number: the
+/// table reader looks at the line after a header, and the caller asks
+/// about the same line next when the table ends there.
+#[derive(Default)]
+pub(crate) struct HeaderMemo {
+    line: usize,
+    cols: Option<Vec<Col>>,
+}
+
+impl HeaderMemo {
+    /// [`header`] of line number `no` (text `raw`), computed once.
+    pub(crate) fn get(&mut self, no: usize, raw: &str) -> Option<&[Col]> {
+        if self.line != no || no == 0 {
+            self.line = no;
+            self.cols = header(raw);
+        }
+        self.cols.as_deref()
+    }
 }
 
 fn text<'a>(line: &'a str, s: &Span) -> &'a str {
@@ -329,7 +368,13 @@ enum LineKind {
     Other,
 }
 
-fn classify(line: &str, cols: &[Col], name_at: usize) -> LineKind {
+fn classify(
+    no: usize,
+    line: &str,
+    cols: &[Col],
+    name_at: usize,
+    memo: &mut HeaderMemo,
+) -> LineKind {
     let parts = chunks(line);
     if let [only] = parts.as_slice() {
         let t = text(line, only);
@@ -342,7 +387,7 @@ fn classify(line: &str, cols: &[Col], name_at: usize) -> LineKind {
             return LineKind::NamePart(t.to_string());
         }
     }
-    if let Some(h) = header(line) {
+    if let Some(h) = memo.get(no, line) {
         let same = h.len() == cols.len() && h.iter().zip(cols).all(|(a, b)| a.col == b.col);
         return if same {
             LineKind::Header
@@ -382,6 +427,7 @@ pub(crate) fn table<'a>(
     cols: &[Col],
     mut lines: impl FnMut(usize) -> Option<(usize, &'a str)>,
     mut take: impl FnMut(usize, usize) -> bool,
+    memo: &mut HeaderMemo,
 ) -> Option<(Vec<GridRow>, usize)> {
     let name_at = cols.iter().position(|c| c.col == Some(Column::Name))?;
     let n = cols.len();
@@ -395,7 +441,7 @@ pub(crate) fn table<'a>(
     // The last row can still take the rest of a name wrapped in its column.
     let mut open_name = false;
     while let Some((line, raw)) = lines(k) {
-        match classify(raw, cols, name_at) {
+        match classify(line, raw, cols, name_at, memo) {
             LineKind::Row(mut cells) => {
                 let empty_name = cells.get(name_at).is_some_and(String::is_empty);
                 if empty_name {
@@ -418,7 +464,8 @@ pub(crate) fn table<'a>(
                 // The rest of the previous row's name, or a name whose
                 // row follows on the next line.
                 if let Some((next_line, next_raw)) = lines(k + 1)
-                    && let LineKind::Row(mut cells) = classify(next_raw, cols, name_at)
+                    && let LineKind::Row(mut cells) =
+                        classify(next_line, next_raw, cols, name_at, memo)
                     && cells.get(name_at).is_some_and(String::is_empty)
                 {
                     if !take(n, line) {
@@ -462,8 +509,8 @@ pub(crate) fn table<'a>(
             }
             LineKind::Section(t) if data_rows > 0 => {
                 // Only when a row follows it.
-                let next_is_row = lines(k + 1).is_some_and(|(_, r)| {
-                    matches!(classify(r, cols, name_at), LineKind::Row(c) if c.get(name_at).is_some_and(|s| !s.is_empty()))
+                let next_is_row = lines(k + 1).is_some_and(|(no, r)| {
+                    matches!(classify(no, r, cols, name_at, memo), LineKind::Row(c) if c.get(name_at).is_some_and(|s| !s.is_empty()))
                 });
                 if !next_is_row || !take(n, line) {
                     break;

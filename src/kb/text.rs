@@ -19,18 +19,20 @@ use std::borrow::Cow;
 pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
     let mut w = lines::window(text);
     let mut out = Sink::new();
+    let mut memo = aligned::HeaderMemo::default();
     let mut i = 0;
     while let Some((line, t)) = w.get(i) {
         w.release(i);
         // A header line of whitespace-aligned columns.
         if let Some((_, raw)) = w.raw(i)
-            && let Some(cols) = aligned::header(raw)
+            && let Some(cols) = memo.get(line, raw).map(<[aligned::Col]>::to_vec)
         {
             let found = aligned::table(
                 (line, raw),
                 &cols,
                 |k| w.raw(i + 1 + k),
                 |n, l| out.take_cells(n, l),
+                &mut memo,
             );
             if let Some((rows, used)) = found {
                 out.take_cells(cols.len(), line);
