@@ -644,3 +644,33 @@ fn key_value_lines_in_three_languages() {
     assert_eq!(ja.tables[0].rows[1].arch, Some(RowArch::Wow64));
     assert!(ja.warnings.is_empty(), "{:?}", ja.warnings);
 }
+
+/// A rule of dashes under an aligned header and an `Itanium` section line
+/// between rows of a Swedish table (space thousands separators, `06.34`).
+#[test]
+fn aligned_columns_with_rules_and_sections() {
+    let text = "Filinformation\n\n\
+För alla x64-baserade versioner\n\
+Filnamn      Filversion      Filstorlek  Datum       Tid    Plattform\n\
+-----------  --------------  ----------  ----------  -----  ---------\n\
+Vssapi.dll   6.1.7600.20542   1 746 944  2009-10-06  06.34  x64\n\
+Vssapi.dll   6.1.7600.20542   1 124 352  2009-10-06  06.07  x86\n\
+För alla Itanium-baserade versioner\n\
+Vssapi.dll   6.1.7600.20541   2 506 752  2009-10-05  04.57  IA-64\n\
+\n\
+Mer information finns i artikeln.\n";
+    let a = kb::parse(text, None).expect("parses");
+    assert_eq!(a.layout, Layout::Text);
+    assert_eq!(
+        shape(&a),
+        [
+            (Some(Arch::X64), Kind::Files, 2),
+            (Some(Arch::Ia64), Kind::Files, 1)
+        ],
+        "{a:#?}"
+    );
+    assert_eq!(a.tables[0].rows[1].size, Some(1_124_352));
+    assert_eq!(a.tables[0].rows[1].arch, Some(RowArch::Wow64));
+    assert_eq!(a.tables[1].rows[0].time.as_deref(), Some("04:57"));
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}

@@ -18,8 +18,8 @@
 //! the row below it, under the other headers) or within its column (the
 //! rest of the name alone on the following lines). A line naming an
 //! architecture or "additional files" between rows starts a section, as a
-//! one-cell row does in an HTML table. The table ends at the first other
-//! line.
+//! one-cell row does in an HTML table; a repeated header (page break) and
+//! rules of dashes are skipped. The table ends at the first other line.
 
 use super::blocks::GridRow;
 use super::clean::char_width;
@@ -355,6 +355,14 @@ fn looks_like_file_name(t: &str) -> bool {
     })
 }
 
+/// A line of `-`, `=`, `_`, `~` and `+` (and blanks) only.
+fn is_rule(line: &str) -> bool {
+    let t = line.trim();
+    t.len() >= 3
+        && t.chars()
+            .all(|c| matches!(c, '-' | '=' | '_' | '~' | '+' | '—' | '─') || c.is_whitespace())
+}
+
 /// How a line under the header reads.
 enum LineKind {
     /// A row: one cell per header column.
@@ -441,6 +449,12 @@ pub(crate) fn table<'a>(
     // The last row can still take the rest of a name wrapped in its column.
     let mut open_name = false;
     while let Some((line, raw)) = lines(k) {
+        // `---------  ------------  ---`: a rule under the header or
+        // between rows.
+        if is_rule(raw) {
+            k += 1;
+            continue;
+        }
         match classify(line, raw, cols, name_at, memo) {
             LineKind::Row(mut cells) => {
                 let empty_name = cells.get(name_at).is_some_and(String::is_empty);
