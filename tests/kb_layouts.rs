@@ -674,3 +674,23 @@ Mer information finns i artikeln.\n";
     assert_eq!(a.tables[1].rows[0].time.as_deref(), Some("04:57"));
     assert!(a.warnings.is_empty(), "{:?}", a.warnings);
 }
+
+/// `Key: value` lines as a markdown source without pipe tables writes them:
+/// bulleted, keys in bold, under `##` headings (read as plain text, the
+/// heading without its markup).
+#[test]
+fn key_value_bullets_in_a_markdown_source() {
+    let md = "## For all supported x86-based versions\n\n\
+- **File name:** Vssapi.dll\n- **File version:** 6.1.7600.20541\n- **File size:** 1,124,352\n- **Date:** 05-Oct-2009\n\n\
+- **File name:** Update.mum\n- **File size:** 1,947\n";
+    let a = kb::parse(md, None).expect("parses");
+    assert_eq!(a.layout, Layout::Text);
+    assert_eq!(shape(&a), [(Some(Arch::X86), Kind::Files, 2)]);
+    assert_eq!(
+        a.tables[0].heading.as_deref(),
+        Some("For all supported x86-based versions")
+    );
+    assert_eq!(a.tables[0].rows[0].size, Some(1_124_352));
+    assert_eq!(a.tables[0].rows[1].arch, Some(RowArch::X86));
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}

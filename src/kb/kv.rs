@@ -8,7 +8,9 @@
 //! ```
 //!
 //! A key is a header word of any language followed by `:` (or `：`); the
-//! value is the rest of the line and may be empty. Each `File name` starts
+//! value is the rest of the line and may be empty. List bullets and
+//! emphasis around key or value (`- **File name:** Vssapi.dll`) are
+//! dropped. Each `File name` starts
 //! a file; blocks may be separated by blank lines. The pairs become the
 //! two-cell rows of a vertical table, which the builder reads like the
 //! markdown and HTML key/value tables.
@@ -18,15 +20,23 @@ use super::words::{self, Column};
 
 /// `Key: value` → the key's column, the key and the value (trimmed).
 pub(crate) fn pair(line: &str) -> Option<(Column, &str, &str)> {
-    let t = line.trim();
+    let mut t = line.trim();
+    // A bulleted list (`- File name: …`, `• File name: …`).
+    for bullet in ["- ", "* ", "• ", "· "] {
+        if let Some(rest) = t.strip_prefix(bullet) {
+            t = rest.trim_start();
+            break;
+        }
+    }
     let (at, sep) = t
         .char_indices()
         .find(|(_, c)| matches!(c, ':' | '：'))
         .map(|(i, c)| (i, c.len_utf8()))?;
-    let key = t.get(..at)?;
-    let value = t.get(at + sep..)?.trim();
+    // Emphasis around the key or the value (`**File name:** Vssapi.dll`).
+    let key = t.get(..at)?.trim().trim_matches(['*', '_', '`']).trim();
+    let value = t.get(at + sep..)?.trim().trim_matches(['*', '`']).trim();
     let (col, _) = words::header(key)?;
-    Some((col, key.trim(), value))
+    Some((col, key, value))
 }
 
 /// The key/value block starting at the `k = 0`-th line from `lines` (which
@@ -82,6 +92,14 @@ mod tests {
             Some((Column::Name, "ファイル名", "Vssapi.dll"))
         );
         assert_eq!(pair("Platform:"), Some((Column::Platform, "Platform", "")));
+        assert_eq!(
+            pair("- **File size:** 1,124,352"),
+            Some((Column::Size, "File size", "1,124,352"))
+        );
+        assert_eq!(
+            pair("• Dateigröße: 1.124.352"),
+            Some((Column::Size, "Dateigröße", "1.124.352"))
+        );
         assert_eq!(pair("Note: the file name is below"), None);
         assert_eq!(pair("File name"), None);
     }

@@ -58,7 +58,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
         // Tables start with a header word: `File name` for most, `Date`
         // for old "file attributes" tables that put the name last.
         if words::header(t).is_none() {
-            out.text(Block::Text(Cow::Borrowed(t)));
+            out.text(prose(t));
             i += 1;
             continue;
         }
@@ -127,10 +127,20 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             i = next;
             continue;
         }
-        out.text(Block::Text(Cow::Borrowed(t)));
+        out.text(prose(t));
         i += 1;
     }
     out.finish()
+}
+
+/// A line of prose or a heading. A markdown heading (`## For all …`, a
+/// markdown source without pipe tables) loses its markup when used.
+fn prose(t: &str) -> Block<'_> {
+    if t.starts_with('#') {
+        Block::Markup(t)
+    } else {
+        Block::Text(Cow::Borrowed(t))
+    }
 }
 
 /// A header starts at `i` when a line names the file name and the next
