@@ -10,9 +10,13 @@
 //! [`Row`] per file, values normalised (sizes as integers, dates `YYYY-MM-DD`,
 //! times `HH:MM`, "not applicable" as `None`).
 //!
-//! How the pieces fit: a layout front-end (`text`, `markdown`, `html`, `csv`)
-//! turns the document into blocks (text lines and cell grids); `build` finds
-//! header rows, reads rows, and attaches headings. Nothing is dropped
+//! How the pieces fit: a layout front-end (`text` with `aligned` and `kv`,
+//! `markdown`, `html`, `csv`) turns the document into blocks (text lines
+//! and cell grids, `blocks`); `build` finds header rows, reads rows, and
+//! attaches headings. Shared helpers sit below them: `clean` (entities,
+//! white space, markup), `grid` (what a header row is), `words` and
+//! `values`. Data flows one way, front-ends to `build`; no module imports
+//! one declared after it in this file. Nothing is dropped
 //! silently: rows that cannot be read become [`Warning`]s with their line.
 //!
 //! ```
@@ -29,22 +33,37 @@
 use serde::Serialize;
 use std::borrow::Cow;
 
-// Modules in data-flow order; each imports only from those above it (and
-// the output types defined here).
-mod aligned;
-mod blocks;
-mod build;
-mod clean;
-mod csv;
-mod grid;
-mod html;
-mod kv;
-mod lines;
-mod markdown;
-mod text;
-pub mod values;
+// Modules in data-flow order, one group per stage; each imports only from
+// earlier groups (and the output types defined here).
+
+// Words, values and text clean-up.
 pub mod words;
+
+pub mod values;
+
+mod clean;
+
+// The intermediate form and what a header row is.
+mod blocks;
+
+mod grid;
+
+// Layout front-ends.
+mod lines;
+
+mod aligned;
+mod kv;
+
+mod text;
+
+mod csv;
+mod html;
+mod markdown;
+
+// Blocks to tables; tables back to text.
+mod build;
 pub use build::name_arch;
+
 pub mod render;
 
 /// Inputs larger than this are refused unless [`Options::max_bytes`] is raised.
@@ -54,7 +73,8 @@ pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
-    /// Scraped web page: one table cell per line.
+    /// Plain text: a scraped web page with one table cell per line,
+    /// whitespace-aligned columns, or `Key: value` lines.
     Text,
     /// Markdown pipe tables (also vertical key/value tables).
     Markdown,
@@ -333,7 +353,7 @@ fn check_not_binary(text: &str) -> Result<(), KbError> {
 }
 
 /// Guess the layout: HTML tables, then markdown pipe tables, then delimited
-/// values with a header row, else one cell per line.
+/// values with a header row, else plain text.
 pub fn detect(text: &str) -> Layout {
     if contains_ascii_ci(text, "<table") || contains_ascii_ci(text, "<td") {
         return Layout::Html;

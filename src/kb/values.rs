@@ -15,7 +15,7 @@ impl std::fmt::Display for Ymd {
 }
 
 /// What a date cell can mean. `a/b/yyyy` with both parts ≤ 12 is ambiguous;
-/// the table decides (see [`super::build`]).
+/// the table decides (the table builder, `build`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DateValue {
     Exact(Ymd),
