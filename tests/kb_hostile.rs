@@ -288,6 +288,38 @@ fn fifty_megabytes_get_a_quick_answer() {
     );
     drop(kv);
 
+    // Plain-text layouts of issue 20: an endless aligned table (the cell
+    // budget ends it), endless repeated aligned headers, header lines each
+    // followed by a lone name (wrap look-ahead), and endless `Key: value`
+    // lines.
+    let row = "Vssapi.dll    6.1.7600.20541  1,124,352  05-Oct-2009  05:51  x86\n";
+    let aligned = format!(
+        "File name     File version    File size  Date         Time   Platform\n{}",
+        row.repeat(SIZE / row.len())
+    );
+    let a = timed("aligned rows", || kb::parse(&aligned, None)).expect("tables");
+    assert!(a.tables[0].rows.len() > 1000);
+    drop(aligned);
+    for (what, unit) in [
+        ("aligned headers", "File name  File size  Date\n"),
+        (
+            "aligned headers and names",
+            "File name  File size\nUpdate.mum\n",
+        ),
+        (
+            "aligned rows wrapping",
+            "File name  File size\na.dll      1\nb\n",
+        ),
+        ("key/value text", "File name: a.dll\nFile size: 1\n\n"),
+    ] {
+        let input = unit.repeat(SIZE / unit.len());
+        let r = timed(what, || kb::parse(&input, None));
+        assert!(
+            r.is_ok() || matches!(r, Err(KbError::NoTable { .. })),
+            "{what}: {r:?}"
+        );
+    }
+
     let s = seed();
     let big = s.repeat(SIZE / s.len());
     let copies = SIZE / s.len();

@@ -468,3 +468,229 @@ Update.mum,Not applicable,\"2,945\",Not applicable\n";
         assert!(a.warnings.is_empty(), "{what}: {:?}", a.warnings);
     }
 }
+
+/// Named character references beyond the common few (`&Eacute;`,
+/// `&oslash;`, `&rsquo;`, `&hellip;`) read as their characters in file-table
+/// rows and headings, in HTML and in markdown.
+#[test]
+fn html5_named_references_in_rows() {
+    let html = "<h4>Fichiers suppl&eacute;mentaires pour toutes les versions x64 prises en charge</h4>\n\
+<table><tr><th>Nom de fichier</th><th>Version du fichier</th><th>Taille du fichier</th><th>Date</th><th>Heure</th><th>Plateforme</th></tr>\n\
+<tr><td>R&Eacute;SUM&Eacute;_&oslash;re_l&rsquo;app.xml</td><td>Non applicable</td><td>1&nbsp;958</td><td>5&nbsp;oct.&nbsp;2009</td><td>08:39</td><td>Non applicable</td></tr>\n\
+</table>";
+    let md = "##### Fichiers suppl&eacute;mentaires pour toutes les versions x64 prises en charge\n\n\
+|Nom de fichier|Version du fichier|Taille du fichier|Date|Heure|Plateforme|\n|---|---|---|---|---|---|\n\
+|R&Eacute;SUM&Eacute;\\_&oslash;re\\_l&rsquo;app.xml|Non applicable|1&nbsp;958|5 oct. 2009|08:39|Non applicable|\n";
+    for (what, text) in [("html", html), ("markdown", md)] {
+        let a = kb::parse(text, None).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let t = &a.tables[0];
+        assert_eq!(
+            t.heading.as_deref(),
+            Some("Fichiers supplémentaires pour toutes les versions x64 prises en charge"),
+            "{what}"
+        );
+        assert_eq!(
+            (t.arch, t.kind),
+            (Some(Arch::X64), Kind::Additional),
+            "{what}"
+        );
+        assert_eq!(t.rows[0].name, "RÉSUMÉ_øre_l’app.xml", "{what}");
+        assert_eq!(t.rows[0].size, Some(1_958), "{what}");
+        assert_eq!(t.rows[0].date.as_deref(), Some("2009-10-05"), "{what}");
+        assert!(a.warnings.is_empty(), "{what}: {:?}", a.warnings);
+    }
+}
+
+/// Whitespace-aligned columns (issue 20): right-aligned sizes, an empty
+/// time and empty platforms, a name too long for its column with the rest
+/// of its row on the next line, and a name wrapped inside its column.
+#[test]
+fn aligned_columns_wrapped_and_empty_cells_english() {
+    let a = read("aligned-wrapped.en.txt");
+    assert_eq!(a.layout, Layout::Text);
+    assert_eq!(
+        shape(&a),
+        [
+            (Some(Arch::X64), Kind::Files, 4),
+            (Some(Arch::X64), Kind::Additional, 2)
+        ]
+    );
+    let t = &a.tables[0];
+    assert_eq!(
+        flat(&t.rows[1]),
+        (
+            "Vssapi.dll",
+            Some("6.1.7600.20541"),
+            Some(828_416),
+            Some("2009-10-05"),
+            Some("08:39"),
+            Some("x86"),
+            Some(RowArch::Wow64)
+        )
+    );
+    // Empty time cell.
+    assert_eq!(t.rows[2].time, None);
+    assert_eq!(t.rows[2].platform.as_deref(), Some("x64"));
+    // The name alone on its line, the rest of the row below it.
+    assert_eq!(
+        flat(&t.rows[3]),
+        (
+            "Windows6.1-hypervintegrationservices-x64.cab",
+            None,
+            Some(448_019),
+            Some("2009-10-06"),
+            Some("07:27"),
+            None,
+            None
+        )
+    );
+    assert_eq!(t.rows[3].line, 12);
+    let add = &a.tables[1];
+    assert_eq!(
+        add.rows[0].name,
+        "Amd64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_318dad7ab472931d.manifest"
+    );
+    assert_eq!(add.rows[0].arch, Some(RowArch::Amd64));
+    assert_eq!(add.rows[0].size, Some(12_393));
+    assert_eq!(add.rows[1].name, "Update.mum");
+    assert_eq!(add.rows[1].version, None);
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}
+
+/// Aligned tables indented inside prose, German words; the second header
+/// is separated by single blanks (the header words decide the columns).
+#[test]
+fn aligned_columns_indented_in_prose_german() {
+    let a = read("aligned-indented.de.txt");
+    assert_eq!(
+        shape(&a),
+        [
+            (Some(Arch::X86), Kind::Files, 3),
+            (Some(Arch::X64), Kind::Files, 2)
+        ]
+    );
+    assert_eq!(a.tables[0].rows[0].size, Some(1_124_352));
+    assert_eq!(a.tables[0].rows[2].version, None);
+    assert_eq!(a.tables[0].rows[2].platform, None);
+    assert_eq!(a.tables[1].rows[1].arch, Some(RowArch::Wow64));
+    assert_eq!(a.tables[1].rows[1].date.as_deref(), Some("2009-10-06"));
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}
+
+/// Japanese aligned columns: full-width header words (two display columns
+/// each), a reduced additional-files table.
+#[test]
+fn aligned_columns_japanese() {
+    let a = read("aligned.ja.txt");
+    assert_eq!(
+        shape(&a),
+        [
+            (Some(Arch::X64), Kind::Files, 3),
+            (Some(Arch::X64), Kind::Additional, 1)
+        ]
+    );
+    assert_eq!(a.tables[0].rows[1].arch, Some(RowArch::Wow64));
+    assert_eq!(a.tables[0].rows[2].version, None);
+    assert_eq!(a.tables[1].rows[0].size, Some(10_245));
+    assert_eq!(a.tables[1].rows[0].date.as_deref(), Some("2009-10-06"));
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}
+
+/// `Key: value` blocks in plain text (issue 20) in English (blank and
+/// missing values, two blocks without a blank line between them), French
+/// (`Nom de fichier : …`) and Japanese (full-width colon).
+#[test]
+fn key_value_lines_in_three_languages() {
+    let en = read("kv.en.txt");
+    assert_eq!(
+        shape(&en),
+        [
+            (Some(Arch::X64), Kind::Files, 2),
+            (Some(Arch::X64), Kind::Additional, 2)
+        ]
+    );
+    assert_eq!(en.tables[0].rows[1].arch, Some(RowArch::Wow64));
+    assert_eq!(en.tables[0].rows[0].line, 5);
+    assert_eq!(en.tables[1].rows[0].platform, None);
+    assert_eq!(en.tables[1].rows[1].time, None);
+    assert_eq!(en.tables[1].rows[1].arch, Some(RowArch::Amd64));
+    assert!(en.warnings.is_empty(), "{:?}", en.warnings);
+
+    let fr = read("kv.fr.txt");
+    assert_eq!(
+        shape(&fr),
+        [
+            (Some(Arch::X86), Kind::Files, 2),
+            (Some(Arch::X86), Kind::Additional, 1)
+        ]
+    );
+    assert_eq!(
+        flat(&fr.tables[0].rows[0]),
+        (
+            "Vssapi.dll",
+            Some("6.1.7600.20541"),
+            Some(1_124_352),
+            Some("2009-10-05"),
+            Some("05:51"),
+            Some("x86"),
+            Some(RowArch::X86)
+        )
+    );
+    assert!(fr.warnings.is_empty(), "{:?}", fr.warnings);
+
+    let ja = read("kv.ja.txt");
+    assert_eq!(shape(&ja), [(Some(Arch::Ia64), Kind::Files, 2)]);
+    assert_eq!(ja.tables[0].rows[0].size, Some(2_506_752));
+    assert_eq!(ja.tables[0].rows[1].arch, Some(RowArch::Wow64));
+    assert!(ja.warnings.is_empty(), "{:?}", ja.warnings);
+}
+
+/// A rule of dashes under an aligned header and an `Itanium` section line
+/// between rows of a Swedish table (space thousands separators, `06.34`).
+#[test]
+fn aligned_columns_with_rules_and_sections() {
+    let text = "Filinformation\n\n\
+För alla x64-baserade versioner\n\
+Filnamn      Filversion      Filstorlek  Datum       Tid    Plattform\n\
+-----------  --------------  ----------  ----------  -----  ---------\n\
+Vssapi.dll   6.1.7600.20542   1 746 944  2009-10-06  06.34  x64\n\
+Vssapi.dll   6.1.7600.20542   1 124 352  2009-10-06  06.07  x86\n\
+För alla Itanium-baserade versioner\n\
+Vssapi.dll   6.1.7600.20541   2 506 752  2009-10-05  04.57  IA-64\n\
+\n\
+Mer information finns i artikeln.\n";
+    let a = kb::parse(text, None).expect("parses");
+    assert_eq!(a.layout, Layout::Text);
+    assert_eq!(
+        shape(&a),
+        [
+            (Some(Arch::X64), Kind::Files, 2),
+            (Some(Arch::Ia64), Kind::Files, 1)
+        ],
+        "{a:#?}"
+    );
+    assert_eq!(a.tables[0].rows[1].size, Some(1_124_352));
+    assert_eq!(a.tables[0].rows[1].arch, Some(RowArch::Wow64));
+    assert_eq!(a.tables[1].rows[0].time.as_deref(), Some("04:57"));
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}
+
+/// `Key: value` lines as a markdown source without pipe tables writes them:
+/// bulleted, keys in bold, under `##` headings (read as plain text, the
+/// heading without its markup).
+#[test]
+fn key_value_bullets_in_a_markdown_source() {
+    let md = "## For all supported x86-based versions\n\n\
+- **File name:** Vssapi.dll\n- **File version:** 6.1.7600.20541\n- **File size:** 1,124,352\n- **Date:** 05-Oct-2009\n\n\
+- **File name:** Update.mum\n- **File size:** 1,947\n";
+    let a = kb::parse(md, None).expect("parses");
+    assert_eq!(a.layout, Layout::Text);
+    assert_eq!(shape(&a), [(Some(Arch::X86), Kind::Files, 2)]);
+    assert_eq!(
+        a.tables[0].heading.as_deref(),
+        Some("For all supported x86-based versions")
+    );
+    assert_eq!(a.tables[0].rows[0].size, Some(1_124_352));
+    assert_eq!(a.tables[0].rows[1].arch, Some(RowArch::X86));
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}

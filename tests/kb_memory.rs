@@ -48,6 +48,24 @@ fn hostile_shapes_use_bounded_memory() {
         ),
         ("html cells", "<table><tr><td>x".repeat(SIZE / 16), None),
         (
+            "aligned rows",
+            format!(
+                "File name  File size  Date\n{}",
+                "a.dll      1,124,352  05-Oct-2009\n".repeat(SIZE / 34)
+            ),
+            None,
+        ),
+        (
+            "aligned headers",
+            "File name  File size  Date\n".repeat(SIZE / 27),
+            None,
+        ),
+        (
+            "key/value text",
+            "File name: a\nFile size: 1\n".repeat(SIZE / 26),
+            None,
+        ),
+        (
             "html spanning cells",
             format!(
                 "<table>{}",

@@ -1,5 +1,6 @@
 //! The same tables written in every layout (text, markdown, vertical
-//! markdown, HTML, CSV) and every language of the word table must parse back
+//! markdown, HTML, CSV, whitespace-aligned text, `Key: value` text) and
+//! every language of the word table must parse back
 //! to the same rows. A few renderings are committed under
 //! `testdata/kb/rendered/` so reviewers can see them; the test fails when the
 //! renderer no longer reproduces them (regenerate with `KBINSPECT_BLESS=1`).
@@ -97,9 +98,26 @@ fn every_layout_and_language_reads_back_the_same_rows() {
                 );
                 checked += 1;
             }
+            // Plain text with whitespace-aligned columns, and `Key: value`
+            // lines.
+            let text = render::render_aligned(&article, lang, None);
+            check_same(
+                &format!("{name} as {} aligned text", lang.code),
+                &text,
+                &article,
+                Some(Layout::Text),
+            );
+            let text = render::render_key_value(&article, lang);
+            check_same(
+                &format!("{name} as {} key/value text", lang.code),
+                &text,
+                &article,
+                Some(Layout::Text),
+            );
+            checked += 2;
         }
     }
-    assert!(checked >= words::LANGS.len() * 8, "{checked}");
+    assert!(checked >= words::LANGS.len() * 10, "{checked}");
 }
 
 /// What a table rendered with only `cols` must read back as: the other
@@ -168,6 +186,14 @@ fn reduced_column_tables_read_back_in_every_layout_and_language() {
                     );
                     checked += 1;
                 }
+                let text = render::render_aligned(&article, lang, Some(cols));
+                check_same(
+                    &format!("{name} as {} aligned text {cols:?}", lang.code),
+                    &text,
+                    &want,
+                    Some(Layout::Text),
+                );
+                checked += 1;
             }
         }
     }
@@ -176,6 +202,8 @@ fn reduced_column_tables_read_back_in_every_layout_and_language() {
         "{checked}"
     );
 }
+
+type Renderer = fn(&Article, &words::Lang) -> String;
 
 #[test]
 fn committed_renderings_are_reproduced_and_parse() {
@@ -196,6 +224,42 @@ fn committed_renderings_are_reproduced_and_parse() {
         ("es", Layout::Markdown, "md"),
         ("cs", Layout::Csv, "csv"),
     ];
+    // Plain-text forms: whitespace-aligned columns and `Key: value` lines.
+    let text_forms: &[(&str, &str, Renderer)] = &[
+        ("ja", "aligned.txt", |a, l| {
+            render::render_aligned(a, l, None)
+        }),
+        ("de", "aligned.txt", |a, l| {
+            render::render_aligned(a, l, None)
+        }),
+        ("nl", "aligned.txt", |a, l| {
+            render::render_aligned(a, l, None)
+        }),
+        ("fr", "kv.txt", render::render_key_value),
+        ("nl", "kv.txt", render::render_key_value),
+        ("en", "kv.txt", render::render_key_value),
+    ];
+    for (code, ext, render_fn) in text_forms {
+        let lang = words::lang(code).expect("language");
+        let text = render_fn(&seed, lang);
+        let path = dir.join(format!("KB975354.{code}.{ext}"));
+        if bless {
+            std::fs::write(&path, &text).expect("write");
+        }
+        let committed =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            committed == text,
+            "{} is not what the renderer writes now",
+            path.display()
+        );
+        check_same(
+            &path.display().to_string(),
+            &committed,
+            &seed,
+            Some(Layout::Text),
+        );
+    }
     for (code, layout, ext) in cases {
         let lang = words::lang(code).expect("language");
         let text = render::render(&seed, *layout, lang);

@@ -5,14 +5,21 @@
 //! component version) and size; additional-files rows (`.mum`/`.manifest`)
 //! by member name and size. Dates and times are compared with the CAB
 //! timestamps. Payload files that no row documents are reported too.
+//!
+//! Cost: the package's files are indexed once by lower-case name (and its
+//! members by lower-case base name), so with F files, M members and R rows
+//! the check takes O(F + M + R·c) time and O(F + M) memory, where c is the
+//! number of same-named files of a row's name that differ in component,
+//! version, size or architecture (1 to 4 in real packages; copies that no
+//! row could tell apart count once). Keys are not copied while scoring.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
 use crate::finding::{Finding, Severity};
 use crate::kb::{Arch, Article, Kind, Row, RowArch, Table};
-use crate::model::{File, Location, Package};
+use crate::model::{File, Location, Member, Package};
 
 /// How to compare.
 #[derive(Debug, Clone, Default)]
@@ -79,18 +86,6 @@ fn table_name(t: &Table) -> String {
         .unwrap_or_else(|| format!("table at line {}", t.line))
 }
 
-/// The version a file carries: its PE file version, else its component's.
-fn file_version<'a>(pkg: &'a Package, f: &'a File) -> Option<&'a str> {
-    f.pe.as_ref()
-        .and_then(|p| p.file_version.as_deref())
-        .or_else(|| {
-            pkg.components
-                .iter()
-                .find(|c| c.keyform == f.component)
-                .map(|c| c.identity.version.as_str())
-        })
-}
-
 fn stored_timestamp(f: &File) -> Option<crate::container::Timestamp> {
     match &f.location {
         Location::Stored { timestamp, .. } => *timestamp,
@@ -130,36 +125,24 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
     }
     summary.tables = tables.iter().map(|(t, _)| table_name(t)).collect();
 
-    // Files already claimed by a row (component keyform + lower-case name).
-    let mut claimed: HashSet<(String, String)> = HashSet::new();
-    let all_files: Vec<&File> = pkg.components.iter().flat_map(|c| c.files.iter()).collect();
-
     // (lower-case name, arch) of every documented file row.
-    let documented: HashSet<(String, String)> = tables
+    let documented: HashSet<(String, &str)> = tables
         .iter()
         .filter(|(t, _)| t.kind == Kind::Files)
         .flat_map(|(_, rows)| rows.iter())
-        .filter_map(|r| {
-            Some((
-                r.name.to_ascii_lowercase(),
-                row_arch_name(r.arch?).to_string(),
-            ))
-        })
+        .filter_map(|r| Some((r.name.to_ascii_lowercase(), row_arch_name(r.arch?))))
         .collect();
+    let mut index = FileIndex::new(pkg, &documented);
+    let mut members: Option<HashMap<String, &Member>> = None;
     for (table, rows) in &tables {
         for row in rows {
             summary.rows_checked += 1;
             let ok = match table.kind {
-                Kind::Files => check_file_row(
-                    pkg,
-                    &all_files,
-                    row,
-                    opts,
-                    &documented,
-                    &mut claimed,
-                    &mut findings,
-                ),
-                Kind::Additional => check_additional_row(pkg, row, &mut findings),
+                Kind::Files => check_file_row(&mut index, row, opts, &mut findings),
+                Kind::Additional => {
+                    let members = members.get_or_insert_with(|| member_index(pkg));
+                    check_additional_row(members, row, &mut findings)
+                }
             };
             if ok {
                 summary.rows_matched += 1;
@@ -173,9 +156,8 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
         .filter(|(t, _)| t.kind == Kind::Files)
         .flat_map(|(_, rows)| rows.iter().filter_map(|r| r.arch.map(row_arch_name)))
         .collect();
-    for f in &all_files {
-        let key = (f.component.clone(), f.name.to_ascii_lowercase());
-        if claimed.contains(&key) {
+    for (i, f) in index.files.iter().enumerate() {
+        if index.is_claimed(i) {
             continue;
         }
         if !documented_archs.is_empty() && !documented_archs.contains(f.arch.as_str()) {
@@ -240,21 +222,133 @@ fn row_subject(row: &Row) -> String {
     }
 }
 
+/// The package's files, indexed once for all rows.
+struct FileIndex<'a> {
+    files: Vec<&'a File>,
+    /// Per file: its claim key (component keyform + lower-case name; a row
+    /// claims every file of that key) and its version (PE file version,
+    /// else its component's).
+    claim: Vec<usize>,
+    version: Vec<Option<&'a str>>,
+    claimed: Vec<bool>,
+    /// Lower-case base name → the files of that name, in package order,
+    /// keeping only the last of files that no row can tell apart (same
+    /// claim key, version, size and arch: they always score alike, and the
+    /// last of equals is the one picked).
+    by_name: HashMap<String, Vec<usize>>,
+    /// Lower-case base name → the archs of its files that no row documents,
+    /// each once, in package order.
+    elsewhere: HashMap<String, Vec<&'a str>>,
+}
+
+impl<'a> FileIndex<'a> {
+    fn new(pkg: &'a Package, documented_rows: &HashSet<(String, &str)>) -> Self {
+        // The first component of a keyform gives the version, as a linear
+        // search would.
+        let mut component_version: HashMap<&str, &str> = HashMap::new();
+        for c in &pkg.components {
+            component_version
+                .entry(c.keyform.as_str())
+                .or_insert(c.identity.version.as_str());
+        }
+        let files: Vec<&File> = pkg.components.iter().flat_map(|c| c.files.iter()).collect();
+        let mut claim_ids: HashMap<(&str, String), usize> = HashMap::new();
+        let mut claim = Vec::with_capacity(files.len());
+        let mut version = Vec::with_capacity(files.len());
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut elsewhere: HashMap<String, Vec<&str>> = HashMap::new();
+        // (claim, version, size, arch) → its slot in `by_name`.
+        type Class<'k> = (usize, Option<&'k str>, Option<u64>, &'k str);
+        let mut classes: HashMap<Class<'_>, usize> = HashMap::new();
+        for (i, f) in files.iter().enumerate() {
+            let lower = f.name.to_ascii_lowercase();
+            let next = claim_ids.len();
+            let id = *claim_ids
+                .entry((f.component.as_str(), lower.clone()))
+                .or_insert(next);
+            claim.push(id);
+            let v =
+                f.pe.as_ref()
+                    .and_then(|p| p.file_version.as_deref())
+                    .or_else(|| component_version.get(f.component.as_str()).copied());
+            version.push(v);
+            let doc = documented_rows.contains(&(lower, f.arch.to_ascii_lowercase().as_str()));
+            let base = basename(&f.name).to_ascii_lowercase();
+            if !doc {
+                let archs = elsewhere.entry(base.clone()).or_default();
+                if !archs.contains(&f.arch.as_str()) {
+                    archs.push(f.arch.as_str());
+                }
+            }
+            let list = by_name.entry(base).or_default();
+            match classes.get(&(id, v, f.size, f.arch.as_str())) {
+                // A later equal file replaces the earlier one where it
+                // stood; order among the others is kept by sorting below.
+                Some(slot) => {
+                    if let Some(s) = list.get_mut(*slot) {
+                        *s = i;
+                    }
+                }
+                None => {
+                    classes.insert((id, v, f.size, f.arch.as_str()), list.len());
+                    list.push(i);
+                }
+            }
+        }
+        for list in by_name.values_mut() {
+            list.sort_unstable();
+        }
+        let claims = claim_ids.len();
+        FileIndex {
+            files,
+            claim,
+            version,
+            claimed: vec![false; claims],
+            by_name,
+            elsewhere,
+        }
+    }
+
+    fn is_claimed(&self, file: usize) -> bool {
+        self.claim
+            .get(file)
+            .and_then(|c| self.claimed.get(*c))
+            .copied()
+            .unwrap_or(false)
+    }
+
+    fn claim(&mut self, file: usize) {
+        if let Some(c) = self.claim.get(file)
+            && let Some(slot) = self.claimed.get_mut(*c)
+        {
+            *slot = true;
+        }
+    }
+
+    fn version(&self, file: usize) -> Option<&'a str> {
+        self.version.get(file).copied().flatten()
+    }
+}
+
+/// Lower-case base name → the first member of that name.
+fn member_index(pkg: &Package) -> HashMap<String, &Member> {
+    let mut m = HashMap::new();
+    for member in &pkg.members {
+        m.entry(basename(&member.path).to_ascii_lowercase())
+            .or_insert(member);
+    }
+    m
+}
+
 fn check_file_row(
-    pkg: &Package,
-    files: &[&File],
+    index: &mut FileIndex<'_>,
     row: &Row,
     opts: &KbOptions,
-    documented: &HashSet<(String, String)>,
-    claimed: &mut HashSet<(String, String)>,
     findings: &mut Vec<Finding>,
 ) -> bool {
     let subject = row_subject(row);
-    let same_name: Vec<&File> = files
-        .iter()
-        .copied()
-        .filter(|f| basename(&f.name).eq_ignore_ascii_case(&row.name))
-        .collect();
+    let key = row.name.to_ascii_lowercase();
+    let same_name: &[usize] = index.by_name.get(&key).map_or(&[], Vec::as_slice);
     if same_name.is_empty() {
         findings.push(Finding::error(
             "kb-missing",
@@ -264,21 +358,22 @@ fn check_file_row(
         return false;
     }
     let want_arch = row.arch.map(row_arch_name);
-    let same_arch: Vec<&File> = same_name
+    let same_arch: Vec<usize> = same_name
         .iter()
         .copied()
-        .filter(|f| want_arch.is_none_or(|a| f.arch.eq_ignore_ascii_case(a)))
+        .filter(|i| {
+            want_arch.is_none_or(|a| {
+                index
+                    .files
+                    .get(*i)
+                    .is_some_and(|f| f.arch.eq_ignore_ascii_case(a))
+            })
+        })
         .collect();
     // Same-named files of another architecture that another row documents
     // are other files (the WOW64 twin of an amd64 DLL), not this one in the
     // wrong place.
-    let elsewhere: Vec<&File> = same_name
-        .iter()
-        .copied()
-        .filter(|f| {
-            !documented.contains(&(f.name.to_ascii_lowercase(), f.arch.to_ascii_lowercase()))
-        })
-        .collect();
+    let elsewhere: &[&str] = index.elsewhere.get(&key).map_or(&[], Vec::as_slice);
     if same_arch.is_empty() && elsewhere.is_empty() {
         findings.push(Finding::error(
             "kb-missing",
@@ -288,33 +383,38 @@ fn check_file_row(
         return false;
     }
     if same_arch.is_empty() {
-        let got: Vec<&str> = elsewhere.iter().map(|f| f.arch.as_str()).collect();
         findings.push(Finding::error(
             "kb-wrong-arch",
             subject,
             format!(
                 "documented as {}, the package has it as {}",
                 want_arch.unwrap_or("?"),
-                got.join(", ")
+                elsewhere.join(", ")
             ),
         ));
         return false;
     }
     // Several candidates (e.g. GDR and LDR branches): prefer an unclaimed one
-    // whose version and size match.
-    let score = |f: &File| {
+    // whose version and size match (the last of equals).
+    let score = |i: usize| {
+        let f = index.files.get(i);
         let v = row
             .version
             .as_deref()
-            .is_none_or(|v| file_version(pkg, f) == Some(v));
-        let s = row.size.is_none_or(|s| f.size == Some(s));
-        let free = !claimed.contains(&(f.component.clone(), f.name.to_ascii_lowercase()));
+            .is_none_or(|v| index.version(i) == Some(v));
+        let s = row
+            .size
+            .is_none_or(|s| f.is_some_and(|f| f.size == Some(s)));
+        let free = !index.is_claimed(i);
         (free as u8) * 4 + (v as u8) * 2 + s as u8
     };
-    let Some(best) = same_arch.iter().copied().max_by_key(|f| score(f)) else {
+    let Some(best_i) = same_arch.iter().copied().max_by_key(|i| score(*i)) else {
         return false;
     };
-    claimed.insert((best.component.clone(), best.name.to_ascii_lowercase()));
+    index.claim(best_i);
+    let Some(best) = index.files.get(best_i).copied() else {
+        return false;
+    };
     let mut ok = true;
     // The image itself must be built for the documented platform: an amd64
     // binary in a WOW64 (x86) row is the wrong file even if the component
@@ -340,7 +440,7 @@ fn check_file_row(
         }
     }
     if let Some(want) = row.version.as_deref() {
-        let got = file_version(pkg, best);
+        let got = index.version(best_i);
         if got != Some(want) {
             ok = false;
             findings.push(Finding::error(
@@ -399,13 +499,13 @@ fn check_file_row(
     ok
 }
 
-fn check_additional_row(pkg: &Package, row: &Row, findings: &mut Vec<Finding>) -> bool {
+fn check_additional_row(
+    members: &HashMap<String, &Member>,
+    row: &Row,
+    findings: &mut Vec<Finding>,
+) -> bool {
     let subject = row_subject(row);
-    let Some(member) = pkg
-        .members
-        .iter()
-        .find(|m| basename(&m.path).eq_ignore_ascii_case(&row.name))
-    else {
+    let Some(member) = members.get(&row.name.to_ascii_lowercase()) else {
         findings.push(Finding::error(
             "kb-missing",
             subject,

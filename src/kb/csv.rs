@@ -1,9 +1,10 @@
+//! Kept over the `csv` crate: it skips blank lines (which end a table here), reads `; "quoted"` after a space as literal text, and holds every field of a record (no per-row cap on hostile input).
 //! Delimited values (CSV with `,` or `;`, TSV) with RFC 4180 quoting. A
 //! record with a single value is a heading line; a blank line ends a table.
 
-use super::build::header_row;
+use super::blocks::{Block, GridRow, MAX_ROW_CELLS, Sink};
+use super::grid::header_row;
 use super::words::{self, Column};
-use super::{Block, Cell, GridRow, MAX_ROW_CELLS, Sink};
 use std::borrow::Cow;
 
 const DELIMITERS: [char; 3] = ['\t', ';', ','];
@@ -66,17 +67,10 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             return;
         }
         if out.take_cells(fields.len(), line) {
-            grid.push(GridRow {
+            grid.push(GridRow::on_line(
                 line,
-                cells: fields
-                    .into_iter()
-                    .map(|f| Cell {
-                        line,
-                        text: f.trim().to_string(),
-                    })
-                    .collect(),
-                from_stream: false,
-            });
+                fields.into_iter().map(|f| f.trim().to_string()),
+            ));
         }
     });
     out.grid(grid);

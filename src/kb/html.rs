@@ -5,10 +5,10 @@
 //! file table (page layout) gives its cell texts back as prose so headings
 //! inside it are still seen.
 
-use super::build::RECENT_LINES;
-use super::build::is_file_grid;
-use super::markdown::collapse_ws;
-use super::{Block, Cell, GridRow, MAX_CELLS, MAX_ROW_CELLS};
+use super::Warning;
+use super::blocks::{Block, Cell, GridRow, MAX_CELLS, MAX_ROW_CELLS, RECENT_LINES};
+use super::clean::{collapse_ws, decode_entities};
+use super::grid::is_file_grid;
 use std::borrow::Cow;
 
 /// Tags that end a line of prose.
@@ -557,7 +557,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                 } else if sc.cells_left == 0 && !sc.over_budget {
                     sc.over_budget = true;
                     let k = sc.key(tag_line);
-                    let warning = Block::Warn(super::Warning {
+                    let warning = Block::Warn(Warning {
                         line: tag_line,
                         message: format!(
                             "more than {MAX_CELLS} table cells; the rest of the page is not read as tables"
@@ -664,103 +664,9 @@ fn find_ci(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
     })
 }
 
-/// `&amp;` `&lt;` `&#233;` `&#xE9;` `&nbsp;` (kept as U+00A0: it can be a
-/// thousands separator) and a few named letters; unknown ones stay as text.
-pub(crate) fn decode_entities(s: &str) -> Cow<'_, str> {
-    if !s.contains('&') {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(rest.get(..amp).unwrap_or_default());
-        let after = rest.get(amp + 1..).unwrap_or_default();
-        let semi = after.find(';').filter(|&e| e > 0 && e <= 10);
-        let decoded = semi.and_then(|e| entity(after.get(..e)?));
-        match (semi, decoded) {
-            (Some(e), Some(c)) => {
-                if let Some(c) = c {
-                    out.push(c);
-                }
-                rest = after.get(e + 1..).unwrap_or_default();
-            }
-            _ => {
-                out.push('&');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
-}
-
-/// `Some(None)`: an entity that stands for nothing (soft hyphen).
-fn entity(name: &str) -> Option<Option<char>> {
-    if let Some(num) = name.strip_prefix('#') {
-        let v = match num.strip_prefix(['x', 'X']) {
-            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-            None => num.parse().ok()?,
-        };
-        return Some(Some(
-            char::from_u32(v)
-                .filter(|c| !c.is_control() || c.is_whitespace())
-                .unwrap_or('\u{fffd}'),
-        ));
-    }
-    Some(Some(match name {
-        "amp" => '&',
-        "lt" => '<',
-        "gt" => '>',
-        "quot" => '"',
-        "apos" => '\'',
-        "nbsp" => '\u{a0}',
-        "shy" => return Some(None),
-        "ndash" => '–',
-        "mdash" => '—',
-        "reg" => '®',
-        "copy" => '©',
-        "trade" => '™',
-        "eacute" => 'é',
-        "egrave" => 'è',
-        "ecirc" => 'ê',
-        "aacute" => 'á',
-        "agrave" => 'à',
-        "acirc" => 'â',
-        "atilde" => 'ã',
-        "auml" => 'ä',
-        "ouml" => 'ö',
-        "uuml" => 'ü',
-        "Auml" => 'Ä',
-        "Ouml" => 'Ö',
-        "Uuml" => 'Ü',
-        "szlig" => 'ß',
-        "ccedil" => 'ç',
-        "iacute" => 'í',
-        "oacute" => 'ó',
-        "otilde" => 'õ',
-        "uacute" => 'ú',
-        "ntilde" => 'ñ',
-        "aring" => 'å',
-        "iuml" => 'ï',
-        "ucirc" => 'û',
-        "ocirc" => 'ô',
-        "icirc" => 'î',
-        _ => return None,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entities() {
-        assert_eq!(
-            decode_entities("a &amp; b &#233; &#xE9; &nbsp;&zz; & x"),
-            "a & b é é \u{a0}&zz; & x"
-        );
-        assert_eq!(decode_entities("so&shy;ft"), "soft");
-    }
 
     #[test]
     fn tags() {

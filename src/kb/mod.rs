@@ -10,9 +10,13 @@
 //! [`Row`] per file, values normalised (sizes as integers, dates `YYYY-MM-DD`,
 //! times `HH:MM`, "not applicable" as `None`).
 //!
-//! How the pieces fit: a layout front-end (`text`, `markdown`, `html`, `csv`)
-//! turns the document into blocks (text lines and cell grids); `build` finds
-//! header rows, reads rows, and attaches headings. Nothing is dropped
+//! How the pieces fit: a layout front-end (`text` with `aligned` and `kv`,
+//! `markdown`, `html`, `csv`) turns the document into blocks (text lines
+//! and cell grids, `blocks`); `build` finds header rows, reads rows, and
+//! attaches headings. Shared helpers sit below them: `clean` (entities,
+//! white space, markup), `grid` (what a header row is), `words` and
+//! `values`. Data flows one way, front-ends to `build`; no module imports
+//! one declared after it in this file. Nothing is dropped
 //! silently: rows that cannot be read become [`Warning`]s with their line.
 //!
 //! ```
@@ -29,15 +33,38 @@
 use serde::Serialize;
 use std::borrow::Cow;
 
-mod build;
-pub use build::name_arch;
+// Modules in data-flow order, one group per stage; each imports only from
+// earlier groups (and the output types defined here).
+
+// Words, values and text clean-up.
+pub mod words;
+
+pub mod values;
+
+mod clean;
+
+// The intermediate form and what a header row is.
+mod blocks;
+
+mod grid;
+
+// Layout front-ends.
+mod lines;
+
+mod aligned;
+mod kv;
+
+mod text;
+
 mod csv;
 mod html;
 mod markdown;
+
+// Blocks to tables; tables back to text.
+mod build;
+pub use build::name_arch;
+
 pub mod render;
-mod text;
-pub mod values;
-pub mod words;
 
 /// Inputs larger than this are refused unless [`Options::max_bytes`] is raised.
 pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
@@ -46,7 +73,8 @@ pub const DEFAULT_MAX_BYTES: usize = 64 * 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Layout {
-    /// Scraped web page: one table cell per line.
+    /// Plain text: a scraped web page with one table cell per line,
+    /// whitespace-aligned columns, or `Key: value` lines.
     Text,
     /// Markdown pipe tables (also vertical key/value tables).
     Markdown,
@@ -325,7 +353,7 @@ fn check_not_binary(text: &str) -> Result<(), KbError> {
 }
 
 /// Guess the layout: HTML tables, then markdown pipe tables, then delimited
-/// values with a header row, else one cell per line.
+/// values with a header row, else plain text.
 pub fn detect(text: &str) -> Layout {
     if contains_ascii_ci(text, "<table") || contains_ascii_ci(text, "<td") {
         return Layout::Html;
@@ -357,108 +385,4 @@ fn contains_ascii_ci(hay: &str, needle: &str) -> bool {
         from = at + first.len_utf8();
     }
     false
-}
-
-/// Intermediate form shared by the layout front-ends.
-#[derive(Debug)]
-pub(crate) enum Block<'a> {
-    /// A line of prose or a heading (markup removed).
-    Text(Cow<'a, str>),
-    /// A markdown source line, cleaned only if it is needed as a heading.
-    Markup(&'a str),
-    /// A table: rows of cells, each with the line it starts on.
-    Grid(Vec<GridRow>),
-    /// Something the front-end could not place (reported, not dropped).
-    Warn(Warning),
-}
-
-/// A file table has a handful of columns; cells beyond this many in one row
-/// are not kept (so a line of a million `|` costs nothing).
-pub(crate) const MAX_ROW_CELLS: usize = 64;
-/// Table cells kept per document. KB articles have a few thousand; the cap
-/// bounds memory on hostile input. Beyond it, the rest is not read as tables.
-pub(crate) const MAX_CELLS: usize = 1_000_000;
-
-/// Where a front-end puts its blocks. Text lines are only ever used as
-/// headings of the next table, so only the last few before a table are
-/// kept; table cells are counted against [`MAX_CELLS`].
-pub(crate) struct Sink<'a> {
-    blocks: Vec<Block<'a>>,
-    texts: std::collections::VecDeque<Block<'a>>,
-    cells_left: usize,
-    over_budget: bool,
-}
-
-impl<'a> Sink<'a> {
-    pub(crate) fn new() -> Self {
-        Sink {
-            blocks: Vec::new(),
-            texts: std::collections::VecDeque::new(),
-            cells_left: MAX_CELLS,
-            over_budget: false,
-        }
-    }
-
-    /// A line of prose or a heading (`Block::Text` or `Block::Markup`).
-    pub(crate) fn text(&mut self, b: Block<'a>) {
-        if self.texts.len() >= build::RECENT_LINES {
-            self.texts.pop_front();
-        }
-        self.texts.push_back(b);
-    }
-
-    /// Count `n` cells of a row starting at `line`; false (and one warning)
-    /// once the document's budget is spent.
-    pub(crate) fn take_cells(&mut self, n: usize, line: usize) -> bool {
-        if let Some(left) = self.cells_left.checked_sub(n) {
-            self.cells_left = left;
-            return true;
-        }
-        if !self.over_budget {
-            self.over_budget = true;
-            self.warn(
-                line,
-                format!(
-                    "more than {MAX_CELLS} table cells; the rest of the input is not read as tables"
-                ),
-            );
-        }
-        false
-    }
-
-    pub(crate) fn cells_left(&self) -> usize {
-        self.cells_left
-    }
-
-    pub(crate) fn grid(&mut self, rows: Vec<GridRow>) {
-        if rows.is_empty() {
-            return;
-        }
-        self.blocks.extend(self.texts.drain(..));
-        self.blocks.push(Block::Grid(rows));
-    }
-
-    pub(crate) fn warn(&mut self, line: usize, message: String) {
-        self.blocks.push(Block::Warn(Warning { line, message }));
-    }
-
-    /// Lines after the last table cannot be headings: they are dropped.
-    pub(crate) fn finish(self) -> Vec<Block<'a>> {
-        self.blocks
-    }
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct GridRow {
-    pub line: usize,
-    pub cells: Vec<Cell>,
-    /// Text layout: rows are cut from a cell stream, and the last cell may
-    /// have swallowed the next line's text.
-    pub from_stream: bool,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Cell {
-    pub line: usize,
-    pub text: String,
 }

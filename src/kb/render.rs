@@ -3,6 +3,7 @@
 //! rows in another layout or language must parse back identically) and for
 //! `kbinspect kb --format csv`.
 
+use super::clean::display_width;
 use super::words::{Column, DateStyle, Lang};
 use super::{Arch, Article, Kind, Layout, Row, Table};
 use std::fmt::Write as _;
@@ -10,14 +11,8 @@ use std::fmt::Write as _;
 /// Columns written for a table: the six standard ones, plus service branch
 /// and SP requirement when any row has one.
 fn columns(t: &Table) -> Vec<Column> {
-    let mut cols = vec![
-        Column::Name,
-        Column::Version,
-        Column::Size,
-        Column::Date,
-        Column::Time,
-        Column::Platform,
-    ];
+    // The six standard columns come first in `Column::ALL`.
+    let mut cols: Vec<Column> = Column::ALL.iter().copied().take(6).collect();
     if t.rows.iter().any(|r| r.service_branch.is_some()) {
         cols.push(Column::ServiceBranch);
     }
@@ -163,29 +158,50 @@ pub fn render(a: &Article, layout: Layout, lang: &Lang) -> String {
     render_columns(a, layout, lang, None)
 }
 
+/// What a table holds when rendered: its heading, header words, columns
+/// and cell texts.
+struct Rendered {
+    head: String,
+    headers: Vec<&'static str>,
+    cols: Vec<Column>,
+    rows: Vec<Vec<String>>,
+}
+
+fn rendered(t: &Table, lang: &Lang, only: Option<&[Column]>) -> Rendered {
+    let cols = match only {
+        None => columns(t),
+        Some(only) => {
+            let mut cols: Vec<Column> = only.to_vec();
+            if !cols.contains(&Column::Name) {
+                cols.insert(0, Column::Name);
+            }
+            cols
+        }
+    };
+    Rendered {
+        head: heading(t, lang),
+        headers: cols.iter().map(|c| header_word(lang, *c)).collect(),
+        rows: t
+            .rows
+            .iter()
+            .map(|r| cols.iter().map(|c| cell(r, *c, lang)).collect())
+            .collect(),
+        cols,
+    }
+}
+
 /// [`render`] with only some columns, in the order given (the file name is
 /// put first if missing): the reduced tables of third-party copies and
 /// downloadable file lists (`File name | File size`, …).
 pub fn render_columns(a: &Article, layout: Layout, lang: &Lang, only: Option<&[Column]>) -> String {
     let mut out = String::new();
     for t in &a.tables {
-        let cols = match only {
-            None => columns(t),
-            Some(only) => {
-                let mut cols: Vec<Column> = only.to_vec();
-                if !cols.contains(&Column::Name) {
-                    cols.insert(0, Column::Name);
-                }
-                cols
-            }
-        };
-        let head = heading(t, lang);
-        let headers: Vec<&str> = cols.iter().map(|c| header_word(lang, *c)).collect();
-        let rows: Vec<Vec<String>> = t
-            .rows
-            .iter()
-            .map(|r| cols.iter().map(|c| cell(r, *c, lang)).collect())
-            .collect();
+        let Rendered {
+            head,
+            headers,
+            rows,
+            ..
+        } = rendered(t, lang, only);
         match layout {
             Layout::Text => {
                 let _ = write!(out, "{head}\n\n\n");
@@ -240,6 +256,77 @@ pub fn render_columns(a: &Article, layout: Layout, lang: &Lang, only: Option<&[C
                 }
                 out.push('\n');
             }
+        }
+    }
+    out
+}
+
+/// Plain text with whitespace-aligned columns, the way text exports and
+/// mailing-list copies print a table: columns two blanks apart, padded to
+/// their widest cell (East Asian wide characters count two), sizes
+/// right-aligned, a blank line around each table. `only` as in
+/// [`render_columns`].
+pub fn render_aligned(a: &Article, lang: &Lang, only: Option<&[Column]>) -> String {
+    let mut out = String::new();
+    for t in &a.tables {
+        let r = rendered(t, lang, only);
+        let widths: Vec<usize> = (0..r.cols.len())
+            .map(|j| {
+                r.rows
+                    .iter()
+                    .filter_map(|row| row.get(j))
+                    .map(|c| display_width(c))
+                    .chain(r.headers.get(j).map(|h| display_width(h)))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let line = |cells: &[String], header: bool| -> String {
+            let mut l = String::new();
+            for (j, c) in cells.iter().enumerate() {
+                let w = widths.get(j).copied().unwrap_or(0);
+                let pad = " ".repeat(w.saturating_sub(display_width(c)));
+                if j > 0 {
+                    l.push_str("  ");
+                }
+                if !header && r.cols.get(j) == Some(&Column::Size) {
+                    l.push_str(&pad);
+                    l.push_str(c);
+                } else {
+                    l.push_str(c);
+                    l.push_str(&pad);
+                }
+            }
+            l.trim_end().to_string()
+        };
+        let headers: Vec<String> = r.headers.iter().map(|h| h.to_string()).collect();
+        let _ = write!(out, "{}\n\n{}\n", r.head, line(&headers, true));
+        for row in &r.rows {
+            let _ = writeln!(out, "{}", line(row, false));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `Key: value` lines in plain text, one block per file, blank-line
+/// separated (French puts a blank before the colon, Japanese and Chinese
+/// use the full-width colon).
+pub fn render_key_value(a: &Article, lang: &Lang) -> String {
+    let sep = match lang.code {
+        "fr" => " : ",
+        "ja" | "zh" => "：",
+        _ => ": ",
+    };
+    let mut out = String::new();
+    for t in &a.tables {
+        let r = rendered(t, lang, None);
+        let _ = write!(out, "{}\n\n", r.head);
+        for row in &r.rows {
+            for (k, v) in r.headers.iter().zip(row) {
+                let _ = writeln!(out, "{k}{sep}{v}");
+            }
+            out.push('\n');
         }
     }
     out

@@ -1,66 +1,64 @@
-//! Plain text scraped from a web page: every table cell on its own line
-//! (blank lines between them are ignored). A run of header words (`File
-//! name`, `File version`, …) starts a table and fixes its column count;
-//! following lines are cut into rows of that many cells for as long as they
-//! fit the columns (a size is a number, a date a date, …).
+//! Plain text. Three forms of file table are read, in any mix:
+//!
+//! - scraped from a web page, every table cell on its own line (blank lines
+//!   between them are ignored). A run of header words (`File name`, `File
+//!   version`, …) starts a table and fixes its column count; following
+//!   lines are cut into rows of that many cells for as long as they fit the
+//!   columns (a size is a number, a date a date, …); `File name`, value,
+//!   `File size`, value, … lines are a key/value table;
+//! - whitespace-aligned columns under a one-line header ([`super::aligned`]);
+//! - `Key: value` lines, one file per block ([`super::kv`]).
 
-use super::build::{header_row, unglue};
-use super::values;
+use super::blocks::{Block, Cell, GridRow, Sink};
+use super::grid::{header_row, unglue};
+use super::lines::{self, Window};
 use super::words::{self, Column};
-use super::{Block, Cell, GridRow, Sink};
+use super::{aligned, kv, values};
 use std::borrow::Cow;
-use std::collections::VecDeque;
-
-/// The non-empty lines ahead, read on demand: the parser looks at most a
-/// table row (a few lines) ahead, so memory stays small however long the
-/// input is.
-struct Window<'a, I: Iterator<Item = (usize, &'a str)>> {
-    lines: I,
-    buf: VecDeque<(usize, &'a str)>,
-    /// Index of `buf[0]` among the non-empty lines.
-    base: usize,
-}
-
-impl<'a, I: Iterator<Item = (usize, &'a str)>> Window<'a, I> {
-    fn get(&mut self, i: usize) -> Option<(usize, &'a str)> {
-        let k = i.checked_sub(self.base)?;
-        while self.buf.len() <= k {
-            let next = self.lines.next()?;
-            self.buf.push_back(next);
-        }
-        self.buf.get(k).copied()
-    }
-
-    fn range(&mut self, i: usize, n: usize) -> Option<Vec<(usize, &'a str)>> {
-        (i..i + n).map(|k| self.get(k)).collect()
-    }
-
-    /// Forget lines before `i`.
-    fn release(&mut self, i: usize) {
-        while self.base < i && self.buf.pop_front().is_some() {
-            self.base += 1;
-        }
-    }
-}
 
 pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
-    let mut w = Window {
-        lines: text
-            .lines()
-            .enumerate()
-            .map(|(i, l)| (i + 1, l.trim()))
-            .filter(|(_, l)| !l.is_empty()),
-        buf: VecDeque::new(),
-        base: 0,
-    };
+    let mut w = lines::window(text);
     let mut out = Sink::new();
+    let mut memo = aligned::HeaderMemo::default();
     let mut i = 0;
     while let Some((line, t)) = w.get(i) {
         w.release(i);
+        // A header line of whitespace-aligned columns.
+        if let Some((_, raw)) = w.raw(i)
+            && let Some(cols) = memo.get(line, raw).map(<[aligned::Col]>::to_vec)
+        {
+            let found = aligned::table(
+                (line, raw),
+                &cols,
+                |k| w.raw(i + 1 + k),
+                |n, l| out.take_cells(n, l),
+                &mut memo,
+            );
+            if let Some((rows, used)) = found {
+                out.take_cells(cols.len(), line);
+                out.grid(rows);
+                i += 1 + used;
+                continue;
+            }
+        }
+        // `File name: Vssapi.dll`, `File size: 1,124,352`, …
+        if kv::pair(t).is_some_and(|p| p.0 == Column::Name)
+            && let Some((rows, used)) = kv::block(|k| w.get(i + k), out.cells_left() / 2)
+        {
+            match rows {
+                Some(rows) if out.take_cells(rows.len() * 2, line) => out.grid(rows),
+                Some(_) => {}
+                None => {
+                    out.take_cells(usize::MAX, line);
+                }
+            }
+            i += used;
+            continue;
+        }
         // Tables start with a header word: `File name` for most, `Date`
         // for old "file attributes" tables that put the name last.
         if words::header(t).is_none() {
-            out.text(Block::Text(Cow::Borrowed(t)));
+            out.text(prose(t));
             i += 1;
             continue;
         }
@@ -129,10 +127,20 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             i = next;
             continue;
         }
-        out.text(Block::Text(Cow::Borrowed(t)));
+        out.text(prose(t));
         i += 1;
     }
     out.finish()
+}
+
+/// A line of prose or a heading. A markdown heading (`## For all …`, a
+/// markdown source without pipe tables) loses its markup when used.
+fn prose(t: &str) -> Block<'_> {
+    if t.starts_with('#') {
+        Block::Markup(t)
+    } else {
+        Block::Text(Cow::Borrowed(t))
+    }
 }
 
 /// A header starts at `i` when a line names the file name and the next

@@ -15,7 +15,7 @@ impl std::fmt::Display for Ymd {
 }
 
 /// What a date cell can mean. `a/b/yyyy` with both parts ≤ 12 is ambiguous;
-/// the table decides (see [`super::build`]).
+/// the table decides (the table builder, `build`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DateValue {
     Exact(Ymd),
@@ -299,38 +299,49 @@ mod tests {
 
     #[test]
     fn sizes() {
-        assert_eq!(parse_size("1,124,352"), Ok(1_124_352));
-        assert_eq!(parse_size("16.384"), Ok(16_384));
-        assert_eq!(parse_size("1 124 352"), Ok(1_124_352));
-        assert_eq!(parse_size("1\u{a0}124\u{a0}352"), Ok(1_124_352));
-        assert_eq!(parse_size("1\u{202f}124\u{a0}352"), Ok(1_124_352));
-        assert_eq!(parse_size("2776"), Ok(2776));
-        assert_eq!(parse_size(" 61,008 "), Ok(61_008));
-        assert_eq!(parse_size("2,776 bytes"), Ok(2776));
-        assert!(parse_size("1,5").is_err());
-        assert!(parse_size("1.124,352").is_err());
-        assert!(parse_size("1,1243").is_err());
-        assert!(parse_size(",123").is_err());
-        assert!(parse_size("123,").is_err());
-        assert!(parse_size("12a").is_err());
-        assert!(parse_size("").is_err());
-        assert!(parse_size("99999999999999999999999").is_err());
+        for (cell, want) in [
+            ("1,124,352", 1_124_352),
+            ("16.384", 16_384),
+            ("1 124 352", 1_124_352),
+            ("1\u{a0}124\u{a0}352", 1_124_352),
+            ("1\u{202f}124\u{a0}352", 1_124_352),
+            ("2776", 2776),
+            (" 61,008 ", 61_008),
+            ("2,776 bytes", 2776),
+        ] {
+            assert_eq!(parse_size(cell), Ok(want), "{cell:?}");
+        }
+        for bad in [
+            "1,5",
+            "1.124,352",
+            "1,1243",
+            ",123",
+            "123,",
+            "12a",
+            "",
+            "99999999999999999999999",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
     fn times() {
-        assert_eq!(parse_time("05:51").as_deref(), Ok("05:51"));
-        assert_eq!(parse_time("5:51").as_deref(), Ok("05:51"));
-        assert_eq!(parse_time("05:51:12").as_deref(), Ok("05:51"));
-        assert_eq!(parse_time("5.51").as_deref(), Ok("05:51"));
-        assert_eq!(parse_time("05h51").as_deref(), Ok("05:51"));
-        assert_eq!(parse_time("5:51 PM").as_deref(), Ok("17:51"));
-        assert_eq!(parse_time("12:05 AM").as_deref(), Ok("00:05"));
-        assert_eq!(parse_time("午後 5:51").as_deref(), Ok("17:51"));
-        assert!(parse_time("24:00").is_err());
-        assert!(parse_time("05:60").is_err());
-        assert!(parse_time("0551").is_err());
-        assert!(parse_time("x86").is_err());
+        for (cell, want) in [
+            ("05:51", "05:51"),
+            ("5:51", "05:51"),
+            ("05:51:12", "05:51"),
+            ("5.51", "05:51"),
+            ("05h51", "05:51"),
+            ("5:51 PM", "17:51"),
+            ("12:05 AM", "00:05"),
+            ("午後 5:51", "17:51"),
+        ] {
+            assert_eq!(parse_time(cell).as_deref(), Ok(want), "{cell:?}");
+        }
+        for bad in ["24:00", "05:60", "0551", "x86"] {
+            assert!(parse_time(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

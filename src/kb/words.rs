@@ -76,6 +76,38 @@ pub struct Lang {
     pub thousands: &'static str,
 }
 
+/// English month names, shared by the British (`en`) and US (`en-us`) entries.
+const ENGLISH_MONTHS: [&[&str]; 12] = [
+    &["january", "jan"],
+    &["february", "feb"],
+    &["march", "mar"],
+    &["april", "apr"],
+    &["may"],
+    &["june", "jun"],
+    &["july", "jul"],
+    &["august", "aug"],
+    &["september", "sep", "sept"],
+    &["october", "oct"],
+    &["november", "nov"],
+    &["december", "dec"],
+];
+
+/// Japanese and Chinese write months the same way (`10月`, `十月`).
+const CJK_MONTHS: [&[&str]; 12] = [
+    &["1月", "一月"],
+    &["2月", "二月"],
+    &["3月", "三月"],
+    &["4月", "四月"],
+    &["5月", "五月"],
+    &["6月", "六月"],
+    &["7月", "七月"],
+    &["8月", "八月"],
+    &["9月", "九月"],
+    &["10月", "十月"],
+    &["11月", "十一月"],
+    &["12月", "十二月"],
+];
+
 pub static LANGS: &[Lang] = &[
     Lang {
         code: "en",
@@ -94,20 +126,7 @@ pub static LANGS: &[Lang] = &[
         additional_heading: "Additional files for all supported {arch}-based versions of Windows 7",
         additional_words: &["additional file", "additional files"],
         file_info_words: &["file information", "file attributes"],
-        months: [
-            &["january", "jan"],
-            &["february", "feb"],
-            &["march", "mar"],
-            &["april", "apr"],
-            &["may"],
-            &["june", "jun"],
-            &["july", "jul"],
-            &["august", "aug"],
-            &["september", "sep", "sept"],
-            &["october", "oct"],
-            &["november", "nov"],
-            &["december", "dec"],
-        ],
+        months: ENGLISH_MONTHS,
         date_style: DateStyle::DayMonYear,
         thousands: ",",
     },
@@ -466,20 +485,7 @@ pub static LANGS: &[Lang] = &[
         additional_heading: "Windows 7 のサポートされているすべての {arch} ベース バージョンの追加ファイル",
         additional_words: &["追加ファイル", "追加のファイル"],
         file_info_words: &["ファイル情報"],
-        months: [
-            &["1月", "一月"],
-            &["2月", "二月"],
-            &["3月", "三月"],
-            &["4月", "四月"],
-            &["5月", "五月"],
-            &["6月", "六月"],
-            &["7月", "七月"],
-            &["8月", "八月"],
-            &["9月", "九月"],
-            &["10月", "十月"],
-            &["11月", "十一月"],
-            &["12月", "十二月"],
-        ],
+        months: CJK_MONTHS,
         date_style: DateStyle::SlashYmd,
         thousands: ",",
     },
@@ -500,20 +506,7 @@ pub static LANGS: &[Lang] = &[
         additional_heading: "所有受支持的基于 {arch} 的 Windows 7 版本的其他文件",
         additional_words: &["其他文件", "附加文件", "其他檔案", "其他文件信息"],
         file_info_words: &["文件信息", "檔案資訊"],
-        months: [
-            &["1月", "一月"],
-            &["2月", "二月"],
-            &["3月", "三月"],
-            &["4月", "四月"],
-            &["5月", "五月"],
-            &["6月", "六月"],
-            &["7月", "七月"],
-            &["8月", "八月"],
-            &["9月", "九月"],
-            &["10月", "十月"],
-            &["11月", "十一月"],
-            &["12月", "十二月"],
-        ],
+        months: CJK_MONTHS,
         date_style: DateStyle::Cjk,
         thousands: ",",
     },
@@ -536,20 +529,7 @@ pub static LANGS: &[Lang] = &[
         additional_heading: "Additional file information for all supported {arch}-based versions of Windows Server 2008 R2",
         additional_words: &["additional file"],
         file_info_words: &["file information", "file attributes"],
-        months: [
-            &["january", "jan"],
-            &["february", "feb"],
-            &["march", "mar"],
-            &["april", "apr"],
-            &["may"],
-            &["june", "jun"],
-            &["july", "jul"],
-            &["august", "aug"],
-            &["september", "sep", "sept"],
-            &["october", "oct"],
-            &["november", "nov"],
-            &["december", "dec"],
-        ],
+        months: ENGLISH_MONTHS,
         date_style: DateStyle::SlashMdy,
         thousands: ",",
     },
@@ -664,6 +644,8 @@ fn key_into(s: &str, out: &mut String) {
 
 struct Lookups {
     headers: HashMap<String, (Column, usize)>,
+    /// The key of the first word of every header (`file` of `File name`).
+    header_starts: std::collections::HashSet<String>,
     na: std::collections::HashSet<String>,
     months: HashMap<String, u8>,
     additional: Vec<String>,
@@ -696,6 +678,12 @@ fn lookups() -> &'static Lookups {
         for w in EXTRA_NA {
             na.insert(key(w));
         }
+        let header_starts = LANGS
+            .iter()
+            .flat_map(|l| l.headers.iter().copied())
+            .chain(EXTRA_HEADERS.iter().map(|(_, _, w)| *w))
+            .filter_map(|w| w.split_whitespace().next().map(key))
+            .collect();
         let lower = |f: fn(&Lang) -> &'static [&'static str]| {
             LANGS
                 .iter()
@@ -704,6 +692,7 @@ fn lookups() -> &'static Lookups {
         };
         Lookups {
             headers,
+            header_starts,
             na,
             months,
             additional: lower(|l| l.additional_words),
@@ -720,6 +709,17 @@ pub fn header(cell: &str) -> Option<(Column, usize)> {
         return None;
     }
     with_key(cell, |k| lookups().headers.get(k).copied())
+}
+
+/// True when `word` (one whitespace-separated word) can start a header
+/// cell: a cheap test before trying the phrases that start with it.
+pub fn starts_header(word: &str) -> bool {
+    if word.len() > 80 {
+        return false;
+    }
+    with_key(word, |k| {
+        !k.is_empty() && lookups().header_starts.contains(k)
+    })
 }
 
 /// Every language's "not applicable" words as written.
