@@ -27,6 +27,7 @@ mod decode;
 pub mod encode;
 mod huffman;
 mod pe;
+mod pe_transform;
 mod post;
 mod rift;
 
@@ -433,8 +434,8 @@ pub fn apply_detailed(
             return Err(DeltaError::unsupported(
                 0,
                 format!(
-                    "PE delta (FileType {}) without a target hash: PE transforms not supported, \
-                     and the simple fix-ups cannot be verified (give an expected SHA-256)",
+                    "PE delta (FileType {}) without a target hash: the PE transforms' result \
+                     cannot be verified (give an expected SHA-256)",
                     h.file_type
                 ),
             ));
@@ -454,16 +455,21 @@ pub fn apply_detailed(
         ));
     };
 
-    let mut window = src.to_vec();
-    let source_ts = pe_info.as_ref().and_then(|_| pe::time_date_stamp(src));
-    if pe_info.is_some() {
-        pe::zero_checksum(&mut window);
-    }
+    // PE deltas decode against T(source) through the composed copy rift.
+    let prepared = match &pe_info {
+        Some(info) => Some(pe_transform::prepare(src, info, h.flags, limits)?),
+        None => None,
+    };
+    let (window, map, source_ts) = match prepared.as_ref() {
+        Some(p) => (p.reference.clone(), Some(&p.map), p.source_ts),
+        None => (src.to_vec(), None, None),
+    };
     let decoded = decode::decode_patch(
         parsed.patch,
         parsed.patch_offset,
         window,
         h.target_size,
+        map,
         limits,
     )?;
     let mut target = decoded.window;
@@ -471,29 +477,35 @@ pub fn apply_detailed(
 
     let mut pe_timestamps_fixed = 0;
     if let (Some(info), Some(ts)) = (&pe_info, source_ts) {
-        pe_timestamps_fixed = pe::fix_timestamps(&mut target, ts, info.time_date_stamp);
+        pe_timestamps_fixed = pe_transform::fix_timestamps(&mut target, ts, info.time_date_stamp);
     }
     if h.flags & 1 != 0 {
         post::e8_untranslate(&mut target);
     }
 
-    let pe_note = |what: String| {
-        if pe_info.is_some() {
+    let pe_note = |what: String| match &prepared {
+        Some(p) => {
+            let gaps = if p.gaps.is_empty() {
+                String::new()
+            } else {
+                format!("; known gaps: {}", p.gaps.join("; "))
+            };
             DeltaError::unsupported(
                 0,
                 format!(
-                    "PE transforms not supported: FileType {} flags {:#x} needs more than the \
-                     simple fix-ups ({what})",
-                    h.file_type, h.flags
+                    "PE transforms did not reproduce the target: FileType {} flags {:#x}, \
+                     steps run: {}{gaps} ({what})",
+                    h.file_type,
+                    h.flags,
+                    p.steps.join(", ")
                 ),
             )
-        } else {
-            DeltaError {
-                offset: 0,
-                kind: ErrorKind::HashMismatch,
-                message: what,
-            }
         }
+        None => DeltaError {
+            offset: 0,
+            kind: ErrorKind::HashMismatch,
+            message: what,
+        },
     };
     let mut verification = Verification::Unverified;
     if h.hash_alg != 0 {
