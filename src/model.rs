@@ -1244,13 +1244,15 @@ fn read_member(
         | MemberKind::Manifest
         | MemberKind::CompressedManifest
         | MemberKind::ContainerIndex => Some(opts.max_metadata_size),
+        // A catalog can be the RAW basis of a delta chain (Windows 8.x packages).
+        MemberKind::Catalog => Some(opts.max_metadata_size),
         MemberKind::Delta => Some(opts.max_delta_size),
         MemberKind::Pe => Some(opts.max_pe_size),
         _ => None,
     };
     let mut keep = cap.is_some_and(|c| meta.size <= c)
         && kept_total.all.saturating_add(meta.size) <= opts.max_kept_total;
-    if cap.is_some() && !keep && kind != MemberKind::Pe {
+    if cap.is_some() && !keep && !matches!(kind, MemberKind::Pe | MemberKind::Catalog) {
         let flag = match kind {
             MemberKind::Delta => "",
             _ if cap.is_some_and(|c| meta.size > c) => " (raise it with --max-xml-size)",

@@ -334,8 +334,11 @@ pub fn parse_header(bytes: &[u8]) -> Result<DeltaHeader, DeltaError> {
 /// Magic of a Windows Compression API container (LZMS payloads of PA31).
 const LZMS_CONTAINER: [u8; 4] = [0x0A, 0x51, 0xE5, 0xC0];
 
+/// PE file types: I386, IA64, AMD64, and the CLI4 variants (0x10 I386,
+/// 0x20 AMD64, 0x40 ARM, 0x80 ARM64), which take the native pipeline when the
+/// source has no CLR header.
 fn is_pe_type(file_type: u64) -> bool {
-    matches!(file_type, 2 | 4 | 8)
+    matches!(file_type, 2 | 4 | 8 | 0x10 | 0x20 | 0x40 | 0x80)
 }
 
 /// [`apply`] with the details: header, how the output was verified, and an
@@ -457,7 +460,13 @@ pub fn apply_detailed(
 
     // PE deltas decode against T(source) through the composed copy rift.
     let prepared = match &pe_info {
-        Some(info) => Some(pe_transform::prepare(src, info, h.flags, limits)?),
+        Some(info) => Some(pe_transform::prepare(
+            src,
+            info,
+            h.file_type,
+            h.flags,
+            limits,
+        )?),
         None => None,
     };
     let (window, map, source_ts) = match prepared.as_ref() {

@@ -57,6 +57,7 @@ pub struct Prepared {
 pub fn prepare(
     src: &[u8],
     info: &PeInfo,
+    file_type: u64,
     flags: u64,
     limits: &DeltaLimits,
 ) -> Result<Prepared, DeltaError> {
@@ -82,8 +83,19 @@ pub fn prepare(
     put(&mut reference, original.checksum_at(), &[0; 4]);
     steps.push("checksum");
     let img = Image::parse(&reference).unwrap_or_else(|| original.clone());
-    if img.is_managed(&reference) && flags & 0xC000 != 0 {
-        gaps.push("CLI (.NET) disasm/metadata transforms are not supported".into());
+    if img.is_managed(&reference) {
+        if file_type >= 0x10 {
+            return Err(DeltaError::unsupported(
+                0,
+                format!(
+                    "CLI4 delta (FileType {file_type:#x}) on a managed (.NET) source: \
+                     CLI4 metadata transforms are not supported"
+                ),
+            ));
+        }
+        if flags & 0xC000 != 0 {
+            gaps.push("CLI (.NET) disasm/metadata transforms are not supported".into());
+        }
     }
     if !matches!(img.machine, MACHINE_I386 | MACHINE_AMD64) {
         gaps.push(format!(
@@ -263,7 +275,7 @@ mod tests {
     #[test]
     fn header_writes_and_identity_copy_rift() {
         let src = simple(false, MACHINE_I386);
-        let p = prepare(&src, &info(Vec::new()), 0x2E1FE, &DeltaLimits::default()).unwrap();
+        let p = prepare(&src, &info(Vec::new()), 2, 0x2E1FE, &DeltaLimits::default()).unwrap();
         let img = Image::parse(&p.reference).unwrap();
         assert_eq!(p.reference.len(), src.len());
         assert_eq!(u32_at(&p.reference, img.checksum_at()), Some(0));
@@ -306,7 +318,7 @@ mod tests {
         let mut src = simple(false, MACHINE_I386);
         src[0x300..0x308].fill(0xEE);
         set_dir(&mut src, DIR_BOUND_IMPORT, 0x300, 8);
-        let p = prepare(&src, &info(vec![]), 0x2E1FE, &DeltaLimits::default()).unwrap();
+        let p = prepare(&src, &info(vec![]), 2, 0x2E1FE, &DeltaLimits::default()).unwrap();
         assert!(p.reference[0x300..0x308].iter().all(|&x| x == 0));
         let p = prepare(
             &src,
@@ -334,7 +346,14 @@ mod tests {
 
     #[test]
     fn not_a_pe_keeps_the_bytes() {
-        let p = prepare(b"not a PE", &info(vec![]), 0x2E1FE, &DeltaLimits::default()).unwrap();
+        let p = prepare(
+            b"not a PE",
+            &info(vec![]),
+            2,
+            0x2E1FE,
+            &DeltaLimits::default(),
+        )
+        .unwrap();
         assert_eq!(p.reference, b"not a PE");
         assert_eq!(p.source_ts, None);
     }
