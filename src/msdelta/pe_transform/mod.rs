@@ -323,6 +323,7 @@ mod tests {
         let p = prepare(
             &src,
             &info(vec![]),
+            2,
             0x0E1FE & !FLAG_UNBIND,
             &DeltaLimits::default(),
         )

@@ -155,7 +155,7 @@ mod tests {
         b[0x550] = 0x0F;
         b[0x551] = 0x85;
         b[0x552..0x556].copy_from_slice(&(0x1000i32 - 0x1156).to_le_bytes());
-        // jmp at 0x1180 to 0x1300 with a rift that brings them within 127 bytes.
+        // jmp at 0x1180 to 0x1300, outside every section: left alone.
         b[0x580] = 0xE9;
         b[0x581..0x585].copy_from_slice(&(0x1300i32 - 0x1185).to_le_bytes());
         let rift: &[(i64, i64)] = &[(0, 0), (0x1100, 0x1120), (0x1200, 0x1130)];
@@ -164,16 +164,25 @@ mod tests {
         jumps(&mut b, &m, &img, rift);
         assert_eq!(i32_at(&b, 0x401), 0x1120 - 0x1005);
         assert_eq!(i32_at(&b, 0x552), 0x1000 - 0x1176);
-        // 0x1300 → 0x1230; site 0x1185 → 0x11A5; n = 0x8B: too big. Use i8 check.
-        assert_eq!(b[0x580], 0xE9);
-        assert_eq!(i32_at(&b, 0x581), 0x1230 - 0x11A5);
-        // A short collapse: jmp at 0x1190 to 0x1280 → 0x11B0 vs 0x1220.
+        assert_eq!(i32_at(&b, 0x581), 0x1300 - 0x1185);
+        // A short collapse: jmp at 0x1010 to 0x11F0 (disp 0x1DB); with the
+        // second half of .text pulled back, 0x11F0 → 0x1080: disp 0x6B.
         let mut b2 = simple(false, MACHINE_I386);
-        b2[0x590] = 0xE9;
-        b2[0x591..0x595].copy_from_slice(&(0x1280i32 - 0x1195).to_le_bytes());
+        b2[0x410] = 0xE9;
+        b2[0x411..0x415].copy_from_slice(&(0x11F0i32 - 0x1015).to_le_bytes());
         let img = Image::parse(&b2).unwrap();
-        jumps(&mut b2, &Marker::new(b2.len()), &img, rift);
-        assert_eq!(b2[0x590], 0xEB);
-        assert_eq!(b2[0x591] as i8 as i32, 0x11B0 - 0x11B5);
+        let m2 = Marker::new(b2.len());
+        jumps(&mut b2, &m2, &img, &[(0, 0), (0x1100, 0xF90)]);
+        assert_eq!(b2[0x410], 0xEB);
+        assert_eq!(b2[0x411], 0x6B);
+        // A claimed opcode byte blocks the rewrite.
+        let mut b3 = simple(false, MACHINE_I386);
+        b3[0x410] = 0xE9;
+        b3[0x411..0x415].copy_from_slice(&(0x11F0i32 - 0x1015).to_le_bytes());
+        let mut m3 = Marker::new(b3.len());
+        m3.mark(0x412, 1);
+        let before = b3.clone();
+        jumps(&mut b3, &m3, &img, &[(0, 0), (0x1100, 0xF90)]);
+        assert_eq!(b3, before);
     }
 }
