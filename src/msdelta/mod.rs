@@ -555,6 +555,25 @@ pub fn apply_detailed(
     })
 }
 
+/// Fuzzing hook, not a stable API: read `preprocess` as a PE pre-process
+/// buffer, build T(`source`) with the transforms `flags` select and the copy
+/// map, then run the timestamp fix-up over the result. Returns the length
+/// of T(source), which is always the source's.
+#[doc(hidden)]
+pub fn fuzz_pe_pipeline(
+    source: &[u8],
+    preprocess: &[u8],
+    file_type: u64,
+    flags: u64,
+    limits: &DeltaLimits,
+) -> Result<usize, DeltaError> {
+    let info = pe::read_preprocess(preprocess, 0, limits)?;
+    let p = pe_transform::prepare(source, &info, file_type, flags, limits)?;
+    let mut out = p.reference.clone();
+    pe_transform::fix_timestamps(&mut out, p.source_ts.unwrap_or(1), info.time_date_stamp);
+    Ok(p.reference.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -63,41 +63,16 @@ pub fn multiply(a: &[(i64, i64)], b: &[(i64, i64)], cap: usize) -> Result<Table,
         return Ok(a.to_vec());
     }
     let mut out: Table = Vec::new();
-    let mut emit = |out: &mut Table, e: (i64, i64)| {
-        if out.len() >= cap {
-            return Err(too_big("Multiply", cap));
-        }
-        out.push(e);
-        Ok(())
-    };
-    // Split the image of [x, last] (which starts at y) at B's breaks.
-    let walk = |out: &mut Table,
-                mut x: i64,
-                mut y: i64,
-                last: i64,
-                emit: &mut dyn FnMut(&mut Table, (i64, i64)) -> Result<(), DeltaError>|
-     -> Result<(), DeltaError> {
-        let (boff, mut brk) = get_rift(b, y);
-        emit(out, (x, y.wrapping_add(boff)))?;
-        while (brk.wrapping_sub(y) as u64) < (last.wrapping_sub(x) as u64) {
-            x = x.wrapping_add(brk.wrapping_sub(y)).wrapping_add(1);
-            y = brk.wrapping_add(1);
-            let (boff, nbrk) = get_rift(b, y);
-            brk = nbrk;
-            emit(out, (x, y.wrapping_add(boff)))?;
-        }
-        Ok(())
-    };
     // The region below A's first source maps under A's last offset.
     let a0 = a[0].0;
     if a0 > i64::MIN {
         let last_off = off(a[a.len() - 1]);
-        walk(
+        split_image(
             &mut out,
-            i64::MIN,
-            i64::MIN.wrapping_add(last_off),
+            b,
+            (i64::MIN, i64::MIN.wrapping_add(last_off)),
             a0.wrapping_sub(1),
-            &mut emit,
+            cap,
         )?;
     }
     for i in 0..a.len() {
@@ -107,10 +82,38 @@ pub fn multiply(a: &[(i64, i64)], b: &[(i64, i64)], cap: usize) -> Result<Table,
             Some(n) => n.0.wrapping_sub(1),
             None => i64::MAX,
         };
-        walk(&mut out, a[i].0, a[i].1, seg_end, &mut emit)?;
+        split_image(&mut out, b, a[i], seg_end, cap)?;
     }
     out.sort_by_key(|e| e.0);
     Ok(out)
+}
+
+/// Emit the segment of A that starts at `start` = (x, y = A(x)) and ends at
+/// `last`, split wherever its image crosses a break of B.
+fn split_image(
+    out: &mut Table,
+    b: &[(i64, i64)],
+    start: (i64, i64),
+    last: i64,
+    cap: usize,
+) -> Result<(), DeltaError> {
+    let (mut x, mut y) = start;
+    let (boff, mut brk) = get_rift(b, y);
+    out.push((x, y.wrapping_add(boff)));
+    while (brk.wrapping_sub(y) as u64) < (last.wrapping_sub(x) as u64) {
+        if out.len() >= cap {
+            return Err(too_big("Multiply", cap));
+        }
+        x = x.wrapping_add(brk.wrapping_sub(y)).wrapping_add(1);
+        y = brk.wrapping_add(1);
+        let (boff, nbrk) = get_rift(b, y);
+        brk = nbrk;
+        out.push((x, y.wrapping_add(boff)));
+    }
+    if out.len() > cap {
+        return Err(too_big("Multiply", cap));
+    }
+    Ok(())
 }
 
 /// The inverse map. Segments are walked from source 0 upwards (wrapping

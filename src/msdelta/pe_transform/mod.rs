@@ -4,12 +4,16 @@
 //! timestamps afterwards. Facts: `shared/formats/PE-TRANSFORMS.md`.
 //!
 //! Order of operations on the source (never changing its length):
-//! 1. zero the CheckSum; 2. Unbind (0x2000); 3. write the target
-//! TimeDateStamp; 4. the flag-gated transforms, in flag-bit order, gated on
-//! the *source* machine: MarkNonExe 0x2 (i386), Imports 0x4, Exports 0x8,
-//! Resources 0x10, Relocations 0x20, SmashLock 0x40 (no apply-side effect),
-//! near jumps 0x80 and calls 0x100 (i386), DisasmX64 0x200 and PdataX64
-//! 0x400 (amd64); 5. write the target ImageBase.
+//!
+//! 1. zero the CheckSum;
+//! 2. Unbind (0x2000);
+//! 3. write the target TimeDateStamp;
+//! 4. the flag-gated transforms, in flag-bit order, gated on the *source*
+//!    machine: MarkNonExe 0x2 (i386), Imports 0x4, Exports 0x8, Resources
+//!    0x10, Relocations 0x20, SmashLock 0x40 (no apply-side effect), near
+//!    jumps 0x80 and calls 0x100 (i386), DisasmX64 0x200 and PdataX64 0x400
+//!    (amd64);
+//! 5. write the target ImageBase.
 //!
 //! The copy rift = Reverse(Multiply(Multiply(io2rva, rift #2), rift #1)),
 //! folded into window positions.
@@ -259,7 +263,7 @@ pub fn fix_timestamps(out: &mut [u8], source_ts: u32, target_ts: u32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::image::testpe::*;
-    use super::image::{DIR_BOUND_IMPORT, u32_at};
+    use super::image::{DIR_BOUND_IMPORT, MACHINE_AMD64, u32_at};
     use super::*;
 
     fn info(rift2: Vec<(i64, i64)>) -> PeInfo {
@@ -357,5 +361,39 @@ mod tests {
         .unwrap();
         assert_eq!(p.reference, b"not a PE");
         assert_eq!(p.source_ts, None);
+    }
+
+    /// Hostile images: every header byte of a small PE set to each of a few
+    /// values, under every flag; the pipeline never panics nor resizes.
+    #[test]
+    fn hostile_headers_never_panic() {
+        let base = simple(true, MACHINE_AMD64);
+        let mut b = simple(false, MACHINE_I386);
+        set_dir(&mut b, DIR_EXPORT, 0x2000, 0x100);
+        set_dir(&mut b, 1, 0x2000, 0x100);
+        set_dir(&mut b, 2, 0x2000, 0x100);
+        set_dir(&mut b, 5, 0x2000, 0x100);
+        let rift2 = vec![(0, 0), (0x1100, 0x1180), (0x2000, 0x1F00)];
+        for src in [base, b] {
+            for at in (0..0x200).chain(0x400..0x410).chain(0x600..0x640) {
+                for v in [0x00, 0x01, 0x7F, 0x80, 0xFF] {
+                    let mut s = src.clone();
+                    s[at] = v;
+                    for flags in [0x2E1FE, 0x2E63E, u64::MAX] {
+                        let p =
+                            prepare(&s, &info(rift2.clone()), 2, flags, &DeltaLimits::default())
+                                .unwrap();
+                        assert_eq!(p.reference.len(), s.len());
+                        let mut out = p.reference.clone();
+                        fix_timestamps(&mut out, 0x1111_1111, 5);
+                    }
+                }
+            }
+        }
+        // And the public fuzzing hook on garbage.
+        assert!(
+            super::super::fuzz_pe_pipeline(b"MZ", &[0xFF; 3], 2, 0x2E1FE, &DeltaLimits::default())
+                .is_err()
+        );
     }
 }
