@@ -22,9 +22,9 @@ const PACKAGES: &[(&str, usize, usize, usize, usize)] = &[
     (
         "kb4538483-esu-msu/windows6.1-kb4538483-x86_f77ee698928fb42232b70b01f53a4c5f68553323.msu",
         74,
-        73,
+        74,
         2,
-        1,
+        2,
     ),
     (
         "kb4538483-x64-msu/windows6.1-kb4538483-x64_3e861ae5fe3f6b3c9d185decbd96a436ca0c5035.msu",

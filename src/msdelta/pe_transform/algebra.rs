@@ -21,9 +21,20 @@ fn floor_index(t: &[(i64, i64)], x: i64) -> Option<usize> {
     t.partition_point(|e| e.0 <= x).checked_sub(1)
 }
 
-/// The transforms' lookup: identity below the first entry (and when empty).
+/// The transforms' lookup: the offset of the last entry whose source is
+/// ≤ x; below the first entry, the *last* entry's offset ("wrap", as in
+/// [`get_rift`]); 0 for an empty table.
+///
+/// The brief (from jlevere/msdelta) has identity below the first entry.
+/// Our data says wrap: KB4538483 x86 blob 13 (`sppwinob.dll`) rebuilds only
+/// with it, because relocated pointers below the source ImageBase give
+/// negative RVAs, and its rift #2 starts at (0 → 0). No other delta of the
+/// corpus changes outcome.
 pub fn transform_offset(t: &[(i64, i64)], x: i64) -> i64 {
-    floor_index(t, x).map_or(0, |i| off(t[i]))
+    match floor_index(t, x) {
+        Some(i) => off(t[i]),
+        None => t.last().map_or(0, |e| off(*e)),
+    }
 }
 
 /// MapRva(x) = x + transform_offset(x).
@@ -229,7 +240,9 @@ mod tests {
     #[test]
     fn lookups() {
         let t = vec![(0x10, 0x20), (0x30, 0x30)];
+        // Below the first entry: the last entry's offset (wrap).
         assert_eq!(transform_offset(&t, 5), 0);
+        assert_eq!(transform_offset(&[(0, 0), (0x10, 0x18)], -4), 8);
         assert_eq!(transform_offset(&t, 0x10), 0x10);
         assert_eq!(transform_offset(&t, 0x2F), 0x10);
         assert_eq!(map_rva(&t, 0x40), 0x40);
