@@ -205,13 +205,16 @@ pub fn imports(b: &mut [u8], m: &mut Marker, c: &Ctx<'_>) {
 /// TransformExports (flag 0x8).
 pub fn exports(b: &mut [u8], m: &mut Marker, c: &Ctx<'_>) {
     let img = c.img;
-    let (rva, _) = img.dir(b, DIR_EXPORT);
+    let (rva, size) = img.dir(b, DIR_EXPORT);
     let Some(e) = (rva != 0).then(|| img.offset_of(rva)).flatten() else {
         return;
     };
     if e.saturating_add(40) > b.len() {
         return;
     }
+    // The whole directory (header, arrays, ordinals, names) is claimed, so
+    // the branch passes never rewrite bytes inside it.
+    m.mark(e, size as usize);
     let nfuncs = u32_at(b, e + 20).unwrap_or(0);
     let nnames = u32_at(b, e + 24).unwrap_or(0);
     for (count, field) in [(nfuncs, 28), (nnames, 32)] {
@@ -484,6 +487,8 @@ mod tests {
         assert_eq!(u32_at(&b, 0x650), Some(0x2130));
         assert_eq!(u32_at(&b, 0x658), Some(0x0001_0000));
         assert_eq!(u32_at(&b, 0x600 + 28), Some(0x2050));
+        // The whole directory range is claimed, ordinals and names included.
+        assert!(m.is_set(0x658) && m.is_set(0x65F) && !m.is_set(0x660));
     }
 
     #[test]
