@@ -11,6 +11,14 @@ use super::image::{
 
 /// At most this many import descriptors are walked.
 const MAX_IMPORT_DESCRIPTORS: usize = 4096;
+/// Work budgets for the thunk walks of TransformImports: real images have
+/// a few thousand thunks and names of a few dozen bytes; hostile ones could
+/// otherwise make 4,096 descriptors walk one huge array each.
+const MAX_THUNKS: usize = 1 << 22;
+const MAX_NAME_BYTES: usize = 1 << 26;
+/// The longest import name claimed (hint and NUL excluded).
+const MAX_NAME_LEN: usize = 4096;
+
 /// At most this many relocation records are collected (a 1 GiB image has
 /// no more than ~2^28 two-byte entries; this keeps hostile input bounded).
 const MAX_RELOCS: usize = 1 << 24;
@@ -155,6 +163,8 @@ pub fn imports(b: &mut [u8], m: &mut Marker, c: &Ctx<'_>) {
     let ps = img.pointer_size();
     let ordinal: u64 = if img.pe32plus { 1 << 63 } else { 1 << 31 };
     let bs = img.image_base as i64;
+    let mut thunks = 0usize;
+    let mut name_bytes = 0usize;
     for d in descriptors(b, img) {
         for (arr, bound) in [
             (d.original_first_thunk, false),
@@ -174,6 +184,10 @@ pub fn imports(b: &mut [u8], m: &mut Marker, c: &Ctx<'_>) {
                 let Some(v) = v.filter(|&v| v != 0) else {
                     break;
                 };
+                thunks += 1;
+                if thunks > MAX_THUNKS {
+                    return;
+                }
                 if bound {
                     let r = (v as i64).wrapping_sub(bs);
                     let nv = (c.target_base as i64)
@@ -186,6 +200,21 @@ pub fn imports(b: &mut [u8], m: &mut Marker, c: &Ctx<'_>) {
                     }
                     m.mark(f, ps);
                 } else if v & ordinal == 0 {
+                    // The IMAGE_IMPORT_BY_NAME it names (hint, name, NUL) is
+                    // claimed too, read before the thunk is remapped.
+                    if let Some(o) = img.offset_of(v as u32)
+                        && !m.is_set(o)
+                        && name_bytes < MAX_NAME_BYTES
+                    {
+                        let name = b.get(o.saturating_add(2)..).unwrap_or(&[]);
+                        let len = name
+                            .iter()
+                            .take(MAX_NAME_LEN)
+                            .take_while(|&&x| x != 0)
+                            .count();
+                        name_bytes += len;
+                        m.mark(o, len + 3);
+                    }
                     c.map_field(b, m, f);
                     if img.pe32plus {
                         m.mark(f + 4, 4);
@@ -455,6 +484,7 @@ mod tests {
         put_u32(&mut b, 0x640, 0x20C0);
         put_u32(&mut b, 0x644, 0x8000_0005); // by ordinal
         put_u32(&mut b, 0x680, 0x40_2004); // bound VA into .data
+        b[0x6C2] = b'A';
         let img = Image::parse(&b).unwrap();
         let mut m = Marker::new(b.len());
         imports(&mut b, &mut m, &ctx(&img, RIFT, 0x100_0000));
@@ -464,6 +494,8 @@ mod tests {
         assert_eq!(u32_at(&b, 0x60C), Some(0x2100));
         assert_eq!(u32_at(&b, 0x600), Some(0x2050));
         assert!(m.is_set(0x644) && m.is_set(0x683) && !m.is_set(0x648));
+        // The hint/name entry at 0x20C0 (file 0x6C0): hint, "A", NUL.
+        assert!(m.is_set(0x6C0) && m.is_set(0x6C3) && !m.is_set(0x6C4));
     }
 
     #[test]
