@@ -57,9 +57,9 @@ const PACKAGES: &[(&str, usize, usize, usize, usize)] = &[
     (
         "real-msu/soda92-win7-remote-debug/Windows6.1-KB3063858-x64.msu",
         144,
-        126,
+        135,
         143,
-        125,
+        134,
     ),
     (
         "real-msu/takluyver-pynsist-msvcrt-tag1/x64/Windows6.0-KB2999226-x64.msu",
