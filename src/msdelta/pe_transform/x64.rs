@@ -239,7 +239,8 @@ pub fn decode(code: &[u8]) -> Insn {
     let wide = if opsize16 { 2 } else { 4 };
     let imm = if two_byte {
         match op {
-            0x70..=0x73 | 0xA4 | 0xAC | 0xBA | 0xC2 | 0xC4..=0xC6 => 1,
+            // 0F 0F (3DNow!) takes its imm8 suffix byte.
+            0x0F | 0x70..=0x73 | 0xA4 | 0xAC | 0xBA | 0xC2 | 0xC4..=0xC6 => 1,
             _ => 0,
         }
     } else {
@@ -420,6 +421,8 @@ mod tests {
         assert_eq!(decode(&[0x48, 0xB8, 0, 0, 0, 0, 0, 0, 0, 0]).len, 10);
         // ret imm16 is given 4 immediate bytes (the creator's quirk)
         assert_eq!(decode(&[0xC2, 8, 0, 0, 0]).len, 5);
+        // 0F 0F (3DNow!): ModRM + imm8
+        assert_eq!(decode(&[0x0F, 0x0F, 0xC1, 0x9E]).len, 4);
         // multi-byte NOP 0F 1F stops after the opcode
         assert_eq!(decode(&[0x0F, 0x1F, 0x44, 0, 0]).len, 2);
         // REX REX stops; truncated field stops
