@@ -469,8 +469,10 @@ pub fn apply_detailed(
         )?),
         None => None,
     };
-    let (window, map, source_ts) = match prepared.as_ref() {
-        Some(p) => (p.reference.clone(), Some(&p.map), p.source_ts),
+    // T(source) moves into the decoder's window (no second copy).
+    let mut prepared = prepared;
+    let (window, map, source_ts) = match prepared.as_mut() {
+        Some(p) => (std::mem::take(&mut p.reference), Some(&p.map), p.source_ts),
         None => (src.to_vec(), None, None),
     };
     let decoded = decode::decode_patch(
