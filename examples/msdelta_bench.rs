@@ -8,7 +8,7 @@
 //! - the real KB4538483 blobs: every PA30 blob of `PACKAGE_DIR` (a folder
 //!   holding the CIX and the members, e.g. `cabextract` of the package CAB;
 //!   default: the corpus's partial extraction) rebuilt through their basis
-//!   chains, PE blobs skipped;
+//!   chains, PE-typed blobs included and also measured alone;
 //! - the largest DCM manifest (3.2 MB) and the cmd → notepad RAW delta;
 //! - a generated 64 MiB target encoded once by the test encoder and cached
 //!   in the system temp directory.
@@ -147,6 +147,22 @@ fn package(dir: &Path, limits: &DeltaLimits) {
             .map(|(_, d, s)| apply(d, s.as_deref(), limits).map(|o| o.len()).unwrap_or(0))
             .sum()
     });
+    // PE-typed deltas (FileType ≠ 1) alone: T(source), copy rift, decode.
+    let pe: Vec<_> = jobs
+        .iter()
+        .filter(|j| parse_header(&j.1).is_ok_and(|h| h.file_type != 1))
+        .collect();
+    if !pe.is_empty() {
+        let pe_in: usize = pe.iter().map(|j| j.1.len()).sum();
+        measure(
+            &format!("  PE deltas only: {} blobs ({pe_in} B)", pe.len()),
+            || {
+                pe.iter()
+                    .map(|(_, d, s)| apply(d, s.as_deref(), limits).map(|o| o.len()).unwrap_or(0))
+                    .sum()
+            },
+        );
+    }
     if let Some((name, d, s)) = jobs.iter().max_by_key(|j| j.1.len()) {
         measure(&format!("  largest blob {name} ({} B)", d.len()), || {
             apply(d, s.as_deref(), limits).map(|o| o.len()).unwrap_or(0)

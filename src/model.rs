@@ -1603,7 +1603,7 @@ fn read_member(
     };
     let mut keep = cap.is_some_and(|c| meta.size <= c)
         && kept_total.all.saturating_add(meta.size) <= opts.max_kept_total;
-    if cap.is_some() && !keep && kind != MemberKind::Pe {
+    if cap.is_some() && !keep && !matches!(kind, MemberKind::Pe | MemberKind::Catalog) {
         let flag = match kind {
             MemberKind::Delta => "",
             _ if cap.is_some_and(|c| meta.size > c) => " (raise it with --max-xml-size)",

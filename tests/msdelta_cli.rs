@@ -116,16 +116,40 @@ fn expand_dcm_with_base_manifest() {
 }
 
 #[test]
-fn expand_refuses_unverifiable_pe_output() {
+fn expand_rebuilds_pe_and_refuses_unverifiable_output() {
     let dir = corpus_or_skip!("msdelta-vectors/pe-decode/x86_mscordbi");
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("t.bin");
+    // The PE transforms rebuild it, checked by the header's SHA-256.
+    kbinspect()
+        .args(["expand", "--source"])
+        .arg(dir.join("base.bin"))
+        .arg("-o")
+        .arg(&out)
+        .arg(dir.join("delta.pa30"))
+        .assert()
+        .success();
+    assert!(std::fs::read(&out).unwrap() == std::fs::read(dir.join("target.bin")).unwrap());
+
+    // The same delta with one byte of its header hash changed: the rebuilt
+    // bytes no longer match, so nothing is written.
+    let target = std::fs::read(dir.join("target.bin")).unwrap();
+    let want = hex::decode(sha256_hex(&target)).unwrap();
+    let mut delta = std::fs::read(dir.join("delta.pa30")).unwrap();
+    let at = delta
+        .windows(32)
+        .position(|w| w == want.as_slice())
+        .expect("header SHA-256 in the delta");
+    delta[at] ^= 1;
+    let bad = tmp.path().join("bad.pa30");
+    std::fs::write(&bad, &delta).unwrap();
+    let out = tmp.path().join("t2.bin");
     let o = kbinspect()
         .args(["expand", "--format", "json", "--source"])
         .arg(dir.join("base.bin"))
         .arg("-o")
         .arg(&out)
-        .arg(dir.join("delta.pa30"))
+        .arg(&bad)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));

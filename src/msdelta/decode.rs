@@ -200,13 +200,68 @@ fn push_lru(lru: &mut [u64; 3], d: u64) {
     }
 }
 
+/// The rift offset ρ(p) the SRC and FULLSRC copies use: a piecewise-constant
+/// map from window position to the offset of the copy source.
+pub struct CopyMap {
+    /// Breakpoint positions, sorted (stable: of equal positions the last wins).
+    pos: Vec<i64>,
+    off: Vec<i64>,
+}
+
+impl CopyMap {
+    /// RAW addressing: ρ = −S everywhere, so output offset t reads reference
+    /// offset t.
+    pub fn raw(source_len: u64) -> Self {
+        CopyMap {
+            pos: vec![0],
+            off: vec![0i64.wrapping_sub(source_len as i64)],
+        }
+    }
+
+    /// From (source → target) entries that already include the boundary
+    /// entry (S → 0): seeded at position 0 with the last entry's offset.
+    pub fn from_entries(mut entries: Vec<(i64, i64)>) -> Self {
+        entries.sort_by_key(|e| e.0);
+        let seed = entries.last().map_or(0, |e| e.1.wrapping_sub(e.0));
+        let mut pos = Vec::with_capacity(entries.len() + 1);
+        let mut off = Vec::with_capacity(entries.len() + 1);
+        let mut all = vec![(0i64, seed)];
+        all.extend(entries.iter().map(|e| (e.0, e.1.wrapping_sub(e.0))));
+        all.sort_by_key(|e| e.0);
+        for (p, o) in all {
+            pos.push(p);
+            off.push(o);
+        }
+        CopyMap { pos, off }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn at_for_tests(&self, p: u64) -> (i64, i64) {
+        self.at(p)
+    }
+
+    /// (ρ(p), next breakpoint position after p or i64::MAX).
+    #[inline]
+    fn at(&self, p: u64) -> (i64, i64) {
+        if self.pos.len() == 1 {
+            return (self.off[0], i64::MAX);
+        }
+        let p = p as i64;
+        let n = self.pos.partition_point(|&x| x <= p);
+        let off = n.checked_sub(1).map_or(self.off[0], |i| self.off[i]);
+        (off, self.pos.get(n).copied().unwrap_or(i64::MAX))
+    }
+}
+
 /// Decode the patch buffer onto `window` (which holds the reference).
-/// RAW addressing: SRC/FULLSRC copies read reference offset t − δ.
+/// SRC copies read window index p + ρ(p) − δ; FULLSRC copies read p + ρ(p),
+/// re-anchored at every breakpoint of ρ they cross.
 pub fn decode_patch(
     patch: &[u8],
     patch_offset: u64,
     mut window: Vec<u8>,
     target_size: u64,
+    map: Option<&CopyMap>,
     limits: &DeltaLimits,
 ) -> Result<Decoded, DeltaError> {
     let mut r = BitReader::new(patch, patch_offset)?;
@@ -239,6 +294,14 @@ pub fn decode_patch(
         .min((patch.len() as u64).saturating_mul(64) + (1 << 20));
     window.reserve(plausible as usize);
 
+    let raw_map;
+    let map = match map {
+        Some(m) => m,
+        None => {
+            raw_map = CopyMap::raw(s);
+            &raw_map
+        }
+    };
     let mut next_block = 0usize;
     let mut trees: Option<Trees> = None;
     let mut lru = [0u64; 3];
@@ -289,7 +352,8 @@ pub fn decode_patch(
             }
             // q: index in the window the copy starts from (as i128 to keep
             // every hostile combination representable before checking).
-            let tpos = (p - s) as i128;
+            let (rho, next_break) = if slot <= 3 { map.at(p) } else { (0, i64::MAX) };
+            let tpos = p as i128 + rho as i128;
             let q: i128 = match slot {
                 0 => tpos - (r.bits(14)? as i128 - 0x2000),
                 1 => {
@@ -346,7 +410,11 @@ pub fn decode_patch(
             }
             let q = q as usize;
             push_lru(&mut lru, p - q as u64);
-            copy_match(&mut window, q, len as usize);
+            if slot == 3 && (next_break as i128) < (p + len) as i128 {
+                full_source_copy(&mut window, map, q, len, at)?;
+            } else {
+                copy_match(&mut window, q, len as usize);
+            }
             p += len;
         }
     }
@@ -360,6 +428,39 @@ pub fn decode_patch(
         ));
     }
     Ok(Decoded { window, source_len })
+}
+
+/// A FULLSRC copy that crosses breakpoints of ρ: copy chunk by chunk, each
+/// chunk reading from p + ρ(p) with ρ looked up again at its start.
+fn full_source_copy(
+    window: &mut Vec<u8>,
+    map: &CopyMap,
+    first_q: usize,
+    len: u64,
+    at: u64,
+) -> Result<(), DeltaError> {
+    let mut left = len;
+    let mut q = first_q;
+    loop {
+        let p = window.len() as u64;
+        let (_, next) = map.at(p);
+        let chunk = (next as i128 - p as i128).clamp(1, left as i128) as u64;
+        copy_match(window, q, chunk as usize);
+        left -= chunk;
+        if left == 0 {
+            return Ok(());
+        }
+        let p = window.len() as u64;
+        let (rho, _) = map.at(p);
+        let nq = p as i128 + rho as i128;
+        if nq < 0 || nq >= p as i128 {
+            return Err(DeltaError::corrupt(
+                at,
+                format!("source copy re-anchors at window index {nq}, outside 0..{p}"),
+            ));
+        }
+        q = nq as usize;
+    }
 }
 
 /// Append `len` bytes read from `q` onwards, byte by byte in effect: when the

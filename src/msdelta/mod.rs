@@ -27,6 +27,7 @@ mod decode;
 pub mod encode;
 mod huffman;
 mod pe;
+mod pe_transform;
 mod post;
 mod rift;
 
@@ -337,8 +338,11 @@ pub fn parse_header(bytes: &[u8]) -> Result<DeltaHeader, DeltaError> {
 /// Magic of a Windows Compression API container (LZMS payloads of PA31).
 const LZMS_CONTAINER: [u8; 4] = [0x0A, 0x51, 0xE5, 0xC0];
 
+/// PE file types: I386, IA64, AMD64, and the CLI4 variants (0x10 I386,
+/// 0x20 AMD64, 0x40 ARM, 0x80 ARM64), which take the native pipeline when the
+/// source has no CLR header.
 fn is_pe_type(file_type: u64) -> bool {
-    matches!(file_type, 2 | 4 | 8)
+    matches!(file_type, 2 | 4 | 8 | 0x10 | 0x20 | 0x40 | 0x80)
 }
 
 /// [`apply`] with the details: header, how the output was verified, and an
@@ -437,8 +441,8 @@ pub fn apply_detailed(
             return Err(DeltaError::unsupported(
                 0,
                 format!(
-                    "PE delta (FileType {}) without a target hash: PE transforms not supported, \
-                     and the simple fix-ups cannot be verified (give an expected SHA-256)",
+                    "PE delta (FileType {}) without a target hash: the PE transforms' result \
+                     cannot be verified (give an expected SHA-256)",
                     h.file_type
                 ),
             ));
@@ -458,16 +462,29 @@ pub fn apply_detailed(
         ));
     };
 
-    let mut window = src.to_vec();
-    let source_ts = pe_info.as_ref().and_then(|_| pe::time_date_stamp(src));
-    if pe_info.is_some() {
-        pe::zero_checksum(&mut window);
-    }
+    // PE deltas decode against T(source) through the composed copy rift.
+    let prepared = match &pe_info {
+        Some(info) => Some(pe_transform::prepare(
+            src,
+            info,
+            h.file_type,
+            h.flags,
+            limits,
+        )?),
+        None => None,
+    };
+    // T(source) moves into the decoder's window (no second copy).
+    let mut prepared = prepared;
+    let (window, map, source_ts) = match prepared.as_mut() {
+        Some(p) => (std::mem::take(&mut p.reference), Some(&p.map), p.source_ts),
+        None => (src.to_vec(), None, None),
+    };
     let decoded = decode::decode_patch(
         parsed.patch,
         parsed.patch_offset,
         window,
         h.target_size,
+        map,
         limits,
     )?;
     let mut target = decoded.window;
@@ -475,29 +492,35 @@ pub fn apply_detailed(
 
     let mut pe_timestamps_fixed = 0;
     if let (Some(info), Some(ts)) = (&pe_info, source_ts) {
-        pe_timestamps_fixed = pe::fix_timestamps(&mut target, ts, info.time_date_stamp);
+        pe_timestamps_fixed = pe_transform::fix_timestamps(&mut target, ts, info.time_date_stamp);
     }
     if h.flags & 1 != 0 {
         post::e8_untranslate(&mut target);
     }
 
-    let pe_note = |what: String| {
-        if pe_info.is_some() {
+    let pe_note = |what: String| match &prepared {
+        Some(p) => {
+            let gaps = if p.gaps.is_empty() {
+                String::new()
+            } else {
+                format!("; known gaps: {}", p.gaps.join("; "))
+            };
             DeltaError::unsupported(
                 0,
                 format!(
-                    "PE transforms not supported: FileType {} flags {:#x} needs more than the \
-                     simple fix-ups ({what})",
-                    h.file_type, h.flags
+                    "PE transforms did not reproduce the target: FileType {} flags {:#x}, \
+                     steps run: {}{gaps} ({what})",
+                    h.file_type,
+                    h.flags,
+                    p.steps.join(", ")
                 ),
             )
-        } else {
-            DeltaError {
-                offset: 0,
-                kind: ErrorKind::HashMismatch,
-                message: what,
-            }
         }
+        None => DeltaError {
+            offset: 0,
+            kind: ErrorKind::HashMismatch,
+            message: what,
+        },
     };
     let mut verification = Verification::Unverified;
     if h.hash_alg != 0 {
@@ -547,6 +570,25 @@ pub fn apply_detailed(
         verification,
         pe_timestamps_fixed,
     })
+}
+
+/// Fuzzing hook, not a stable API: read `preprocess` as a PE pre-process
+/// buffer, build T(`source`) with the transforms `flags` select and the copy
+/// map, then run the timestamp fix-up over the result. Returns the length
+/// of T(source), which is always the source's.
+#[doc(hidden)]
+pub fn fuzz_pe_pipeline(
+    source: &[u8],
+    preprocess: &[u8],
+    file_type: u64,
+    flags: u64,
+    limits: &DeltaLimits,
+) -> Result<usize, DeltaError> {
+    let info = pe::read_preprocess(preprocess, 0, limits)?;
+    let p = pe_transform::prepare(source, &info, file_type, flags, limits)?;
+    let mut out = p.reference.clone();
+    pe_transform::fix_timestamps(&mut out, p.source_ts.unwrap_or(1), info.time_date_stamp);
+    Ok(p.reference.len())
 }
 
 #[cfg(test)]
