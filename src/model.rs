@@ -75,6 +75,10 @@ pub struct LoadOptions {
     /// them; `verify` and `ls` turn this off, which saves their strings for
     /// every manifest of the package while it is walked.
     pub keep_registry: bool,
+    /// Keep what the trust check ([`crate::trust`]) reads: `.cat` bytes
+    /// (under `max_metadata_size`) and, for each nested cabinet, its
+    /// Authenticode digests and signature blob (computed as it streams).
+    pub keep_trust: bool,
 }
 
 impl Default for LoadOptions {
@@ -90,6 +94,7 @@ impl Default for LoadOptions {
             delta: msdelta::DeltaLimits::default(),
             dcm_base: None,
             keep_registry: true,
+            keep_trust: true,
         }
     }
 }
@@ -177,6 +182,9 @@ pub struct Member {
     /// that its text need not wait in memory for the end of the walk.
     #[serde(skip)]
     parsed: Option<Parsed>,
+    /// Trust: a nested cabinet's Authenticode digests and signature.
+    #[serde(skip)]
+    pub(crate) cab_auth: Option<Box<crate::trust::digest::CabDigests>>,
 }
 
 /// A member's servicing XML parsed during the walk; errors are kept as
@@ -216,6 +224,11 @@ impl Member {
     /// The bytes kept for this member (metadata, deltas, PE payloads).
     pub fn bytes(&self) -> Option<&[u8]> {
         self.bytes.as_deref()
+    }
+
+    /// A nested cabinet's Authenticode digests and signature blob.
+    pub fn cab_digests(&self) -> Option<&crate::trust::digest::CabDigests> {
+        self.cab_auth.as_deref()
     }
 }
 
@@ -1246,8 +1259,11 @@ fn read_member(
         | MemberKind::ContainerIndex => Some(opts.max_metadata_size),
         MemberKind::Delta => Some(opts.max_delta_size),
         MemberKind::Pe => Some(opts.max_pe_size),
+        MemberKind::Catalog if opts.keep_trust => Some(opts.max_metadata_size),
         _ => None,
     };
+    let mut cab_auth = (opts.keep_trust && kind == MemberKind::Container)
+        .then(|| crate::trust::digest::CabDigester::new(&head));
     let mut keep = cap.is_some_and(|c| meta.size <= c)
         && kept_total.all.saturating_add(meta.size) <= opts.max_kept_total;
     if cap.is_some() && !keep && kind != MemberKind::Pe {
@@ -1271,6 +1287,9 @@ fn read_member(
     if let Some(h) = sha1.as_mut() {
         h.update(&head);
     }
+    if let Some(c) = cab_auth.as_mut() {
+        c.update(&head);
+    }
     let mut total = head.len() as u64;
     if read_error.is_none() && filled == HEAD_LEN {
         loop {
@@ -1282,6 +1301,9 @@ fn read_member(
                     sha256.update(chunk);
                     if let Some(h) = sha1.as_mut() {
                         h.update(chunk);
+                    }
+                    if let Some(c) = cab_auth.as_mut() {
+                        c.update(chunk);
                     }
                     total = total.saturating_add(n as u64);
                     if keep {
@@ -1342,6 +1364,7 @@ fn read_member(
         bytes: keep.then_some(kept),
         pe,
         parsed: None,
+        cab_auth: cab_auth.map(|c| Box::new(c.finish())),
     }
 }
 

@@ -54,6 +54,10 @@ pub struct Args {
     /// extracted base or a wcp.dll (without it they are only reported)
     #[arg(long, value_name = "FILE")]
     pub dcm_base: Option<std::path::PathBuf>,
+    /// Trust this root certificate too (PEM or DER; repeatable), besides
+    /// the embedded Microsoft roots: for private builds and tests
+    #[arg(long, value_name = "FILE")]
+    pub trust_root: Vec<std::path::PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -69,6 +73,7 @@ struct Document<'a> {
     report: report::VerifyReport<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kb: Option<kbcheck::KbSummary>,
+    trust: &'a kbinspect::trust::package::TrustReport,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
@@ -86,9 +91,17 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         keep_registry: false,
         ..args.xml.load_options()
     };
+    let mut trust_opts = kbinspect::trust::package::TrustOptions::default();
+    for root in &args.trust_root {
+        trust_opts
+            .store
+            .add_file(root)
+            .map_err(|e| anyhow::anyhow!("--trust-root: {e}"))?;
+    }
     let pkg = Package::load_with(&args.input, &args.limits.limits(), &opts)?;
     let (mut findings, stats) = integrity::check_with_stats(&pkg);
-    findings.extend(signature::check(&pkg));
+    let (trust_findings, trust) = signature::check_trust(&pkg, &opts, &trust_opts);
+    findings.extend(trust_findings);
     findings.extend(anomaly::check(&pkg));
     let mut kb_summary = None;
     if let Some(article) = &article {
@@ -105,6 +118,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         Format::Json => super::print_json(&Document {
             report: r,
             kb: kb_summary,
+            trust: &trust,
         })?,
         Format::Table => {
             use std::io::Write;
@@ -120,6 +134,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                         .map_or("?".to_string(), |a| format!("{a:?}").to_lowercase())
                 )?;
             }
+            kbinspect::trust::write_table(&mut out, &trust)?;
             report::write_verify_table(&mut out, &r)?;
         }
     }

@@ -60,11 +60,7 @@ impl Cert {
             return Err("certificate: not one DER SEQUENCE".into());
         }
         let parts = tlv::children(t.value).map_err(|e| format!("certificate: {e}"))?;
-        let tbs = parts
-            .first()
-            .ok_or("certificate: empty")?
-            .raw
-            .to_vec();
+        let tbs = parts.first().ok_or("certificate: empty")?.raw.to_vec();
         let c = CertificateInner::<Raw>::from_der(der).map_err(|e| format!("certificate: {e}"))?;
         let tbsc = c.tbs_certificate();
         let spki = tbsc.subject_public_key_info();
@@ -87,7 +83,9 @@ impl Cert {
             issuer: name_of(&tbsc.issuer().to_string()),
             not_before: tbsc.validity().not_before.to_unix_duration().as_secs() as i64,
             not_after: tbsc.validity().not_after.to_unix_duration().as_secs() as i64,
-            sig_alg: Alg::from_oid(&sig_alg_oid).filter(|_| sig_alg_oid.starts_with("1.2.840.113549.1.1") || sig_alg_oid == "1.3.14.3.2.29"),
+            sig_alg: Alg::from_oid(&sig_alg_oid).filter(|_| {
+                sig_alg_oid.starts_with("1.2.840.113549.1.1") || sig_alg_oid == "1.3.14.3.2.29"
+            }),
             sig_alg_oid,
             signature: c.signature().raw_bytes().to_vec(),
             key,
@@ -362,7 +360,9 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
             return chain;
         };
         if let Some(a) = cur.sig_alg.filter(|a| a.weak()) {
-            chain.weak.push(format!("{} signs {:?}", a.name(), cur.subject));
+            chain
+                .weak
+                .push(format!("{} signs {:?}", a.name(), cur.subject));
         }
         if anchor.is_none() {
             chain.certs.push(n.subject.clone());
@@ -379,7 +379,10 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
     chain.root_origin = Some(root.origin.clone());
     for m in &root.metadata {
         if m.starts_with("Disallowed") || m.starts_with("Not before") {
-            chain.notes.push(format!("root list for {:?}: {m} (not enforced)", root.cert.subject));
+            chain.notes.push(format!(
+                "root list for {:?}: {m} (not enforced)",
+                root.cert.subject
+            ));
         }
     }
     // Validity at `at`, CA flags, usages.
@@ -404,17 +407,26 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
             if c.ca == Some(false) {
                 chain.problems.push((
                     "trust-not-a-ca".into(),
-                    format!("{:?} issues certificates but its basic constraints say it is not a CA", c.subject),
+                    format!(
+                        "{:?} issues certificates but its basic constraints say it is not a CA",
+                        c.subject
+                    ),
                 ));
             }
             if c.key_cert_sign == Some(false) {
                 chain.problems.push((
                     "trust-key-usage".into(),
-                    format!("{:?} issues certificates but its key usage lacks keyCertSign", c.subject),
+                    format!(
+                        "{:?} issues certificates but its key usage lacks keyCertSign",
+                        c.subject
+                    ),
                 ));
             }
             if c.ca.is_none() && i < certs.len() - 1 {
-                chain.notes.push(format!("{:?} has no basic constraints (tolerated)", c.subject));
+                chain.notes.push(format!(
+                    "{:?} has no basic constraints (tolerated)",
+                    c.subject
+                ));
             }
         }
     }
@@ -466,7 +478,11 @@ mod tests {
     fn embedded_roots_parse() {
         let s = RootStore::microsoft();
         assert_eq!(s.roots.len(), 10);
-        assert!(s.roots.iter().any(|r| r.cert.subject == "Microsoft Root Certificate Authority 2010"));
+        assert!(
+            s.roots
+                .iter()
+                .any(|r| r.cert.subject == "Microsoft Root Certificate Authority 2010")
+        );
         assert!(s.roots.iter().all(|r| !r.metadata.is_empty()));
     }
 }

@@ -69,7 +69,10 @@ pub struct Ctl {
 impl Ctl {
     /// Index of entries by hash.
     pub fn hashes(&self) -> impl Iterator<Item = (&[u8], usize)> {
-        self.entries.iter().enumerate().map(|(i, e)| (e.hash.as_slice(), i))
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.hash.as_slice(), i))
     }
 }
 
@@ -116,7 +119,10 @@ pub fn parse(ctl_der: &[u8]) -> Result<Ctl, String> {
         }
         let subjects: Vec<Subject> = f.decode_as().map_err(|e| format!("CTL subjects: {e}"))?;
         if subjects.len() > MAX_ENTRIES {
-            return Err(format!("{} catalog entries, more than {MAX_ENTRIES}", subjects.len()));
+            return Err(format!(
+                "{} catalog entries, more than {MAX_ENTRIES}",
+                subjects.len()
+            ));
         }
         for s in subjects {
             out.entries.push(entry(&s));
@@ -185,7 +191,9 @@ fn name_value(v: &Any) -> Result<(String, String), der::Error> {
         .chunks(2)
         .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
         .collect();
-    let value = String::from_utf16_lossy(&units).trim_end_matches('\0').to_string();
+    let value = String::from_utf16_lossy(&units)
+        .trim_end_matches('\0')
+        .to_string();
     Ok((name, value))
 }
 

@@ -248,8 +248,12 @@ pub fn cab_digests(bytes: &[u8]) -> CabDigests {
 /// certificate-table directory entry and the certificate table itself.
 /// `None` when the bytes are not a PE image this can read.
 pub fn pe_authenticode(bytes: &[u8], alg: Alg) -> Option<Vec<u8>> {
-    let u16_at = |o: usize| -> Option<u16> { Some(u16::from_le_bytes(bytes.get(o..o + 2)?.try_into().ok()?)) };
-    let u32_at = |o: usize| -> Option<u32> { Some(u32::from_le_bytes(bytes.get(o..o + 4)?.try_into().ok()?)) };
+    let u16_at = |o: usize| -> Option<u16> {
+        Some(u16::from_le_bytes(bytes.get(o..o + 2)?.try_into().ok()?))
+    };
+    let u32_at = |o: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(bytes.get(o..o + 4)?.try_into().ok()?))
+    };
     if bytes.get(0..2)? != b"MZ" {
         return None;
     }

@@ -5,6 +5,7 @@
 pub mod chain;
 pub mod ctl;
 pub mod digest;
+pub mod package;
 pub mod pkcs7;
 pub mod tlv;
 
@@ -31,7 +32,10 @@ pub fn verify_bytes(
     if bytes.starts_with(b"MSCF") {
         let d = digest::cab_digests(bytes);
         match &d.signature {
-            Some(sig) => (pkcs7::verify(sig, name, Content::Cab(&d), store, now).report, None),
+            Some(sig) => (
+                pkcs7::verify(sig, name, Content::Cab(&d), store, now).report,
+                None,
+            ),
             None => {
                 let mut r = pkcs7::verify(&[], name, Content::Cab(&d), store, now).report;
                 r.problems = vec![pkcs7::Problem {
@@ -59,4 +63,61 @@ pub fn verify_bytes(
         };
         (report, ctl)
     }
+}
+
+/// The short trust section of `verify`'s table output: one line per
+/// signature (file, signer, chain, digest, timestamp, result), then the
+/// coverage counts.
+pub fn write_table(out: &mut dyn std::io::Write, r: &package::TrustReport) -> std::io::Result<()> {
+    let s = &r.summary;
+    if s.signatures == 0 && s.catalogs == 0 {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "Trust: {}/{} signatures verified; roots: {}; {}/{} servicing documents in a verified catalog; {}/{} payload files found in a catalog ({} by flat hash, {} by PE hash); revocation not checked (offline)",
+        s.signatures_verified,
+        s.signatures,
+        if s.roots.is_empty() {
+            "none".to_string()
+        } else {
+            s.roots.join(", ")
+        },
+        s.documents_covered,
+        s.documents,
+        s.files_found,
+        s.files,
+        s.files_by_flat_hash,
+        s.files_by_pe_hash
+    )?;
+    for sig in &r.signatures {
+        let chain = sig
+            .chain
+            .as_ref()
+            .map(|c| c.certs.join(" > "))
+            .unwrap_or_else(|| "-".into());
+        let ts = sig
+            .timestamp
+            .as_ref()
+            .and_then(|t| t.time.clone())
+            .unwrap_or_else(|| "no timestamp".into());
+        writeln!(
+            out,
+            "  {:<9} {}  signer: {}  chain: {}  digest: {} {}  timestamp: {}  checked at: {} ({})",
+            sig.result,
+            sig.file,
+            sig.signer.as_deref().unwrap_or("-"),
+            chain,
+            sig.digest_alg.as_deref().unwrap_or("-"),
+            sig.computed_digest
+                .as_deref()
+                .or(sig.message_digest.as_deref())
+                .map(|d| &d[..d.len().min(16)])
+                .unwrap_or("-"),
+            ts,
+            sig.checked_at.as_deref().unwrap_or("-"),
+            sig.time_source
+        )?;
+    }
+    Ok(())
 }

@@ -178,12 +178,22 @@ pub struct Verified {
 
 /// Verify the SignedData in `blob` (padding after the DER allowed) over
 /// `content`, chains judged against `store`; `now` for unsigned times.
-pub fn verify(blob: &[u8], file: &str, content: Content<'_>, store: &RootStore, now: i64) -> Verified {
+pub fn verify(
+    blob: &[u8],
+    file: &str,
+    content: Content<'_>,
+    store: &RootStore,
+    now: i64,
+) -> Verified {
     verify_depth(blob, file, &content, store, now, 0)
 }
 
 fn attr<'a>(si: &'a SignerInfo, signed: bool, oid: &str) -> Vec<&'a Any> {
-    let attrs = if signed { &si.signed_attrs } else { &si.unsigned_attrs };
+    let attrs = if signed {
+        &si.signed_attrs
+    } else {
+        &si.unsigned_attrs
+    };
     attrs
         .iter()
         .flat_map(|s| s.iter())
@@ -220,7 +230,10 @@ fn parse(blob: &[u8]) -> Result<Parsed, String> {
     let der = tlv::first_element(blob).map_err(|e| e.to_string())?;
     let ci = ContentInfo::from_der(der).map_err(|e| format!("ContentInfo: {e}"))?;
     if ci.content_type.to_string() != OID_SIGNED_DATA {
-        return Err(format!("content type {} is not SignedData", ci.content_type));
+        return Err(format!(
+            "content type {} is not SignedData",
+            ci.content_type
+        ));
     }
     let fields = tlv::children(ci.content.value()).map_err(|e| format!("SignedData: {e}"))?;
     // version, digestAlgorithms, encapContentInfo, [0] certificates,
@@ -264,9 +277,9 @@ fn find_signer<'a>(si: &SignerInfo, certs: &'a [Cert]) -> Option<&'a Cert> {
                 .iter()
                 .find(|c| c.issuer_der == issuer && c.serial == isn.serial_number.as_bytes())
         }
-        SignerIdentifier::SubjectKeyIdentifier(ski) => {
-            certs.iter().find(|c| c.ski.as_deref() == Some(ski.0.as_bytes()))
-        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => certs
+            .iter()
+            .find(|c| c.ski.as_deref() == Some(ski.0.as_bytes())),
     }
 }
 
@@ -341,13 +354,17 @@ fn check_signer<'a>(
         let sa = match attrs.to_der() {
             Ok(d) => d,
             Err(e) => {
-                problems.push(Problem::new("trust-unreadable", format!("signed attributes: {e}")));
+                problems.push(Problem::new(
+                    "trust-unreadable",
+                    format!("signed attributes: {e}"),
+                ));
                 return (signer, Some(alg), md.into_iter().next());
             }
         };
         match &cert.key {
             Some(key) => {
-                if let Err(e) = chain::rsa_verify(key, alg, &alg.hash(&sa), si.signature.as_bytes()) {
+                if let Err(e) = chain::rsa_verify(key, alg, &alg.hash(&sa), si.signature.as_bytes())
+                {
                     problems.push(Problem::new(
                         "trust-bad-signature",
                         format!("signer {:?}: {e} over the signed attributes", cert.subject),
@@ -379,16 +396,28 @@ fn verify_depth(
     let p = match parse(blob) {
         Ok(p) => p,
         Err(e) => {
-            r.problems.push(Problem::new("trust-unreadable", format!("the PKCS#7 signature cannot be read: {e}")));
+            r.problems.push(Problem::new(
+                "trust-unreadable",
+                format!("the PKCS#7 signature cannot be read: {e}"),
+            ));
             r.settle();
-            return Verified { report: r, ctl: None };
+            return Verified {
+                report: r,
+                ctl: None,
+            };
         }
     };
     let ect = p.econtent_type.to_string();
     let Some(econtent) = &p.econtent else {
-        r.problems.push(Problem::new("trust-unreadable", "the SignedData has no content"));
+        r.problems.push(Problem::new(
+            "trust-unreadable",
+            "the SignedData has no content",
+        ));
         r.settle();
-        return Verified { report: r, ctl: None };
+        return Verified {
+            report: r,
+            ctl: None,
+        };
     };
     let mut ctl = None;
     match content {
@@ -455,14 +484,16 @@ fn verify_depth(
         ));
     }
     if let Some(si) = sis.first() {
-        let (signer, alg, md) = check_signer(si, &p.certs, Some(&ect), econtent.value(), &mut r.problems);
+        let (signer, alg, md) =
+            check_signer(si, &p.certs, Some(&ect), econtent.value(), &mut r.problems);
         r.message_digest = md.map(hex::encode);
         if let Some(a) = alg {
             if r.digest_alg.is_none() {
                 r.digest_alg = Some(a.name().into());
             }
             if a.weak() {
-                r.weak_algorithms.push(format!("{} signature digest", a.name()));
+                r.weak_algorithms
+                    .push(format!("{} signature digest", a.name()));
             }
         }
         r.signer = signer.map(|c| c.subject.clone());
@@ -473,9 +504,13 @@ fn verify_depth(
         } else if let Some(cs) = attr(si, false, OID_COUNTERSIGNATURE).first() {
             r.timestamp = Some(countersignature(cs, sig, &p.certs, store, now));
         }
-        let signing_time = attr(si, true, OID_SIGNING_TIME).first().and_then(|a| any_time(a));
+        let signing_time = attr(si, true, OID_SIGNING_TIME)
+            .first()
+            .and_then(|a| any_time(a));
         let (at, source) = match &r.timestamp {
-            Some(t) if t.problems.is_empty() && t.unix.is_some() => (t.unix.unwrap_or(now), "timestamp"),
+            Some(t) if t.problems.is_empty() && t.unix.is_some() => {
+                (t.unix.unwrap_or(now), "timestamp")
+            }
             _ => match signing_time {
                 Some(t) => (t, "signing-time"),
                 None => (now, "now"),
@@ -505,7 +540,14 @@ fn verify_depth(
                 break;
             }
             let der = n.to_der().unwrap_or_default();
-            let v = verify_depth(&der, &format!("{file} (nested)"), content, store, now, depth + 1);
+            let v = verify_depth(
+                &der,
+                &format!("{file} (nested)"),
+                content,
+                store,
+                now,
+                depth + 1,
+            );
             r.nested.push(v.report);
         }
     }
@@ -527,19 +569,28 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
     let p = match parse(&der) {
         Ok(p) => p,
         Err(e) => {
-            t.problems.push(Problem::new("trust-timestamp-invalid", format!("RFC 3161 token: {e}")));
+            t.problems.push(Problem::new(
+                "trust-timestamp-invalid",
+                format!("RFC 3161 token: {e}"),
+            ));
             return t;
         }
     };
     let ect = p.econtent_type.to_string();
     let Some(ec) = p.econtent.as_ref().filter(|_| ect == OID_TST_INFO) else {
-        t.problems.push(Problem::new("trust-timestamp-invalid", format!("token content {ect} is not TSTInfo")));
+        t.problems.push(Problem::new(
+            "trust-timestamp-invalid",
+            format!("token content {ect} is not TSTInfo"),
+        ));
         return t;
     };
     let tst = match ec.decode_as::<OctetString>() {
         Ok(o) => o.as_bytes().to_vec(),
         Err(e) => {
-            t.problems.push(Problem::new("trust-timestamp-invalid", format!("TSTInfo: {e}")));
+            t.problems.push(Problem::new(
+                "trust-timestamp-invalid",
+                format!("TSTInfo: {e}"),
+            ));
             return t;
         }
     };
@@ -548,7 +599,10 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
     let (imprint, gen_time) = match fields.as_deref() {
         Ok([_, _, mi, _, gt, ..]) => (mi.raw.to_vec(), tlv::time(gt)),
         _ => {
-            t.problems.push(Problem::new("trust-timestamp-invalid", "TSTInfo is not readable"));
+            t.problems.push(Problem::new(
+                "trust-timestamp-invalid",
+                "TSTInfo is not readable",
+            ));
             return t;
         }
     };
@@ -573,12 +627,18 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
                 )),
             }
         }
-        Err(e) => t.problems.push(Problem::new("trust-timestamp-invalid", format!("messageImprint: {e}"))),
+        Err(e) => t.problems.push(Problem::new(
+            "trust-timestamp-invalid",
+            format!("messageImprint: {e}"),
+        )),
     }
     let mut pool = p.certs.clone();
     pool.extend(outer.iter().cloned());
     let Some(si) = p.signer_infos.iter().next() else {
-        t.problems.push(Problem::new("trust-timestamp-invalid", "token has no signer"));
+        t.problems.push(Problem::new(
+            "trust-timestamp-invalid",
+            "token has no signer",
+        ));
         return t;
     };
     let mut probs = Vec::new();
@@ -587,7 +647,13 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
     t
 }
 
-fn countersignature(cs: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -> TimestampReport {
+fn countersignature(
+    cs: &Any,
+    sig: &[u8],
+    outer: &[Cert],
+    store: &RootStore,
+    now: i64,
+) -> TimestampReport {
     let mut t = TimestampReport {
         kind: "countersignature".into(),
         time: None,
@@ -600,12 +666,17 @@ fn countersignature(cs: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now
     let si = match cs.decode_as::<SignerInfo>() {
         Ok(s) => s,
         Err(e) => {
-            t.problems.push(Problem::new("trust-timestamp-invalid", format!("countersignature: {e}")));
+            t.problems.push(Problem::new(
+                "trust-timestamp-invalid",
+                format!("countersignature: {e}"),
+            ));
             return t;
         }
     };
     t.digest_alg = Alg::from_oid(&si.digest_alg.oid.to_string()).map(|a| a.name().into());
-    let time = attr(&si, true, OID_SIGNING_TIME).first().and_then(|a| any_time(a));
+    let time = attr(&si, true, OID_SIGNING_TIME)
+        .first()
+        .and_then(|a| any_time(a));
     t.unix = time;
     t.time = time.map(tlv::format_time);
     let mut probs = Vec::new();
@@ -633,8 +704,13 @@ fn timestamp_chain(
         t.signer = Some(c.subject.clone());
         let ch = chain::build(c, pool, store, at, &[chain::EKU_TIME_STAMPING]);
         for (code, d) in &ch.problems {
-            let code = if code == "trust-untrusted-root" { code.as_str() } else { "trust-timestamp-invalid" };
-            t.problems.push(Problem::new(code, format!("timestamp chain: {d}")));
+            let code = if code == "trust-untrusted-root" {
+                code.as_str()
+            } else {
+                "trust-timestamp-invalid"
+            };
+            t.problems
+                .push(Problem::new(code, format!("timestamp chain: {d}")));
         }
         t.chain = Some(ch);
     }

@@ -24,7 +24,9 @@ pub enum TlvError {
     Truncated(usize),
     #[error("DER length {len} at byte {at} runs past the end of the data ({avail} bytes left)")]
     TooLong { at: usize, len: usize, avail: usize },
-    #[error("DER at byte {0} uses a multi-byte tag or an indefinite length (BER), which is not read")]
+    #[error(
+        "DER at byte {0} uses a multi-byte tag or an indefinite length (BER), which is not read"
+    )]
     Unsupported(usize),
 }
 
