@@ -1246,10 +1246,18 @@ fn read_member(
     }
     let filled = head.len();
     let kind = kind_of(meta, &head);
-    if !matches!(
-        kind,
-        MemberKind::Pe | MemberKind::Other | MemberKind::Catalog
-    ) {
+    // Trust: old catalogs list servicing documents by SHA-1 only.
+    let trust_sha1 = opts.keep_trust
+        && matches!(
+            kind,
+            MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
+        );
+    if !trust_sha1
+        && !matches!(
+            kind,
+            MemberKind::Pe | MemberKind::Other | MemberKind::Catalog
+        )
+    {
         sha1 = None;
     }
     let cap = match kind {

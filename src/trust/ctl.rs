@@ -78,7 +78,7 @@ impl Ctl {
 
 /// The tag: raw hash bytes, or (older catalogs) the hash as UTF-16 hex.
 fn tag_bytes(tag: &[u8]) -> Vec<u8> {
-    if tag.len() % 2 == 0 && (tag.len() == 80 || tag.len() == 128) {
+    if tag.len() % 2 == 0 && matches!(tag.len(), 80 | 82 | 128 | 130) {
         let units: Vec<u16> = tag
             .chunks(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))

@@ -289,7 +289,7 @@ pub fn check(
                             m.bytes(),
                         )
                     }
-                    Location::Delta { .. } => match &f.expansion {
+                    _ => match &f.expansion {
                         Some(Expansion::Rebuilt { sha256, sha1 }) => (
                             format!("{}/{}", c.member, f.name),
                             "rebuilt",
@@ -299,8 +299,6 @@ pub fn check(
                         ),
                         _ => continue,
                     },
-                    #[allow(unreachable_patterns)]
-                    _ => continue,
                 };
                 let mut found = None;
                 for (h, label) in [(sha256, "sha256"), (sha1, "sha1")] {
