@@ -117,6 +117,12 @@ pub struct SignatureReport {
     pub problems: Vec<Problem>,
     /// Nested (dual) signatures.
     pub nested: Vec<SignatureReport>,
+    /// The signer's signature value (tests locate it to flip a byte).
+    #[serde(skip)]
+    pub signature_value: Vec<u8>,
+    /// The signer's certificate DER.
+    #[serde(skip)]
+    pub signer_cert: Vec<u8>,
 }
 
 impl SignatureReport {
@@ -138,6 +144,8 @@ impl SignatureReport {
             revocation: "not checked: no CRL or OCSP is fetched (offline)".into(),
             problems: vec![],
             nested: vec![],
+            signature_value: vec![],
+            signer_cert: vec![],
         }
     }
 
@@ -487,6 +495,12 @@ fn verify_depth(
         let (signer, alg, md) =
             check_signer(si, &p.certs, Some(&ect), econtent.value(), &mut r.problems);
         r.message_digest = md.map(hex::encode);
+        r.signature_value = si.signature.as_bytes().to_vec();
+        r.signer_cert = signer.map(|c| c.der.clone()).unwrap_or_default();
+        if let (Some(a), None) = (alg, &r.computed_digest) {
+            // Catalogs: the digest of the signed content (the CTL).
+            r.computed_digest = Some(hex::encode(a.hash(econtent.value())));
+        }
         if let Some(a) = alg {
             if r.digest_alg.is_none() {
                 r.digest_alg = Some(a.name().into());
