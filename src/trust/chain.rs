@@ -370,9 +370,6 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         path.push(n);
     }
     let root = anchor.expect("loop ends with an anchor");
-    if path.last().map(|c| c.der != root.cert.der).unwrap_or(true) && path.len() == 1 {
-        // The leaf itself is an anchor.
-    }
     chain.certs.push(root.cert.subject.clone());
     chain.certs.dedup();
     chain.root = Some(root.cert.subject.clone());

@@ -1,6 +1,6 @@
 //! Catalogs: the certificate trust list (CTL) inside a `.cat`.
 
-use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
+use der::asn1::{OctetString, SetOfVec};
 use der::{Any, Decode, Tagged};
 use serde::Serialize;
 use x509_cert::attr::Attribute;
@@ -78,7 +78,7 @@ impl Ctl {
 
 /// The tag: raw hash bytes, or (older catalogs) the hash as UTF-16 hex.
 fn tag_bytes(tag: &[u8]) -> Vec<u8> {
-    if tag.len() % 2 == 0 && matches!(tag.len(), 80 | 82 | 128 | 130) {
+    if matches!(tag.len(), 80 | 82 | 128 | 130) {
         let units: Vec<u16> = tag
             .chunks(2)
             .map(|c| u16::from_le_bytes([c[0], c[1]]))
@@ -196,6 +196,3 @@ fn name_value(v: &Any) -> Result<(String, String), der::Error> {
         .to_string();
     Ok((name, value))
 }
-
-#[allow(dead_code)]
-fn _oid(_: ObjectIdentifier) {}

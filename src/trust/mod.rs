@@ -121,3 +121,102 @@ pub fn write_table(out: &mut dyn std::io::Write, r: &package::TrustReport) -> st
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod hostile {
+    use super::*;
+
+    /// DER header of `tag` with a value of `len` bytes.
+    fn hdr(tag: u8, len: usize) -> Vec<u8> {
+        let mut v = vec![tag];
+        if len < 0x80 {
+            v.push(len as u8);
+        } else {
+            let b = (len as u32).to_be_bytes();
+            let skip = b.iter().take_while(|&&x| x == 0).count();
+            v.push(0x80 | (4 - skip) as u8);
+            v.extend_from_slice(&b[skip..]);
+        }
+        v
+    }
+
+    fn tlv(tag: u8, value: &[u8]) -> Vec<u8> {
+        let mut v = hdr(tag, value.len());
+        v.extend_from_slice(value);
+        v
+    }
+
+    /// A ContentInfo(SignedData) with `certs` in `[0]` and no signer.
+    fn signed_data(certs: &[u8]) -> Vec<u8> {
+        let oid_sd = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+        ];
+        let oid_ctl = [
+            0x06, 0x09, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x0a, 0x01,
+        ];
+        let mut sd = vec![0x02, 0x01, 0x01, 0x31, 0x00];
+        sd.extend(tlv(0x30, &oid_ctl));
+        sd.extend(tlv(0xa0, certs));
+        sd.extend([0x31, 0x00]);
+        let mut ci = oid_sd.to_vec();
+        ci.extend(tlv(0xa0, &tlv(0x30, &sd)));
+        tlv(0x30, &ci)
+    }
+
+    fn check(bytes: &[u8]) -> SignatureReport {
+        let (r, _) = verify_bytes(bytes, "hostile.cat", &RootStore::microsoft(), 0);
+        assert_eq!(r.result, "failed", "{:?}", r.problems);
+        r
+    }
+
+    #[test]
+    fn huge_lengths() {
+        let r = check(&[0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x06, 0x09]);
+        assert!(
+            r.problems[0].detail.contains("runs past the end"),
+            "{:?}",
+            r.problems
+        );
+        check(&[0x30, 0x80, 0x00, 0x00]);
+        check(&[]);
+    }
+
+    #[test]
+    fn deep_nesting() {
+        let mut v = vec![0x05, 0x00];
+        for _ in 0..100_000 {
+            v = tlv(0x30, &v);
+        }
+        check(&v);
+        let mut w = vec![0x05, 0x00];
+        for _ in 0..10_000 {
+            w = tlv(0xa0, &w);
+        }
+        check(&signed_data(&w));
+    }
+
+    #[test]
+    fn a_hundred_thousand_certificates() {
+        let certs: Vec<u8> = std::iter::repeat_n([0x30u8, 0x00], 100_000)
+            .flatten()
+            .collect();
+        let r = check(&signed_data(&certs));
+        assert!(
+            r.problems[0]
+                .detail
+                .contains("100000 certificates embedded"),
+            "{:?}",
+            r.problems
+        );
+    }
+
+    #[test]
+    fn no_content_is_an_error() {
+        let r = check(&signed_data(&[]));
+        assert!(
+            r.problems.iter().any(|p| p.detail.contains("no content")),
+            "{:?}",
+            r.problems
+        );
+    }
+}

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use super::chain::RootStore;
-use super::ctl::{Ctl, EntryKind};
+use super::ctl::Ctl;
 use super::digest::{self, Alg};
 use super::pkcs7::{self, Content, SignatureReport};
 use crate::finding::{Finding, Severity};
@@ -430,7 +430,6 @@ pub fn check(
             .filter(|f| f.by.as_deref().is_some_and(|b| b.starts_with("pe-")))
             .count(),
     };
-    let _ = EntryKind::Flat;
     (
         findings,
         TrustReport {

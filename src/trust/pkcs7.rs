@@ -648,7 +648,7 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
     }
     let mut pool = p.certs.clone();
     pool.extend(outer.iter().cloned());
-    let Some(si) = p.signer_infos.iter().next() else {
+    let Some(si) = p.signer_infos.first() else {
         t.problems.push(Problem::new(
             "trust-timestamp-invalid",
             "token has no signer",
