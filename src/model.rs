@@ -976,6 +976,18 @@ impl Package {
     /// error). The bytes are not kept: callers that need them (extraction)
     /// use them inside `sink`. Needs the delta blobs kept in memory.
     pub fn rebuild_each(&self, opts: &LoadOptions, sink: &mut RebuildSink<'_>) {
+        self.rebuild_where(opts, &|_, _| true, sink);
+    }
+
+    /// [`Package::rebuild_each`] for the files `want(component, file)`
+    /// selects only (with their basis chains); the trust check rebuilds the
+    /// few PE files it must hash this way.
+    pub fn rebuild_where(
+        &self,
+        opts: &LoadOptions,
+        want: &dyn Fn(usize, usize) -> bool,
+        sink: &mut RebuildSink<'_>,
+    ) {
         for ix in &self.indexes {
             let dir = parent_of(&ix.member).to_string();
             let fetch = |id: &u64| -> Result<Step<u64>, String> {
@@ -1032,6 +1044,9 @@ impl Package {
                         }
                         _ => continue,
                     };
+                    if !want(ci, fi) {
+                        continue;
+                    }
                     match rebuilder.rebuild(&id) {
                         Ok(bytes) => sink(ci, fi, Ok(bytes.as_slice())),
                         Err(e) => sink(ci, fi, Err(&e)),

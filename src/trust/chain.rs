@@ -1,5 +1,7 @@
 //! Certificates, trust anchors and chain building.
 
+use std::collections::HashSet;
+
 use der::{Decode, Encode};
 use rsa::pkcs1::DecodeRsaPublicKey;
 use serde::Serialize;
@@ -119,13 +121,23 @@ impl Cert {
         let alg = self
             .sig_alg
             .ok_or_else(|| format!("signature algorithm {} is not supported", self.sig_alg_oid))?;
-        let key = issuer.key.as_ref().ok_or_else(|| {
-            format!(
-                "the key of {:?} ({}) is not an RSA key this can use",
-                issuer.subject, issuer.key_alg_oid
-            )
-        })?;
-        rsa_verify(key, alg, &alg.hash(&self.tbs), &self.signature)
+        key_of(issuer)?;
+        // The same certificates sign hundreds of catalogs of a package:
+        // a verified (certificate, issuer) pair is remembered.
+        let key = (Alg::Sha256.hash(&self.der), Alg::Sha256.hash(&issuer.der));
+        static VERIFIED: std::sync::OnceLock<std::sync::Mutex<HashSet<Pair>>> =
+            std::sync::OnceLock::new();
+        let cache = VERIFIED.get_or_init(Default::default);
+        if cache.lock().is_ok_and(|c| c.contains(&key)) {
+            return Ok(());
+        }
+        rsa_verify(key_of(issuer)?, alg, &alg.hash(&self.tbs), &self.signature)?;
+        if let Ok(mut c) = cache.lock()
+            && c.len() < 4096
+        {
+            c.insert(key);
+        }
+        Ok(())
     }
 
     pub fn self_issued(&self) -> bool {
@@ -135,6 +147,18 @@ impl Cert {
     pub fn sha1_hex(&self) -> String {
         hex::encode(Alg::Sha1.hash(&self.der))
     }
+}
+
+/// SHA-256 of a certificate and of its issuer.
+type Pair = (Vec<u8>, Vec<u8>);
+
+fn key_of(c: &Cert) -> Result<&rsa::PublicKey, String> {
+    c.key.as_ref().ok_or_else(|| {
+        format!(
+            "the key of {:?} ({}) is not an RSA key this can use",
+            c.subject, c.key_alg_oid
+        )
+    })
 }
 
 /// PKCS#1 v1.5 verification of a hash, with the DigestInfo prefix (with

@@ -235,6 +235,23 @@ impl CabDigester {
     }
 }
 
+/// The Authenticode digest of a whole cabinet in memory, in one algorithm
+/// (ranges as [`CabDigester`]).
+pub fn cab_digest(bytes: &[u8], alg: Alg) -> Vec<u8> {
+    let mut h = Hasher::new(alg);
+    let end = bytes.len();
+    let part = |a: usize, b: usize| &bytes[a.min(end)..b.min(end).max(a.min(end))];
+    h.update(part(0, 4));
+    match cab_signature_range(bytes) {
+        Some((sigpos, _)) => {
+            h.update(part(8, 34));
+            h.update(part(56, usize::try_from(sigpos).unwrap_or(usize::MAX)));
+        }
+        None => h.update(part(8, end)),
+    }
+    h.finish()
+}
+
 /// Digests of a whole cabinet in memory.
 pub fn cab_digests(bytes: &[u8]) -> CabDigests {
     let mut d = CabDigester::new(bytes);

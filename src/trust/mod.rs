@@ -20,6 +20,16 @@ pub fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// The signature blob of a cabinet in memory, when its header points at
+/// one inside it.
+pub fn cab_signature(bytes: &[u8]) -> Option<&[u8]> {
+    let (pos, len) = digest::cab_signature_range(bytes)?;
+    let (pos, len) = (usize::try_from(pos).ok()?, usize::try_from(len).ok()?);
+    bytes
+        .get(pos..pos.checked_add(len)?)
+        .filter(|b| !b.is_empty())
+}
+
 /// Verify one file on its own: a signed cabinet (`.msu`, `.cab`) or a
 /// catalog (`.cat`, recognised by not starting with `MSCF`). Catalogs
 /// come back with their parsed CTL.
@@ -30,8 +40,8 @@ pub fn verify_bytes(
     now: i64,
 ) -> (SignatureReport, Option<ctl::Ctl>) {
     if bytes.starts_with(b"MSCF") {
-        let d = digest::cab_digests(bytes);
-        match &d.signature {
+        let d = |a| Some(digest::cab_digest(bytes, a));
+        match cab_signature(bytes) {
             Some(sig) => (
                 pkcs7::verify(sig, name, Content::Cab(&d), store, now).report,
                 None,

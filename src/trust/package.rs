@@ -131,13 +131,13 @@ pub fn check(
                         ));
                     }
                 }
-                let d = digest::cab_digests(&map);
-                if let Some(sig) = &d.signature {
+                let d = |a| Some(digest::cab_digest(&map, a));
+                if let Some(sig) = super::cab_signature(&map) {
                     signatures.push(
                         pkcs7::verify(sig, &pkg.input, Content::Cab(&d), &opts.store, opts.now)
                             .report,
                     );
-                } else if d.range.is_some() {
+                } else if digest::cab_signature_range(&map).is_some() {
                     findings.push(Finding::error(
                         "trust-unreadable",
                         &pkg.input,
@@ -155,9 +155,10 @@ pub fn check(
     // 2. Signed cabinets inside.
     for m in &pkg.members {
         if let Some(d) = m.cab_digests() {
+            let f = |a| d.digest(a);
             if let Some(sig) = &d.signature {
                 signatures.push(
-                    pkcs7::verify(sig, &m.path, Content::Cab(d), &opts.store, opts.now).report,
+                    pkcs7::verify(sig, &m.path, Content::Cab(&f), &opts.store, opts.now).report,
                 );
             } else if d.range.is_some() {
                 findings.push(Finding::error(
@@ -170,8 +171,23 @@ pub fn check(
     }
     // 3. Catalogs.
     let mut cats: Vec<Cat> = Vec::new();
-    for m in pkg.members.iter().filter(|m| m.kind == MemberKind::Catalog) {
-        let Some(bytes) = m.bytes() else {
+    let catalog_members: Vec<_> = pkg
+        .members
+        .iter()
+        .filter(|m| m.kind == MemberKind::Catalog)
+        .collect();
+    let verified: Vec<_> = {
+        use rayon::prelude::*;
+        catalog_members
+            .par_iter()
+            .map(|m| {
+                m.bytes()
+                    .map(|b| super::verify_bytes(b, &m.path, &opts.store, opts.now))
+            })
+            .collect()
+    };
+    for (m, v) in catalog_members.iter().zip(verified) {
+        let Some((report, ctl)) = v else {
             findings.push(Finding::warning(
                 "trust-unchecked-catalog-not-read",
                 &m.path,
@@ -179,7 +195,6 @@ pub fn check(
             ));
             continue;
         };
-        let (report, ctl) = super::verify_bytes(bytes, &m.path, &opts.store, opts.now);
         cats.push(Cat {
             member: m.path.clone(),
             verified: report.verified(),
@@ -347,7 +362,7 @@ pub fn check(
                 }
             }
         };
-        pkg.rebuild_each(load, &mut sink);
+        pkg.rebuild_where(load, &|ci, fi| need_pe.contains_key(&(ci, fi)), &mut sink);
         for (pi, cat, label) in hits {
             if let Some(p) = files.get_mut(pi) {
                 p.catalog = Some(cats[cat].member.clone());

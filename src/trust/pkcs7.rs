@@ -9,7 +9,7 @@ use serde::Serialize;
 use spki::AlgorithmIdentifierOwned;
 
 use super::chain::{self, Cert, Chain, RootStore};
-use super::digest::{Alg, CabDigests};
+use super::digest::Alg;
 use super::tlv;
 
 pub const OID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
@@ -48,8 +48,9 @@ pub struct DigestInfo {
 
 /// What the signed content must hash to.
 pub enum Content<'a> {
-    /// A cabinet: its Authenticode digests.
-    Cab(&'a CabDigests),
+    /// A cabinet: its Authenticode digest in an algorithm (computed on
+    /// demand, or taken from [`CabDigests`] kept while it streamed).
+    Cab(&'a dyn Fn(Alg) -> Option<Vec<u8>>),
     /// A catalog: the content is inside the SignedData.
     Catalog,
 }
@@ -441,7 +442,7 @@ fn verify_depth(
                         let oid = spc.message_digest.algorithm.oid.to_string();
                         let signed = spc.message_digest.digest.as_bytes();
                         r.signed_digest = Some(hex::encode(signed));
-                        match Alg::from_oid(&oid).and_then(|a| d.digest(a).map(|v| (a, v))) {
+                        match Alg::from_oid(&oid).and_then(|a| d(a).map(|v| (a, v))) {
                             Some((a, ours)) => {
                                 r.digest_alg = Some(a.name().into());
                                 r.computed_digest = Some(hex::encode(&ours));
