@@ -602,3 +602,85 @@ fn expired_signer_without_timestamp_fails() {
     let r = trust::verify_bytes(&out, "x", &RootStore::microsoft(), then).0;
     assert!(r.verified(), "{:?}", r.all_problems());
 }
+
+/// `osslsigncode verify -catalog CAT -in FILE` on the rebuilt payload files
+/// that we found by their PE Authenticode hash (KB4538483 x86: sppobjs.dll),
+/// and on every rebuilt PE file of the package: where osslsigncode finds a
+/// file in its catalog, we found it too.
+#[test]
+fn rebuilt_payloads_against_osslsigncode_catalog() {
+    let path = corpus_or_skip!(X86);
+    if !common::have("osslsigncode") {
+        eprintln!("SKIPPED: osslsigncode not installed");
+        return;
+    }
+    let corpus = common::corpus().unwrap();
+    let roots = roots_pem(&corpus);
+    let pkg = load(&path);
+    let (_, r) = trust_check(&pkg, &TrustOptions::default());
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // The catalogs on disk.
+    for m in pkg
+        .members
+        .iter()
+        .filter(|m| m.kind == kbinspect::model::MemberKind::Catalog)
+    {
+        let name = m.path.rsplit('/').next().unwrap();
+        std::fs::write(tmp.path().join(name), m.bytes().unwrap()).unwrap();
+    }
+    // Every rebuilt PE file, with its proof.
+    let mut want = std::collections::HashMap::new();
+    for (ci, c) in pkg.components.iter().enumerate() {
+        for (fi, f) in c.files.iter().enumerate() {
+            let subject = format!("{}/{}", c.member, f.name);
+            if let Some(p) = r.files.iter().find(|p| p.subject == subject) {
+                want.insert((ci, fi), p.clone());
+            }
+        }
+    }
+    let mut outputs = Vec::new();
+    pkg.rebuild_where(
+        &LoadOptions::default(),
+        &|ci, fi| want.contains_key(&(ci, fi)),
+        &mut |ci, fi, res| {
+            if let Ok(b) = res
+                && b.starts_with(b"MZ")
+            {
+                outputs.push((want[&(ci, fi)].clone(), b.to_vec()));
+            }
+        },
+    );
+    assert!(!outputs.is_empty(), "no rebuilt PE file");
+    let mut pe_found = 0;
+    for (i, (proof, bytes)) in outputs.iter().enumerate() {
+        let file = tmp.path().join(format!("{i}-{}", proof.subject.rsplit('/').next().unwrap()));
+        std::fs::write(&file, bytes).unwrap();
+        let cat = tmp
+            .path()
+            .join(proof.catalog.as_deref().unwrap().rsplit('/').next().unwrap());
+        let out = Command::new("osslsigncode")
+            .arg("verify")
+            .arg("-catalog")
+            .arg(&cat)
+            .arg("-in")
+            .arg(&file)
+            .arg("-CAfile")
+            .arg(&roots)
+            .arg("-TSA-CAfile")
+            .arg(&roots)
+            .arg("-ignore-crl")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let ok = out.status.success() && text.lines().any(|l| l.trim() == "Succeeded");
+        if proof.by.as_deref().is_some_and(|b| b.starts_with("pe-")) {
+            assert!(ok, "{}: osslsigncode does not find it in {}:\n{text}", proof.subject, cat.display());
+            pe_found += 1;
+        }
+        // A PE file that osslsigncode finds by its PE hash, we found too.
+        if ok {
+            assert!(proof.catalog.is_some(), "{}", proof.subject);
+        }
+    }
+    assert_eq!(pe_found, 1);
+}
