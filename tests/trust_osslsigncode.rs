@@ -653,11 +653,19 @@ fn rebuilt_payloads_against_osslsigncode_catalog() {
     assert!(!outputs.is_empty(), "no rebuilt PE file");
     let mut pe_found = 0;
     for (i, (proof, bytes)) in outputs.iter().enumerate() {
-        let file = tmp.path().join(format!("{i}-{}", proof.subject.rsplit('/').next().unwrap()));
-        std::fs::write(&file, bytes).unwrap();
-        let cat = tmp
+        let file = tmp
             .path()
-            .join(proof.catalog.as_deref().unwrap().rsplit('/').next().unwrap());
+            .join(format!("{i}-{}", proof.subject.rsplit('/').next().unwrap()));
+        std::fs::write(&file, bytes).unwrap();
+        let cat = tmp.path().join(
+            proof
+                .catalog
+                .as_deref()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap(),
+        );
         let out = Command::new("osslsigncode")
             .arg("verify")
             .arg("-catalog")
@@ -674,7 +682,12 @@ fn rebuilt_payloads_against_osslsigncode_catalog() {
         let text = String::from_utf8_lossy(&out.stdout);
         let ok = out.status.success() && text.lines().any(|l| l.trim() == "Succeeded");
         if proof.by.as_deref().is_some_and(|b| b.starts_with("pe-")) {
-            assert!(ok, "{}: osslsigncode does not find it in {}:\n{text}", proof.subject, cat.display());
+            assert!(
+                ok,
+                "{}: osslsigncode does not find it in {}:\n{text}",
+                proof.subject,
+                cat.display()
+            );
             pe_found += 1;
         }
         // A PE file that osslsigncode finds by its PE hash, we found too.
