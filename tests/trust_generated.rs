@@ -213,7 +213,7 @@ fn resign(cab: &[u8]) -> (Vec<u8>, x509_cert::Certificate) {
         content: Any::encode_from(&sd).unwrap(),
     };
     let mut blob = ci.to_der().unwrap();
-    while blob.len() % 8 != 0 {
+    while !blob.len().is_multiple_of(8) {
         blob.push(0);
     }
     let mut out = cab[..sigpos as usize].to_vec();
