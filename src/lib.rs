@@ -17,3 +17,4 @@ pub mod pe;
 pub mod report;
 pub mod sample;
 pub mod servicing;
+pub mod trust;

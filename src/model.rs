@@ -80,6 +80,10 @@ pub struct LoadOptions {
     /// them; `verify` and `ls` turn this off, which saves their strings for
     /// every manifest of the package while it is walked.
     pub keep_registry: bool,
+    /// Keep what the trust check ([`crate::trust`]) reads: `.cat` bytes
+    /// (under `max_metadata_size`) and, for each nested cabinet, its
+    /// Authenticode digests and signature blob (computed as it streams).
+    pub keep_trust: bool,
 }
 
 impl Default for LoadOptions {
@@ -96,6 +100,7 @@ impl Default for LoadOptions {
             rebuild_budget: 4 << 30,
             dcm_base: None,
             keep_registry: true,
+            keep_trust: true,
         }
     }
 }
@@ -200,6 +205,9 @@ pub struct Member {
     /// that its text need not wait in memory for the end of the walk.
     #[serde(skip)]
     parsed: Option<Parsed>,
+    /// Trust: a nested cabinet's Authenticode digests and signature.
+    #[serde(skip)]
+    pub(crate) cab_auth: Option<Box<crate::trust::digest::CabDigests>>,
 }
 
 /// A member's servicing XML parsed during the walk; errors are kept as
@@ -239,6 +247,11 @@ impl Member {
     /// The bytes kept for this member (metadata, deltas, PE payloads).
     pub fn bytes(&self) -> Option<&[u8]> {
         self.bytes.as_deref()
+    }
+
+    /// A nested cabinet's Authenticode digests and signature blob.
+    pub fn cab_digests(&self) -> Option<&crate::trust::digest::CabDigests> {
+        self.cab_auth.as_deref()
     }
 }
 
@@ -1152,6 +1165,7 @@ impl Package {
         self.rebuild_picked(
             opts,
             &|f| f.second_source.as_ref().and_then(|s| delta_id(&s.location)),
+            &|_, _| true,
             &mut |ci, fi, result| {
                 let outcome = match result {
                     Ok(bytes) => Expansion::Rebuilt {
@@ -1181,14 +1195,27 @@ impl Package {
     /// error). The bytes are not kept: callers that need them (extraction)
     /// use them inside `sink`. Needs the delta blobs kept in memory.
     pub fn rebuild_each(&self, opts: &LoadOptions, sink: &mut RebuildSink<'_>) {
-        self.rebuild_picked(opts, &|f| delta_id(&f.location), sink);
+        self.rebuild_picked(opts, &|f| delta_id(&f.location), &|_, _| true, sink);
     }
 
-    /// [`Package::rebuild_each`] for the index entries `pick` names.
+    /// [`Package::rebuild_each`] for the files `want(component, file)`
+    /// selects only (with their basis chains); the trust check rebuilds the
+    /// few PE files it must hash this way.
+    pub fn rebuild_where(
+        &self,
+        opts: &LoadOptions,
+        want: &dyn Fn(usize, usize) -> bool,
+        sink: &mut RebuildSink<'_>,
+    ) {
+        self.rebuild_picked(opts, &|f| delta_id(&f.location), want, sink);
+    }
+
+    /// Rebuild the index entries `pick` names for the files `want` selects.
     fn rebuild_picked(
         &self,
         opts: &LoadOptions,
         pick: &dyn Fn(&File) -> Option<u64>,
+        want: &dyn Fn(usize, usize) -> bool,
         sink: &mut RebuildSink<'_>,
     ) {
         // Shared by every index: the budget is for the whole load.
@@ -1246,6 +1273,9 @@ impl Package {
                     let Some(id) = pick(f) else {
                         continue;
                     };
+                    if !want(ci, fi) {
+                        continue;
+                    }
                     let left = opts.rebuild_budget.saturating_sub(produced);
                     rebuilder.limits_mut().max_target_size = opts.delta.max_target_size.min(left);
                     match rebuilder.rebuild(&id) {
@@ -1601,6 +1631,8 @@ fn read_member(
         MemberKind::Catalog => Some(opts.max_metadata_size),
         _ => None,
     };
+    let mut cab_auth = (opts.keep_trust && kind == MemberKind::Container)
+        .then(|| crate::trust::digest::CabDigester::new(&head));
     let mut keep = cap.is_some_and(|c| meta.size <= c)
         && kept_total.all.saturating_add(meta.size) <= opts.max_kept_total;
     if cap.is_some() && !keep && !matches!(kind, MemberKind::Pe | MemberKind::Catalog) {
@@ -1624,6 +1656,9 @@ fn read_member(
     if let Some(h) = sha1.as_mut() {
         h.update(&head);
     }
+    if let Some(c) = cab_auth.as_mut() {
+        c.update(&head);
+    }
     let mut total = head.len() as u64;
     if read_error.is_none() && filled == HEAD_LEN {
         loop {
@@ -1635,6 +1670,9 @@ fn read_member(
                     sha256.update(chunk);
                     if let Some(h) = sha1.as_mut() {
                         h.update(chunk);
+                    }
+                    if let Some(c) = cab_auth.as_mut() {
+                        c.update(chunk);
                     }
                     total = total.saturating_add(n as u64);
                     if keep {
@@ -1696,6 +1734,7 @@ fn read_member(
         bytes: keep.then_some(kept),
         pe,
         parsed: None,
+        cab_auth: cab_auth.map(|c| Box::new(c.finish())),
     }
 }
 

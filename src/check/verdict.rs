@@ -184,6 +184,18 @@ pub fn assess(pkg: &Package, findings: &[Finding], trust: Option<TrustCount>) ->
         .count();
     cov.signatures = trust.map_or(present, |t| t.present.max(present));
     cov.signatures_verified = trust.map(|t| t.verified);
+    if let Some(t) = trust
+        && t.verified < t.present
+    {
+        unproven.push(Unproven {
+            subject: pkg.input.clone(),
+            reason: format!(
+                "{} of {} signatures not verified (see the trust findings)",
+                t.present - t.verified,
+                t.present
+            ),
+        });
+    }
     if trust.is_none() && present > 0 {
         unproven.push(Unproven {
             subject: pkg.input.clone(),

@@ -58,6 +58,10 @@ pub struct Args {
     /// proven (for CI gates). Without it, `incomplete` exits 0
     #[arg(long)]
     pub strict: bool,
+    /// Trust this root certificate too (PEM or DER; repeatable), besides
+    /// the embedded Microsoft roots: for private builds and tests
+    #[arg(long, value_name = "FILE")]
+    pub trust_root: Vec<std::path::PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -73,6 +77,7 @@ struct Document<'a> {
     report: report::VerifyReport<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kb: Option<kbcheck::KbSummary>,
+    trust: &'a kbinspect::trust::package::TrustReport,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
@@ -90,9 +95,17 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         keep_registry: false,
         ..args.xml.load_options()
     };
+    let mut trust_opts = kbinspect::trust::package::TrustOptions::default();
+    for root in &args.trust_root {
+        trust_opts
+            .store
+            .add_file(root)
+            .map_err(|e| anyhow::anyhow!("--trust-root: {e}"))?;
+    }
     let pkg = Package::load_with(&args.input, &args.limits.limits(), &opts)?;
     let (mut findings, stats) = integrity::check_with_stats(&pkg);
-    findings.extend(signature::check(&pkg));
+    let (trust_findings, trust) = signature::check_trust(&pkg, &opts, &trust_opts);
+    findings.extend(trust_findings);
     findings.extend(anomaly::check(&pkg));
     let mut kb_summary = None;
     if let Some(article) = &article {
@@ -104,12 +117,21 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         findings.extend(f);
         kb_summary = Some(s);
     }
-    let assessment = verdict::assess(&pkg, &findings, None);
+    let count = verdict::TrustCount {
+        present: trust.signatures.len(),
+        verified: trust
+            .signatures
+            .iter()
+            .filter(|s| s.result == "verified")
+            .count(),
+    };
+    let assessment = verdict::assess(&pkg, &findings, Some(count));
     let r = report::verify_report(&pkg.input, &findings, stats, &assessment);
     match args.format {
         Format::Json => super::print_json(&Document {
             report: r,
             kb: kb_summary,
+            trust: &trust,
         })?,
         Format::Table => {
             use std::io::Write;
@@ -125,6 +147,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                         .map_or("?".to_string(), |a| format!("{a:?}").to_lowercase())
                 )?;
             }
+            kbinspect::trust::write_table(&mut out, &trust)?;
             report::write_verify_table(&mut out, &r)?;
         }
     }

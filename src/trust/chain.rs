@@ -1,0 +1,509 @@
+//! Certificates, trust anchors and chain building.
+
+use std::collections::HashSet;
+
+use der::{Decode, Encode};
+use rsa::pkcs1::DecodeRsaPublicKey;
+use serde::Serialize;
+use x509_cert::certificate::{CertificateInner, Raw};
+use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
+
+use super::digest::Alg;
+use super::tlv;
+
+/// The Microsoft roots, with the metadata of Microsoft's trusted-root list
+/// as comments (see the file's own header).
+pub const MICROSOFT_ROOTS_PEM: &str = include_str!("microsoft-roots.pem");
+
+/// Most certificates read from one SignedData (hostile input: 100,000).
+pub const MAX_CERTS: usize = 256;
+/// Longest chain followed.
+pub const MAX_CHAIN: usize = 12;
+
+pub const EKU_CODE_SIGNING: &str = "1.3.6.1.5.5.7.3.3";
+pub const EKU_TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
+pub const EKU_WINDOWS_COMPONENT: &str = "1.3.6.1.4.1.311.10.3.6";
+pub const EKU_ANY: &str = "2.5.29.37.0";
+
+/// One certificate: its DER, the part its issuer signed, and the fields
+/// the checks read.
+#[derive(Debug, Clone)]
+pub struct Cert {
+    pub der: Vec<u8>,
+    pub tbs: Vec<u8>,
+    pub subject_der: Vec<u8>,
+    pub issuer_der: Vec<u8>,
+    pub serial: Vec<u8>,
+    pub subject: String,
+    pub issuer: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    /// The signature algorithm's digest (`None`: not RSA with a digest we know).
+    pub sig_alg: Option<Alg>,
+    pub sig_alg_oid: String,
+    pub signature: Vec<u8>,
+    pub key: Option<rsa::PublicKey>,
+    pub key_alg_oid: String,
+    /// `Some(ca)` when a basic-constraints extension is present.
+    pub ca: Option<bool>,
+    /// `Some(can sign certificates)` when key usage is present.
+    pub key_cert_sign: Option<bool>,
+    pub digital_signature: Option<bool>,
+    /// Extended key usages, when the extension is present.
+    pub eku: Option<Vec<String>>,
+    pub ski: Option<Vec<u8>>,
+}
+
+impl Cert {
+    /// Read one DER certificate.
+    pub fn from_der(der: &[u8]) -> Result<Cert, String> {
+        let (t, rest) = tlv::read(der).map_err(|e| format!("certificate: {e}"))?;
+        if !rest.is_empty() || t.tag != 0x30 {
+            return Err("certificate: not one DER SEQUENCE".into());
+        }
+        let parts = tlv::children(t.value).map_err(|e| format!("certificate: {e}"))?;
+        let tbs = parts.first().ok_or("certificate: empty")?.raw.to_vec();
+        let c = CertificateInner::<Raw>::from_der(der).map_err(|e| format!("certificate: {e}"))?;
+        let tbsc = c.tbs_certificate();
+        let spki = tbsc.subject_public_key_info();
+        let key_alg_oid = spki.algorithm.oid.to_string();
+        let key = if key_alg_oid == "1.2.840.113549.1.1.1" {
+            spki.subject_public_key
+                .as_bytes()
+                .and_then(|b| rsa::PublicKey::from_pkcs1_der(b).ok())
+        } else {
+            None
+        };
+        let sig_alg_oid = c.signature_algorithm().oid.to_string();
+        let mut cert = Cert {
+            der: der.to_vec(),
+            tbs,
+            subject_der: tbsc.subject().to_der().map_err(|e| e.to_string())?,
+            issuer_der: tbsc.issuer().to_der().map_err(|e| e.to_string())?,
+            serial: tbsc.serial_number().as_bytes().to_vec(),
+            subject: name_of(&tbsc.subject().to_string()),
+            issuer: name_of(&tbsc.issuer().to_string()),
+            not_before: tbsc.validity().not_before.to_unix_duration().as_secs() as i64,
+            not_after: tbsc.validity().not_after.to_unix_duration().as_secs() as i64,
+            sig_alg: Alg::from_oid(&sig_alg_oid).filter(|_| {
+                sig_alg_oid.starts_with("1.2.840.113549.1.1") || sig_alg_oid == "1.3.14.3.2.29"
+            }),
+            sig_alg_oid,
+            signature: c.signature().raw_bytes().to_vec(),
+            key,
+            key_alg_oid,
+            ca: None,
+            key_cert_sign: None,
+            digital_signature: None,
+            eku: None,
+            ski: None,
+        };
+        if let Ok(Some((_, bc))) = tbsc.get_extension::<BasicConstraints>() {
+            cert.ca = Some(bc.ca);
+        }
+        if let Ok(Some((_, ku))) = tbsc.get_extension::<KeyUsage>() {
+            cert.key_cert_sign = Some(ku.0.contains(KeyUsages::KeyCertSign));
+            cert.digital_signature = Some(ku.0.contains(KeyUsages::DigitalSignature));
+        }
+        if let Ok(Some((_, eku))) = tbsc.get_extension::<ExtendedKeyUsage>() {
+            cert.eku = Some(eku.0.iter().map(|o| o.to_string()).collect());
+        }
+        if let Ok(Some((_, ski))) =
+            tbsc.get_extension::<x509_cert::ext::pkix::SubjectKeyIdentifier>()
+        {
+            cert.ski = Some(ski.0.as_bytes().to_vec());
+        }
+        Ok(cert)
+    }
+
+    /// Does `issuer`'s key verify this certificate's signature?
+    pub fn signed_by(&self, issuer: &Cert) -> Result<(), String> {
+        let alg = self
+            .sig_alg
+            .ok_or_else(|| format!("signature algorithm {} is not supported", self.sig_alg_oid))?;
+        key_of(issuer)?;
+        // The same certificates sign hundreds of catalogs of a package:
+        // a verified (certificate, issuer) pair is remembered.
+        let key = (Alg::Sha256.hash(&self.der), Alg::Sha256.hash(&issuer.der));
+        static VERIFIED: std::sync::OnceLock<std::sync::Mutex<HashSet<Pair>>> =
+            std::sync::OnceLock::new();
+        let cache = VERIFIED.get_or_init(Default::default);
+        if cache.lock().is_ok_and(|c| c.contains(&key)) {
+            return Ok(());
+        }
+        rsa_verify(key_of(issuer)?, alg, &alg.hash(&self.tbs), &self.signature)?;
+        if let Ok(mut c) = cache.lock()
+            && c.len() < 4096
+        {
+            c.insert(key);
+        }
+        Ok(())
+    }
+
+    pub fn self_issued(&self) -> bool {
+        self.subject_der == self.issuer_der
+    }
+
+    pub fn sha1_hex(&self) -> String {
+        hex::encode(Alg::Sha1.hash(&self.der))
+    }
+}
+
+/// SHA-256 of a certificate and of its issuer.
+type Pair = (Vec<u8>, Vec<u8>);
+
+fn key_of(c: &Cert) -> Result<&rsa::PublicKey, String> {
+    c.key.as_ref().ok_or_else(|| {
+        format!(
+            "the key of {:?} ({}) is not an RSA key this can use",
+            c.subject, c.key_alg_oid
+        )
+    })
+}
+
+/// PKCS#1 v1.5 verification of a hash, with the DigestInfo prefix (with
+/// or, as some old signers wrote it, without the NULL parameters).
+pub fn rsa_verify(key: &rsa::PublicKey, alg: Alg, hashed: &[u8], sig: &[u8]) -> Result<(), String> {
+    let scheme = |prefix: Vec<u8>| rsa::Pkcs1v15Sign {
+        hash_len: Some(hashed.len()),
+        prefix: prefix.into_boxed_slice(),
+    };
+    let prefix = alg.pkcs1_prefix().to_vec();
+    if key.verify(scheme(prefix.clone()), hashed, sig).is_ok() {
+        return Ok(());
+    }
+    // The same DigestInfo without `05 00`.
+    if prefix.len() > 4 {
+        let mut p = prefix.clone();
+        let inner = 2 + p[3] as usize; // end of the AlgorithmIdentifier
+        if p.get(inner - 2..inner) == Some(&[0x05, 0x00]) {
+            p.drain(inner - 2..inner);
+            p[1] -= 2;
+            p[3] -= 2;
+            if key.verify(scheme(p), hashed, sig).is_ok() {
+                return Ok(());
+            }
+        }
+    }
+    Err(format!("RSA/{} signature does not verify", alg.name()))
+}
+
+/// The common name of a distinguished name (`CN=…`), else the whole name.
+fn name_of(rfc4514: &str) -> String {
+    rfc4514
+        .split(',')
+        .find_map(|p| p.trim().strip_prefix("CN="))
+        .map(str::to_string)
+        .unwrap_or_else(|| rfc4514.to_string())
+}
+
+/// A trust anchor and where it comes from.
+#[derive(Debug, Clone)]
+pub struct Root {
+    pub cert: Cert,
+    /// `microsoft-roots.pem (embedded)` or the `--trust-root` file.
+    pub origin: String,
+    /// Metadata comment lines that preceded it in the PEM.
+    pub metadata: Vec<String>,
+}
+
+/// The trust anchors.
+#[derive(Debug, Clone, Default)]
+pub struct RootStore {
+    pub roots: Vec<Root>,
+}
+
+impl RootStore {
+    /// The embedded Microsoft roots.
+    pub fn microsoft() -> RootStore {
+        let mut s = RootStore::default();
+        // The embedded file is known good; a failure here is a build bug
+        // caught by the unit test.
+        let _ = s.add_pem(MICROSOFT_ROOTS_PEM, "microsoft-roots.pem (embedded)");
+        s
+    }
+
+    /// Add every certificate of a PEM text (comment lines kept as metadata).
+    pub fn add_pem(&mut self, text: &str, origin: &str) -> Result<usize, String> {
+        use base64::Engine as _;
+        let mut meta = Vec::new();
+        let mut b64 = String::new();
+        let mut inside = false;
+        let mut n = 0;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with("-----BEGIN CERTIFICATE") {
+                inside = true;
+                b64.clear();
+            } else if line.starts_with("-----END CERTIFICATE") {
+                inside = false;
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_bytes())
+                    .map_err(|e| format!("{origin}: bad base64: {e}"))?;
+                let cert = Cert::from_der(&der).map_err(|e| format!("{origin}: {e}"))?;
+                self.roots.push(Root {
+                    cert,
+                    origin: origin.to_string(),
+                    metadata: std::mem::take(&mut meta),
+                });
+                n += 1;
+            } else if inside {
+                b64.push_str(line);
+            } else if let Some(c) = line.strip_prefix('#') {
+                meta.push(c.trim().to_string());
+            }
+        }
+        if n == 0 {
+            return Err(format!("{origin}: no certificate in it"));
+        }
+        Ok(n)
+    }
+
+    /// Add a PEM or DER file.
+    pub fn add_file(&mut self, path: &std::path::Path) -> Result<usize, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let origin = path.display().to_string();
+        if bytes.first() == Some(&0x30) {
+            let cert = Cert::from_der(&bytes).map_err(|e| format!("{origin}: {e}"))?;
+            self.roots.push(Root {
+                cert,
+                origin,
+                metadata: vec![],
+            });
+            Ok(1)
+        } else {
+            let text = String::from_utf8_lossy(&bytes);
+            self.add_pem(&text, &origin)
+        }
+    }
+
+    fn find_anchor(&self, c: &Cert) -> Option<&Root> {
+        self.roots.iter().find(|r| {
+            r.cert.der == c.der
+                || (r.cert.subject_der == c.subject_der
+                    && r.cert.key.is_some()
+                    && r.cert.key == c.key)
+        })
+    }
+}
+
+/// How a chain was judged.
+#[derive(Debug, Clone, Serialize)]
+pub struct Chain {
+    /// Subjects from the signer up to the root.
+    pub certs: Vec<String>,
+    /// The trust anchor reached (its subject), if any.
+    pub root: Option<String>,
+    pub root_origin: Option<String>,
+    /// Weak hash algorithms used by signatures in the chain.
+    pub weak: Vec<String>,
+    /// What is wrong: (finding code, text). Empty when the chain holds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<(String, String)>,
+    /// Notes (root-list metadata, missing extensions tolerated).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// Build and check the chain from `leaf` through `pool` to a root of
+/// `store`, at time `at` (seconds since 1970), for the usages `purposes`
+/// (any one of them on the leaf).
+pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &[&str]) -> Chain {
+    let mut chain = Chain {
+        certs: vec![leaf.subject.clone()],
+        root: None,
+        root_origin: None,
+        weak: vec![],
+        problems: vec![],
+        notes: vec![],
+    };
+    let mut path: Vec<&Cert> = vec![leaf];
+    let mut anchor: Option<&Root> = store.find_anchor(leaf);
+    while anchor.is_none() {
+        let cur = *path.last().unwrap_or(&leaf);
+        if path.len() > MAX_CHAIN {
+            chain.problems.push((
+                "trust-chain-broken".into(),
+                format!("chain longer than {MAX_CHAIN} certificates (a loop?)"),
+            ));
+            return chain;
+        }
+        // A root first: a cross-signed copy in the pool must not hide it.
+        let mut tried = Vec::new();
+        let mut next: Option<&Cert> = None;
+        for r in &store.roots {
+            if r.cert.subject_der == cur.issuer_der {
+                match cur.signed_by(&r.cert) {
+                    Ok(()) => {
+                        anchor = Some(r);
+                        next = Some(&r.cert);
+                        break;
+                    }
+                    Err(e) => tried.push(e),
+                }
+            }
+        }
+        if next.is_none() {
+            for c in pool {
+                if c.subject_der != cur.issuer_der || path.iter().any(|p| p.der == c.der) {
+                    continue;
+                }
+                match cur.signed_by(c) {
+                    Ok(()) => {
+                        next = Some(c);
+                        break;
+                    }
+                    Err(e) => tried.push(e),
+                }
+            }
+        }
+        let Some(n) = next else {
+            if let Some(e) = tried.first() {
+                chain.problems.push((
+                    "trust-bad-signature".into(),
+                    format!("certificate {:?}: {e}", cur.subject),
+                ));
+            } else if cur.self_issued() {
+                chain.problems.push((
+                    "trust-untrusted-root".into(),
+                    format!(
+                        "the chain ends at {:?} (SHA-1 {}), which is not a trusted root",
+                        cur.subject,
+                        cur.sha1_hex()
+                    ),
+                ));
+            } else {
+                chain.problems.push((
+                    "trust-untrusted-root".into(),
+                    format!(
+                        "no certificate of issuer {:?} (of {:?}) is embedded or trusted: the root is untrusted or missing",
+                        cur.issuer, cur.subject
+                    ),
+                ));
+            }
+            return chain;
+        };
+        if let Some(a) = cur.sig_alg.filter(|a| a.weak()) {
+            chain
+                .weak
+                .push(format!("{} signs {:?}", a.name(), cur.subject));
+        }
+        if anchor.is_none() {
+            chain.certs.push(n.subject.clone());
+        }
+        path.push(n);
+    }
+    let root = anchor.expect("loop ends with an anchor");
+    chain.certs.push(root.cert.subject.clone());
+    chain.certs.dedup();
+    chain.root = Some(root.cert.subject.clone());
+    chain.root_origin = Some(root.origin.clone());
+    for m in &root.metadata {
+        if m.starts_with("Disallowed") || m.starts_with("Not before") {
+            chain.notes.push(format!(
+                "root list for {:?}: {m} (not enforced)",
+                root.cert.subject
+            ));
+        }
+    }
+    // Validity at `at`, CA flags, usages.
+    let mut certs: Vec<&Cert> = path.clone();
+    if certs.last().map(|c| c.der != root.cert.der).unwrap_or(true) {
+        certs.push(&root.cert);
+    }
+    for (i, c) in certs.iter().enumerate() {
+        if at < c.not_before || at > c.not_after {
+            chain.problems.push((
+                "trust-expired".into(),
+                format!(
+                    "{:?} is valid {} to {}, not at {}",
+                    c.subject,
+                    tlv::format_time(c.not_before),
+                    tlv::format_time(c.not_after),
+                    tlv::format_time(at)
+                ),
+            ));
+        }
+        if i > 0 {
+            if c.ca == Some(false) {
+                chain.problems.push((
+                    "trust-not-a-ca".into(),
+                    format!(
+                        "{:?} issues certificates but its basic constraints say it is not a CA",
+                        c.subject
+                    ),
+                ));
+            }
+            if c.key_cert_sign == Some(false) {
+                chain.problems.push((
+                    "trust-key-usage".into(),
+                    format!(
+                        "{:?} issues certificates but its key usage lacks keyCertSign",
+                        c.subject
+                    ),
+                ));
+            }
+            if c.ca.is_none() && i < certs.len() - 1 {
+                chain.notes.push(format!(
+                    "{:?} has no basic constraints (tolerated)",
+                    c.subject
+                ));
+            }
+        }
+    }
+    if leaf.digital_signature == Some(false) {
+        chain.problems.push((
+            "trust-key-usage".into(),
+            format!("{:?}: key usage lacks digitalSignature", leaf.subject),
+        ));
+    }
+    if let Some(eku) = &leaf.eku
+        && !purposes.iter().any(|p| eku.iter().any(|e| e == p))
+        && !eku.iter().any(|e| e == EKU_ANY)
+    {
+        chain.problems.push((
+            "trust-key-usage".into(),
+            format!(
+                "{:?}: extended key usage {} has none of {}",
+                leaf.subject,
+                eku.join(", "),
+                purposes.join(", ")
+            ),
+        ));
+    }
+    // Intermediates that restrict usages must allow the purpose too.
+    for c in certs.iter().skip(1) {
+        if let Some(eku) = &c.eku
+            && !purposes.iter().any(|p| eku.iter().any(|e| e == p))
+            && !eku.iter().any(|e| e == EKU_ANY)
+        {
+            chain.problems.push((
+                "trust-key-usage".into(),
+                format!(
+                    "{:?} restricts extended key usage to {}, none of {}",
+                    c.subject,
+                    eku.join(", "),
+                    purposes.join(", ")
+                ),
+            ));
+        }
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_roots_parse() {
+        let s = RootStore::microsoft();
+        assert_eq!(s.roots.len(), 10);
+        assert!(
+            s.roots
+                .iter()
+                .any(|r| r.cert.subject == "Microsoft Root Certificate Authority 2010")
+        );
+        assert!(s.roots.iter().all(|r| !r.metadata.is_empty()));
+    }
+}

@@ -1,0 +1,198 @@
+//! Catalogs: the certificate trust list (CTL) inside a `.cat`.
+
+use der::asn1::{OctetString, SetOfVec};
+use der::{Any, Decode, Tagged};
+use serde::Serialize;
+use x509_cert::attr::Attribute;
+
+use super::digest::Alg;
+use super::pkcs7::{DigestInfo, OID_SPC_INDIRECT, SpcAttributeTypeAndOptionalValue};
+
+/// Most entries read from one catalog (real ones: tens of thousands).
+pub const MAX_ENTRIES: usize = 1_000_000;
+
+const OID_NAME_VALUE: &str = "1.3.6.1.4.1.311.12.2.1";
+const OID_PE_IMAGE: &str = "1.3.6.1.4.1.311.2.1.15";
+const OID_FLAT: &str = "1.3.6.1.4.1.311.2.1.25";
+
+/// One CTL subject: `SEQUENCE { tag OCTET STRING, attributes SET OF Attribute }`.
+#[derive(Debug, Clone, der::Sequence)]
+struct Subject {
+    tag: OctetString,
+    attributes: Option<SetOfVec<Attribute>>,
+}
+
+/// `SpcIndirectDataContent` with its `data` and `DigestInfo`, as catalog
+/// members carry it.
+#[derive(Debug, Clone, der::Sequence)]
+struct MemberIndirect {
+    data: SpcAttributeTypeAndOptionalValue,
+    digest: DigestInfo,
+}
+
+/// How an entry's hash was computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryKind {
+    /// The hash of the file's bytes.
+    Flat,
+    /// The PE Authenticode hash.
+    PeImage,
+    /// No SpcIndirectData attribute: the tag alone.
+    Unknown,
+}
+
+/// One catalog member.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    /// The hash (the tag, or the attribute's digest).
+    #[serde(serialize_with = "ser_hex")]
+    pub hash: Vec<u8>,
+    pub alg: Option<Alg>,
+    pub kind: EntryKind,
+    /// The `File` name/value attribute.
+    pub file: Option<String>,
+}
+
+fn ser_hex<S: serde::Serializer>(d: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(d))
+}
+
+/// A parsed CTL.
+#[derive(Debug, Clone, Default)]
+pub struct Ctl {
+    pub entries: Vec<Entry>,
+    /// `subjectAlgorithm` OID.
+    pub subject_algorithm: Option<String>,
+}
+
+impl Ctl {
+    /// Index of entries by hash.
+    pub fn hashes(&self) -> impl Iterator<Item = (&[u8], usize)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (e.hash.as_slice(), i))
+    }
+}
+
+/// The tag: raw hash bytes, or (older catalogs) the hash as UTF-16 hex.
+fn tag_bytes(tag: &[u8]) -> Vec<u8> {
+    if matches!(tag.len(), 80 | 82 | 128 | 130) {
+        let units: Vec<u16> = tag
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        if let Ok(s) = String::from_utf16(&units)
+            && let Ok(h) = hex::decode(s.trim_end_matches('\0'))
+        {
+            return h;
+        }
+    }
+    tag.to_vec()
+}
+
+/// Parse the CTL DER (the SignedData content, a SEQUENCE).
+pub fn parse(ctl_der: &[u8]) -> Result<Ctl, String> {
+    let fields: Vec<Any> = Vec::<Any>::from_der(ctl_der).map_err(|e| format!("CTL: {e}"))?;
+    // subjectUsage, [listIdentifier], [sequenceNumber], thisUpdate,
+    // [nextUpdate], subjectAlgorithm, [subjects], [extensions]: the
+    // subjects are the SEQUENCE after the one that follows the time.
+    let mut out = Ctl::default();
+    let mut seen_time = false;
+    let mut after_alg = false;
+    for f in &fields {
+        let tag = f.tag();
+        if matches!(tag, der::Tag::UtcTime | der::Tag::GeneralizedTime) {
+            seen_time = true;
+            continue;
+        }
+        if tag != der::Tag::Sequence || !seen_time {
+            continue;
+        }
+        if !after_alg {
+            if let Ok(alg) = f.decode_as::<spki::AlgorithmIdentifierOwned>() {
+                out.subject_algorithm = Some(alg.oid.to_string());
+            }
+            after_alg = true;
+            continue;
+        }
+        let subjects: Vec<Subject> = f.decode_as().map_err(|e| format!("CTL subjects: {e}"))?;
+        if subjects.len() > MAX_ENTRIES {
+            return Err(format!(
+                "{} catalog entries, more than {MAX_ENTRIES}",
+                subjects.len()
+            ));
+        }
+        for s in subjects {
+            out.entries.push(entry(&s));
+        }
+        break;
+    }
+    Ok(out)
+}
+
+fn entry(s: &Subject) -> Entry {
+    let tag = tag_bytes(s.tag.as_bytes());
+    let mut e = Entry {
+        alg: match tag.len() {
+            20 => Some(Alg::Sha1),
+            32 => Some(Alg::Sha256),
+            _ => None,
+        },
+        hash: tag,
+        kind: EntryKind::Unknown,
+        file: None,
+    };
+    for a in s.attributes.iter().flat_map(|a| a.iter()) {
+        let oid = a.oid.to_string();
+        for v in a.values.iter() {
+            if oid == OID_SPC_INDIRECT {
+                if let Ok(mi) = v.decode_as::<MemberIndirect>() {
+                    let t = mi.data.type_.to_string();
+                    e.kind = match t.as_str() {
+                        OID_PE_IMAGE => EntryKind::PeImage,
+                        OID_FLAT => EntryKind::Flat,
+                        _ => EntryKind::Unknown,
+                    };
+                    e.alg = Alg::from_oid(&mi.digest.algorithm.oid.to_string()).or(e.alg);
+                    e.hash = mi.digest.digest.as_bytes().to_vec();
+                }
+            } else if oid == OID_NAME_VALUE
+                && let Ok((name, value)) = name_value(v)
+                && name == "File"
+            {
+                e.file = Some(value);
+            }
+        }
+    }
+    e
+}
+
+/// `SEQUENCE { name BMPString, flags INTEGER, value OCTET STRING (UTF-16LE) }`.
+fn name_value(v: &Any) -> Result<(String, String), der::Error> {
+    #[derive(der::Sequence)]
+    struct NameValue {
+        name: Any,
+        flags: Any,
+        value: OctetString,
+    }
+    let nv: NameValue = v.decode_as()?;
+    let _ = &nv.flags;
+    let name: String = nv
+        .name
+        .value()
+        .chunks(2)
+        .filter_map(|c| char::from_u32(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32))
+        .collect();
+    let units: Vec<u16> = nv
+        .value
+        .as_bytes()
+        .chunks(2)
+        .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+        .collect();
+    let value = String::from_utf16_lossy(&units)
+        .trim_end_matches('\0')
+        .to_string();
+    Ok((name, value))
+}

@@ -1,0 +1,313 @@
+//! Digest algorithms met in Authenticode since 2009, the CAB Authenticode
+//! byte ranges and the PE Authenticode hash.
+
+use serde::Serialize;
+use sha1::Digest as _;
+
+/// A hash algorithm by its OID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Alg {
+    Md5,
+    Sha1,
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Alg {
+    /// From a digest OID or an RSA-with-digest signature OID.
+    pub fn from_oid(oid: &str) -> Option<Alg> {
+        Some(match oid {
+            "1.2.840.113549.2.5" | "1.2.840.113549.1.1.4" => Alg::Md5,
+            "1.3.14.3.2.26" | "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => Alg::Sha1,
+            "2.16.840.1.101.3.4.2.1" | "1.2.840.113549.1.1.11" => Alg::Sha256,
+            "2.16.840.1.101.3.4.2.2" | "1.2.840.113549.1.1.12" => Alg::Sha384,
+            "2.16.840.1.101.3.4.2.3" | "1.2.840.113549.1.1.13" => Alg::Sha512,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Alg::Md5 => "md5",
+            Alg::Sha1 => "sha1",
+            Alg::Sha256 => "sha256",
+            Alg::Sha384 => "sha384",
+            Alg::Sha512 => "sha512",
+        }
+    }
+
+    /// MD5 and SHA-1 are broken for collisions: named in the report.
+    pub fn weak(self) -> bool {
+        matches!(self, Alg::Md5 | Alg::Sha1)
+    }
+
+    pub fn hash(self, data: &[u8]) -> Vec<u8> {
+        let mut h = Hasher::new(self);
+        h.update(data);
+        h.finish()
+    }
+
+    /// The DER DigestInfo prefix PKCS#1 v1.5 signatures carry.
+    pub fn pkcs1_prefix(self) -> &'static [u8] {
+        match self {
+            Alg::Md5 => &[
+                0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05,
+                0x05, 0x00, 0x04, 0x10,
+            ],
+            Alg::Sha1 => &[
+                0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+                0x14,
+            ],
+            Alg::Sha256 => &[
+                0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x01, 0x05, 0x00, 0x04, 0x20,
+            ],
+            Alg::Sha384 => &[
+                0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x02, 0x05, 0x00, 0x04, 0x30,
+            ],
+            Alg::Sha512 => &[
+                0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+                0x03, 0x05, 0x00, 0x04, 0x40,
+            ],
+        }
+    }
+}
+
+/// A running hash of one [`Alg`].
+#[derive(Clone)]
+pub enum Hasher {
+    Md5(md5::Md5),
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+    Sha384(sha2::Sha384),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    pub fn new(alg: Alg) -> Hasher {
+        match alg {
+            Alg::Md5 => Hasher::Md5(md5::Md5::new()),
+            Alg::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            Alg::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            Alg::Sha384 => Hasher::Sha384(sha2::Sha384::new()),
+            Alg::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+        }
+    }
+    pub fn update(&mut self, d: &[u8]) {
+        match self {
+            Hasher::Md5(h) => h.update(d),
+            Hasher::Sha1(h) => h.update(d),
+            Hasher::Sha256(h) => h.update(d),
+            Hasher::Sha384(h) => h.update(d),
+            Hasher::Sha512(h) => h.update(d),
+        }
+    }
+    pub fn finish(self) -> Vec<u8> {
+        match self {
+            Hasher::Md5(h) => h.finalize().to_vec(),
+            Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha256(h) => h.finalize().to_vec(),
+            Hasher::Sha384(h) => h.finalize().to_vec(),
+            Hasher::Sha512(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
+/// Where a cabinet's signature is, from its header (`None`: no signature
+/// reserve).
+pub fn cab_signature_range(head: &[u8]) -> Option<(u64, u64)> {
+    if head.get(0..4)? != b"MSCF" {
+        return None;
+    }
+    let flags = u16::from_le_bytes([*head.get(30)?, *head.get(31)?]);
+    if flags & 0x0004 == 0 {
+        return None;
+    }
+    let cb_header = u16::from_le_bytes([*head.get(36)?, *head.get(37)?]);
+    if cb_header != 20 {
+        return None;
+    }
+    let r = head.get(40..60)?;
+    if r[0..4] != [0, 0, 0x10, 0] {
+        return None;
+    }
+    let pos = u32::from_le_bytes([r[4], r[5], r[6], r[7]]) as u64;
+    let len = u32::from_le_bytes([r[8], r[9], r[10], r[11]]) as u64;
+    Some((pos, len))
+}
+
+/// The CAB Authenticode digests, computed while a cabinet streams past:
+/// `[0,4) + [8,34) + [56, sigpos)` of a signed cabinet (`[0,4) + [8,end)`
+/// without a signature reserve), in SHA-1 and SHA-256 at once (which one a
+/// signature uses is known only at its end), and the signature blob.
+#[derive(Clone)]
+pub struct CabDigester {
+    pos: u64,
+    sig: Option<(u64, u64)>,
+    sha1: sha1::Sha1,
+    sha256: sha2::Sha256,
+    blob: Vec<u8>,
+}
+
+/// Largest Authenticode blob kept (real ones are 8–30 KB).
+pub const MAX_SIGNATURE: u64 = 4 << 20;
+
+/// What [`CabDigester`] gives at the end of a cabinet.
+#[derive(Debug, Clone)]
+pub struct CabDigests {
+    pub sha1: [u8; 20],
+    pub sha256: [u8; 32],
+    /// The PKCS#7 blob (with its padding), when the header points at one
+    /// inside the bytes seen.
+    pub signature: Option<Vec<u8>>,
+    /// The header's signature offset and length.
+    pub range: Option<(u64, u64)>,
+    pub size: u64,
+}
+
+impl CabDigests {
+    pub fn digest(&self, alg: Alg) -> Option<Vec<u8>> {
+        match alg {
+            Alg::Sha1 => Some(self.sha1.to_vec()),
+            Alg::Sha256 => Some(self.sha256.to_vec()),
+            _ => None,
+        }
+    }
+}
+
+impl CabDigester {
+    /// From the cabinet's first bytes (at least 60, or the whole cabinet).
+    pub fn new(head: &[u8]) -> CabDigester {
+        CabDigester {
+            pos: 0,
+            sig: cab_signature_range(head),
+            sha1: sha1::Sha1::new(),
+            sha256: sha2::Sha256::new(),
+            blob: Vec::new(),
+        }
+    }
+
+    /// Feed the next bytes of the cabinet.
+    pub fn update(&mut self, data: &[u8]) {
+        let start = self.pos;
+        let end = start + data.len() as u64;
+        self.pos = end;
+        let mut hash = |a: u64, b: u64| {
+            let (a, b) = (a.max(start), b.min(end));
+            if a < b {
+                let s = &data[(a - start) as usize..(b - start) as usize];
+                self.sha1.update(s);
+                self.sha256.update(s);
+            }
+        };
+        hash(0, 4);
+        match self.sig {
+            Some((sigpos, siglen)) => {
+                hash(8, 34);
+                hash(56, sigpos);
+                if siglen <= MAX_SIGNATURE {
+                    let (a, b) = (sigpos.max(start), (sigpos + siglen).min(end));
+                    if a < b {
+                        self.blob
+                            .extend_from_slice(&data[(a - start) as usize..(b - start) as usize]);
+                    }
+                }
+            }
+            None => hash(8, u64::MAX),
+        }
+    }
+
+    pub fn finish(self) -> CabDigests {
+        let signature = match self.sig {
+            Some((_, len)) if self.blob.len() as u64 == len && len > 0 => Some(self.blob),
+            _ => None,
+        };
+        CabDigests {
+            sha1: self.sha1.finalize().into(),
+            sha256: self.sha256.finalize().into(),
+            signature,
+            range: self.sig,
+            size: self.pos,
+        }
+    }
+}
+
+/// The Authenticode digest of a whole cabinet in memory, in one algorithm
+/// (ranges as [`CabDigester`]).
+pub fn cab_digest(bytes: &[u8], alg: Alg) -> Vec<u8> {
+    let mut h = Hasher::new(alg);
+    let end = bytes.len();
+    let part = |a: usize, b: usize| &bytes[a.min(end)..b.min(end).max(a.min(end))];
+    h.update(part(0, 4));
+    match cab_signature_range(bytes) {
+        Some((sigpos, _)) => {
+            h.update(part(8, 34));
+            h.update(part(56, usize::try_from(sigpos).unwrap_or(usize::MAX)));
+        }
+        None => h.update(part(8, end)),
+    }
+    h.finish()
+}
+
+/// Digests of a whole cabinet in memory.
+pub fn cab_digests(bytes: &[u8]) -> CabDigests {
+    let mut d = CabDigester::new(bytes);
+    for chunk in bytes.chunks(1 << 20) {
+        d.update(chunk);
+    }
+    d.finish()
+}
+
+/// The PE Authenticode hash: the image without the checksum field, the
+/// certificate-table directory entry and the certificate table itself.
+/// `None` when the bytes are not a PE image this can read.
+pub fn pe_authenticode(bytes: &[u8], alg: Alg) -> Option<Vec<u8>> {
+    let u16_at = |o: usize| -> Option<u16> {
+        Some(u16::from_le_bytes(bytes.get(o..o + 2)?.try_into().ok()?))
+    };
+    let u32_at = |o: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(bytes.get(o..o + 4)?.try_into().ok()?))
+    };
+    if bytes.get(0..2)? != b"MZ" {
+        return None;
+    }
+    let pe = u32_at(0x3c)? as usize;
+    if bytes.get(pe..pe + 4)? != b"PE\0\0" {
+        return None;
+    }
+    let opt = pe + 24;
+    let size_opt = u16_at(pe + 20)? as usize;
+    let magic = u16_at(opt)?;
+    let dd = match magic {
+        0x10b => opt + 96,
+        0x20b => opt + 112,
+        _ => return None,
+    };
+    let checksum = opt + 64;
+    let cert_entry = dd + 4 * 8;
+    if cert_entry + 8 > opt + size_opt {
+        // No certificate-table entry: everything but the checksum.
+        let mut h = Hasher::new(alg);
+        h.update(bytes.get(..checksum)?);
+        h.update(bytes.get(checksum + 4..)?);
+        return Some(h.finish());
+    }
+    let cert_off = u32_at(cert_entry)? as usize;
+    let cert_len = u32_at(cert_entry + 4)? as usize;
+    let mut h = Hasher::new(alg);
+    h.update(bytes.get(..checksum)?);
+    h.update(bytes.get(checksum + 4..cert_entry)?);
+    if cert_off != 0 && cert_len != 0 && cert_off >= cert_entry + 8 && cert_off <= bytes.len() {
+        h.update(bytes.get(cert_entry + 8..cert_off)?);
+        let after = cert_off.checked_add(cert_len)?;
+        if after < bytes.len() {
+            h.update(&bytes[after..]);
+        }
+    } else {
+        h.update(bytes.get(cert_entry + 8..)?);
+    }
+    Some(h.finish())
+}

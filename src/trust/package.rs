@@ -1,0 +1,480 @@
+//! The trust check of a whole package: every signature (the input, each
+//! signed cabinet inside, each catalog), catalog coverage of the servicing
+//! documents, payload files looked up in the catalogs, and the Windows
+//! Update catalog's `name_<sha1>` download names.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use super::chain::RootStore;
+use super::ctl::Ctl;
+use super::digest::{self, Alg};
+use super::pkcs7::{self, Content, SignatureReport};
+use crate::finding::{Finding, Severity};
+use crate::model::{Expansion, LoadOptions, Location, MemberKind, Package};
+
+/// What the trust check is judged against.
+#[derive(Debug, Clone)]
+pub struct TrustOptions {
+    pub store: RootStore,
+    /// Seconds since 1970 used when a signature has neither a timestamp
+    /// nor a signing time.
+    pub now: i64,
+}
+
+impl Default for TrustOptions {
+    fn default() -> Self {
+        TrustOptions {
+            store: RootStore::microsoft(),
+            now: super::now(),
+        }
+    }
+}
+
+/// One catalog and what it covers.
+#[derive(Debug, Clone, Serialize)]
+pub struct CatalogReport {
+    pub member: String,
+    /// The catalog's signature verified (see `signatures`).
+    pub verified: bool,
+    pub entries: usize,
+    /// Servicing documents listed in it.
+    pub documents: Vec<String>,
+    /// Payload files found in it.
+    pub files: usize,
+    /// Entries no member of the package matched.
+    pub unmatched_entries: usize,
+}
+
+/// How one servicing document or file is tied to a signature.
+#[derive(Debug, Clone, Serialize)]
+pub struct Proof {
+    /// Member path (documents, stored files) or `component/file` (rebuilt).
+    pub subject: String,
+    pub catalog: Option<String>,
+    /// `sha256`, `sha1`, `pe-sha256`, `pe-sha1`.
+    pub by: Option<String>,
+    /// `stored` or `rebuilt` for files; `document` for mums/manifests.
+    pub source: String,
+}
+
+/// Counts for the summary line and tests.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TrustSummary {
+    pub signatures: usize,
+    pub signatures_verified: usize,
+    pub roots: Vec<String>,
+    pub catalogs: usize,
+    pub catalogs_verified: usize,
+    pub documents: usize,
+    pub documents_covered: usize,
+    pub files: usize,
+    pub files_found: usize,
+    pub files_by_flat_hash: usize,
+    pub files_by_pe_hash: usize,
+}
+
+/// The trust part of the `verify` report (JSON key `trust`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TrustReport {
+    pub summary: TrustSummary,
+    pub signatures: Vec<SignatureReport>,
+    pub catalogs: Vec<CatalogReport>,
+    pub documents: Vec<Proof>,
+    pub files: Vec<Proof>,
+    pub revocation: String,
+}
+
+/// `name_<40 hex>.msu|.cab`: the hex, lower-cased.
+pub fn download_name_sha1(path: &str) -> Option<String> {
+    let name = path.rsplit(['/', '\\']).next()?;
+    let lower = name.to_ascii_lowercase();
+    let stem = lower
+        .strip_suffix(".msu")
+        .or_else(|| lower.strip_suffix(".cab"))?;
+    let (_, hex) = stem.rsplit_once('_')?;
+    (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hex.to_string())
+}
+
+struct Cat {
+    member: String,
+    verified: bool,
+    ctl: Ctl,
+    matched: HashSet<usize>,
+}
+
+/// Check the whole chain of trust of a loaded package.
+pub fn check(
+    pkg: &Package,
+    load: &LoadOptions,
+    opts: &TrustOptions,
+) -> (Vec<Finding>, TrustReport) {
+    let mut findings = Vec::new();
+    let mut signatures = Vec::new();
+    // 1. The input itself.
+    if let Some(top) = pkg.containers.iter().find(|c| c.path.is_empty())
+        && (top.kind == "cab" || top.kind == "msu")
+    {
+        match std::fs::File::open(&pkg.input).and_then(|f| {
+            // SAFETY: read-only map of the input, which the walk read too.
+            unsafe { memmap2::Mmap::map(&f) }
+        }) {
+            Ok(map) => {
+                if let Some(want) = download_name_sha1(&pkg.input) {
+                    let got = hex::encode(Alg::Sha1.hash(&map));
+                    if got != want {
+                        findings.push(Finding::error(
+                            "download-name-mismatch",
+                            &pkg.input,
+                            format!("the name says SHA-1 {want}, the file's SHA-1 is {got}: not the file the update catalog published under this name"),
+                        ));
+                    }
+                }
+                let d = |a| Some(digest::cab_digest(&map, a));
+                if let Some(sig) = super::cab_signature(&map) {
+                    signatures.push(
+                        pkcs7::verify(sig, &pkg.input, Content::Cab(&d), &opts.store, opts.now)
+                            .report,
+                    );
+                } else if digest::cab_signature_range(&map).is_some() {
+                    findings.push(Finding::error(
+                        "trust-unreadable",
+                        &pkg.input,
+                        "the header points at a signature outside the file",
+                    ));
+                }
+            }
+            Err(e) => findings.push(Finding::warning(
+                "trust-unchecked-unreadable-input",
+                &pkg.input,
+                format!("cannot read the input again for its signature: {e}"),
+            )),
+        }
+    }
+    // 2. Signed cabinets inside.
+    for m in &pkg.members {
+        if let Some(d) = m.cab_digests() {
+            let f = |a| d.digest(a);
+            if let Some(sig) = &d.signature {
+                signatures.push(
+                    pkcs7::verify(sig, &m.path, Content::Cab(&f), &opts.store, opts.now).report,
+                );
+            } else if d.range.is_some() {
+                findings.push(Finding::error(
+                    "trust-unreadable",
+                    &m.path,
+                    "the header points at a signature that is not in the cabinet (or over 4 MiB)",
+                ));
+            }
+        }
+    }
+    // 3. Catalogs.
+    let mut cats: Vec<Cat> = Vec::new();
+    let catalog_members: Vec<_> = pkg
+        .members
+        .iter()
+        .filter(|m| m.kind == MemberKind::Catalog)
+        .collect();
+    let verified: Vec<_> = {
+        use rayon::prelude::*;
+        catalog_members
+            .par_iter()
+            .map(|m| {
+                m.bytes()
+                    .map(|b| super::verify_bytes(b, &m.path, &opts.store, opts.now))
+            })
+            .collect()
+    };
+    for (m, v) in catalog_members.iter().zip(verified) {
+        let Some((report, ctl)) = v else {
+            findings.push(Finding::warning(
+                "trust-unchecked-catalog-not-read",
+                &m.path,
+                "the catalog was not kept in memory (over the metadata cap?)",
+            ));
+            continue;
+        };
+        cats.push(Cat {
+            member: m.path.clone(),
+            verified: report.verified(),
+            ctl: ctl.unwrap_or_default(),
+            matched: HashSet::new(),
+        });
+        signatures.push(report);
+    }
+    for s in &signatures {
+        signature_findings(s, &mut findings);
+    }
+    // Hash → (catalog, entry) over verified catalogs only.
+    let mut index: HashMap<Vec<u8>, (usize, usize)> = HashMap::new();
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (ci, c) in cats.iter().enumerate().filter(|(_, c)| c.verified) {
+        for (h, ei) in c.ctl.hashes() {
+            index.entry(h.to_vec()).or_insert((ci, ei));
+        }
+        for e in &c.ctl.entries {
+            if let Some(f) = &e.file {
+                names.entry(f.to_ascii_lowercase()).or_insert(ci);
+            }
+        }
+    }
+    let searched: Vec<String> = cats
+        .iter()
+        .filter(|c| c.verified)
+        .map(|c| c.member.clone())
+        .collect();
+    let lookup = |cats: &mut Vec<Cat>, h: &[u8]| -> Option<usize> {
+        let (ci, ei) = *index.get(h)?;
+        cats[ci].matched.insert(ei);
+        Some(ci)
+    };
+    // 4. Servicing documents.
+    let mut documents = Vec::new();
+    let docs: Vec<_> = pkg
+        .members
+        .iter()
+        .filter(|m| {
+            matches!(
+                m.kind,
+                MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
+            )
+        })
+        .collect();
+    if cats.is_empty() && !docs.is_empty() {
+        findings.push(Finding::warning(
+            "trust-unchecked-no-catalog",
+            &pkg.input,
+            format!(
+                "no .cat catalog in the package: its {} servicing documents cannot be tied to a signature",
+                docs.len()
+            ),
+        ));
+    }
+    for m in &docs {
+        let mut by = None;
+        let mut cat = None;
+        if let Some(ci) = lookup(&mut cats, &m.sha256) {
+            by = Some("sha256");
+            cat = Some(ci);
+        } else {
+            let sha1 = m
+                .sha1
+                .map(|h| h.to_vec())
+                .or_else(|| m.bytes().map(|b| Alg::Sha1.hash(b)));
+            if let Some(ci) = sha1.and_then(|h| lookup(&mut cats, &h)) {
+                by = Some("sha1");
+                cat = Some(ci);
+            }
+        }
+        if cat.is_none() && !cats.is_empty() {
+            findings.push(Finding::error(
+                "catalog-missing",
+                &m.path,
+                format!(
+                    "neither its SHA-256 {} nor its SHA-1 is listed in a verified catalog (searched: {})",
+                    m.sha256_hex(),
+                    if searched.is_empty() { "none verified".to_string() } else { searched.join(", ") }
+                ),
+            ));
+        }
+        documents.push(Proof {
+            subject: m.path.clone(),
+            catalog: cat.map(|ci| cats[ci].member.clone()),
+            by: by.map(str::to_string),
+            source: "document".into(),
+        });
+    }
+    // 5. Payload files whose bytes (or hashes) we hold.
+    let mut files = Vec::new();
+    let mut need_pe: HashMap<(usize, usize), usize> = HashMap::new();
+    if !cats.is_empty() {
+        for (ci, c) in pkg.components.iter().enumerate() {
+            for (fi, f) in c.files.iter().enumerate() {
+                let (subject, source, sha256, sha1, bytes) = match &f.location {
+                    Location::Stored { member, .. } => {
+                        let Some(m) = pkg.member(member) else {
+                            continue;
+                        };
+                        (
+                            m.path.clone(),
+                            "stored",
+                            Some(m.sha256.to_vec()),
+                            m.sha1.map(|h| h.to_vec()),
+                            m.bytes(),
+                        )
+                    }
+                    _ => match &f.expansion {
+                        Some(Expansion::Rebuilt { sha256, sha1 }) => (
+                            format!("{}/{}", c.member, f.name),
+                            "rebuilt",
+                            hex::decode(sha256).ok(),
+                            hex::decode(sha1).ok(),
+                            None,
+                        ),
+                        _ => continue,
+                    },
+                };
+                let mut found = None;
+                for (h, label) in [(sha256, "sha256"), (sha1, "sha1")] {
+                    if found.is_none()
+                        && let Some(ci2) = h.and_then(|h| lookup(&mut cats, &h))
+                    {
+                        found = Some((ci2, label));
+                    }
+                }
+                if found.is_none()
+                    && let Some(b) = bytes
+                {
+                    for (a, label) in [(Alg::Sha256, "pe-sha256"), (Alg::Sha1, "pe-sha1")] {
+                        if found.is_none()
+                            && let Some(ci2) =
+                                digest::pe_authenticode(b, a).and_then(|h| lookup(&mut cats, &h))
+                        {
+                            found = Some((ci2, label));
+                        }
+                    }
+                }
+                if found.is_none() && source == "rebuilt" && f.pe.is_some() {
+                    need_pe.insert((ci, fi), files.len());
+                }
+                files.push(Proof {
+                    subject,
+                    catalog: found.map(|(c, _)| cats[c].member.clone()),
+                    by: found.map(|(_, l)| l.to_string()),
+                    source: source.into(),
+                });
+            }
+        }
+    }
+    if !need_pe.is_empty() {
+        let mut hits: Vec<(usize, usize, &'static str)> = Vec::new();
+        let mut sink = |ci: usize, fi: usize, r: Result<&[u8], &crate::msdelta::ChainError>| {
+            if let (Some(&pi), Ok(b)) = (need_pe.get(&(ci, fi)), r) {
+                for (a, label) in [(Alg::Sha256, "pe-sha256"), (Alg::Sha1, "pe-sha1")] {
+                    if let Some(h) = digest::pe_authenticode(b, a)
+                        && let Some(&(cat, ei)) = index.get(&h)
+                    {
+                        hits.push((pi, cat, label));
+                        let _ = ei;
+                        break;
+                    }
+                }
+            }
+        };
+        pkg.rebuild_where(load, &|ci, fi| need_pe.contains_key(&(ci, fi)), &mut sink);
+        for (pi, cat, label) in hits {
+            if let Some(p) = files.get_mut(pi) {
+                p.catalog = Some(cats[cat].member.clone());
+                p.by = Some(label.into());
+            }
+        }
+    }
+    for p in files.iter().filter(|p| p.catalog.is_none()) {
+        let name = p
+            .subject
+            .rsplit('/')
+            .next()
+            .unwrap_or(&p.subject)
+            .to_ascii_lowercase();
+        match names.get(&name) {
+            Some(&ci) => findings.push(Finding::error(
+                "catalog-mismatch",
+                &p.subject,
+                format!(
+                    "catalog {} lists a file of this name, but neither the file's hash nor its PE Authenticode hash is listed in a verified catalog",
+                    cats[ci].member
+                ),
+            )),
+            None => findings.push(Finding::warning(
+                "trust-unchecked-file-not-in-catalog",
+                &p.subject,
+                "no verified catalog lists this file's hash (nor its name)",
+            )),
+        }
+    }
+    // Summary.
+    let mut roots: Vec<String> = Vec::new();
+    fn walk_roots(s: &SignatureReport, roots: &mut Vec<String>) {
+        if let Some(r) = s.chain.as_ref().and_then(|c| c.root.clone())
+            && !roots.contains(&r)
+        {
+            roots.push(r);
+        }
+        for n in &s.nested {
+            walk_roots(n, roots);
+        }
+    }
+    for s in &signatures {
+        walk_roots(s, &mut roots);
+    }
+    let catalogs: Vec<CatalogReport> = cats
+        .iter()
+        .map(|c| CatalogReport {
+            member: c.member.clone(),
+            verified: c.verified,
+            entries: c.ctl.entries.len(),
+            documents: documents
+                .iter()
+                .filter(|d| d.catalog.as_deref() == Some(c.member.as_str()))
+                .map(|d| d.subject.clone())
+                .collect(),
+            files: files
+                .iter()
+                .filter(|d| d.catalog.as_deref() == Some(c.member.as_str()))
+                .count(),
+            unmatched_entries: c.ctl.entries.len().saturating_sub(c.matched.len()),
+        })
+        .collect();
+    let summary = TrustSummary {
+        signatures: signatures.len(),
+        signatures_verified: signatures.iter().filter(|s| s.verified()).count(),
+        roots,
+        catalogs: cats.len(),
+        catalogs_verified: cats.iter().filter(|c| c.verified).count(),
+        documents: documents.len(),
+        documents_covered: documents.iter().filter(|d| d.catalog.is_some()).count(),
+        files: files.len(),
+        files_found: files.iter().filter(|f| f.catalog.is_some()).count(),
+        files_by_flat_hash: files
+            .iter()
+            .filter(|f| matches!(f.by.as_deref(), Some("sha256" | "sha1")))
+            .count(),
+        files_by_pe_hash: files
+            .iter()
+            .filter(|f| f.by.as_deref().is_some_and(|b| b.starts_with("pe-")))
+            .count(),
+    };
+    (
+        findings,
+        TrustReport {
+            summary,
+            signatures,
+            catalogs,
+            documents,
+            files,
+            revocation: "not checked: no CRL or OCSP is fetched (offline)".into(),
+        },
+    )
+}
+
+/// Findings for one signature report (nested ones included).
+fn signature_findings(s: &SignatureReport, out: &mut Vec<Finding>) {
+    let mut seen = HashSet::new();
+    for p in s.all_problems() {
+        if !seen.insert((p.code.clone(), p.detail.clone())) {
+            continue;
+        }
+        let sev = if p.unchecked() {
+            Severity::Warning
+        } else {
+            Severity::Error
+        };
+        out.push(Finding::new(
+            sev,
+            p.code.clone(),
+            s.file.clone(),
+            p.detail.clone(),
+        ));
+    }
+}
