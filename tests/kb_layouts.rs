@@ -694,3 +694,30 @@ fn key_value_bullets_in_a_markdown_source() {
     assert_eq!(a.tables[0].rows[1].arch, Some(RowArch::X86));
     assert!(a.warnings.is_empty(), "{:?}", a.warnings);
 }
+
+/// The plain-text form of Windows Server 2003-era articles: indented
+/// name-last columns (`Date Time Version Size File name`) under a rule of
+/// dashes, right-aligned sizes, a platform column in the 64-bit table.
+#[test]
+fn aligned_columns_name_last_2003() {
+    let a = read("aligned-2003.en.txt");
+    assert_eq!(
+        shape(&a),
+        [(Some(Arch::X86), Kind::Files, 3), (None, Kind::Files, 2)]
+    );
+    assert_eq!(
+        flat(&a.tables[0].rows[1]),
+        (
+            "Adsldpc.dll",
+            Some("5.2.3790.2616"),
+            Some(143_872),
+            Some("2006-01-18"),
+            Some("23:47"),
+            None,
+            None
+        )
+    );
+    assert_eq!(a.tables[1].rows[0].arch, Some(RowArch::Ia64));
+    assert_eq!(a.tables[1].rows[1].size, Some(491_520));
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}
