@@ -721,3 +721,25 @@ fn aligned_columns_name_last_2003() {
     assert_eq!(a.tables[1].rows[1].size, Some(491_520));
     assert!(a.warnings.is_empty(), "{:?}", a.warnings);
 }
+
+/// A forum page: no `<table>`, the file table pasted into `<pre>` as
+/// aligned columns and key/value lines; the paragraphs around give the
+/// headings.
+#[test]
+fn aligned_and_key_value_text_inside_html_pre() {
+    let a = read("pre-forum.en.html");
+    assert_eq!(a.layout, Layout::Html);
+    assert_eq!(
+        shape(&a),
+        [
+            (Some(Arch::X86), Kind::Files, 2),
+            (Some(Arch::X86), Kind::Additional, 1)
+        ]
+    );
+    assert_eq!(a.tables[0].line, 7);
+    assert_eq!(a.tables[0].rows[1].line, 9);
+    assert_eq!(a.tables[0].rows[1].size, Some(56_320));
+    assert_eq!(a.tables[1].rows[0].name, "Update.mum");
+    assert_eq!(a.tables[1].rows[0].line, 12);
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}
