@@ -311,6 +311,11 @@ fn fifty_megabytes_get_a_quick_answer() {
             "File name  File size\na.dll      1\nb\n",
         ),
         ("key/value text", "File name: a.dll\nFile size: 1\n\n"),
+        (
+            "aligned tables in <pre>",
+            "<pre>File name  File size\na.dll      1\n</pre>",
+        ),
+        ("open <pre> tags", "<pre>File name  File size\n"),
     ] {
         let input = unit.repeat(SIZE / unit.len());
         let r = timed(what, || kb::parse(&input, None));

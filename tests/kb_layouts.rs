@@ -694,3 +694,52 @@ fn key_value_bullets_in_a_markdown_source() {
     assert_eq!(a.tables[0].rows[1].arch, Some(RowArch::X86));
     assert!(a.warnings.is_empty(), "{:?}", a.warnings);
 }
+
+/// The plain-text form of Windows Server 2003-era articles: indented
+/// name-last columns (`Date Time Version Size File name`) under a rule of
+/// dashes, right-aligned sizes, a platform column in the 64-bit table.
+#[test]
+fn aligned_columns_name_last_2003() {
+    let a = read("aligned-2003.en.txt");
+    assert_eq!(
+        shape(&a),
+        [(Some(Arch::X86), Kind::Files, 3), (None, Kind::Files, 2)]
+    );
+    assert_eq!(
+        flat(&a.tables[0].rows[1]),
+        (
+            "Adsldpc.dll",
+            Some("5.2.3790.2616"),
+            Some(143_872),
+            Some("2006-01-18"),
+            Some("23:47"),
+            None,
+            None
+        )
+    );
+    assert_eq!(a.tables[1].rows[0].arch, Some(RowArch::Ia64));
+    assert_eq!(a.tables[1].rows[1].size, Some(491_520));
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}
+
+/// A forum page: no `<table>`, the file table pasted into `<pre>` as
+/// aligned columns and key/value lines; the paragraphs around give the
+/// headings.
+#[test]
+fn aligned_and_key_value_text_inside_html_pre() {
+    let a = read("pre-forum.en.html");
+    assert_eq!(a.layout, Layout::Html);
+    assert_eq!(
+        shape(&a),
+        [
+            (Some(Arch::X86), Kind::Files, 2),
+            (Some(Arch::X86), Kind::Additional, 1)
+        ]
+    );
+    assert_eq!(a.tables[0].line, 7);
+    assert_eq!(a.tables[0].rows[1].line, 9);
+    assert_eq!(a.tables[0].rows[1].size, Some(56_320));
+    assert_eq!(a.tables[1].rows[0].name, "Update.mum");
+    assert_eq!(a.tables[1].rows[0].line, 12);
+    assert!(a.warnings.is_empty(), "{:?}", a.warnings);
+}

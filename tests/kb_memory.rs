@@ -61,6 +61,11 @@ fn hostile_shapes_use_bounded_memory() {
             None,
         ),
         (
+            "aligned tables in <pre>",
+            "<pre>File name  File size\na.dll      1\n</pre>".repeat(SIZE / 45),
+            None,
+        ),
+        (
             "key/value text",
             "File name: a\nFile size: 1\n".repeat(SIZE / 26),
             None,

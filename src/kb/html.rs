@@ -110,6 +110,8 @@ struct Scanner<'a> {
     /// The line being scanned: texts leaving a cell are placed here, so a
     /// heading between two nested tables sorts between them.
     line: usize,
+    /// Inside `<pre>`: the line it starts on and its text so far.
+    pre: Option<(usize, String)>,
 }
 
 impl<'a> Scanner<'a> {
@@ -135,6 +137,10 @@ impl<'a> Scanner<'a> {
     }
 
     fn text(&mut self, s: &str, line: usize) {
+        if let Some((_, pre)) = self.pre.as_mut() {
+            pre.push_str(s);
+            return;
+        }
         if let Some(cell) = self.stack.last_mut().and_then(|t| t.cell.as_mut()) {
             cell.text.push_str(s);
             return;
@@ -162,6 +168,59 @@ impl<'a> Scanner<'a> {
             }
             self.prose.push_str(part);
         }
+    }
+
+    /// The end of a `<pre>` block: plain text, read as such (whitespace-
+    /// aligned columns, key/value lines, one cell per line). Its tables join
+    /// the page's at their lines; without one, its text is prose as before.
+    fn close_pre(&mut self) {
+        let Some((line0, content)) = self.pre.take() else {
+            return;
+        };
+        let found = if self.cells_left > 0 {
+            super::text::blocks(&content)
+        } else {
+            Vec::new()
+        };
+        let cells: usize = found
+            .iter()
+            .map(|b| match b {
+                Block::Grid(rows) => rows.iter().map(|r| r.cells.len()).sum(),
+                _ => 0,
+            })
+            .sum();
+        if cells == 0 || cells > self.cells_left {
+            self.text(&content, line0);
+            return;
+        }
+        self.cells_left -= cells;
+        self.flush_prose();
+        let shift = |l: usize| l + line0 - 1;
+        // All keyed at the `<pre>` line: they keep their order among
+        // themselves and stand between what comes before and after.
+        let mut keyed = Vec::with_capacity(found.len());
+        for b in found {
+            let block = match b {
+                Block::Text(t) => Block::Text(Cow::Owned(t.into_owned())),
+                Block::Markup(t) => Block::Text(Cow::Owned(t.to_string())),
+                Block::Warn(mut w) => {
+                    w.line = shift(w.line);
+                    Block::Warn(w)
+                }
+                Block::Grid(mut rows) => {
+                    for r in &mut rows {
+                        r.line = shift(r.line);
+                        for c in &mut r.cells {
+                            c.line = shift(c.line);
+                        }
+                    }
+                    Block::Grid(rows)
+                }
+            };
+            let k = self.key(line0);
+            keyed.push((k, block));
+        }
+        self.deliver(keyed);
     }
 
     fn flush_prose(&mut self) {
@@ -436,6 +495,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
         prose_line: 1,
         seq: 0,
         line: 1,
+        pre: None,
     };
     let bytes = text.as_bytes();
     let mut pos = 0usize;
@@ -576,6 +636,15 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
                     sc.flush_prose();
                 }
             }
+            ("pre", false) if sc.pre.is_none() => {
+                if sc.stack.last().is_some_and(|t| t.cell.is_some()) {
+                    sc.text("\n", tag_line);
+                } else {
+                    sc.flush_prose();
+                }
+                sc.pre = Some((line, String::new()));
+            }
+            ("pre", true) => sc.close_pre(),
             ("br" | "wbr", _) => {
                 // Inside a cell a break splits a long name: join without space.
                 let in_cell = sc.stack.last().is_some_and(|t| t.cell.is_some());
@@ -593,6 +662,7 @@ pub(crate) fn blocks(text: &str) -> Vec<Block<'_>> {
             _ => {}
         }
     }
+    sc.close_pre();
     sc.flush_prose();
     while !sc.stack.is_empty() {
         sc.close_table();

@@ -75,32 +75,34 @@ mod tests {
 
     #[test]
     fn pairs() {
-        assert_eq!(
-            pair("File name: Vssapi.dll"),
-            Some((Column::Name, "File name", "Vssapi.dll"))
-        );
-        assert_eq!(
-            pair("Time (UTC): 16:09"),
-            Some((Column::Time, "Time (UTC)", "16:09"))
-        );
-        assert_eq!(
-            pair("Nom de fichier : Vssapi.dll"),
-            Some((Column::Name, "Nom de fichier", "Vssapi.dll"))
-        );
-        assert_eq!(
-            pair("ファイル名：Vssapi.dll"),
-            Some((Column::Name, "ファイル名", "Vssapi.dll"))
-        );
-        assert_eq!(pair("Platform:"), Some((Column::Platform, "Platform", "")));
-        assert_eq!(
-            pair("- **File size:** 1,124,352"),
-            Some((Column::Size, "File size", "1,124,352"))
-        );
-        assert_eq!(
-            pair("• Dateigröße: 1.124.352"),
-            Some((Column::Size, "Dateigröße", "1.124.352"))
-        );
-        assert_eq!(pair("Note: the file name is below"), None);
-        assert_eq!(pair("File name"), None);
+        for (line, want) in [
+            (
+                "File name: Vssapi.dll",
+                (Column::Name, "File name", "Vssapi.dll"),
+            ),
+            ("Time (UTC): 16:09", (Column::Time, "Time (UTC)", "16:09")),
+            (
+                "Nom de fichier : Vssapi.dll",
+                (Column::Name, "Nom de fichier", "Vssapi.dll"),
+            ),
+            (
+                "ファイル名：Vssapi.dll",
+                (Column::Name, "ファイル名", "Vssapi.dll"),
+            ),
+            ("Platform:", (Column::Platform, "Platform", "")),
+            (
+                "- **File size:** 1,124,352",
+                (Column::Size, "File size", "1,124,352"),
+            ),
+            (
+                "• Dateigröße: 1.124.352",
+                (Column::Size, "Dateigröße", "1.124.352"),
+            ),
+        ] {
+            assert_eq!(pair(line), Some(want), "{line}");
+        }
+        for prose in ["Note: the file name is below", "File name"] {
+            assert_eq!(pair(prose), None, "{prose}");
+        }
     }
 }

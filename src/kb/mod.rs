@@ -355,7 +355,12 @@ fn check_not_binary(text: &str) -> Result<(), KbError> {
 /// Guess the layout: HTML tables, then markdown pipe tables, then delimited
 /// values with a header row, else plain text.
 pub fn detect(text: &str) -> Layout {
-    if contains_ascii_ci(text, "<table") || contains_ascii_ci(text, "<td") {
+    // A `<pre>` block (a forum or mailing-list page) holds plain text that
+    // the HTML reader passes to the plain-text one.
+    if contains_ascii_ci(text, "<table")
+        || contains_ascii_ci(text, "<td")
+        || contains_ascii_ci(text, "<pre")
+    {
         return Layout::Html;
     }
     if markdown::looks_like(text) {
