@@ -363,9 +363,9 @@ fn real_msu_cli() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    // Every file proven; the signatures are what is left (no trust check
-    // on this path).
-    assert_eq!(v["verdict"], "incomplete");
+    // Every file proven, every signature verified.
+    assert_eq!(v["verdict"], "pass");
+    assert_eq!(v["coverage"]["signatures_verified"], 9);
     assert_eq!(v["summary"]["errors"], 0);
     assert_eq!(v["summary"]["files_verified"], 74);
     assert_eq!(v["coverage"]["files_proven"], 74);
