@@ -241,7 +241,9 @@ pub fn check(
             )
         })
         .collect();
-    if cats.is_empty() && !docs.is_empty() {
+    // Signed, yet no catalog: the documents cannot be tied to the
+    // signatures. (A wholly unsigned package gets the `unsigned` warning.)
+    if cats.is_empty() && !docs.is_empty() && !signatures.is_empty() {
         findings.push(Finding::warning(
             "trust-unchecked-no-catalog",
             &pkg.input,
