@@ -219,11 +219,16 @@ pub fn check(
             }
         }
     }
-    let searched: Vec<String> = cats
+    let verified_names: Vec<&str> = cats
         .iter()
         .filter(|c| c.verified)
-        .map(|c| c.member.clone())
+        .map(|c| c.member.as_str())
         .collect();
+    let searched = match verified_names.len() {
+        0 => "none verified".to_string(),
+        n if n <= 8 => verified_names.join(", "),
+        n => format!("{} and {} more", verified_names[..8].join(", "), n - 8),
+    };
     let lookup = |cats: &mut Vec<Cat>, h: &[u8]| -> Option<usize> {
         let (ci, ei) = *index.get(h)?;
         cats[ci].matched.insert(ei);
@@ -253,6 +258,24 @@ pub fn check(
             ),
         ));
     }
+    // Catalogs that can only be reported as unchecked (no signer at all):
+    // the documents are not tied to a signature, which is incomplete, not
+    // broken.
+    let all_unchecked = !cats.is_empty()
+        && signatures
+            .iter()
+            .filter(|s| s.kind == "catalog")
+            .all(|s| s.result == "unchecked");
+    if all_unchecked && !docs.is_empty() {
+        findings.push(Finding::warning(
+            "trust-unchecked-catalogs",
+            &pkg.input,
+            format!(
+                "no catalog carries a signer: the package's {} servicing documents cannot be tied to a signature",
+                docs.len()
+            ),
+        ));
+    }
     for m in &docs {
         let mut by = None;
         let mut cat = None;
@@ -269,14 +292,14 @@ pub fn check(
                 cat = Some(ci);
             }
         }
-        if cat.is_none() && !cats.is_empty() {
+        if cat.is_none() && !cats.is_empty() && !all_unchecked {
             findings.push(Finding::error(
                 "catalog-missing",
                 &m.path,
                 format!(
                     "neither its SHA-256 {} nor its SHA-1 is listed in a verified catalog (searched: {})",
                     m.sha256_hex(),
-                    if searched.is_empty() { "none verified".to_string() } else { searched.join(", ") }
+                    searched
                 ),
             ));
         }
@@ -290,7 +313,7 @@ pub fn check(
     // 5. Payload files whose bytes (or hashes) we hold.
     let mut files = Vec::new();
     let mut need_pe: HashMap<(usize, usize), usize> = HashMap::new();
-    if !cats.is_empty() {
+    if cats.iter().any(|c| c.verified) {
         for (ci, c) in pkg.components.iter().enumerate() {
             for (fi, f) in c.files.iter().enumerate() {
                 let (subject, source, sha256, sha1, bytes) = match &f.location {
