@@ -77,7 +77,10 @@ struct Document<'a> {
     report: report::VerifyReport<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     kb: Option<kbcheck::KbSummary>,
-    trust: &'a kbinspect::trust::package::TrustReport,
+    /// Signatures, catalogs and what they cover (absent when the package
+    /// has neither).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trust: Option<&'a kbinspect::trust::package::TrustReport>,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
@@ -131,7 +134,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         Format::Json => super::print_json(&Document {
             report: r,
             kb: kb_summary,
-            trust: &trust,
+            trust: (trust.summary.signatures > 0 || trust.summary.catalogs > 0).then_some(&trust),
         })?,
         Format::Table => {
             use std::io::Write;

@@ -219,11 +219,16 @@ pub fn check(
             }
         }
     }
-    let searched: Vec<String> = cats
+    let verified_names: Vec<&str> = cats
         .iter()
         .filter(|c| c.verified)
-        .map(|c| c.member.clone())
+        .map(|c| c.member.as_str())
         .collect();
+    let searched = match verified_names.len() {
+        0 => "none verified".to_string(),
+        n if n <= 8 => verified_names.join(", "),
+        n => format!("{} and {} more", verified_names[..8].join(", "), n - 8),
+    };
     let lookup = |cats: &mut Vec<Cat>, h: &[u8]| -> Option<usize> {
         let (ci, ei) = *index.get(h)?;
         cats[ci].matched.insert(ei);
@@ -241,12 +246,32 @@ pub fn check(
             )
         })
         .collect();
-    if cats.is_empty() && !docs.is_empty() {
+    // Signed, yet no catalog: the documents cannot be tied to the
+    // signatures. (A wholly unsigned package gets the `unsigned` warning.)
+    if cats.is_empty() && !docs.is_empty() && !signatures.is_empty() {
         findings.push(Finding::warning(
             "trust-unchecked-no-catalog",
             &pkg.input,
             format!(
                 "no .cat catalog in the package: its {} servicing documents cannot be tied to a signature",
+                docs.len()
+            ),
+        ));
+    }
+    // Catalogs that can only be reported as unchecked (no signer at all):
+    // the documents are not tied to a signature, which is incomplete, not
+    // broken.
+    let all_unchecked = !cats.is_empty()
+        && signatures
+            .iter()
+            .filter(|s| s.kind == "catalog")
+            .all(|s| s.result == "unchecked");
+    if all_unchecked && !docs.is_empty() {
+        findings.push(Finding::warning(
+            "trust-unchecked-catalogs",
+            &pkg.input,
+            format!(
+                "no catalog carries a signer: the package's {} servicing documents cannot be tied to a signature",
                 docs.len()
             ),
         ));
@@ -267,14 +292,14 @@ pub fn check(
                 cat = Some(ci);
             }
         }
-        if cat.is_none() && !cats.is_empty() {
+        if cat.is_none() && !cats.is_empty() && !all_unchecked {
             findings.push(Finding::error(
                 "catalog-missing",
                 &m.path,
                 format!(
                     "neither its SHA-256 {} nor its SHA-1 is listed in a verified catalog (searched: {})",
                     m.sha256_hex(),
-                    if searched.is_empty() { "none verified".to_string() } else { searched.join(", ") }
+                    searched
                 ),
             ));
         }
@@ -288,7 +313,7 @@ pub fn check(
     // 5. Payload files whose bytes (or hashes) we hold.
     let mut files = Vec::new();
     let mut need_pe: HashMap<(usize, usize), usize> = HashMap::new();
-    if !cats.is_empty() {
+    if cats.iter().any(|c| c.verified) {
         for (ci, c) in pkg.components.iter().enumerate() {
             for (fi, f) in c.files.iter().enumerate() {
                 let (subject, source, sha256, sha1, bytes) = match &f.location {

@@ -416,6 +416,19 @@ fn verify_depth(
             };
         }
     };
+    if p.signer_infos.is_empty() {
+        // Nothing is signed (a placeholder, as the bundled samples carry):
+        // like an unsigned file, it cannot be checked.
+        r.problems.push(Problem::new(
+            "trust-unchecked-no-signer",
+            "the PKCS#7 SignedData has no signer: nothing is signed",
+        ));
+        r.settle();
+        return Verified {
+            report: r,
+            ctl: None,
+        };
+    }
     let ect = p.econtent_type.to_string();
     let Some(econtent) = &p.econtent else {
         r.problems.push(Problem::new(
