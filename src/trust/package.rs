@@ -116,28 +116,55 @@ pub fn check(
     if let Some(top) = pkg.containers.iter().find(|c| c.path.is_empty())
         && (top.kind == "cab" || top.kind == "msu")
     {
-        match std::fs::File::open(&pkg.input).and_then(|f| {
-            // SAFETY: read-only map of the input, which the walk read too.
-            unsafe { memmap2::Mmap::map(&f) }
-        }) {
-            Ok(map) => {
-                if let Some(want) = download_name_sha1(&pkg.input) {
-                    let got = hex::encode(Alg::Sha1.hash(&map));
-                    if got != want {
-                        findings.push(Finding::error(
-                            "download-name-mismatch",
-                            &pkg.input,
-                            format!("the name says SHA-1 {want}, the file's SHA-1 is {got}: not the file the update catalog published under this name"),
-                        ));
-                    }
+        // Streamed once more, in 1 MiB reads: the whole-file SHA-1 (for a
+        // catalog-download name) and the Authenticode ranges at once, with
+        // nothing but the signature blob kept.
+        let read = || -> std::io::Result<(Option<String>, digest::CabDigests)> {
+            use std::io::Read as _;
+            let mut f = std::fs::File::open(&pkg.input)?;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut head_len = 0;
+            while head_len < 64 {
+                let n = f.read(&mut buf[head_len..])?;
+                if n == 0 {
+                    break;
                 }
-                let d = |a| Some(digest::cab_digest(&map, a));
-                if let Some(sig) = super::cab_signature(&map) {
+                head_len += n;
+            }
+            let mut d = digest::CabDigester::new(&buf[..head_len]);
+            let want_sha1 = download_name_sha1(&pkg.input).is_some();
+            let mut whole = want_sha1.then(|| digest::Hasher::new(Alg::Sha1));
+            let mut n = head_len;
+            loop {
+                d.update(&buf[..n]);
+                if let Some(h) = whole.as_mut() {
+                    h.update(&buf[..n]);
+                }
+                n = f.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+            }
+            Ok((whole.map(|h| hex::encode(h.finish())), d.finish()))
+        };
+        match read() {
+            Ok((sha1, cab)) => {
+                if let (Some(want), Some(got)) = (download_name_sha1(&pkg.input), sha1)
+                    && got != want
+                {
+                    findings.push(Finding::error(
+                        "download-name-mismatch",
+                        &pkg.input,
+                        format!("the name says SHA-1 {want}, the file's SHA-1 is {got}: not the file the update catalog published under this name"),
+                    ));
+                }
+                let d = |a| cab.digest(a);
+                if let Some(sig) = cab.signature.as_deref().filter(|b| !b.is_empty()) {
                     signatures.push(
                         pkcs7::verify(sig, &pkg.input, Content::Cab(&d), &opts.store, opts.now)
                             .report,
                     );
-                } else if digest::cab_signature_range(&map).is_some() {
+                } else if cab.range.is_some() {
                     findings.push(Finding::error(
                         "trust-unreadable",
                         &pkg.input,
@@ -313,6 +340,7 @@ pub fn check(
     // 5. Payload files whose bytes (or hashes) we hold.
     let mut files = Vec::new();
     let mut need_pe: HashMap<(usize, usize), usize> = HashMap::new();
+    let mut pe_hashes: HashMap<String, [Option<Vec<u8>>; 2]> = HashMap::new();
     if cats.iter().any(|c| c.verified) {
         for (ci, c) in pkg.components.iter().enumerate() {
             for (fi, f) in c.files.iter().enumerate() {
@@ -351,10 +379,17 @@ pub fn check(
                 if found.is_none()
                     && let Some(b) = bytes
                 {
-                    for (a, label) in [(Alg::Sha256, "pe-sha256"), (Alg::Sha1, "pe-sha1")] {
+                    // Many files can be one stored member: its PE hashes
+                    // are computed once.
+                    let hashes = pe_hashes
+                        .entry(subject.clone())
+                        .or_insert_with(|| {
+                            [Alg::Sha256, Alg::Sha1].map(|a| digest::pe_authenticode(b, a))
+                        })
+                        .clone();
+                    for (h, label) in hashes.into_iter().zip(["pe-sha256", "pe-sha1"]) {
                         if found.is_none()
-                            && let Some(ci2) =
-                                digest::pe_authenticode(b, a).and_then(|h| lookup(&mut cats, &h))
+                            && let Some(ci2) = h.and_then(|h| lookup(&mut cats, &h))
                         {
                             found = Some((ci2, label));
                         }
