@@ -19,8 +19,9 @@
 //!   the documented version, padded to the documented size; the `.msi` is a
 //!   compound-file signature followed by filler; the Hyper-V `.cab`s are
 //!   stored cabinets holding one text file; the GUID `.xml` is filler XML;
-//! - `.cat` catalogs and the cabinet signatures are small well-formed DER
-//!   structures ([`placeholder_pkcs7`]) with no certificates or signatures;
+//! - `.cat` catalogs and the cabinet signatures are real Authenticode
+//!   structures signed by the TEST-ONLY CA in `testdata/trust/test-keys/`
+//!   ([`sign`]): they verify only when that root is trusted;
 //! - manifest and mum text is written for kbinspect in Microsoft's layout,
 //!   with each file's true SHA-256.
 
@@ -28,6 +29,7 @@ pub mod cabwrite;
 pub mod data;
 pub mod manifests;
 pub mod pe;
+pub mod sign;
 
 pub use cabwrite::DosDateTime;
 use cabwrite::{ATTR_ARCHIVE, CabFile, CabOptions, Method};
@@ -112,8 +114,9 @@ pub struct Spec {
     /// Date of the package mum, catalogs and MSU members.
     pub package_time: DosDateTime,
     pub components: Vec<ComponentSpec>,
-    /// Write the MSU and the package CAB in the signed layout with the
-    /// placeholder PKCS#7 appended (as Microsoft ships them); `false` writes
+    /// Write the MSU and the package CAB in the signed layout with an
+    /// Authenticode signature by the TEST-ONLY CA appended (as Microsoft
+    /// ships them); `false` writes
     /// plain cabinets.
     pub signed: bool,
 }
@@ -387,87 +390,12 @@ pub fn payload_bytes(file: &FileSpec) -> Vec<u8> {
     }
 }
 
-/// A small, well-formed DER `ContentInfo` standing in for an Authenticode
-/// signature or a catalog: SignedData version 1 with no digest algorithms,
-/// no certificates and no signer infos, wrapping `content_type` (an encoded
-/// OID body). It parses as PKCS#7 and verifies nothing.
-pub fn placeholder_pkcs7(content_type: &[u8]) -> Vec<u8> {
-    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-        assert!(body.len() < 0x80, "placeholder DER uses short lengths");
-        let mut v = vec![tag, body.len() as u8];
-        v.extend_from_slice(body);
-        v
-    }
-    const SIGNED_DATA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02];
-    let inner_content = tlv(0x30, &tlv(0x06, content_type));
-    let signed = [
-        tlv(0x02, &[1]), // version
-        tlv(0x31, &[]),  // digestAlgorithms
-        inner_content,   // contentInfo
-        tlv(0x31, &[]),  // signerInfos
-    ]
-    .concat();
-    let explicit = tlv(0xA0, &tlv(0x30, &signed));
-    tlv(0x30, &[tlv(0x06, SIGNED_DATA), explicit].concat())
-}
-
-/// A catalog placeholder: the `placeholder_pkcs7` shape, with the CTL
-/// content holding one OCTET STRING per listed hash (the SHA-1 and SHA-256
-/// of every servicing document), as real catalogs list their members'
-/// hashes. It parses as PKCS#7 and verifies nothing.
-pub fn placeholder_catalog(hashes: &[Vec<u8>]) -> Vec<u8> {
-    fn tlv(tag: u8, body: &[u8]) -> Vec<u8> {
-        let mut v = vec![tag];
-        let n = body.len();
-        if n < 0x80 {
-            v.push(n as u8);
-        } else {
-            let bytes: Vec<u8> = n
-                .to_be_bytes()
-                .iter()
-                .copied()
-                .skip_while(|&b| b == 0)
-                .collect();
-            v.push(0x80 | bytes.len() as u8);
-            v.extend_from_slice(&bytes);
-        }
-        v.extend_from_slice(body);
-        v
-    }
-    const SIGNED_DATA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02];
-    let listed: Vec<u8> = hashes.iter().flat_map(|h| tlv(0x04, h)).collect();
-    let content = tlv(0xA0, &tlv(0x30, &listed));
-    let inner_content = tlv(0x30, &[tlv(0x06, OID_CTL), content].concat());
-    let signed = [
-        tlv(0x02, &[1]), // version
-        tlv(0x31, &[]),  // digestAlgorithms
-        inner_content,   // contentInfo
-        tlv(0x31, &[]),  // signerInfos
-    ]
-    .concat();
-    let explicit = tlv(0xA0, &tlv(0x30, &signed));
-    tlv(0x30, &[tlv(0x06, SIGNED_DATA), explicit].concat())
-}
-
-/// SHA-1 and SHA-256 of a document, for a catalog.
-fn catalog_hashes(doc: &[u8]) -> [Vec<u8>; 2] {
-    use sha2::Digest as _;
-    [
-        sha1::Sha1::digest(doc).to_vec(),
-        sha2::Sha256::digest(doc).to_vec(),
-    ]
-}
-
-/// OID 1.2.840.113549.1.7.1 (data): content of the signature placeholder.
-const OID_DATA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01];
-/// OID 1.3.6.1.4.1.311.10.1 (certificate trust list): catalogs.
-const OID_CTL: &[u8] = &[0x2B, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x0A, 0x01];
-
 /// The members of the package CAB in order, paths `\`-separated:
 /// `update.mum`, `update.cat`, the package mum and catalog, each component
 /// manifest and its payload folder, sorted case-insensitively by path.
 pub fn package_members(spec: &Spec) -> Vec<CabFile> {
     let mut members = Vec::new();
+    let mut listed: Vec<(String, Vec<u8>)> = Vec::new();
     let file = |name: String, data: Vec<u8>, time: DosDateTime| CabFile {
         name,
         data,
@@ -480,6 +408,9 @@ pub fn package_members(spec: &Spec) -> Vec<CabFile> {
         for f in &c.files {
             let mut data = payload_bytes(f);
             digests.push(manifests::sha256(&data));
+            // The catalog lists the file as built (a tampered byte is a
+            // change after signing).
+            listed.push((format!("{keyform}\\{}", f.name), data.clone()));
             if let Some(b) = f
                 .tamper
                 .and_then(|t| usize::try_from(t).ok())
@@ -499,14 +430,19 @@ pub fn package_members(spec: &Spec) -> Vec<CabFile> {
     let pkg_stem = pkg_stem.strip_suffix(".mum").unwrap_or(&pkg_stem);
     let package_mum = manifests::package_mum(spec);
     let update_mum = manifests::update_mum(spec);
-    // The package catalog lists its mum and every component manifest;
-    // `update.cat` lists `update.mum`.
-    let mut listed: Vec<Vec<u8>> = members
-        .iter()
-        .filter(|m| m.name.ends_with(".manifest"))
-        .flat_map(|m| catalog_hashes(&m.data))
-        .collect();
-    listed.extend(catalog_hashes(&package_mum));
+    // The package catalog lists its mum, every component manifest and
+    // every payload file; `update.cat` lists `update.mum`. Both are signed
+    // by the TEST-ONLY CA (`sign`).
+    let mut cat_files: Vec<(String, &[u8])> = vec![(format!("{pkg_stem}.mum"), &package_mum)];
+    cat_files.extend(
+        members
+            .iter()
+            .filter(|m| m.name.ends_with(".manifest"))
+            .map(|m| (m.name.clone(), m.data.as_slice())),
+    );
+    cat_files.extend(listed.iter().map(|(n, d)| (n.clone(), d.as_slice())));
+    let package_cat = sign::catalog(&cat_files);
+    let update_cat = sign::catalog(&[("update.mum".to_string(), update_mum.as_slice())]);
     members.push(file(
         format!("{pkg_stem}.mum"),
         package_mum,
@@ -514,12 +450,12 @@ pub fn package_members(spec: &Spec) -> Vec<CabFile> {
     ));
     members.push(file(
         format!("{pkg_stem}.cat"),
-        placeholder_catalog(&listed),
+        package_cat,
         spec.package_time,
     ));
     members.push(file(
         "update.cat".to_string(),
-        placeholder_catalog(&catalog_hashes(&update_mum)),
+        update_cat,
         spec.package_time,
     ));
     members.push(file(
@@ -533,14 +469,15 @@ pub fn package_members(spec: &Spec) -> Vec<CabFile> {
 
 /// The package CAB: one LZX (window 2^21) folder, signed layout.
 pub fn build_package_cab(spec: &Spec) -> Vec<u8> {
-    cabwrite::write_cab(
+    let cab = cabwrite::write_cab(
         &package_members(spec),
         &CabOptions {
             method: Method::Lzx { window_bits: 21 },
             set_id: 0,
-            signature: spec.signed.then(|| placeholder_pkcs7(OID_DATA)),
+            signature: spec.signed.then(Vec::new),
         },
-    )
+    );
+    if spec.signed { sign::sign_cab(cab) } else { cab }
 }
 
 /// The MSU: one MSZIP folder, signed layout, holding `WSUSSCAN.cab`, the
@@ -579,14 +516,15 @@ pub fn build_msu(spec: &Spec) -> Vec<u8> {
             attributes: ATTR_ARCHIVE,
         })
         .collect();
-    cabwrite::write_cab(
+    let msu = cabwrite::write_cab(
         &files,
         &CabOptions {
             method: Method::MsZip,
             set_id: 0,
-            signature: spec.signed.then(|| placeholder_pkcs7(OID_DATA)),
+            signature: spec.signed.then(Vec::new),
         },
-    )
+    );
+    if spec.signed { sign::sign_cab(msu) } else { msu }
 }
 
 /// Bump the last part of a dotted version.
@@ -863,13 +801,6 @@ mod tests {
                 assert_eq!(data, m.data, "{}", m.name);
             }
         }
-    }
-
-    #[test]
-    fn placeholder_pkcs7_is_one_der_sequence() {
-        let p = placeholder_pkcs7(OID_DATA);
-        assert_eq!(p[0], 0x30);
-        assert_eq!(p[1] as usize, p.len() - 2);
     }
 
     #[test]
