@@ -23,12 +23,15 @@ fn load(path: &Path) -> Package {
 /// Integrity findings plus KB findings, as `verify --kb` computes them.
 fn verify(pkg: &Package) -> Vec<Finding> {
     let mut f = integrity::check(pkg);
-    // The samples carry placeholder PKCS#7s (no signer): the trust check
-    // reports them as unchecked; signing the samples is pending (issue 19).
+    // The samples are signed by the TEST-ONLY CA: trust its root, as
+    // `--trust-root testdata/trust/test-keys/TEST-ONLY-root.pem` does.
     f.extend(
-        signature::check(pkg)
-            .into_iter()
-            .filter(|f| !f.code.starts_with("trust-unchecked-")),
+        signature::check_trust(
+            pkg,
+            &kbinspect::model::LoadOptions::default(),
+            &sample::sign::trust_options(),
+        )
+        .0,
     );
     f.extend(anomaly::check(pkg));
     let (k, summary) = kbcheck::check(pkg, &article(), &kbcheck::KbOptions::default());
@@ -84,7 +87,8 @@ fn variants_fail_with_exactly_the_right_finding() {
         let findings = verify(&load(&path));
         let got = codes(&findings, Severity::Warning);
         let want: &[&str] = match v {
-            Variant::TamperedPayload => &["digest-mismatch"],
+            // The catalog lists the file as built: its hash is not there.
+            Variant::TamperedPayload => &["catalog-mismatch", "digest-mismatch"],
             Variant::VersionMismatch => &["kb-version-mismatch"],
             Variant::SizeMismatch => &["kb-size-mismatch"],
             Variant::MissingFile => &["kb-missing"],

@@ -410,7 +410,7 @@ pub fn package_members(spec: &Spec) -> Vec<CabFile> {
             digests.push(manifests::sha256(&data));
             // The catalog lists the file as built (a tampered byte is a
             // change after signing).
-            listed.push((format!("{keyform}\\{}", f.name), data.clone()));
+            listed.push((f.name.clone(), data.clone()));
             if let Some(b) = f
                 .tamper
                 .and_then(|t| usize::try_from(t).ok())

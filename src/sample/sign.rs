@@ -116,6 +116,17 @@ pub fn test_ca() -> &'static TestCa {
     })
 }
 
+/// The embedded Microsoft roots plus the TEST-ONLY root: what
+/// `--trust-root testdata/trust/test-keys/TEST-ONLY-root.pem` gives, for
+/// tests that verify the samples in-process.
+pub fn trust_options() -> crate::trust::package::TrustOptions {
+    let mut opts = crate::trust::package::TrustOptions::default();
+    opts.store
+        .add_pem(ROOT_PEM, "testdata/trust/test-keys/TEST-ONLY-root.pem")
+        .expect("TEST-ONLY-root.pem parses");
+    opts
+}
+
 fn oid(s: &str) -> ObjectIdentifier {
     ObjectIdentifier::new_unwrap(s)
 }
@@ -328,9 +339,7 @@ mod tests {
     use crate::trust::chain::RootStore;
 
     fn store() -> RootStore {
-        let mut s = RootStore::microsoft();
-        s.add_pem(ROOT_PEM, "TEST-ONLY-root.pem").unwrap();
-        s
+        trust_options().store
     }
 
     #[test]
