@@ -13,9 +13,9 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use der::Decode;
 use der::Encode;
 use der::asn1::ObjectIdentifier;
-use der::Decode;
 use rand::SeedableRng;
 use rsa::pkcs8::EncodePrivateKey;
 use spki::{EncodePublicKey, SubjectPublicKeyInfoOwned};
@@ -90,8 +90,12 @@ fn main() -> anyhow::Result<()> {
     let signer_name = Name::from_str(SIGNER_NAME)?;
     // 2009-01-01 to 2049-12-31 (UTCTime): covers the samples' signing time.
     let validity = Validity::new(
-        x509_cert::time::Time::try_from(std::time::UNIX_EPOCH + Duration::from_secs(1_230_768_000))?,
-        x509_cert::time::Time::try_from(std::time::UNIX_EPOCH + Duration::from_secs(2_524_607_999))?,
+        x509_cert::time::Time::try_from(
+            std::time::UNIX_EPOCH + Duration::from_secs(1_230_768_000),
+        )?,
+        x509_cert::time::Time::try_from(
+            std::time::UNIX_EPOCH + Duration::from_secs(2_524_607_999),
+        )?,
     );
     let root_signer = rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(root_key.clone());
     let cert = |subject: &Name, ca: bool, serial: u32, key: &rsa::PrivateKey| {

@@ -40,3 +40,90 @@ fn samples_verify_with_every_payload_hashed() {
         assert!(comp.identity.version.starts_with("6.1.7600.2054"));
     }
 }
+
+/// The samples are signed by the TEST-ONLY CA (`testdata/trust/test-keys/`):
+/// `verify --kb … --trust-root TEST-ONLY-root.pem` passes with all four
+/// signatures (MSU, package CAB, two catalogs) verified and every document
+/// and payload file in a verified catalog; without `--trust-root` the
+/// verdict is FAIL and the findings name the untrusted test root.
+#[test]
+fn samples_pass_with_the_test_root_and_name_it_without() {
+    let root = common::testdata().join("trust/test-keys/TEST-ONLY-root.pem");
+    let kb = common::testdata().join("KB975354-nl.txt");
+    for (arch, files) in [("x86", 4), ("x64", 11), ("ia64", 7)] {
+        let msu = common::testdata().join(format!("Windows6.1-KB975354-{arch}.msu"));
+        let run = |trust: bool| {
+            let mut cmd = assert_cmd::Command::cargo_bin("kbinspect").unwrap();
+            cmd.args(["verify", "--format", "json"])
+                .arg(&msu)
+                .arg("--kb")
+                .arg(&kb);
+            if trust {
+                cmd.arg("--trust-root").arg(&root);
+            }
+            let out = cmd.output().unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            (out.status.code(), v)
+        };
+
+        let (code, v) = run(true);
+        assert_eq!(v["verdict"], "pass", "{arch}: {:#}", v["findings"]);
+        assert_eq!(code, Some(0), "{arch}");
+        assert_eq!(v["findings"].as_array().unwrap().len(), 0, "{arch}");
+        let s = &v["trust"]["summary"];
+        assert_eq!(s["signatures"], 4, "{arch}");
+        assert_eq!(s["signatures_verified"], 4, "{arch}");
+        assert_eq!(s["catalogs_verified"], 2, "{arch}");
+        assert_eq!(s["documents_covered"], s["documents"], "{arch}");
+        assert_eq!(s["files"], files, "{arch}");
+        assert_eq!(s["files_found"], files, "{arch}");
+        assert_eq!(
+            s["roots"],
+            serde_json::json!(["kbinspect TEST-ONLY root (not Microsoft)"]),
+            "{arch}"
+        );
+
+        let (code, v) = run(false);
+        assert_eq!(v["verdict"], "fail", "{arch}");
+        assert_eq!(code, Some(1), "{arch}");
+        let f = v["findings"].as_array().unwrap();
+        let untrusted: Vec<_> = f
+            .iter()
+            .filter(|f| f["code"] == "trust-untrusted-root")
+            .collect();
+        assert_eq!(untrusted.len(), 4, "{arch}: {f:#?}");
+        assert!(
+            untrusted.iter().all(|f| f["detail"]
+                .as_str()
+                .unwrap()
+                .contains("kbinspect TEST-ONLY root (not Microsoft)")),
+            "{arch}: {untrusted:#?}"
+        );
+    }
+}
+
+/// osslsigncode (when installed) agrees: the MSU's signature chains to the
+/// TEST-ONLY root and not to Microsoft's.
+#[test]
+fn osslsigncode_verifies_the_samples_with_the_test_root() {
+    if !common::have("osslsigncode") {
+        return;
+    }
+    let root = common::testdata().join("trust/test-keys/TEST-ONLY-root.pem");
+    for arch in ["x86", "x64", "ia64"] {
+        let msu = common::testdata().join(format!("Windows6.1-KB975354-{arch}.msu"));
+        let o = std::process::Command::new("osslsigncode")
+            .args(["verify", "-ignore-crl", "-in"])
+            .arg(&msu)
+            .arg("-CAfile")
+            .arg(&root)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success() && out.lines().any(|l| l.trim() == "Succeeded"),
+            "{arch}: {out}{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}

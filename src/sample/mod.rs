@@ -477,7 +477,11 @@ pub fn build_package_cab(spec: &Spec) -> Vec<u8> {
             signature: spec.signed.then(Vec::new),
         },
     );
-    if spec.signed { sign::sign_cab(cab) } else { cab }
+    if spec.signed {
+        sign::sign_cab(cab)
+    } else {
+        cab
+    }
 }
 
 /// The MSU: one MSZIP folder, signed layout, holding `WSUSSCAN.cab`, the
@@ -524,7 +528,11 @@ pub fn build_msu(spec: &Spec) -> Vec<u8> {
             signature: spec.signed.then(Vec::new),
         },
     );
-    if spec.signed { sign::sign_cab(msu) } else { msu }
+    if spec.signed {
+        sign::sign_cab(msu)
+    } else {
+        msu
+    }
 }
 
 /// Bump the last part of a dotted version.

@@ -46,8 +46,7 @@ use crate::trust::pkcs7::{DigestInfo, SpcAttributeTypeAndOptionalValue, SpcIndir
 /// Subject of the TEST-ONLY root certificate.
 pub const ROOT_NAME: &str = "CN=kbinspect TEST-ONLY root (not Microsoft),O=kbinspect test keys";
 /// Subject of the TEST-ONLY signer certificate.
-pub const SIGNER_NAME: &str =
-    "CN=kbinspect TEST-ONLY signer (not Microsoft),O=kbinspect test keys";
+pub const SIGNER_NAME: &str = "CN=kbinspect TEST-ONLY signer (not Microsoft),O=kbinspect test keys";
 /// The samples' signing time: 2009-10-08 12:00:00 UTC.
 pub const SIGNING_TIME: u64 = 1_255_003_200;
 
