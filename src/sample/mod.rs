@@ -647,7 +647,7 @@ impl Variant {
     pub fn expected(self) -> &'static str {
         match self {
             Variant::TamperedPayload => {
-                "amd64 vssapi.dll: SHA-256 differs from its manifest digest (sizes and versions still match the KB table)"
+                "amd64 vssapi.dll: SHA-256 differs from its manifest digest and from the package catalog's entry (sizes and versions still match the KB table)"
             }
             Variant::VersionMismatch => {
                 "x64 vsstrace.dll: version 6.1.7600.20543, the KB table says 6.1.7600.20542 (package self-consistent)"
@@ -666,7 +666,7 @@ impl Variant {
                 "x64 vssapi.dll: dated 2009-10-07 06:34, the KB table says 06-Oct-2009 06:34"
             }
             Variant::Unsigned => {
-                "the MSU and the package CAB carry no signature (no RESERVE_PRESENT header reserve, nothing appended)"
+                "the MSU and the package CAB carry no signature (no RESERVE_PRESENT header reserve, nothing appended); the catalogs are still signed"
             }
             Variant::ManifestNameMismatch => {
                 "the amd64 VssApi manifest's name is not the keyform of its assemblyIdentity"
