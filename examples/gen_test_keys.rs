@@ -109,7 +109,7 @@ fn main() -> anyhow::Result<()> {
                 ca,
             },
             SerialNumber::from(serial),
-            validity.clone(),
+            validity,
             spki,
         )?;
         anyhow::Ok(b.build::<_, rsa::pkcs1v15::Signature>(&root_signer)?)
