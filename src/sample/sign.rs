@@ -17,7 +17,8 @@
 //!   subject usage "catalog list") with one subject per listed file and
 //!   hash (SHA-1 and SHA-256), tagged by the hash as UTF-16 hex like
 //!   Microsoft's catalogs, with the `File` name/value attribute and the
-//!   flat-file `SpcIndirectDataContent`.
+//!   `SpcIndirectDataContent` (flat hash; PE files are also listed by
+//!   their PE Authenticode hashes).
 //!
 //! Signed attributes: contentType, signingTime, messageDigest (over the
 //! content's value octets, the Authenticode quirk). Certificates: the
@@ -58,6 +59,7 @@ const ROOT_PEM: &str = include_str!("../../testdata/trust/test-keys/TEST-ONLY-ro
 const OID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 const OID_SPC_INDIRECT: &str = "1.3.6.1.4.1.311.2.1.4";
 const OID_SPC_FLAT: &str = "1.3.6.1.4.1.311.2.1.25";
+const OID_SPC_PE_IMAGE: &str = "1.3.6.1.4.1.311.2.1.15";
 const OID_CTL: &str = "1.3.6.1.4.1.311.10.1";
 const OID_CATALOG_LIST: &str = "1.3.6.1.4.1.311.12.1.1";
 const OID_CATALOG_LIST_MEMBER: &str = "1.3.6.1.4.1.311.12.1.2";
@@ -276,7 +278,7 @@ fn utf16le(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn subject(name: &str, alg: Alg, hash: Vec<u8>) -> Subject {
+fn subject(name: &str, alg: Alg, hash: Vec<u8>, kind: &str) -> Subject {
     let tag = utf16le(&hex::encode_upper(&hash));
     let tag = tag[..tag.len() - 2].to_vec();
     let bmp: Vec<u8> = "File".encode_utf16().flat_map(u16::to_be_bytes).collect();
@@ -287,7 +289,7 @@ fn subject(name: &str, alg: Alg, hash: Vec<u8>) -> Subject {
     };
     let indirect = SpcIndirectDataContent {
         data: SpcAttributeTypeAndOptionalValue {
-            type_: oid(OID_SPC_FLAT),
+            type_: oid(kind),
             value: None,
         },
         message_digest: DigestInfo {
@@ -309,8 +311,11 @@ fn subject(name: &str, alg: Alg, hash: Vec<u8>) -> Subject {
     }
 }
 
-/// A signed catalog (`.cat`) listing each `(file name, bytes)` by its
-/// SHA-1 and its SHA-256, in the given order.
+/// A signed catalog (`.cat`) listing each `(file name, bytes)` by the
+/// SHA-1 and the SHA-256 of its bytes (member type flat file), in the
+/// given order, and PE images also by their SHA-1 and SHA-256 PE
+/// Authenticode hashes (member type PE image, as Microsoft lists PE files;
+/// `osslsigncode verify -catalog` looks PE files up by these).
 pub fn catalog(files: &[(String, &[u8])]) -> Vec<u8> {
     let mut subjects = Vec::with_capacity(files.len() * 2);
     let mut id = Vec::new();
@@ -318,7 +323,13 @@ pub fn catalog(files: &[(String, &[u8])]) -> Vec<u8> {
         for alg in [Alg::Sha1, Alg::Sha256] {
             let h = alg.hash(data);
             id.extend_from_slice(&h);
-            subjects.push(subject(name, alg, h));
+            subjects.push(subject(name, alg, h, OID_SPC_FLAT));
+        }
+        for alg in [Alg::Sha1, Alg::Sha256] {
+            if let Some(h) = digest::pe_authenticode(data, alg) {
+                id.extend_from_slice(&h);
+                subjects.push(subject(name, alg, h, OID_SPC_PE_IMAGE));
+            }
         }
     }
     let ctl = Ctl {
