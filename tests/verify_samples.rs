@@ -102,19 +102,24 @@ fn samples_pass_with_the_test_root_and_name_it_without() {
     }
 }
 
-/// osslsigncode (when installed) agrees: the MSU's signature chains to the
-/// TEST-ONLY root and not to Microsoft's.
+/// osslsigncode (when installed) agrees with the TEST-ONLY root: the MSU,
+/// the package CAB and both catalogs verify, and (`-catalog`) every PE
+/// payload is found in the package catalog.
 #[test]
 fn osslsigncode_verifies_the_samples_with_the_test_root() {
-    if !common::have("osslsigncode") {
+    if !common::have("osslsigncode") || !common::have("cabextract") {
         return;
     }
     let root = common::testdata().join("trust/test-keys/TEST-ONLY-root.pem");
-    for arch in ["x86", "x64", "ia64"] {
-        let msu = common::testdata().join(format!("Windows6.1-KB975354-{arch}.msu"));
-        let o = std::process::Command::new("osslsigncode")
-            .args(["verify", "-ignore-crl", "-in"])
-            .arg(&msu)
+    let ossl = |file: &std::path::Path, catalog: Option<&std::path::Path>| {
+        let mut cmd = std::process::Command::new("osslsigncode");
+        cmd.args(["verify", "-ignore-crl"]);
+        if let Some(c) = catalog {
+            cmd.arg("-catalog").arg(c);
+        }
+        let o = cmd
+            .arg("-in")
+            .arg(file)
             .arg("-CAfile")
             .arg(&root)
             .output()
@@ -122,8 +127,62 @@ fn osslsigncode_verifies_the_samples_with_the_test_root() {
         let out = String::from_utf8_lossy(&o.stdout);
         assert!(
             o.status.success() && out.lines().any(|l| l.trim() == "Succeeded"),
-            "{arch}: {out}{}",
+            "{}: {out}{}",
+            file.display(),
             String::from_utf8_lossy(&o.stderr)
         );
+    };
+    let extract = |cab: &std::path::Path, dir: &std::path::Path| {
+        let st = std::process::Command::new("cabextract")
+            .arg("-q")
+            .arg("-d")
+            .arg(dir)
+            .arg(cab)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "cabextract {}", cab.display());
+    };
+    for arch in ["x86", "x64", "ia64"] {
+        let msu = common::testdata().join(format!("Windows6.1-KB975354-{arch}.msu"));
+        ossl(&msu, None);
+        let tmp = tempfile::tempdir().unwrap();
+        extract(&msu, tmp.path());
+        let cab = tmp.path().join(format!("Windows6.1-KB975354-{arch}.cab"));
+        ossl(&cab, None);
+        let pkg = tmp.path().join("pkg");
+        extract(&cab, &pkg);
+        let mut cats = Vec::new();
+        let mut pes = Vec::new();
+        for e in walk(&pkg) {
+            let name = e.to_string_lossy().to_ascii_lowercase();
+            if name.ends_with(".cat") {
+                cats.push(e);
+            } else if name.ends_with(".dll") || name.ends_with(".exe") {
+                pes.push(e);
+            }
+        }
+        assert_eq!(cats.len(), 2, "{arch}");
+        for c in &cats {
+            ossl(c, None);
+        }
+        let package_cat = cats.iter().find(|c| !c.ends_with("update.cat")).unwrap();
+        assert!(!pes.is_empty(), "{arch}");
+        for f in &pes {
+            ossl(f, Some(package_cat));
+        }
     }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -278,6 +278,27 @@ fn utf16le(s: &str) -> Vec<u8> {
         .collect()
 }
 
+/// `SpcPeImageData { flags BIT STRING (empty), file [0] SpcLink }` with
+/// the link Microsoft writes, `file [2] { unicode [0] "<<<Obsolete>>>" }`
+/// (osslsigncode's catalog check wants it on PE-image members).
+fn pe_image_data() -> Any {
+    let text: Vec<u8> = "<<<Obsolete>>>"
+        .encode_utf16()
+        .flat_map(u16::to_be_bytes)
+        .collect();
+    let mut unicode = vec![0x80, text.len() as u8];
+    unicode.extend_from_slice(&text);
+    let mut file = vec![0xA2, unicode.len() as u8];
+    file.extend_from_slice(&unicode);
+    let mut link = vec![0xA0, file.len() as u8];
+    link.extend_from_slice(&file);
+    let mut body = vec![0x03, 0x01, 0x00];
+    body.extend_from_slice(&link);
+    let mut der = vec![0x30, body.len() as u8];
+    der.extend_from_slice(&body);
+    Any::from_der(&der).expect("SpcPeImageData DER")
+}
+
 fn subject(name: &str, alg: Alg, hash: Vec<u8>, kind: &str) -> Subject {
     let tag = utf16le(&hex::encode_upper(&hash));
     let tag = tag[..tag.len() - 2].to_vec();
@@ -290,7 +311,7 @@ fn subject(name: &str, alg: Alg, hash: Vec<u8>, kind: &str) -> Subject {
     let indirect = SpcIndirectDataContent {
         data: SpcAttributeTypeAndOptionalValue {
             type_: oid(kind),
-            value: None,
+            value: (kind == OID_SPC_PE_IMAGE).then(pe_image_data),
         },
         message_digest: DigestInfo {
             algorithm: alg_id(if alg == Alg::Sha1 {
