@@ -38,6 +38,10 @@ pub struct Options {
     pub filter: Option<globset::GlobSet>,
     /// Replace existing regular files.
     pub force: bool,
+    /// Levels of the tree to write: `Some(1)` writes the input's own
+    /// members, nested cabinets as files (as `cabextract` without
+    /// recursion); `Some(2)` opens those one level; `None` all levels.
+    pub depth: Option<u32>,
     pub limits: Limits,
 }
 
@@ -105,6 +109,9 @@ struct Extractor<'o> {
     /// Directories this run made or found to be real directories: checked
     /// once, not once per file written into them.
     dirs_checked: std::collections::HashSet<PathBuf>,
+    /// Tree paths (with a trailing `/`) of containers written as files:
+    /// their members are in that file and are not written again.
+    whole: Vec<String>,
     report: ExtractReport,
 }
 
@@ -153,16 +160,29 @@ impl Extractor<'_> {
         r: &mut dyn BufRead,
         progress: &mut dyn FnMut(u64),
     ) -> anyhow::Result<()> {
-        if meta.is_container && self.opts.layout == Layout::Nested {
-            return Ok(()); // becomes a directory when its members are written
+        if self.whole.iter().any(|w| meta.path.starts_with(w.as_str())) {
+            return Ok(()); // inside a container written as a file
         }
+        if self.opts.depth.is_some_and(|d| meta.depth >= d) {
+            return Ok(()); // below --depth: inside a container written whole
+        }
+        let matched = self
+            .opts
+            .filter
+            .as_ref()
+            .is_none_or(|f| f.is_match(&meta.path) || f.is_match(&meta.name));
         if meta.is_container {
-            return Ok(()); // flat: only leaves
-        }
-        if let Some(f) = &self.opts.filter
-            && !f.is_match(&meta.path)
-            && !f.is_match(&meta.name)
-        {
+            // A nested cabinet is written as a file at the last level of
+            // --depth, or when the filter names it; else, nested, it
+            // becomes a directory of its members and, flat, only its
+            // leaves are written.
+            let last_level = self.opts.depth == Some(meta.depth + 1);
+            let named = self.opts.filter.is_some() && matched;
+            if !(last_level && matched) && !named {
+                return Ok(());
+            }
+            self.whole.push(format!("{}/", meta.path));
+        } else if !matched {
             return Ok(());
         }
         let source = match self.opts.layout {
@@ -398,6 +418,7 @@ pub fn extract(
         opts,
         taken: HashMap::new(),
         dirs_checked: Default::default(),
+        whole: Vec::new(),
         report: ExtractReport {
             input: input.display().to_string(),
             output_dir: root.display().to_string(),
@@ -488,6 +509,7 @@ pub fn expand(
         opts,
         taken: HashMap::new(),
         dirs_checked: Default::default(),
+        whole: Vec::new(),
         report: ExtractReport {
             input: input.display().to_string(),
             output_dir: root.display().to_string(),

@@ -19,7 +19,13 @@ pub struct Args {
     /// Mirror the tree; a nested cabinet becomes a directory of its contents (default)
     #[arg(long)]
     pub nested: bool,
-    /// Only extract members whose path or name matches this glob (repeatable)
+    /// Levels of the tree to write: 1 = the input's own members, nested
+    /// cabinets as files (as `cabextract` without recursion, or
+    /// `expand -F:*` on Windows); 2 = one level further; default all
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub depth: Option<u32>,
+    /// Only extract members whose path or name matches this glob (repeatable);
+    /// a nested cabinet that matches is written as a file
     #[arg(long)]
     pub filter: Vec<String>,
     /// Replace existing files
@@ -54,6 +60,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         },
         filter,
         force: args.force,
+        depth: args.depth,
         limits: args.limits.limits(),
     };
     let size = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
