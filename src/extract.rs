@@ -36,6 +36,8 @@ pub struct Options {
     pub layout: Layout,
     /// Only members whose tree path or stored name matches are written.
     pub filter: Option<globset::GlobSet>,
+    /// The globs of `filter` as the user gave them, for messages.
+    pub filter_text: Option<String>,
     /// Replace existing regular files.
     pub force: bool,
     /// Levels of the tree to write: `Some(1)` writes the input's own
@@ -72,8 +74,15 @@ pub struct ExtractReport {
     pub skipped: Vec<Skipped>,
     pub bytes_written: u64,
     pub containers: Vec<ContainerInfo>,
+    /// Members that the filter and depth selected (written or skipped).
+    pub selected: usize,
+    /// True when every selected member was written (and something was
+    /// selected): a run that did not write all it was asked to write is
+    /// not complete, and the command exits 1.
+    pub complete: bool,
     /// Reader findings plus `extract-unsafe-name`, `extract-collision`,
-    /// `extract-exists`, `extract-write`.
+    /// `extract-exists`, `extract-write`, `extract-duplicate`,
+    /// `extract-filter-empty`.
     pub findings: Vec<Finding>,
 }
 
@@ -185,6 +194,7 @@ impl Extractor<'_> {
         } else if !matched {
             return Ok(());
         }
+        self.report.selected += 1;
         let source = match self.opts.layout {
             Layout::Nested => meta.path.as_str(),
             Layout::Flat => meta.name.as_str(),
@@ -262,6 +272,18 @@ impl Extractor<'_> {
         // replaces the earlier one: the last wins, as in cabextract and
         // 7-Zip, and as `verify` reads it (one rule for every command).
         let replacing = self.taken.get(&key).cloned();
+        // Flat, two different members can have one name: that is a
+        // collision, not an alias; the later one is not written.
+        if let Some((first, path)) = &replacing
+            && self.opts.layout == Layout::Flat
+            && tree_key(first) != tree_key(who)
+        {
+            let why = format!(
+                "same name as {first} in --flat ({}); not written",
+                path.display()
+            );
+            return Err((Some("extract-collision"), why));
+        }
         let (dir, final_path) = match &replacing {
             Some((first, path)) => {
                 self.report.findings.push(Finding::warning(
@@ -390,6 +412,28 @@ impl Extractor<'_> {
     }
 }
 
+/// The key of a tree path once extracted nested: two members with one key
+/// are aliases (one file), not a collision.
+fn tree_key(path: &str) -> String {
+    let s = sanitize(path).map_or_else(|_| path.to_string(), |s| s.to_slash());
+    crate::container::names::member_key(&s)
+}
+
+/// Fail before anything is created when the input cannot be opened.
+fn readable(input: &Path) -> Result<(), container::Error> {
+    let io = |e| container::Error::Io {
+        path: input.display().to_string(),
+        source: e,
+    };
+    let md = std::fs::metadata(input).map_err(io)?;
+    if md.is_dir() {
+        std::fs::read_dir(input).map_err(io)?;
+    } else {
+        std::fs::File::open(input).map_err(io)?;
+    }
+    Ok(())
+}
+
 /// Internal code of [`Extractor::place`] for a directory that cannot be made.
 const DIR_IN_THE_WAY: &str = "extract-dir";
 
@@ -407,6 +451,7 @@ pub fn extract(
     opts: &Options,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ExtractReport, container::Error> {
+    readable(input)?;
     let io = |e| container::Error::Io {
         path: out_dir.display().to_string(),
         source: e,
@@ -427,6 +472,8 @@ pub fn extract(
             skipped: vec![],
             bytes_written: 0,
             containers: vec![],
+            selected: 0,
+            complete: false,
             findings: vec![],
         },
     };
@@ -443,6 +490,16 @@ pub fn extract(
     let mut findings = walk.findings;
     findings.append(&mut report.findings);
     report.findings = findings;
+    let filter_empty = report.selected == 0 && opts.filter.is_some();
+    if filter_empty {
+        let globs = opts.filter_text.as_deref().unwrap_or("");
+        report.findings.push(Finding::warning(
+            "extract-filter-empty",
+            &report.input,
+            format!("no member matches --filter {globs}; nothing written"),
+        ));
+    }
+    report.complete = !filter_empty && report.skipped.is_empty();
     Ok(report)
 }
 
@@ -492,6 +549,7 @@ pub fn expand(
     progress: &mut dyn FnMut(u64),
 ) -> anyhow::Result<ExpandReport> {
     use crate::model::{Expansion, LoadOptions, Location, Package, expansion_error};
+    readable(input)?;
     std::fs::create_dir_all(out_dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out_dir.display()))?;
     let root = out_dir
@@ -518,6 +576,8 @@ pub fn expand(
             skipped: vec![],
             bytes_written: 0,
             containers: vec![],
+            selected: 0,
+            complete: false,
             findings: pkg.findings.clone(),
         },
     };

@@ -59,6 +59,13 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             Layout::Nested
         },
         filter,
+        filter_text: (!args.filter.is_empty()).then(|| {
+            args.filter
+                .iter()
+                .map(|g| format!("'{g}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
         force: args.force,
         depth: args.depth,
         limits: args.limits.limits(),
@@ -84,7 +91,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     // The error's text already includes its cause; keep the chain flat.
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish_and_clear();
-    let code = kbinspect::finding::exit_code(&report.findings);
+    // A run that did not write all it was asked to write is not a success.
+    let code = kbinspect::finding::exit_code(&report.findings).max(i32::from(!report.complete));
     if args.format == Format::Json {
         super::print_json(&report)?;
         return Ok(code);
@@ -115,16 +123,53 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             f.severity, f.code, f.subject, f.detail
         )?;
     }
-    writeln!(
-        out,
-        "{} files, {} bytes written to {}; {} skipped",
-        report.written.len(),
-        report.bytes_written,
-        report.output_dir,
-        report.skipped.len()
-    )?;
+    writeln!(out, "{}", summary(&report))?;
     out.flush()?;
     Ok(code)
+}
+
+/// The last line: what was written and, when not everything, what was not
+/// and why, by finding code.
+fn summary(report: &kbinspect::extract::ExtractReport) -> String {
+    let head = format!(
+        "{} files, {} bytes written to {}",
+        report.written.len(),
+        report.bytes_written,
+        report.output_dir
+    );
+    if report.complete {
+        return head;
+    }
+    if let Some(f) = report
+        .findings
+        .iter()
+        .find(|f| f.code == "extract-filter-empty")
+    {
+        return format!("incomplete: {head}; {}", f.detail);
+    }
+    let mut why: Vec<(&str, usize)> = Vec::new();
+    for s in &report.skipped {
+        let code = report
+            .findings
+            .iter()
+            .find(|f| f.subject == s.path && f.code.starts_with("extract-"))
+            .map_or("read error", |f| match f.code.as_str() {
+                "extract-exists" => "already exist (use --force)",
+                "extract-collision" => "name collisions (--flat)",
+                "extract-unsafe-name" => "unsafe names",
+                _ => "write errors",
+            });
+        match why.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => *n += 1,
+            None => why.push((code, 1)),
+        }
+    }
+    let why: Vec<String> = why.iter().map(|(c, n)| format!("{n} {c}")).collect();
+    format!(
+        "incomplete: {head}; {} not written: {}",
+        report.skipped.len(),
+        why.join(", ")
+    )
 }
 
 fn render_expand(report: &ExpandReport, format: Format) -> anyhow::Result<i32> {
