@@ -342,12 +342,23 @@ impl Extractor<'_> {
             builder.permissions(std::fs::Permissions::from_mode(0o644));
         }
         let write_err = |why: String| (Some("extract-write"), why);
-        let mut tmp = builder.tempfile_in(&dir).map_err(|e| {
-            write_err(format!(
-                "cannot create a temporary file in {}: {e}",
-                dir.display()
-            ))
-        })?;
+        // Created and registered under the interrupt lock: a signal never
+        // finds a temporary file it does not know about.
+        let (mut tmp, _part) = {
+            let mut st = interrupt_state();
+            if st.stopped {
+                return Err(write_err("interrupted".to_string()));
+            }
+            let tmp = builder.tempfile_in(&dir).map_err(|e| {
+                write_err(format!(
+                    "cannot create a temporary file in {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            st.parts.push(tmp.path().to_path_buf());
+            let part = PartGuard(tmp.path().to_path_buf());
+            (tmp, part)
+        };
         let mut sha256 = expect.map(|_| sha2::Sha256::new());
         let mut sha1 = expect.map(|_| sha1::Sha1::new());
         let mut n = 0u64;
@@ -396,6 +407,10 @@ impl Extractor<'_> {
             // A filesystem without mtimes is not a reason to fail.
             let _ = tmp.as_file().set_modified(t);
         }
+        let mut st = interrupt_state();
+        if st.stopped {
+            return Err(write_err("interrupted".to_string()));
+        }
         if self.opts.force || replacing.is_some() {
             tmp.persist(&final_path)
                 .map_err(|e| write_err(e.error.to_string()))?;
@@ -408,6 +423,7 @@ impl Extractor<'_> {
                 ))
             })?;
         }
+        st.written += 1;
         Ok(n)
     }
 }
@@ -432,6 +448,46 @@ fn readable(input: &Path) -> Result<(), container::Error> {
         std::fs::File::open(input).map_err(io)?;
     }
     Ok(())
+}
+
+/// Temporary files being written, for an interrupt (SIGINT, SIGTERM).
+struct InterruptState {
+    parts: Vec<PathBuf>,
+    /// Files renamed to their final name by this process.
+    written: usize,
+    stopped: bool,
+}
+
+static INTERRUPT: std::sync::Mutex<InterruptState> = std::sync::Mutex::new(InterruptState {
+    parts: Vec::new(),
+    written: 0,
+    stopped: false,
+});
+
+fn interrupt_state() -> std::sync::MutexGuard<'static, InterruptState> {
+    INTERRUPT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Unregisters a temporary file when it is renamed or dropped.
+struct PartGuard(PathBuf);
+
+impl Drop for PartGuard {
+    fn drop(&mut self) {
+        interrupt_state().parts.retain(|p| p != &self.0);
+    }
+}
+
+/// For a signal handler: stop [`extract`] and [`expand`] from creating or
+/// renaming any more files, remove the temporary `.kbinspect-*.part` files
+/// being written, and return how many files were written so far. The caller
+/// then exits; nothing under a final name is partial.
+pub fn interrupt() -> usize {
+    let mut st = interrupt_state();
+    st.stopped = true;
+    for p in std::mem::take(&mut st.parts) {
+        let _ = std::fs::remove_file(p);
+    }
+    st.written
 }
 
 /// Internal code of [`Extractor::place`] for a directory that cannot be made.

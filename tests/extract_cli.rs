@@ -306,3 +306,68 @@ fn empty_filter_and_unreadable_input() {
         assert!(!out.exists(), "-o created for an unreadable input");
     }
 }
+
+/// Any `.kbinspect-*.part` file under `dir`.
+fn parts(dir: &Path) -> Vec<String> {
+    if !dir.exists() {
+        return Vec::new();
+    }
+    files(dir)
+        .into_iter()
+        .filter(|f| {
+            f.rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with(".kbinspect-") && n.ends_with(".part"))
+        })
+        .collect()
+}
+
+/// SIGINT (and SIGTERM) while a 2 GiB member is being written: the
+/// temporary file is removed, one line says how far it got, exit 130.
+#[cfg(unix)]
+#[test]
+fn interrupt_leaves_no_part_file() {
+    let input = corpus_or_skip!("cabextract-tests/cabs/large-files-cab.cab");
+    for (signal, code) in [("INT", 130), ("TERM", 130)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("out");
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("kbinspect"))
+            .arg("extract")
+            .arg("--filter")
+            .arg("*/lzx21-2gb.txt")
+            .arg("-o")
+            .arg(&out)
+            .arg(&input)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the member is being written.
+        let start = std::time::Instant::now();
+        while parts(&out).is_empty() {
+            assert!(start.elapsed().as_secs() < 120, "no .part file appeared");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "finished before the signal"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let st = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(code), "SIG{signal}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            err.lines().last(),
+            Some("interrupted: 0 files written"),
+            "{err}"
+        );
+        assert_eq!(parts(&out), Vec::<String>::new(), "SIG{signal}");
+        assert!(files(&out).is_empty());
+    }
+}
