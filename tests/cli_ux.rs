@@ -1,0 +1,73 @@
+//! The command line as a user meets it (issue 16): broken pipes, size
+//! units, error messages, `--help` of every command.
+mod common;
+
+use std::process::{Command as Std, Stdio};
+
+use assert_cmd::Command;
+
+fn kbinspect() -> Command {
+    Command::cargo_bin("kbinspect").unwrap()
+}
+
+/// Run with stdout a pipe whose reader is gone before anything is written
+/// (`kbinspect … | head -0`): every write fails with EPIPE.
+fn closed_pipe(args: &[&str]) -> std::process::Output {
+    let mut child = Std::new(assert_cmd::cargo::cargo_bin("kbinspect"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+/// A broken pipe is not an error, in every command and every format.
+#[test]
+fn broken_pipe_exits_zero_in_every_format() {
+    let msu = common::testdata().join("Windows6.1-KB975354-x64.msu");
+    let msu = msu.to_str().unwrap();
+    let kb = common::testdata().join("KB975354-nl.txt");
+    let kb = kb.to_str().unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runs: Vec<Vec<String>> = Vec::new();
+    for format in ["table", "json"] {
+        for cmd in [
+            vec!["ls", msu],
+            vec!["ls", "--test", msu],
+            vec!["list", msu],
+            vec!["verify", msu],
+            vec!["verify", msu, "--kb", kb],
+            vec!["diff", msu, msu],
+        ] {
+            let mut v: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+            v.extend(["--format".to_string(), format.to_string()]);
+            runs.push(v);
+        }
+        let out = tmp.path().join(format!("x-{format}"));
+        runs.push(vec![
+            "extract".into(),
+            msu.into(),
+            "--format".into(),
+            format.into(),
+            "-o".into(),
+            out.display().to_string(),
+        ]);
+    }
+    for format in ["table", "json", "csv"] {
+        runs.push(vec![
+            "kb".into(),
+            kb.into(),
+            "--format".into(),
+            format.into(),
+        ]);
+    }
+    for args in &runs {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = closed_pipe(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
+    }
+}
