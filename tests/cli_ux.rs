@@ -71,3 +71,50 @@ fn broken_pipe_exits_zero_in_every_format() {
         assert!(!err.contains("Broken pipe"), "{args:?}: {err}");
     }
 }
+
+/// Size limits take binary units (K = KiB = 1024) as well as bytes.
+#[test]
+fn size_limits_accept_units() {
+    let msu = common::testdata().join("Windows6.1-KB975354-x64.msu");
+    for (value, bytes) in [
+        ("10K", 10_240u64),
+        ("10KiB", 10_240),
+        ("10k", 10_240),
+        ("10240", 10_240),
+        ("20KB", 20_480),
+    ] {
+        let o = kbinspect()
+            .arg("ls")
+            .arg(&msu)
+            .args(["--max-total-size", value])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{value}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("(limit {bytes}; raise it with --max-total-size)")),
+            "{value}: {err}"
+        );
+    }
+    for value in ["1GiB", "512M", "1G", "2T", "1TiB"] {
+        for flag in ["--max-total-size", "--max-member-size", "--ratio-floor"] {
+            kbinspect()
+                .arg("ls")
+                .arg(&msu)
+                .args([flag, value])
+                .assert()
+                .code(0);
+        }
+    }
+    for bad in ["1X", "GiB", "-1K", "99999999T"] {
+        let o = kbinspect()
+            .arg("ls")
+            .arg(&msu)
+            .arg(format!("--max-total-size={bad}"))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{bad}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("invalid value"), "{bad}: {err}");
+    }
+}
