@@ -118,3 +118,28 @@ fn size_limits_accept_units() {
         assert!(err.contains("invalid value"), "{bad}: {err}");
     }
 }
+
+/// Every command's `--help` is a snapshot (`expand`'s is in msdelta_cli),
+/// so changes show up in review, and each has examples.
+#[test]
+fn help_snapshots() {
+    for cmd in ["", "ls", "extract", "list", "verify", "kb", "diff"] {
+        let mut c = kbinspect();
+        if !cmd.is_empty() {
+            c.arg(cmd);
+        }
+        let o = c.arg("--help").output().unwrap();
+        assert!(o.status.success(), "{cmd}");
+        let text = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            text.contains("\nExamples:\n  kbinspect "),
+            "{cmd}: no examples"
+        );
+        let name = if cmd.is_empty() {
+            "help".to_string()
+        } else {
+            format!("{cmd}_help")
+        };
+        insta::assert_snapshot!(name, text);
+    }
+}

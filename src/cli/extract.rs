@@ -7,6 +7,9 @@ use super::ls::LimitArgs;
 use kbinspect::extract::{ExpandReport, Layout, Options, expand, extract};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  kbinspect extract update.msu -o out/                    # the whole tree, nested\n  kbinspect extract update.msu -o out/ --depth 1          # the MSU's own members: the .cab for DISM\n  kbinspect extract update.msu -o out/ --filter '*.cab'   # just the cabinets, as files\n  kbinspect extract update.msu -o out/ --flat --filter '*.mum'\n  kbinspect extract update.msu -o out/ --expand           # proven files by component\n\nExit codes: 0 everything asked for was written, 1 something was not\n(existing files without --force, --flat collisions, unsafe names, a filter\nthat matches nothing, errors), 2 could not run, 130 interrupted."
+)]
 pub struct Args {
     /// Package to extract: .msu, .cab (first part of a set) or an expanded folder
     pub input: std::path::PathBuf,

@@ -45,6 +45,9 @@ impl XmlLimitArgs {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  kbinspect list Windows6.1-KB975354-x64.msu\n  kbinspect list update.msu --format json | jq '.components[].files[].name'\n  kbinspect list expanded-folder/\n  kbinspect list windows10.0-kb5034441-x64.msu --dcm-base wcp.dll\n\nExit codes: 0 clean, 1 findings of error severity, 2 could not run."
+)]
 pub struct Args {
     /// Package: .msu, .cab or a folder holding an expanded package
     pub input: std::path::PathBuf,

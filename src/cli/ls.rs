@@ -81,6 +81,9 @@ pub enum HashArg {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  kbinspect ls Windows6.1-KB975354-x64.msu\n  kbinspect ls update.msu --test --hash md5      # decode all; MD5s as `cabextract -t`\n  kbinspect ls update.msu --format json | jq '.members[].path'\n  kbinspect ls big.cab --max-total-size 100GiB\n\nExit codes: 0 clean, 1 findings of error severity, 2 could not run."
+)]
 pub struct Args {
     /// Package to list: .msu, .cab (first part of a set) or an expanded folder
     pub input: std::path::PathBuf,
