@@ -143,3 +143,31 @@ fn help_snapshots() {
         insta::assert_snapshot!(name, text);
     }
 }
+
+/// An input that does not exist: the cause is printed once, exit 2.
+#[test]
+fn io_error_cause_printed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing.msu");
+    let m = missing.to_str().unwrap();
+    let out = tmp.path().join("out");
+    let o = out.to_str().unwrap();
+    for args in [
+        vec!["ls", m],
+        vec!["ls", "--test", m],
+        vec!["list", m],
+        vec!["verify", m],
+        vec!["diff", m, m],
+        vec!["extract", m, "-o", o],
+        vec!["extract", "--expand", m, "-o", o],
+    ] {
+        let r = kbinspect().args(&args).output().unwrap();
+        assert_eq!(r.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(
+            err,
+            format!("kbinspect: error: {m}: No such file or directory (os error 2)\n"),
+            "{args:?}"
+        );
+    }
+}

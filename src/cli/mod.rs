@@ -31,6 +31,23 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The error and its causes on one line, `a: b: c`, each cause once: an
+/// error whose text already ends with its cause's (`Error::Io` shows
+/// "path: cause") does not get it again.
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for c in e.chain() {
+        let s = c.to_string();
+        if msg.is_empty() {
+            msg = s;
+        } else if !msg.ends_with(&s) {
+            msg.push_str(": ");
+            msg.push_str(&s);
+        }
+    }
+    msg
+}
+
 /// Print a value as pretty JSON on stdout.
 #[allow(dead_code)]
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
