@@ -187,7 +187,7 @@ impl Extractor<'_> {
             // leaves are written.
             let last_level = self.opts.depth == Some(meta.depth + 1);
             let named = self.opts.filter.is_some() && matched;
-            if !(last_level && matched) && !named {
+            if !(named || (last_level && matched)) {
                 return Ok(());
             }
             self.whole.push(format!("{}/", meta.path));
