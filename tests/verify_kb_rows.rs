@@ -178,3 +178,36 @@ fn real_package_against_another_article() {
     assert!(text.contains("kb-article-mismatch"), "{text}");
     assert!(text.contains("the package is KB4538483, the article is about KB975354"));
 }
+
+/// `kb-no-table` lists the tables the article has and the --table values.
+#[test]
+fn no_table_lists_the_articles_tables() {
+    let o = kbinspect()
+        .arg("verify")
+        .arg(common::testdata().join("Windows6.1-KB975354-x64.msu"))
+        .arg("--kb")
+        .arg(common::testdata().join("KB975354-nl.txt"))
+        .args(["--table", "arm64", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let f = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "kb-no-table")
+        .unwrap();
+    let d = f["detail"].as_str().unwrap();
+    assert!(
+        d.starts_with("the article has no file table for arm64; choose one with --table "),
+        "{d}"
+    );
+    for want in ["x86", "x64", "ia64", "its tables: line "] {
+        assert!(d.contains(want), "{want}: {d}");
+    }
+    assert!(
+        d.contains("Windows Server 2008 R2 en Windows7 op basis van x64"),
+        "{d}"
+    );
+}

@@ -232,7 +232,11 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
         findings.push(Finding::error(
             "kb-no-table",
             &pkg.input,
-            format!("the article has no file table for {arch:?}; choose one with --table"),
+            format!(
+                "the article has no file table for {}; {}",
+                format!("{arch:?}").to_lowercase(),
+                tables_available(article)
+            ),
         ));
         return (findings, summary);
     }
@@ -315,6 +319,34 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
         ));
     }
     (findings, summary)
+}
+
+/// What `kb-no-table` offers instead: the architectures the article has
+/// tables for (`--table` values), and each table by line and heading.
+fn tables_available(article: &Article) -> String {
+    if article.tables.is_empty() {
+        return "it has no file tables at all".to_string();
+    }
+    let mut archs: Vec<String> = Vec::new();
+    for t in &article.tables {
+        if let Some(a) = t.arch {
+            let a = format!("{a:?}").to_lowercase();
+            if !archs.contains(&a) {
+                archs.push(a);
+            }
+        }
+    }
+    let list: Vec<String> = article
+        .tables
+        .iter()
+        .map(|t| format!("line {}: {}", t.line, table_name(t)))
+        .collect();
+    let choose = if archs.is_empty() {
+        "no table names an architecture".to_string()
+    } else {
+        format!("choose one with --table {}", archs.join("|"))
+    };
+    format!("{choose}; its tables: {}", list.join("; "))
 }
 
 /// The row architectures a package of `arch` installs.
