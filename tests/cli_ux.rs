@@ -171,3 +171,57 @@ fn io_error_cause_printed_once() {
         );
     }
 }
+
+/// A package on standard input (`-`), as `kb -` allows for articles.
+#[test]
+fn package_on_standard_input() {
+    let msu = common::testdata().join("Windows6.1-KB975354-x64.msu");
+    let kb = common::testdata().join("KB975354-nl.txt");
+    let json = |args: &[&str], from_stdin: bool| -> serde_json::Value {
+        let mut c = kbinspect();
+        c.args(args);
+        if from_stdin {
+            c.arg("-").pipe_stdin(&msu).unwrap();
+        } else {
+            c.arg(&msu);
+        }
+        let o = c.args(["--format", "json"]).output().unwrap();
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout)
+            .unwrap_or_else(|_| panic!("{args:?}: {}", String::from_utf8_lossy(&o.stderr)));
+        // The exit code, compared between the two ways in.
+        v["exit"] = o.status.code().into();
+        v
+    };
+    let a = json(&["ls"], false);
+    let b = json(&["ls"], true);
+    assert_eq!(a["members"], b["members"]);
+    assert_eq!(b["exit"], 0);
+    assert!(!a["members"].as_array().unwrap().is_empty());
+    let a = json(&["list"], false);
+    let b = json(&["list"], true);
+    assert_eq!(a["components"], b["components"]);
+    let kb = kb.to_str().unwrap();
+    let a = json(&["verify", "--kb", kb], false);
+    let b = json(&["verify", "--kb", kb], true);
+    assert_eq!(b["kb"]["rows_matched"], 17);
+    assert_eq!(a["exit"], b["exit"]);
+    assert_eq!(a["verdict"], b["verdict"]);
+    assert_eq!(a["kb"]["rows"], b["kb"]["rows"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = kbinspect()
+        .args(["extract", "--depth", "1", "-o"])
+        .arg(&out)
+        .arg("-")
+        .pipe_stdin(&msu)
+        .unwrap()
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.join("Windows6.1-KB975354-x64.cab").is_file());
+}

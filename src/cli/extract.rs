@@ -11,7 +11,7 @@ use kbinspect::extract::{ExpandReport, Layout, Options, expand, extract};
     after_help = "Examples:\n  kbinspect extract update.msu -o out/                    # the whole tree, nested\n  kbinspect extract update.msu -o out/ --depth 1          # the MSU's own members: the .cab for DISM\n  kbinspect extract update.msu -o out/ --filter '*.cab'   # just the cabinets, as files\n  kbinspect extract update.msu -o out/ --flat --filter '*.mum'\n  kbinspect extract update.msu -o out/ --expand           # proven files by component\n\nExit codes: 0 everything asked for was written, 1 something was not\n(existing files without --force, --flat collisions, unsafe names, a filter\nthat matches nothing, errors), 2 could not run, 130 interrupted."
 )]
 pub struct Args {
-    /// Package to extract: .msu, .cab (first part of a set) or an expanded folder
+    /// Package to extract: .msu, .cab (first part of a set) or an expanded folder (`-`: standard input)
     pub input: std::path::PathBuf,
     /// Output directory (created when missing)
     #[arg(short = 'o', long = "output")]
@@ -80,12 +80,13 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         depth: args.depth,
         limits: args.limits.limits(),
     };
-    let size = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
+    let (input, _stdin) = super::input_path(&args.input)?;
+    let size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
     let bar = super::progress(size, "extracting");
     bar.set_length(0);
     let mut done = 0u64;
     if args.expand {
-        let report = expand(&args.input, &args.output, &opts, &mut |n| {
+        let report = expand(&input, &args.output, &opts, &mut |n| {
             done += n;
             bar.set_position(done);
             bar.set_length(done.max(size));
@@ -93,7 +94,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         bar.finish_and_clear();
         return render_expand(&report, args.format);
     }
-    let report = extract(&args.input, &args.output, &opts, &mut |n| {
+    let report = extract(&input, &args.output, &opts, &mut |n| {
         done += n;
         bar.set_position(done);
         bar.set_length(done.max(size));

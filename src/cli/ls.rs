@@ -85,7 +85,7 @@ pub enum HashArg {
     after_help = "Examples:\n  kbinspect ls Windows6.1-KB975354-x64.msu\n  kbinspect ls update.msu --test --hash md5      # decode all; MD5s as `cabextract -t`\n  kbinspect ls update.msu --format json | jq '.members[].path'\n  kbinspect ls big.cab --max-total-size 100GiB\n\nExit codes: 0 clean, 1 findings of error severity, 2 could not run."
 )]
 pub struct Args {
-    /// Package to list: .msu, .cab (first part of a set) or an expanded folder
+    /// Package to list: .msu, .cab (first part of a set) or an expanded folder (`-`: standard input)
     pub input: std::path::PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -105,13 +105,14 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         HashArg::Sha256 => DigestKind::Sha256,
         HashArg::None => DigestKind::None,
     });
-    let size = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
+    let (input, _stdin) = super::input_path(&args.input)?;
+    let size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
     let bar = if args.test {
         super::progress(size, "testing")
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let listing = list(&args.input, &args.limits.limits(), test, &mut |n| {
+    let listing = list(&input, &args.limits.limits(), test, &mut |n| {
         // Decoded bytes outgrow the input size; the bar's end moves with them.
         bar.set_length(n.max(size));
         bar.set_position(n)

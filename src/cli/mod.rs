@@ -48,6 +48,25 @@ pub fn error_message(e: &anyhow::Error) -> String {
     msg
 }
 
+/// A package named `-` is read from standard input: spooled to a
+/// temporary file named `stdin` (cabinets are read with seeks), which is
+/// removed when the returned guard drops. Other paths are used as given.
+pub fn input_path(
+    path: &std::path::Path,
+) -> anyhow::Result<(std::path::PathBuf, Option<tempfile::TempDir>)> {
+    if path.as_os_str() != "-" {
+        return Ok((path.to_path_buf(), None));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix(".kbinspect-stdin-")
+        .tempdir()?;
+    let file = dir.path().join("stdin");
+    let mut out = std::fs::File::create(&file)?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut out)
+        .map_err(|e| anyhow::anyhow!("cannot read standard input: {e}"))?;
+    Ok((file, Some(dir)))
+}
+
 /// Print a value as pretty JSON on stdout.
 #[allow(dead_code)]
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

@@ -36,7 +36,7 @@ impl From<TableArg> for Arch {
     after_help = "Examples:\n  kbinspect verify update.msu\n  kbinspect verify Windows6.1-KB975354-x64.msu --kb KB975354.txt\n  kbinspect verify pkg.msu --kb article.html --table x64 --strict-time --format json\n\nVerdicts: PASS (every declared file proven by its digest, every signature\nverified, nothing wrong), INCOMPLETE (nothing wrong, but something could not\nbe proven: each is listed with its reason), FAIL (an error finding).\n\nExit codes: 0 pass or incomplete, 1 fail (and incomplete with --strict), 2 could not run."
 )]
 pub struct Args {
-    /// Package: .msu, .cab or a folder holding an expanded package
+    /// Package: .msu, .cab or a folder holding an expanded package (`-`: standard input)
     pub input: std::path::PathBuf,
     /// The update's KB article (text, markdown, HTML or CSV): every documented
     /// file must be in the package with the documented version, size and
@@ -105,7 +105,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             .add_file(root)
             .map_err(|e| anyhow::anyhow!("--trust-root: {e}"))?;
     }
-    let pkg = Package::load_with(&args.input, &args.limits.limits(), &opts)?;
+    let (input, _stdin) = super::input_path(&args.input)?;
+    let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
     let (mut findings, stats) = integrity::check_with_stats(&pkg);
     let (trust_findings, trust) = signature::check_trust(&pkg, &opts, &trust_opts);
     findings.extend(trust_findings);
