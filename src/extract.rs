@@ -36,8 +36,14 @@ pub struct Options {
     pub layout: Layout,
     /// Only members whose tree path or stored name matches are written.
     pub filter: Option<globset::GlobSet>,
+    /// The globs of `filter` as the user gave them, for messages.
+    pub filter_text: Option<String>,
     /// Replace existing regular files.
     pub force: bool,
+    /// Levels of the tree to write: `Some(1)` writes the input's own
+    /// members, nested cabinets as files (as `cabextract` without
+    /// recursion); `Some(2)` opens those one level; `None` all levels.
+    pub depth: Option<u32>,
     pub limits: Limits,
 }
 
@@ -68,8 +74,15 @@ pub struct ExtractReport {
     pub skipped: Vec<Skipped>,
     pub bytes_written: u64,
     pub containers: Vec<ContainerInfo>,
+    /// Members that the filter and depth selected (written or skipped).
+    pub selected: usize,
+    /// True when every selected member was written (and something was
+    /// selected): a run that did not write all it was asked to write is
+    /// not complete, and the command exits 1.
+    pub complete: bool,
     /// Reader findings plus `extract-unsafe-name`, `extract-collision`,
-    /// `extract-exists`, `extract-write`.
+    /// `extract-exists`, `extract-write`, `extract-duplicate`,
+    /// `extract-filter-empty`.
     pub findings: Vec<Finding>,
 }
 
@@ -105,6 +118,9 @@ struct Extractor<'o> {
     /// Directories this run made or found to be real directories: checked
     /// once, not once per file written into them.
     dirs_checked: std::collections::HashSet<PathBuf>,
+    /// Tree paths (with a trailing `/`) of containers written as files:
+    /// their members are in that file and are not written again.
+    whole: Vec<String>,
     report: ExtractReport,
 }
 
@@ -153,18 +169,32 @@ impl Extractor<'_> {
         r: &mut dyn BufRead,
         progress: &mut dyn FnMut(u64),
     ) -> anyhow::Result<()> {
-        if meta.is_container && self.opts.layout == Layout::Nested {
-            return Ok(()); // becomes a directory when its members are written
+        if self.whole.iter().any(|w| meta.path.starts_with(w.as_str())) {
+            return Ok(()); // inside a container written as a file
         }
+        if self.opts.depth.is_some_and(|d| meta.depth >= d) {
+            return Ok(()); // below --depth: inside a container written whole
+        }
+        let matched = self
+            .opts
+            .filter
+            .as_ref()
+            .is_none_or(|f| f.is_match(&meta.path) || f.is_match(&meta.name));
         if meta.is_container {
-            return Ok(()); // flat: only leaves
-        }
-        if let Some(f) = &self.opts.filter
-            && !f.is_match(&meta.path)
-            && !f.is_match(&meta.name)
-        {
+            // A nested cabinet is written as a file at the last level of
+            // --depth, or when the filter names it; else, nested, it
+            // becomes a directory of its members and, flat, only its
+            // leaves are written.
+            let last_level = self.opts.depth == Some(meta.depth + 1);
+            let named = self.opts.filter.is_some() && matched;
+            if !(named || (last_level && matched)) {
+                return Ok(());
+            }
+            self.whole.push(format!("{}/", meta.path));
+        } else if !matched {
             return Ok(());
         }
+        self.report.selected += 1;
         let source = match self.opts.layout {
             Layout::Nested => meta.path.as_str(),
             Layout::Flat => meta.name.as_str(),
@@ -242,6 +272,18 @@ impl Extractor<'_> {
         // replaces the earlier one: the last wins, as in cabextract and
         // 7-Zip, and as `verify` reads it (one rule for every command).
         let replacing = self.taken.get(&key).cloned();
+        // Flat, two different members can have one name: that is a
+        // collision, not an alias; the later one is not written.
+        if let Some((first, path)) = &replacing
+            && self.opts.layout == Layout::Flat
+            && tree_key(first) != tree_key(who)
+        {
+            let why = format!(
+                "same name as {first} in --flat ({}); not written",
+                path.display()
+            );
+            return Err((Some("extract-collision"), why));
+        }
         let (dir, final_path) = match &replacing {
             Some((first, path)) => {
                 self.report.findings.push(Finding::warning(
@@ -300,12 +342,23 @@ impl Extractor<'_> {
             builder.permissions(std::fs::Permissions::from_mode(0o644));
         }
         let write_err = |why: String| (Some("extract-write"), why);
-        let mut tmp = builder.tempfile_in(&dir).map_err(|e| {
-            write_err(format!(
-                "cannot create a temporary file in {}: {e}",
-                dir.display()
-            ))
-        })?;
+        // Created and registered under the interrupt lock: a signal never
+        // finds a temporary file it does not know about.
+        let (mut tmp, _part) = {
+            let mut st = interrupt_state();
+            if st.stopped {
+                return Err(write_err("interrupted".to_string()));
+            }
+            let tmp = builder.tempfile_in(&dir).map_err(|e| {
+                write_err(format!(
+                    "cannot create a temporary file in {}: {e}",
+                    dir.display()
+                ))
+            })?;
+            st.parts.push(tmp.path().to_path_buf());
+            let part = PartGuard(tmp.path().to_path_buf());
+            (tmp, part)
+        };
         let mut sha256 = expect.map(|_| sha2::Sha256::new());
         let mut sha1 = expect.map(|_| sha1::Sha1::new());
         let mut n = 0u64;
@@ -354,6 +407,10 @@ impl Extractor<'_> {
             // A filesystem without mtimes is not a reason to fail.
             let _ = tmp.as_file().set_modified(t);
         }
+        let mut st = interrupt_state();
+        if st.stopped {
+            return Err(write_err("interrupted".to_string()));
+        }
         if self.opts.force || replacing.is_some() {
             tmp.persist(&final_path)
                 .map_err(|e| write_err(e.error.to_string()))?;
@@ -366,8 +423,71 @@ impl Extractor<'_> {
                 ))
             })?;
         }
+        st.written += 1;
         Ok(n)
     }
+}
+
+/// The key of a tree path once extracted nested: two members with one key
+/// are aliases (one file), not a collision.
+fn tree_key(path: &str) -> String {
+    let s = sanitize(path).map_or_else(|_| path.to_string(), |s| s.to_slash());
+    crate::container::names::member_key(&s)
+}
+
+/// Fail before anything is created when the input cannot be opened.
+fn readable(input: &Path) -> Result<(), container::Error> {
+    let io = |e| container::Error::Io {
+        path: input.display().to_string(),
+        source: e,
+    };
+    let md = std::fs::metadata(input).map_err(io)?;
+    if md.is_dir() {
+        std::fs::read_dir(input).map_err(io)?;
+    } else {
+        std::fs::File::open(input).map_err(io)?;
+    }
+    Ok(())
+}
+
+/// Temporary files being written, for an interrupt (SIGINT, SIGTERM).
+struct InterruptState {
+    parts: Vec<PathBuf>,
+    /// Files renamed to their final name by this process.
+    written: usize,
+    stopped: bool,
+}
+
+static INTERRUPT: std::sync::Mutex<InterruptState> = std::sync::Mutex::new(InterruptState {
+    parts: Vec::new(),
+    written: 0,
+    stopped: false,
+});
+
+fn interrupt_state() -> std::sync::MutexGuard<'static, InterruptState> {
+    INTERRUPT.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Unregisters a temporary file when it is renamed or dropped.
+struct PartGuard(PathBuf);
+
+impl Drop for PartGuard {
+    fn drop(&mut self) {
+        interrupt_state().parts.retain(|p| p != &self.0);
+    }
+}
+
+/// For a signal handler: stop [`extract`] and [`expand`] from creating or
+/// renaming any more files, remove the temporary `.kbinspect-*.part` files
+/// being written, and return how many files were written so far. The caller
+/// then exits; nothing under a final name is partial.
+pub fn interrupt() -> usize {
+    let mut st = interrupt_state();
+    st.stopped = true;
+    for p in std::mem::take(&mut st.parts) {
+        let _ = std::fs::remove_file(p);
+    }
+    st.written
 }
 
 /// Internal code of [`Extractor::place`] for a directory that cannot be made.
@@ -387,6 +507,7 @@ pub fn extract(
     opts: &Options,
     progress: &mut dyn FnMut(u64),
 ) -> Result<ExtractReport, container::Error> {
+    readable(input)?;
     let io = |e| container::Error::Io {
         path: out_dir.display().to_string(),
         source: e,
@@ -398,6 +519,7 @@ pub fn extract(
         opts,
         taken: HashMap::new(),
         dirs_checked: Default::default(),
+        whole: Vec::new(),
         report: ExtractReport {
             input: input.display().to_string(),
             output_dir: root.display().to_string(),
@@ -406,6 +528,8 @@ pub fn extract(
             skipped: vec![],
             bytes_written: 0,
             containers: vec![],
+            selected: 0,
+            complete: false,
             findings: vec![],
         },
     };
@@ -422,6 +546,16 @@ pub fn extract(
     let mut findings = walk.findings;
     findings.append(&mut report.findings);
     report.findings = findings;
+    let filter_empty = report.selected == 0 && opts.filter.is_some();
+    if filter_empty {
+        let globs = opts.filter_text.as_deref().unwrap_or("");
+        report.findings.push(Finding::warning(
+            "extract-filter-empty",
+            &report.input,
+            format!("no member matches --filter {globs}; nothing written"),
+        ));
+    }
+    report.complete = !filter_empty && report.skipped.is_empty();
     Ok(report)
 }
 
@@ -471,6 +605,7 @@ pub fn expand(
     progress: &mut dyn FnMut(u64),
 ) -> anyhow::Result<ExpandReport> {
     use crate::model::{Expansion, LoadOptions, Location, Package, expansion_error};
+    readable(input)?;
     std::fs::create_dir_all(out_dir)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out_dir.display()))?;
     let root = out_dir
@@ -488,6 +623,7 @@ pub fn expand(
         opts,
         taken: HashMap::new(),
         dirs_checked: Default::default(),
+        whole: Vec::new(),
         report: ExtractReport {
             input: input.display().to_string(),
             output_dir: root.display().to_string(),
@@ -496,6 +632,8 @@ pub fn expand(
             skipped: vec![],
             bytes_written: 0,
             containers: vec![],
+            selected: 0,
+            complete: false,
             findings: pkg.findings.clone(),
         },
     };

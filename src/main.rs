@@ -59,7 +59,7 @@ fn main() {
             if cli::is_broken_pipe(&e) {
                 0
             } else {
-                eprintln!("kbinspect: error: {e:#}");
+                eprintln!("kbinspect: error: {}", cli::error_message(&e));
                 2
             }
         }

@@ -500,6 +500,10 @@ struct Lookup {
     components: Vec<usize>,
     /// member path → delta index.
     deltas: HashMap<String, usize>,
+    /// Directory (tree path) → positions of the container indexes there:
+    /// files look up only their own container's indexes, so a package with
+    /// thousands of indexes stays linear.
+    indexes_by_dir: HashMap<String, Vec<usize>>,
 }
 
 /// The lookup key of a member path: the path the extractor would write,
@@ -907,6 +911,16 @@ impl Package {
             .filter(|c| c.keyform == keyform && c.identity.same_as(id))
     }
 
+    /// The container indexes in directory `dir` (a tree path).
+    pub fn indexes_in<'a>(&'a self, dir: &str) -> impl Iterator<Item = &'a Index> + 'a {
+        self.lookup
+            .indexes_by_dir
+            .get(dir)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(|&i| self.indexes.get(i))
+    }
+
     /// The delta blob stored in this member.
     pub fn delta(&self, member_path: &str) -> Option<&DeltaBlob> {
         self.lookup
@@ -1004,6 +1018,14 @@ impl Package {
                 _ => {}
             }
         }
+        let mut by_dir: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, ix) in self.indexes.iter().enumerate() {
+            by_dir
+                .entry(parent_of(&ix.member).to_string())
+                .or_default()
+                .push(i);
+        }
+        self.lookup.indexes_by_dir = by_dir;
         // Components second: file locations need the indexes. Sized once:
         // doubling would leave up to half of a large vector unused.
         let manifests = self
@@ -1220,6 +1242,13 @@ impl Package {
     ) {
         // Shared by every index: the budget is for the whole load.
         let mut produced: u64 = 0;
+        let mut components_by_dir: HashMap<&str, Vec<usize>> = HashMap::new();
+        for (ci, c) in self.components.iter().enumerate() {
+            components_by_dir
+                .entry(parent_of(&c.member))
+                .or_default()
+                .push(ci);
+        }
         for ix in &self.indexes {
             let dir = parent_of(&ix.member).to_string();
             let fetch = |id: &u64| -> Result<Step<u64>, String> {
@@ -1265,10 +1294,13 @@ impl Package {
                 })
             };
             let mut rebuilder = ChainRebuilder::new(opts.delta.clone(), fetch);
-            for (ci, c) in self.components.iter().enumerate() {
-                if parent_of(&c.member) != dir {
+            let here = components_by_dir
+                .get(dir.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            for &ci in here {
+                let Some(c) = self.components.get(ci) else {
                     continue;
-                }
+                };
                 for (fi, f) in c.files.iter().enumerate() {
                     let Some(id) = pick(f) else {
                         continue;
@@ -1406,10 +1438,7 @@ impl Package {
         if !f.source_name.is_empty() && !f.source_name.eq_ignore_ascii_case(&f.name) {
             names.push(&f.source_name);
         }
-        for ix in &self.indexes {
-            if parent_of(&ix.member) != dir {
-                continue;
-            }
+        for ix in self.indexes_in(dir) {
             let found = [folder, keyform]
                 .iter()
                 .flat_map(|fo| names.iter().map(move |n| format!("{fo}/{n}")))

@@ -122,6 +122,7 @@ fn strict_time_turns_a_time_mismatch_into_an_error() {
     let opts = kbcheck::KbOptions {
         table_arch: Some(kbinspect::kb::Arch::X86),
         strict_time: true,
+        ..Default::default()
     };
     let (f, _) = kbcheck::check(&pkg, &article(), &opts);
     assert!(

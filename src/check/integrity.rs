@@ -343,11 +343,8 @@ impl Checker<'_> {
     }
 
     fn index_entry(&self, id: u64, near: &str) -> Option<&CixFile> {
-        let dir = parent_of(near);
         self.pkg
-            .indexes
-            .iter()
-            .filter(|i| parent_of(&i.member) == dir)
+            .indexes_in(parent_of(near))
             .find_map(|i| i.entry(id))
     }
 
@@ -579,11 +576,7 @@ impl Checker<'_> {
                 // A stored file may still be listed (RAW source).
                 let dir = parent_of(&c.member);
                 let want = format!("{}\\{}", c.keyform, f.name);
-                self.pkg
-                    .indexes
-                    .iter()
-                    .filter(|i| parent_of(&i.member) == dir)
-                    .find_map(|i| i.entry_named(&want))
+                self.pkg.indexes_in(dir).find_map(|i| i.entry_named(&want))
             }
         };
         let Some(entry) = entry else {

@@ -29,6 +29,9 @@ pub struct KbOptions {
     pub table_arch: Option<Arch>,
     /// A date/time mismatch is an error instead of a warning.
     pub strict_time: bool,
+    /// The article's KB number (digits, e.g. `975354`; see [`article_kb`]):
+    /// when the package's differs, `kb-article-mismatch`.
+    pub article_kb: Option<String>,
 }
 
 /// What the comparison looked at, for the summary.
@@ -40,6 +43,105 @@ pub struct KbSummary {
     pub tables: Vec<String>,
     pub rows_checked: usize,
     pub rows_matched: usize,
+    /// The package's KB number (from its `.mum`), digits only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub package_kb: Option<String>,
+    /// The article's KB number, digits only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub article_kb: Option<String>,
+    /// Every documented row checked, in article order: the checklist.
+    pub rows: Vec<KbRow>,
+}
+
+/// One documented row and what it matched.
+#[derive(Debug, Clone, Serialize)]
+pub struct KbRow {
+    /// Heading of the row's table (or `table at line N`).
+    pub table: String,
+    /// `files` or `additional`.
+    pub kind: &'static str,
+    /// 1-based line of the row in the article.
+    pub line: usize,
+    /// As documented.
+    pub name: String,
+    pub arch: Option<&'static str>,
+    pub version: Option<String>,
+    pub size: Option<u64>,
+    pub date: Option<String>,
+    pub time: Option<String>,
+    /// The file (or, for additional files, the member) it matched.
+    pub found: Option<KbFound>,
+    /// `ok` when it matches, `ok-with-warnings` when only warnings
+    /// (a time that differs), else `mismatch` or `missing`.
+    pub status: &'static str,
+    /// Codes of the findings about this row (`kb-version-mismatch`, …).
+    pub findings: Vec<String>,
+}
+
+/// The package's side of a row.
+#[derive(Debug, Clone, Serialize)]
+pub struct KbFound {
+    /// Member path where the bytes are (stored or delta blob), else the
+    /// install destination.
+    pub path: String,
+    /// Component keyform, for files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub component: Option<String>,
+    pub arch: Option<String>,
+    pub version: Option<String>,
+    /// Where the version came from: `pe` (the file's version resource) or
+    /// `manifest` (its component's version).
+    pub version_source: Option<&'static str>,
+    pub size: Option<u64>,
+    /// Stored timestamp, `YYYY-MM-DDTHH:MM:SS` (no zone).
+    pub timestamp: Option<String>,
+}
+
+/// A KB number, digits only, from `KB1234567`-like text.
+fn kb_digits(s: &str) -> Option<String> {
+    let lower = s.to_ascii_lowercase();
+    let at = lower.find("kb")?;
+    let digits: String = lower[at + 2..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (digits.len() >= 5).then_some(digits)
+}
+
+/// The package's KB number: its `.mum` `identifier` (`KB975354`), else the
+/// package name (`Package_for_KB975354`).
+pub fn package_kb(pkg: &Package) -> Option<String> {
+    pkg.packages.iter().find_map(|p| {
+        p.mum
+            .identifier
+            .as_deref()
+            .and_then(kb_digits)
+            .or_else(|| kb_digits(&p.mum.identity.name))
+    })
+}
+
+/// The article's KB number: from its file name (`KB975354.txt`), else the
+/// `KBnnnnnnn` its text names most often.
+pub fn article_kb(file_name: &str, text: &[u8]) -> Option<String> {
+    if let Some(k) = kb_digits(file_name) {
+        return Some(k);
+    }
+    let text = String::from_utf8_lossy(text).to_ascii_lowercase();
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("kb") {
+        let after = &rest[at + 2..];
+        let before_ok = at == 0 || !rest.as_bytes()[at - 1].is_ascii_alphanumeric();
+        let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+        if before_ok && (6..=7).contains(&digits.len()) {
+            *counts.entry(digits).or_default() += 1;
+        }
+        rest = after;
+    }
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        .map(|(k, _)| k)
 }
 
 /// The package's architecture, from its package manifests (then its
@@ -104,8 +206,19 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
     let arch = opts.table_arch.or_else(|| package_arch(pkg));
     let mut summary = KbSummary {
         arch,
+        package_kb: package_kb(pkg),
+        article_kb: opts.article_kb.clone(),
         ..Default::default()
     };
+    if let (Some(p), Some(a)) = (&summary.package_kb, &summary.article_kb)
+        && p != a
+    {
+        findings.push(Finding::error(
+            "kb-article-mismatch",
+            &pkg.input,
+            format!("the package is KB{p}, the article is about KB{a}: the wrong article?"),
+        ));
+    }
     let Some(arch) = arch else {
         findings.push(Finding::error(
             "kb-no-arch",
@@ -119,7 +232,11 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
         findings.push(Finding::error(
             "kb-no-table",
             &pkg.input,
-            format!("the article has no file table for {arch:?}; choose one with --table"),
+            format!(
+                "the article has no file table for {}; {}",
+                format!("{arch:?}").to_lowercase(),
+                tables_available(article)
+            ),
         ));
         return (findings, summary);
     }
@@ -137,16 +254,45 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
     for (table, rows) in &tables {
         for row in rows {
             summary.rows_checked += 1;
-            let ok = match table.kind {
-                Kind::Files => check_file_row(&mut index, row, opts, &mut findings),
+            let before = findings.len();
+            let (ok, found) = match table.kind {
+                Kind::Files => {
+                    let (ok, best) = check_file_row(&mut index, row, opts, &mut findings);
+                    (ok, best.map(|i| found_file(&index, i)))
+                }
                 Kind::Additional => {
                     let members = members.get_or_insert_with(|| member_index(pkg));
-                    check_additional_row(members, row, &mut findings)
+                    let (ok, m) = check_additional_row(members, row, &mut findings);
+                    (ok, m.map(found_member))
                 }
             };
             if ok {
                 summary.rows_matched += 1;
             }
+            let codes: Vec<String> = findings[before..].iter().map(|f| f.code.clone()).collect();
+            let status = match (ok, &found) {
+                (true, _) if codes.is_empty() => "ok",
+                (true, _) => "ok-with-warnings",
+                (false, None) => "missing",
+                (false, Some(_)) => "mismatch",
+            };
+            summary.rows.push(KbRow {
+                table: table_name(table),
+                kind: match table.kind {
+                    Kind::Files => "files",
+                    Kind::Additional => "additional",
+                },
+                line: row.line,
+                name: row.name.clone(),
+                arch: row.arch.map(row_arch_name),
+                version: row.version.clone(),
+                size: row.size,
+                date: row.date.clone(),
+                time: row.time.clone(),
+                found,
+                status,
+                findings: codes,
+            });
         }
     }
 
@@ -173,6 +319,34 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
         ));
     }
     (findings, summary)
+}
+
+/// What `kb-no-table` offers instead: the architectures the article has
+/// tables for (`--table` values), and each table by line and heading.
+fn tables_available(article: &Article) -> String {
+    if article.tables.is_empty() {
+        return "it has no file tables at all".to_string();
+    }
+    let mut archs: Vec<String> = Vec::new();
+    for t in &article.tables {
+        if let Some(a) = t.arch {
+            let a = format!("{a:?}").to_lowercase();
+            if !archs.contains(&a) {
+                archs.push(a);
+            }
+        }
+    }
+    let list: Vec<String> = article
+        .tables
+        .iter()
+        .map(|t| format!("line {}: {}", t.line, table_name(t)))
+        .collect();
+    let choose = if archs.is_empty() {
+        "no table names an architecture".to_string()
+    } else {
+        format!("choose one with --table {}", archs.join("|"))
+    };
+    format!("{choose}; its tables: {}", list.join("; "))
 }
 
 /// The row architectures a package of `arch` installs.
@@ -340,12 +514,55 @@ fn member_index(pkg: &Package) -> HashMap<String, &Member> {
     m
 }
 
+fn found_file(index: &FileIndex<'_>, i: usize) -> KbFound {
+    let f = index.files.get(i);
+    let pe_version = f
+        .and_then(|f| f.pe.as_ref())
+        .and_then(|p| p.file_version.as_deref());
+    let version = index.version(i);
+    KbFound {
+        path: f.map_or_else(String::new, |f| match &f.location {
+            Location::Stored { member, .. } => member.clone(),
+            Location::Delta {
+                member: Some(member),
+                ..
+            } => member.clone(),
+            _ => f.destination.clone(),
+        }),
+        component: f.map(|f| f.component.clone()),
+        arch: f.map(|f| f.arch.clone()),
+        version: version.map(str::to_string),
+        version_source: version.map(|_| {
+            if pe_version.is_some() {
+                "pe"
+            } else {
+                "manifest"
+            }
+        }),
+        size: f.and_then(|f| f.size),
+        timestamp: f.and_then(|f| stored_timestamp(f)).map(|t| t.to_string()),
+    }
+}
+
+fn found_member(m: &Member) -> KbFound {
+    KbFound {
+        path: m.path.clone(),
+        component: None,
+        arch: None,
+        version: None,
+        version_source: None,
+        size: Some(m.size),
+        timestamp: m.timestamp.map(|t| t.to_string()),
+    }
+}
+
+/// Whether the row matches, and the file it was compared with.
 fn check_file_row(
     index: &mut FileIndex<'_>,
     row: &Row,
     opts: &KbOptions,
     findings: &mut Vec<Finding>,
-) -> bool {
+) -> (bool, Option<usize>) {
     let subject = row_subject(row);
     let key = row.name.to_ascii_lowercase();
     let same_name: &[usize] = index.by_name.get(&key).map_or(&[], Vec::as_slice);
@@ -355,7 +572,7 @@ fn check_file_row(
             subject,
             "documented in the article but not in the package",
         ));
-        return false;
+        return (false, None);
     }
     let want_arch = row.arch.map(row_arch_name);
     let same_arch: Vec<usize> = same_name
@@ -380,7 +597,7 @@ fn check_file_row(
             subject,
             "documented in the article but not in the package",
         ));
-        return false;
+        return (false, None);
     }
     if same_arch.is_empty() {
         findings.push(Finding::error(
@@ -392,7 +609,7 @@ fn check_file_row(
                 elsewhere.join(", ")
             ),
         ));
-        return false;
+        return (false, None);
     }
     // Several candidates (e.g. GDR and LDR branches): prefer an unclaimed one
     // whose version and size match (the last of equals).
@@ -409,11 +626,11 @@ fn check_file_row(
         (free as u8) * 4 + (v as u8) * 2 + s as u8
     };
     let Some(best_i) = same_arch.iter().copied().max_by_key(|i| score(*i)) else {
-        return false;
+        return (false, None);
     };
     index.claim(best_i);
     let Some(best) = index.files.get(best_i).copied() else {
-        return false;
+        return (false, None);
     };
     let mut ok = true;
     // The image itself must be built for the documented platform: an amd64
@@ -496,22 +713,22 @@ fn check_file_row(
             ));
         }
     }
-    ok
+    (ok, Some(best_i))
 }
 
-fn check_additional_row(
-    members: &HashMap<String, &Member>,
+fn check_additional_row<'m>(
+    members: &HashMap<String, &'m Member>,
     row: &Row,
     findings: &mut Vec<Finding>,
-) -> bool {
+) -> (bool, Option<&'m Member>) {
     let subject = row_subject(row);
-    let Some(member) = members.get(&row.name.to_ascii_lowercase()) else {
+    let Some(member) = members.get(&row.name.to_ascii_lowercase()).copied() else {
         findings.push(Finding::error(
             "kb-missing",
             subject,
             "documented in the article's additional files but not in the package",
         ));
-        return false;
+        return (false, None);
     };
     if let Some(want) = row.size
         && member.size != want
@@ -524,7 +741,7 @@ fn check_additional_row(
                 member.path, member.size
             ),
         ));
-        return false;
+        return (false, Some(member));
     }
-    true
+    (true, Some(member))
 }

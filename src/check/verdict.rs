@@ -301,10 +301,7 @@ fn file_proof(pkg: &Package, manifest: &str, f: &File) -> (Proof, Option<String>
 /// `want` (the blob's own hash is checked by the integrity checks, which
 /// report a mismatch as an error).
 fn index_agrees(pkg: &Package, manifest: &str, id: u64, want: &str) -> bool {
-    let dir = parent_of(manifest);
-    pkg.indexes
-        .iter()
-        .filter(|i| parent_of(&i.member) == dir)
+    pkg.indexes_in(parent_of(manifest))
         .find_map(|i| i.entry(id))
         .is_some_and(|e| e.hash.as_ref().is_some_and(|h| h.hex == want))
 }

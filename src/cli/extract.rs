@@ -7,8 +7,11 @@ use super::ls::LimitArgs;
 use kbinspect::extract::{ExpandReport, Layout, Options, expand, extract};
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  kbinspect extract update.msu -o out/                    # the whole tree, nested\n  kbinspect extract update.msu -o out/ --depth 1          # the MSU's own members: the .cab for DISM\n  kbinspect extract update.msu -o out/ --filter '*.cab'   # just the cabinets, as files\n  kbinspect extract update.msu -o out/ --flat --filter '*.mum'\n  kbinspect extract update.msu -o out/ --expand           # proven files by component\n\nExit codes: 0 everything asked for was written, 1 something was not\n(existing files without --force, --flat collisions, unsafe names, a filter\nthat matches nothing, errors), 2 could not run, 130 interrupted."
+)]
 pub struct Args {
-    /// Package to extract: .msu, .cab (first part of a set) or an expanded folder
+    /// Package to extract: .msu, .cab (first part of a set) or an expanded folder (`-`: standard input)
     pub input: std::path::PathBuf,
     /// Output directory (created when missing)
     #[arg(short = 'o', long = "output")]
@@ -19,7 +22,13 @@ pub struct Args {
     /// Mirror the tree; a nested cabinet becomes a directory of its contents (default)
     #[arg(long)]
     pub nested: bool,
-    /// Only extract members whose path or name matches this glob (repeatable)
+    /// Levels of the tree to write: 1 = the input's own members, nested
+    /// cabinets as files (as `cabextract` without recursion, or
+    /// `expand -F:*` on Windows); 2 = one level further; default all
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub depth: Option<u32>,
+    /// Only extract members whose path or name matches this glob (repeatable);
+    /// a nested cabinet that matches is written as a file
     #[arg(long)]
     pub filter: Vec<String>,
     /// Replace existing files
@@ -37,6 +46,13 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
+    // Ctrl-C or SIGTERM: no temporary file is left behind, one line says
+    // how far it got, exit 130 as a shell does for SIGINT.
+    ctrlc::set_handler(|| {
+        let n = kbinspect::extract::interrupt();
+        eprintln!("interrupted: {n} files written");
+        std::process::exit(130);
+    })?;
     let filter = if args.filter.is_empty() {
         None
     } else {
@@ -53,15 +69,24 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             Layout::Nested
         },
         filter,
+        filter_text: (!args.filter.is_empty()).then(|| {
+            args.filter
+                .iter()
+                .map(|g| format!("'{g}'"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
         force: args.force,
+        depth: args.depth,
         limits: args.limits.limits(),
     };
-    let size = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
+    let (input, _stdin) = super::input_path(&args.input)?;
+    let size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
     let bar = super::progress(size, "extracting");
     bar.set_length(0);
     let mut done = 0u64;
     if args.expand {
-        let report = expand(&args.input, &args.output, &opts, &mut |n| {
+        let report = expand(&input, &args.output, &opts, &mut |n| {
             done += n;
             bar.set_position(done);
             bar.set_length(done.max(size));
@@ -69,7 +94,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         bar.finish_and_clear();
         return render_expand(&report, args.format);
     }
-    let report = extract(&args.input, &args.output, &opts, &mut |n| {
+    let report = extract(&input, &args.output, &opts, &mut |n| {
         done += n;
         bar.set_position(done);
         bar.set_length(done.max(size));
@@ -77,7 +102,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     // The error's text already includes its cause; keep the chain flat.
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish_and_clear();
-    let code = kbinspect::finding::exit_code(&report.findings);
+    // A run that did not write all it was asked to write is not a success.
+    let code = kbinspect::finding::exit_code(&report.findings).max(i32::from(!report.complete));
     if args.format == Format::Json {
         super::print_json(&report)?;
         return Ok(code);
@@ -108,16 +134,53 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             f.severity, f.code, f.subject, f.detail
         )?;
     }
-    writeln!(
-        out,
-        "{} files, {} bytes written to {}; {} skipped",
-        report.written.len(),
-        report.bytes_written,
-        report.output_dir,
-        report.skipped.len()
-    )?;
+    writeln!(out, "{}", summary(&report))?;
     out.flush()?;
     Ok(code)
+}
+
+/// The last line: what was written and, when not everything, what was not
+/// and why, by finding code.
+fn summary(report: &kbinspect::extract::ExtractReport) -> String {
+    let head = format!(
+        "{} files, {} bytes written to {}",
+        report.written.len(),
+        report.bytes_written,
+        report.output_dir
+    );
+    if report.complete {
+        return head;
+    }
+    if let Some(f) = report
+        .findings
+        .iter()
+        .find(|f| f.code == "extract-filter-empty")
+    {
+        return format!("incomplete: {head}; {}", f.detail);
+    }
+    let mut why: Vec<(&str, usize)> = Vec::new();
+    for s in &report.skipped {
+        let code = report
+            .findings
+            .iter()
+            .find(|f| f.subject == s.path && f.code.starts_with("extract-"))
+            .map_or("read error", |f| match f.code.as_str() {
+                "extract-exists" => "already exist (use --force)",
+                "extract-collision" => "name collisions (--flat)",
+                "extract-unsafe-name" => "unsafe names",
+                _ => "write errors",
+            });
+        match why.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, n)) => *n += 1,
+            None => why.push((code, 1)),
+        }
+    }
+    let why: Vec<String> = why.iter().map(|(c, n)| format!("{n} {c}")).collect();
+    format!(
+        "incomplete: {head}; {} not written: {}",
+        report.skipped.len(),
+        why.join(", ")
+    )
 }
 
 fn render_expand(report: &ExpandReport, format: Format) -> anyhow::Result<i32> {

@@ -35,6 +35,9 @@ impl From<LayoutArg> for Layout {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  kbinspect kb KB975354.txt\n  kbinspect kb article.html --format csv > files.csv\n  kbinspect kb - --format json < KB975354.txt\n  kbinspect kb tables.md --layout markdown\n\nExit codes: 0 read (problems are reported on stderr), 2 could not run."
+)]
 pub struct Args {
     /// The article: scraped text, markdown, saved HTML page or CSV/TSV (`-`: standard input)
     pub input: std::path::PathBuf,

@@ -45,8 +45,11 @@ impl XmlLimitArgs {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  kbinspect list Windows6.1-KB975354-x64.msu\n  kbinspect list update.msu --format json | jq '.components[].files[].name'\n  kbinspect list expanded-folder/\n  kbinspect list windows10.0-kb5034441-x64.msu --dcm-base wcp.dll\n\nExit codes: 0 clean, 1 findings of error severity, 2 could not run."
+)]
 pub struct Args {
-    /// Package: .msu, .cab or a folder holding an expanded package
+    /// Package: .msu, .cab or a folder holding an expanded package (`-`: standard input)
     pub input: std::path::PathBuf,
     /// Base manifest for Windows 10/11 DCM-compressed manifests: the
     /// extracted base or a wcp.dll (without it they are only reported)
@@ -68,7 +71,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         keep_registry: false,
         ..args.xml.load_options()
     };
-    let pkg = Package::load_with(&args.input, &args.limits.limits(), &opts)?;
+    let (input, _stdin) = super::input_path(&args.input)?;
+    let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
     match args.format {
         Format::Json => super::print_json(&report::list_view(&pkg))?,
         Format::Table => {

@@ -16,19 +16,46 @@ pub struct LimitArgs {
     /// Most members in the whole tree, nested cabinets included
     #[arg(long, default_value_t = Limits::default().max_total_members)]
     pub max_total_members: u64,
-    /// Largest declared size of one member, in bytes
-    #[arg(long, default_value_t = Limits::default().max_member_size)]
+    /// Largest declared size of one member: bytes, or with a binary unit
+    /// K/M/G/T or KiB/MiB/GiB/TiB (1K = 1KiB = 1024 bytes; e.g. 512M, 1GiB)
+    #[arg(long, default_value_t = Limits::default().max_member_size, value_parser = parse_size)]
     pub max_member_size: u64,
-    /// Largest declared size of all members together, in bytes
-    #[arg(long, default_value_t = Limits::default().max_total_size)]
+    /// Largest declared size of all members together (units as --max-member-size)
+    #[arg(long, default_value_t = Limits::default().max_total_size, value_parser = parse_size)]
     pub max_total_size: u64,
     /// Largest ratio of bytes decoded (whole tree, all nesting levels) to
     /// bytes of input on disk, checked while decoding (0 = off)
     #[arg(long, default_value_t = Limits::default().max_ratio)]
     pub max_ratio: u64,
-    /// Decoded bytes up to which --max-ratio is not checked
-    #[arg(long, default_value_t = Limits::default().ratio_floor)]
+    /// Decoded bytes up to which --max-ratio is not checked (units as --max-member-size)
+    #[arg(long, default_value_t = Limits::default().ratio_floor, value_parser = parse_size)]
     pub ratio_floor: u64,
+}
+
+/// A size: plain bytes, or a number with a binary unit, as users of
+/// `du`, `head -c` and `dd` expect: `K`/`KiB` = 1024, `M`/`MiB`, `G`/`GiB`,
+/// `T`/`TiB` (case-insensitive; a trailing `B` is allowed: `10KB`).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a size (bytes, or e.g. 10K, 512M, 1GiB)"))?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        _ => {
+            return Err(format!(
+                "unknown unit in \"{s}\": use K, M, G, T or KiB, MiB, GiB, TiB (all 1024-based)"
+            ));
+        }
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("\"{s}\" is too large"))
 }
 
 impl LimitArgs {
@@ -54,8 +81,11 @@ pub enum HashArg {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Examples:\n  kbinspect ls Windows6.1-KB975354-x64.msu\n  kbinspect ls update.msu --test --hash md5      # decode all; MD5s as `cabextract -t`\n  kbinspect ls update.msu --format json | jq '.members[].path'\n  kbinspect ls big.cab --max-total-size 100GiB\n\nExit codes: 0 clean, 1 findings of error severity, 2 could not run."
+)]
 pub struct Args {
-    /// Package to list: .msu, .cab (first part of a set) or an expanded folder
+    /// Package to list: .msu, .cab (first part of a set) or an expanded folder (`-`: standard input)
     pub input: std::path::PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
@@ -75,13 +105,14 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         HashArg::Sha256 => DigestKind::Sha256,
         HashArg::None => DigestKind::None,
     });
-    let size = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
+    let (input, _stdin) = super::input_path(&args.input)?;
+    let size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
     let bar = if args.test {
         super::progress(size, "testing")
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let listing = list(&args.input, &args.limits.limits(), test, &mut |n| {
+    let listing = list(&input, &args.limits.limits(), test, &mut |n| {
         // Decoded bytes outgrow the input size; the bar's end moves with them.
         bar.set_length(n.max(size));
         bar.set_position(n)

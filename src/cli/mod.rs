@@ -24,7 +24,47 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            // serde_json's error hides the io::Error from the chain.
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
     })
+}
+
+/// The error and its causes on one line, `a: b: c`, each cause once: an
+/// error whose text already ends with its cause's (`Error::Io` shows
+/// "path: cause") does not get it again.
+pub fn error_message(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for c in e.chain() {
+        let s = c.to_string();
+        if msg.is_empty() {
+            msg = s;
+        } else if !msg.ends_with(&s) {
+            msg.push_str(": ");
+            msg.push_str(&s);
+        }
+    }
+    msg
+}
+
+/// A package named `-` is read from standard input: spooled to a
+/// temporary file named `stdin` (cabinets are read with seeks), which is
+/// removed when the returned guard drops. Other paths are used as given.
+pub fn input_path(
+    path: &std::path::Path,
+) -> anyhow::Result<(std::path::PathBuf, Option<tempfile::TempDir>)> {
+    if path.as_os_str() != "-" {
+        return Ok((path.to_path_buf(), None));
+    }
+    let dir = tempfile::Builder::new()
+        .prefix(".kbinspect-stdin-")
+        .tempdir()?;
+    let file = dir.path().join("stdin");
+    let mut out = std::fs::File::create(&file)?;
+    std::io::copy(&mut std::io::stdin().lock(), &mut out)
+        .map_err(|e| anyhow::anyhow!("cannot read standard input: {e}"))?;
+    Ok((file, Some(dir)))
 }
 
 /// Print a value as pretty JSON on stdout.

@@ -36,7 +36,7 @@ impl From<TableArg> for Arch {
     after_help = "Examples:\n  kbinspect verify update.msu\n  kbinspect verify Windows6.1-KB975354-x64.msu --kb KB975354.txt\n  kbinspect verify pkg.msu --kb article.html --table x64 --strict-time --format json\n\nVerdicts: PASS (every declared file proven by its digest, every signature\nverified, nothing wrong), INCOMPLETE (nothing wrong, but something could not\nbe proven: each is listed with its reason), FAIL (an error finding).\n\nExit codes: 0 pass or incomplete, 1 fail (and incomplete with --strict), 2 could not run."
 )]
 pub struct Args {
-    /// Package: .msu, .cab or a folder holding an expanded package
+    /// Package: .msu, .cab or a folder holding an expanded package (`-`: standard input)
     pub input: std::path::PathBuf,
     /// The update's KB article (text, markdown, HTML or CSV): every documented
     /// file must be in the package with the documented version, size and
@@ -84,10 +84,13 @@ struct Document<'a> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
+    let mut article_kb = None;
     let article = match &args.kb {
         Some(path) => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("cannot read the article {}", path.display()))?;
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            article_kb = kbcheck::article_kb(name.as_deref().unwrap_or(""), &bytes);
             Some(kb::parse_bytes(&bytes).with_context(|| format!("{}", path.display()))?)
         }
         None => None,
@@ -105,7 +108,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             .add_file(root)
             .map_err(|e| anyhow::anyhow!("--trust-root: {e}"))?;
     }
-    let pkg = Package::load_with(&args.input, &args.limits.limits(), &opts)?;
+    let (input, _stdin) = super::input_path(&args.input)?;
+    let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
     let (mut findings, stats) = integrity::check_with_stats(&pkg);
     let (trust_findings, trust) = signature::check_trust(&pkg, &opts, &trust_opts);
     findings.extend(trust_findings);
@@ -115,6 +119,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         let opts = kbcheck::KbOptions {
             table_arch: args.table.map(Arch::from),
             strict_time: args.strict_time,
+            article_kb: article_kb.clone(),
         };
         let (f, s) = kbcheck::check(&pkg, article, &opts);
         findings.extend(f);
@@ -149,10 +154,82 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                     s.arch
                         .map_or("?".to_string(), |a| format!("{a:?}").to_lowercase())
                 )?;
+                write_kb_rows(&mut out, s)?;
             }
             kbinspect::trust::write_table(&mut out, &trust)?;
             report::write_verify_table(&mut out, &r)?;
         }
     }
     Ok(assessment.verdict.exit_code(args.strict))
+}
+
+/// The documented rows, table by table: documented against found, the
+/// checklist a release engineer signs.
+fn write_kb_rows(out: &mut dyn std::io::Write, s: &kbcheck::KbSummary) -> std::io::Result<()> {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut at = 0;
+    while at < s.rows.len() {
+        let table = &s.rows[at].table;
+        let end = s.rows[at..]
+            .iter()
+            .position(|r| &r.table != table)
+            .map_or(s.rows.len(), |n| at + n);
+        let rows = &s.rows[at..end];
+        writeln!(out, "{table}")?;
+        report::write_table(
+            out,
+            &[
+                "line",
+                "name",
+                "arch",
+                "version",
+                "size",
+                "date",
+                "time",
+                "found",
+                "arch",
+                "version",
+                "size",
+                "timestamp",
+                "status",
+            ],
+            || {
+                rows.iter().map(|r| {
+                    let f = r.found.as_ref();
+                    let version = f.and_then(|f| {
+                        let v = f.version.as_deref()?;
+                        Some(match f.version_source {
+                            Some(src) => format!("{v} ({src})"),
+                            None => v.to_string(),
+                        })
+                    });
+                    let status = if r.findings.is_empty() {
+                        r.status.to_string()
+                    } else {
+                        format!("{}: {}", r.status, r.findings.join(", "))
+                    };
+                    vec![
+                        r.line.to_string(),
+                        r.name.clone(),
+                        r.arch.unwrap_or_default().to_string(),
+                        opt(&r.version),
+                        r.size.map(|n| n.to_string()).unwrap_or_default(),
+                        opt(&r.date),
+                        opt(&r.time),
+                        f.map(|f| f.path.clone()).unwrap_or_default(),
+                        f.and_then(|f| f.arch.clone()).unwrap_or_default(),
+                        version.unwrap_or_default(),
+                        f.and_then(|f| f.size)
+                            .map(|n| n.to_string())
+                            .unwrap_or_default(),
+                        f.and_then(|f| f.timestamp.clone()).unwrap_or_default(),
+                        status,
+                    ]
+                })
+            },
+        )?;
+        writeln!(out)?;
+        at = end;
+    }
+    Ok(())
 }

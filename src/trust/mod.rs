@@ -223,8 +223,11 @@ mod hostile {
     #[test]
     fn no_content_is_an_error() {
         let r = check(&signed_data(&[]));
+        assert_eq!(r.result, "failed");
         assert!(
-            r.problems.iter().any(|p| p.detail.contains("no content")),
+            r.problems
+                .iter()
+                .any(|p| p.detail.contains("no content") || p.detail.contains("no signer")),
             "{:?}",
             r.problems
         );

@@ -417,10 +417,11 @@ fn verify_depth(
         }
     };
     if p.signer_infos.is_empty() {
-        // Nothing is signed (a placeholder, as the bundled samples carry):
-        // like an unsigned file, it cannot be checked.
+        // Nothing is signed: a signature that is present but signs nothing
+        // is broken, not merely unchecked (a zeroed or stubbed blob must
+        // not read like an unsigned file).
         r.problems.push(Problem::new(
-            "trust-unchecked-no-signer",
+            "trust-no-signer",
             "the PKCS#7 SignedData has no signer: nothing is signed",
         ));
         r.settle();
