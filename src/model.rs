@@ -90,9 +90,12 @@ impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
             max_metadata_size: 32 << 20,
-            max_delta_size: 256 << 20,
+            // Real delta blobs are well under 64 MiB; what is kept must fit
+            // the memory goal, whatever a hostile index names (a blob over
+            // the cap is reported, and its files are unproven).
+            max_delta_size: 64 << 20,
             max_pe_size: 256 << 20,
-            max_kept_total: 2 << 30,
+            max_kept_total: 192 << 20,
             max_kept_pe: 4 << 20,
             xml: XmlLimits::default(),
             expand_deltas: true,
@@ -1670,15 +1673,19 @@ fn read_member(
             _ if cap.is_some_and(|c| meta.size > c) => " (raise it with --max-xml-size)",
             _ => "",
         };
-        findings.push(Finding::warning(
-            "member-too-large",
-            &meta.path,
+        let detail = if cap.is_some_and(|c| meta.size > c) {
             format!(
                 "{} bytes is over the cap for {} members; not parsed{flag}",
                 meta.size,
                 kind.as_str()
-            ),
-        ));
+            )
+        } else {
+            format!(
+                "{} bytes not kept: the bytes kept for parsing and rebuilding would pass {} in all",
+                meta.size, opts.max_kept_total
+            )
+        };
+        findings.push(Finding::warning("member-too-large", &meta.path, detail));
     }
     let mut kept: Vec<u8> = if keep { head.clone() } else { Vec::new() };
     sha256.update(&head);
