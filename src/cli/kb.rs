@@ -9,7 +9,7 @@ pub enum KbFormat {
     /// Human-readable tables
     #[default]
     Table,
-    /// JSON: {layout, tables[], warnings[]} (schema in README.md)
+    /// JSON: {layout, tables[], warnings[]} (schema in docs/kb.md)
     Json,
     /// One CSV line per file, with its table's heading, arch and kind
     Csv,

@@ -15,7 +15,7 @@ pub enum Format {
     /// Human-readable table
     #[default]
     Table,
-    /// Machine-readable JSON (schema in README.md)
+    /// Machine-readable JSON (schemas in docs/, one file per command area)
     Json,
 }
 
