@@ -544,3 +544,47 @@ fn nothing_to_check_never_passes() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("PASS"));
 }
+
+/// Batch verify: every real package in one run, one summary row each, the
+/// totals last; an unreadable one makes the exit code 2.
+#[test]
+fn batch_verify_of_the_real_packages() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let paths: Vec<PathBuf> = REAL.iter().map(|r| corpus.join(r)).collect();
+    let mut args: Vec<&std::ffi::OsStr> = vec![os("verify"), os("--format"), os("json")];
+    args.extend(paths.iter().map(|p| p.as_os_str()));
+    let out = kbinspect(&args);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let packages = v["packages"].as_array().unwrap();
+    assert_eq!(packages.len(), REAL.len());
+    let golden: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::testdata().join("real/verify-real.json")).unwrap(),
+    )
+    .unwrap();
+    for (rel, p) in REAL.iter().zip(packages) {
+        assert_eq!(p["verdict"], golden[rel]["verdict"], "{rel}");
+        assert_eq!(
+            p["coverage"]["files_proven"], golden[rel]["files_proven"],
+            "{rel}"
+        );
+    }
+    // Table: one row per package and the totals; --strict and an unreadable
+    // input raise the exit code.
+    let mut args: Vec<&std::ffi::OsStr> = vec![os("verify"), os("--strict")];
+    args.extend(paths.iter().map(|p| p.as_os_str()));
+    let out = kbinspect(&args);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.trim_end()
+            .ends_with("19 packages: 17 pass, 2 incomplete, 0 fail, 0 unreadable"),
+        "{text}"
+    );
+    args.push(os("/nonexistent/kbinspect.msu"));
+    let out = kbinspect(&args);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("UNREADABLE"));
+}

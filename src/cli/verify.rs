@@ -33,11 +33,14 @@ impl From<TableArg> for Arch {
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  kbinspect verify update.msu\n  kbinspect verify Windows6.1-KB975354-x64.msu --kb KB975354.txt\n  kbinspect verify pkg.msu --kb article.html --table x64 --strict-time --format json\n\nVerdicts: PASS (every declared file proven by its digest, every signature\nverified, nothing wrong), INCOMPLETE (nothing wrong, but something could not\nbe proven: each is listed with its reason), FAIL (an error finding).\n\nExit codes: 0 pass or incomplete, 1 fail (and incomplete with --strict), 2 could not run."
+    after_help = "Examples:\n  kbinspect verify update.msu\n  kbinspect verify Windows6.1-KB975354-x64.msu --kb KB975354.txt\n  kbinspect verify pkg.msu --kb article.html --table x64 --strict-time --format json\n  kbinspect verify --strict updates/*.msu       (batch: one summary row per package)\n\nVerdicts: PASS (every declared file proven by its digest, every signature\nverified, nothing wrong), INCOMPLETE (nothing wrong, but something could not\nbe proven: each is listed with its reason), FAIL (an error finding).\n\nExit codes: 0 pass or incomplete, 1 fail (and incomplete with --strict), 2 could not run."
 )]
 pub struct Args {
-    /// Package: .msu, .cab or a folder holding an expanded package (`-`: standard input)
-    pub input: std::path::PathBuf,
+    /// Package: .msu, .cab or a folder holding an expanded package (`-`:
+    /// standard input). Several packages are verified in parallel, with one
+    /// summary row each
+    #[arg(required = true, num_args = 1..)]
+    pub input: Vec<std::path::PathBuf>,
     /// The update's KB article (text, markdown, HTML or CSV): every documented
     /// file must be in the package with the documented version, size and
     /// architecture
@@ -108,7 +111,19 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             .add_file(root)
             .map_err(|e| anyhow::anyhow!("--trust-root: {e}"))?;
     }
-    let (input, _stdin) = super::input_path(&args.input)?;
+    if args.input.len() > 1 {
+        return run_batch(
+            args,
+            article.as_ref(),
+            article_kb.as_deref(),
+            &opts,
+            &trust_opts,
+        );
+    }
+    let Some(first) = args.input.first() else {
+        anyhow::bail!("no package given");
+    };
+    let (input, _stdin) = super::input_path(first)?;
     let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
     let (mut findings, stats) = integrity::check_with_stats(&pkg);
     let (trust_findings, trust) = signature::check_trust(&pkg, &opts, &trust_opts);
@@ -232,4 +247,156 @@ fn write_kb_rows(out: &mut dyn std::io::Write, s: &kbcheck::KbSummary) -> std::i
         at = end;
     }
     Ok(())
+}
+
+/// One package of a batch: its verdict and counts, or why it could not be
+/// read.
+struct BatchRow {
+    input: String,
+    outcome: Result<(verdict::Verdict, serde_json::Value), String>,
+}
+
+/// `verify A B C…`: every package verified (in parallel across cores), then
+/// one summary row each and a last line with the totals. The exit code is the
+/// worst: 2 if a package could not be read, 1 if one failed (or was
+/// incomplete with `--strict`).
+fn run_batch(
+    args: &Args,
+    article: Option<&kb::Article>,
+    article_kb: Option<&str>,
+    opts: &LoadOptions,
+    trust_opts: &kbinspect::trust::package::TrustOptions,
+) -> anyhow::Result<i32> {
+    use rayon::prelude::*;
+    let limits = args.limits.limits();
+    let rows: Vec<BatchRow> = args
+        .input
+        .par_iter()
+        .map(|input| {
+            let outcome = (|| -> anyhow::Result<(verdict::Verdict, serde_json::Value)> {
+                if input.as_os_str() == "-" {
+                    anyhow::bail!("standard input is not read in a batch");
+                }
+                let pkg = Package::load_with(input, &limits, opts)?;
+                let mut v = kbinspect::check::verify(&pkg, opts, trust_opts);
+                let mut kb_summary = None;
+                if let Some(article) = article {
+                    let kopts = kbcheck::KbOptions {
+                        table_arch: args.table.map(Arch::from),
+                        strict_time: args.strict_time,
+                        article_kb: article_kb.map(str::to_string),
+                    };
+                    let (f, s) = kbcheck::check(&pkg, article, &kopts);
+                    v.findings.extend(f);
+                    kb_summary = Some(s);
+                    // The KB findings take part in the verdict.
+                    let count = verdict::TrustCount {
+                        present: v.trust.signatures.len(),
+                        verified: v
+                            .trust
+                            .signatures
+                            .iter()
+                            .filter(|s| s.result == "verified")
+                            .count(),
+                    };
+                    v.assessment = verdict::assess(&pkg, &v.findings, Some(count));
+                }
+                let r =
+                    report::verify_report(&pkg.input, &v.findings, v.stats.clone(), &v.assessment);
+                let doc = serde_json::to_value(Document {
+                    report: r,
+                    kb: kb_summary,
+                    trust: (v.trust.summary.signatures > 0 || v.trust.summary.catalogs > 0)
+                        .then_some(&v.trust),
+                })?;
+                Ok((v.assessment.verdict, doc))
+            })();
+            BatchRow {
+                input: input.display().to_string(),
+                outcome: outcome.map_err(|e| format!("{e:#}")),
+            }
+        })
+        .collect();
+    let mut code = 0;
+    for r in &rows {
+        code = code.max(match &r.outcome {
+            Ok((v, _)) => v.exit_code(args.strict),
+            Err(_) => 2,
+        });
+    }
+    let count = |want: Option<verdict::Verdict>| {
+        rows.iter()
+            .filter(|r| match (&r.outcome, want) {
+                (Ok((v, _)), Some(w)) => *v == w,
+                (Err(_), None) => true,
+                _ => false,
+            })
+            .count()
+    };
+    let totals = format!(
+        "{} packages: {} pass, {} incomplete, {} fail, {} unreadable",
+        rows.len(),
+        count(Some(verdict::Verdict::Pass)),
+        count(Some(verdict::Verdict::Incomplete)),
+        count(Some(verdict::Verdict::Fail)),
+        count(None)
+    );
+    match args.format {
+        Format::Json => {
+            let packages: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| match &r.outcome {
+                    Ok((_, doc)) => doc.clone(),
+                    Err(e) => serde_json::json!({"input": r.input, "verdict": null, "error": e}),
+                })
+                .collect();
+            super::print_json(&serde_json::json!({"packages": packages, "summary": totals}))?;
+        }
+        Format::Table => {
+            use std::io::Write;
+            let mut out = super::term::stdout();
+            let n = |v: &serde_json::Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
+            report::write_table(
+                &mut out,
+                &[
+                    "package",
+                    "verdict",
+                    "files proven",
+                    "signatures verified",
+                    "errors",
+                    "warnings",
+                ],
+                || {
+                    rows.iter().map(|r| match &r.outcome {
+                        Ok((v, d)) => vec![
+                            r.input.clone(),
+                            v.as_str().to_uppercase(),
+                            format!(
+                                "{} of {}",
+                                n(&d["coverage"]["files_proven"]),
+                                n(&d["coverage"]["files_declared"])
+                            ),
+                            format!(
+                                "{} of {}",
+                                n(&d["coverage"]["signatures_verified"]),
+                                n(&d["coverage"]["signatures"])
+                            ),
+                            n(&d["summary"]["errors"]),
+                            n(&d["summary"]["warnings"]),
+                        ],
+                        Err(e) => vec![
+                            r.input.clone(),
+                            "UNREADABLE".into(),
+                            e.clone(),
+                            String::new(),
+                            String::new(),
+                            String::new(),
+                        ],
+                    })
+                },
+            )?;
+            writeln!(out, "\n{totals}")?;
+        }
+    }
+    Ok(code)
 }
