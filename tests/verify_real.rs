@@ -588,3 +588,37 @@ fn batch_verify_of_the_real_packages() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stdout).contains("UNREADABLE"));
 }
+
+/// `--quiet` prints the verdict line alone; `--fail-on info` makes any
+/// finding fatal (KB3063858 has 9 `delta-not-expanded` infos).
+#[test]
+fn quiet_and_fail_on() {
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let p = corpus.join("real-msu/soda92-win7-remote-debug/Windows6.1-KB3063858-x64.msu");
+    let out = kbinspect(&[os("verify"), os("-q"), p.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("INCOMPLETE: 135 of 144 files proven"),
+        "{text}"
+    );
+    let out = kbinspect(&[
+        os("verify"),
+        os("-q"),
+        os("--fail-on"),
+        os("info"),
+        p.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = kbinspect(&[
+        os("verify"),
+        os("-q"),
+        os("--fail-on"),
+        os("warning"),
+        p.as_os_str(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+}

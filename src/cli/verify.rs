@@ -13,6 +13,23 @@ use super::list::XmlLimitArgs;
 use super::ls::LimitArgs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailOn {
+    Warning,
+    Info,
+}
+
+impl FailOn {
+    fn triggered(self, findings: &[kbinspect::finding::Finding]) -> bool {
+        use kbinspect::finding::Severity;
+        let worst = match self {
+            FailOn::Warning => Severity::Warning,
+            FailOn::Info => Severity::Info,
+        };
+        findings.iter().any(|f| f.severity >= worst)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TableArg {
     X86,
     X64,
@@ -61,6 +78,13 @@ pub struct Args {
     /// proven (for CI gates). Without it, `incomplete` exits 0
     #[arg(long)]
     pub strict: bool,
+    /// Also exit 1 when a finding of this severity or worse is present (a CI
+    /// gate can make, e.g., `kb-undocumented` fatal with `warning`)
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<FailOn>,
+    /// Table output: print only the verdict line
+    #[arg(long, short)]
+    pub quiet: bool,
     /// Trust this root certificate too (PEM or DER; repeatable), besides
     /// the embedded Microsoft roots: for private builds and tests
     #[arg(long, value_name = "FILE")]
@@ -156,6 +180,10 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             kb: kb_summary,
             trust: (trust.summary.signatures > 0 || trust.summary.catalogs > 0).then_some(&trust),
         })?,
+        Format::Table if args.quiet => {
+            let mut out = super::term::stdout();
+            report::write_verify_summary(&mut out, &r)?;
+        }
         Format::Table => {
             use std::io::Write;
             let mut out = super::term::stdout();
@@ -175,7 +203,11 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             report::write_verify_table(&mut out, &r)?;
         }
     }
-    Ok(assessment.verdict.exit_code(args.strict))
+    let mut code = assessment.verdict.exit_code(args.strict);
+    if args.fail_on.is_some_and(|f| f.triggered(&findings)) {
+        code = code.max(1);
+    }
+    Ok(code)
 }
 
 /// The documented rows, table by table: documented against found, the

@@ -342,6 +342,15 @@ pub fn write_verify_table<W: std::io::Write + ?Sized>(
             })
         })?;
     }
+    out.write_all(b"\n")?;
+    write_verify_summary(out, r)
+}
+
+/// The verdict line alone (`verify --quiet`).
+pub fn write_verify_summary<W: std::io::Write + ?Sized>(
+    out: &mut W,
+    r: &VerifyReport<'_>,
+) -> std::io::Result<()> {
     let s = &r.summary;
     let c = r.coverage;
     let signatures = match c.signatures_verified {
@@ -350,7 +359,7 @@ pub fn write_verify_table<W: std::io::Write + ?Sized>(
     };
     writeln!(
         out,
-        "\n{}: {} of {} files proven ({} stored, {} rebuilt; {} index-only, {} unproven), {signatures}, {} catalogs; {} errors, {} warnings, {} info; {} components, {} index sources verified",
+        "{}: {} of {} files proven ({} stored, {} rebuilt; {} index-only, {} unproven), {signatures}, {} catalogs; {} errors, {} warnings, {} info; {} components, {} index sources verified",
         r.verdict.to_uppercase(),
         c.files_proven,
         c.files_declared,
