@@ -232,7 +232,7 @@ impl Checker<'_> {
             );
             if self.pkg.member(&cat).is_none() {
                 self.out.push(Finding::warning(
-                    "catalog-missing",
+                    "catalog-file-missing",
                     &m.path,
                     format!("its catalog {cat} is not in the package"),
                 ));

@@ -129,7 +129,7 @@ fn leaves_unproven(code: &str) -> bool {
             | "unsigned"
             | "signature-unverified"
             | "catalog-absent"
-            | "catalog-missing"
+            | "catalog-file-missing"
             | "catalog-unlisted"
     ) || code.starts_with("trust-unchecked")
 }
