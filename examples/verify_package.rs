@@ -22,7 +22,7 @@ fn main() -> anyhow::Result<()> {
             c.files.len()
         );
     }
-    let v = kbinspect::check::verify(&pkg, &opts, &Default::default());
+    let v = kbinspect::check::verify(&pkg, &opts, &Default::default(), vec![]);
     for f in v.findings.iter().filter(|f| f.severity != Severity::Info) {
         println!("{} {} {}: {}", f.severity, f.code, f.subject, f.detail);
     }

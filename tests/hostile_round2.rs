@@ -4,26 +4,8 @@
 
 mod common;
 
-use kbinspect::sample::cabwrite::{CabFile, CabOptions, DosDateTime, Method, write_cab};
-
 fn cab_bytes(files: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let files: Vec<CabFile> = files
-        .iter()
-        .map(|(n, d)| CabFile {
-            name: n.clone(),
-            data: d.clone(),
-            time: DosDateTime::new(2020, 5, 1, 21, 34),
-            attributes: 0x20,
-        })
-        .collect();
-    write_cab(
-        &files,
-        &CabOptions {
-            method: Method::Stored,
-            set_id: 0,
-            signature: None,
-        },
-    )
+    common::stored_cab(files)
 }
 
 fn kbinspect(args: &[&std::ffi::OsStr]) -> std::process::Output {

@@ -2,13 +2,14 @@
 //! every command reads the same bytes for a name, and every declared digest
 //! is checked whatever the bytes look like.
 
+mod common;
+
 use std::path::Path;
 
 use base64::Engine as _;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use kbinspect::sample::cabwrite::{CabFile, CabOptions, DosDateTime, Method, write_cab};
 use kbinspect::servicing::identity::Identity;
 
 const KEYFORM_NAME: &str = "Demo";
@@ -46,25 +47,8 @@ fn manifest(bytes: &[u8], sha1: bool) -> Vec<u8> {
 }
 
 fn cab(dir: &Path, files: &[(String, Vec<u8>)]) -> std::path::PathBuf {
-    let files: Vec<CabFile> = files
-        .iter()
-        .map(|(n, d)| CabFile {
-            name: n.clone(),
-            data: d.clone(),
-            time: DosDateTime::new(2020, 5, 1, 21, 34),
-            attributes: 0x20,
-        })
-        .collect();
-    let bytes = write_cab(
-        &files,
-        &CabOptions {
-            method: Method::Stored,
-            set_id: 0,
-            signature: None,
-        },
-    );
     let p = dir.join("crafted.cab");
-    std::fs::write(&p, bytes).unwrap();
+    std::fs::write(&p, common::stored_cab(files)).unwrap();
     p
 }
 

@@ -24,26 +24,21 @@ pub struct Verified {
     pub assessment: verdict::Assessment,
 }
 
-/// Run every check on a loaded package (integrity, anomalies, the chain of
-/// trust) and judge it. `load` must be the options it was loaded with.
+/// Run every check on a loaded package (integrity, the chain of trust,
+/// anomalies), add `extra` findings (e.g. the KB article's), and judge it.
+/// `load` must be the options it was loaded with.
 pub fn verify(
     pkg: &Package,
     load: &LoadOptions,
     trust: &crate::trust::package::TrustOptions,
+    extra: Vec<Finding>,
 ) -> Verified {
     let (mut findings, stats) = integrity::check_with_stats(pkg);
     let (trust_findings, trust) = signature::check_trust(pkg, load, trust);
     findings.extend(trust_findings);
     findings.extend(anomaly::check(pkg));
-    let count = verdict::TrustCount {
-        present: trust.signatures.len(),
-        verified: trust
-            .signatures
-            .iter()
-            .filter(|s| s.result == "verified")
-            .count(),
-    };
-    let assessment = verdict::assess(pkg, &findings, Some(count));
+    findings.extend(extra);
+    let assessment = verdict::assess(pkg, &findings, Some(verdict::TrustCount::of(&trust)));
     Verified {
         findings,
         stats,

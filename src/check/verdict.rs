@@ -141,6 +141,20 @@ pub struct TrustCount {
     pub verified: usize,
 }
 
+impl TrustCount {
+    /// The signatures a trust report holds, and how many verified.
+    pub fn of(report: &crate::trust::package::TrustReport) -> TrustCount {
+        TrustCount {
+            present: report.signatures.len(),
+            verified: report
+                .signatures
+                .iter()
+                .filter(|s| s.result == "verified")
+                .count(),
+        }
+    }
+}
+
 /// Judge a checked package. `trust` is what the signature check verified,
 /// `None` when none ran (then present signatures are unproven).
 pub fn assess(pkg: &Package, findings: &[Finding], trust: Option<TrustCount>) -> Assessment {

@@ -48,9 +48,18 @@ pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
 
 impl<W: Write> Write for SafeWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut data = std::mem::take(&mut self.pending);
-        data.extend_from_slice(buf);
-        let (text, rest) = match std::str::from_utf8(&data) {
+        // Copied only when a character was cut by the previous write; the
+        // common case escapes (or passes on) the caller's bytes in place.
+        let joined;
+        let data: &[u8] = if self.pending.is_empty() {
+            buf
+        } else {
+            let mut v = std::mem::take(&mut self.pending);
+            v.extend_from_slice(buf);
+            joined = v;
+            &joined
+        };
+        let (text, rest) = match std::str::from_utf8(data) {
             Ok(t) => (t, &[][..]),
             Err(e) if e.error_len().is_none() => {
                 // Cut in the middle of a character: keep the tail.
@@ -59,7 +68,7 @@ impl<W: Write> Write for SafeWriter<W> {
             }
             Err(_) => {
                 // Not UTF-8 (our tables are): pass through as it is.
-                self.inner.write_all(&data)?;
+                self.inner.write_all(data)?;
                 return Ok(buf.len());
             }
         };

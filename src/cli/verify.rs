@@ -2,7 +2,7 @@
 //! against the file tables of its Knowledge Base article.
 
 use anyhow::Context;
-use kbinspect::check::{anomaly, integrity, kb as kbcheck, signature, verdict};
+use kbinspect::check::{kb as kbcheck, verdict};
 use kbinspect::kb::{self, Arch};
 use kbinspect::model::{LoadOptions, Package, read_dcm_base};
 use kbinspect::report;
@@ -149,36 +149,21 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     };
     let (input, _stdin) = super::input_path(first)?;
     let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
-    let (mut findings, stats) = integrity::check_with_stats(&pkg);
-    let (trust_findings, trust) = signature::check_trust(&pkg, &opts, &trust_opts);
-    findings.extend(trust_findings);
-    findings.extend(anomaly::check(&pkg));
-    let mut kb_summary = None;
-    if let Some(article) = &article {
-        let opts = kbcheck::KbOptions {
-            table_arch: args.table.map(Arch::from),
-            strict_time: args.strict_time,
-            article_kb: article_kb.clone(),
-        };
-        let (f, s) = kbcheck::check(&pkg, article, &opts);
-        findings.extend(f);
-        kb_summary = Some(s);
-    }
-    let count = verdict::TrustCount {
-        present: trust.signatures.len(),
-        verified: trust
-            .signatures
-            .iter()
-            .filter(|s| s.result == "verified")
-            .count(),
-    };
-    let assessment = verdict::assess(&pkg, &findings, Some(count));
-    let r = report::verify_report(&pkg.input, &findings, stats, &assessment);
+    let (v, kb_summary) = judge(
+        args,
+        &pkg,
+        article.as_ref(),
+        article_kb.as_deref(),
+        &opts,
+        &trust_opts,
+    );
+    let (findings, trust, assessment) = (&v.findings, &v.trust, &v.assessment);
+    let r = report::verify_report(&pkg.input, findings, v.stats.clone(), assessment);
     match args.format {
         Format::Json => super::print_json(&Document {
             report: r,
             kb: kb_summary,
-            trust: (trust.summary.signatures > 0 || trust.summary.catalogs > 0).then_some(&trust),
+            trust: (trust.summary.signatures > 0 || trust.summary.catalogs > 0).then_some(trust),
         })?,
         Format::Table if args.quiet => {
             let mut out = super::term::stdout();
@@ -199,15 +184,42 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                 )?;
                 write_kb_rows(&mut out, s)?;
             }
-            kbinspect::trust::write_table(&mut out, &trust)?;
+            kbinspect::trust::write_table(&mut out, trust)?;
             report::write_verify_table(&mut out, &r)?;
         }
     }
     let mut code = assessment.verdict.exit_code(args.strict);
-    if args.fail_on.is_some_and(|f| f.triggered(&findings)) {
+    if args.fail_on.is_some_and(|f| f.triggered(findings)) {
         code = code.max(1);
     }
     Ok(code)
+}
+
+/// Every check of `verify`, the KB article's included, and the verdict.
+fn judge(
+    args: &Args,
+    pkg: &Package,
+    article: Option<&kb::Article>,
+    article_kb: Option<&str>,
+    opts: &LoadOptions,
+    trust_opts: &kbinspect::trust::package::TrustOptions,
+) -> (kbinspect::check::Verified, Option<kbcheck::KbSummary>) {
+    let mut extra = Vec::new();
+    let mut kb_summary = None;
+    if let Some(article) = article {
+        let kopts = kbcheck::KbOptions {
+            table_arch: args.table.map(Arch::from),
+            strict_time: args.strict_time,
+            article_kb: article_kb.map(str::to_string),
+        };
+        let (f, s) = kbcheck::check(pkg, article, &kopts);
+        extra = f;
+        kb_summary = Some(s);
+    }
+    (
+        kbinspect::check::verify(pkg, opts, trust_opts, extra),
+        kb_summary,
+    )
 }
 
 /// The documented rows, table by table: documented against found, the
@@ -310,29 +322,7 @@ fn run_batch(
                     anyhow::bail!("standard input is not read in a batch");
                 }
                 let pkg = Package::load_with(input, &limits, opts)?;
-                let mut v = kbinspect::check::verify(&pkg, opts, trust_opts);
-                let mut kb_summary = None;
-                if let Some(article) = article {
-                    let kopts = kbcheck::KbOptions {
-                        table_arch: args.table.map(Arch::from),
-                        strict_time: args.strict_time,
-                        article_kb: article_kb.map(str::to_string),
-                    };
-                    let (f, s) = kbcheck::check(&pkg, article, &kopts);
-                    v.findings.extend(f);
-                    kb_summary = Some(s);
-                    // The KB findings take part in the verdict.
-                    let count = verdict::TrustCount {
-                        present: v.trust.signatures.len(),
-                        verified: v
-                            .trust
-                            .signatures
-                            .iter()
-                            .filter(|s| s.result == "verified")
-                            .count(),
-                    };
-                    v.assessment = verdict::assess(&pkg, &v.findings, Some(count));
-                }
+                let (v, kb_summary) = judge(args, &pkg, article, article_kb, opts, trust_opts);
                 let r =
                     report::verify_report(&pkg.input, &v.findings, v.stats.clone(), &v.assessment);
                 let doc = serde_json::to_value(Document {

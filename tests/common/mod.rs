@@ -72,3 +72,26 @@ pub fn mutate_cab(bytes: &mut Vec<u8>, edits: &[(usize, u8)], cut: Option<usize>
     }
     lanes.iter().all(|&(x, n)| n < 2 || x != 0)
 }
+
+/// A stored (uncompressed) cabinet of `(name, bytes)` members, written by
+/// the test kit's CAB writer (fixed timestamps, archive attribute).
+pub fn stored_cab(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    use kbinspect::sample::cabwrite::{CabFile, CabOptions, DosDateTime, Method, write_cab};
+    let files: Vec<CabFile> = files
+        .iter()
+        .map(|(n, d)| CabFile {
+            name: n.clone(),
+            data: d.clone(),
+            time: DosDateTime::new(2020, 5, 1, 21, 34),
+            attributes: 0x20,
+        })
+        .collect();
+    write_cab(
+        &files,
+        &CabOptions {
+            method: Method::Stored,
+            set_id: 0,
+            signature: None,
+        },
+    )
+}
