@@ -4,7 +4,7 @@
 #   bench/run.sh [--runs N] [--quick] [--out FILE]
 #
 # Builds kbinspect (release), generates the large packages once (cached in
-# $KBINSPECT_BENCH_CACHE, default /work/bench-cache; see examples/gen_large.rs),
+# $KBINSPECT_BENCH_CACHE, default /work/bench-cache; see crates/kbinspect-testkit/examples/gen_large.rs),
 # then times with hyperfine, on every input:
 #   test     kbinspect ls --test --hash md5      | cabextract -t (MD5)  | 7zz t
 #   test-nohash kbinspect ls --test --hash none (both cores) | the same peers

@@ -3,6 +3,7 @@
 //! itself lives in the library.
 
 mod cli;
+mod render;
 
 use clap::{Parser, Subcommand};
 

@@ -54,7 +54,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             if changes.is_empty() {
                 writeln!(out, "no differences")?;
             } else {
-                let mut t = kbinspect::report::table();
+                let mut t = crate::render::table();
                 t.set_header(["change", "subject", "old", "new"]);
                 for c in &changes {
                     t.add_row([

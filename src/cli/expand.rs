@@ -115,9 +115,7 @@ fn write_atomically(path: &Path, bytes: &[u8], force: bool) -> anyhow::Result<()
 }
 
 fn filetime_text(ft: u64) -> Option<String> {
-    // FILETIME counts 100 ns ticks since 1601-01-01.
-    let secs = i64::try_from(ft / 10_000_000).ok()? - 11_644_473_600;
-    Some(kbinspect::container::timestamp_from_unix(secs).to_string() + "Z")
+    Some(kbinspect::time::Timestamp::from_filetime(ft)?.to_string() + "Z")
 }
 
 fn finding_code(kind: ErrorKind) -> &'static str {

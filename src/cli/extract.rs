@@ -60,7 +60,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         for g in &args.filter {
             b.add(globset::Glob::new(g)?);
         }
-        Some(b.build()?)
+        let globs = b.build()?;
+        Some(kbinspect::extract::Filter::new(move |p| globs.is_match(p)))
     };
     let opts = Options {
         layout: if args.flat {

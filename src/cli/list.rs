@@ -78,7 +78,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         Format::Table => {
             use std::io::Write;
             let mut out = super::term::stdout();
-            out.write_all(report::list_table(&pkg).as_bytes())?;
+            out.write_all(crate::render::list_table(&pkg).as_bytes())?;
             for f in &pkg.findings {
                 writeln!(
                     out,

@@ -158,7 +158,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let mut out = super::term::stdout();
     // Row by row: a table of every member held at once would cost several
     // times the listing itself.
-    kbinspect::report::write_table(&mut out, &head, || listing.members.iter().map(row))?;
+    crate::render::write_table(&mut out, &head, || listing.members.iter().map(row))?;
     writeln!(out)?;
     for c in &listing.containers {
         let name = if c.path.is_empty() {

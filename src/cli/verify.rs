@@ -167,7 +167,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         })?,
         Format::Table if args.quiet => {
             let mut out = super::term::stdout();
-            report::write_verify_summary(&mut out, &r)?;
+            crate::render::write_verify_summary(&mut out, &r)?;
         }
         Format::Table => {
             use std::io::Write;
@@ -185,7 +185,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                 write_kb_rows(&mut out, s)?;
             }
             kbinspect::trust::write_table(&mut out, trust)?;
-            report::write_verify_table(&mut out, &r)?;
+            crate::render::write_verify_table(&mut out, &r)?;
         }
     }
     let mut code = assessment.verdict.exit_code(args.strict);
@@ -235,7 +235,7 @@ fn write_kb_rows(out: &mut dyn std::io::Write, s: &kbcheck::KbSummary) -> std::i
             .map_or(s.rows.len(), |n| at + n);
         let rows = &s.rows[at..end];
         writeln!(out, "{table}")?;
-        report::write_table(
+        crate::render::write_table(
             out,
             &[
                 "line",
@@ -378,7 +378,7 @@ fn run_batch(
             use std::io::Write;
             let mut out = super::term::stdout();
             let n = |v: &serde_json::Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
-            report::write_table(
+            crate::render::write_table(
                 &mut out,
                 &[
                     "package",

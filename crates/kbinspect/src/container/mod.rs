@@ -1,0 +1,461 @@
+//! Opening inputs and streaming their members.
+//!
+//! [`walk`] opens a `.msu`, a `.cab` (first part of a set) or a directory that
+//! holds an expanded package, and hands every member to a visitor in order,
+//! once, as a stream. A member that is itself a cabinet (by signature) is
+//! visited and then opened recursively, so an MSU presents one tree:
+//! `Windows6.1-KB4538483-x86.cab/update.mum`.
+//!
+//! Cabinets are read by our own reader: `cab` parses CFHEADER/CFFOLDER/CFFILE
+//! through checked helpers, `stream` decodes one folder at a time (stored,
+//! MSZIP via miniz_oxide with the history carried across blocks, LZX via
+//! lzxd; Quantum is refused) and hands members out in offset order, `walker`
+//! merges multi-cabinet sets, reports structural anomalies as findings
+//! (`cab-*` codes, listed in README.md) and recurses into nested
+//! cabinets. [`list`] builds the inventory behind `kbinspect ls`.
+//!
+//! ```no_run
+//! use kbinspect::container::{walk, Limits};
+//! let report = walk("update.msu".as_ref(), &Limits::default(), &mut |m, r| {
+//!     let mut sink = std::io::sink();
+//!     std::io::copy(r, &mut sink)?; // a corrupt member fails here
+//!     println!("{} {}", m.path, m.size);
+//!     Ok(())
+//! })?;
+//! # Ok::<(), kbinspect::container::Error>(())
+//! ```
+
+use std::io::{BufRead, Read};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::finding::Finding;
+
+mod cab;
+mod listing;
+pub mod lzx;
+pub mod names;
+mod stream;
+mod walker;
+
+use cab::Src;
+use stream::DecodeMeter;
+use walker::Walker;
+
+pub use listing::{DigestKind, ListedMember, Listing, list};
+
+/// Hard limits against hostile input. Exceeding one is an error naming it.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Nesting depth of containers inside containers (`--max-depth`).
+    pub max_depth: u32,
+    /// Members per cabinet (`--max-members`).
+    pub max_members: u64,
+    /// Members of the whole tree, every nested cabinet included
+    /// (`--max-total-members`).
+    pub max_total_members: u64,
+    /// Declared size of one member (`--max-member-size`).
+    pub max_member_size: u64,
+    /// Declared output of the whole tree (`--max-total-size`); a nested
+    /// cabinet counts as a member and again through its members.
+    pub max_total_size: u64,
+    /// Bytes decoded across the whole tree (every nesting level, restarts
+    /// included) per byte of input on disk (`--max-ratio`; 0 = off). Checked
+    /// block by block while decoding, so a nested bomb, whose ratios
+    /// multiply, stops as soon as it crosses the line.
+    pub max_ratio: u64,
+    /// Decoded bytes up to which the ratio is not checked (`--ratio-floor`):
+    /// small padded samples legitimately expand 10,000:1 and more.
+    pub ratio_floor: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_depth: 8,
+            max_members: 1_000_000,
+            // The largest cumulative updates hold ~100,000 files; 24 nested
+            // cabinets of 65,535 members each (2.4 MB) would be 1.6 million.
+            max_total_members: 400_000,
+            max_member_size: 16 << 30,
+            max_total_size: 64 << 30,
+            max_ratio: 1000,
+            // cabextract's large-files-cab.cab turns 26,554 bytes into
+            // 6.0 GiB (242,600:1 over the tree) and is a legitimate test
+            // cabinet: the floor lets it through.
+            ratio_floor: 8 << 30,
+        }
+    }
+}
+
+pub use crate::time::Timestamp;
+
+/// How a member's bytes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "method")]
+pub enum Compression {
+    /// A plain file in a directory input.
+    File,
+    None,
+    Mszip,
+    Lzx {
+        window_bits: u8,
+    },
+    Quantum {
+        level: u8,
+        window_bits: u8,
+    },
+}
+
+impl std::fmt::Display for Compression {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Compression::File => f.write_str("file"),
+            Compression::None => f.write_str("none"),
+            Compression::Mszip => f.write_str("mszip"),
+            Compression::Lzx { window_bits } => write!(f, "lzx:{window_bits}"),
+            Compression::Quantum { level, window_bits } => {
+                write!(f, "quantum:{level}:{window_bits}")
+            }
+        }
+    }
+}
+
+/// One member of the tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberMeta {
+    /// Path in the tree, `/`-separated, containers included:
+    /// `Windows6.1-KB4538483-x86.cab/update.mum`.
+    pub path: String,
+    /// The name as stored in its container (backslashes kept), decoded to text.
+    pub name: String,
+    /// Uncompressed size.
+    pub size: u64,
+    pub modified: Option<Timestamp>,
+    pub compression: Compression,
+    /// Folder index inside its cabinet (`None` for directory inputs).
+    pub folder: Option<u32>,
+    /// Containers above this member (0 = directly in the input).
+    pub depth: u32,
+    /// CAB attribute bits (read-only 0x1, hidden 0x2, system 0x4, arch 0x20, exec 0x40, utf-8 name 0x80).
+    pub attributes: u16,
+    /// True when this member is itself a cabinet that the walk opens next.
+    pub is_container: bool,
+}
+
+/// Facts about one container in the tree.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContainerInfo {
+    /// Tree path of the container (`""` for the input itself).
+    pub path: String,
+    /// `cab`, `msu` or `directory`.
+    pub kind: String,
+    pub size: u64,
+    pub folders: u32,
+    pub files: u32,
+    /// Cabinet set id and index within the set.
+    pub set_id: Option<u16>,
+    pub set_index: Option<u16>,
+    /// Further cabinet files read as parts of this set.
+    pub parts: Vec<String>,
+    /// The appended Authenticode signature of a signed cabinet.
+    pub signature: Option<Signature>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Signature {
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// What a walk saw besides the members: containers and anomalies.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WalkReport {
+    pub containers: Vec<ContainerInfo>,
+    /// Anomalies and per-member problems (bad checksums, overlapping ranges,
+    /// extra bytes, …). The walk keeps going after these.
+    pub findings: Vec<Finding>,
+}
+
+/// An input that could not be read at all, or a limit that was exceeded.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Malformed structure: `file` is the input or tree path, `offset` the byte offset.
+    #[error("{file}: at offset {offset}: {message}")]
+    Format {
+        file: String,
+        offset: u64,
+        message: String,
+    },
+    #[error("{file}: {message} (limit {limit}; raise it with {flag})")]
+    Limit {
+        file: String,
+        message: String,
+        limit: u64,
+        flag: &'static str,
+    },
+    #[error("{file}: {message}")]
+    Unsupported { file: String, message: String },
+    /// An error the visitor returned; the walk stops.
+    #[error("{0}")]
+    Visitor(VisitError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The visitor a walk calls for every member, in order. The reader yields the
+/// member's bytes once (`fill_buf`/`consume` hand them over without a copy);
+/// whatever the visitor does not read is skipped. An
+/// `Err` from the reader means the member is corrupt (the error says why and
+/// where); the walk records it and continues.
+pub type Visitor<'a> =
+    dyn FnMut(&MemberMeta, &mut dyn BufRead) -> std::result::Result<(), VisitError> + 'a;
+
+/// What a visitor can fail with: any error of the caller's (an I/O error
+/// while writing a member out, say). The walk stops and hands it back as
+/// [`Error::Visitor`].
+pub type VisitError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Walk an input: a `.msu`/`.cab` file or a directory of an expanded package.
+/// Every member is decoded in full, also the bytes the visitor leaves unread,
+/// so corruption anywhere is reported (see [`walk_with`] to skip that).
+pub fn walk(input: &Path, limits: &Limits, visitor: &mut Visitor<'_>) -> Result<WalkReport> {
+    walk_with(input, limits, &WalkOptions::default(), visitor)
+}
+
+/// Free the decoders' buffers kept for reuse between folders (LZX windows,
+/// output batches: up to ~18 MB). Call it when no walk is running any more
+/// and memory matters more than starting the next walk warm, as the model
+/// does before parsing.
+pub fn release_buffers() {
+    lzx::release_windows();
+    stream::release_batches();
+}
+
+/// How much a walk decodes beyond what the visitor reads.
+#[derive(Debug, Clone)]
+pub struct WalkOptions {
+    /// Decode (and so check) the bytes of every member even when the visitor
+    /// does not read them. Off, a listing only decodes what it needs to find
+    /// nested cabinets (the first bytes of each member).
+    pub verify_unread: bool,
+}
+
+impl Default for WalkOptions {
+    fn default() -> Self {
+        WalkOptions {
+            verify_unread: true,
+        }
+    }
+}
+
+/// [`walk`] with options.
+pub fn walk_with(
+    input: &Path,
+    limits: &Limits,
+    opts: &WalkOptions,
+    visitor: &mut Visitor<'_>,
+) -> Result<WalkReport> {
+    let md = std::fs::metadata(input).map_err(|e| Error::Io {
+        path: input.display().to_string(),
+        source: e,
+    })?;
+    if md.is_dir() {
+        walk_dir(input, limits, opts, visitor)
+    } else {
+        walk_file(input, limits, opts, visitor)
+    }
+}
+
+fn walk_file(
+    input: &Path,
+    limits: &Limits,
+    opts: &WalkOptions,
+    visitor: &mut Visitor<'_>,
+) -> Result<WalkReport> {
+    let name = input.display().to_string();
+    let io = |e| Error::Io {
+        path: name.clone(),
+        source: e,
+    };
+    let f = std::fs::File::open(input).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    let mut report = WalkReport::default();
+    let mut w = Walker {
+        limits,
+        visitor,
+        report: &mut report,
+        total_declared: 0,
+        members_declared: 0,
+        budget: decode_budget(limits),
+        verify_unread: opts.verify_unread,
+        meter: std::sync::Arc::new(DecodeMeter::new(limits, len)),
+        parts_are_input: true,
+    };
+    let dir = input.parent().map(|p| {
+        if p.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            p
+        }
+    });
+    w.cabinet(Src::from_file(f), len, &name, "", dir, 0)?;
+    Ok(report)
+}
+
+/// Decoded bytes a walk may produce: every declared byte once, plus as much
+/// again for members that overlap and force a folder to restart.
+fn decode_budget(limits: &Limits) -> u64 {
+    limits.max_total_size.saturating_mul(2)
+}
+
+/// True when the file starts with the cabinet signature and is not a later
+/// part of a set (those are read from the first part).
+fn is_first_cabinet(path: &Path) -> bool {
+    let mut head = [0u8; 36];
+    let ok = std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok();
+    ok && &head[0..4] == cab::SIGNATURE
+        && u16::from_le_bytes([head[30], head[31]]) & cab::FLAG_PREV_CABINET == 0
+}
+
+fn timestamp_of(md: &std::fs::Metadata) -> Option<Timestamp> {
+    let secs = md
+        .modified()
+        .ok()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs() as i64;
+    Timestamp::from_unix(secs)
+}
+
+/// A directory holding an expanded package: every regular file, sorted by
+/// path, is a member. Symlinks are not followed.
+fn walk_dir(
+    root: &Path,
+    limits: &Limits,
+    opts: &WalkOptions,
+    visitor: &mut Visitor<'_>,
+) -> Result<WalkReport> {
+    let mut files: Vec<(String, PathBuf, std::fs::Metadata)> = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), String::new(), 0u32)];
+    while let Some((dir, prefix, depth)) = stack.pop() {
+        if depth > limits.max_depth.saturating_mul(4) {
+            return Err(Error::Limit {
+                file: dir.display().to_string(),
+                message: "directory nesting too deep".into(),
+                limit: u64::from(limits.max_depth) * 4,
+                flag: "--max-depth",
+            });
+        }
+        let rd = std::fs::read_dir(&dir).map_err(|e| Error::Io {
+            path: dir.display().to_string(),
+            source: e,
+        })?;
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::Io {
+                path: dir.display().to_string(),
+                source: e,
+            })?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = if prefix.is_empty() {
+                name.clone()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let ft = entry.file_type().map_err(|e| Error::Io {
+                path: entry.path().display().to_string(),
+                source: e,
+            })?;
+            if ft.is_dir() {
+                stack.push((entry.path(), rel, depth + 1));
+            } else if ft.is_file() {
+                let md = entry.metadata().map_err(|e| Error::Io {
+                    path: entry.path().display().to_string(),
+                    source: e,
+                })?;
+                files.push((rel, entry.path(), md));
+                if files.len() as u64 > limits.max_members {
+                    return Err(Error::Limit {
+                        file: root.display().to_string(),
+                        message: "too many files".into(),
+                        limit: limits.max_members,
+                        flag: "--max-members",
+                    });
+                }
+            }
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut report = WalkReport {
+        containers: vec![ContainerInfo {
+            path: String::new(),
+            kind: "directory".into(),
+            size: files.iter().map(|f| f.2.len()).sum(),
+            folders: 0,
+            files: files.len() as u32,
+            set_id: None,
+            set_index: None,
+            parts: vec![],
+            signature: None,
+        }],
+        findings: vec![],
+    };
+    let on_disk = report.containers.first().map_or(0, |c| c.size);
+    let mut w = Walker {
+        limits,
+        visitor,
+        report: &mut report,
+        total_declared: 0,
+        members_declared: 0,
+        budget: decode_budget(limits),
+        verify_unread: opts.verify_unread,
+        meter: std::sync::Arc::new(DecodeMeter::new(limits, on_disk)),
+        // Later parts of a set are files of the directory, counted already.
+        parts_are_input: false,
+    };
+    for (rel, path, md) in files {
+        let is_container = is_first_cabinet(&path);
+        let meta = MemberMeta {
+            name: rel.clone(),
+            path: rel.clone(),
+            size: md.len(),
+            modified: timestamp_of(&md),
+            compression: Compression::File,
+            folder: None,
+            depth: 0,
+            attributes: 0,
+            is_container,
+        };
+        let open = |p: &Path| {
+            std::fs::File::open(p).map_err(|e| Error::Io {
+                path: p.display().to_string(),
+                source: e,
+            })
+        };
+        let mut f = std::io::BufReader::with_capacity(256 << 10, open(&path)?);
+        (w.visitor)(&meta, &mut f).map_err(Error::Visitor)?;
+        if is_container {
+            let f = open(&path)?;
+            let dir = path.parent().unwrap_or(root);
+            match w.cabinet(Src::from_file(f), md.len(), &rel, &rel, Some(dir), 1) {
+                Ok(()) => {}
+                Err(e @ (Error::Limit { .. } | Error::Visitor(_))) => return Err(e),
+                Err(e) => w
+                    .report
+                    .findings
+                    .push(Finding::error("cab-nested", &rel, e.to_string())),
+            }
+        }
+    }
+    Ok(report)
+}
+
