@@ -22,6 +22,7 @@ mod decode_ahead;
 mod extract_cli;
 mod extract_expand;
 mod extract_safety;
+mod gcab_oracle;
 mod hostile_anomalies;
 mod hostile_extract;
 mod hostile_limits;

@@ -130,6 +130,30 @@ struct Extractor<'o> {
     report: ExtractReport,
 }
 
+impl<'o> Extractor<'o> {
+    fn new(input: &Path, root: PathBuf, opts: &'o Options, findings: Vec<Finding>) -> Self {
+        Extractor {
+            report: ExtractReport {
+                input: input.display().to_string(),
+                output_dir: root.display().to_string(),
+                layout: opts.layout,
+                written: vec![],
+                skipped: vec![],
+                bytes_written: 0,
+                containers: vec![],
+                selected: 0,
+                complete: false,
+                findings,
+            },
+            root,
+            opts,
+            taken: HashMap::new(),
+            dirs_checked: Default::default(),
+            whole: Vec::new(),
+        }
+    }
+}
+
 impl Extractor<'_> {
     fn skip(&mut self, path: &str, code: &str, reason: String) {
         // A name that cannot be made safe leaves the extraction incomplete
@@ -520,25 +544,7 @@ pub fn extract(
     };
     std::fs::create_dir_all(out_dir).map_err(io)?;
     let root = out_dir.canonicalize().map_err(io)?;
-    let mut ex = Extractor {
-        root: root.clone(),
-        opts,
-        taken: HashMap::new(),
-        dirs_checked: Default::default(),
-        whole: Vec::new(),
-        report: ExtractReport {
-            input: input.display().to_string(),
-            output_dir: root.display().to_string(),
-            layout: opts.layout,
-            written: vec![],
-            skipped: vec![],
-            bytes_written: 0,
-            containers: vec![],
-            selected: 0,
-            complete: false,
-            findings: vec![],
-        },
-    };
+    let mut ex = Extractor::new(input, root.clone(), opts, vec![]);
     // Members that are filtered out or skipped need not be decoded; the
     // written ones are read in full (and so checked) anyway.
     let walk_opts = container::WalkOptions {
@@ -625,25 +631,7 @@ pub fn expand(
         ..LoadOptions::default()
     };
     let pkg = Package::load_with(input, &opts.limits, &load)?;
-    let mut ex = Extractor {
-        root: root.clone(),
-        opts,
-        taken: HashMap::new(),
-        dirs_checked: Default::default(),
-        whole: Vec::new(),
-        report: ExtractReport {
-            input: input.display().to_string(),
-            output_dir: root.display().to_string(),
-            layout: opts.layout,
-            written: vec![],
-            skipped: vec![],
-            bytes_written: 0,
-            containers: vec![],
-            selected: 0,
-            complete: false,
-            findings: pkg.findings.clone(),
-        },
-    };
+    let mut ex = Extractor::new(input, root.clone(), opts, pkg.findings.clone());
     let mut written = Vec::new();
     let mut skipped = Vec::new();
     // Decide, per file, the target and the digest, or why not.

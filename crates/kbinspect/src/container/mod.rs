@@ -40,7 +40,6 @@ mod stream;
 mod walker;
 
 use cab::Src;
-use stream::DecodeMeter;
 use walker::Walker;
 
 pub use listing::{DigestKind, ListedMember, Listing, list};
@@ -288,17 +287,7 @@ fn walk_file(
     let f = std::fs::File::open(input).map_err(io)?;
     let len = f.metadata().map_err(io)?.len();
     let mut report = WalkReport::default();
-    let mut w = Walker {
-        limits,
-        visitor,
-        report: &mut report,
-        total_declared: 0,
-        members_declared: 0,
-        budget: decode_budget(limits),
-        verify_unread: opts.verify_unread,
-        meter: std::sync::Arc::new(DecodeMeter::new(limits, len)),
-        parts_are_input: true,
-    };
+    let mut w = Walker::new(limits, visitor, &mut report, opts.verify_unread, len, true);
     let dir = input.parent().map(|p| {
         if p.as_os_str().is_empty() {
             Path::new(".")
@@ -410,18 +399,15 @@ fn walk_dir(
         findings: vec![],
     };
     let on_disk = report.containers.first().map_or(0, |c| c.size);
-    let mut w = Walker {
+    // Later parts of a set are files of the directory, counted already.
+    let mut w = Walker::new(
         limits,
         visitor,
-        report: &mut report,
-        total_declared: 0,
-        members_declared: 0,
-        budget: decode_budget(limits),
-        verify_unread: opts.verify_unread,
-        meter: std::sync::Arc::new(DecodeMeter::new(limits, on_disk)),
-        // Later parts of a set are files of the directory, counted already.
-        parts_are_input: false,
-    };
+        &mut report,
+        opts.verify_unread,
+        on_disk,
+        false,
+    );
     for (rel, path, md) in files {
         let is_container = is_first_cabinet(&path);
         let meta = MemberMeta {
@@ -458,4 +444,3 @@ fn walk_dir(
     }
     Ok(report)
 }
-

@@ -154,6 +154,32 @@ fn find_part(dir: &Path, name: &str) -> Option<PathBuf> {
     })
 }
 
+impl<'v, 'a> Walker<'v, 'a> {
+    /// A walk over `input_len` bytes on disk. `parts_are_input`: further
+    /// parts of a cabinet set count as input (a file input; a directory
+    /// input has counted them already).
+    pub fn new(
+        limits: &'v Limits,
+        visitor: &'v mut Visitor<'a>,
+        report: &'v mut WalkReport,
+        verify_unread: bool,
+        input_len: u64,
+        parts_are_input: bool,
+    ) -> Self {
+        Walker {
+            limits,
+            visitor,
+            report,
+            total_declared: 0,
+            members_declared: 0,
+            budget: super::decode_budget(limits),
+            verify_unread,
+            meter: std::sync::Arc::new(DecodeMeter::new(limits, input_len)),
+            parts_are_input,
+        }
+    }
+}
+
 impl Walker<'_, '_> {
     fn finding(&mut self, f: Finding) {
         self.report.findings.push(f);
