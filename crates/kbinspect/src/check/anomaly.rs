@@ -19,7 +19,7 @@
 //! Files a manifest declares but the package does not carry are reported by
 //! [`crate::check::integrity`] (`file-missing`).
 
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 use crate::model::{MemberKind, Package, path_key};
 use crate::servicing::xml::looks_like_xml;
 
@@ -58,12 +58,12 @@ fn duplicate_names(pkg: &Package, out: &mut Vec<Finding>) {
         );
         if declared.contains(&path_key(&m.path)) {
             out.push(Finding::error(
-                "member-duplicate-name",
+                Code::MemberDuplicateName,
                 &m.path,
                 format!("{detail}; a manifest declares this file, so which bytes are installed is ambiguous"),
             ));
         } else {
-            out.push(Finding::warning("member-duplicate-name", &m.path, detail));
+            out.push(Finding::warning(Code::MemberDuplicateName, &m.path, detail));
         }
     }
 }
@@ -103,7 +103,7 @@ fn content_mismatch(pkg: &Package, out: &mut Vec<Finding>) {
         };
         if let Some(p) = problem {
             out.push(Finding::warning(
-                "member-content-mismatch",
+                Code::MemberContentMismatch,
                 &m.path,
                 format!("{} ({} bytes)", p, m.size),
             ));

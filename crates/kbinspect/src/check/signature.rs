@@ -5,7 +5,7 @@
 //! [`crate::trust`]; this module turns them into findings, and keeps the
 //! warning for cabinets that carry no signature at all.
 
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 use crate::model::{LoadOptions, Package};
 use crate::trust::package::{self as trust, TrustOptions, TrustReport};
 
@@ -59,7 +59,7 @@ fn unsigned(pkg: &Package) -> Vec<Finding> {
         return vec![];
     }
     vec![Finding::warning(
-        "unsigned",
+        Code::Unsigned,
         unsigned.join(", "),
         "no Authenticode signature (no signature reserve in the cabinet header, nothing appended); Microsoft signs the MSU and its package cabinet",
     )]

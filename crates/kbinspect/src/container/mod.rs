@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 
 mod cab;
 mod listing;
@@ -449,13 +449,13 @@ fn walk_dir(
             match w.cabinet(Src::from_file(f), md.len(), &rel, &rel, Some(dir), 1) {
                 Ok(()) => {}
                 Err(e @ (Error::Limit { .. } | Error::Visitor(_))) => return Err(e),
-                Err(e) => w
-                    .report
-                    .findings
-                    .push(Finding::error("cab-nested", &rel, e.to_string())),
+                Err(e) => {
+                    w.report
+                        .findings
+                        .push(Finding::error(Code::CabNested, &rel, e.to_string()))
+                }
             }
         }
     }
     Ok(report)
 }
-

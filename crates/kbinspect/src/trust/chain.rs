@@ -10,6 +10,7 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsag
 
 use super::digest::Alg;
 use super::tlv;
+use crate::finding::Code;
 
 /// The Microsoft roots, with the metadata of Microsoft's trusted-root list
 /// as comments (see the file's own header).
@@ -299,7 +300,7 @@ pub struct Chain {
     pub weak: Vec<String>,
     /// What is wrong: (finding code, text). Empty when the chain holds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<(String, String)>,
+    pub problems: Vec<(Code, String)>,
     /// Notes (root-list metadata, missing extensions tolerated).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -323,7 +324,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         let cur = *path.last().unwrap_or(&leaf);
         if path.len() > MAX_CHAIN {
             chain.problems.push((
-                "trust-chain-broken".into(),
+                Code::TrustChainBroken,
                 format!("chain longer than {MAX_CHAIN} certificates (a loop?)"),
             ));
             return chain;
@@ -360,12 +361,12 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         let Some(n) = next else {
             if let Some(e) = tried.first() {
                 chain.problems.push((
-                    "trust-bad-signature".into(),
+                    Code::TrustBadSignature,
                     format!("certificate {:?}: {e}", cur.subject),
                 ));
             } else if cur.self_issued() {
                 chain.problems.push((
-                    "trust-untrusted-root".into(),
+                    Code::TrustUntrustedRoot,
                     format!(
                         "the chain ends at {:?} (SHA-1 {}), which is not a trusted root",
                         cur.subject,
@@ -374,7 +375,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
                 ));
             } else {
                 chain.problems.push((
-                    "trust-untrusted-root".into(),
+                    Code::TrustUntrustedRoot,
                     format!(
                         "no certificate of issuer {:?} (of {:?}) is embedded or trusted: the root is untrusted or missing",
                         cur.issuer, cur.subject
@@ -414,7 +415,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
     for (i, c) in certs.iter().enumerate() {
         if at < c.not_before || at > c.not_after {
             chain.problems.push((
-                "trust-expired".into(),
+                Code::TrustExpired,
                 format!(
                     "{:?} is valid {} to {}, not at {}",
                     c.subject,
@@ -427,7 +428,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         if i > 0 {
             if c.ca == Some(false) {
                 chain.problems.push((
-                    "trust-not-a-ca".into(),
+                    Code::TrustNotACa,
                     format!(
                         "{:?} issues certificates but its basic constraints say it is not a CA",
                         c.subject
@@ -436,7 +437,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
             }
             if c.key_cert_sign == Some(false) {
                 chain.problems.push((
-                    "trust-key-usage".into(),
+                    Code::TrustKeyUsage,
                     format!(
                         "{:?} issues certificates but its key usage lacks keyCertSign",
                         c.subject
@@ -453,7 +454,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
     }
     if leaf.digital_signature == Some(false) {
         chain.problems.push((
-            "trust-key-usage".into(),
+            Code::TrustKeyUsage,
             format!("{:?}: key usage lacks digitalSignature", leaf.subject),
         ));
     }
@@ -462,7 +463,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         && !eku.iter().any(|e| e == EKU_ANY)
     {
         chain.problems.push((
-            "trust-key-usage".into(),
+            Code::TrustKeyUsage,
             format!(
                 "{:?}: extended key usage {} has none of {}",
                 leaf.subject,
@@ -478,7 +479,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
             && !eku.iter().any(|e| e == EKU_ANY)
         {
             chain.problems.push((
-                "trust-key-usage".into(),
+                Code::TrustKeyUsage,
                 format!(
                     "{:?} restricts extended key usage to {}, none of {}",
                     c.subject,
