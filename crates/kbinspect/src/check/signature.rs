@@ -44,7 +44,7 @@ fn unsigned(pkg: &Package) -> Vec<Finding> {
     let unsigned: Vec<String> = pkg
         .containers
         .iter()
-        .filter(|c| c.kind == "cab" || c.kind == "msu")
+        .filter(|c| c.kind.is_cabinet())
         .filter(|c| c.path.is_empty() || holds_mum(&c.path))
         .filter(|c| c.signature.is_none())
         .map(|c| {

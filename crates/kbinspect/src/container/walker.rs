@@ -13,7 +13,9 @@ use super::stream::{
     AheadDone, DecodeMeter, FailReader, Folder, FolderStream, MemberReader, Part, Segment, Span,
     StreamError, decode_ahead, pipe_channels, prescan,
 };
-use super::{ContainerInfo, Error, Limits, MemberMeta, Result, Signature, Visitor, WalkReport};
+use super::{
+    ContainerInfo, ContainerKind, Error, Limits, MemberMeta, Result, Signature, Visitor, WalkReport,
+};
 use crate::finding::{Code, Finding};
 
 /// Nested cabinets up to this size are spooled in memory, larger ones to a
@@ -203,9 +205,9 @@ impl Walker<'_, '_> {
         let mut info = ContainerInfo {
             path: tree.to_string(),
             kind: if display.to_ascii_lowercase().ends_with(".msu") {
-                "msu".into()
+                ContainerKind::Msu
             } else {
-                "cab".into()
+                ContainerKind::Cab
             },
             size: len,
             folders: 0,

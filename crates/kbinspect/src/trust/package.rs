@@ -114,7 +114,7 @@ pub fn check(
     let mut signatures = Vec::new();
     // 1. The input itself.
     if let Some(top) = pkg.containers.iter().find(|c| c.path.is_empty())
-        && (top.kind == "cab" || top.kind == "msu")
+        && top.kind.is_cabinet()
     {
         // Streamed once more, in 1 MiB reads: the whole-file SHA-1 (for a
         // catalog-download name) and the Authenticode ranges at once, with
