@@ -631,7 +631,7 @@ fn rebuilt_payloads_against_osslsigncode_catalog() {
     let tmp = tempfile::tempdir().expect("tempdir");
     // The catalogs on disk.
     for m in pkg
-        .members
+        .members()
         .iter()
         .filter(|m| m.kind == kbinspect::model::MemberKind::Catalog)
     {

@@ -495,7 +495,8 @@ pub struct Package {
     /// The input as given.
     pub input: String,
     pub containers: Vec<ContainerInfo>,
-    pub members: Vec<Member>,
+    /// Private: the lookup is built from it ([`Package::members`] reads it).
+    members: Vec<Member>,
     pub packages: Vec<PackageManifest>,
     pub components: Vec<Component>,
     /// Members holding `DCM\x01` compressed manifests (not parsed).
@@ -866,6 +867,11 @@ impl Package {
             pkg.expand(opts);
         }
         pkg
+    }
+
+    /// Every member, in the order the walk met them.
+    pub fn members(&self) -> &[Member] {
+        &self.members
     }
 
     /// The member at a tree path (case-insensitive, either slash).

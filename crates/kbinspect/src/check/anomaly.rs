@@ -48,7 +48,7 @@ fn duplicate_names(pkg: &Package, out: &mut Vec<Finding>) {
         })
         .collect();
     for (i, first) in dups {
-        let (Some(m), Some(first)) = (pkg.members.get(i), pkg.members.get(first)) else {
+        let (Some(m), Some(first)) = (pkg.members().get(i), pkg.members().get(first)) else {
             continue;
         };
         let detail = format!(
@@ -76,7 +76,7 @@ fn extension(path: &str) -> String {
 }
 
 fn content_mismatch(pkg: &Package, out: &mut Vec<Finding>) {
-    for m in &pkg.members {
+    for m in pkg.members() {
         if m.size == 0 || m.read_error.is_some() {
             continue;
         }

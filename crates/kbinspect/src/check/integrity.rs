@@ -51,7 +51,7 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
         pkg,
         out: pkg.findings.clone(),
         stats: Stats {
-            members: pkg.members.len(),
+            members: pkg.members().len(),
             packages: pkg.packages.len(),
             components: pkg.components.iter().filter(|c| !c.deployment).count(),
             deployments: pkg.components.iter().filter(|c| c.deployment).count(),
@@ -61,7 +61,7 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             delta_blobs: pkg.deltas.len(),
             ..Default::default()
         },
-        referenced: vec![false; pkg.members.len()],
+        referenced: vec![false; pkg.members().len()],
         compressed_keyforms: pkg
             .compressed_manifests
             .iter()
@@ -71,7 +71,7 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             })
             .collect(),
     };
-    if !pkg.members.iter().any(|m| {
+    if !pkg.members().iter().any(|m| {
         matches!(
             m.kind,
             MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
@@ -82,7 +82,7 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             &pkg.input,
             format!(
                 "no .mum package manifest and no component manifest in {} members: nothing here can be verified as an update package",
-                pkg.members.len()
+                pkg.members().len()
             ),
         ));
     }
@@ -185,12 +185,12 @@ impl Checker<'_> {
     fn catalog_listing(&mut self) {
         let catalogs: Vec<(&str, &[u8])> = self
             .pkg
-            .members
+            .members()
             .iter()
             .filter(|m| m.kind == MemberKind::Catalog)
             .filter_map(|m| m.bytes().map(|b| (m.path.as_str(), b)))
             .collect();
-        let documents = self.pkg.members.iter().filter(|m| {
+        let documents = self.pkg.members().iter().filter(|m| {
             matches!(
                 m.kind,
                 MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
@@ -220,7 +220,7 @@ impl Checker<'_> {
         let mut missing: Vec<String> = Vec::new();
         for m in self
             .pkg
-            .members
+            .members()
             .iter()
             .filter(|m| m.kind == MemberKind::Mum)
         {
@@ -789,7 +789,7 @@ impl Checker<'_> {
     fn unreferenced_members(&mut self) {
         let package_dirs: HashSet<&str> = self
             .pkg
-            .members
+            .members()
             .iter()
             .filter(|m| {
                 matches!(
@@ -802,7 +802,7 @@ impl Checker<'_> {
             })
             .map(|m| parent_of(&m.path))
             .collect();
-        for (i, m) in self.pkg.members.iter().enumerate() {
+        for (i, m) in self.pkg.members().iter().enumerate() {
             if matches!(
                 m.kind,
                 MemberKind::Mum

@@ -507,7 +507,7 @@ impl<'a> FileIndex<'a> {
 /// Lower-case base name → the first member of that name.
 fn member_index(pkg: &Package) -> HashMap<String, &Member> {
     let mut m = HashMap::new();
-    for member in &pkg.members {
+    for member in pkg.members() {
         m.entry(basename(&member.path).to_ascii_lowercase())
             .or_insert(member);
     }

@@ -35,7 +35,7 @@ fn unsigned(pkg: &Package) -> Vec<Finding> {
         } else {
             format!("{path}/")
         };
-        pkg.members.iter().any(|m| {
+        pkg.members().iter().any(|m| {
             m.path
                 .strip_prefix(&prefix)
                 .is_some_and(|rest| rest.eq_ignore_ascii_case("update.mum"))

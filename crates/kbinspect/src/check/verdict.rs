@@ -186,7 +186,7 @@ pub fn assess(pkg: &Package, findings: &[Finding], trust: Option<TrustCount>) ->
     }
     cov.files_proven = cov.stored_digest + cov.rebuilt_digest;
     cov.catalogs = pkg
-        .members
+        .members()
         .iter()
         .filter(|m| m.kind == MemberKind::Catalog)
         .count();

@@ -180,7 +180,7 @@ pub fn check(
         }
     }
     // 2. Signed cabinets inside.
-    for m in &pkg.members {
+    for m in pkg.members() {
         if let Some(d) = m.cab_digests() {
             let f = |a| d.digest(a);
             if let Some(sig) = &d.signature {
@@ -199,7 +199,7 @@ pub fn check(
     // 3. Catalogs.
     let mut cats: Vec<Cat> = Vec::new();
     let catalog_members: Vec<_> = pkg
-        .members
+        .members()
         .iter()
         .filter(|m| m.kind == MemberKind::Catalog)
         .collect();
@@ -264,7 +264,7 @@ pub fn check(
     // 4. Servicing documents.
     let mut documents = Vec::new();
     let docs: Vec<_> = pkg
-        .members
+        .members()
         .iter()
         .filter(|m| {
             matches!(
