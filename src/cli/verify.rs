@@ -265,7 +265,8 @@ fn write_kb_rows(out: &mut dyn std::io::Write, s: &kbcheck::KbSummary) -> std::i
                     let status = if r.findings.is_empty() {
                         r.status.to_string()
                     } else {
-                        format!("{}: {}", r.status, r.findings.join(", "))
+                        let codes: Vec<&str> = r.findings.iter().map(|c| c.as_str()).collect();
+                        format!("{}: {}", r.status, codes.join(", "))
                     };
                     vec![
                         r.line.to_string(),

@@ -114,7 +114,7 @@ pub fn write_verify_table<W: std::io::Write + ?Sized>(
             sorted.iter().map(|f| {
                 vec![
                     f.severity.to_string(),
-                    f.code.clone(),
+                    f.code.to_string(),
                     f.subject.clone(),
                     f.detail.clone(),
                 ]

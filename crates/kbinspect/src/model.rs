@@ -36,7 +36,7 @@ use sha1::Digest as _;
 use sha2::Sha256;
 
 use crate::container::{self, ContainerInfo, Limits, MemberMeta, Timestamp};
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 use crate::msdelta::{self, ChainErrorKind, ChainRebuilder, DeltaHeader, Recipe, Step};
 use crate::pe::{self, PeVersion};
 use crate::servicing::cix::{ContainerIndex, SourceLocation, SourceType};
@@ -495,7 +495,8 @@ pub struct Package {
     /// The input as given.
     pub input: String,
     pub containers: Vec<ContainerInfo>,
-    pub members: Vec<Member>,
+    /// Private: the lookup is built from it ([`Package::members`] reads it).
+    members: Vec<Member>,
     pub packages: Vec<PackageManifest>,
     pub components: Vec<Component>,
     /// Members holding `DCM\x01` compressed manifests (not parsed).
@@ -775,7 +776,7 @@ impl Package {
             }
             if kept_total.all.saturating_add(meta.size) > opts.max_kept_total {
                 findings.push(Finding::warning(
-                    "member-too-large",
+                    Code::MemberTooLarge,
                     &meta.path,
                     format!(
                         "not kept as a delta source: the bytes kept would pass {} in all",
@@ -866,6 +867,11 @@ impl Package {
             pkg.expand(opts);
         }
         pkg
+    }
+
+    /// Every member, in the order the walk met them.
+    pub fn members(&self) -> &[Member] {
+        &self.members
     }
 
     /// The member at a tree path (case-insensitive, either slash).
@@ -976,7 +982,7 @@ impl Package {
                         "an unknown base: expansions are checked only for well-formed XML"
                     };
                     findings.push(Finding::info(
-                        "dcm-base-from-package",
+                        Code::DcmBaseFromPackage,
                         &m.path,
                         format!(
                             "DCM base manifest taken from this wcp.dll (SHA-256 {sha}, {known})"
@@ -985,7 +991,7 @@ impl Package {
                     return Some(base);
                 }
                 Err(e) => findings.push(Finding::warning(
-                    "dcm-base-unreadable",
+                    Code::DcmBaseUnreadable,
                     &m.path,
                     format!("no DCM base manifest in this wcp.dll: {e}"),
                 )),
@@ -1016,7 +1022,7 @@ impl Package {
                         self.indexes.push(Index::new(m.path.clone(), *index))
                     }
                     Some(Parsed::Malformed(e)) => {
-                        findings.push(Finding::error("metadata-malformed", &m.path, e))
+                        findings.push(Finding::error(Code::MetadataMalformed, &m.path, e))
                     }
                     Some(Parsed::Manifest(_)) | None => {}
                 }
@@ -1029,7 +1035,7 @@ impl Package {
                 MemberKind::CompressedManifest if dcm_base.is_none() => {
                     self.compressed_manifests.push(m.path.clone());
                     findings.push(Finding::info(
-                        "manifest-compressed",
+                        Code::ManifestCompressed,
                         &m.path,
                         "DCM-compressed manifest: expanding it needs the base manifest from wcp.dll (--dcm-base); its identity comes from the file name only",
                     ));
@@ -1091,7 +1097,7 @@ impl Package {
                         Err(e) => {
                             self.compressed_manifests.push(m.path.clone());
                             findings.push(Finding::error(
-                                "manifest-compressed-unreadable",
+                                Code::ManifestCompressedUnreadable,
                                 &m.path,
                                 format!("DCM manifest could not be expanded: {e}"),
                             ));
@@ -1103,13 +1109,13 @@ impl Package {
             let man = match parsed {
                 Ok(man) => man,
                 Err(e) => {
-                    findings.push(Finding::error("metadata-malformed", &m.path, e));
+                    findings.push(Finding::error(Code::MetadataMalformed, &m.path, e));
                     continue;
                 }
             };
             for (line, w) in &man.warnings {
                 findings.push(Finding::warning(
-                    "manifest-digest-unreadable",
+                    Code::ManifestDigestUnreadable,
                     &m.path,
                     format!("line {line}: {w}"),
                 ));
@@ -1701,7 +1707,7 @@ fn read_member(
                 meta.size, opts.max_kept_total
             )
         };
-        findings.push(Finding::warning("member-too-large", &meta.path, detail));
+        findings.push(Finding::warning(Code::MemberTooLarge, &meta.path, detail));
     }
     let mut kept: Vec<u8> = if keep { head.clone() } else { Vec::new() };
     sha256.update(&head);
@@ -1749,7 +1755,7 @@ fn read_member(
     }
     if let Some(e) = &read_error {
         findings.push(Finding::error(
-            "member-unreadable",
+            Code::MemberUnreadable,
             &meta.path,
             format!("reading stopped after {total} bytes: {e}"),
         ));

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 use crate::model::{self, Expansion, Location, MemberKind, Package, parent_of, path_key};
 use crate::servicing::cix::{CixFile, SourceLocation, SourceType};
 use crate::servicing::component::DigestAlg;
@@ -51,7 +51,7 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
         pkg,
         out: pkg.findings.clone(),
         stats: Stats {
-            members: pkg.members.len(),
+            members: pkg.members().len(),
             packages: pkg.packages.len(),
             components: pkg.components.iter().filter(|c| !c.deployment).count(),
             deployments: pkg.components.iter().filter(|c| c.deployment).count(),
@@ -61,7 +61,7 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             delta_blobs: pkg.deltas.len(),
             ..Default::default()
         },
-        referenced: vec![false; pkg.members.len()],
+        referenced: vec![false; pkg.members().len()],
         compressed_keyforms: pkg
             .compressed_manifests
             .iter()
@@ -71,18 +71,18 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             })
             .collect(),
     };
-    if !pkg.members.iter().any(|m| {
+    if !pkg.members().iter().any(|m| {
         matches!(
             m.kind,
             MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
         )
     }) {
         c.out.push(Finding::error(
-            "no-package-metadata",
+            Code::NoPackageMetadata,
             &pkg.input,
             format!(
                 "no .mum package manifest and no component manifest in {} members: nothing here can be verified as an update package",
-                pkg.members.len()
+                pkg.members().len()
             ),
         ));
     }
@@ -115,7 +115,7 @@ impl Checker<'_> {
                 .unwrap_or(file);
             match model::claimed_keyform(&c.member) {
                 None => self.out.push(Finding::warning(
-                    "manifest-name-not-keyform",
+                    Code::ManifestNameNotKeyform,
                     &c.member,
                     format!(
                         "file name is not a keyform; the identity gives {}",
@@ -143,7 +143,7 @@ impl Checker<'_> {
                             ));
                         }
                         self.out.push(Finding::error(
-                            "manifest-name-mismatch",
+                            Code::ManifestNameMismatch,
                             &c.member,
                             format!(
                                 "file name does not match the identity inside (keyform {}){}{}",
@@ -169,7 +169,7 @@ impl Checker<'_> {
             let want = p.mum.identity.mum_stem();
             if !stem.eq_ignore_ascii_case(&want) {
                 self.out.push(Finding::error(
-                    "mum-name-mismatch",
+                    Code::MumNameMismatch,
                     &p.member,
                     format!("file name does not match the identity inside ({want}.mum)"),
                 ));
@@ -185,12 +185,12 @@ impl Checker<'_> {
     fn catalog_listing(&mut self) {
         let catalogs: Vec<(&str, &[u8])> = self
             .pkg
-            .members
+            .members()
             .iter()
             .filter(|m| m.kind == MemberKind::Catalog)
             .filter_map(|m| m.bytes().map(|b| (m.path.as_str(), b)))
             .collect();
-        let documents = self.pkg.members.iter().filter(|m| {
+        let documents = self.pkg.members().iter().filter(|m| {
             matches!(
                 m.kind,
                 MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
@@ -201,7 +201,7 @@ impl Checker<'_> {
             let n = docs.len();
             if let Some(first) = docs.first() {
                 self.out.push(Finding::warning(
-                    "catalog-absent",
+                    Code::CatalogAbsent,
                     *first,
                     format!(
                         "no readable .cat catalog: the {n} servicing documents are not covered by any signed list"
@@ -220,7 +220,7 @@ impl Checker<'_> {
         let mut missing: Vec<String> = Vec::new();
         for m in self
             .pkg
-            .members
+            .members()
             .iter()
             .filter(|m| m.kind == MemberKind::Mum)
         {
@@ -232,7 +232,7 @@ impl Checker<'_> {
             );
             if self.pkg.member(&cat).is_none() {
                 self.out.push(Finding::warning(
-                    "catalog-file-missing",
+                    Code::CatalogFileMissing,
                     &m.path,
                     format!("its catalog {cat} is not in the package"),
                 ));
@@ -256,7 +256,7 @@ impl Checker<'_> {
                 };
                 self.out.push(Finding::new(
                     severity,
-                    "catalog-unlisted",
+                    Code::CatalogUnlisted,
                     &m.path,
                     format!(
                         "neither its SHA-1 {} nor its SHA-256 {} is listed in the package's catalogs ({}): {why}",
@@ -289,7 +289,7 @@ impl Checker<'_> {
                     wanted.insert(id.keyform());
                     if !self.has_component(id) {
                         self.out.push(Finding::error(
-                            "component-missing",
+                            Code::ComponentMissing,
                             &p.member,
                             format!(
                                 "update {:?} installs {} but its manifest is not in the package",
@@ -302,7 +302,7 @@ impl Checker<'_> {
                 for id in &u.packages {
                     if !self.pkg.packages.iter().any(|q| q.mum.identity.same_as(id)) {
                         self.out.push(Finding::error(
-                            "package-missing",
+                            Code::PackageMissing,
                             &p.member,
                             format!(
                                 "update {:?} installs package {} but its .mum is not in the package",
@@ -319,7 +319,7 @@ impl Checker<'_> {
                 wanted.insert(id.keyform());
                 if !self.has_component(id) {
                     self.out.push(Finding::warning(
-                        "deployment-target-missing",
+                        Code::DeploymentTargetMissing,
                         &c.member,
                         format!(
                             "deploys {} but that manifest is not in the package",
@@ -333,7 +333,7 @@ impl Checker<'_> {
             for c in &self.pkg.components {
                 if !wanted.contains(&c.keyform) {
                     self.out.push(Finding::warning(
-                        "component-unreferenced",
+                        Code::ComponentUnreferenced,
                         &c.member,
                         "no .mum installs this component and no deployment deploys it",
                     ));
@@ -356,7 +356,7 @@ impl Checker<'_> {
                 match &f.location {
                     Location::Absent => {
                         self.out.push(Finding::error(
-                            "file-missing",
+                            Code::FileMissing,
                             &subject,
                             format!(
                                 "declared by {} (line {}) but neither stored nor in a container index",
@@ -374,7 +374,7 @@ impl Checker<'_> {
                             (Some(alg), Some(want)) => match model::member_digest(m, alg) {
                                 Some(got) if got == *want => self.stats.files_verified += 1,
                                 Some(got) => self.out.push(Finding::error(
-                                    "digest-mismatch",
+                                    Code::DigestMismatch,
                                     &subject,
                                     format!(
                                         "{member}: {} is {got}, the manifest says {want}",
@@ -382,13 +382,13 @@ impl Checker<'_> {
                                     ),
                                 )),
                                 None => self.out.push(Finding::warning(
-                                    "digest-unsupported",
+                                    Code::DigestUnsupported,
                                     &subject,
                                     format!("digest algorithm {} is not checked", alg.as_str()),
                                 )),
                             },
                             _ => self.out.push(Finding::warning(
-                                "digest-absent",
+                                Code::DigestAbsent,
                                 &subject,
                                 format!("{} declares no digest for this file", c.member),
                             )),
@@ -424,7 +424,7 @@ impl Checker<'_> {
                     } => {
                         self.stats.files_not_expanded += 1;
                         self.out.push(Finding::info(
-                            "payload-in-psf",
+                            Code::PayloadInPsf,
                             &subject,
                             format!(
                                 "{source_type} at .psf offset {offset}, {length} bytes: not read"
@@ -458,7 +458,7 @@ impl Checker<'_> {
                 let agrees_with_stored = stored.as_deref() == Some(sha256.as_str());
                 if !agrees_with_manifest || !agrees_with_stored {
                     self.out.push(Finding::error(
-                        "source-disagreement",
+                        Code::SourceDisagreement,
                         subject,
                         format!(
                             "stored as {member} and produced by the container index ({what}), and the two differ: the index's rebuilt bytes have SHA-256 {sha256}, the stored member {}, {} declares {}",
@@ -470,7 +470,7 @@ impl Checker<'_> {
                 }
             }
             Some(Expansion::Mismatch { reason }) => self.out.push(Finding::error(
-                "source-disagreement",
+                Code::SourceDisagreement,
                 subject,
                 format!(
                     "stored as {member}; the container index's copy ({what}) contradicts the index: {reason}"
@@ -478,7 +478,7 @@ impl Checker<'_> {
             )),
             Some(Expansion::Failed { reason }) | Some(Expansion::NotExpanded { reason }) => {
                 self.out.push(Finding::info(
-                    "second-source-unchecked",
+                    Code::SecondSourceUnchecked,
                     subject,
                     format!(
                         "stored as {member}; the container index's copy ({what}) was not rebuilt: {reason}"
@@ -504,7 +504,7 @@ impl Checker<'_> {
                 match (got, &f.digest) {
                     (Some(got), Some(want)) if got == want => self.stats.files_verified += 1,
                     (Some(got), Some(want)) => self.out.push(Finding::error(
-                        "digest-mismatch",
+                        Code::DigestMismatch,
                         subject,
                         format!(
                             "rebuilt from {what}: {} is {got}, {} says {want}",
@@ -513,7 +513,7 @@ impl Checker<'_> {
                         ),
                     )),
                     _ => self.out.push(Finding::warning(
-                        "digest-absent",
+                        Code::DigestAbsent,
                         subject,
                         format!("{} declares no digest we can check for this file", c.member),
                     )),
@@ -522,7 +522,7 @@ impl Checker<'_> {
             Some(Expansion::Mismatch { reason }) => {
                 self.stats.files_not_expanded += 1;
                 self.out.push(Finding::error(
-                    "delta-rebuild-mismatch",
+                    Code::DeltaRebuildMismatch,
                     subject,
                     format!(
                         "{what}: the rebuilt bytes contradict the container index and {} ({reason})",
@@ -535,7 +535,7 @@ impl Checker<'_> {
                 // The blob itself matched the index, so a failure here is as
                 // likely our decoder as the package: a warning, not an error.
                 self.out.push(Finding::warning(
-                    "delta-expansion-failed",
+                    Code::DeltaExpansionFailed,
                     subject,
                     format!("{what}: {reason}"),
                 ));
@@ -543,7 +543,7 @@ impl Checker<'_> {
             Some(Expansion::NotExpanded { reason }) => {
                 self.stats.files_not_expanded += 1;
                 self.out.push(Finding::info(
-                    "delta-not-expanded",
+                    Code::DeltaNotExpanded,
                     subject,
                     format!(
                         "{what}: not expanded ({reason}); digest checked against the index only"
@@ -553,7 +553,7 @@ impl Checker<'_> {
             None => {
                 self.stats.files_not_expanded += 1;
                 self.out.push(Finding::info(
-                    "delta-not-expanded",
+                    Code::DeltaNotExpanded,
                     subject,
                     format!("{what}: not expanded (expansion off); digest checked against the index only"),
                 ));
@@ -592,7 +592,7 @@ impl Checker<'_> {
             self.stats.files_index_agreed += 1;
         } else {
             self.out.push(Finding::error(
-                "index-digest-mismatch",
+                Code::IndexDigestMismatch,
                 subject,
                 format!(
                     "container index file {} has SHA-256 {}, {} says {digest}",
@@ -609,7 +609,7 @@ impl Checker<'_> {
             let cyclic = cyclic_ids(&ids);
             if ids.len() != ix.index.files.len() {
                 self.out.push(Finding::error(
-                    "index-duplicate-id",
+                    Code::IndexDuplicateId,
                     &ix.member,
                     "two <File> entries share an id",
                 ));
@@ -618,7 +618,7 @@ impl Checker<'_> {
                 let subject = format!("{}#{} {}", ix.member, e.id, e.name);
                 let Some(d) = &e.delta else {
                     self.out.push(Finding::warning(
-                        "index-entry-no-source",
+                        Code::IndexEntryNoSource,
                         &subject,
                         "no <Delta>: the index does not say where the bytes are",
                     ));
@@ -627,13 +627,13 @@ impl Checker<'_> {
                 if let Some(b) = d.basis {
                     if !ids.contains_key(&b) {
                         self.out.push(Finding::error(
-                            "index-basis-missing",
+                            Code::IndexBasisMissing,
                             &subject,
                             format!("basis file {b} is not in the index"),
                         ));
                     } else if cyclic.contains(&e.id) {
                         self.out.push(Finding::error(
-                            "index-basis-cycle",
+                            Code::IndexBasisCycle,
                             &subject,
                             "the chain of <Basis> files loops",
                         ));
@@ -645,7 +645,7 @@ impl Checker<'_> {
                     && (h1.hex != h2.hex || e.length != b.length)
                 {
                     self.out.push(Finding::error(
-                        "index-copy-mismatch",
+                        Code::IndexCopyMismatch,
                         &subject,
                         format!(
                             "a copy of file {} but its hash or length differs from it",
@@ -666,9 +666,9 @@ impl Checker<'_> {
                 // double what the checks hold.
                 let Some(m) = self.pkg.member(&key) else {
                     let code = if src.type_ == SourceType::Raw {
-                        "index-member-missing"
+                        Code::IndexMemberMissing
                     } else {
-                        "delta-blob-missing"
+                        Code::DeltaBlobMissing
                     };
                     self.out.push(Finding::error(
                         code,
@@ -686,7 +686,7 @@ impl Checker<'_> {
                 {
                     ok = false;
                     self.out.push(Finding::error(
-                        "index-hash-mismatch",
+                        Code::IndexHashMismatch,
                         &subject,
                         format!(
                             "{}: SHA-256 is {}, the index source hash says {}",
@@ -707,7 +707,7 @@ impl Checker<'_> {
                     {
                         ok = false;
                         self.out.push(Finding::error(
-                            "index-hash-mismatch",
+                            Code::IndexHashMismatch,
                             &subject,
                             format!(
                                 "{}: SHA-256 is {}, the index target hash says {}",
@@ -718,7 +718,7 @@ impl Checker<'_> {
                     if m.size != e.length {
                         ok = false;
                         self.out.push(Finding::error(
-                            "index-length-mismatch",
+                            Code::IndexLengthMismatch,
                             &subject,
                             format!(
                                 "{} is {} bytes, the index says {}",
@@ -740,7 +740,7 @@ impl Checker<'_> {
         let Some(blob) = self.pkg.delta(&m.path) else {
             if m.kind != MemberKind::Delta {
                 self.out.push(Finding::error(
-                    "delta-signature-missing",
+                    Code::DeltaSignatureMissing,
                     subject,
                     format!("{} is not a PA30/PA19 delta", m.path),
                 ));
@@ -753,7 +753,7 @@ impl Checker<'_> {
                     self.stats.delta_sizes_agreed += 1;
                 } else {
                     self.out.push(Finding::error(
-                        "delta-size-mismatch",
+                        Code::DeltaSizeMismatch,
                         subject,
                         format!(
                             "{}: delta target size {} but the index length is {}",
@@ -763,7 +763,7 @@ impl Checker<'_> {
                 }
             }
             (None, err) => self.out.push(Finding::warning(
-                "delta-header-unreadable",
+                Code::DeltaHeaderUnreadable,
                 subject,
                 format!(
                     "{}: {}",
@@ -789,7 +789,7 @@ impl Checker<'_> {
     fn unreferenced_members(&mut self) {
         let package_dirs: HashSet<&str> = self
             .pkg
-            .members
+            .members()
             .iter()
             .filter(|m| {
                 matches!(
@@ -802,7 +802,7 @@ impl Checker<'_> {
             })
             .map(|m| parent_of(&m.path))
             .collect();
-        for (i, m) in self.pkg.members.iter().enumerate() {
+        for (i, m) in self.pkg.members().iter().enumerate() {
             if matches!(
                 m.kind,
                 MemberKind::Mum
@@ -830,7 +830,7 @@ impl Checker<'_> {
                 };
                 self.out.push(Finding::new(
                     severity,
-                    "member-unreferenced",
+                    Code::MemberUnreferenced,
                     &m.path,
                     format!(
                         "{} bytes ({}) that no manifest or container index refers to",

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 
 mod cab;
 mod listing;
@@ -148,8 +148,7 @@ pub struct MemberMeta {
 pub struct ContainerInfo {
     /// Tree path of the container (`""` for the input itself).
     pub path: String,
-    /// `cab`, `msu` or `directory`.
-    pub kind: String,
+    pub kind: ContainerKind,
     pub size: u64,
     pub folders: u32,
     pub files: u32,
@@ -160,6 +159,41 @@ pub struct ContainerInfo {
     pub parts: Vec<String>,
     /// The appended Authenticode signature of a signed cabinet.
     pub signature: Option<Signature>,
+}
+
+/// What a container in the tree is; serialized as `cab`, `msu` or
+/// `directory`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ContainerKind {
+    /// A cabinet: the input or a member of another container.
+    Cab,
+    /// A cabinet named `.msu`: the outer file of a Windows update.
+    Msu,
+    /// An expanded folder given as the input.
+    Directory,
+}
+
+impl ContainerKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ContainerKind::Cab => "cab",
+            ContainerKind::Msu => "msu",
+            ContainerKind::Directory => "directory",
+        }
+    }
+
+    /// A cabinet, whatever its name: one that can carry a signature.
+    pub fn is_cabinet(self) -> bool {
+        matches!(self, ContainerKind::Cab | ContainerKind::Msu)
+    }
+}
+
+impl std::fmt::Display for ContainerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -387,7 +421,7 @@ fn walk_dir(
     let mut report = WalkReport {
         containers: vec![ContainerInfo {
             path: String::new(),
-            kind: "directory".into(),
+            kind: ContainerKind::Directory,
             size: files.iter().map(|f| f.2.len()).sum(),
             folders: 0,
             files: files.len() as u32,
@@ -435,12 +469,32 @@ fn walk_dir(
             match w.cabinet(Src::from_file(f), md.len(), &rel, &rel, Some(dir), 1) {
                 Ok(()) => {}
                 Err(e @ (Error::Limit { .. } | Error::Visitor(_))) => return Err(e),
-                Err(e) => w
-                    .report
-                    .findings
-                    .push(Finding::error("cab-nested", &rel, e.to_string())),
+                Err(e) => {
+                    w.report
+                        .findings
+                        .push(Finding::error(Code::CabNested, &rel, e.to_string()))
+                }
             }
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ContainerKind;
+
+    #[test]
+    fn container_kinds_serialize_as_their_names() {
+        for k in [
+            ContainerKind::Cab,
+            ContainerKind::Msu,
+            ContainerKind::Directory,
+        ] {
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.as_str()));
+            assert_eq!(k.to_string(), k.as_str());
+        }
+        assert_eq!(ContainerKind::Msu.as_str(), "msu");
+    }
 }

@@ -10,6 +10,7 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsag
 
 use super::digest::Alg;
 use super::tlv;
+use crate::finding::Code;
 
 /// The Microsoft roots, with the metadata of Microsoft's trusted-root list
 /// as comments (see the file's own header).
@@ -368,7 +369,7 @@ pub struct Chain {
     pub weak: Vec<String>,
     /// What is wrong: (finding code, text). Empty when the chain holds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<(String, String)>,
+    pub problems: Vec<(Code, String)>,
     /// Notes (root-list metadata, missing extensions tolerated).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -392,7 +393,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         let cur = *path.last().unwrap_or(&leaf);
         if path.len() > MAX_CHAIN {
             chain.problems.push((
-                "trust-chain-broken".into(),
+                Code::TrustChainBroken,
                 format!("chain longer than {MAX_CHAIN} certificates (a loop?)"),
             ));
             return chain;
@@ -429,12 +430,12 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         let Some(n) = next else {
             if let Some(e) = tried.first() {
                 chain.problems.push((
-                    "trust-bad-signature".into(),
+                    Code::TrustBadSignature,
                     format!("certificate {:?}: {e}", cur.subject),
                 ));
             } else if cur.self_issued() {
                 chain.problems.push((
-                    "trust-untrusted-root".into(),
+                    Code::TrustUntrustedRoot,
                     format!(
                         "the chain ends at {:?} (SHA-1 {}), which is not a trusted root",
                         cur.subject,
@@ -443,7 +444,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
                 ));
             } else {
                 chain.problems.push((
-                    "trust-untrusted-root".into(),
+                    Code::TrustUntrustedRoot,
                     format!(
                         "no certificate of issuer {:?} (of {:?}) is embedded or trusted: the root is untrusted or missing",
                         cur.issuer, cur.subject
@@ -473,7 +474,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         && at >= d
     {
         chain.problems.push((
-            "trust-untrusted-root".into(),
+            Code::TrustUntrustedRoot,
             format!(
                 "Microsoft's root list disallows {:?} from {}; this signature's time is {}",
                 root.cert.subject,
@@ -486,7 +487,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         for c in path.iter().filter(|c| c.der != root.cert.der) {
             if c.not_before >= n {
                 chain.problems.push((
-                    "trust-untrusted-root".into(),
+                    Code::TrustUntrustedRoot,
                     format!(
                         "Microsoft's root list trusts certificates under {:?} only if issued before {}; {:?} was issued {}",
                         root.cert.subject,
@@ -502,7 +503,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         && !purposes.iter().any(|p| allowed.iter().any(|a| a == p))
     {
         chain.problems.push((
-            "trust-untrusted-root".into(),
+            Code::TrustUntrustedRoot,
             format!(
                 "Microsoft's root list trusts {:?} only for {}, not for {}",
                 root.cert.subject,
@@ -519,7 +520,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
     for (i, c) in certs.iter().enumerate() {
         if at < c.not_before || at > c.not_after {
             chain.problems.push((
-                "trust-expired".into(),
+                Code::TrustExpired,
                 format!(
                     "{:?} is valid {} to {}, not at {}",
                     c.subject,
@@ -532,7 +533,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         if i > 0 {
             if c.ca == Some(false) {
                 chain.problems.push((
-                    "trust-not-a-ca".into(),
+                    Code::TrustNotACa,
                     format!(
                         "{:?} issues certificates but its basic constraints say it is not a CA",
                         c.subject
@@ -541,7 +542,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
             }
             if c.key_cert_sign == Some(false) {
                 chain.problems.push((
-                    "trust-key-usage".into(),
+                    Code::TrustKeyUsage,
                     format!(
                         "{:?} issues certificates but its key usage lacks keyCertSign",
                         c.subject
@@ -558,7 +559,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
     }
     if leaf.digital_signature == Some(false) {
         chain.problems.push((
-            "trust-key-usage".into(),
+            Code::TrustKeyUsage,
             format!("{:?}: key usage lacks digitalSignature", leaf.subject),
         ));
     }
@@ -567,7 +568,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         && !eku.iter().any(|e| e == EKU_ANY)
     {
         chain.problems.push((
-            "trust-key-usage".into(),
+            Code::TrustKeyUsage,
             format!(
                 "{:?}: extended key usage {} has none of {}",
                 leaf.subject,
@@ -583,7 +584,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
             && !eku.iter().any(|e| e == EKU_ANY)
         {
             chain.problems.push((
-                "trust-key-usage".into(),
+                Code::TrustKeyUsage,
                 format!(
                     "{:?} restricts extended key usage to {}, none of {}",
                     c.subject,

@@ -11,7 +11,7 @@ use super::chain::RootStore;
 use super::ctl::Ctl;
 use super::digest::{self, Alg};
 use super::pkcs7::{self, Content, SignatureReport};
-use crate::finding::{Finding, Severity};
+use crate::finding::{Code, Finding, Severity};
 use crate::model::{Expansion, LoadOptions, Location, MemberKind, Package};
 
 /// What the trust check is judged against.
@@ -114,7 +114,7 @@ pub fn check(
     let mut signatures = Vec::new();
     // 1. The input itself.
     if let Some(top) = pkg.containers.iter().find(|c| c.path.is_empty())
-        && (top.kind == "cab" || top.kind == "msu")
+        && top.kind.is_cabinet()
     {
         // Streamed once more, in 1 MiB reads: the whole-file SHA-1 (for a
         // catalog-download name) and the Authenticode ranges at once, with
@@ -153,7 +153,7 @@ pub fn check(
                     && got != want
                 {
                     findings.push(Finding::error(
-                        "download-name-mismatch",
+                        Code::DownloadNameMismatch,
                         &pkg.input,
                         format!("the name says SHA-1 {want}, the file's SHA-1 is {got}: not the file the update catalog published under this name"),
                     ));
@@ -166,21 +166,21 @@ pub fn check(
                     );
                 } else if cab.range.is_some() {
                     findings.push(Finding::error(
-                        "trust-unreadable",
+                        Code::TrustUnreadable,
                         &pkg.input,
                         "the header points at a signature outside the file",
                     ));
                 }
             }
             Err(e) => findings.push(Finding::warning(
-                "trust-unchecked-unreadable-input",
+                Code::TrustUncheckedUnreadableInput,
                 &pkg.input,
                 format!("cannot read the input again for its signature: {e}"),
             )),
         }
     }
     // 2. Signed cabinets inside.
-    for m in &pkg.members {
+    for m in pkg.members() {
         if let Some(d) = m.cab_digests() {
             let f = |a| d.digest(a);
             if let Some(sig) = &d.signature {
@@ -189,7 +189,7 @@ pub fn check(
                 );
             } else if d.range.is_some() {
                 findings.push(Finding::error(
-                    "trust-unreadable",
+                    Code::TrustUnreadable,
                     &m.path,
                     "the header points at a signature that is not in the cabinet (or over 4 MiB)",
                 ));
@@ -199,7 +199,7 @@ pub fn check(
     // 3. Catalogs.
     let mut cats: Vec<Cat> = Vec::new();
     let catalog_members: Vec<_> = pkg
-        .members
+        .members()
         .iter()
         .filter(|m| m.kind == MemberKind::Catalog)
         .collect();
@@ -216,7 +216,7 @@ pub fn check(
     for (m, v) in catalog_members.iter().zip(verified) {
         let Some((report, ctl)) = v else {
             findings.push(Finding::warning(
-                "trust-unchecked-catalog-not-read",
+                Code::TrustUncheckedCatalogNotRead,
                 &m.path,
                 "the catalog was not kept in memory (over the metadata cap?)",
             ));
@@ -264,7 +264,7 @@ pub fn check(
     // 4. Servicing documents.
     let mut documents = Vec::new();
     let docs: Vec<_> = pkg
-        .members
+        .members()
         .iter()
         .filter(|m| {
             matches!(
@@ -277,7 +277,7 @@ pub fn check(
     // signatures. (A wholly unsigned package gets the `unsigned` warning.)
     if cats.is_empty() && !docs.is_empty() && !signatures.is_empty() {
         findings.push(Finding::warning(
-            "trust-unchecked-no-catalog",
+            Code::TrustUncheckedNoCatalog,
             &pkg.input,
             format!(
                 "no .cat catalog in the package: its {} servicing documents cannot be tied to a signature",
@@ -295,7 +295,7 @@ pub fn check(
             .all(|s| s.result == "unchecked");
     if all_unchecked && !docs.is_empty() {
         findings.push(Finding::warning(
-            "trust-unchecked-catalogs",
+            Code::TrustUncheckedCatalogs,
             &pkg.input,
             format!(
                 "no catalog carries a signer: the package's {} servicing documents cannot be tied to a signature",
@@ -321,7 +321,7 @@ pub fn check(
         }
         if cat.is_none() && !cats.is_empty() && !all_unchecked {
             findings.push(Finding::error(
-                "catalog-missing",
+                Code::CatalogMissing,
                 &m.path,
                 format!(
                     "neither its SHA-256 {} nor its SHA-1 is listed in a verified catalog (searched: {})",
@@ -439,7 +439,7 @@ pub fn check(
             .to_ascii_lowercase();
         match names.get(&name) {
             Some(&ci) => findings.push(Finding::error(
-                "catalog-mismatch",
+                Code::CatalogMismatch,
                 &p.subject,
                 format!(
                     "catalog {} lists a file of this name, but neither the file's hash nor its PE Authenticode hash is listed in a verified catalog",
@@ -447,7 +447,7 @@ pub fn check(
                 ),
             )),
             None => findings.push(Finding::warning(
-                "trust-unchecked-file-not-in-catalog",
+                Code::TrustUncheckedFileNotInCatalog,
                 &p.subject,
                 "no verified catalog lists this file's hash (nor its name)",
             )),
@@ -522,7 +522,7 @@ pub fn check(
 fn signature_findings(s: &SignatureReport, out: &mut Vec<Finding>) {
     let mut seen = HashSet::new();
     for p in s.all_problems() {
-        if !seen.insert((p.code.clone(), p.detail.clone())) {
+        if !seen.insert((p.code, p.detail.clone())) {
             continue;
         }
         let sev = if p.unchecked() {
@@ -530,11 +530,6 @@ fn signature_findings(s: &SignatureReport, out: &mut Vec<Finding>) {
         } else {
             Severity::Error
         };
-        out.push(Finding::new(
-            sev,
-            p.code.clone(),
-            s.file.clone(),
-            p.detail.clone(),
-        ));
+        out.push(Finding::new(sev, p.code, s.file.clone(), p.detail.clone()));
     }
 }
