@@ -83,13 +83,23 @@ struct Tables {
     slots: [(u32, u32); 64],
 }
 
+/// Bytes of the window past the ring: a match may run past the end of the
+/// frame that ends the ring (they move to the ring's start), and a copy may
+/// write a few bytes past the match.
+const SLACK: usize = 512;
+
 /// Decoder state for one LZX stream (a CAB folder).
 pub struct LzxDecoder {
-    /// A ring of twice the LZX window: the half ahead of the write position
-    /// holds output older than any offset can reach, so a match copy may
-    /// write a few bytes past its end (whole 16-byte steps, no tail loop).
+    /// A ring of the LZX window and one frame more, then [`SLACK`]. The
+    /// 32 KiB ahead of the write position hold output older than any offset
+    /// can reach, so a match copy may write a few bytes past its end (whole
+    /// 16-byte steps, no tail loop). Frames start at multiples of 32 KiB
+    /// and never cross the ring's end; one more frame, not a second window
+    /// (a power of two), keeps the memory a decoder touches near 7-Zip's:
+    /// on a fresh process every page of it is a page fault.
     window: Vec<u8>,
-    mask: usize,
+    /// The ring's size: the LZX window and 32 KiB.
+    ring: usize,
     /// The LZX window size: the largest offset, and the span a match may
     /// not cross.
     lzx_size: usize,
@@ -146,8 +156,8 @@ impl LzxDecoder {
         }
         let size = 1usize << window_bits;
         Ok(LzxDecoder {
-            window: take_window(2 * size),
-            mask: 2 * size - 1,
+            window: take_window(size + MAX_FRAME + SLACK),
+            ring: size + MAX_FRAME,
             lzx_size: size,
             frame_pos: 0,
             wpos: 0,
@@ -314,10 +324,9 @@ impl LzxDecoder {
         if out_len == 0 || out_len > MAX_FRAME {
             return err(format!("frame of {out_len} bytes (1..=32768 allowed)"));
         }
-        let wsize = self.window.len();
         let frame_start = self.frame_pos;
         let frame_end = frame_start + out_len;
-        if frame_end > wsize {
+        if frame_end > self.ring {
             return err("frame runs past the end of the window");
         }
         let mut swapped = std::mem::take(&mut self.swapped);
@@ -336,10 +345,14 @@ impl LzxDecoder {
             e8_untranslate(frame, self.total as i64, size);
         }
         self.total += out_len as u64;
-        self.frame_pos = frame_end & self.mask;
-        if self.frame_pos == 0 {
-            // Matches never cross the window end, so nothing spilled here.
-            self.wpos = 0;
+        if frame_end == self.ring {
+            // A match may have run past the ring's end, into the slack: its
+            // bytes belong at the start.
+            self.frame_pos = 0;
+            self.window.copy_within(self.ring..self.wpos, 0);
+            self.wpos -= self.ring;
+        } else {
+            self.frame_pos = frame_end;
         }
         Ok(())
     }
@@ -432,18 +445,21 @@ impl LzxDecoder {
         let t = &*self.t;
         let (main, length, aligned_tree, slots) = (&t.main, &t.length, &t.aligned, &t.slots);
         let [mut r0, mut r1, mut r2] = self.r;
-        // Bytes produced before this frame's window position `frame_pos`.
-        let before = self.total.wrapping_sub(self.frame_pos as u64);
+        // Bytes produced before ring position 0 of this lap (a multiple of
+        // the ring's size).
+        let before = self.total - self.frame_pos as u64;
         let mut w = self.wpos;
         // As libmspack: a match may not cross the end of the LZX window it
-        // starts in; `w` stays below that end for this whole run.
-        let lzx_end = ((start & !(lzx_size - 1)) + lzx_size).min(wsize);
+        // starts in (a multiple of its size in the output); `w` stays below
+        // that end for this whole run.
+        let into_window = (before + start as u64) as usize & (lzx_size - 1);
+        let lzx_end = start + lzx_size - into_window;
         let fast_end = lzx_end.min(wsize - 32);
         let slow = SlowMatch {
             before,
             lzx_end,
             lzx_size,
-            mask: self.mask,
+            ring: self.ring,
         };
         let result = 'outer: loop {
             // Literals in a loop of their own, two per refill (a refill
@@ -556,7 +572,7 @@ struct SlowMatch {
     /// The end of the LZX window the run is in: no match may cross it.
     lzx_end: usize,
     lzx_size: usize,
-    mask: usize,
+    ring: usize,
 }
 
 impl SlowMatch {
@@ -573,7 +589,7 @@ impl SlowMatch {
                 "match offset {offset} before the start of the data"
             ));
         }
-        copy_match(win, dst, offset, len, self.mask);
+        copy_match(win, dst, offset, len, self.ring);
         Ok(())
     }
 }
@@ -604,9 +620,9 @@ fn copy_far(win: &mut [u8], dst: usize, offset: usize, len: usize) {
 
 /// Copy `len` bytes from `offset` back (within the ring) to `dst`: the
 /// cases `copy_far` does not take (short offsets, near the ring's end). The
-/// caller checked `dst + len <= win.len()` and `offset <= win.len()`.
+/// caller checked `dst + len <= win.len()` and `offset <= ring - 32 KiB`.
 #[inline(always)]
-fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize) {
+fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, ring: usize) {
     // Offsets of 8..15: 8-byte steps that may run up to 7 bytes past `len`
     // (see `LzxDecoder::window`). A step reads only bytes before its own
     // destination, so overlapping matches come out right.
@@ -644,12 +660,17 @@ fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize
     } else {
         // The source starts before the window's end (output of the previous
         // lap of the ring). Usually it lies wholly there, apart from `dst`.
-        let src = dst + win.len() - offset;
-        if src + len <= win.len() && src >= dst + len {
+        let src = dst + ring - offset;
+        if src + len <= ring && src >= dst + len {
             copy_apart(win, src, dst, len);
         } else {
             for i in 0..len {
-                win[dst + i] = win[(dst + i).wrapping_sub(offset) & mask];
+                let at = dst + i;
+                win[at] = win[if at >= offset {
+                    at - offset
+                } else {
+                    at + ring - offset
+                }];
             }
         }
     }
