@@ -11,11 +11,17 @@ const PAD: usize = 16;
 
 /// Fill `out` with `input` with the bytes of every 16-bit word swapped,
 /// words starting at byte `parity` (0 or 1; bytes before it are copied as
-/// they are), plus zero padding. A trailing odd byte is the low half of a
-/// word whose high half is missing: it reads as a zero byte, then that byte.
-pub(super) fn swap_words(input: &[u8], parity: usize, out: &mut Vec<u8>) {
-    out.clear();
-    out.resize(input.len() + 1 + PAD, 0);
+/// they are), plus zero padding; returns how many bytes of `out` that is
+/// (`out` may be longer: it only grows, so a frame costs no clearing). A
+/// trailing odd byte is the low half of a word whose high half is missing:
+/// it reads as a zero byte, then that byte.
+pub(super) fn swap_words(input: &[u8], parity: usize, out: &mut Vec<u8>) -> usize {
+    let used = input.len() + 1 + PAD;
+    if out.len() < used {
+        out.resize(used, 0);
+    }
+    let out = &mut out[..used];
+    out[input.len()..].fill(0);
     let parity = parity.min(input.len());
     out[..parity].copy_from_slice(&input[..parity]);
     let words = &input[parity..];
@@ -43,9 +49,10 @@ pub(super) fn swap_words(input: &[u8], parity: usize, out: &mut Vec<u8>) {
     if let [.., last] = words
         && words.len() % 2 == 1
     {
-        // `dst[len - 1]` is already zero (the missing high half).
+        dst[words.len() - 1] = 0;
         dst[words.len()] = *last;
     }
+    used
 }
 
 /// MSB-first reader over a [`swap_words`] copy. Past the end it feeds
@@ -211,11 +218,12 @@ mod tests {
     fn reads_the_words_msb_first_in_any_step_sizes() {
         let input: Vec<u8> = (0..37u32).map(|i| (i * 73 + 11) as u8).collect();
         for parity in [0, 1] {
-            let mut swapped = Vec::new();
-            swap_words(&input, parity, &mut swapped);
+            let mut swapped = vec![0xAA; 100];
+            let used = swap_words(&input, parity, &mut swapped);
+            let swapped = &swapped[..used];
             let want = reference_bits(&input, parity, 8 * 48);
             for step in 1..=32u32 {
-                let mut b = Bits::new(&swapped, parity, parity);
+                let mut b = Bits::new(swapped, parity, parity);
                 let mut got = Vec::new();
                 while got.len() < want.len() {
                     let k = step.min((want.len() - got.len()) as u32);

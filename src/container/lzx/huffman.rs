@@ -18,6 +18,9 @@ pub(super) struct Huff<const BITS: u32, const SIZE: usize> {
     /// short". 16-bit entries keep both big tables in L1 together.
     pub(super) table: [u16; SIZE],
     count: [u16; MAX_CODE_LEN + 1],
+    /// The entry for bit patterns no short code starts: codes longer than
+    /// the table, or none (an incomplete tree).
+    unfilled: u16,
     /// Symbols sorted by (length, symbol).
     sorted: Vec<u16>,
     pub(super) empty: bool,
@@ -29,11 +32,19 @@ impl<const BITS: u32, const SIZE: usize> Huff<BITS, SIZE> {
         1 << BITS
     };
 
+    /// A code whose table holds 0 for "look further" ([`Huff::entry`]).
     pub(super) fn new() -> Self {
+        Self::with_unfilled(0)
+    }
+
+    /// A code whose table holds `unfilled` for "look further", for a
+    /// caller that tests it its own way.
+    pub(super) fn with_unfilled(unfilled: u16) -> Self {
         let mut table = [NOTHING; SIZE];
-        table[..Self::LOOKUP].fill(0);
+        table[..Self::LOOKUP].fill(unfilled);
         Huff {
             table,
+            unfilled,
             count: [0; MAX_CODE_LEN + 1],
             sorted: Vec::new(),
             empty: true,
@@ -91,13 +102,13 @@ impl<const BITS: u32, const SIZE: usize> Huff<BITS, SIZE> {
         }
         let filled = ((code >> 1) as usize).min(Self::LOOKUP);
         if let Some(tail) = self.table.get_mut(filled..Self::LOOKUP) {
-            tail.fill(0);
+            tail.fill(self.unfilled);
         }
         Ok(())
     }
 
     /// The table entry for the next code (`symbol << 5 | length`), not yet
-    /// consumed. Needs 16 bits available.
+    /// consumed. Needs 16 bits available. For codes made by [`Huff::new`].
     #[inline(always)]
     pub(super) fn entry(&self, b: &Bits<'_>) -> Result<u16, LzxError> {
         let e = self.table[b.peek(BITS) as usize & (Self::LOOKUP - 1)];

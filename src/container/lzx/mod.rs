@@ -42,6 +42,11 @@ const MAIN_BITS: u32 = 12;
 const MAIN_TABLE: usize = 1 << MAIN_BITS;
 /// E8 translation stops after 1 GiB of output (libmspack, lzxd, 7-Zip).
 const E8_LIMIT: u64 = 0x4000_0000;
+/// Main-tree table entries from here on are not literals.
+const LITERALS_END: u16 = (NUM_CHARS as u16) << 5;
+/// The main tree's table entry for "longer code, or none": above every
+/// literal's, so the literal loop tests for it only when leaving.
+const MAIN_LONG: u16 = 0xFFE0;
 /// Bits a match needs after its main code: a length code (16) and either
 /// up to 17 verbatim extra bits or 14 extra bits and an aligned code (7).
 const MATCH_BITS: u32 = 16 + 14 + 7;
@@ -171,7 +176,7 @@ impl LzxDecoder {
             main_lens: vec![0; NUM_CHARS + 8 * num_slots],
             len_lens: [0; LEN_NUM],
             t: Box::new(Tables {
-                main: Huff::new(),
+                main: Huff::with_unfilled(MAIN_LONG),
                 length: Huff::new(),
                 aligned: Huff::new(),
                 pretree: Huff::new(),
@@ -330,8 +335,8 @@ impl LzxDecoder {
             return err("frame runs past the end of the window");
         }
         let mut swapped = std::mem::take(&mut self.swapped);
-        swap_words(input, 0, &mut swapped);
-        let r = self.decode_frame_bits(input, &swapped, frame_end);
+        let used = swap_words(input, 0, &mut swapped);
+        let r = self.decode_frame_bits(input, &swapped[..used], frame_end);
         self.swapped = swapped;
         r?;
         // Output of this frame; a match may have spilled into the next.
@@ -389,7 +394,8 @@ impl LzxDecoder {
                     } else {
                         let o = odd.get_or_init(|| {
                             let mut v = Vec::new();
-                            swap_words(input, 1, &mut v);
+                            let used = swap_words(input, 1, &mut v);
+                            v.truncate(used);
                             v
                         });
                         Bits::new(o, p, 1)
@@ -465,7 +471,8 @@ impl LzxDecoder {
             // Literals in a loop of their own, two per refill (a refill
             // leaves at least 56 bits, a code takes at most 16). `upto` ends
             // at the goal: one bounds check both stops the run and guards
-            // the store.
+            // the store. A match symbol, or a code longer than the table,
+            // leaves the loop by the one test of the entry.
             let Some(upto) = win.get_mut(..goal) else {
                 break err("frame runs past the end of the window");
             };
@@ -474,31 +481,41 @@ impl LzxDecoder {
                     break 'outer Ok(());
                 };
                 b.refill();
-                let e = match main.entry(&b) {
-                    Ok(e) => e,
-                    Err(e) => break 'outer Err(e),
-                };
-                b.consume(u32::from(e & 31));
-                let sym = usize::from(e >> 5);
-                if sym >= NUM_CHARS {
-                    break sym;
+                let mut e = main.table[b.peek(MAIN_BITS) as usize];
+                if e >= LITERALS_END {
+                    if e == MAIN_LONG {
+                        match main.slow(b.peek(MAX_CODE_LEN as u32)) {
+                            Ok(x) => e = x,
+                            Err(x) => break 'outer Err(x),
+                        }
+                    }
+                    if e >= LITERALS_END {
+                        b.consume(u32::from(e & 31));
+                        break usize::from(e >> 5);
+                    }
                 }
-                *slot = sym as u8;
+                b.consume(u32::from(e & 31));
+                *slot = (e >> 5) as u8;
                 w += 1;
                 let Some(slot) = upto.get_mut(w) else {
                     break 'outer Ok(());
                 };
-                let e = match main.entry(&b) {
-                    Ok(e) => e,
-                    Err(e) => break 'outer Err(e),
-                };
-                b.consume(u32::from(e & 31));
-                let sym = usize::from(e >> 5);
-                if sym >= NUM_CHARS {
-                    b.refill();
-                    break sym;
+                let mut e = main.table[b.peek(MAIN_BITS) as usize];
+                if e >= LITERALS_END {
+                    if e == MAIN_LONG {
+                        match main.slow(b.peek(MAX_CODE_LEN as u32)) {
+                            Ok(x) => e = x,
+                            Err(x) => break 'outer Err(x),
+                        }
+                    }
+                    if e >= LITERALS_END {
+                        b.consume(u32::from(e & 31));
+                        b.refill();
+                        break usize::from(e >> 5);
+                    }
                 }
-                *slot = sym as u8;
+                b.consume(u32::from(e & 31));
+                *slot = (e >> 5) as u8;
                 w += 1;
             };
             debug_assert!(b.available() >= MATCH_BITS);
