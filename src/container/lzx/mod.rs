@@ -417,8 +417,16 @@ impl LzxDecoder {
                     self.wpos += n;
                     n
                 }
-                BlockKind::Verbatim => self.decode_run::<false>(&mut b, run)?,
-                BlockKind::Aligned => self.decode_run::<true>(&mut b, run)?,
+                // Every Microsoft package uses LZX:21; with its sizes known
+                // at compile time the hot loop needs two registers fewer.
+                BlockKind::Verbatim if self.lzx_size == 1 << 21 => {
+                    self.decode_run::<false, 21>(&mut b, run)?
+                }
+                BlockKind::Aligned if self.lzx_size == 1 << 21 => {
+                    self.decode_run::<true, 21>(&mut b, run)?
+                }
+                BlockKind::Verbatim => self.decode_run::<false, 0>(&mut b, run)?,
+                BlockKind::Aligned => self.decode_run::<true, 0>(&mut b, run)?,
                 BlockKind::None => return err("no block"),
             };
             if made as u64 > u64::from(self.block_left) {
@@ -435,7 +443,9 @@ impl LzxDecoder {
 
     /// Decode literals and matches of a verbatim or aligned block until at
     /// least `run` bytes are produced; returns how many were.
-    fn decode_run<const ALIGNED: bool>(
+    /// `WBITS` is the window's size (2^WBITS) when known at compile time,
+    /// else 0.
+    fn decode_run<const ALIGNED: bool, const WBITS: u32>(
         &mut self,
         bits: &mut Bits<'_>,
         run: usize,
@@ -445,9 +455,12 @@ impl LzxDecoder {
         let start = self.wpos;
         let goal = start + run;
         // Locals, not fields: the loop below keeps them in registers.
-        let win: &mut [u8] = &mut self.window;
-        let wsize = win.len();
-        let lzx_size = self.lzx_size;
+        let (wsize, lzx_size) = if WBITS == 0 {
+            (self.window.len(), self.lzx_size)
+        } else {
+            ((1 << WBITS) + MAX_FRAME + SLACK, 1 << WBITS)
+        };
+        let win: &mut [u8] = &mut self.window[..wsize];
         let t = &*self.t;
         let (main, length, aligned_tree, slots) = (&t.main, &t.length, &t.aligned, &t.slots);
         let [mut r0, mut r1, mut r2] = self.r;
