@@ -10,22 +10,22 @@
 const PAD: usize = 16;
 
 /// Fill `out` with `input` with the bytes of every 16-bit word swapped,
-/// words starting at byte `parity` (0 or 1; bytes before it are copied as
-/// they are), plus zero padding; returns how many bytes of `out` that is
+/// words starting at byte `from` (bytes before it are left as they were:
+/// the caller will not read them as bits), plus zero padding; returns how
+/// many bytes of `out` that is
 /// (`out` may be longer: it only grows, so a frame costs no clearing). A
 /// trailing odd byte is the low half of a word whose high half is missing:
 /// it reads as a zero byte, then that byte.
-pub(super) fn swap_words(input: &[u8], parity: usize, out: &mut Vec<u8>) -> usize {
+pub(super) fn swap_words(input: &[u8], from: usize, out: &mut Vec<u8>) -> usize {
     let used = input.len() + 1 + PAD;
     if out.len() < used {
         out.resize(used, 0);
     }
     let out = &mut out[..used];
     out[input.len()..].fill(0);
-    let parity = parity.min(input.len());
-    out[..parity].copy_from_slice(&input[..parity]);
-    let words = &input[parity..];
-    let dst = &mut out[parity..];
+    let from = from.min(input.len());
+    let words = &input[from..];
+    let dst = &mut out[from..];
     // 16 bytes at a time, as a fixed-size shuffle that LLVM turns into
     // vector shifts (it does not vectorise the plain pairwise loop).
     let mut oc = dst[..words.len()].chunks_exact_mut(16);
@@ -78,7 +78,8 @@ pub(super) struct Bits<'a> {
 }
 
 impl<'a> Bits<'a> {
-    /// A reader at byte `pos` of `data`, made by `swap_words(_, parity, _)`.
+    /// A reader at byte `pos` of `data`, made by `swap_words(_, from, _)`
+    /// with `from <= pos` and `parity = from % 2`.
     pub(super) fn new(data: &'a [u8], pos: usize, parity: usize) -> Self {
         Bits {
             data,

@@ -335,7 +335,15 @@ impl LzxDecoder {
             return err("frame runs past the end of the window");
         }
         let mut swapped = std::mem::take(&mut self.swapped);
-        let used = swap_words(input, 0, &mut swapped);
+        // A frame that starts inside an uncompressed block is read as bits
+        // only after it: no need to swap the raw bytes (most of a frame, in
+        // packages of already-compressed files).
+        let raw = if self.kind == BlockKind::Uncompressed {
+            (self.block_left as usize).min(input.len()) & !1
+        } else {
+            0
+        };
+        let used = swap_words(input, raw, &mut swapped);
         let r = self.decode_frame_bits(input, &swapped[..used], frame_end);
         self.swapped = swapped;
         r?;
