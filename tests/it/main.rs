@@ -39,6 +39,7 @@ mod kb_layouts;
 mod kb_memory;
 mod kb_roundtrip;
 mod lzx_differential;
+mod lzx_instructions;
 mod msdelta_chain;
 mod msdelta_cli;
 mod msdelta_header;
