@@ -41,6 +41,24 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         || Package::load_with(&args.new, &limits, &opts),
     );
     let (old, new) = (old?, new?);
+    for (pkg, side) in [(&old, "OLD"), (&new, "NEW")] {
+        // What could not be read would show as removed: no diff at all.
+        let errors = super::read_errors(pkg);
+        if let Some(first) = errors.first() {
+            let more = match errors.len() {
+                1 => String::new(),
+                n => format!(" (and {} more read errors)", n - 1),
+            };
+            anyhow::bail!(
+                "cannot diff: {side} {} could not be read completely: {} {}: {}{more}",
+                pkg.input,
+                first.code,
+                first.subject,
+                first.detail
+            );
+        }
+        super::require_update_package(pkg)?;
+    }
     let changes = diff::diff(&old, &new);
     match args.format {
         Format::Json => super::print_json(&Document {

@@ -73,6 +73,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     };
     let (input, _stdin) = super::input_path(&args.input)?;
     let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
+    super::require_update_package(&pkg)?;
     match args.format {
         Format::Json => super::print_json(&report::list_view(&pkg))?,
         Format::Table => {

@@ -149,6 +149,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     };
     let (input, _stdin) = super::input_path(first)?;
     let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
+    super::require_update_package(&pkg)?;
     let (v, kb_summary) = judge(
         args,
         &pkg,
@@ -322,6 +323,7 @@ fn run_batch(
                     anyhow::bail!("standard input is not read in a batch");
                 }
                 let pkg = Package::load_with(input, &limits, opts)?;
+                super::require_update_package(&pkg)?;
                 let (v, kb_summary) = judge(args, &pkg, article, article_kb, opts, trust_opts);
                 let r =
                     report::verify_report(&pkg.input, &v.findings, v.stats.clone(), &v.assessment);
