@@ -50,7 +50,7 @@ impl From<TableArg> for Arch {
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  kbinspect verify update.msu\n  kbinspect verify Windows6.1-KB975354-x64.msu --kb KB975354.txt\n  kbinspect verify pkg.msu --kb article.html --table x64 --strict-time --format json\n  kbinspect verify --strict updates/*.msu       (batch: one summary row per package)\n\nVerdicts: PASS (every declared file proven by its digest, every signature\nverified, nothing wrong), INCOMPLETE (nothing wrong, but something could not\nbe proven: each is listed with its reason), FAIL (an error finding).\n\nExit codes: 0 pass or incomplete, 1 fail (and incomplete with --strict), 2 could not run."
+    after_help = "Examples:\n  kbinspect verify update.msu\n  kbinspect verify Windows6.1-KB975354-x64.msu --kb KB975354.txt\n  kbinspect verify pkg.msu --kb article.html --table x64 --strict-time --format json\n  kbinspect verify --strict updates/*.msu       (batch: one summary row per package)\n  kbinspect verify updates/*.msu --kb-dir articles/   (each package against its KB's article)\n\nVerdicts: PASS (every declared file proven by its digest, every signature\nverified, nothing wrong), INCOMPLETE (nothing wrong, but something could not\nbe proven: each is listed with its reason), FAIL (an error finding).\n\nExit codes: 0 pass or incomplete, 1 fail (and incomplete with --strict), 2 could not run."
 )]
 pub struct Args {
     /// Package: .msu, .cab or a folder holding an expanded package (`-`:
@@ -63,12 +63,17 @@ pub struct Args {
     /// architecture
     #[arg(long, value_name = "ARTICLE")]
     pub kb: Option<std::path::PathBuf>,
+    /// A folder of KB articles: each package is checked against the article
+    /// of its KB number (from its .mum; the article's from its file name or
+    /// text). A package whose article is not there is not verified (exit 2)
+    #[arg(long, value_name = "DIR", conflicts_with = "kb")]
+    pub kb_dir: Option<std::path::PathBuf>,
     /// Use the article's tables for this architecture (default: the package's)
-    #[arg(long, value_enum, requires = "kb")]
+    #[arg(long, value_enum)]
     pub table: Option<TableArg>,
     /// A documented date/time that differs from the CAB timestamp is an
     /// error (default: a warning)
-    #[arg(long, requires = "kb")]
+    #[arg(long)]
     pub strict_time: bool,
     /// Base manifest for Windows 10/11 DCM-compressed manifests: the
     /// extracted base or a wcp.dll (without it they are only reported)
@@ -110,18 +115,123 @@ struct Document<'a> {
     trust: Option<&'a kbinspect::trust::package::TrustReport>,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<i32> {
-    let mut article_kb = None;
-    let article = match &args.kb {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read the article {}", path.display()))?;
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            article_kb = kbcheck::article_kb(name.as_deref().unwrap_or(""), &bytes);
-            Some(kb::parse_bytes(&bytes).with_context(|| format!("{}", path.display()))?)
+/// The KB article(s) to check packages against: none, one (`--kb`) or a
+/// folder of them by KB number (`--kb-dir`).
+enum Articles {
+    None,
+    One {
+        article: kb::Article,
+        kb: Option<String>,
+    },
+    Dir {
+        dir: std::path::PathBuf,
+        /// KB number (digits) → the articles naming it, by file name.
+        by_kb: std::collections::BTreeMap<String, Vec<std::path::PathBuf>>,
+    },
+}
+
+/// An article and its KB number.
+type Article<'a> = (std::borrow::Cow<'a, kb::Article>, Option<String>);
+
+/// Read and parse one article; its KB number from its name, else its text.
+fn read_article(path: &std::path::Path) -> anyhow::Result<(kb::Article, Option<String>)> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the article {}", path.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let number = kbcheck::article_kb(name.as_deref().unwrap_or(""), &bytes);
+    let article = kb::parse_bytes(&bytes).with_context(|| format!("{}", path.display()))?;
+    Ok((article, number))
+}
+
+impl Articles {
+    fn new(args: &Args) -> anyhow::Result<Articles> {
+        if let Some(path) = &args.kb {
+            let (article, kb) = read_article(path)?;
+            return Ok(Articles::One { article, kb });
         }
-        None => None,
-    };
+        let Some(dir) = &args.kb_dir else {
+            if args.table.is_some() || args.strict_time {
+                anyhow::bail!("--table and --strict-time need --kb or --kb-dir");
+            }
+            return Ok(Articles::None);
+        };
+        let mut by_kb: std::collections::BTreeMap<String, Vec<std::path::PathBuf>> =
+            Default::default();
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("--kb-dir: cannot read {}", dir.display()))?;
+        let mut paths: Vec<std::path::PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            // The name first: reading every file is needed only for
+            // articles saved under other names.
+            let number = match kbcheck::article_kb(name.as_deref().unwrap_or(""), b"") {
+                Some(n) => Some(n),
+                None => {
+                    let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+                    if len > kb::DEFAULT_MAX_BYTES as u64 {
+                        continue;
+                    }
+                    std::fs::read(&path)
+                        .ok()
+                        .and_then(|b| kbcheck::article_kb("", &b))
+                }
+            };
+            if let Some(n) = number {
+                by_kb.entry(n).or_default().push(path);
+            }
+        }
+        Ok(Articles::Dir {
+            dir: dir.clone(),
+            by_kb,
+        })
+    }
+
+    /// The article to check `pkg` against, if any.
+    fn for_package(&self, pkg: &Package) -> anyhow::Result<Option<Article<'_>>> {
+        match self {
+            Articles::None => Ok(None),
+            Articles::One { article, kb } => {
+                Ok(Some((std::borrow::Cow::Borrowed(article), kb.clone())))
+            }
+            Articles::Dir { dir, by_kb } => {
+                let Some(number) = kbcheck::package_kb(pkg) else {
+                    anyhow::bail!(
+                        "--kb-dir: {} names no KB number (no .mum identifier), so no article can be chosen",
+                        pkg.input
+                    );
+                };
+                match by_kb.get(&number).map(Vec::as_slice) {
+                    Some([one]) => {
+                        let (article, kb) = read_article(one)?;
+                        Ok(Some((std::borrow::Cow::Owned(article), kb)))
+                    }
+                    Some(several) => anyhow::bail!(
+                        "--kb-dir: several articles for KB{number} in {}: {}; use --kb",
+                        dir.display(),
+                        several
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None => anyhow::bail!(
+                        "--kb-dir: no article for KB{number} (the KB of {}) in {}",
+                        pkg.input,
+                        dir.display()
+                    ),
+                }
+            }
+        }
+    }
+}
+
+pub fn run(args: &Args) -> anyhow::Result<i32> {
+    let articles = Articles::new(args)?;
     let opts = LoadOptions {
         dcm_base: args.dcm_base.as_deref().map(read_dcm_base).transpose()?,
         // Only `diff` reads registry keys.
@@ -136,13 +246,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             .map_err(|e| anyhow::anyhow!("--trust-root: {e}"))?;
     }
     if args.input.len() > 1 {
-        return run_batch(
-            args,
-            article.as_ref(),
-            article_kb.as_deref(),
-            &opts,
-            &trust_opts,
-        );
+        return run_batch(args, &articles, &opts, &trust_opts);
     }
     let Some(first) = args.input.first() else {
         anyhow::bail!("no package given");
@@ -150,14 +254,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let (input, _stdin) = super::input_path(first)?;
     let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
     super::require_update_package(&pkg)?;
-    let (v, kb_summary) = judge(
-        args,
-        &pkg,
-        article.as_ref(),
-        article_kb.as_deref(),
-        &opts,
-        &trust_opts,
-    );
+    let article = articles.for_package(&pkg)?;
+    let (v, kb_summary) = judge(args, &pkg, article.as_ref(), &opts, &trust_opts);
     let (findings, trust, assessment) = (&v.findings, &v.trust, &v.assessment);
     let r = report::verify_report(&pkg.input, findings, v.stats.clone(), assessment);
     match args.format {
@@ -200,18 +298,17 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
 fn judge(
     args: &Args,
     pkg: &Package,
-    article: Option<&kb::Article>,
-    article_kb: Option<&str>,
+    article: Option<&Article<'_>>,
     opts: &LoadOptions,
     trust_opts: &kbinspect::trust::package::TrustOptions,
 ) -> (kbinspect::check::Verified, Option<kbcheck::KbSummary>) {
     let mut extra = Vec::new();
     let mut kb_summary = None;
-    if let Some(article) = article {
+    if let Some((article, article_kb)) = article {
         let kopts = kbcheck::KbOptions {
             table_arch: args.table.map(Arch::from),
             strict_time: args.strict_time,
-            article_kb: article_kb.map(str::to_string),
+            article_kb: article_kb.clone(),
         };
         let (f, s) = kbcheck::check(pkg, article, &kopts);
         extra = f;
@@ -307,8 +404,7 @@ struct BatchRow {
 /// incomplete with `--strict`).
 fn run_batch(
     args: &Args,
-    article: Option<&kb::Article>,
-    article_kb: Option<&str>,
+    articles: &Articles,
     opts: &LoadOptions,
     trust_opts: &kbinspect::trust::package::TrustOptions,
 ) -> anyhow::Result<i32> {
@@ -324,7 +420,8 @@ fn run_batch(
                 }
                 let pkg = Package::load_with(input, &limits, opts)?;
                 super::require_update_package(&pkg)?;
-                let (v, kb_summary) = judge(args, &pkg, article, article_kb, opts, trust_opts);
+                let article = articles.for_package(&pkg)?;
+                let (v, kb_summary) = judge(args, &pkg, article.as_ref(), opts, trust_opts);
                 let r =
                     report::verify_report(&pkg.input, &v.findings, v.stats.clone(), &v.assessment);
                 let doc = serde_json::to_value(Document {

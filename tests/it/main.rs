@@ -11,6 +11,7 @@
 mod common;
 mod msdelta_support;
 
+mod cli_batch;
 mod cli_inputs;
 mod cli_ux;
 mod container_cli;
