@@ -64,7 +64,11 @@ fn write_skipped<W: Write>(
         writeln!(out, "{line}")?;
     }
     if shown < n {
-        writeln!(out, "… and {} more not written (--verbose lists them)", n - shown)?;
+        writeln!(
+            out,
+            "… and {} more not written (--verbose lists them)",
+            n - shown
+        )?;
     }
     Ok(())
 }

@@ -8,7 +8,8 @@ use kbinspect::model::{LoadOptions, Package, read_dcm_base};
 use kbinspect::report;
 use serde::Serialize;
 
-use super::Format;
+use crate::render::{self, verify::VerifyView};
+
 use super::list::XmlLimitArgs;
 use super::ls::LimitArgs;
 
@@ -19,6 +20,15 @@ pub enum FailOn {
 }
 
 impl FailOn {
+    /// The least severity that fails.
+    fn severity(self) -> kbinspect::finding::Severity {
+        use kbinspect::finding::Severity;
+        match self {
+            FailOn::Warning => Severity::Warning,
+            FailOn::Info => Severity::Info,
+        }
+    }
+
     fn triggered(self, findings: &[kbinspect::finding::Finding]) -> bool {
         use kbinspect::finding::Severity;
         let worst = match self {
@@ -27,6 +37,20 @@ impl FailOn {
         };
         findings.iter().any(|f| f.severity >= worst)
     }
+}
+
+/// `verify --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum VerifyFormat {
+    /// Human-readable tables, fitted to the terminal
+    #[default]
+    Table,
+    /// Machine-readable JSON, the source of the other formats (schema in docs/reports.md)
+    Json,
+    /// A markdown report for a pull request, ticket or wiki (CommonMark, no HTML)
+    Markdown,
+    /// JUnit XML: one test suite per package, a test case per check and per KB row
+    Junit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -95,20 +119,23 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub trust_root: Vec<std::path::PathBuf>,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]
+    pub format: VerifyFormat,
+    #[command(flatten)]
+    pub out: super::output::OutputArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub xml: XmlLimitArgs,
 }
 
+/// The `verify --format json` document of one package (docs/reports.md).
 #[derive(Serialize)]
 struct Document<'a> {
     #[serde(flatten)]
-    report: report::VerifyReport<'a>,
+    report: &'a report::VerifyReport<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    kb: Option<kbcheck::KbSummary>,
+    kb: Option<&'a kbcheck::KbSummary>,
     /// Signatures, catalogs and what they cover (absent when the package
     /// has neither).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -231,7 +258,10 @@ impl Articles {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
+    let started = std::time::Instant::now();
     let articles = Articles::new(args)?;
+    // Opened first: an --output that cannot be written fails before the work.
+    let mut report_out = args.out.open()?;
     let opts = LoadOptions {
         dcm_base: args.dcm_base.as_deref().map(read_dcm_base).transpose()?,
         // Only `diff` reads registry keys.
@@ -246,7 +276,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             .map_err(|e| anyhow::anyhow!("--trust-root: {e}"))?;
     }
     if args.input.len() > 1 {
-        return run_batch(args, &articles, &opts, &trust_opts);
+        return run_batch(args, &articles, &opts, &trust_opts, report_out);
     }
     let Some(first) = args.input.first() else {
         anyhow::bail!("no package given");
@@ -258,35 +288,32 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let (v, kb_summary) = judge(args, &pkg, article.as_ref(), &opts, &trust_opts);
     let (findings, trust, assessment) = (&v.findings, &v.trust, &v.assessment);
     let r = report::verify_report(&pkg.input, findings, v.stats.clone(), assessment);
+    let view = VerifyView {
+        report: &r,
+        kb: kb_summary.as_ref(),
+        trust: (trust.summary.signatures > 0 || trust.summary.catalogs > 0).then_some(trust),
+    };
     match args.format {
-        Format::Json => super::print_json(&Document {
-            report: r,
-            kb: kb_summary,
-            trust: (trust.summary.signatures > 0 || trust.summary.catalogs > 0).then_some(trust),
-        })?,
-        Format::Table if args.quiet => {
-            let mut out = super::term::stdout();
-            crate::render::write_verify_summary(&mut out, &r)?;
+        VerifyFormat::Json => super::output::write_json(&mut report_out, &document(&view))?,
+        VerifyFormat::Markdown => render::markdown::write_verify(&mut report_out, 1, &view)?,
+        VerifyFormat::Junit => {
+            let suite =
+                render::junit::verify_suite(&view, &gate(args), started.elapsed().as_secs_f64());
+            render::junit::write(&mut report_out, "kbinspect verify", &[suite])?;
         }
-        Format::Table => {
+        VerifyFormat::Table => {
             use std::io::Write;
-            let mut out = super::term::stdout();
-            if let Some(s) = &kb_summary {
-                writeln!(
-                    out,
-                    "KB article: {} of {} documented rows match ({} tables for {})",
-                    s.rows_matched,
-                    s.rows_checked,
-                    s.tables.len(),
-                    s.arch
-                        .map_or("?".to_string(), |a| format!("{a:?}").to_lowercase())
-                )?;
-                write_kb_rows(&mut out, s)?;
+            let width = report_out.width();
+            let mut out = report_out.text();
+            if args.quiet {
+                writeln!(out, "{}", render::verify::summary_line(&r))?;
+            } else {
+                render::verify::write_report(&mut out, width, &view)?;
             }
-            kbinspect::trust::write_table(&mut out, trust)?;
-            crate::render::write_verify_table(&mut out, &r)?;
+            out.flush()?;
         }
     }
+    report_out.finish()?;
     let mut code = assessment.verdict.exit_code(args.strict);
     if args.fail_on.is_some_and(|f| f.triggered(findings)) {
         code = code.max(1);
@@ -320,93 +347,55 @@ fn judge(
     )
 }
 
-/// The documented rows, table by table: documented against found, the
-/// checklist a release engineer signs.
-fn write_kb_rows(out: &mut dyn std::io::Write, s: &kbcheck::KbSummary) -> std::io::Result<()> {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let mut at = 0;
-    while at < s.rows.len() {
-        let table = &s.rows[at].table;
-        let end = s.rows[at..]
-            .iter()
-            .position(|r| &r.table != table)
-            .map_or(s.rows.len(), |n| at + n);
-        let rows = &s.rows[at..end];
-        writeln!(out, "{table}")?;
-        crate::render::write_table(
-            out,
-            &[
-                "line",
-                "name",
-                "arch",
-                "version",
-                "size",
-                "date",
-                "time",
-                "found",
-                "arch",
-                "version",
-                "size",
-                "timestamp",
-                "status",
-            ],
-            || {
-                rows.iter().map(|r| {
-                    let f = r.found.as_ref();
-                    let version = f.and_then(|f| {
-                        let v = f.version.as_deref()?;
-                        Some(match f.version_source {
-                            Some(src) => format!("{v} ({src})"),
-                            None => v.to_string(),
-                        })
-                    });
-                    let status = if r.findings.is_empty() {
-                        r.status.to_string()
-                    } else {
-                        format!("{}: {}", r.status, r.findings.join(", "))
-                    };
-                    vec![
-                        r.line.to_string(),
-                        r.name.clone(),
-                        r.arch.unwrap_or_default().to_string(),
-                        opt(&r.version),
-                        r.size.map(|n| n.to_string()).unwrap_or_default(),
-                        opt(&r.date),
-                        opt(&r.time),
-                        f.map(|f| f.path.clone()).unwrap_or_default(),
-                        f.and_then(|f| f.arch.clone()).unwrap_or_default(),
-                        version.unwrap_or_default(),
-                        f.and_then(|f| f.size)
-                            .map(|n| n.to_string())
-                            .unwrap_or_default(),
-                        f.and_then(|f| f.timestamp.clone()).unwrap_or_default(),
-                        status,
-                    ]
-                })
-            },
-        )?;
-        writeln!(out)?;
-        at = end;
+/// The JSON document of one package.
+fn document<'a>(v: &'a VerifyView<'a>) -> Document<'a> {
+    Document {
+        report: v.report,
+        kb: v.kb,
+        trust: v.trust,
     }
-    Ok(())
 }
 
-/// One package of a batch: its verdict and counts, or why it could not be
-/// read.
+/// What fails a JUnit case: the exit code's policy.
+fn gate(args: &Args) -> render::junit::Gate {
+    render::junit::Gate {
+        strict: args.strict,
+        fail_at: args
+            .fail_on
+            .map_or(kbinspect::finding::Severity::Error, FailOn::severity),
+    }
+}
+
+/// One package of a batch: its verdict, JSON document and renderings, or
+/// why it could not be verified.
 struct BatchRow {
     input: String,
-    outcome: Result<(verdict::Verdict, serde_json::Value), String>,
+    outcome: Result<Judged, String>,
+    /// The JUnit suite (`--format junit`).
+    suite: Option<render::junit::Suite>,
+}
+
+struct Judged {
+    verdict: verdict::Verdict,
+    doc: serde_json::Value,
+    kb: Option<String>,
+    arch: Option<String>,
+    /// The package's markdown section (`--format markdown`).
+    markdown: Option<String>,
+    /// `--fail-on` met.
+    gated: bool,
 }
 
 /// `verify A B C…`: every package verified (in parallel across cores), then
 /// one summary row each and a last line with the totals. The exit code is the
-/// worst: 2 if a package could not be read, 1 if one failed (or was
-/// incomplete with `--strict`).
+/// worst: 2 if a package could not be verified, 1 if one failed (or was
+/// incomplete with `--strict`, or met `--fail-on`).
 fn run_batch(
     args: &Args,
     articles: &Articles,
     opts: &LoadOptions,
     trust_opts: &kbinspect::trust::package::TrustOptions,
+    mut report_out: super::output::Output,
 ) -> anyhow::Result<i32> {
     use rayon::prelude::*;
     let limits = args.limits.limits();
@@ -414,7 +403,9 @@ fn run_batch(
         .input
         .par_iter()
         .map(|input| {
-            let outcome = (|| -> anyhow::Result<(verdict::Verdict, serde_json::Value)> {
+            let started = std::time::Instant::now();
+            let mut suite = None;
+            let outcome = (|| -> anyhow::Result<Judged> {
                 if input.as_os_str() == "-" {
                     anyhow::bail!("standard input is not read in a batch");
                 }
@@ -424,31 +415,59 @@ fn run_batch(
                 let (v, kb_summary) = judge(args, &pkg, article.as_ref(), opts, trust_opts);
                 let r =
                     report::verify_report(&pkg.input, &v.findings, v.stats.clone(), &v.assessment);
-                let doc = serde_json::to_value(Document {
-                    report: r,
-                    kb: kb_summary,
+                let view = VerifyView {
+                    report: &r,
+                    kb: kb_summary.as_ref(),
                     trust: (v.trust.summary.signatures > 0 || v.trust.summary.catalogs > 0)
                         .then_some(&v.trust),
-                })?;
-                Ok((v.assessment.verdict, doc))
+                };
+                let markdown = match args.format {
+                    VerifyFormat::Markdown => {
+                        let mut text = Vec::new();
+                        render::markdown::write_verify(&mut text, 2, &view)?;
+                        Some(String::from_utf8_lossy(&text).into_owned())
+                    }
+                    _ => None,
+                };
+                if args.format == VerifyFormat::Junit {
+                    suite = Some(render::junit::verify_suite(
+                        &view,
+                        &gate(args),
+                        started.elapsed().as_secs_f64(),
+                    ));
+                }
+                Ok(Judged {
+                    verdict: v.assessment.verdict,
+                    doc: serde_json::to_value(document(&view))?,
+                    kb: kbcheck::package_kb(&pkg).map(|k| format!("KB{k}")),
+                    arch: kbcheck::package_arch(&pkg).map(|a| format!("{a:?}").to_lowercase()),
+                    markdown,
+                    gated: args.fail_on.is_some_and(|f| f.triggered(&v.findings)),
+                })
             })();
+            let outcome = outcome.map_err(|e| super::error_message(&e));
+            let input = input.display().to_string();
+            if let (Err(e), VerifyFormat::Junit) = (&outcome, args.format) {
+                suite = Some(render::junit::unreadable_suite(&input, e));
+            }
             BatchRow {
-                input: input.display().to_string(),
-                outcome: outcome.map_err(|e| format!("{e:#}")),
+                input,
+                outcome,
+                suite,
             }
         })
         .collect();
     let mut code = 0;
     for r in &rows {
         code = code.max(match &r.outcome {
-            Ok((v, _)) => v.exit_code(args.strict),
+            Ok(j) => j.verdict.exit_code(args.strict).max(i32::from(j.gated)),
             Err(_) => 2,
         });
     }
     let count = |want: Option<verdict::Verdict>| {
         rows.iter()
             .filter(|r| match (&r.outcome, want) {
-                (Ok((v, _)), Some(w)) => *v == w,
+                (Ok(j), Some(w)) => j.verdict == w,
                 (Err(_), None) => true,
                 _ => false,
             })
@@ -462,62 +481,99 @@ fn run_batch(
         count(Some(verdict::Verdict::Fail)),
         count(None)
     );
+    let header = [
+        "package",
+        "KB",
+        "arch",
+        "verdict",
+        "files proven",
+        "signatures verified",
+        "errors",
+        "warnings",
+    ];
+    let n = |v: &serde_json::Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
+    let summary_row = |r: &BatchRow| match &r.outcome {
+        Ok(j) => {
+            let d = &j.doc;
+            vec![
+                r.input.clone(),
+                j.kb.clone().unwrap_or_default(),
+                j.arch.clone().unwrap_or_default(),
+                j.verdict.as_str().to_uppercase(),
+                format!(
+                    "{} of {}",
+                    n(&d["coverage"]["files_proven"]),
+                    n(&d["coverage"]["files_declared"])
+                ),
+                format!(
+                    "{} of {}",
+                    n(&d["coverage"]["signatures_verified"]),
+                    n(&d["coverage"]["signatures"])
+                ),
+                n(&d["summary"]["errors"]),
+                n(&d["summary"]["warnings"]),
+            ]
+        }
+        Err(e) => vec![
+            r.input.clone(),
+            String::new(),
+            String::new(),
+            "UNREADABLE".into(),
+            e.clone(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ],
+    };
     match args.format {
-        Format::Json => {
+        VerifyFormat::Json => {
             let packages: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|r| match &r.outcome {
-                    Ok((_, doc)) => doc.clone(),
+                    Ok(j) => j.doc.clone(),
                     Err(e) => serde_json::json!({"input": r.input, "verdict": null, "error": e}),
                 })
                 .collect();
-            super::print_json(&serde_json::json!({"packages": packages, "summary": totals}))?;
-        }
-        Format::Table => {
-            use std::io::Write;
-            let mut out = super::term::stdout();
-            let n = |v: &serde_json::Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
-            crate::render::write_table(
-                &mut out,
-                &[
-                    "package",
-                    "verdict",
-                    "files proven",
-                    "signatures verified",
-                    "errors",
-                    "warnings",
-                ],
-                || {
-                    rows.iter().map(|r| match &r.outcome {
-                        Ok((v, d)) => vec![
-                            r.input.clone(),
-                            v.as_str().to_uppercase(),
-                            format!(
-                                "{} of {}",
-                                n(&d["coverage"]["files_proven"]),
-                                n(&d["coverage"]["files_declared"])
-                            ),
-                            format!(
-                                "{} of {}",
-                                n(&d["coverage"]["signatures_verified"]),
-                                n(&d["coverage"]["signatures"])
-                            ),
-                            n(&d["summary"]["errors"]),
-                            n(&d["summary"]["warnings"]),
-                        ],
-                        Err(e) => vec![
-                            r.input.clone(),
-                            "UNREADABLE".into(),
-                            e.clone(),
-                            String::new(),
-                            String::new(),
-                            String::new(),
-                        ],
-                    })
-                },
+            super::output::write_json(
+                &mut report_out,
+                &serde_json::json!({"packages": packages, "summary": totals}),
             )?;
-            writeln!(out, "\n{totals}")?;
+        }
+        VerifyFormat::Markdown => {
+            let table: Vec<Vec<String>> = rows.iter().map(summary_row).collect();
+            let sections: Vec<String> = rows
+                .iter()
+                .filter_map(|r| match &r.outcome {
+                    Ok(j) => j.markdown.clone(),
+                    Err(_) => None,
+                })
+                .collect();
+            render::markdown::write_batch(&mut report_out, &totals, &header, &table, &sections)?;
+        }
+        VerifyFormat::Junit => {
+            let suites: Vec<render::junit::Suite> =
+                rows.iter().filter_map(|r| r.suite.clone()).collect();
+            render::junit::write(&mut report_out, "kbinspect verify", &suites)?;
+        }
+        VerifyFormat::Table => {
+            use render::Col::{Keep, Path, Text};
+            use std::io::Write;
+            let width = report_out.width();
+            let mut out = report_out.text();
+            if !args.quiet {
+                render::write_table_fit(
+                    &mut out,
+                    width,
+                    &header,
+                    &[Path, Keep, Keep, Keep, Text, Keep, Keep, Keep],
+                    || rows.iter().map(summary_row),
+                )?;
+                writeln!(out)?;
+            }
+            writeln!(out, "{totals}")?;
+            out.flush()?;
         }
     }
+    report_out.finish()?;
     Ok(code)
 }

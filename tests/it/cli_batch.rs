@@ -46,7 +46,12 @@ fn kb_dir_picks_each_packages_article() {
         .args(["--format", "json"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let packages = v["packages"].as_array().unwrap();
     assert_eq!(packages.len(), 2);
@@ -69,7 +74,10 @@ fn kb_dir_picks_each_packages_article() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(text.contains("KB article: 17 of 17 documented rows match"), "{text}");
+    assert!(
+        text.contains("KB article: 17 of 17 documented rows match"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -153,7 +161,10 @@ fn extract_prints_file_lines_only_with_verbose() {
     let wrote = text.lines().filter(|l| l.starts_with("wrote ")).count();
     let n: usize = lines[0].split(' ').next().unwrap().parse().unwrap();
     assert_eq!(wrote, n, "{text}");
-    assert_eq!(text.lines().last(), Some(lines[0].replace("/a", "/b").as_str()));
+    assert_eq!(
+        text.lines().last(),
+        Some(lines[0].replace("/a", "/b").as_str())
+    );
     // Into a used directory: what was not written is listed (at most 10
     // lines without --verbose), the last line says so, exit 1.
     let again = kbinspect()
@@ -165,6 +176,15 @@ fn extract_prints_file_lines_only_with_verbose() {
         .unwrap();
     assert_eq!(again.status.code(), Some(1));
     let text = String::from_utf8_lossy(&again.stdout);
-    assert!(text.lines().filter(|l| l.starts_with("skipped ")).count() <= 10, "{text}");
-    assert!(text.lines().last().unwrap().starts_with("incomplete: 0 files"), "{text}");
+    assert!(
+        text.lines().filter(|l| l.starts_with("skipped ")).count() <= 10,
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .last()
+            .unwrap()
+            .starts_with("incomplete: 0 files"),
+        "{text}"
+    );
 }

@@ -13,7 +13,9 @@ mod msdelta_support;
 
 mod cli_batch;
 mod cli_inputs;
+mod cli_reports;
 mod cli_ux;
+mod cli_width;
 mod container_cli;
 mod container_diff;
 mod container_large;
