@@ -6,6 +6,7 @@ pub mod extract;
 pub mod kb;
 pub mod list;
 pub mod ls;
+pub mod meta;
 pub mod output;
 pub mod term;
 pub mod verify;

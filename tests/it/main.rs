@@ -13,6 +13,7 @@ mod msdelta_support;
 
 mod cli_batch;
 mod cli_inputs;
+mod cli_meta;
 mod cli_reports;
 mod cli_ux;
 mod cli_width;
