@@ -23,6 +23,7 @@ mod container_large;
 mod container_malformed;
 mod container_mutation;
 mod container_oracle;
+mod corpus;
 mod decode_ahead;
 mod extract_cli;
 mod extract_expand;
