@@ -70,9 +70,19 @@ pub fn write_report<W: Write + ?Sized>(
         write_kb_rows(out, width, s)?;
     }
     if let Some(t) = v.trust {
+        // One line per signature when they fit; else each fact on its own.
+        let mut lines = Vec::new();
+        kbinspect::trust::write_table(&mut lines, t)?;
+        let text = String::from_utf8_lossy(&lines);
         match width {
-            None => kbinspect::trust::write_table(&mut DynWrite(out), t)?,
-            Some(w) => write_trust_fitted(out, w, t)?,
+            Some(w)
+                if text
+                    .lines()
+                    .any(|l| super::fit::width(&crate::cli::term::escape(l)) > w) =>
+            {
+                write_trust_fitted(out, w, t)?
+            }
+            _ => out.write_all(&lines)?,
         }
     }
     write_findings(out, width, v.report)?;
@@ -142,18 +152,6 @@ fn write_trust_fitted<W: Write + ?Sized>(
         }
     }
     Ok(())
-}
-
-/// `&mut W` for `W: ?Sized` as a `dyn Write`.
-struct DynWrite<'a, W: Write + ?Sized>(&'a mut W);
-
-impl<W: Write + ?Sized> Write for DynWrite<'_, W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
-    }
 }
 
 /// Findings worst first; written row by row, not built in memory (a
