@@ -52,6 +52,7 @@ mod msdelta_proptest;
 mod msdelta_selfcheck;
 mod msdelta_sourceless;
 mod msdelta_vectors;
+mod readme;
 mod regressions;
 mod sample_cabwrite;
 mod sample_container;
