@@ -5,7 +5,7 @@
 use crate::common;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::Path;
 
 use assert_cmd::Command;
 use unicode_width::UnicodeWidthStr;
@@ -27,7 +27,7 @@ fn args(v: &[&std::ffi::OsStr]) -> Vec<OsString> {
 }
 
 /// Every table-printing command on `pkg` (and `other`, for `diff`).
-fn commands(pkg: &PathBuf, other: &PathBuf, article: &PathBuf) -> Vec<Vec<OsString>> {
+fn commands(pkg: &Path, other: &Path, article: &Path) -> Vec<Vec<OsString>> {
     let (p, o, a) = (pkg.as_os_str(), other.as_os_str(), article.as_os_str());
     vec![
         args(&["ls".as_ref(), p]),

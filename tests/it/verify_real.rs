@@ -540,9 +540,7 @@ fn nothing_to_check_never_passes() {
         let pkg = kbinspect::model::Package::load(&input, &Default::default()).unwrap();
         let findings = kbinspect::check::integrity::check(&pkg);
         assert!(
-            findings
-                .iter()
-                .any(|f| f.code.to_string() == "no-package-metadata"),
+            findings.iter().any(|f| f.code == "no-package-metadata"),
             "{}",
             input.display()
         );
