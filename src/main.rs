@@ -5,7 +5,7 @@
 mod cli;
 mod render;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -18,7 +18,7 @@ files, verifies every payload byte against the manifest digests and container in
 file table of the update's Knowledge Base article and checks the package against it, and diffs \
 two builds of a hotfix.\n\n\
 Exit codes: 0 clean, 1 findings of error severity, 2 could not run.",
-    after_help = "Examples:\n  kbinspect ls Windows6.1-KB975354-x64.msu\n  kbinspect extract update.msu -o out/\n  kbinspect list update.msu --format json\n  kbinspect verify update.msu --kb KB975354.txt\n  kbinspect kb KB975354.txt --format csv\n  kbinspect diff old.msu new.msu"
+    after_help = "Examples:\n  kbinspect ls Windows6.1-KB975354-x64.msu\n  kbinspect extract update.msu -o out/\n  kbinspect list update.msu --format json\n  kbinspect verify update.msu --kb KB975354.txt\n  kbinspect kb KB975354.txt --format csv\n  kbinspect diff old.msu new.msu\n  kbinspect completions bash > ~/.local/share/bash-completion/completions/kbinspect"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -41,6 +41,10 @@ enum Command {
     Diff(cli::diff::Args),
     /// Apply one MSDelta (PA30) delta or expand a DCM manifest.
     Expand(cli::expand::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(cli::meta::CompletionsArgs),
+    /// Print the manual page (roff), or write one per command with --dir.
+    Man(cli::meta::ManArgs),
 }
 
 fn main() {
@@ -53,6 +57,8 @@ fn main() {
         Command::Kb(a) => cli::kb::run(a),
         Command::Diff(a) => cli::diff::run(a),
         Command::Expand(a) => cli::expand::run(a),
+        Command::Completions(a) => cli::meta::completions(a, Cli::command()),
+        Command::Man(a) => cli::meta::man(a, Cli::command()),
     };
     let code = match result {
         Ok(code) => code,

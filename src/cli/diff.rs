@@ -4,7 +4,17 @@ use kbinspect::check::diff;
 use kbinspect::model::Package;
 use serde::Serialize;
 
-use super::Format;
+/// `diff --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum DiffFormat {
+    /// Human-readable table, fitted to the terminal
+    #[default]
+    Table,
+    /// Machine-readable JSON, the source of the other formats (schema in docs/reports.md)
+    Json,
+    /// A markdown report for a pull request, ticket or wiki (CommonMark, no HTML)
+    Markdown,
+}
 use super::list::XmlLimitArgs;
 use super::ls::LimitArgs;
 
@@ -18,8 +28,10 @@ pub struct Args {
     /// The new build
     pub new: std::path::PathBuf,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = DiffFormat::Table)]
+    pub format: DiffFormat,
+    #[command(flatten)]
+    pub out: super::output::OutputArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -34,6 +46,8 @@ struct Document<'a> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
+    // Opened first: an --output that cannot be written fails before the work.
+    let mut report = args.out.open()?;
     let limits = args.limits.limits();
     let opts = args.xml.load_options();
     let (old, new) = rayon::join(
@@ -41,33 +55,67 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         || Package::load_with(&args.new, &limits, &opts),
     );
     let (old, new) = (old?, new?);
+    for (pkg, side) in [(&old, "OLD"), (&new, "NEW")] {
+        // What could not be read would show as removed: no diff at all.
+        let errors = super::read_errors(pkg);
+        if let Some(first) = errors.first() {
+            let more = match errors.len() {
+                1 => String::new(),
+                n => format!(" (and {} more read errors)", n - 1),
+            };
+            anyhow::bail!(
+                "cannot diff: {side} {} could not be read completely: {} {}: {}{more}",
+                pkg.input,
+                first.code,
+                first.subject,
+                first.detail
+            );
+        }
+        super::require_update_package(pkg)?;
+    }
     let changes = diff::diff(&old, &new);
     match args.format {
-        Format::Json => super::print_json(&Document {
-            old: &old.input,
-            new: &new.input,
-            changes: &changes,
-        })?,
-        Format::Table => {
+        DiffFormat::Json => super::output::write_json(
+            &mut report,
+            &Document {
+                old: &old.input,
+                new: &new.input,
+                changes: &changes,
+            },
+        )?,
+        DiffFormat::Markdown => {
+            crate::render::markdown::write_diff(&mut report, &old.input, &new.input, &changes)?
+        }
+        DiffFormat::Table => {
+            use crate::render::Col::{Keep, Path, Text};
             use std::io::Write;
-            let mut out = super::term::stdout();
+            let width = report.width();
+            let mut out = report.text();
             if changes.is_empty() {
                 writeln!(out, "no differences")?;
             } else {
-                let mut t = crate::render::table();
-                t.set_header(["change", "subject", "old", "new"]);
-                for c in &changes {
-                    t.add_row([
-                        c.kind.as_str(),
-                        c.subject.as_str(),
-                        c.old.as_deref().unwrap_or(""),
-                        c.new.as_deref().unwrap_or(""),
-                    ]);
-                }
-                writeln!(out, "{t}")?;
+                crate::render::write_table_fit(
+                    &mut out,
+                    width,
+                    &["change", "subject", "old", "new"],
+                    &[Keep, Path, Text, Text],
+                    || {
+                        changes.iter().map(|c| {
+                            vec![
+                                c.kind.to_string(),
+                                c.subject.clone(),
+                                c.old.clone().unwrap_or_default(),
+                                c.new.clone().unwrap_or_default(),
+                            ]
+                        })
+                    },
+                )?;
+                writeln!(out)?;
                 writeln!(out, "{} changes", changes.len())?;
             }
+            out.flush()?;
         }
     }
+    report.finish()?;
     Ok(i32::from(!changes.is_empty()))
 }

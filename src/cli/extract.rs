@@ -9,7 +9,7 @@ use kbinspect::finding::Code;
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  kbinspect extract update.msu -o out/                    # the whole tree, nested\n  kbinspect extract update.msu -o out/ --depth 1          # the MSU's own members: the .cab for DISM\n  kbinspect extract update.msu -o out/ --filter '*.cab'   # just the cabinets, as files\n  kbinspect extract update.msu -o out/ --flat --filter '*.mum'\n  kbinspect extract update.msu -o out/ --expand           # proven files by component\n\nExit codes: 0 everything asked for was written, 1 something was not\n(existing files without --force, --flat collisions, unsafe names, a filter\nthat matches nothing, errors), 2 could not run, 130 interrupted."
+    after_help = "Examples:\n  kbinspect extract update.msu -o out/                    # the whole tree, nested\n  kbinspect extract update.msu -o out/ --depth 1          # the MSU's own members: the .cab for DISM\n  kbinspect extract update.msu -o out/ --filter '*.cab'   # just the cabinets, as files\n  kbinspect extract update.msu -o out/ --flat --filter '*.mum'\n  kbinspect extract update.msu -o out/ --expand           # proven files by component\n  kbinspect extract update.msu -o out/ --verbose          # a line per file written\n\nExit codes: 0 everything asked for was written, 1 something was not\n(existing files without --force, --flat collisions, unsafe names, a filter\nthat matches nothing, errors), 2 could not run, 130 interrupted."
 )]
 pub struct Args {
     /// Package to extract: .msu, .cab (first part of a set) or an expanded folder (`-`: standard input)
@@ -40,10 +40,38 @@ pub struct Args {
     /// as DIR/<component keyform>/<file name>
     #[arg(long, conflicts_with_all = ["flat", "nested"])]
     pub expand: bool,
+    /// Print one line per file written (and every file not written);
+    /// without it, the files not written (up to 10) and the summary line
+    #[arg(long, short)]
+    pub verbose: bool,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// Files not written listed without `--verbose`.
+const SKIPPED_SHOWN: usize = 10;
+
+/// The "skipped" lines: all with `--verbose`, else the first few and a count.
+fn write_skipped<W: Write>(
+    out: &mut W,
+    lines: impl ExactSizeIterator<Item = String>,
+    verbose: bool,
+) -> std::io::Result<()> {
+    let n = lines.len();
+    let shown = if verbose { n } else { n.min(SKIPPED_SHOWN) };
+    for line in lines.take(shown) {
+        writeln!(out, "{line}")?;
+    }
+    if shown < n {
+        writeln!(
+            out,
+            "… and {} more not written (--verbose lists them)",
+            n - shown
+        )?;
+    }
+    Ok(())
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
@@ -94,7 +122,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             bar.set_length(done.max(size));
         })?;
         bar.finish_and_clear();
-        return render_expand(&report, args.format);
+        return render_expand(&report, args.format, args.verbose);
     }
     let report = extract(&input, &args.output, &opts, &mut |n| {
         done += n;
@@ -110,9 +138,10 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         super::print_json(&report)?;
         return Ok(code);
     }
-    // One write per screenful, not per line: thousands of files.
+    // One write per screenful, not per line: thousands of files (with
+    // --verbose).
     let mut out = super::term::stdout();
-    for w in &report.written {
+    for w in report.written.iter().filter(|_| args.verbose) {
         match &w.renamed {
             Some(why) => writeln!(
                 out,
@@ -122,9 +151,14 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             None => writeln!(out, "wrote {} ({} bytes)", w.target, w.size)?,
         }
     }
-    for s in &report.skipped {
-        writeln!(out, "skipped {}: {}", s.path, s.reason)?;
-    }
+    write_skipped(
+        &mut out,
+        report
+            .skipped
+            .iter()
+            .map(|s| format!("skipped {}: {}", s.path, s.reason)),
+        args.verbose,
+    )?;
     for f in report.findings.iter().filter(|f| !f.code.is_extract()) {
         writeln!(
             out,
@@ -181,7 +215,7 @@ fn summary(report: &kbinspect::extract::ExtractReport) -> String {
     )
 }
 
-fn render_expand(report: &ExpandReport, format: Format) -> anyhow::Result<i32> {
+fn render_expand(report: &ExpandReport, format: Format, verbose: bool) -> anyhow::Result<i32> {
     let code = kbinspect::finding::exit_code(&report.findings);
     if format == Format::Json {
         super::print_json(report)?;
@@ -189,12 +223,17 @@ fn render_expand(report: &ExpandReport, format: Format) -> anyhow::Result<i32> {
     }
     // One write per screenful, not per line: thousands of files.
     let mut out = super::term::stdout();
-    for w in &report.written {
+    for w in report.written.iter().filter(|_| verbose) {
         writeln!(out, "wrote {} ({} bytes, {})", w.target, w.size, w.source)?;
     }
-    for s in &report.skipped {
-        writeln!(out, "skipped {}/{}: {}", s.component, s.file, s.reason)?;
-    }
+    write_skipped(
+        &mut out,
+        report
+            .skipped
+            .iter()
+            .map(|s| format!("skipped {}/{}: {}", s.component, s.file, s.reason)),
+        verbose,
+    )?;
     for f in &report.findings {
         writeln!(
             out,

@@ -50,10 +50,14 @@ pub struct Args {
     /// Refuse inputs larger than this many bytes
     #[arg(long, default_value_t = kb::DEFAULT_MAX_BYTES)]
     pub max_size: usize,
+    #[command(flatten)]
+    pub out: super::output::OutputArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
     let path = &args.input;
+    // Opened first: an --output that cannot be written fails before the work.
+    let mut report = args.out.open()?;
     let mut bytes = Vec::new();
     // Read one byte past the limit so an oversized input is reported, not truncated.
     let limit = args.max_size.saturating_add(1) as u64;
@@ -77,16 +81,16 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let article =
         kb::parse_bytes_with(&bytes, &opts).with_context(|| format!("{}", path.display()))?;
     match args.format {
-        KbFormat::Json => {
-            // Buffered: a big article is thousands of lines.
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            serde_json::to_writer_pretty(&mut out, &article)?;
-            writeln!(out)?;
+        KbFormat::Json => super::output::write_json(&mut report, &article)?,
+        KbFormat::Csv => write_csv(&mut report, &article)?,
+        KbFormat::Table => {
+            let width = report.width();
+            let mut out = report.text();
+            write_tables(&mut out, width, &article)?;
             out.flush()?;
         }
-        KbFormat::Csv => print_csv(&article)?,
-        KbFormat::Table => print_tables(&article)?,
     }
+    report.finish()?;
     if args.format != KbFormat::Json {
         for w in &article.warnings {
             eprintln!("warning: {}:{}: {}", path.display(), w.line, w.message);
@@ -106,9 +110,8 @@ fn json_name<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-fn print_csv(a: &kb::Article) -> anyhow::Result<()> {
+fn write_csv<W: Write>(out: &mut W, a: &kb::Article) -> anyhow::Result<()> {
     use kb::render::quote;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     writeln!(
         out,
         "heading,table_arch,kind,name,version,size,date,time,platform,arch,service_branch,line"
@@ -131,13 +134,15 @@ fn print_csv(a: &kb::Article) -> anyhow::Result<()> {
         let q: Vec<String> = fields.iter().map(|f| quote(f)).collect();
         writeln!(out, "{}", q.join(","))?;
     }
-    out.flush()?;
     Ok(())
 }
 
-fn print_tables(a: &kb::Article) -> anyhow::Result<()> {
-    use comfy_table::{Table, presets};
-    let mut out = super::term::stdout();
+fn write_tables<W: Write>(
+    out: &mut W,
+    width: Option<usize>,
+    a: &kb::Article,
+) -> anyhow::Result<()> {
+    use crate::render::Col::{Keep, Path};
     for t in &a.tables {
         let arch = t.arch.map(|x| json_name(&x)).unwrap_or_else(|| "?".into());
         writeln!(
@@ -148,34 +153,38 @@ fn print_tables(a: &kb::Article) -> anyhow::Result<()> {
             arch,
             t.line
         )?;
-        let mut table = Table::new();
-        table.load_style(presets::UTF8_FULL_CONDENSED);
-        table.set_header(vec![
-            "File name",
-            "Version",
-            "Size",
-            "Date",
-            "Time",
-            "Platform",
-            "Arch",
-            "Branch",
-            "Line",
-        ]);
-        for r in &t.rows {
-            table.add_row(vec![
-                r.name.clone(),
-                opt(&r.version),
-                opt(&r.size),
-                opt(&r.date),
-                opt(&r.time),
-                opt(&r.platform),
-                r.arch.map(|x| json_name(&x)).unwrap_or_default(),
-                opt(&r.service_branch),
-                r.line.to_string(),
-            ]);
-        }
-        writeln!(out, "{table}\n")?;
+        crate::render::write_table_fit(
+            out,
+            width,
+            &[
+                "File name",
+                "Version",
+                "Size",
+                "Date",
+                "Time",
+                "Platform",
+                "Arch",
+                "Branch",
+                "Line",
+            ],
+            &[Path, Keep, Keep, Keep, Keep, Keep, Keep, Keep, Keep],
+            || {
+                t.rows.iter().map(|r| {
+                    vec![
+                        r.name.clone(),
+                        opt(&r.version),
+                        opt(&r.size),
+                        opt(&r.date),
+                        opt(&r.time),
+                        opt(&r.platform),
+                        r.arch.map(|x| json_name(&x)).unwrap_or_default(),
+                        opt(&r.service_branch),
+                        r.line.to_string(),
+                    ]
+                })
+            },
+        )?;
+        writeln!(out, "\n")?;
     }
-    out.flush()?;
     Ok(())
 }

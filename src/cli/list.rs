@@ -59,6 +59,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
     #[command(flatten)]
+    pub out: super::output::OutputArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub xml: XmlLimitArgs,
@@ -73,12 +75,15 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     };
     let (input, _stdin) = super::input_path(&args.input)?;
     let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
+    super::require_update_package(&pkg)?;
+    let mut report = args.out.open()?;
     match args.format {
-        Format::Json => super::print_json(&report::list_view(&pkg))?,
+        Format::Json => super::output::write_json(&mut report, &report::list_view(&pkg))?,
         Format::Table => {
             use std::io::Write;
-            let mut out = super::term::stdout();
-            out.write_all(crate::render::list_table(&pkg).as_bytes())?;
+            let width = report.width();
+            let mut out = report.text();
+            crate::render::write_list_table(&mut out, width, &pkg)?;
             for f in &pkg.findings {
                 writeln!(
                     out,
@@ -86,7 +91,9 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                     f.severity, f.code, f.subject, f.detail
                 )?;
             }
+            out.flush()?;
         }
     }
+    report.finish()?;
     Ok(kbinspect::finding::exit_code(&pkg.findings))
 }

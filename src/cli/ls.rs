@@ -96,6 +96,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = HashArg::Sha256)]
     pub hash: HashArg,
     #[command(flatten)]
+    pub out: super::output::OutputArgs,
+    #[command(flatten)]
     pub limits: LimitArgs,
 }
 
@@ -121,8 +123,10 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish_and_clear();
     let code = kbinspect::finding::exit_code(&listing.findings);
+    let mut report = args.out.open()?;
     if args.format == Format::Json {
-        super::print_json(&listing)?;
+        super::output::write_json(&mut report, &listing)?;
+        report.finish()?;
         return Ok(code);
     }
     let mut head = vec!["Path", "Size", "Modified", "Method", "Folder"];
@@ -154,11 +158,19 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         }
         row
     };
+    use crate::render::Col;
     use std::io::Write;
-    let mut out = super::term::stdout();
+    let width = report.width();
+    let mut out = report.text();
+    let mut cols = vec![Col::Path, Col::Keep, Col::Keep, Col::Keep, Col::Keep];
+    if args.test {
+        cols.push(Col::Text);
+    }
     // Row by row: a table of every member held at once would cost several
     // times the listing itself.
-    crate::render::write_table(&mut out, &head, || listing.members.iter().map(row))?;
+    crate::render::write_table_fit(&mut out, width, &head, &cols, || {
+        listing.members.iter().map(row)
+    })?;
     writeln!(out)?;
     for c in &listing.containers {
         let name = if c.path.is_empty() {
@@ -202,5 +214,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             }
         )?;
     }
+    out.flush()?;
+    drop(out);
+    report.finish()?;
     Ok(code)
 }

@@ -6,6 +6,8 @@ pub mod extract;
 pub mod kb;
 pub mod list;
 pub mod ls;
+pub mod meta;
+pub mod output;
 pub mod term;
 pub mod verify;
 
@@ -65,6 +67,48 @@ pub fn input_path(
     std::io::copy(&mut std::io::stdin().lock(), &mut out)
         .map_err(|e| anyhow::anyhow!("cannot read standard input: {e}"))?;
     Ok((file, Some(dir)))
+}
+
+/// `list`, `verify` and `diff` need an update package: a tree with at
+/// least one `.mum` package manifest or component manifest. Anything else
+/// (an empty folder, a folder of source code, a cabinet of other files)
+/// cannot be run on: exit 2, "no update package found in …". A tree with
+/// read errors passes: what could not be read is reported as such.
+pub fn require_update_package(pkg: &kbinspect::model::Package) -> anyhow::Result<()> {
+    use kbinspect::model::MemberKind;
+    let index = pkg.member_index();
+    let metadata = index.keys().any(|k| {
+        pkg.member(k).is_some_and(|m| {
+            matches!(
+                m.kind,
+                MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
+            )
+        })
+    });
+    // A package that could not be read is not "no package": `verify`
+    // fails it naming the read errors, `diff` refuses it with them.
+    if metadata || !read_errors(pkg).is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "no update package found in {}: no .mum package manifest and no component manifest among its {} members",
+        pkg.input,
+        index.len()
+    )
+}
+
+/// The package's read errors: members or cabinet structures that could not
+/// be read (`member-unreadable`, `cab-*` of error severity). A `diff` of a
+/// package read in part would report what is missing as removed.
+pub fn read_errors(pkg: &kbinspect::model::Package) -> Vec<&kbinspect::finding::Finding> {
+    pkg.findings
+        .iter()
+        .filter(|f| {
+            let code = f.code.as_str();
+            f.severity == kbinspect::finding::Severity::Error
+                && (code == "member-unreadable" || code.starts_with("cab-"))
+        })
+        .collect()
 }
 
 /// Print a value as pretty JSON on stdout.

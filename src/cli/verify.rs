@@ -8,7 +8,8 @@ use kbinspect::model::{LoadOptions, Package, read_dcm_base};
 use kbinspect::report;
 use serde::Serialize;
 
-use super::Format;
+use crate::render::{self, verify::VerifyView};
+
 use super::list::XmlLimitArgs;
 use super::ls::LimitArgs;
 
@@ -19,6 +20,15 @@ pub enum FailOn {
 }
 
 impl FailOn {
+    /// The least severity that fails.
+    fn severity(self) -> kbinspect::finding::Severity {
+        use kbinspect::finding::Severity;
+        match self {
+            FailOn::Warning => Severity::Warning,
+            FailOn::Info => Severity::Info,
+        }
+    }
+
     fn triggered(self, findings: &[kbinspect::finding::Finding]) -> bool {
         use kbinspect::finding::Severity;
         let worst = match self {
@@ -27,6 +37,20 @@ impl FailOn {
         };
         findings.iter().any(|f| f.severity >= worst)
     }
+}
+
+/// `verify --format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum VerifyFormat {
+    /// Human-readable tables, fitted to the terminal
+    #[default]
+    Table,
+    /// Machine-readable JSON, the source of the other formats (schema in docs/reports.md)
+    Json,
+    /// A markdown report for a pull request, ticket or wiki (CommonMark, no HTML)
+    Markdown,
+    /// JUnit XML: one test suite per package, a test case per check and per KB row
+    Junit,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -50,7 +74,7 @@ impl From<TableArg> for Arch {
 
 #[derive(clap::Args)]
 #[command(
-    after_help = "Examples:\n  kbinspect verify update.msu\n  kbinspect verify Windows6.1-KB975354-x64.msu --kb KB975354.txt\n  kbinspect verify pkg.msu --kb article.html --table x64 --strict-time --format json\n  kbinspect verify --strict updates/*.msu       (batch: one summary row per package)\n\nVerdicts: PASS (every declared file proven by its digest, every signature\nverified, nothing wrong), INCOMPLETE (nothing wrong, but something could not\nbe proven: each is listed with its reason), FAIL (an error finding).\n\nExit codes: 0 pass or incomplete, 1 fail (and incomplete with --strict), 2 could not run."
+    after_help = "Examples:\n  kbinspect verify update.msu\n  kbinspect verify Windows6.1-KB975354-x64.msu --kb KB975354.txt\n  kbinspect verify pkg.msu --kb article.html --table x64 --strict-time --format json\n  kbinspect verify --strict updates/*.msu       (batch: one summary row per package)\n  kbinspect verify updates/*.msu --kb-dir articles/   (each package against its KB's article)\n\nVerdicts: PASS (every declared file proven by its digest, every signature\nverified, nothing wrong), INCOMPLETE (nothing wrong, but something could not\nbe proven: each is listed with its reason), FAIL (an error finding).\n\nExit codes: 0 pass or incomplete, 1 fail (and incomplete with --strict), 2 could not run."
 )]
 pub struct Args {
     /// Package: .msu, .cab or a folder holding an expanded package (`-`:
@@ -63,12 +87,17 @@ pub struct Args {
     /// architecture
     #[arg(long, value_name = "ARTICLE")]
     pub kb: Option<std::path::PathBuf>,
+    /// A folder of KB articles: each package is checked against the article
+    /// of its KB number (from its .mum; the article's from its file name or
+    /// text). A package whose article is not there is not verified (exit 2)
+    #[arg(long, value_name = "DIR", conflicts_with = "kb")]
+    pub kb_dir: Option<std::path::PathBuf>,
     /// Use the article's tables for this architecture (default: the package's)
-    #[arg(long, value_enum, requires = "kb")]
+    #[arg(long, value_enum)]
     pub table: Option<TableArg>,
     /// A documented date/time that differs from the CAB timestamp is an
     /// error (default: a warning)
-    #[arg(long, requires = "kb")]
+    #[arg(long)]
     pub strict_time: bool,
     /// Base manifest for Windows 10/11 DCM-compressed manifests: the
     /// extracted base or a wcp.dll (without it they are only reported)
@@ -90,38 +119,149 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub trust_root: Vec<std::path::PathBuf>,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = VerifyFormat::Table)]
+    pub format: VerifyFormat,
+    #[command(flatten)]
+    pub out: super::output::OutputArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
     pub xml: XmlLimitArgs,
 }
 
+/// The `verify --format json` document of one package (docs/reports.md).
 #[derive(Serialize)]
 struct Document<'a> {
     #[serde(flatten)]
-    report: report::VerifyReport<'a>,
+    report: &'a report::VerifyReport<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    kb: Option<kbcheck::KbSummary>,
+    kb: Option<&'a kbcheck::KbSummary>,
     /// Signatures, catalogs and what they cover (absent when the package
     /// has neither).
     #[serde(skip_serializing_if = "Option::is_none")]
     trust: Option<&'a kbinspect::trust::package::TrustReport>,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<i32> {
-    let mut article_kb = None;
-    let article = match &args.kb {
-        Some(path) => {
-            let bytes = std::fs::read(path)
-                .with_context(|| format!("cannot read the article {}", path.display()))?;
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-            article_kb = kbcheck::article_kb(name.as_deref().unwrap_or(""), &bytes);
-            Some(kb::parse_bytes(&bytes).with_context(|| format!("{}", path.display()))?)
+/// The KB article(s) to check packages against: none, one (`--kb`) or a
+/// folder of them by KB number (`--kb-dir`).
+enum Articles {
+    None,
+    One {
+        article: kb::Article,
+        kb: Option<String>,
+    },
+    Dir {
+        dir: std::path::PathBuf,
+        /// KB number (digits) → the articles naming it, by file name.
+        by_kb: std::collections::BTreeMap<String, Vec<std::path::PathBuf>>,
+    },
+}
+
+/// An article and its KB number.
+type Article<'a> = (std::borrow::Cow<'a, kb::Article>, Option<String>);
+
+/// Read and parse one article; its KB number from its name, else its text.
+fn read_article(path: &std::path::Path) -> anyhow::Result<(kb::Article, Option<String>)> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the article {}", path.display()))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let number = kbcheck::article_kb(name.as_deref().unwrap_or(""), &bytes);
+    let article = kb::parse_bytes(&bytes).with_context(|| format!("{}", path.display()))?;
+    Ok((article, number))
+}
+
+impl Articles {
+    fn new(args: &Args) -> anyhow::Result<Articles> {
+        if let Some(path) = &args.kb {
+            let (article, kb) = read_article(path)?;
+            return Ok(Articles::One { article, kb });
         }
-        None => None,
-    };
+        let Some(dir) = &args.kb_dir else {
+            if args.table.is_some() || args.strict_time {
+                anyhow::bail!("--table and --strict-time need --kb or --kb-dir");
+            }
+            return Ok(Articles::None);
+        };
+        let mut by_kb: std::collections::BTreeMap<String, Vec<std::path::PathBuf>> =
+            Default::default();
+        let entries = std::fs::read_dir(dir)
+            .with_context(|| format!("--kb-dir: cannot read {}", dir.display()))?;
+        let mut paths: Vec<std::path::PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            // The name first: reading every file is needed only for
+            // articles saved under other names.
+            let number = match kbcheck::article_kb(name.as_deref().unwrap_or(""), b"") {
+                Some(n) => Some(n),
+                None => {
+                    let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+                    if len > kb::DEFAULT_MAX_BYTES as u64 {
+                        continue;
+                    }
+                    std::fs::read(&path)
+                        .ok()
+                        .and_then(|b| kbcheck::article_kb("", &b))
+                }
+            };
+            if let Some(n) = number {
+                by_kb.entry(n).or_default().push(path);
+            }
+        }
+        Ok(Articles::Dir {
+            dir: dir.clone(),
+            by_kb,
+        })
+    }
+
+    /// The article to check `pkg` against, if any.
+    fn for_package(&self, pkg: &Package) -> anyhow::Result<Option<Article<'_>>> {
+        match self {
+            Articles::None => Ok(None),
+            Articles::One { article, kb } => {
+                Ok(Some((std::borrow::Cow::Borrowed(article), kb.clone())))
+            }
+            Articles::Dir { dir, by_kb } => {
+                let Some(number) = kbcheck::package_kb(pkg) else {
+                    anyhow::bail!(
+                        "--kb-dir: {} names no KB number (no .mum identifier), so no article can be chosen",
+                        pkg.input
+                    );
+                };
+                match by_kb.get(&number).map(Vec::as_slice) {
+                    Some([one]) => {
+                        let (article, kb) = read_article(one)?;
+                        Ok(Some((std::borrow::Cow::Owned(article), kb)))
+                    }
+                    Some(several) => anyhow::bail!(
+                        "--kb-dir: several articles for KB{number} in {}: {}; use --kb",
+                        dir.display(),
+                        several
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    None => anyhow::bail!(
+                        "--kb-dir: no article for KB{number} (the KB of {}) in {}",
+                        pkg.input,
+                        dir.display()
+                    ),
+                }
+            }
+        }
+    }
+}
+
+pub fn run(args: &Args) -> anyhow::Result<i32> {
+    let started = std::time::Instant::now();
+    let articles = Articles::new(args)?;
+    // Opened first: an --output that cannot be written fails before the work.
+    let mut report_out = args.out.open()?;
     let opts = LoadOptions {
         dcm_base: args.dcm_base.as_deref().map(read_dcm_base).transpose()?,
         // Only `diff` reads registry keys.
@@ -136,58 +276,44 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             .map_err(|e| anyhow::anyhow!("--trust-root: {e}"))?;
     }
     if args.input.len() > 1 {
-        return run_batch(
-            args,
-            article.as_ref(),
-            article_kb.as_deref(),
-            &opts,
-            &trust_opts,
-        );
+        return run_batch(args, &articles, &opts, &trust_opts, report_out);
     }
     let Some(first) = args.input.first() else {
         anyhow::bail!("no package given");
     };
     let (input, _stdin) = super::input_path(first)?;
     let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
-    let (v, kb_summary) = judge(
-        args,
-        &pkg,
-        article.as_ref(),
-        article_kb.as_deref(),
-        &opts,
-        &trust_opts,
-    );
+    super::require_update_package(&pkg)?;
+    let article = articles.for_package(&pkg)?;
+    let (v, kb_summary) = judge(args, &pkg, article.as_ref(), &opts, &trust_opts);
     let (findings, trust, assessment) = (&v.findings, &v.trust, &v.assessment);
     let r = report::verify_report(&pkg.input, findings, v.stats.clone(), assessment);
+    let view = VerifyView {
+        report: &r,
+        kb: kb_summary.as_ref(),
+        trust: (trust.summary.signatures > 0 || trust.summary.catalogs > 0).then_some(trust),
+    };
     match args.format {
-        Format::Json => super::print_json(&Document {
-            report: r,
-            kb: kb_summary,
-            trust: (trust.summary.signatures > 0 || trust.summary.catalogs > 0).then_some(trust),
-        })?,
-        Format::Table if args.quiet => {
-            let mut out = super::term::stdout();
-            crate::render::write_verify_summary(&mut out, &r)?;
+        VerifyFormat::Json => super::output::write_json(&mut report_out, &document(&view))?,
+        VerifyFormat::Markdown => render::markdown::write_verify(&mut report_out, 1, &view)?,
+        VerifyFormat::Junit => {
+            let suite =
+                render::junit::verify_suite(&view, &gate(args), started.elapsed().as_secs_f64());
+            render::junit::write(&mut report_out, "kbinspect verify", &[suite])?;
         }
-        Format::Table => {
+        VerifyFormat::Table => {
             use std::io::Write;
-            let mut out = super::term::stdout();
-            if let Some(s) = &kb_summary {
-                writeln!(
-                    out,
-                    "KB article: {} of {} documented rows match ({} tables for {})",
-                    s.rows_matched,
-                    s.rows_checked,
-                    s.tables.len(),
-                    s.arch
-                        .map_or("?".to_string(), |a| format!("{a:?}").to_lowercase())
-                )?;
-                write_kb_rows(&mut out, s)?;
+            let width = report_out.width();
+            let mut out = report_out.text();
+            if args.quiet {
+                writeln!(out, "{}", render::verify::summary_line(&r))?;
+            } else {
+                render::verify::write_report(&mut out, width, &view)?;
             }
-            kbinspect::trust::write_table(&mut out, trust)?;
-            crate::render::write_verify_table(&mut out, &r)?;
+            out.flush()?;
         }
     }
+    report_out.finish()?;
     let mut code = assessment.verdict.exit_code(args.strict);
     if args.fail_on.is_some_and(|f| f.triggered(findings)) {
         code = code.max(1);
@@ -199,18 +325,17 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
 fn judge(
     args: &Args,
     pkg: &Package,
-    article: Option<&kb::Article>,
-    article_kb: Option<&str>,
+    article: Option<&Article<'_>>,
     opts: &LoadOptions,
     trust_opts: &kbinspect::trust::package::TrustOptions,
 ) -> (kbinspect::check::Verified, Option<kbcheck::KbSummary>) {
     let mut extra = Vec::new();
     let mut kb_summary = None;
-    if let Some(article) = article {
+    if let Some((article, article_kb)) = article {
         let kopts = kbcheck::KbOptions {
             table_arch: args.table.map(Arch::from),
             strict_time: args.strict_time,
-            article_kb: article_kb.map(str::to_string),
+            article_kb: article_kb.clone(),
         };
         let (f, s) = kbcheck::check(pkg, article, &kopts);
         extra = f;
@@ -222,95 +347,55 @@ fn judge(
     )
 }
 
-/// The documented rows, table by table: documented against found, the
-/// checklist a release engineer signs.
-fn write_kb_rows(out: &mut dyn std::io::Write, s: &kbcheck::KbSummary) -> std::io::Result<()> {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    let mut at = 0;
-    while at < s.rows.len() {
-        let table = &s.rows[at].table;
-        let end = s.rows[at..]
-            .iter()
-            .position(|r| &r.table != table)
-            .map_or(s.rows.len(), |n| at + n);
-        let rows = &s.rows[at..end];
-        writeln!(out, "{table}")?;
-        crate::render::write_table(
-            out,
-            &[
-                "line",
-                "name",
-                "arch",
-                "version",
-                "size",
-                "date",
-                "time",
-                "found",
-                "arch",
-                "version",
-                "size",
-                "timestamp",
-                "status",
-            ],
-            || {
-                rows.iter().map(|r| {
-                    let f = r.found.as_ref();
-                    let version = f.and_then(|f| {
-                        let v = f.version.as_deref()?;
-                        Some(match f.version_source {
-                            Some(src) => format!("{v} ({src})"),
-                            None => v.to_string(),
-                        })
-                    });
-                    let status = if r.findings.is_empty() {
-                        r.status.to_string()
-                    } else {
-                        let codes: Vec<&str> = r.findings.iter().map(|c| c.as_str()).collect();
-                        format!("{}: {}", r.status, codes.join(", "))
-                    };
-                    vec![
-                        r.line.to_string(),
-                        r.name.clone(),
-                        r.arch.unwrap_or_default().to_string(),
-                        opt(&r.version),
-                        r.size.map(|n| n.to_string()).unwrap_or_default(),
-                        opt(&r.date),
-                        opt(&r.time),
-                        f.map(|f| f.path.clone()).unwrap_or_default(),
-                        f.and_then(|f| f.arch.clone()).unwrap_or_default(),
-                        version.unwrap_or_default(),
-                        f.and_then(|f| f.size)
-                            .map(|n| n.to_string())
-                            .unwrap_or_default(),
-                        f.and_then(|f| f.timestamp.clone()).unwrap_or_default(),
-                        status,
-                    ]
-                })
-            },
-        )?;
-        writeln!(out)?;
-        at = end;
+/// The JSON document of one package.
+fn document<'a>(v: &'a VerifyView<'a>) -> Document<'a> {
+    Document {
+        report: v.report,
+        kb: v.kb,
+        trust: v.trust,
     }
-    Ok(())
 }
 
-/// One package of a batch: its verdict and counts, or why it could not be
-/// read.
+/// What fails a JUnit case: the exit code's policy.
+fn gate(args: &Args) -> render::junit::Gate {
+    render::junit::Gate {
+        strict: args.strict,
+        fail_at: args
+            .fail_on
+            .map_or(kbinspect::finding::Severity::Error, FailOn::severity),
+    }
+}
+
+/// One package of a batch: its verdict, JSON document and renderings, or
+/// why it could not be verified.
 struct BatchRow {
     input: String,
-    outcome: Result<(verdict::Verdict, serde_json::Value), String>,
+    outcome: Result<Judged, String>,
+    /// The JUnit suite (`--format junit`).
+    suite: Option<render::junit::Suite>,
+}
+
+struct Judged {
+    verdict: verdict::Verdict,
+    doc: serde_json::Value,
+    kb: Option<String>,
+    arch: Option<String>,
+    /// The package's markdown section (`--format markdown`).
+    markdown: Option<String>,
+    /// `--fail-on` met.
+    gated: bool,
 }
 
 /// `verify A B C…`: every package verified (in parallel across cores), then
 /// one summary row each and a last line with the totals. The exit code is the
-/// worst: 2 if a package could not be read, 1 if one failed (or was
-/// incomplete with `--strict`).
+/// worst: 2 if a package could not be verified, 1 if one failed (or was
+/// incomplete with `--strict`, or met `--fail-on`).
 fn run_batch(
     args: &Args,
-    article: Option<&kb::Article>,
-    article_kb: Option<&str>,
+    articles: &Articles,
     opts: &LoadOptions,
     trust_opts: &kbinspect::trust::package::TrustOptions,
+    mut report_out: super::output::Output,
 ) -> anyhow::Result<i32> {
     use rayon::prelude::*;
     let limits = args.limits.limits();
@@ -318,39 +403,71 @@ fn run_batch(
         .input
         .par_iter()
         .map(|input| {
-            let outcome = (|| -> anyhow::Result<(verdict::Verdict, serde_json::Value)> {
+            let started = std::time::Instant::now();
+            let mut suite = None;
+            let outcome = (|| -> anyhow::Result<Judged> {
                 if input.as_os_str() == "-" {
                     anyhow::bail!("standard input is not read in a batch");
                 }
                 let pkg = Package::load_with(input, &limits, opts)?;
-                let (v, kb_summary) = judge(args, &pkg, article, article_kb, opts, trust_opts);
+                super::require_update_package(&pkg)?;
+                let article = articles.for_package(&pkg)?;
+                let (v, kb_summary) = judge(args, &pkg, article.as_ref(), opts, trust_opts);
                 let r =
                     report::verify_report(&pkg.input, &v.findings, v.stats.clone(), &v.assessment);
-                let doc = serde_json::to_value(Document {
-                    report: r,
-                    kb: kb_summary,
+                let view = VerifyView {
+                    report: &r,
+                    kb: kb_summary.as_ref(),
                     trust: (v.trust.summary.signatures > 0 || v.trust.summary.catalogs > 0)
                         .then_some(&v.trust),
-                })?;
-                Ok((v.assessment.verdict, doc))
+                };
+                let markdown = match args.format {
+                    VerifyFormat::Markdown => {
+                        let mut text = Vec::new();
+                        render::markdown::write_verify(&mut text, 2, &view)?;
+                        Some(String::from_utf8_lossy(&text).into_owned())
+                    }
+                    _ => None,
+                };
+                if args.format == VerifyFormat::Junit {
+                    suite = Some(render::junit::verify_suite(
+                        &view,
+                        &gate(args),
+                        started.elapsed().as_secs_f64(),
+                    ));
+                }
+                Ok(Judged {
+                    verdict: v.assessment.verdict,
+                    doc: serde_json::to_value(document(&view))?,
+                    kb: kbcheck::package_kb(&pkg).map(|k| format!("KB{k}")),
+                    arch: kbcheck::package_arch(&pkg).map(|a| format!("{a:?}").to_lowercase()),
+                    markdown,
+                    gated: args.fail_on.is_some_and(|f| f.triggered(&v.findings)),
+                })
             })();
+            let outcome = outcome.map_err(|e| super::error_message(&e));
+            let input = input.display().to_string();
+            if let (Err(e), VerifyFormat::Junit) = (&outcome, args.format) {
+                suite = Some(render::junit::unreadable_suite(&input, e));
+            }
             BatchRow {
-                input: input.display().to_string(),
-                outcome: outcome.map_err(|e| format!("{e:#}")),
+                input,
+                outcome,
+                suite,
             }
         })
         .collect();
     let mut code = 0;
     for r in &rows {
         code = code.max(match &r.outcome {
-            Ok((v, _)) => v.exit_code(args.strict),
+            Ok(j) => j.verdict.exit_code(args.strict).max(i32::from(j.gated)),
             Err(_) => 2,
         });
     }
     let count = |want: Option<verdict::Verdict>| {
         rows.iter()
             .filter(|r| match (&r.outcome, want) {
-                (Ok((v, _)), Some(w)) => *v == w,
+                (Ok(j), Some(w)) => j.verdict == w,
                 (Err(_), None) => true,
                 _ => false,
             })
@@ -364,62 +481,99 @@ fn run_batch(
         count(Some(verdict::Verdict::Fail)),
         count(None)
     );
+    let header = [
+        "package",
+        "KB",
+        "arch",
+        "verdict",
+        "files proven",
+        "signatures verified",
+        "errors",
+        "warnings",
+    ];
+    let n = |v: &serde_json::Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
+    let summary_row = |r: &BatchRow| match &r.outcome {
+        Ok(j) => {
+            let d = &j.doc;
+            vec![
+                r.input.clone(),
+                j.kb.clone().unwrap_or_default(),
+                j.arch.clone().unwrap_or_default(),
+                j.verdict.as_str().to_uppercase(),
+                format!(
+                    "{} of {}",
+                    n(&d["coverage"]["files_proven"]),
+                    n(&d["coverage"]["files_declared"])
+                ),
+                format!(
+                    "{} of {}",
+                    n(&d["coverage"]["signatures_verified"]),
+                    n(&d["coverage"]["signatures"])
+                ),
+                n(&d["summary"]["errors"]),
+                n(&d["summary"]["warnings"]),
+            ]
+        }
+        Err(e) => vec![
+            r.input.clone(),
+            String::new(),
+            String::new(),
+            "UNREADABLE".into(),
+            e.clone(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ],
+    };
     match args.format {
-        Format::Json => {
+        VerifyFormat::Json => {
             let packages: Vec<serde_json::Value> = rows
                 .iter()
                 .map(|r| match &r.outcome {
-                    Ok((_, doc)) => doc.clone(),
+                    Ok(j) => j.doc.clone(),
                     Err(e) => serde_json::json!({"input": r.input, "verdict": null, "error": e}),
                 })
                 .collect();
-            super::print_json(&serde_json::json!({"packages": packages, "summary": totals}))?;
-        }
-        Format::Table => {
-            use std::io::Write;
-            let mut out = super::term::stdout();
-            let n = |v: &serde_json::Value| v.as_u64().map_or("-".to_string(), |n| n.to_string());
-            crate::render::write_table(
-                &mut out,
-                &[
-                    "package",
-                    "verdict",
-                    "files proven",
-                    "signatures verified",
-                    "errors",
-                    "warnings",
-                ],
-                || {
-                    rows.iter().map(|r| match &r.outcome {
-                        Ok((v, d)) => vec![
-                            r.input.clone(),
-                            v.as_str().to_uppercase(),
-                            format!(
-                                "{} of {}",
-                                n(&d["coverage"]["files_proven"]),
-                                n(&d["coverage"]["files_declared"])
-                            ),
-                            format!(
-                                "{} of {}",
-                                n(&d["coverage"]["signatures_verified"]),
-                                n(&d["coverage"]["signatures"])
-                            ),
-                            n(&d["summary"]["errors"]),
-                            n(&d["summary"]["warnings"]),
-                        ],
-                        Err(e) => vec![
-                            r.input.clone(),
-                            "UNREADABLE".into(),
-                            e.clone(),
-                            String::new(),
-                            String::new(),
-                            String::new(),
-                        ],
-                    })
-                },
+            super::output::write_json(
+                &mut report_out,
+                &serde_json::json!({"packages": packages, "summary": totals}),
             )?;
-            writeln!(out, "\n{totals}")?;
+        }
+        VerifyFormat::Markdown => {
+            let table: Vec<Vec<String>> = rows.iter().map(summary_row).collect();
+            let sections: Vec<String> = rows
+                .iter()
+                .filter_map(|r| match &r.outcome {
+                    Ok(j) => j.markdown.clone(),
+                    Err(_) => None,
+                })
+                .collect();
+            render::markdown::write_batch(&mut report_out, &totals, &header, &table, &sections)?;
+        }
+        VerifyFormat::Junit => {
+            let suites: Vec<render::junit::Suite> =
+                rows.iter().filter_map(|r| r.suite.clone()).collect();
+            render::junit::write(&mut report_out, "kbinspect verify", &suites)?;
+        }
+        VerifyFormat::Table => {
+            use render::Col::{Keep, Path, Text};
+            use std::io::Write;
+            let width = report_out.width();
+            let mut out = report_out.text();
+            if !args.quiet {
+                render::write_table_fit(
+                    &mut out,
+                    width,
+                    &header,
+                    &[Path, Keep, Keep, Keep, Text, Keep, Keep, Keep],
+                    || rows.iter().map(summary_row),
+                )?;
+                writeln!(out)?;
+            }
+            writeln!(out, "{totals}")?;
+            out.flush()?;
         }
     }
+    report_out.finish()?;
     Ok(code)
 }

@@ -63,6 +63,40 @@ fn broken_pipe_exits_zero_in_every_format() {
             format.into(),
         ]);
     }
+    // The report formats of verify and diff, a batch, completions and man.
+    for format in ["markdown", "junit"] {
+        runs.push(vec![
+            "verify".into(),
+            msu.into(),
+            "--kb".into(),
+            kb.into(),
+            "--format".into(),
+            format.into(),
+        ]);
+        runs.push(vec![
+            "verify".into(),
+            msu.into(),
+            msu.into(),
+            "--format".into(),
+            format.into(),
+        ]);
+    }
+    runs.push(vec![
+        "diff".into(),
+        msu.into(),
+        msu.into(),
+        "--format".into(),
+        "markdown".into(),
+    ]);
+    runs.push(vec![
+        "verify".into(),
+        msu.into(),
+        msu.into(),
+        "--width".into(),
+        "80".into(),
+    ]);
+    runs.push(vec!["completions".into(), "bash".into()]);
+    runs.push(vec!["man".into()]);
     for args in &runs {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = closed_pipe(&args);

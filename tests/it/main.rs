@@ -11,13 +11,19 @@
 mod common;
 mod msdelta_support;
 
+mod cli_batch;
+mod cli_inputs;
+mod cli_meta;
+mod cli_reports;
 mod cli_ux;
+mod cli_width;
 mod container_cli;
 mod container_diff;
 mod container_large;
 mod container_malformed;
 mod container_mutation;
 mod container_oracle;
+mod corpus;
 mod decode_ahead;
 mod extract_cli;
 mod extract_expand;
@@ -48,6 +54,7 @@ mod msdelta_proptest;
 mod msdelta_selfcheck;
 mod msdelta_sourceless;
 mod msdelta_vectors;
+mod readme;
 mod regressions;
 mod sample_cabwrite;
 mod sample_container;

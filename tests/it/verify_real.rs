@@ -518,21 +518,32 @@ fn zeroed_signature_fails() {
     assert_eq!(code, 1);
 }
 
-/// Nothing to check is not a pass.
+/// Nothing to check is not a pass: an empty folder and bare cabinets of
+/// other files are no update package (exit 2, no verdict; the library
+/// still reports them as `no-package-metadata`).
 #[test]
 fn nothing_to_check_never_passes() {
     let tmp = tempfile::tempdir().unwrap();
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let (code, v) = verify(&empty, &[]);
-    assert_eq!(v["verdict"], "fail");
-    assert_eq!(code, 1);
-    assert!(has_error(&v, "no-package-metadata", "empty"));
-    for cab in ["gcab-mszip.cab", "gcab-stored.cab"] {
-        let (code, v) = verify(&common::testdata().join("cabs").join(cab), &[]);
-        assert_eq!(v["verdict"], "fail", "{cab}");
-        assert_eq!(code, 1);
-        assert!(has_error(&v, "no-package-metadata", cab));
+    let cabs = common::testdata().join("cabs");
+    for input in [
+        empty.clone(),
+        cabs.join("gcab-mszip.cab"),
+        cabs.join("gcab-stored.cab"),
+    ] {
+        let out = kbinspect(&[os("verify"), os("--format"), os("json"), input.as_os_str()]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}: {err}", input.display());
+        assert!(err.contains("no update package found in"), "{err}");
+        assert!(out.stdout.is_empty());
+        let pkg = kbinspect::model::Package::load(&input, &Default::default()).unwrap();
+        let findings = kbinspect::check::integrity::check(&pkg);
+        assert!(
+            findings.iter().any(|f| f.code == "no-package-metadata"),
+            "{}",
+            input.display()
+        );
     }
     // A random file is not even a package: exit 2, no verdict.
     let random = tmp.path().join("random.msu");
