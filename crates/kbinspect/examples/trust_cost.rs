@@ -53,18 +53,22 @@ fn opts(trust: bool) -> LoadOptions {
     }
 }
 
-/// One `verify` without its output: the verdict word.
-fn run(path: &Path, trust: bool) -> &'static str {
+/// One `verify` without its output: the verdict word, and the seconds
+/// spent loading.
+fn run(path: &Path, trust: bool) -> (&'static str, f64) {
     let o = opts(trust);
+    let t = Instant::now();
     let pkg = Package::load_with(path, &Limits::default(), &o).expect("load");
-    if trust {
+    let load = t.elapsed().as_secs_f64();
+    let word = if trust {
         let v = kbinspect::check::verify(&pkg, &o, &Default::default(), vec![]);
         v.assessment.verdict.as_str()
     } else {
         let (mut findings, _) = integrity::check_with_stats(&pkg);
         findings.extend(anomaly::check(&pkg));
         verdict::assess(&pkg, &findings, None).verdict.as_str()
-    }
+    };
+    (word, load)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -82,7 +86,7 @@ fn main() {
     if args.first().map(String::as_str) == Some("--once") {
         let trust = args.get(1).map(String::as_str) == Some("trust");
         for p in &args[2..] {
-            println!("{}", run(p.as_ref(), trust));
+            println!("{}", run(p.as_ref(), trust).0);
         }
         return;
     }
@@ -95,17 +99,20 @@ fn main() {
         // Warm the page cache and the pools.
         run(path, true);
         let (mut w0, mut w1, mut c0, mut c1) = (vec![], vec![], vec![], vec![]);
+        let (mut l0, mut l1) = (vec![], vec![]);
         for _ in 0..runs {
             for trust in [false, true] {
                 let (t, c) = (Instant::now(), cpu_s());
-                std::hint::black_box(run(path, trust));
+                let (_, load) = std::hint::black_box(run(path, trust));
                 let (w, cpu) = (t.elapsed().as_secs_f64(), cpu_s() - c);
                 if trust {
                     w1.push(w);
                     c1.push(cpu);
+                    l1.push(load);
                 } else {
                     w0.push(w);
                     c0.push(cpu);
+                    l0.push(load);
                 }
             }
         }
@@ -119,14 +126,19 @@ fn main() {
             median(&mut c0),
             median(&mut c1),
         );
+        let (l0, l1) = (median(&mut l0), median(&mut l1));
         println!(
-            "{name:<44} {:>8.1}ms {:>8.1}ms {:>7.3} {:>8.0}ms {:>8.0}ms {:>7.3}",
+            "{name:<44} {:>8.1}ms {:>8.1}ms {:>7.3} {:>8.0}ms {:>8.0}ms {:>7.3}   load {:.1} / {:.1} ms, checks {:.1} / {:.1} ms",
             w0 * 1e3,
             w1 * 1e3,
             w1 / w0,
             c0 * 1e3,
             c1 * 1e3,
-            if c0 > 0.0 { c1 / c0 } else { f64::NAN }
+            if c0 > 0.0 { c1 / c0 } else { f64::NAN },
+            l0 * 1e3,
+            l1 * 1e3,
+            (w0 - l0) * 1e3,
+            (w1 - l1) * 1e3,
         );
     }
 }

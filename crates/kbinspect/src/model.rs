@@ -394,9 +394,40 @@ pub struct File {
         serialize_with = "serialize_hex32_opt"
     )]
     pub content_sha256: Option<[u8; 32]>,
+    /// PE Authenticode hashes of a rebuilt PE file, computed while its
+    /// bytes were at hand (with [`LoadOptions::keep_trust`]): the trust
+    /// check looks files up in the catalogs by them without rebuilding.
+    #[serde(skip)]
+    pub(crate) pe_auth: Option<Box<PeAuth>>,
     /// 1-based line of the `<file>` element in the manifest.
     #[serde(skip)]
     pub line: u32,
+}
+
+/// The PE Authenticode hashes of an image (`None` where it cannot be read
+/// as one), in the two algorithms catalogs use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeAuth {
+    pub sha256: Option<Vec<u8>>,
+    pub sha1: Option<Vec<u8>>,
+}
+
+impl PeAuth {
+    pub fn of(bytes: &[u8]) -> PeAuth {
+        use crate::digest::{Alg, pe_authenticode};
+        PeAuth {
+            sha256: pe_authenticode(bytes, Alg::Sha256),
+            sha1: pe_authenticode(bytes, Alg::Sha1),
+        }
+    }
+}
+
+impl File {
+    /// The PE Authenticode hashes of a rebuilt PE file, when the load
+    /// computed them.
+    pub fn pe_authenticode(&self) -> Option<&PeAuth> {
+        self.pe_auth.as_deref()
+    }
 }
 
 /// The container index's own copy of a stored file.
@@ -507,6 +538,14 @@ pub struct Package {
     pub findings: Vec<Finding>,
     #[serde(skip)]
     lookup: Lookup,
+    /// The input file's own digests, taken as the walk read it (with
+    /// [`LoadOptions::keep_trust`], for a cabinet or MSU file).
+    #[serde(skip)]
+    pub(crate) input_digests: Option<Box<crate::digest::InputDigests>>,
+    /// The walk limits the package was loaded with (a check that must read
+    /// a member again walks within the same limits).
+    #[serde(skip)]
+    pub(crate) limits: Limits,
 }
 
 /// Hash lookups so that checks stay linear on packages with 100,000 files.
@@ -696,13 +735,51 @@ impl Package {
         let mut findings: Vec<Finding> = Vec::new();
         let mut kept_total = Kept::default();
         let mut plan = KeepPlan::default();
-        let report = container::walk(input, limits, &mut |meta, reader| {
-            let mut m = read_member(meta, reader, opts, &plan, &mut kept_total, &mut findings);
+        // The trust check needs the input's own Authenticode digests (and
+        // its SHA-1 for a `name_<sha1>` download name): computed from the
+        // bytes this walk reads, in the algorithms its signature uses (read
+        // ahead), which nested cabinets are then digested in too.
+        let digester = opts.keep_trust.then(|| input_digester(input)).flatten();
+        let cab_algs = digester
+            .as_ref()
+            .map_or(crate::digest::CabAlgs::ALL, |(_, algs)| *algs);
+        let mut visit = |meta: &MemberMeta, reader: &mut dyn BufRead| {
+            let mut m = read_member(
+                meta,
+                reader,
+                opts,
+                cab_algs,
+                &plan,
+                &mut kept_total,
+                &mut findings,
+            );
             parse_early(&mut m, opts);
             plan.learn(&m);
             members.push(m);
             Ok(())
-        })?;
+        };
+        let mut input_digests = None;
+        let report = match digester {
+            Some((d, _)) => {
+                let state = std::sync::Arc::new(std::sync::Mutex::new(Some(d)));
+                let sink = std::sync::Arc::clone(&state);
+                let report = container::walk_tapped(
+                    input,
+                    limits,
+                    &container::WalkOptions::default(),
+                    &mut visit,
+                    Box::new(move |b: &[u8]| {
+                        if let Some(d) = sink.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                            d.update(b);
+                        }
+                    }),
+                )?;
+                let d = state.lock().unwrap_or_else(|e| e.into_inner()).take();
+                input_digests = d.map(|d| Box::new(d.finish()));
+                report
+            }
+            None => container::walk(input, limits, &mut visit)?,
+        };
         members.shrink_to_fit();
         // The walk is over: its pooled buffers would sit idle while the
         // model is parsed and checked.
@@ -718,6 +795,8 @@ impl Package {
             deltas: vec![],
             findings: report.findings,
             lookup: Lookup::default(),
+            input_digests,
+            limits: limits.clone(),
         };
         pkg.findings.append(&mut findings);
         pkg.parse_metadata(opts);
@@ -840,6 +919,7 @@ impl Package {
                     &meta,
                     &mut bytes.as_slice(),
                     opts,
+                    crate::digest::CabAlgs::ALL,
                     &plan,
                     &mut kept_total,
                     &mut findings,
@@ -860,12 +940,65 @@ impl Package {
             deltas: vec![],
             findings,
             lookup: Lookup::default(),
+            input_digests: None,
+            limits: Limits::default(),
         };
         pkg.parse_metadata(opts);
         if opts.expand_deltas {
             pkg.expand(opts);
         }
         pkg
+    }
+
+    /// The Authenticode digests of the nested cabinet at `path` in every
+    /// algorithm, read again from the input (within the limits it was
+    /// loaded with): for a signature in an algorithm the walk did not
+    /// digest it in. `None` when it cannot be read again.
+    pub(crate) fn cab_digests_again(&self, path: &str) -> Option<crate::digest::CabDigests> {
+        let mut found = None;
+        let opts = container::WalkOptions {
+            verify_unread: false,
+        };
+        let walked = container::walk_with(
+            Path::new(&self.input),
+            &self.limits,
+            &opts,
+            &mut |meta, reader| {
+                if found.is_some() || meta.path != path {
+                    return Ok(());
+                }
+                let mut head = Vec::with_capacity(64);
+                let mut d: Option<crate::digest::CabDigester> = None;
+                loop {
+                    let chunk = reader.fill_buf()?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let n = chunk.len();
+                    match d.as_mut() {
+                        Some(d) => d.update(chunk),
+                        None => {
+                            head.extend_from_slice(chunk);
+                            if head.len() >= 64 {
+                                let mut new = crate::digest::CabDigester::new(&head);
+                                new.update(&head);
+                                d = Some(new);
+                            }
+                        }
+                    }
+                    reader.consume(n);
+                }
+                found = Some(d.unwrap_or_else(|| {
+                    let mut new = crate::digest::CabDigester::new(&head);
+                    new.update(&head);
+                    new
+                }));
+                Ok(())
+            },
+        );
+        container::release_buffers();
+        walked.ok()?;
+        found.map(crate::digest::CabDigester::finish)
     }
 
     /// The member at a tree path (case-insensitive, either slash).
@@ -1167,23 +1300,54 @@ impl Package {
             .collect();
     }
 
+    /// Every hash the package's catalogs list (signatures unchecked), when
+    /// the trust check will run: see [`PeAuth`].
+    fn catalog_hashes(&self, opts: &LoadOptions) -> std::collections::HashSet<Vec<u8>> {
+        if !opts.keep_trust {
+            return Default::default();
+        }
+        self.members
+            .iter()
+            .filter(|m| m.kind == MemberKind::Catalog)
+            .filter_map(|m| m.bytes())
+            .flat_map(crate::trust::ctl::listed_hashes)
+            .collect()
+    }
+
     /// Record the outcome of rebuilding every delta-stored or copied file.
     fn expand(&mut self, opts: &LoadOptions) {
-        let mut outcomes: Vec<(usize, usize, Expansion, Option<Box<PeVersion>>)> = Vec::new();
+        type Outcome = (Expansion, Option<Box<PeVersion>>, Option<Box<PeAuth>>);
+        let listed = self.catalog_hashes(opts);
+        let mut outcomes: Vec<(usize, usize, Outcome)> = Vec::new();
         self.rebuild_each(opts, &mut |ci, fi, result| {
-            let (outcome, pe) = match result {
-                Ok(bytes) => (
-                    Expansion::Rebuilt {
-                        sha256: hex::encode(sha2::Sha256::digest(bytes)),
-                        sha1: hex::encode(sha1::Sha1::digest(bytes)),
-                    },
-                    pe::version_info(bytes).map(Box::new),
-                ),
-                Err(e) => (expansion_error(e), None),
+            let outcome = match result {
+                Ok(bytes) => {
+                    let pe = pe::version_info(bytes).map(Box::new);
+                    let sha256 = sha2::Sha256::digest(bytes);
+                    let sha1 = sha1::Sha1::digest(bytes);
+                    // The trust check looks PE files that no catalog lists
+                    // by their flat hashes up by their Authenticode hashes:
+                    // computed now, while the bytes are here, the file is
+                    // not rebuilt a second time for them.
+                    let auth = (opts.keep_trust
+                        && pe.is_some()
+                        && !listed.contains(sha256.as_slice())
+                        && !listed.contains(sha1.as_slice()))
+                    .then(|| Box::new(PeAuth::of(bytes)));
+                    (
+                        Expansion::Rebuilt {
+                            sha256: hex::encode(sha256),
+                            sha1: hex::encode(sha1),
+                        },
+                        pe,
+                        auth,
+                    )
+                }
+                Err(e) => (expansion_error(e), None, None),
             };
-            outcomes.push((ci, fi, outcome, pe));
+            outcomes.push((ci, fi, outcome));
         });
-        for (ci, fi, outcome, pe) in outcomes {
+        for (ci, fi, (outcome, pe, auth)) in outcomes {
             if let Some(f) = self
                 .components
                 .get_mut(ci)
@@ -1198,6 +1362,7 @@ impl Package {
                 if pe.is_some() {
                     f.pe = pe;
                 }
+                f.pe_auth = auth;
             }
         }
         // Stored files the index also produces: rebuild the index's copy
@@ -1385,6 +1550,7 @@ impl Package {
                         })
                     }),
                     content_sha256,
+                    pe_auth: None,
                     name: f.name.clone(),
                     component: keyform.clone(),
                     arch: arch.clone(),
@@ -1630,6 +1796,7 @@ fn read_member(
     meta: &MemberMeta,
     reader: &mut dyn BufRead,
     opts: &LoadOptions,
+    cab_algs: crate::digest::CabAlgs,
     plan: &KeepPlan,
     kept_total: &mut Kept,
     findings: &mut Vec<Finding>,
@@ -1680,7 +1847,7 @@ fn read_member(
         _ => None,
     };
     let mut cab_auth = (opts.keep_trust && kind == MemberKind::Container)
-        .then(|| crate::digest::CabDigester::new(&head));
+        .then(|| crate::digest::CabDigester::with_algs(&head, cab_algs));
     let mut keep = cap.is_some_and(|c| meta.size <= c)
         && kept_total.all.saturating_add(meta.size) <= opts.max_kept_total;
     if cap.is_some() && !keep && !matches!(kind, MemberKind::Pe | MemberKind::Catalog) {
@@ -1788,6 +1955,35 @@ fn read_member(
         parsed: None,
         cab_auth: cab_auth.map(|c| Box::new(c.finish())),
     }
+}
+
+/// The digester of a cabinet or MSU input file, in the algorithms its
+/// signature asks for (both when there is no signature, or it cannot be
+/// read ahead); `None` for a directory or an unreadable file (the trust
+/// check then reads the input itself).
+fn input_digester(input: &Path) -> Option<(crate::digest::InputDigester, crate::digest::CabAlgs)> {
+    use crate::digest::{CabAlgs, InputDigester, MAX_SIGNATURE, cab_signature_range};
+    use std::os::unix::fs::FileExt as _;
+    let f = std::fs::File::open(input).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut head = [0u8; 64];
+    let n = f.read_at(&mut head, 0).ok()?;
+    let head = &head[..n];
+    let algs = match cab_signature_range(head) {
+        Some((pos, len)) if len > 0 && len <= MAX_SIGNATURE => {
+            let mut blob = vec![0u8; len as usize];
+            match f.read_exact_at(&mut blob, pos) {
+                Ok(()) => CabAlgs::of(&crate::trust::pkcs7::cab_digest_algs(&blob)),
+                Err(_) => CabAlgs::ALL,
+            }
+        }
+        _ => CabAlgs::ALL,
+    };
+    let name = input.display().to_string();
+    let whole = crate::trust::package::download_name_sha1(&name).is_some();
+    Some((InputDigester::new(head, algs, whole), algs))
 }
 
 /// Servicing documents up to this size are parsed as they stream past.
