@@ -239,12 +239,25 @@ impl Checker<'_> {
                 missing.push(cat);
             }
         }
+        // Every document's hashes, found in one pass over the catalogs (a
+        // search per document and catalog was quadratic: 700 documents and
+        // 314 catalogs in KB3004394).
+        let documents: Vec<&crate::model::Member> = documents.collect();
+        let needles: Vec<&[u8]> = documents
+            .iter()
+            .flat_map(|m| [Some(&m.sha256[..]), m.sha1.as_ref().map(|h| &h[..])])
+            .flatten()
+            .collect();
+        let haystacks: Vec<&[u8]> = catalogs.iter().map(|(_, b)| *b).collect();
+        let found = occurring(&haystacks, &needles);
+        let found: std::collections::HashSet<&[u8]> = needles
+            .iter()
+            .zip(found)
+            .filter_map(|(n, f)| f.then_some(*n))
+            .collect();
         for m in documents {
-            let listed = catalogs.iter().any(|(_, bytes)| {
-                memchr::memmem::find(bytes, &m.sha256).is_some()
-                    || m.sha1
-                        .is_some_and(|h| memchr::memmem::find(bytes, &h).is_some())
-            });
+            let listed = found.contains(&m.sha256[..])
+                || m.sha1.as_ref().is_some_and(|h| found.contains(&h[..]));
             if !listed {
                 let (severity, why) = if missing.is_empty() {
                     (crate::finding::Severity::Error, "changed after signing")
@@ -923,5 +936,97 @@ mod tests {
         let chain: Vec<CixFile> = (0..200_000u64).map(|i| file(i, i.checked_sub(1))).collect();
         let ids: HashMap<u64, &CixFile> = chain.iter().map(|f| (f.id, f)).collect();
         assert!(cyclic_ids(&ids).is_empty());
+    }
+}
+
+/// Which of `needles` occur anywhere in one of `haystacks` (byte strings
+/// at any offset, as `memmem` finds them), in one pass over each haystack:
+/// a bitmap of the needles' first three bytes screens every offset, and
+/// only offsets it lets through are looked up. Linear in the haystacks'
+/// length whatever the number of needles.
+pub(crate) fn occurring(haystacks: &[&[u8]], needles: &[&[u8]]) -> Vec<bool> {
+    let mut found = vec![false; needles.len()];
+    let prefix =
+        |b: &[u8]| (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]);
+    let mut bitmap = vec![0u64; (1 << 24) / 64];
+    let mut by_bytes: std::collections::HashMap<&[u8], Vec<usize>> = Default::default();
+    let mut lengths: Vec<usize> = Vec::new();
+    for (i, n) in needles.iter().enumerate() {
+        if n.len() < 3 {
+            // Too short to screen: searched for directly.
+            found[i] = haystacks
+                .iter()
+                .any(|h| memchr::memmem::find(h, n).is_some());
+            continue;
+        }
+        let p = prefix(n);
+        bitmap[p / 64] |= 1 << (p % 64);
+        by_bytes.entry(n).or_default().push(i);
+        if !lengths.contains(&n.len()) {
+            lengths.push(n.len());
+        }
+    }
+    if by_bytes.is_empty() {
+        return found;
+    }
+    for h in haystacks {
+        for at in 0..h.len().saturating_sub(2) {
+            let p = prefix(&h[at..]);
+            if bitmap[p / 64] & (1 << (p % 64)) == 0 {
+                continue;
+            }
+            for &len in &lengths {
+                if let Some(w) = h.get(at..at + len)
+                    && let Some(is) = by_bytes.get(w)
+                {
+                    for &i in is {
+                        found[i] = true;
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod occurring_tests {
+    use super::occurring;
+
+    /// The one-pass search finds exactly what `memmem` finds.
+    #[test]
+    fn agrees_with_memmem() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8 % 7
+        };
+        let hays: Vec<Vec<u8>> = (0..5)
+            .map(|k| (0..400 + k * 37).map(|_| next()).collect())
+            .collect();
+        let mut needles: Vec<Vec<u8>> = Vec::new();
+        for len in [1usize, 2, 3, 4, 5, 20, 32] {
+            for k in 0..30 {
+                let h = &hays[k % hays.len()];
+                let at = (k * 13) % (h.len() - len);
+                let mut n = h[at..at + len].to_vec();
+                if k % 3 == 0 {
+                    n[len / 2] ^= 0x40;
+                }
+                needles.push(n);
+            }
+        }
+        needles.push(hays[4][hays[4].len() - 32..].to_vec());
+        needles.push(hays[0][..20].to_vec());
+        let hs: Vec<&[u8]> = hays.iter().map(|h| &h[..]).collect();
+        let ns: Vec<&[u8]> = needles.iter().map(|n| &n[..]).collect();
+        let want: Vec<bool> = ns
+            .iter()
+            .map(|n| hs.iter().any(|h| memchr::memmem::find(h, n).is_some()))
+            .collect();
+        assert!(want.iter().any(|w| *w) && want.iter().any(|w| !*w));
+        assert_eq!(occurring(&hs, &ns), want);
     }
 }

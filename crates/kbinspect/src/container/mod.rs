@@ -307,11 +307,46 @@ pub fn walk_with(
     }
 }
 
+pub use cab::TapSink;
+
+/// [`walk_with`] that also hands every byte of the input file, in order and
+/// once, to `tap`, as the walk reads it (bytes it skips or never reaches
+/// are read for the tap on the way, or at the end): a digest of the whole
+/// input without reading it a second time. A directory input has no bytes
+/// of its own; `tap` is then not called.
+pub fn walk_tapped(
+    input: &Path,
+    limits: &Limits,
+    opts: &WalkOptions,
+    visitor: &mut Visitor<'_>,
+    tap: TapSink,
+) -> Result<WalkReport> {
+    let md = std::fs::metadata(input).map_err(|e| Error::Io {
+        path: input.display().to_string(),
+        source: e,
+    })?;
+    if md.is_dir() {
+        walk_dir(input, limits, opts, visitor)
+    } else {
+        walk_file_tapped(input, limits, opts, visitor, Some(tap))
+    }
+}
+
 fn walk_file(
     input: &Path,
     limits: &Limits,
     opts: &WalkOptions,
     visitor: &mut Visitor<'_>,
+) -> Result<WalkReport> {
+    walk_file_tapped(input, limits, opts, visitor, None)
+}
+
+fn walk_file_tapped(
+    input: &Path,
+    limits: &Limits,
+    opts: &WalkOptions,
+    visitor: &mut Visitor<'_>,
+    tap: Option<TapSink>,
 ) -> Result<WalkReport> {
     let name = input.display().to_string();
     let io = |e| Error::Io {
@@ -329,7 +364,19 @@ fn walk_file(
             p
         }
     });
-    w.cabinet(Src::from_file(f), len, &name, "", dir, 0)?;
+    let tap =
+        tap.map(|sink| std::sync::Arc::new(std::sync::Mutex::new(cab::Tap { seen: 0, sink })));
+    // A second handle for the bytes the walk never reads (the signature
+    // after the last folder): read at offsets, it shares no position.
+    let rest = match &tap {
+        Some(_) => Some(f.try_clone().map_err(io)?),
+        None => None,
+    };
+    w.cabinet(Src::tapped(f, tap.clone()), len, &name, "", dir, 0)?;
+    if let (Some(tap), Some(rest)) = (tap, rest) {
+        let mut t = tap.lock().unwrap_or_else(|e| e.into_inner());
+        t.fill(&rest, len).map_err(io)?;
+    }
     Ok(report)
 }
 

@@ -56,8 +56,28 @@ pub struct Cert {
 }
 
 impl Cert {
-    /// Read one DER certificate.
+    /// Read one DER certificate. The same few certificates are embedded in
+    /// every signature of a package (hundreds of catalogs), and reading one
+    /// (its names, its RSA key's Montgomery parameters) costs more than
+    /// hashing it: certificates read once are remembered by their SHA-256.
     pub fn from_der(der: &[u8]) -> Result<Cert, String> {
+        type Cache = std::sync::Mutex<std::collections::HashMap<Vec<u8>, Cert>>;
+        static READ: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+        let cache = READ.get_or_init(Default::default);
+        let key = Alg::Sha256.hash(der);
+        if let Some(c) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(c);
+        }
+        let cert = Cert::read(der)?;
+        if let Ok(mut c) = cache.lock()
+            && c.len() < 1024
+        {
+            c.insert(key, cert.clone());
+        }
+        Ok(cert)
+    }
+
+    fn read(der: &[u8]) -> Result<Cert, String> {
         let (t, rest) = tlv::read(der).map_err(|e| format!("certificate: {e}"))?;
         if !rest.is_empty() || t.tag != 0x30 {
             return Err("certificate: not one DER SEQUENCE".into());

@@ -116,10 +116,12 @@ pub fn check(
     if let Some(top) = pkg.containers.iter().find(|c| c.path.is_empty())
         && top.kind.is_cabinet()
     {
-        // Streamed once more, in 1 MiB reads: the whole-file SHA-1 (for a
+        // Streamed once more, in 1 MiB reads, only when the load did not
+        // digest the input as it walked it (or a signature asks for an
+        // algorithm it did not compute): the whole-file SHA-1 (for a
         // catalog-download name) and the Authenticode ranges at once, with
         // nothing but the signature blob kept.
-        let read = || -> std::io::Result<(Option<String>, digest::CabDigests)> {
+        let read = || -> std::io::Result<digest::InputDigests> {
             use std::io::Read as _;
             let mut f = std::fs::File::open(&pkg.input)?;
             let mut buf = vec![0u8; 1 << 20];
@@ -131,25 +133,28 @@ pub fn check(
                 }
                 head_len += n;
             }
-            let mut d = digest::CabDigester::new(&buf[..head_len]);
             let want_sha1 = download_name_sha1(&pkg.input).is_some();
-            let mut whole = want_sha1.then(|| digest::Hasher::new(Alg::Sha1));
+            let mut d =
+                digest::InputDigester::new(&buf[..head_len], digest::CabAlgs::ALL, want_sha1);
             let mut n = head_len;
             loop {
                 d.update(&buf[..n]);
-                if let Some(h) = whole.as_mut() {
-                    h.update(&buf[..n]);
-                }
                 n = f.read(&mut buf)?;
                 if n == 0 {
                     break;
                 }
             }
-            Ok((whole.map(|h| hex::encode(h.finish())), d.finish()))
+            Ok(d.finish())
         };
-        match read() {
-            Ok((sha1, cab)) => {
-                if let (Some(want), Some(got)) = (download_name_sha1(&pkg.input), sha1)
+        let again = std::cell::OnceCell::new();
+        let input = match pkg.input_digests.as_deref() {
+            Some(d) => Ok(d.clone()),
+            None => read(),
+        };
+        match input {
+            Ok(digest::InputDigests { sha1, cab }) => {
+                if let (Some(want), Some(got)) =
+                    (download_name_sha1(&pkg.input), sha1.map(hex::encode))
                     && got != want
                 {
                     findings.push(Finding::error(
@@ -158,7 +163,14 @@ pub fn check(
                         format!("the name says SHA-1 {want}, the file's SHA-1 is {got}: not the file the update catalog published under this name"),
                     ));
                 }
-                let d = |a| cab.digest(a);
+                let d = |a| {
+                    cab.digest(a).or_else(|| {
+                        again
+                            .get_or_init(|| read().ok())
+                            .as_ref()
+                            .and_then(|d: &digest::InputDigests| d.cab.digest(a))
+                    })
+                };
                 if let Some(sig) = cab.signature.as_deref().filter(|b| !b.is_empty()) {
                     signatures.push(
                         pkcs7::verify(sig, &pkg.input, Content::Cab(&d), &opts.store, opts.now)
@@ -179,10 +191,20 @@ pub fn check(
             )),
         }
     }
-    // 2. Signed cabinets inside.
+    // 2. Signed cabinets inside. Their digests were taken in the walk, in
+    // the algorithms the input's own signature uses; one whose signature
+    // asks for another is read again.
     for m in pkg.members() {
         if let Some(d) = m.cab_digests() {
-            let f = |a| d.digest(a);
+            let again = std::cell::OnceCell::new();
+            let f = |a| {
+                d.digest(a).or_else(|| {
+                    again
+                        .get_or_init(|| pkg.cab_digests_again(&m.path))
+                        .as_ref()
+                        .and_then(|d: &digest::CabDigests| d.digest(a))
+                })
+            };
             if let Some(sig) = &d.signature {
                 signatures.push(
                     pkcs7::verify(sig, &m.path, Content::Cab(&f), &opts.store, opts.now).report,
@@ -407,6 +429,29 @@ pub fn check(
             }
         }
     }
+    // Rebuilt PE files: by the Authenticode hashes the load computed while
+    // it held their bytes; a file without them (loaded without
+    // `keep_trust`) is rebuilt again below.
+    need_pe.retain(|&(ci, fi), &mut pi| {
+        let Some(auth) = pkg
+            .components
+            .get(ci)
+            .and_then(|c| c.files.get(fi))
+            .and_then(|f| f.pe_authenticode())
+        else {
+            return true;
+        };
+        let hashes = [(&auth.sha256, "pe-sha256"), (&auth.sha1, "pe-sha1")];
+        if let Some((cat, label)) = hashes.into_iter().find_map(|(h, label)| {
+            let &(cat, _) = index.get(h.as_deref()?)?;
+            Some((cat, label))
+        }) && let Some(p) = files.get_mut(pi)
+        {
+            p.catalog = Some(cats[cat].member.clone());
+            p.by = Some(label.into());
+        }
+        false
+    });
     if !need_pe.is_empty() {
         let mut hits: Vec<(usize, usize, &'static str)> = Vec::new();
         let mut sink = |ci: usize, fi: usize, r: Result<&[u8], &crate::msdelta::ChainError>| {
@@ -531,5 +576,69 @@ fn signature_findings(s: &SignatureReport, out: &mut Vec<Finding>) {
             Severity::Error
         };
         out.push(Finding::new(sev, p.code, s.file.clone(), p.detail.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::Limits;
+
+    fn sample() -> (Package, LoadOptions, TrustOptions) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let load = LoadOptions::default();
+        let pkg = Package::load_with(
+            &root.join("Windows6.1-KB975354-x86.msu"),
+            &Limits::default(),
+            &load,
+        )
+        .unwrap();
+        let mut opts = TrustOptions::default();
+        opts.store
+            .add_file(&root.join("trust/test-keys/TEST-ONLY-root.pem"))
+            .unwrap();
+        (pkg, load, opts)
+    }
+
+    fn json(r: &(Vec<Finding>, TrustReport)) -> String {
+        serde_json::to_string(&(&r.0, &r.1)).unwrap()
+    }
+
+    /// The walk digests the input and its cabinets only in the algorithms
+    /// the input's signature uses; a signature asking for another one is
+    /// answered by reading the input (or the cabinet) again, with the same
+    /// report as when every digest was at hand.
+    #[test]
+    fn digests_missing_from_the_walk_are_computed_again() {
+        let (pkg, load, opts) = sample();
+        let input = pkg.input_digests.as_deref().expect("digested in the walk");
+        assert!(input.cab.sha256.is_some());
+        assert!(
+            input.cab.sha1.is_none(),
+            "the sample is signed with SHA-256 only"
+        );
+        let full = check(&pkg, &load, &opts);
+        assert!(full.1.summary.signatures >= 2, "{:?}", full.1.summary);
+        assert_eq!(
+            full.1.summary.signatures,
+            full.1.summary.signatures_verified
+        );
+        // Without the SHA-256 digests of the walk: read again.
+        let mut stripped = pkg.clone();
+        if let Some(d) = stripped.input_digests.as_deref_mut() {
+            d.cab.sha256 = None;
+        }
+        let mut nested = 0;
+        for m in &mut stripped.members {
+            if let Some(d) = m.cab_auth.as_deref_mut() {
+                d.sha256 = None;
+                nested += 1;
+            }
+        }
+        assert!(nested >= 1);
+        assert_eq!(json(&check(&stripped, &load, &opts)), json(&full));
+        // No digest of the input at all (loaded elsewhere): read again.
+        stripped.input_digests = None;
+        assert_eq!(json(&check(&stripped, &load, &opts)), json(&full));
     }
 }

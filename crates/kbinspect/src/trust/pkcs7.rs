@@ -198,6 +198,38 @@ pub fn verify(
     verify_depth(blob, file, &content, store, now, 0)
 }
 
+/// The file-digest algorithms a cabinet's Authenticode signature (and the
+/// signatures nested in it) will ask for, read without verifying anything:
+/// lets a cabinet be hashed in those only. Empty when the blob cannot be
+/// read that far (callers then compute every algorithm).
+pub fn cab_digest_algs(blob: &[u8]) -> Vec<Alg> {
+    fn walk(blob: &[u8], depth: u32, out: &mut Vec<Alg>) {
+        let Ok(p) = parse(blob) else {
+            return;
+        };
+        if let Some(spc) = p
+            .econtent
+            .as_ref()
+            .and_then(|e| e.decode_as::<SpcIndirectDataContent>().ok())
+            && let Some(a) = Alg::from_oid(&spc.message_digest.algorithm.oid.to_string())
+            && !out.contains(&a)
+        {
+            out.push(a);
+        }
+        if depth >= MAX_NESTED_DEPTH {
+            return;
+        }
+        for si in &p.signer_infos {
+            for n in attr(si, false, OID_NESTED) {
+                walk(&n.to_der().unwrap_or_default(), depth + 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(blob, 0, &mut out);
+    out
+}
+
 fn attr<'a>(si: &'a SignerInfo, signed: bool, oid: &str) -> Vec<&'a Any> {
     let attrs = if signed {
         &si.signed_attrs
