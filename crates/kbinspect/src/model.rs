@@ -2220,7 +2220,7 @@ fn input_digester(input: &Path) -> Option<(crate::digest::InputDigester, crate::
         _ => CabAlgs::ALL,
     };
     let name = input.display().to_string();
-    let whole = crate::trust::package::download_name_sha1(&name).is_some();
+    let whole = crate::trust::download_name_sha1(&name).is_some();
     Some((InputDigester::new(head, algs, whole), algs))
 }
 
