@@ -31,12 +31,16 @@ fn control_characters_in_names_are_escaped_in_tables() {
     std::fs::write(&p, cab_bytes(&[(evil.to_string(), b"x".to_vec())])).unwrap();
     for cmd in ["ls", "verify"] {
         let out = kbinspect(&[os(cmd), p.as_os_str()]);
-        let text = String::from_utf8(out.stdout).unwrap();
+        let text = String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap();
         for c in ['\u{1b}', '\u{7}', '\r', '\u{202e}'] {
             assert!(!text.contains(c), "{cmd}: raw {c:?} in\n{text}");
         }
-        assert!(text.contains("\\u{1b}[2J"), "{cmd}:\n{text}");
-        assert!(text.contains("\\u{202e}"), "{cmd}:\n{text}");
+        // `verify` refuses the input (no update package in it) without
+        // naming the member; `ls` lists it, escaped.
+        if cmd == "ls" {
+            assert!(text.contains("\\u{1b}[2J"), "{cmd}:\n{text}");
+            assert!(text.contains("\\u{202e}"), "{cmd}:\n{text}");
+        }
     }
     let out = kbinspect(&[os("ls"), os("--format"), os("json"), p.as_os_str()]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
