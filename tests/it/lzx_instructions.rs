@@ -46,10 +46,11 @@ use kbinspect::container::lzx::LzxDecoder;
 
 /// Per input: (instructions per output byte, mispredicted branches per KB
 /// of output) allowed, measured × 1.1 (see the module doc to re-bless).
-/// Measured 2026-12-04, branch lzx-perf: real 10.24 and 17.8, synthetic
-/// 10.20 and 81.3; the decoder before that work (commit 4e0a7ea): real
-/// 10.58 and 102.5, synthetic 11.46 and 193.9.
-const BOUNDS: [(&str, f64, f64); 2] = [("real", 11.27, 19.57), ("synthetic", 11.22, 89.44)];
+/// Measured 2026-12-04, branch lzx-perf: real 10.02 and 17.8, synthetic
+/// 10.20 and 80.1; the decoder before that work (commit 4e0a7ea): real
+/// 10.58 and 102.5, synthetic 11.46 and 193.9. Mispredictions move by a
+/// percent or two with code layout alone.
+const BOUNDS: [(&str, f64, f64); 2] = [("real", 11.02, 19.55), ("synthetic", 11.22, 88.13)];
 
 /// The child's half: decode the frames in `KBINSPECT_LZX_CHILD`
 /// (`file,reps`). Does nothing in a normal test run.
