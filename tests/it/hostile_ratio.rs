@@ -269,7 +269,12 @@ fn diff_takes_the_ratio_flags() {
         .args(["--ratio-floor", "1048576", "--max-ratio", "0"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "identical packages, no limit");
+    // No limit: the bomb is read whole, and is then refused as what it is,
+    // a cabinet that is no update package (exit 2), not for its ratio.
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no update package found in"), "{err}");
+    assert!(!err.contains("--max-ratio"), "{err}");
 }
 
 /// The default limits let cabextract's large-files-cab.cab (26,554 bytes,
