@@ -8,7 +8,7 @@ use anyhow::Context;
 use comfy_table::{Table, presets};
 use serde::Serialize;
 
-use kbinspect::finding::{Finding, exit_code};
+use kbinspect::finding::{Code, Finding, exit_code};
 use kbinspect::msdelta::{self, DeltaHeader, DeltaLimits, ErrorKind, Verification};
 
 use super::Format;
@@ -118,14 +118,14 @@ fn filetime_text(ft: u64) -> Option<String> {
     Some(kbinspect::time::Timestamp::from_filetime(ft)?.to_string() + "Z")
 }
 
-fn finding_code(kind: ErrorKind) -> &'static str {
+fn finding_code(kind: ErrorKind) -> Code {
     match kind {
-        ErrorKind::Corrupt => "delta-corrupt",
-        ErrorKind::Unsupported => "delta-unsupported",
-        ErrorKind::Limit => "delta-limit",
-        ErrorKind::HashMismatch => "delta-hash-mismatch",
-        ErrorKind::Source => "delta-source",
-        ErrorKind::WrongTarget => "delta-wrong-target",
+        ErrorKind::Corrupt => Code::DeltaCorrupt,
+        ErrorKind::Unsupported => Code::DeltaUnsupported,
+        ErrorKind::Limit => Code::DeltaLimit,
+        ErrorKind::HashMismatch => Code::DeltaHashMismatch,
+        ErrorKind::Source => Code::DeltaSource,
+        ErrorKind::WrongTarget => Code::DeltaWrongTarget,
     }
 }
 
@@ -243,7 +243,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     if let Some(bytes) = target {
         if report.verification == Some(Verification::Unverified) {
             report.findings.push(Finding::warning(
-                "delta-unverified",
+                Code::DeltaUnverified,
                 subject.clone(),
                 "the delta carries no target hash and none was given (--expect-sha256): \
                  only the bitstream's consistency was checked",

@@ -5,6 +5,7 @@ use std::io::Write;
 use super::Format;
 use super::ls::LimitArgs;
 use kbinspect::extract::{ExpandReport, Layout, Options, expand, extract};
+use kbinspect::finding::Code;
 
 #[derive(clap::Args)]
 #[command(
@@ -158,11 +159,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             .map(|s| format!("skipped {}: {}", s.path, s.reason)),
         args.verbose,
     )?;
-    for f in report
-        .findings
-        .iter()
-        .filter(|f| !f.code.starts_with("extract-"))
-    {
+    for f in report.findings.iter().filter(|f| !f.code.is_extract()) {
         writeln!(
             out,
             "{} [{}] {}: {}",
@@ -189,7 +186,7 @@ fn summary(report: &kbinspect::extract::ExtractReport) -> String {
     if let Some(f) = report
         .findings
         .iter()
-        .find(|f| f.code == "extract-filter-empty")
+        .find(|f| f.code == Code::ExtractFilterEmpty)
     {
         return format!("incomplete: {head}; {}", f.detail);
     }
@@ -198,11 +195,11 @@ fn summary(report: &kbinspect::extract::ExtractReport) -> String {
         let code = report
             .findings
             .iter()
-            .find(|f| f.subject == s.path && f.code.starts_with("extract-"))
-            .map_or("read error", |f| match f.code.as_str() {
-                "extract-exists" => "already exist (use --force)",
-                "extract-collision" => "name collisions (--flat)",
-                "extract-unsafe-name" => "unsafe names",
+            .find(|f| f.subject == s.path && f.code.is_extract())
+            .map_or("read error", |f| match f.code {
+                Code::ExtractExists => "already exist (use --force)",
+                Code::ExtractCollision => "name collisions (--flat)",
+                Code::ExtractUnsafeName => "unsafe names",
                 _ => "write errors",
             });
         match why.iter_mut().find(|(c, _)| *c == code) {

@@ -271,7 +271,15 @@ pub fn row_status(r: &KbRow) -> String {
     if r.findings.is_empty() {
         r.status.to_string()
     } else {
-        format!("{}: {}", r.status, r.findings.join(", "))
+        format!(
+            "{}: {}",
+            r.status,
+            r.findings
+                .iter()
+                .map(|c| c.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
     }
 }
 

@@ -32,7 +32,7 @@ fn rebuild_all(members: &HashMap<String, Vec<u8>>) {
         let member = |name: &str| {
             members
                 .get(name)
-                .cloned()
+                .map(|b| b.as_slice().into())
                 .ok_or_else(|| format!("member {name} missing"))
         };
         let recipe = match (f.source_type.as_str(), &f.basis) {

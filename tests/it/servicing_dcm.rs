@@ -51,7 +51,10 @@ fn with_base_they_parse_and_reproduce_their_keyforms() {
         assert_eq!(format!("{}.manifest", c.keyform), file.to_ascii_lowercase());
     }
     let f = integrity::check(&pkg);
-    assert!(!f.iter().any(|x| x.code.starts_with("manifest-")), "{f:#?}");
+    assert!(
+        !f.iter().any(|x| x.code.as_str().starts_with("manifest-")),
+        "{f:#?}"
+    );
     // A wrong base is an error naming the member, not a crash.
     let opts = LoadOptions {
         dcm_base: Some(b"<assembly/>".repeat(100)),

@@ -17,6 +17,7 @@ use std::process::Command;
 
 use kbinspect::check::signature;
 use kbinspect::container::Limits;
+use kbinspect::finding::Code;
 use kbinspect::model::{LoadOptions, Package};
 use kbinspect::trust::chain::RootStore;
 use kbinspect::trust::package::TrustOptions;
@@ -336,9 +337,7 @@ fn kb4538483_x86_whole_chain() {
     let (findings, r) = trust_check(&pkg, &TrustOptions::default());
     assert!(errors(&findings).is_empty(), "{:?}", errors(&findings));
     assert!(
-        !findings
-            .iter()
-            .any(|f| f.code.starts_with("trust-unchecked")),
+        !findings.iter().any(|f| f.code.is_trust_unchecked()),
         "{findings:?}"
     );
     let s = &r.summary;
@@ -605,8 +604,8 @@ fn expired_signer_without_timestamp_fails() {
     let r = report_of(&out, "no-timestamp.msu");
     assert!(r.timestamp.is_none());
     assert_eq!(r.time_source, "now");
-    let codes: Vec<_> = r.all_problems().iter().map(|p| p.code.clone()).collect();
-    assert!(codes.contains(&"trust-expired".to_string()), "{codes:?}");
+    let codes: Vec<_> = r.all_problems().iter().map(|p| p.code).collect();
+    assert!(codes.contains(&Code::TrustExpired), "{codes:?}");
     assert_eq!(r.result, "failed");
     // Judged at the signing day instead, it holds.
     let then = 1_588_394_756; // 2020-05-02T04:45:56Z
@@ -632,7 +631,7 @@ fn rebuilt_payloads_against_osslsigncode_catalog() {
     let tmp = tempfile::tempdir().expect("tempdir");
     // The catalogs on disk.
     for m in pkg
-        .members
+        .members()
         .iter()
         .filter(|m| m.kind == kbinspect::model::MemberKind::Catalog)
     {

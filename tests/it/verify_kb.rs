@@ -50,7 +50,7 @@ fn codes(f: &[Finding], sev: Severity) -> Vec<String> {
     let mut c: Vec<String> = f
         .iter()
         .filter(|f| f.severity >= sev)
-        .map(|f| f.code.clone())
+        .map(|f| f.code.to_string())
         .collect();
     c.sort();
     c

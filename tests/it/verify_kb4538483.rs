@@ -64,7 +64,7 @@ fn expanded_package_model() {
         .collect();
     assert_eq!(kb.into_iter().collect::<Vec<_>>(), ["KB4538483"]);
     assert_eq!(
-        pkg.members
+        pkg.members()
             .iter()
             .filter(|m| m.kind == MemberKind::Delta)
             .count(),

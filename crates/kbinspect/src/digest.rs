@@ -142,13 +142,14 @@ pub fn cab_signature_range(head: &[u8]) -> Option<(u64, u64)> {
 /// The CAB Authenticode digests, computed while a cabinet streams past:
 /// `[0,4) + [8,34) + [56, sigpos)` of a signed cabinet (`[0,4) + [8,end)`
 /// without a signature reserve), in SHA-1 and SHA-256 at once (which one a
-/// signature uses is known only at its end), and the signature blob.
+/// signature uses is known only at its end) or in the ones a caller knows
+/// it needs ([`CabDigester::with_algs`]), and the signature blob.
 #[derive(Clone)]
 pub struct CabDigester {
     pos: u64,
     sig: Option<(u64, u64)>,
-    sha1: sha1::Sha1,
-    sha256: sha2::Sha256,
+    sha1: Option<sha1::Sha1>,
+    sha256: Option<sha2::Sha256>,
     blob: Vec<u8>,
 }
 
@@ -158,8 +159,9 @@ pub const MAX_SIGNATURE: u64 = 4 << 20;
 /// What [`CabDigester`] gives at the end of a cabinet.
 #[derive(Debug, Clone)]
 pub struct CabDigests {
-    pub sha1: [u8; 20],
-    pub sha256: [u8; 32],
+    /// `None` when not computed (see [`CabDigester::with_algs`]).
+    pub sha1: Option<[u8; 20]>,
+    pub sha256: Option<[u8; 32]>,
     /// The PKCS#7 blob (with its padding), when the header points at one
     /// inside the bytes seen.
     pub signature: Option<Vec<u8>>,
@@ -169,23 +171,55 @@ pub struct CabDigests {
 }
 
 impl CabDigests {
+    /// The digest in `alg`, when it was computed.
     pub fn digest(&self, alg: Alg) -> Option<Vec<u8>> {
         match alg {
-            Alg::Sha1 => Some(self.sha1.to_vec()),
-            Alg::Sha256 => Some(self.sha256.to_vec()),
+            Alg::Sha1 => self.sha1.map(|d| d.to_vec()),
+            Alg::Sha256 => self.sha256.map(|d| d.to_vec()),
             _ => None,
         }
+    }
+}
+
+/// Which Authenticode digests of a cabinet to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CabAlgs {
+    pub sha1: bool,
+    pub sha256: bool,
+}
+
+impl CabAlgs {
+    /// Both algorithms cabinets are signed with.
+    pub const ALL: CabAlgs = CabAlgs {
+        sha1: true,
+        sha256: true,
+    };
+
+    /// The algorithms in `algs` that a cabinet digest can be computed in
+    /// (SHA-1 and SHA-256); both when `algs` names neither.
+    pub fn of(algs: &[Alg]) -> CabAlgs {
+        let a = CabAlgs {
+            sha1: algs.contains(&Alg::Sha1),
+            sha256: algs.contains(&Alg::Sha256),
+        };
+        if a.sha1 || a.sha256 { a } else { CabAlgs::ALL }
     }
 }
 
 impl CabDigester {
     /// From the cabinet's first bytes (at least 60, or the whole cabinet).
     pub fn new(head: &[u8]) -> CabDigester {
+        CabDigester::with_algs(head, CabAlgs::ALL)
+    }
+
+    /// Only the digests in `algs`: a caller that knows the signature's
+    /// algorithms (read ahead from a file) saves hashing the cabinet twice.
+    pub fn with_algs(head: &[u8], algs: CabAlgs) -> CabDigester {
         CabDigester {
             pos: 0,
             sig: cab_signature_range(head),
-            sha1: sha1::Sha1::new(),
-            sha256: sha2::Sha256::new(),
+            sha1: algs.sha1.then(sha1::Sha1::new),
+            sha256: algs.sha256.then(sha2::Sha256::new),
             blob: Vec::new(),
         }
     }
@@ -199,8 +233,12 @@ impl CabDigester {
             let (a, b) = (a.max(start), b.min(end));
             if a < b {
                 let s = &data[(a - start) as usize..(b - start) as usize];
-                self.sha1.update(s);
-                self.sha256.update(s);
+                if let Some(h) = self.sha1.as_mut() {
+                    h.update(s);
+                }
+                if let Some(h) = self.sha256.as_mut() {
+                    h.update(s);
+                }
             }
         };
         hash(0, 4);
@@ -226,11 +264,50 @@ impl CabDigester {
             _ => None,
         };
         CabDigests {
-            sha1: self.sha1.finalize().into(),
-            sha256: self.sha256.finalize().into(),
+            sha1: self.sha1.map(|h| h.finalize().into()),
+            sha256: self.sha256.map(|h| h.finalize().into()),
             signature,
             range: self.sig,
             size: self.pos,
+        }
+    }
+}
+
+/// A cabinet or MSU input's own digests, computed while the walk read it
+/// ([`crate::container::walk_tapped`]): the Authenticode digests in the
+/// algorithms its signature uses, and the SHA-1 of the whole file when its
+/// name carries one (`name_<sha1>.msu`).
+#[derive(Debug, Clone)]
+pub struct InputDigests {
+    pub cab: CabDigests,
+    pub sha1: Option<[u8; 20]>,
+}
+
+/// Collects [`InputDigests`] from the bytes a walk hands over.
+pub struct InputDigester {
+    cab: CabDigester,
+    sha1: Option<sha1::Sha1>,
+}
+
+impl InputDigester {
+    pub fn new(head: &[u8], algs: CabAlgs, whole_sha1: bool) -> InputDigester {
+        InputDigester {
+            cab: CabDigester::with_algs(head, algs),
+            sha1: whole_sha1.then(sha1::Sha1::new),
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.cab.update(data);
+        if let Some(h) = self.sha1.as_mut() {
+            h.update(data);
+        }
+    }
+
+    pub fn finish(self) -> InputDigests {
+        InputDigests {
+            cab: self.cab.finish(),
+            sha1: self.sha1.map(|h| h.finalize().into()),
         }
     }
 }

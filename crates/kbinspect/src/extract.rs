@@ -21,7 +21,7 @@ use serde::Serialize;
 use sha1::Digest as _;
 
 use crate::container::{self, ContainerInfo, Limits, MemberMeta, Timestamp};
-use crate::finding::Finding;
+use crate::finding::{Code, Finding, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -130,16 +130,36 @@ struct Extractor<'o> {
     report: ExtractReport,
 }
 
+impl<'o> Extractor<'o> {
+    fn new(input: &Path, root: PathBuf, opts: &'o Options, findings: Vec<Finding>) -> Self {
+        Extractor {
+            report: ExtractReport {
+                input: input.display().to_string(),
+                output_dir: root.display().to_string(),
+                layout: opts.layout,
+                written: vec![],
+                skipped: vec![],
+                bytes_written: 0,
+                containers: vec![],
+                selected: 0,
+                complete: false,
+                findings,
+            },
+            root,
+            opts,
+            taken: HashMap::new(),
+            dirs_checked: Default::default(),
+            whole: Vec::new(),
+        }
+    }
+}
+
 impl Extractor<'_> {
-    fn skip(&mut self, path: &str, code: &str, reason: String) {
-        // A name that cannot be made safe leaves the extraction incomplete
-        // and may be an attack: that is an error; the others are warnings.
-        let f = if code == "extract-unsafe-name" {
-            Finding::error(code, path, reason.clone())
-        } else {
-            Finding::warning(code, path, reason.clone())
-        };
-        self.report.findings.push(f);
+    fn skip(&mut self, path: &str, finding: Refusal, reason: String) {
+        if let Some((severity, code)) = finding {
+            let finding = Finding::new(severity, code, path, reason.clone());
+            self.report.findings.push(finding);
+        }
         self.report.skipped.push(Skipped {
             path: path.to_string(),
             reason,
@@ -208,13 +228,16 @@ impl Extractor<'_> {
         let safe = match sanitize(source) {
             Ok(s) => s,
             Err(why) => {
-                self.skip(&meta.path, "extract-unsafe-name", why);
+                // A name that cannot be made safe leaves the extraction
+                // incomplete and may be an attack: that is an error.
+                let unsafe_name = Some((Severity::Error, Code::ExtractUnsafeName));
+                self.skip(&meta.path, unsafe_name, why);
                 return Ok(());
             }
         };
         if let Some(why) = &safe.changed {
             self.report.findings.push(Finding::warning(
-                "extract-unsafe-name",
+                Code::ExtractUnsafeName,
                 &meta.path,
                 format!("written as {}: {why}", safe.to_slash()),
             ));
@@ -238,22 +261,9 @@ impl Extractor<'_> {
                     renamed: safe.changed,
                 });
             }
-            // Read errors are reported by the walk as reader findings.
-            Err((None, why)) => self.report.skipped.push(Skipped {
-                path: meta.path.clone(),
-                reason: why,
-            }),
-            Err((Some(DIR_IN_THE_WAY), why)) => self.skip(&meta.path, "extract-write", why),
-            Err((Some(code), why)) if code == "extract-write" => {
-                self.report.skipped.push(Skipped {
-                    path: meta.path.clone(),
-                    reason: why.clone(),
-                });
-                self.report
-                    .findings
-                    .push(Finding::error(code, &meta.path, why));
-            }
-            Err((Some(code), why)) => self.skip(&meta.path, code, why),
+            // Read errors (no finding) are reported by the walk as reader
+            // findings.
+            Err((finding, why)) => self.skip(&meta.path, finding, why),
         }
         Ok(())
     }
@@ -261,8 +271,7 @@ impl Extractor<'_> {
     /// Write `r` to the sanitized target: claim the name (case-insensitive),
     /// make the directories, write a temporary file and rename it. With
     /// `expect`, the bytes must hash to it or nothing is left behind. The
-    /// error carries a finding code (`None` for a read error, which the
-    /// reader reports itself) and the reason.
+    /// error carries the finding to report and the reason.
     fn place(
         &mut self,
         who: &str,
@@ -271,7 +280,7 @@ impl Extractor<'_> {
         modified: Option<&Timestamp>,
         expect: Option<&Expect>,
         progress: &mut dyn FnMut(u64),
-    ) -> Result<u64, (Option<&'static str>, String)> {
+    ) -> Result<u64, (Refusal, String)> {
         let target = safe.to_slash();
         let key = crate::container::names::member_key(&target);
         // A later member of this run that is the same file once extracted
@@ -288,12 +297,12 @@ impl Extractor<'_> {
                 "same name as {first} in --flat ({}); not written",
                 path.display()
             );
-            return Err((Some("extract-collision"), why));
+            return Err((Some((Severity::Warning, Code::ExtractCollision)), why));
         }
         let (dir, final_path) = match &replacing {
             Some((first, path)) => {
                 self.report.findings.push(Finding::warning(
-                    "extract-duplicate",
+                    Code::ExtractDuplicate,
                     who,
                     format!(
                         "the same file as {first} once extracted ({}); the later member replaces it",
@@ -311,11 +320,7 @@ impl Extractor<'_> {
             }
             None => {
                 let (dirs, file) = safe.components.split_at(safe.components.len() - 1);
-                let dir = self
-                    .make_dirs(dirs)
-                    // A directory in the way is a warning (`extract-write`),
-                    // unlike a failed write: marked apart so callers can tell.
-                    .map_err(|why| (Some(DIR_IN_THE_WAY), why))?;
+                let dir = self.make_dirs(dirs).map_err(|why| (DIR_IN_THE_WAY, why))?;
                 let final_path = dir.join(&file[0]);
                 (dir, final_path)
             }
@@ -324,15 +329,15 @@ impl Extractor<'_> {
             _ if replacing.is_some() => {}
             Ok(md) if md.file_type().is_symlink() => {
                 let why = format!("{} is a symlink; not replaced", final_path.display());
-                return Err((Some("extract-exists"), why));
+                return Err((Some((Severity::Warning, Code::ExtractExists)), why));
             }
             Ok(md) if !md.is_file() => {
                 let why = format!("{} exists and is not a file", final_path.display());
-                return Err((Some("extract-exists"), why));
+                return Err((Some((Severity::Warning, Code::ExtractExists)), why));
             }
             Ok(_) if !self.opts.force => {
                 let why = format!("{} exists (use --force to replace)", final_path.display());
-                return Err((Some("extract-exists"), why));
+                return Err((Some((Severity::Warning, Code::ExtractExists)), why));
             }
             _ => {}
         }
@@ -347,7 +352,7 @@ impl Extractor<'_> {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o644));
         }
-        let write_err = |why: String| (Some("extract-write"), why);
+        let write_err = |why: String| (Some((Severity::Error, Code::ExtractWrite)), why);
         // Created and registered under the interrupt lock: a signal never
         // finds a temporary file it does not know about.
         let (mut tmp, _part) = {
@@ -404,7 +409,7 @@ impl Extractor<'_> {
                     }
                 }
                 return Err((
-                    Some("expand-digest"),
+                    Some((Severity::Error, Code::ExpandDigest)),
                     format!("bytes hash to {got}, manifest says {}", want.hex),
                 ));
             }
@@ -496,8 +501,13 @@ pub fn interrupt() -> usize {
     st.written
 }
 
-/// Internal code of [`Extractor::place`] for a directory that cannot be made.
-const DIR_IN_THE_WAY: &str = "extract-dir";
+/// The finding of [`Extractor::place`] when it writes nothing (besides the
+/// reason): its severity and code, `None` for a read error, which the
+/// reader reports itself.
+type Refusal = Option<(Severity, Code)>;
+
+/// A directory that cannot be made is a warning, unlike a failed write.
+const DIR_IN_THE_WAY: Refusal = Some((Severity::Warning, Code::ExtractWrite));
 
 /// A manifest digest the written bytes must match.
 struct Expect {
@@ -520,25 +530,7 @@ pub fn extract(
     };
     std::fs::create_dir_all(out_dir).map_err(io)?;
     let root = out_dir.canonicalize().map_err(io)?;
-    let mut ex = Extractor {
-        root: root.clone(),
-        opts,
-        taken: HashMap::new(),
-        dirs_checked: Default::default(),
-        whole: Vec::new(),
-        report: ExtractReport {
-            input: input.display().to_string(),
-            output_dir: root.display().to_string(),
-            layout: opts.layout,
-            written: vec![],
-            skipped: vec![],
-            bytes_written: 0,
-            containers: vec![],
-            selected: 0,
-            complete: false,
-            findings: vec![],
-        },
-    };
+    let mut ex = Extractor::new(input, root.clone(), opts, vec![]);
     // Members that are filtered out or skipped need not be decoded; the
     // written ones are read in full (and so checked) anyway.
     let walk_opts = container::WalkOptions {
@@ -556,7 +548,7 @@ pub fn extract(
     if filter_empty {
         let globs = opts.filter_text.as_deref().unwrap_or("");
         report.findings.push(Finding::warning(
-            "extract-filter-empty",
+            Code::ExtractFilterEmpty,
             &report.input,
             format!("no member matches --filter {globs}; nothing written"),
         ));
@@ -625,25 +617,7 @@ pub fn expand(
         ..LoadOptions::default()
     };
     let pkg = Package::load_with(input, &opts.limits, &load)?;
-    let mut ex = Extractor {
-        root: root.clone(),
-        opts,
-        taken: HashMap::new(),
-        dirs_checked: Default::default(),
-        whole: Vec::new(),
-        report: ExtractReport {
-            input: input.display().to_string(),
-            output_dir: root.display().to_string(),
-            layout: opts.layout,
-            written: vec![],
-            skipped: vec![],
-            bytes_written: 0,
-            containers: vec![],
-            selected: 0,
-            complete: false,
-            findings: pkg.findings.clone(),
-        },
-    };
+    let mut ex = Extractor::new(input, root.clone(), opts, pkg.findings.clone());
     let mut written = Vec::new();
     let mut skipped = Vec::new();
     // Decide, per file, the target and the digest, or why not.
@@ -683,7 +657,7 @@ pub fn expand(
                 Ok(s) => s,
                 Err(why) => {
                     ex.report.findings.push(Finding::error(
-                        "extract-unsafe-name",
+                        Code::ExtractUnsafeName,
                         &c.member,
                         why.clone(),
                     ));
@@ -725,7 +699,7 @@ pub fn expand(
     let mut outcome = |ex: &mut Extractor,
                        plan: &Plan,
                        source: &'static str,
-                       res: Result<u64, (Option<&'static str>, String)>| {
+                       res: Result<u64, (Refusal, String)>| {
         let Some(f) = pkg
             .components
             .get(plan.ci)
@@ -745,16 +719,10 @@ pub fn expand(
                     digest: plan.expect.hex.clone(),
                 });
             }
-            Err((code, why)) => {
-                if let Some(code) = code {
-                    let sev = if code == DIR_IN_THE_WAY {
-                        Finding::warning("extract-write", &f.name, why.clone())
-                    } else if code == "extract-exists" || code == "extract-collision" {
-                        Finding::warning(code, &f.name, why.clone())
-                    } else {
-                        Finding::error(code, &f.name, why.clone())
-                    };
-                    ex.report.findings.push(sev);
+            Err((finding, why)) => {
+                if let Some((severity, code)) = finding {
+                    let finding = Finding::new(severity, code, &f.name, why.clone());
+                    ex.report.findings.push(finding);
                 }
                 skipped.push(NotExpanded {
                     component: f.component.clone(),
@@ -827,7 +795,7 @@ pub fn expand(
                             Some(&plan.expect),
                             progress,
                         ),
-                        Err(e) => Err((Some("extract-write"), e.to_string())),
+                        Err(e) => Err((Some((Severity::Error, Code::ExtractWrite)), e.to_string())),
                     },
                 };
                 if res.is_ok() && first.is_none() {

@@ -2,6 +2,10 @@
 
 use serde::Serialize;
 
+mod code;
+
+pub use code::{Code, UnknownCode};
+
 /// How bad a finding is. The process exit code comes from the worst one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -21,12 +25,13 @@ impl std::fmt::Display for Severity {
     }
 }
 
-/// One observation about a package: `code` is a stable kebab-case identifier
-/// (documented in the README), `subject` names the member/file/component.
+/// One observation about a package: `code` is a stable identifier
+/// (serialized kebab-case, documented in `docs/`), `subject` names the
+/// member/file/component.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub severity: Severity,
-    pub code: String,
+    pub code: Code,
     pub subject: String,
     pub detail: String,
 }
@@ -34,24 +39,24 @@ pub struct Finding {
 impl Finding {
     pub fn new(
         severity: Severity,
-        code: impl Into<String>,
+        code: Code,
         subject: impl Into<String>,
         detail: impl Into<String>,
     ) -> Self {
         Finding {
             severity,
-            code: code.into(),
+            code,
             subject: subject.into(),
             detail: detail.into(),
         }
     }
-    pub fn error(code: &str, subject: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn error(code: Code, subject: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(Severity::Error, code, subject, detail)
     }
-    pub fn warning(code: &str, subject: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn warning(code: Code, subject: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(Severity::Warning, code, subject, detail)
     }
-    pub fn info(code: &str, subject: impl Into<String>, detail: impl Into<String>) -> Self {
+    pub fn info(code: Code, subject: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::new(Severity::Info, code, subject, detail)
     }
 }

@@ -36,8 +36,8 @@ use sha1::Digest as _;
 use sha2::Sha256;
 
 use crate::container::{self, ContainerInfo, Limits, MemberMeta, Timestamp};
-use crate::finding::Finding;
-use crate::msdelta::{self, ChainErrorKind, ChainRebuilder, DeltaHeader, Recipe, Step};
+use crate::finding::{Code, Finding};
+use crate::msdelta::{self, ChainErrorKind, ChainRebuilder, DeltaHeader, Rebuilt, Recipe, Step};
 use crate::pe::{self, PeVersion};
 use crate::servicing::cix::{ContainerIndex, SourceLocation, SourceType};
 use crate::servicing::component::{self, Dependency, DigestAlg, RegistryKey};
@@ -394,9 +394,40 @@ pub struct File {
         serialize_with = "serialize_hex32_opt"
     )]
     pub content_sha256: Option<[u8; 32]>,
+    /// PE Authenticode hashes of a rebuilt PE file, computed while its
+    /// bytes were at hand (with [`LoadOptions::keep_trust`]): the trust
+    /// check looks files up in the catalogs by them without rebuilding.
+    #[serde(skip)]
+    pub(crate) pe_auth: Option<Box<PeAuth>>,
     /// 1-based line of the `<file>` element in the manifest.
     #[serde(skip)]
     pub line: u32,
+}
+
+/// The PE Authenticode hashes of an image (`None` where it cannot be read
+/// as one), in the two algorithms catalogs use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeAuth {
+    pub sha256: Option<Vec<u8>>,
+    pub sha1: Option<Vec<u8>>,
+}
+
+impl PeAuth {
+    pub fn of(bytes: &[u8]) -> PeAuth {
+        use crate::digest::{Alg, pe_authenticode};
+        PeAuth {
+            sha256: pe_authenticode(bytes, Alg::Sha256),
+            sha1: pe_authenticode(bytes, Alg::Sha1),
+        }
+    }
+}
+
+impl File {
+    /// The PE Authenticode hashes of a rebuilt PE file, when the load
+    /// computed them.
+    pub fn pe_authenticode(&self) -> Option<&PeAuth> {
+        self.pe_auth.as_deref()
+    }
 }
 
 /// The container index's own copy of a stored file.
@@ -495,7 +526,8 @@ pub struct Package {
     /// The input as given.
     pub input: String,
     pub containers: Vec<ContainerInfo>,
-    pub members: Vec<Member>,
+    /// Private: the lookup is built from it ([`Package::members`] reads it).
+    pub(crate) members: Vec<Member>,
     pub packages: Vec<PackageManifest>,
     pub components: Vec<Component>,
     /// Members holding `DCM\x01` compressed manifests (not parsed).
@@ -507,6 +539,14 @@ pub struct Package {
     pub findings: Vec<Finding>,
     #[serde(skip)]
     lookup: Lookup,
+    /// The input file's own digests, taken as the walk read it (with
+    /// [`LoadOptions::keep_trust`], for a cabinet or MSU file).
+    #[serde(skip)]
+    pub(crate) input_digests: Option<Box<crate::digest::InputDigests>>,
+    /// The walk limits the package was loaded with (a check that must read
+    /// a member again walks within the same limits).
+    #[serde(skip)]
+    pub(crate) limits: Limits,
 }
 
 /// Hash lookups so that checks stay linear on packages with 100,000 files.
@@ -696,13 +736,51 @@ impl Package {
         let mut findings: Vec<Finding> = Vec::new();
         let mut kept_total = Kept::default();
         let mut plan = KeepPlan::default();
-        let report = container::walk(input, limits, &mut |meta, reader| {
-            let mut m = read_member(meta, reader, opts, &plan, &mut kept_total, &mut findings);
+        // The trust check needs the input's own Authenticode digests (and
+        // its SHA-1 for a `name_<sha1>` download name): computed from the
+        // bytes this walk reads, in the algorithms its signature uses (read
+        // ahead), which nested cabinets are then digested in too.
+        let digester = opts.keep_trust.then(|| input_digester(input)).flatten();
+        let cab_algs = digester
+            .as_ref()
+            .map_or(crate::digest::CabAlgs::ALL, |(_, algs)| *algs);
+        let mut visit = |meta: &MemberMeta, reader: &mut dyn BufRead| {
+            let mut m = read_member(
+                meta,
+                reader,
+                opts,
+                cab_algs,
+                &plan,
+                &mut kept_total,
+                &mut findings,
+            );
             parse_early(&mut m, opts);
             plan.learn(&m);
             members.push(m);
             Ok(())
-        })?;
+        };
+        let mut input_digests = None;
+        let report = match digester {
+            Some((d, _)) => {
+                let state = std::sync::Arc::new(std::sync::Mutex::new(Some(d)));
+                let sink = std::sync::Arc::clone(&state);
+                let report = container::walk_tapped(
+                    input,
+                    limits,
+                    &container::WalkOptions::default(),
+                    &mut visit,
+                    Box::new(move |b: &[u8]| {
+                        if let Some(d) = sink.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                            d.update(b);
+                        }
+                    }),
+                )?;
+                let d = state.lock().unwrap_or_else(|e| e.into_inner()).take();
+                input_digests = d.map(|d| Box::new(d.finish()));
+                report
+            }
+            None => container::walk(input, limits, &mut visit)?,
+        };
         members.shrink_to_fit();
         // The walk is over: its pooled buffers would sit idle while the
         // model is parsed and checked.
@@ -718,6 +796,8 @@ impl Package {
             deltas: vec![],
             findings: report.findings,
             lookup: Lookup::default(),
+            input_digests,
+            limits: limits.clone(),
         };
         pkg.findings.append(&mut findings);
         pkg.parse_metadata(opts);
@@ -775,7 +855,7 @@ impl Package {
             }
             if kept_total.all.saturating_add(meta.size) > opts.max_kept_total {
                 findings.push(Finding::warning(
-                    "member-too-large",
+                    Code::MemberTooLarge,
                     &meta.path,
                     format!(
                         "not kept as a delta source: the bytes kept would pass {} in all",
@@ -840,6 +920,7 @@ impl Package {
                     &meta,
                     &mut bytes.as_slice(),
                     opts,
+                    crate::digest::CabAlgs::ALL,
                     &plan,
                     &mut kept_total,
                     &mut findings,
@@ -860,12 +941,70 @@ impl Package {
             deltas: vec![],
             findings,
             lookup: Lookup::default(),
+            input_digests: None,
+            limits: Limits::default(),
         };
         pkg.parse_metadata(opts);
         if opts.expand_deltas {
             pkg.expand(opts);
         }
         pkg
+    }
+
+    /// Every member, in the order the walk met them.
+    pub fn members(&self) -> &[Member] {
+        &self.members
+    }
+
+    /// The Authenticode digests of the nested cabinet at `path` in every
+    /// algorithm, read again from the input (within the limits it was
+    /// loaded with): for a signature in an algorithm the walk did not
+    /// digest it in. `None` when it cannot be read again.
+    pub(crate) fn cab_digests_again(&self, path: &str) -> Option<crate::digest::CabDigests> {
+        let mut found = None;
+        let opts = container::WalkOptions {
+            verify_unread: false,
+        };
+        let walked = container::walk_with(
+            Path::new(&self.input),
+            &self.limits,
+            &opts,
+            &mut |meta, reader| {
+                if found.is_some() || meta.path != path {
+                    return Ok(());
+                }
+                let mut head = Vec::with_capacity(64);
+                let mut d: Option<crate::digest::CabDigester> = None;
+                loop {
+                    let chunk = reader.fill_buf()?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let n = chunk.len();
+                    match d.as_mut() {
+                        Some(d) => d.update(chunk),
+                        None => {
+                            head.extend_from_slice(chunk);
+                            if head.len() >= 64 {
+                                let mut new = crate::digest::CabDigester::new(&head);
+                                new.update(&head);
+                                d = Some(new);
+                            }
+                        }
+                    }
+                    reader.consume(n);
+                }
+                found = Some(d.unwrap_or_else(|| {
+                    let mut new = crate::digest::CabDigester::new(&head);
+                    new.update(&head);
+                    new
+                }));
+                Ok(())
+            },
+        );
+        container::release_buffers();
+        walked.ok()?;
+        found.map(crate::digest::CabDigester::finish)
     }
 
     /// The member at a tree path (case-insensitive, either slash).
@@ -976,7 +1115,7 @@ impl Package {
                         "an unknown base: expansions are checked only for well-formed XML"
                     };
                     findings.push(Finding::info(
-                        "dcm-base-from-package",
+                        Code::DcmBaseFromPackage,
                         &m.path,
                         format!(
                             "DCM base manifest taken from this wcp.dll (SHA-256 {sha}, {known})"
@@ -985,7 +1124,7 @@ impl Package {
                     return Some(base);
                 }
                 Err(e) => findings.push(Finding::warning(
-                    "dcm-base-unreadable",
+                    Code::DcmBaseUnreadable,
                     &m.path,
                     format!("no DCM base manifest in this wcp.dll: {e}"),
                 )),
@@ -1016,7 +1155,7 @@ impl Package {
                         self.indexes.push(Index::new(m.path.clone(), *index))
                     }
                     Some(Parsed::Malformed(e)) => {
-                        findings.push(Finding::error("metadata-malformed", &m.path, e))
+                        findings.push(Finding::error(Code::MetadataMalformed, &m.path, e))
                     }
                     Some(Parsed::Manifest(_)) | None => {}
                 }
@@ -1029,7 +1168,7 @@ impl Package {
                 MemberKind::CompressedManifest if dcm_base.is_none() => {
                     self.compressed_manifests.push(m.path.clone());
                     findings.push(Finding::info(
-                        "manifest-compressed",
+                        Code::ManifestCompressed,
                         &m.path,
                         "DCM-compressed manifest: expanding it needs the base manifest from wcp.dll (--dcm-base); its identity comes from the file name only",
                     ));
@@ -1091,7 +1230,7 @@ impl Package {
                         Err(e) => {
                             self.compressed_manifests.push(m.path.clone());
                             findings.push(Finding::error(
-                                "manifest-compressed-unreadable",
+                                Code::ManifestCompressedUnreadable,
                                 &m.path,
                                 format!("DCM manifest could not be expanded: {e}"),
                             ));
@@ -1103,13 +1242,13 @@ impl Package {
             let man = match parsed {
                 Ok(man) => man,
                 Err(e) => {
-                    findings.push(Finding::error("metadata-malformed", &m.path, e));
+                    findings.push(Finding::error(Code::MetadataMalformed, &m.path, e));
                     continue;
                 }
             };
             for (line, w) in &man.warnings {
                 findings.push(Finding::warning(
-                    "manifest-digest-unreadable",
+                    Code::ManifestDigestUnreadable,
                     &m.path,
                     format!("line {line}: {w}"),
                 ));
@@ -1167,23 +1306,56 @@ impl Package {
             .collect();
     }
 
+    /// Every hash the package's catalogs list (signatures unchecked), when
+    /// the trust check will run: see [`PeAuth`].
+    fn catalog_hashes(&self, opts: &LoadOptions) -> std::collections::HashSet<Vec<u8>> {
+        if !opts.keep_trust {
+            return Default::default();
+        }
+        self.members
+            .iter()
+            .filter(|m| m.kind == MemberKind::Catalog)
+            .filter_map(|m| m.bytes())
+            .flat_map(crate::trust::ctl::listed_hashes)
+            .collect()
+    }
+
     /// Record the outcome of rebuilding every delta-stored or copied file.
     fn expand(&mut self, opts: &LoadOptions) {
-        let mut outcomes: Vec<(usize, usize, Expansion, Option<Box<PeVersion>>)> = Vec::new();
-        self.rebuild_each(opts, &mut |ci, fi, result| {
-            let (outcome, pe) = match result {
-                Ok(bytes) => (
-                    Expansion::Rebuilt {
-                        sha256: hex::encode(sha2::Sha256::digest(bytes)),
-                        sha1: hex::encode(sha1::Sha1::digest(bytes)),
-                    },
-                    pe::version_info(bytes).map(Box::new),
-                ),
-                Err(e) => (expansion_error(e), None),
-            };
-            outcomes.push((ci, fi, outcome, pe));
-        });
-        for (ci, fi, outcome, pe) in outcomes {
+        type Outcome = (Expansion, Option<Box<PeVersion>>, Option<Box<PeAuth>>);
+        let listed = self.catalog_hashes(opts);
+        let outcomes =
+            self.rebuild_map(opts, &|f| delta_id(&f.location), &|_, _, result, known| {
+                match result {
+                    Ok(bytes) => {
+                        let pe = pe::version_info(bytes).map(Box::new);
+                        // The chain checked the bytes against the index's
+                        // SHA-256: not computed again.
+                        let sha256: [u8; 32] =
+                            known.unwrap_or_else(|| sha2::Sha256::digest(bytes).into());
+                        let sha1 = sha1::Sha1::digest(bytes);
+                        // The trust check looks PE files that no catalog lists
+                        // by their flat hashes up by their Authenticode hashes:
+                        // computed now, while the bytes are here, the file is
+                        // not rebuilt a second time for them.
+                        let auth = (opts.keep_trust
+                            && pe.is_some()
+                            && !listed.contains(sha256.as_slice())
+                            && !listed.contains(sha1.as_slice()))
+                        .then(|| Box::new(PeAuth::of(bytes)));
+                        (
+                            Expansion::Rebuilt {
+                                sha256: hex::encode(sha256),
+                                sha1: hex::encode(sha1),
+                            },
+                            pe,
+                            auth,
+                        ) as Outcome
+                    }
+                    Err(e) => (expansion_error(e), None, None),
+                }
+            });
+        for (ci, fi, (outcome, pe, auth)) in outcomes {
             if let Some(f) = self
                 .components
                 .get_mut(ci)
@@ -1198,24 +1370,22 @@ impl Package {
                 if pe.is_some() {
                     f.pe = pe;
                 }
+                f.pe_auth = auth;
             }
         }
         // Stored files the index also produces: rebuild the index's copy
         // too, so that a stored file cannot shadow a different delta.
-        let mut alternates: Vec<(usize, usize, Expansion)> = Vec::new();
-        self.rebuild_picked(
+        let alternates = self.rebuild_map(
             opts,
             &|f| f.second_source.as_ref().and_then(|s| delta_id(&s.location)),
-            &|_, _| true,
-            &mut |ci, fi, result| {
-                let outcome = match result {
-                    Ok(bytes) => Expansion::Rebuilt {
-                        sha256: hex::encode(sha2::Sha256::digest(bytes)),
-                        sha1: hex::encode(sha1::Sha1::digest(bytes)),
-                    },
-                    Err(e) => expansion_error(e),
-                };
-                alternates.push((ci, fi, outcome));
+            &|_, _, result, known| match result {
+                Ok(bytes) => Expansion::Rebuilt {
+                    sha256: hex::encode(
+                        known.unwrap_or_else(|| sha2::Sha256::digest(bytes).into()),
+                    ),
+                    sha1: hex::encode(sha1::Sha1::digest(bytes)),
+                },
+                Err(e) => expansion_error(e),
             },
         );
         for (ci, fi, outcome) in alternates {
@@ -1233,8 +1403,9 @@ impl Package {
     /// Rebuild every delta-stored or copied file through its basis chain,
     /// one rebuilder per index so shared bases are decoded once, and hand
     /// each result to `sink` as (component index, file index, bytes or
-    /// error). The bytes are not kept: callers that need them (extraction)
-    /// use them inside `sink`. Needs the delta blobs kept in memory.
+    /// error), in component and file order. The bytes are not kept: callers
+    /// that need them (extraction) use them inside `sink`. Needs the delta
+    /// blobs kept in memory.
     pub fn rebuild_each(&self, opts: &LoadOptions, sink: &mut RebuildSink<'_>) {
         self.rebuild_picked(opts, &|f| delta_id(&f.location), &|_, _| true, sink);
     }
@@ -1251,16 +1422,13 @@ impl Package {
         self.rebuild_picked(opts, &|f| delta_id(&f.location), want, sink);
     }
 
-    /// Rebuild the index entries `pick` names for the files `want` selects.
-    fn rebuild_picked(
+    /// The index entries `pick` names for the files `want` selects, in
+    /// index, component and file order.
+    fn rebuild_requests(
         &self,
-        opts: &LoadOptions,
         pick: &dyn Fn(&File) -> Option<u64>,
         want: &dyn Fn(usize, usize) -> bool,
-        sink: &mut RebuildSink<'_>,
-    ) {
-        // Shared by every index: the budget is for the whole load.
-        let mut produced: u64 = 0;
+    ) -> Vec<Request> {
         let mut components_by_dir: HashMap<&str, Vec<usize>> = HashMap::new();
         for (ci, c) in self.components.iter().enumerate() {
             components_by_dir
@@ -1268,77 +1436,271 @@ impl Package {
                 .or_default()
                 .push(ci);
         }
-        for ix in &self.indexes {
-            let dir = parent_of(&ix.member).to_string();
-            let fetch = |id: &u64| -> Result<Step<u64>, String> {
-                let e = ix
-                    .entry(*id)
-                    .ok_or_else(|| format!("index file {id} does not exist"))?;
-                let expected_sha256 = e
-                    .hash
-                    .as_ref()
-                    .filter(|h| h.is_sha256())
-                    .and_then(|h| hex::decode(&h.hex).ok())
-                    .and_then(|v| <[u8; 32]>::try_from(v).ok());
-                let d = e
-                    .delta
-                    .as_ref()
-                    .ok_or_else(|| format!("index file {id} has no <Delta>"))?;
-                let recipe = match (&d.source, d.basis) {
-                    (None, Some(basis)) => Recipe::Copy { basis },
-                    (None, None) => return Err(format!("index file {id} has no source")),
-                    (Some(src), basis) => {
-                        let SourceLocation::Name(name) = &src.location else {
-                            return Err(format!("index file {id}: .psf payloads are not read"));
-                        };
-                        let bytes = self
-                            .member(&join_key(&dir, name))
-                            .ok_or_else(|| format!("source {name:?} is not stored"))?
-                            .bytes
-                            .clone()
-                            .ok_or_else(|| format!("source {name:?} was not kept in memory"))?;
-                        if src.type_ == SourceType::Raw {
-                            Recipe::Stored(bytes)
-                        } else {
-                            Recipe::Delta {
-                                delta: bytes,
-                                basis,
-                            }
-                        }
-                    }
-                };
-                Ok(Step {
-                    recipe,
-                    expected_sha256,
-                })
-            };
-            let mut rebuilder = ChainRebuilder::new(opts.delta.clone(), fetch);
+        let mut out = Vec::new();
+        for (ix, index) in self.indexes.iter().enumerate() {
             let here = components_by_dir
-                .get(dir.as_str())
+                .get(parent_of(&index.member))
                 .map_or(&[][..], Vec::as_slice);
             for &ci in here {
                 let Some(c) = self.components.get(ci) else {
                     continue;
                 };
                 for (fi, f) in c.files.iter().enumerate() {
-                    let Some(id) = pick(f) else {
-                        continue;
-                    };
-                    if !want(ci, fi) {
-                        continue;
-                    }
-                    let left = opts.rebuild_budget.saturating_sub(produced);
-                    rebuilder.limits_mut().max_target_size = opts.delta.max_target_size.min(left);
-                    match rebuilder.rebuild(&id) {
-                        Ok(bytes) => {
-                            produced = produced.saturating_add(bytes.len() as u64);
-                            sink(ci, fi, Ok(bytes.as_slice()))
-                        }
-                        Err(e) => sink(ci, fi, Err(&e)),
+                    if let Some(id) = pick(f)
+                        && want(ci, fi)
+                    {
+                        out.push(Request { ix, ci, fi, id });
                     }
                 }
             }
         }
+        out
+    }
+
+    /// How index file `id` is obtained, its bytes borrowed from the kept
+    /// members (never copied, however many chains use them).
+    fn rebuild_step<'s>(&'s self, ix: &'s Index, id: u64) -> Result<Step<'s, u64>, String> {
+        let dir = parent_of(&ix.member);
+        let e = ix
+            .entry(id)
+            .ok_or_else(|| format!("index file {id} does not exist"))?;
+        let expected_sha256 = index_sha256(e);
+        let d = e
+            .delta
+            .as_ref()
+            .ok_or_else(|| format!("index file {id} has no <Delta>"))?;
+        let recipe = match (&d.source, d.basis) {
+            (None, Some(basis)) => Recipe::Copy { basis },
+            (None, None) => return Err(format!("index file {id} has no source")),
+            (Some(src), basis) => {
+                let SourceLocation::Name(name) = &src.location else {
+                    return Err(format!("index file {id}: .psf payloads are not read"));
+                };
+                let bytes = self
+                    .member(&join_key(dir, name))
+                    .ok_or_else(|| format!("source {name:?} is not stored"))?
+                    .bytes
+                    .as_deref()
+                    .ok_or_else(|| format!("source {name:?} was not kept in memory"))?;
+                if src.type_ == SourceType::Raw {
+                    Recipe::Stored(bytes.into())
+                } else {
+                    Recipe::Delta {
+                        delta: bytes.into(),
+                        basis,
+                    }
+                }
+            }
+        };
+        Ok(Step {
+            recipe,
+            expected_sha256,
+        })
+    }
+
+    /// The links a rebuild of `id` goes through (the file first), as far
+    /// as they can be described, without decoding anything; and an upper
+    /// bound of the bytes decoding them produces (TargetSize of each delta,
+    /// the size of each stored or copied file).
+    fn static_chain(&self, ix: &Index, id: u64, max_depth: usize) -> (Vec<u64>, u64) {
+        let mut chain = Vec::new();
+        let mut sizes: Vec<Option<u64>> = Vec::new();
+        let mut cur = id;
+        while chain.len() <= max_depth && !chain.contains(&cur) {
+            let Ok(step) = self.rebuild_step(ix, cur) else {
+                break;
+            };
+            chain.push(cur);
+            let (size, next) = match &step.recipe {
+                Recipe::Stored(b) => (Some(b.len() as u64), None),
+                // A header that does not parse fails the delta before any
+                // limit is checked: nothing is decoded.
+                Recipe::Delta { delta, basis } => (
+                    Some(msdelta::parse_header(delta).map_or(0, |h| h.target_size)),
+                    *basis,
+                ),
+                Recipe::Copy { basis } => (None, Some(*basis)),
+            };
+            sizes.push(size);
+            match next {
+                Some(b) => cur = b,
+                None => break,
+            }
+        }
+        // A copy is as large as its basis.
+        let mut total = 0u64;
+        let mut below = 0u64;
+        for s in sizes.iter().rev() {
+            below = s.unwrap_or(below);
+            total = total.saturating_add(below);
+        }
+        (chain, total)
+    }
+
+    /// Rebuild the index entries `pick` names for the files `want` selects,
+    /// handing each result to `sink` in order: one rebuilder per index, so
+    /// a base shared by several files is decoded once, kept only while a
+    /// file still to come builds on it.
+    fn rebuild_picked(
+        &self,
+        opts: &LoadOptions,
+        pick: &dyn Fn(&File) -> Option<u64>,
+        want: &dyn Fn(usize, usize) -> bool,
+        sink: &mut RebuildSink<'_>,
+    ) {
+        let requests = self.rebuild_requests(pick, want);
+        // Shared by every index: the budget is for the whole load.
+        let mut produced: u64 = 0;
+        let depth = opts.delta.max_chain_depth;
+        for (ix, index) in self.indexes.iter().enumerate() {
+            let mine: Vec<&Request> = requests.iter().filter(|r| r.ix == ix).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let chains: Vec<Vec<u64>> = mine
+                .iter()
+                .map(|r| self.static_chain(index, r.id, depth).0)
+                .collect();
+            let mut rebuilder =
+                ChainRebuilder::new(opts.delta.clone(), |id: &u64| self.rebuild_step(index, *id))
+                    .with_uses(uses_of(&chains))
+                    .with_cache_budget(REBUILD_CACHE);
+            for (r, chain) in mine.iter().zip(&chains) {
+                let left = opts.rebuild_budget.saturating_sub(produced);
+                rebuilder.limits_mut().max_target_size = opts.delta.max_target_size.min(left);
+                match rebuilder.rebuild(&r.id) {
+                    Ok(bytes) => {
+                        produced = produced.saturating_add(bytes.len() as u64);
+                        sink(r.ci, r.fi, Ok(&bytes))
+                    }
+                    Err(e) => sink(r.ci, r.fi, Err(&e)),
+                }
+                rebuilder.done_with(chain);
+            }
+        }
+    }
+
+    /// [`Package::rebuild_picked`] with the result of each file mapped by
+    /// `f` (which also gets the index's SHA-256 of the file: the rebuilt
+    /// bytes have it whenever the rebuild succeeds), on every core: files
+    /// whose basis chains share no link are rebuilt in parallel. Results
+    /// come back in the order [`Package::rebuild_picked`] hands them over,
+    /// and are the same: when every byte the rebuilds can produce fits the
+    /// rebuild budget (so no file's limit depends on what was rebuilt
+    /// before it); otherwise the files are rebuilt one after the other.
+    fn rebuild_map<T: Send>(
+        &self,
+        opts: &LoadOptions,
+        pick: &dyn Fn(&File) -> Option<u64>,
+        f: &RebuildMap<'_, T>,
+    ) -> Vec<(usize, usize, T)> {
+        use rayon::prelude::*;
+        let expected = |r: &Request| {
+            self.indexes
+                .get(r.ix)
+                .and_then(|ix| ix.entry(r.id))
+                .and_then(index_sha256)
+        };
+        let requests = self.rebuild_requests(pick, &|_, _| true);
+        let depth = opts.delta.max_chain_depth;
+        let planned: Vec<(Vec<u64>, u64)> = requests
+            .iter()
+            .map(|r| match self.indexes.get(r.ix) {
+                Some(ix) => self.static_chain(ix, r.id, depth),
+                None => (Vec::new(), 0),
+            })
+            .collect();
+        let bound = planned.iter().fold(0u64, |a, (_, n)| a.saturating_add(*n));
+        // Parallel rebuilds give the same results as sequential ones when no
+        // file's limits depend on what was rebuilt before it: everything
+        // fits the budget, and no chain is long enough that a cached base
+        // would decide whether it is too deep.
+        let too_deep = planned.iter().any(|(c, _)| c.len() >= depth);
+        if bound > opts.rebuild_budget || too_deep || rayon::current_num_threads() < 2 {
+            let mut mapped = Vec::with_capacity(requests.len());
+            let mut at = 0;
+            self.rebuild_picked(opts, pick, &|_, _| true, &mut |ci, fi, res| {
+                let e = requests.get(at).and_then(expected);
+                at += 1;
+                mapped.push((ci, fi, f(ci, fi, res, e)));
+            });
+            return mapped;
+        }
+        let mut limits = opts.delta.clone();
+        limits.max_target_size = limits.max_target_size.min(opts.rebuild_budget);
+        let mut results: Vec<(usize, (usize, usize, T))> = Vec::with_capacity(requests.len());
+        for (ix, index) in self.indexes.iter().enumerate() {
+            let mine: Vec<usize> = (0..requests.len())
+                .filter(|&p| requests[p].ix == ix)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let step = |id: &u64| self.rebuild_step(index, *id);
+            // Links several files build on (and files asked for twice):
+            // rebuilt first, bottom up, a level at a time in parallel.
+            // Every link below a shared link is shared too, so a level's
+            // bases are all in the map when it is built.
+            let chains: Vec<Vec<u64>> = mine.iter().map(|&p| planned[p].0.clone()).collect();
+            let uses = uses_of(&chains);
+            let mut levels: std::collections::BTreeMap<usize, Vec<u64>> = Default::default();
+            for chain in &chains {
+                for (k, id) in chain.iter().enumerate() {
+                    if uses.get(id).is_some_and(|&n| n > 1) {
+                        let level = chain.len() - k;
+                        let l = levels.entry(level).or_default();
+                        if !l.contains(id) {
+                            l.push(*id);
+                        }
+                    }
+                }
+            }
+            let mut shared: HashMap<u64, Rebuilt<'_>> = HashMap::new();
+            let mut shared_bytes = 0usize;
+            for ids in levels.values() {
+                let seed = std::sync::Arc::new(std::mem::take(&mut shared));
+                let built: Vec<(u64, Rebuilt<'_>)> = ids
+                    .par_iter()
+                    .filter_map(|id| {
+                        let mut r = ChainRebuilder::new(limits.clone(), step)
+                            .with_cache_budget(0)
+                            .with_shared(std::sync::Arc::clone(&seed));
+                        r.rebuild(id).ok().map(|b| (*id, b))
+                    })
+                    .collect();
+                shared = std::sync::Arc::try_unwrap(seed).unwrap_or_else(|a| (*a).clone());
+                for (id, b) in built {
+                    let cost = match &b {
+                        Rebuilt::Shared(v) => v.len(),
+                        Rebuilt::Borrowed(_) => 0,
+                    };
+                    if shared_bytes.saturating_add(cost) <= REBUILD_CACHE {
+                        shared_bytes += cost;
+                        shared.insert(id, b);
+                    }
+                }
+            }
+            // Then every file on its own, in parallel: what is left of its
+            // chain is its alone.
+            let shared = std::sync::Arc::new(shared);
+            let out: Vec<(usize, (usize, usize, T))> = mine
+                .par_iter()
+                .map(|&p| {
+                    let r = &requests[p];
+                    let mut rebuilder = ChainRebuilder::new(limits.clone(), step)
+                        .with_cache_budget(0)
+                        .with_shared(std::sync::Arc::clone(&shared));
+                    let mapped = match rebuilder.rebuild(&r.id) {
+                        Ok(bytes) => f(r.ci, r.fi, Ok(&bytes), expected(r)),
+                        Err(e) => f(r.ci, r.fi, Err(&e), expected(r)),
+                    };
+                    (p, (r.ci, r.fi, mapped))
+                })
+                .collect();
+            results.extend(out);
+        }
+        results.sort_unstable_by_key(|(p, _)| *p);
+        results.into_iter().map(|(_, r)| r).collect()
     }
 
     fn build_component(&self, m: &Member, man: component::Manifest) -> Component {
@@ -1385,6 +1747,7 @@ impl Package {
                         })
                     }),
                     content_sha256,
+                    pe_auth: None,
                     name: f.name.clone(),
                     component: keyform.clone(),
                     arch: arch.clone(),
@@ -1524,6 +1887,41 @@ impl Package {
     }
 }
 
+/// One file to rebuild: index entry `id` of index `ix`, for file `fi` of
+/// component `ci`.
+#[derive(Debug, Clone, Copy)]
+struct Request {
+    ix: usize,
+    ci: usize,
+    fi: usize,
+    id: u64,
+}
+
+/// Rebuilt bytes a load keeps as bases for files still to come (borrowed
+/// stored files cost nothing); beyond it a base is rebuilt again when
+/// needed. Real bases are a few MB; what fits the 64 MB memory goal.
+const REBUILD_CACHE: usize = 32 << 20;
+
+/// How many of `chains` pass through each link.
+fn uses_of(chains: &[Vec<u64>]) -> HashMap<u64, usize> {
+    let mut uses = HashMap::new();
+    for c in chains {
+        for id in c {
+            *uses.entry(*id).or_insert(0) += 1;
+        }
+    }
+    uses
+}
+
+/// The SHA-256 an index entry declares for its file.
+fn index_sha256(e: &cix::CixFile) -> Option<[u8; 32]> {
+    e.hash
+        .as_ref()
+        .filter(|h| h.is_sha256())
+        .and_then(|h| hex::decode(&h.hex).ok())
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+}
+
 /// The index entry a delta-stored or copied location rebuilds.
 fn delta_id(l: &Location) -> Option<u64> {
     match l {
@@ -1531,6 +1929,12 @@ fn delta_id(l: &Location) -> Option<u64> {
         _ => None,
     }
 }
+
+/// Maps (component index, file index, rebuilt bytes or the error, the
+/// index's SHA-256 of the file) to what a caller keeps of a rebuild; called
+/// from several threads.
+type RebuildMap<'a, T> =
+    dyn Fn(usize, usize, Result<&[u8], &msdelta::ChainError>, Option<[u8; 32]>) -> T + Sync + 'a;
 
 /// Receives (component index, file index, rebuilt bytes or the error).
 pub type RebuildSink<'a> = dyn FnMut(usize, usize, Result<&[u8], &msdelta::ChainError>) + 'a;
@@ -1630,6 +2034,7 @@ fn read_member(
     meta: &MemberMeta,
     reader: &mut dyn BufRead,
     opts: &LoadOptions,
+    cab_algs: crate::digest::CabAlgs,
     plan: &KeepPlan,
     kept_total: &mut Kept,
     findings: &mut Vec<Finding>,
@@ -1680,7 +2085,7 @@ fn read_member(
         _ => None,
     };
     let mut cab_auth = (opts.keep_trust && kind == MemberKind::Container)
-        .then(|| crate::digest::CabDigester::new(&head));
+        .then(|| crate::digest::CabDigester::with_algs(&head, cab_algs));
     let mut keep = cap.is_some_and(|c| meta.size <= c)
         && kept_total.all.saturating_add(meta.size) <= opts.max_kept_total;
     if cap.is_some() && !keep && !matches!(kind, MemberKind::Pe | MemberKind::Catalog) {
@@ -1701,7 +2106,7 @@ fn read_member(
                 meta.size, opts.max_kept_total
             )
         };
-        findings.push(Finding::warning("member-too-large", &meta.path, detail));
+        findings.push(Finding::warning(Code::MemberTooLarge, &meta.path, detail));
     }
     let mut kept: Vec<u8> = if keep { head.clone() } else { Vec::new() };
     sha256.update(&head);
@@ -1749,7 +2154,7 @@ fn read_member(
     }
     if let Some(e) = &read_error {
         findings.push(Finding::error(
-            "member-unreadable",
+            Code::MemberUnreadable,
             &meta.path,
             format!("reading stopped after {total} bytes: {e}"),
         ));
@@ -1788,6 +2193,35 @@ fn read_member(
         parsed: None,
         cab_auth: cab_auth.map(|c| Box::new(c.finish())),
     }
+}
+
+/// The digester of a cabinet or MSU input file, in the algorithms its
+/// signature asks for (both when there is no signature, or it cannot be
+/// read ahead); `None` for a directory or an unreadable file (the trust
+/// check then reads the input itself).
+fn input_digester(input: &Path) -> Option<(crate::digest::InputDigester, crate::digest::CabAlgs)> {
+    use crate::digest::{CabAlgs, InputDigester, MAX_SIGNATURE, cab_signature_range};
+    use std::os::unix::fs::FileExt as _;
+    let f = std::fs::File::open(input).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut head = [0u8; 64];
+    let n = f.read_at(&mut head, 0).ok()?;
+    let head = &head[..n];
+    let algs = match cab_signature_range(head) {
+        Some((pos, len)) if len > 0 && len <= MAX_SIGNATURE => {
+            let mut blob = vec![0u8; len as usize];
+            match f.read_exact_at(&mut blob, pos) {
+                Ok(()) => CabAlgs::of(&crate::trust::pkcs7::cab_digest_algs(&blob)),
+                Err(_) => CabAlgs::ALL,
+            }
+        }
+        _ => CabAlgs::ALL,
+    };
+    let name = input.display().to_string();
+    let whole = crate::trust::download_name_sha1(&name).is_some();
+    Some((InputDigester::new(head, algs, whole), algs))
 }
 
 /// Servicing documents up to this size are parsed as they stream past.

@@ -44,14 +44,21 @@ pub fn testdata() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("testdata")
 }
 
-/// True when an external oracle program is on PATH.
+/// True when an external oracle program is on PATH. A test that needs it
+/// skips (saying so on stderr) when it is absent, unless
+/// `KBINSPECT_REQUIRE_TOOLS=1` (set by `.ci/run`): then absence fails the
+/// test, so that CI cannot pass by skipping its differential checks.
 pub fn have(program: &str) -> bool {
-    std::process::Command::new("sh")
+    let found = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!("command -v {program} >/dev/null 2>&1"))
         .status()
         .map(|s| s.success())
-        .unwrap_or(false)
+        .unwrap_or(false);
+    if !found && std::env::var("KBINSPECT_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("oracle `{program}` not on PATH and KBINSPECT_REQUIRE_TOOLS=1");
+    }
+    found
 }
 
 /// Apply byte edits (`bytes[at] ^= value`) and then an optional cut to a

@@ -19,7 +19,7 @@
 //! Files a manifest declares but the package does not carry are reported by
 //! [`crate::check::integrity`] (`file-missing`).
 
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 use crate::model::{MemberKind, Package, path_key};
 use crate::servicing::xml::looks_like_xml;
 
@@ -48,7 +48,7 @@ fn duplicate_names(pkg: &Package, out: &mut Vec<Finding>) {
         })
         .collect();
     for (i, first) in dups {
-        let (Some(m), Some(first)) = (pkg.members.get(i), pkg.members.get(first)) else {
+        let (Some(m), Some(first)) = (pkg.members().get(i), pkg.members().get(first)) else {
             continue;
         };
         let detail = format!(
@@ -58,12 +58,12 @@ fn duplicate_names(pkg: &Package, out: &mut Vec<Finding>) {
         );
         if declared.contains(&path_key(&m.path)) {
             out.push(Finding::error(
-                "member-duplicate-name",
+                Code::MemberDuplicateName,
                 &m.path,
                 format!("{detail}; a manifest declares this file, so which bytes are installed is ambiguous"),
             ));
         } else {
-            out.push(Finding::warning("member-duplicate-name", &m.path, detail));
+            out.push(Finding::warning(Code::MemberDuplicateName, &m.path, detail));
         }
     }
 }
@@ -76,7 +76,7 @@ fn extension(path: &str) -> String {
 }
 
 fn content_mismatch(pkg: &Package, out: &mut Vec<Finding>) {
-    for m in &pkg.members {
+    for m in pkg.members() {
         if m.size == 0 || m.read_error.is_some() {
             continue;
         }
@@ -103,7 +103,7 @@ fn content_mismatch(pkg: &Package, out: &mut Vec<Finding>) {
         };
         if let Some(p) = problem {
             out.push(Finding::warning(
-                "member-content-mismatch",
+                Code::MemberContentMismatch,
                 &m.path,
                 format!("{} ({} bytes)", p, m.size),
             ));

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 use crate::model::{self, Expansion, Location, MemberKind, Package, parent_of, path_key};
 use crate::servicing::cix::{CixFile, SourceLocation, SourceType};
 use crate::servicing::component::DigestAlg;
@@ -51,7 +51,7 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
         pkg,
         out: pkg.findings.clone(),
         stats: Stats {
-            members: pkg.members.len(),
+            members: pkg.members().len(),
             packages: pkg.packages.len(),
             components: pkg.components.iter().filter(|c| !c.deployment).count(),
             deployments: pkg.components.iter().filter(|c| c.deployment).count(),
@@ -61,7 +61,7 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             delta_blobs: pkg.deltas.len(),
             ..Default::default()
         },
-        referenced: vec![false; pkg.members.len()],
+        referenced: vec![false; pkg.members().len()],
         compressed_keyforms: pkg
             .compressed_manifests
             .iter()
@@ -71,18 +71,18 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             })
             .collect(),
     };
-    if !pkg.members.iter().any(|m| {
+    if !pkg.members().iter().any(|m| {
         matches!(
             m.kind,
             MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
         )
     }) {
         c.out.push(Finding::error(
-            "no-package-metadata",
+            Code::NoPackageMetadata,
             &pkg.input,
             format!(
                 "no .mum package manifest and no component manifest in {} members: nothing here can be verified as an update package",
-                pkg.members.len()
+                pkg.members().len()
             ),
         ));
     }
@@ -115,7 +115,7 @@ impl Checker<'_> {
                 .unwrap_or(file);
             match model::claimed_keyform(&c.member) {
                 None => self.out.push(Finding::warning(
-                    "manifest-name-not-keyform",
+                    Code::ManifestNameNotKeyform,
                     &c.member,
                     format!(
                         "file name is not a keyform; the identity gives {}",
@@ -143,7 +143,7 @@ impl Checker<'_> {
                             ));
                         }
                         self.out.push(Finding::error(
-                            "manifest-name-mismatch",
+                            Code::ManifestNameMismatch,
                             &c.member,
                             format!(
                                 "file name does not match the identity inside (keyform {}){}{}",
@@ -169,7 +169,7 @@ impl Checker<'_> {
             let want = p.mum.identity.mum_stem();
             if !stem.eq_ignore_ascii_case(&want) {
                 self.out.push(Finding::error(
-                    "mum-name-mismatch",
+                    Code::MumNameMismatch,
                     &p.member,
                     format!("file name does not match the identity inside ({want}.mum)"),
                 ));
@@ -185,12 +185,12 @@ impl Checker<'_> {
     fn catalog_listing(&mut self) {
         let catalogs: Vec<(&str, &[u8])> = self
             .pkg
-            .members
+            .members()
             .iter()
             .filter(|m| m.kind == MemberKind::Catalog)
             .filter_map(|m| m.bytes().map(|b| (m.path.as_str(), b)))
             .collect();
-        let documents = self.pkg.members.iter().filter(|m| {
+        let documents = self.pkg.members().iter().filter(|m| {
             matches!(
                 m.kind,
                 MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
@@ -201,7 +201,7 @@ impl Checker<'_> {
             let n = docs.len();
             if let Some(first) = docs.first() {
                 self.out.push(Finding::warning(
-                    "catalog-absent",
+                    Code::CatalogAbsent,
                     *first,
                     format!(
                         "no readable .cat catalog: the {n} servicing documents are not covered by any signed list"
@@ -220,7 +220,7 @@ impl Checker<'_> {
         let mut missing: Vec<String> = Vec::new();
         for m in self
             .pkg
-            .members
+            .members()
             .iter()
             .filter(|m| m.kind == MemberKind::Mum)
         {
@@ -232,19 +232,32 @@ impl Checker<'_> {
             );
             if self.pkg.member(&cat).is_none() {
                 self.out.push(Finding::warning(
-                    "catalog-file-missing",
+                    Code::CatalogFileMissing,
                     &m.path,
                     format!("its catalog {cat} is not in the package"),
                 ));
                 missing.push(cat);
             }
         }
+        // Every document's hashes, found in one pass over the catalogs (a
+        // search per document and catalog was quadratic: 700 documents and
+        // 314 catalogs in KB3004394).
+        let documents: Vec<&crate::model::Member> = documents.collect();
+        let needles: Vec<&[u8]> = documents
+            .iter()
+            .flat_map(|m| [Some(&m.sha256[..]), m.sha1.as_ref().map(|h| &h[..])])
+            .flatten()
+            .collect();
+        let haystacks: Vec<&[u8]> = catalogs.iter().map(|(_, b)| *b).collect();
+        let found = occurring(&haystacks, &needles);
+        let found: std::collections::HashSet<&[u8]> = needles
+            .iter()
+            .zip(found)
+            .filter_map(|(n, f)| f.then_some(*n))
+            .collect();
         for m in documents {
-            let listed = catalogs.iter().any(|(_, bytes)| {
-                memchr::memmem::find(bytes, &m.sha256).is_some()
-                    || m.sha1
-                        .is_some_and(|h| memchr::memmem::find(bytes, &h).is_some())
-            });
+            let listed = found.contains(&m.sha256[..])
+                || m.sha1.as_ref().is_some_and(|h| found.contains(&h[..]));
             if !listed {
                 let (severity, why) = if missing.is_empty() {
                     (crate::finding::Severity::Error, "changed after signing")
@@ -256,7 +269,7 @@ impl Checker<'_> {
                 };
                 self.out.push(Finding::new(
                     severity,
-                    "catalog-unlisted",
+                    Code::CatalogUnlisted,
                     &m.path,
                     format!(
                         "neither its SHA-1 {} nor its SHA-256 {} is listed in the package's catalogs ({}): {why}",
@@ -289,7 +302,7 @@ impl Checker<'_> {
                     wanted.insert(id.keyform());
                     if !self.has_component(id) {
                         self.out.push(Finding::error(
-                            "component-missing",
+                            Code::ComponentMissing,
                             &p.member,
                             format!(
                                 "update {:?} installs {} but its manifest is not in the package",
@@ -302,7 +315,7 @@ impl Checker<'_> {
                 for id in &u.packages {
                     if !self.pkg.packages.iter().any(|q| q.mum.identity.same_as(id)) {
                         self.out.push(Finding::error(
-                            "package-missing",
+                            Code::PackageMissing,
                             &p.member,
                             format!(
                                 "update {:?} installs package {} but its .mum is not in the package",
@@ -319,7 +332,7 @@ impl Checker<'_> {
                 wanted.insert(id.keyform());
                 if !self.has_component(id) {
                     self.out.push(Finding::warning(
-                        "deployment-target-missing",
+                        Code::DeploymentTargetMissing,
                         &c.member,
                         format!(
                             "deploys {} but that manifest is not in the package",
@@ -333,7 +346,7 @@ impl Checker<'_> {
             for c in &self.pkg.components {
                 if !wanted.contains(&c.keyform) {
                     self.out.push(Finding::warning(
-                        "component-unreferenced",
+                        Code::ComponentUnreferenced,
                         &c.member,
                         "no .mum installs this component and no deployment deploys it",
                     ));
@@ -356,7 +369,7 @@ impl Checker<'_> {
                 match &f.location {
                     Location::Absent => {
                         self.out.push(Finding::error(
-                            "file-missing",
+                            Code::FileMissing,
                             &subject,
                             format!(
                                 "declared by {} (line {}) but neither stored nor in a container index",
@@ -374,7 +387,7 @@ impl Checker<'_> {
                             (Some(alg), Some(want)) => match model::member_digest(m, alg) {
                                 Some(got) if got == *want => self.stats.files_verified += 1,
                                 Some(got) => self.out.push(Finding::error(
-                                    "digest-mismatch",
+                                    Code::DigestMismatch,
                                     &subject,
                                     format!(
                                         "{member}: {} is {got}, the manifest says {want}",
@@ -382,13 +395,13 @@ impl Checker<'_> {
                                     ),
                                 )),
                                 None => self.out.push(Finding::warning(
-                                    "digest-unsupported",
+                                    Code::DigestUnsupported,
                                     &subject,
                                     format!("digest algorithm {} is not checked", alg.as_str()),
                                 )),
                             },
                             _ => self.out.push(Finding::warning(
-                                "digest-absent",
+                                Code::DigestAbsent,
                                 &subject,
                                 format!("{} declares no digest for this file", c.member),
                             )),
@@ -424,7 +437,7 @@ impl Checker<'_> {
                     } => {
                         self.stats.files_not_expanded += 1;
                         self.out.push(Finding::info(
-                            "payload-in-psf",
+                            Code::PayloadInPsf,
                             &subject,
                             format!(
                                 "{source_type} at .psf offset {offset}, {length} bytes: not read"
@@ -458,7 +471,7 @@ impl Checker<'_> {
                 let agrees_with_stored = stored.as_deref() == Some(sha256.as_str());
                 if !agrees_with_manifest || !agrees_with_stored {
                     self.out.push(Finding::error(
-                        "source-disagreement",
+                        Code::SourceDisagreement,
                         subject,
                         format!(
                             "stored as {member} and produced by the container index ({what}), and the two differ: the index's rebuilt bytes have SHA-256 {sha256}, the stored member {}, {} declares {}",
@@ -470,7 +483,7 @@ impl Checker<'_> {
                 }
             }
             Some(Expansion::Mismatch { reason }) => self.out.push(Finding::error(
-                "source-disagreement",
+                Code::SourceDisagreement,
                 subject,
                 format!(
                     "stored as {member}; the container index's copy ({what}) contradicts the index: {reason}"
@@ -478,7 +491,7 @@ impl Checker<'_> {
             )),
             Some(Expansion::Failed { reason }) | Some(Expansion::NotExpanded { reason }) => {
                 self.out.push(Finding::info(
-                    "second-source-unchecked",
+                    Code::SecondSourceUnchecked,
                     subject,
                     format!(
                         "stored as {member}; the container index's copy ({what}) was not rebuilt: {reason}"
@@ -504,7 +517,7 @@ impl Checker<'_> {
                 match (got, &f.digest) {
                     (Some(got), Some(want)) if got == want => self.stats.files_verified += 1,
                     (Some(got), Some(want)) => self.out.push(Finding::error(
-                        "digest-mismatch",
+                        Code::DigestMismatch,
                         subject,
                         format!(
                             "rebuilt from {what}: {} is {got}, {} says {want}",
@@ -513,7 +526,7 @@ impl Checker<'_> {
                         ),
                     )),
                     _ => self.out.push(Finding::warning(
-                        "digest-absent",
+                        Code::DigestAbsent,
                         subject,
                         format!("{} declares no digest we can check for this file", c.member),
                     )),
@@ -522,7 +535,7 @@ impl Checker<'_> {
             Some(Expansion::Mismatch { reason }) => {
                 self.stats.files_not_expanded += 1;
                 self.out.push(Finding::error(
-                    "delta-rebuild-mismatch",
+                    Code::DeltaRebuildMismatch,
                     subject,
                     format!(
                         "{what}: the rebuilt bytes contradict the container index and {} ({reason})",
@@ -535,7 +548,7 @@ impl Checker<'_> {
                 // The blob itself matched the index, so a failure here is as
                 // likely our decoder as the package: a warning, not an error.
                 self.out.push(Finding::warning(
-                    "delta-expansion-failed",
+                    Code::DeltaExpansionFailed,
                     subject,
                     format!("{what}: {reason}"),
                 ));
@@ -543,7 +556,7 @@ impl Checker<'_> {
             Some(Expansion::NotExpanded { reason }) => {
                 self.stats.files_not_expanded += 1;
                 self.out.push(Finding::info(
-                    "delta-not-expanded",
+                    Code::DeltaNotExpanded,
                     subject,
                     format!(
                         "{what}: not expanded ({reason}); digest checked against the index only"
@@ -553,7 +566,7 @@ impl Checker<'_> {
             None => {
                 self.stats.files_not_expanded += 1;
                 self.out.push(Finding::info(
-                    "delta-not-expanded",
+                    Code::DeltaNotExpanded,
                     subject,
                     format!("{what}: not expanded (expansion off); digest checked against the index only"),
                 ));
@@ -592,7 +605,7 @@ impl Checker<'_> {
             self.stats.files_index_agreed += 1;
         } else {
             self.out.push(Finding::error(
-                "index-digest-mismatch",
+                Code::IndexDigestMismatch,
                 subject,
                 format!(
                     "container index file {} has SHA-256 {}, {} says {digest}",
@@ -609,7 +622,7 @@ impl Checker<'_> {
             let cyclic = cyclic_ids(&ids);
             if ids.len() != ix.index.files.len() {
                 self.out.push(Finding::error(
-                    "index-duplicate-id",
+                    Code::IndexDuplicateId,
                     &ix.member,
                     "two <File> entries share an id",
                 ));
@@ -618,7 +631,7 @@ impl Checker<'_> {
                 let subject = format!("{}#{} {}", ix.member, e.id, e.name);
                 let Some(d) = &e.delta else {
                     self.out.push(Finding::warning(
-                        "index-entry-no-source",
+                        Code::IndexEntryNoSource,
                         &subject,
                         "no <Delta>: the index does not say where the bytes are",
                     ));
@@ -627,13 +640,13 @@ impl Checker<'_> {
                 if let Some(b) = d.basis {
                     if !ids.contains_key(&b) {
                         self.out.push(Finding::error(
-                            "index-basis-missing",
+                            Code::IndexBasisMissing,
                             &subject,
                             format!("basis file {b} is not in the index"),
                         ));
                     } else if cyclic.contains(&e.id) {
                         self.out.push(Finding::error(
-                            "index-basis-cycle",
+                            Code::IndexBasisCycle,
                             &subject,
                             "the chain of <Basis> files loops",
                         ));
@@ -645,7 +658,7 @@ impl Checker<'_> {
                     && (h1.hex != h2.hex || e.length != b.length)
                 {
                     self.out.push(Finding::error(
-                        "index-copy-mismatch",
+                        Code::IndexCopyMismatch,
                         &subject,
                         format!(
                             "a copy of file {} but its hash or length differs from it",
@@ -666,9 +679,9 @@ impl Checker<'_> {
                 // double what the checks hold.
                 let Some(m) = self.pkg.member(&key) else {
                     let code = if src.type_ == SourceType::Raw {
-                        "index-member-missing"
+                        Code::IndexMemberMissing
                     } else {
-                        "delta-blob-missing"
+                        Code::DeltaBlobMissing
                     };
                     self.out.push(Finding::error(
                         code,
@@ -686,7 +699,7 @@ impl Checker<'_> {
                 {
                     ok = false;
                     self.out.push(Finding::error(
-                        "index-hash-mismatch",
+                        Code::IndexHashMismatch,
                         &subject,
                         format!(
                             "{}: SHA-256 is {}, the index source hash says {}",
@@ -707,7 +720,7 @@ impl Checker<'_> {
                     {
                         ok = false;
                         self.out.push(Finding::error(
-                            "index-hash-mismatch",
+                            Code::IndexHashMismatch,
                             &subject,
                             format!(
                                 "{}: SHA-256 is {}, the index target hash says {}",
@@ -718,7 +731,7 @@ impl Checker<'_> {
                     if m.size != e.length {
                         ok = false;
                         self.out.push(Finding::error(
-                            "index-length-mismatch",
+                            Code::IndexLengthMismatch,
                             &subject,
                             format!(
                                 "{} is {} bytes, the index says {}",
@@ -740,7 +753,7 @@ impl Checker<'_> {
         let Some(blob) = self.pkg.delta(&m.path) else {
             if m.kind != MemberKind::Delta {
                 self.out.push(Finding::error(
-                    "delta-signature-missing",
+                    Code::DeltaSignatureMissing,
                     subject,
                     format!("{} is not a PA30/PA19 delta", m.path),
                 ));
@@ -753,7 +766,7 @@ impl Checker<'_> {
                     self.stats.delta_sizes_agreed += 1;
                 } else {
                     self.out.push(Finding::error(
-                        "delta-size-mismatch",
+                        Code::DeltaSizeMismatch,
                         subject,
                         format!(
                             "{}: delta target size {} but the index length is {}",
@@ -763,7 +776,7 @@ impl Checker<'_> {
                 }
             }
             (None, err) => self.out.push(Finding::warning(
-                "delta-header-unreadable",
+                Code::DeltaHeaderUnreadable,
                 subject,
                 format!(
                     "{}: {}",
@@ -789,7 +802,7 @@ impl Checker<'_> {
     fn unreferenced_members(&mut self) {
         let package_dirs: HashSet<&str> = self
             .pkg
-            .members
+            .members()
             .iter()
             .filter(|m| {
                 matches!(
@@ -802,7 +815,7 @@ impl Checker<'_> {
             })
             .map(|m| parent_of(&m.path))
             .collect();
-        for (i, m) in self.pkg.members.iter().enumerate() {
+        for (i, m) in self.pkg.members().iter().enumerate() {
             if matches!(
                 m.kind,
                 MemberKind::Mum
@@ -830,7 +843,7 @@ impl Checker<'_> {
                 };
                 self.out.push(Finding::new(
                     severity,
-                    "member-unreferenced",
+                    Code::MemberUnreferenced,
                     &m.path,
                     format!(
                         "{} bytes ({}) that no manifest or container index refers to",
@@ -923,5 +936,97 @@ mod tests {
         let chain: Vec<CixFile> = (0..200_000u64).map(|i| file(i, i.checked_sub(1))).collect();
         let ids: HashMap<u64, &CixFile> = chain.iter().map(|f| (f.id, f)).collect();
         assert!(cyclic_ids(&ids).is_empty());
+    }
+}
+
+/// Which of `needles` occur anywhere in one of `haystacks` (byte strings
+/// at any offset, as `memmem` finds them), in one pass over each haystack:
+/// a bitmap of the needles' first three bytes screens every offset, and
+/// only offsets it lets through are looked up. Linear in the haystacks'
+/// length whatever the number of needles.
+pub(crate) fn occurring(haystacks: &[&[u8]], needles: &[&[u8]]) -> Vec<bool> {
+    let mut found = vec![false; needles.len()];
+    let prefix =
+        |b: &[u8]| (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]);
+    let mut bitmap = vec![0u64; (1 << 24) / 64];
+    let mut by_bytes: std::collections::HashMap<&[u8], Vec<usize>> = Default::default();
+    let mut lengths: Vec<usize> = Vec::new();
+    for (i, n) in needles.iter().enumerate() {
+        if n.len() < 3 {
+            // Too short to screen: searched for directly.
+            found[i] = haystacks
+                .iter()
+                .any(|h| memchr::memmem::find(h, n).is_some());
+            continue;
+        }
+        let p = prefix(n);
+        bitmap[p / 64] |= 1 << (p % 64);
+        by_bytes.entry(n).or_default().push(i);
+        if !lengths.contains(&n.len()) {
+            lengths.push(n.len());
+        }
+    }
+    if by_bytes.is_empty() {
+        return found;
+    }
+    for h in haystacks {
+        for at in 0..h.len().saturating_sub(2) {
+            let p = prefix(&h[at..]);
+            if bitmap[p / 64] & (1 << (p % 64)) == 0 {
+                continue;
+            }
+            for &len in &lengths {
+                if let Some(w) = h.get(at..at + len)
+                    && let Some(is) = by_bytes.get(w)
+                {
+                    for &i in is {
+                        found[i] = true;
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod occurring_tests {
+    use super::occurring;
+
+    /// The one-pass search finds exactly what `memmem` finds.
+    #[test]
+    fn agrees_with_memmem() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8 % 7
+        };
+        let hays: Vec<Vec<u8>> = (0..5)
+            .map(|k| (0..400 + k * 37).map(|_| next()).collect())
+            .collect();
+        let mut needles: Vec<Vec<u8>> = Vec::new();
+        for len in [1usize, 2, 3, 4, 5, 20, 32] {
+            for k in 0..30 {
+                let h = &hays[k % hays.len()];
+                let at = (k * 13) % (h.len() - len);
+                let mut n = h[at..at + len].to_vec();
+                if k % 3 == 0 {
+                    n[len / 2] ^= 0x40;
+                }
+                needles.push(n);
+            }
+        }
+        needles.push(hays[4][hays[4].len() - 32..].to_vec());
+        needles.push(hays[0][..20].to_vec());
+        let hs: Vec<&[u8]> = hays.iter().map(|h| &h[..]).collect();
+        let ns: Vec<&[u8]> = needles.iter().map(|n| &n[..]).collect();
+        let want: Vec<bool> = ns
+            .iter()
+            .map(|n| hs.iter().any(|h| memchr::memmem::find(h, n).is_some()))
+            .collect();
+        assert!(want.iter().any(|w| *w) && want.iter().any(|w| !*w));
+        assert_eq!(occurring(&hs, &ns), want);
     }
 }

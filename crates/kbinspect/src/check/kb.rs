@@ -17,7 +17,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::finding::{Finding, Severity};
+use crate::finding::{Code, Finding, Severity};
 use crate::kb::{Arch, Article, Kind, Row, RowArch, Table};
 use crate::model::{File, Location, Member, Package};
 
@@ -75,7 +75,7 @@ pub struct KbRow {
     /// (a time that differs), else `mismatch` or `missing`.
     pub status: &'static str,
     /// Codes of the findings about this row (`kb-version-mismatch`, …).
-    pub findings: Vec<String>,
+    pub findings: Vec<Code>,
 }
 
 /// The package's side of a row.
@@ -214,14 +214,14 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
         && p != a
     {
         findings.push(Finding::error(
-            "kb-article-mismatch",
+            Code::KbArticleMismatch,
             &pkg.input,
             format!("the package is KB{p}, the article is about KB{a}: the wrong article?"),
         ));
     }
     let Some(arch) = arch else {
         findings.push(Finding::error(
-            "kb-no-arch",
+            Code::KbNoArch,
             &pkg.input,
             "cannot tell the package's architecture; choose the article's tables with --table",
         ));
@@ -230,7 +230,7 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
     let tables = select(article, arch);
     if tables.is_empty() {
         findings.push(Finding::error(
-            "kb-no-table",
+            Code::KbNoTable,
             &pkg.input,
             format!(
                 "the article has no file table for {}; {}",
@@ -269,7 +269,7 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
             if ok {
                 summary.rows_matched += 1;
             }
-            let codes: Vec<String> = findings[before..].iter().map(|f| f.code.clone()).collect();
+            let codes: Vec<Code> = findings[before..].iter().map(|f| f.code).collect();
             let status = match (ok, &found) {
                 (true, _) if codes.is_empty() => "ok",
                 (true, _) => "ok-with-warnings",
@@ -310,7 +310,7 @@ pub fn check(pkg: &Package, article: &Article, opts: &KbOptions) -> (Vec<Finding
             continue;
         }
         findings.push(Finding::warning(
-            "kb-undocumented",
+            Code::KbUndocumented,
             format!("{} ({})", f.name, f.arch),
             format!(
                 "the package installs {} from component {} but the article does not list it",
@@ -507,7 +507,7 @@ impl<'a> FileIndex<'a> {
 /// Lower-case base name → the first member of that name.
 fn member_index(pkg: &Package) -> HashMap<String, &Member> {
     let mut m = HashMap::new();
-    for member in &pkg.members {
+    for member in pkg.members() {
         m.entry(basename(&member.path).to_ascii_lowercase())
             .or_insert(member);
     }
@@ -568,7 +568,7 @@ fn check_file_row(
     let same_name: &[usize] = index.by_name.get(&key).map_or(&[], Vec::as_slice);
     if same_name.is_empty() {
         findings.push(Finding::error(
-            "kb-missing",
+            Code::KbMissing,
             subject,
             "documented in the article but not in the package",
         ));
@@ -593,7 +593,7 @@ fn check_file_row(
     let elsewhere: &[&str] = index.elsewhere.get(&key).map_or(&[], Vec::as_slice);
     if same_arch.is_empty() && elsewhere.is_empty() {
         findings.push(Finding::error(
-            "kb-missing",
+            Code::KbMissing,
             subject,
             "documented in the article but not in the package",
         ));
@@ -601,7 +601,7 @@ fn check_file_row(
     }
     if same_arch.is_empty() {
         findings.push(Finding::error(
-            "kb-wrong-arch",
+            Code::KbWrongArch,
             subject,
             format!(
                 "documented as {}, the package has it as {}",
@@ -646,7 +646,7 @@ fn check_file_row(
         if !pe.machine.is_empty() && pe.machine != expected {
             ok = false;
             findings.push(Finding::error(
-                "kb-wrong-arch",
+                Code::KbWrongArch,
                 subject.clone(),
                 format!(
                     "documented as {}, but the image is built for {} (expected {expected})",
@@ -661,7 +661,7 @@ fn check_file_row(
         if got != Some(want) {
             ok = false;
             findings.push(Finding::error(
-                "kb-version-mismatch",
+                Code::KbVersionMismatch,
                 subject.clone(),
                 format!(
                     "documented version {want}, the package has {}",
@@ -676,7 +676,7 @@ fn check_file_row(
             got => {
                 ok = false;
                 findings.push(Finding::error(
-                    "kb-size-mismatch",
+                    Code::KbSizeMismatch,
                     subject.clone(),
                     format!(
                         "documented size {want} bytes, the package has {}",
@@ -701,7 +701,7 @@ fn check_file_row(
             }
             findings.push(Finding::new(
                 sev,
-                "kb-time-mismatch",
+                Code::KbTimeMismatch,
                 subject.clone(),
                 format!(
                     "documented {} {}, the package stores {} {}",
@@ -724,7 +724,7 @@ fn check_additional_row<'m>(
     let subject = row_subject(row);
     let Some(member) = members.get(&row.name.to_ascii_lowercase()).copied() else {
         findings.push(Finding::error(
-            "kb-missing",
+            Code::KbMissing,
             subject,
             "documented in the article's additional files but not in the package",
         ));
@@ -734,7 +734,7 @@ fn check_additional_row<'m>(
         && member.size != want
     {
         findings.push(Finding::error(
-            "kb-size-mismatch",
+            Code::KbSizeMismatch,
             subject,
             format!(
                 "documented size {want} bytes, member {} has {} bytes",

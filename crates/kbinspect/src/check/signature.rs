@@ -5,7 +5,7 @@
 //! [`crate::trust`]; this module turns them into findings, and keeps the
 //! warning for cabinets that carry no signature at all.
 
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 use crate::model::{LoadOptions, Package};
 use crate::trust::package::{self as trust, TrustOptions, TrustReport};
 
@@ -35,7 +35,7 @@ fn unsigned(pkg: &Package) -> Vec<Finding> {
         } else {
             format!("{path}/")
         };
-        pkg.members.iter().any(|m| {
+        pkg.members().iter().any(|m| {
             m.path
                 .strip_prefix(&prefix)
                 .is_some_and(|rest| rest.eq_ignore_ascii_case("update.mum"))
@@ -44,7 +44,7 @@ fn unsigned(pkg: &Package) -> Vec<Finding> {
     let unsigned: Vec<String> = pkg
         .containers
         .iter()
-        .filter(|c| c.kind == "cab" || c.kind == "msu")
+        .filter(|c| c.kind.is_cabinet())
         .filter(|c| c.path.is_empty() || holds_mum(&c.path))
         .filter(|c| c.signature.is_none())
         .map(|c| {
@@ -59,7 +59,7 @@ fn unsigned(pkg: &Package) -> Vec<Finding> {
         return vec![];
     }
     vec![Finding::warning(
-        "unsigned",
+        Code::Unsigned,
         unsigned.join(", "),
         "no Authenticode signature (no signature reserve in the cabinet header, nothing appended); Microsoft signs the MSU and its package cabinet",
     )]

@@ -16,7 +16,7 @@
 
 use serde::Serialize;
 
-use crate::finding::{Finding, Severity};
+use crate::finding::{Code, Finding, Severity};
 use crate::model::{Expansion, File, Location, MemberKind, Package, member_digest, parent_of};
 use crate::servicing::component::DigestAlg;
 
@@ -117,21 +117,20 @@ pub struct Assessment {
 }
 
 /// Finding codes that leave something unproven without being wrong.
-fn leaves_unproven(code: &str) -> bool {
+fn leaves_unproven(code: Code) -> bool {
     matches!(
         code,
-        "manifest-compressed"
-            | "member-too-large"
-            | "dcm-base-unreadable"
-            | "manifest-digest-unreadable"
-            | "second-source-unchecked"
-            | "delta-header-unreadable"
-            | "unsigned"
-            | "signature-unverified"
-            | "catalog-absent"
-            | "catalog-file-missing"
-            | "catalog-unlisted"
-    ) || code.starts_with("trust-unchecked")
+        Code::ManifestCompressed
+            | Code::MemberTooLarge
+            | Code::DcmBaseUnreadable
+            | Code::ManifestDigestUnreadable
+            | Code::SecondSourceUnchecked
+            | Code::DeltaHeaderUnreadable
+            | Code::Unsigned
+            | Code::CatalogAbsent
+            | Code::CatalogFileMissing
+            | Code::CatalogUnlisted
+    ) || code.is_trust_unchecked()
 }
 
 /// Signatures counted by a trust check: (present, verified).
@@ -187,7 +186,7 @@ pub fn assess(pkg: &Package, findings: &[Finding], trust: Option<TrustCount>) ->
     }
     cov.files_proven = cov.stored_digest + cov.rebuilt_digest;
     cov.catalogs = pkg
-        .members
+        .members()
         .iter()
         .filter(|m| m.kind == MemberKind::Catalog)
         .count();
@@ -219,7 +218,7 @@ pub fn assess(pkg: &Package, findings: &[Finding], trust: Option<TrustCount>) ->
         });
     }
     for f in findings {
-        if f.severity != Severity::Error && leaves_unproven(&f.code) {
+        if f.severity != Severity::Error && leaves_unproven(f.code) {
             unproven.push(Unproven {
                 subject: f.subject.clone(),
                 reason: format!("{}: {}", f.code, f.detail),
@@ -334,8 +333,8 @@ mod tests {
 
     #[test]
     fn codes_that_leave_things_unproven() {
-        assert!(leaves_unproven("manifest-compressed"));
-        assert!(leaves_unproven("trust-unchecked-revocation"));
-        assert!(!leaves_unproven("kb-time-mismatch"));
+        assert!(leaves_unproven(Code::ManifestCompressed));
+        assert!(leaves_unproven(Code::TrustUncheckedNoCatalog));
+        assert!(!leaves_unproven(Code::KbTimeMismatch));
     }
 }

@@ -35,7 +35,7 @@ pub(crate) const HEADER_SIZE: u64 = 36;
 /// Anything a cabinet can be read from: a file on disk, a spooled nested
 /// member in memory, or a spooled nested member in a temporary file.
 pub(crate) enum Src {
-    File(BufReader<File>),
+    File(BufReader<InputFile>),
     Mem(Cursor<Vec<u8>>),
     /// A copy of bytes `base..base + data.len()` of a cabinet, addressed by
     /// cabinet offsets: what a folder decoded on another thread reads.
@@ -115,9 +115,96 @@ impl Seek for Src {
     }
 }
 
+/// What a walk hands the bytes of its input file to ([`super::walk_tapped`]).
+pub type TapSink = Box<dyn FnMut(&[u8]) + Send>;
+
+/// The tap's side of a walk: how far the input has been handed over.
+pub(crate) struct Tap {
+    /// Bytes `0..seen` of the file have gone to `sink`, in order, once.
+    pub(crate) seen: u64,
+    pub(crate) sink: TapSink,
+}
+
+impl Tap {
+    /// Hand over bytes `self.seen..to` of `f`, read without moving its
+    /// position (a forward seek skipped them, or the walk is over).
+    pub(crate) fn fill(&mut self, f: &File, to: u64) -> io::Result<()> {
+        use std::os::unix::fs::FileExt as _;
+        let mut buf = vec![0u8; (to.saturating_sub(self.seen)).min(1 << 20) as usize];
+        while self.seen < to {
+            let want = (to - self.seen).min(buf.len() as u64) as usize;
+            let n = f.read_at(&mut buf[..want], self.seen)?;
+            if n == 0 {
+                break;
+            }
+            (self.sink)(&buf[..n]);
+            self.seen += n as u64;
+        }
+        Ok(())
+    }
+}
+
+/// A cabinet file on disk. With a tap, every byte of it goes to the tap
+/// once, in order, as the walk reads it: bytes a forward seek skips are
+/// read for the tap on the way, and bytes read again after a seek back are
+/// not handed over twice. The input's signature digests are computed so,
+/// in the walk's single pass.
+pub(crate) struct InputFile {
+    f: File,
+    pos: u64,
+    tap: Option<std::sync::Arc<std::sync::Mutex<Tap>>>,
+}
+
+impl Read for InputFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.f.read(buf)?;
+        if let Some(tap) = &self.tap {
+            let mut t = tap.lock().unwrap_or_else(|e| e.into_inner());
+            let end = self.pos + n as u64;
+            if self.pos <= t.seen && end > t.seen {
+                let from = (t.seen - self.pos) as usize;
+                (t.sink)(&buf[from..n]);
+                t.seen = end;
+            }
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for InputFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let target = match pos {
+            SeekFrom::Start(p) => Some(p),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(_) => None,
+        };
+        let target = match target {
+            Some(t) => self.f.seek(SeekFrom::Start(t))?,
+            None => self.f.seek(pos)?,
+        };
+        if let Some(tap) = &self.tap {
+            let mut t = tap.lock().unwrap_or_else(|e| e.into_inner());
+            if target > t.seen {
+                t.fill(&self.f, target)?;
+            }
+        }
+        self.pos = target;
+        Ok(target)
+    }
+}
+
 impl Src {
     pub(crate) fn from_file(f: File) -> Src {
-        Src::File(BufReader::with_capacity(64 << 10, f))
+        Src::tapped(f, None)
+    }
+
+    /// A file whose bytes also go to `tap` (see [`InputFile`]).
+    pub(crate) fn tapped(f: File, tap: Option<std::sync::Arc<std::sync::Mutex<Tap>>>) -> Src {
+        Src::File(BufReader::with_capacity(
+            64 << 10,
+            InputFile { f, pos: 0, tap },
+        ))
     }
 
     /// Move forward or back without throwing away the read buffer when the

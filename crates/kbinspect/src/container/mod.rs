@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 
 mod cab;
 mod listing;
@@ -40,7 +40,6 @@ mod stream;
 mod walker;
 
 use cab::Src;
-use stream::DecodeMeter;
 use walker::Walker;
 
 pub use listing::{DigestKind, ListedMember, Listing, list};
@@ -149,8 +148,7 @@ pub struct MemberMeta {
 pub struct ContainerInfo {
     /// Tree path of the container (`""` for the input itself).
     pub path: String,
-    /// `cab`, `msu` or `directory`.
-    pub kind: String,
+    pub kind: ContainerKind,
     pub size: u64,
     pub folders: u32,
     pub files: u32,
@@ -161,6 +159,41 @@ pub struct ContainerInfo {
     pub parts: Vec<String>,
     /// The appended Authenticode signature of a signed cabinet.
     pub signature: Option<Signature>,
+}
+
+/// What a container in the tree is; serialized as `cab`, `msu` or
+/// `directory`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ContainerKind {
+    /// A cabinet: the input or a member of another container.
+    Cab,
+    /// A cabinet named `.msu`: the outer file of a Windows update.
+    Msu,
+    /// An expanded folder given as the input.
+    Directory,
+}
+
+impl ContainerKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ContainerKind::Cab => "cab",
+            ContainerKind::Msu => "msu",
+            ContainerKind::Directory => "directory",
+        }
+    }
+
+    /// A cabinet, whatever its name: one that can carry a signature.
+    pub fn is_cabinet(self) -> bool {
+        matches!(self, ContainerKind::Cab | ContainerKind::Msu)
+    }
+}
+
+impl std::fmt::Display for ContainerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -274,11 +307,46 @@ pub fn walk_with(
     }
 }
 
+pub use cab::TapSink;
+
+/// [`walk_with`] that also hands every byte of the input file, in order and
+/// once, to `tap`, as the walk reads it (bytes it skips or never reaches
+/// are read for the tap on the way, or at the end): a digest of the whole
+/// input without reading it a second time. A directory input has no bytes
+/// of its own; `tap` is then not called.
+pub fn walk_tapped(
+    input: &Path,
+    limits: &Limits,
+    opts: &WalkOptions,
+    visitor: &mut Visitor<'_>,
+    tap: TapSink,
+) -> Result<WalkReport> {
+    let md = std::fs::metadata(input).map_err(|e| Error::Io {
+        path: input.display().to_string(),
+        source: e,
+    })?;
+    if md.is_dir() {
+        walk_dir(input, limits, opts, visitor)
+    } else {
+        walk_file_tapped(input, limits, opts, visitor, Some(tap))
+    }
+}
+
 fn walk_file(
     input: &Path,
     limits: &Limits,
     opts: &WalkOptions,
     visitor: &mut Visitor<'_>,
+) -> Result<WalkReport> {
+    walk_file_tapped(input, limits, opts, visitor, None)
+}
+
+fn walk_file_tapped(
+    input: &Path,
+    limits: &Limits,
+    opts: &WalkOptions,
+    visitor: &mut Visitor<'_>,
+    tap: Option<TapSink>,
 ) -> Result<WalkReport> {
     let name = input.display().to_string();
     let io = |e| Error::Io {
@@ -288,17 +356,7 @@ fn walk_file(
     let f = std::fs::File::open(input).map_err(io)?;
     let len = f.metadata().map_err(io)?.len();
     let mut report = WalkReport::default();
-    let mut w = Walker {
-        limits,
-        visitor,
-        report: &mut report,
-        total_declared: 0,
-        members_declared: 0,
-        budget: decode_budget(limits),
-        verify_unread: opts.verify_unread,
-        meter: std::sync::Arc::new(DecodeMeter::new(limits, len)),
-        parts_are_input: true,
-    };
+    let mut w = Walker::new(limits, visitor, &mut report, opts.verify_unread, len, true);
     let dir = input.parent().map(|p| {
         if p.as_os_str().is_empty() {
             Path::new(".")
@@ -306,7 +364,19 @@ fn walk_file(
             p
         }
     });
-    w.cabinet(Src::from_file(f), len, &name, "", dir, 0)?;
+    let tap =
+        tap.map(|sink| std::sync::Arc::new(std::sync::Mutex::new(cab::Tap { seen: 0, sink })));
+    // A second handle for the bytes the walk never reads (the signature
+    // after the last folder): read at offsets, it shares no position.
+    let rest = match &tap {
+        Some(_) => Some(f.try_clone().map_err(io)?),
+        None => None,
+    };
+    w.cabinet(Src::tapped(f, tap.clone()), len, &name, "", dir, 0)?;
+    if let (Some(tap), Some(rest)) = (tap, rest) {
+        let mut t = tap.lock().unwrap_or_else(|e| e.into_inner());
+        t.fill(&rest, len).map_err(io)?;
+    }
     Ok(report)
 }
 
@@ -398,7 +468,7 @@ fn walk_dir(
     let mut report = WalkReport {
         containers: vec![ContainerInfo {
             path: String::new(),
-            kind: "directory".into(),
+            kind: ContainerKind::Directory,
             size: files.iter().map(|f| f.2.len()).sum(),
             folders: 0,
             files: files.len() as u32,
@@ -410,18 +480,15 @@ fn walk_dir(
         findings: vec![],
     };
     let on_disk = report.containers.first().map_or(0, |c| c.size);
-    let mut w = Walker {
+    // Later parts of a set are files of the directory, counted already.
+    let mut w = Walker::new(
         limits,
         visitor,
-        report: &mut report,
-        total_declared: 0,
-        members_declared: 0,
-        budget: decode_budget(limits),
-        verify_unread: opts.verify_unread,
-        meter: std::sync::Arc::new(DecodeMeter::new(limits, on_disk)),
-        // Later parts of a set are files of the directory, counted already.
-        parts_are_input: false,
-    };
+        &mut report,
+        opts.verify_unread,
+        on_disk,
+        false,
+    );
     for (rel, path, md) in files {
         let is_container = is_first_cabinet(&path);
         let meta = MemberMeta {
@@ -449,13 +516,32 @@ fn walk_dir(
             match w.cabinet(Src::from_file(f), md.len(), &rel, &rel, Some(dir), 1) {
                 Ok(()) => {}
                 Err(e @ (Error::Limit { .. } | Error::Visitor(_))) => return Err(e),
-                Err(e) => w
-                    .report
-                    .findings
-                    .push(Finding::error("cab-nested", &rel, e.to_string())),
+                Err(e) => {
+                    w.report
+                        .findings
+                        .push(Finding::error(Code::CabNested, &rel, e.to_string()))
+                }
             }
         }
     }
     Ok(report)
 }
 
+#[cfg(test)]
+mod tests {
+    use super::ContainerKind;
+
+    #[test]
+    fn container_kinds_serialize_as_their_names() {
+        for k in [
+            ContainerKind::Cab,
+            ContainerKind::Msu,
+            ContainerKind::Directory,
+        ] {
+            let json = serde_json::to_string(&k).unwrap();
+            assert_eq!(json, format!("\"{}\"", k.as_str()));
+            assert_eq!(k.to_string(), k.as_str());
+        }
+        assert_eq!(ContainerKind::Msu.as_str(), "msu");
+    }
+}

@@ -14,7 +14,7 @@ use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
 
 use super::Compression;
 use super::cab::{Header, Src, checksum};
-use crate::finding::Finding;
+use crate::finding::{Code, Finding};
 
 /// A CFDATA block never holds more than 32 KiB of output.
 pub(crate) const MAX_BLOCK_OUTPUT: usize = 32 * 1024;
@@ -22,9 +22,9 @@ pub(crate) const MAX_BLOCK_OUTPUT: usize = 32 * 1024;
 /// block is written after it.
 const MSZIP_RING: usize = 64 * 1024;
 
-/// `StreamError::code` of a stream stopped by the ratio limit; the walker
-/// turns it into `Error::Limit` naming the member.
-pub(crate) const RATIO_EXCEEDED: &str = "limit-ratio";
+/// `StreamError::code` of a stream stopped by the ratio limit: no finding,
+/// the walker turns it into `Error::Limit` naming the member.
+pub(crate) const RATIO_EXCEEDED: Option<Code> = None;
 
 /// Bytes decoded by every folder stream of one walk (all nesting levels,
 /// decode-ahead threads included) against the bytes of input on disk: the
@@ -280,8 +280,9 @@ impl Decoder {
 /// Why a folder's output could not be produced.
 #[derive(Debug, Clone)]
 pub(crate) struct StreamError {
-    /// Finding code: `cab-unsupported` or `cab-data`.
-    pub code: &'static str,
+    /// Finding code: `cab-unsupported`, `cab-data` or `cab-range`;
+    /// [`RATIO_EXCEEDED`] when the ratio limit stopped the stream.
+    pub code: Option<Code>,
     pub message: String,
 }
 
@@ -544,7 +545,7 @@ impl<'a> FolderStream<'a> {
     fn restart(&mut self) {
         if self.pipe.is_some() {
             self.error = Some(StreamError {
-                code: "cab-data",
+                code: Some(Code::CabData),
                 message: format!(
                     "folder {}: a decoded-ahead folder cannot be read twice",
                     self.folder.index
@@ -577,7 +578,7 @@ impl<'a> FolderStream<'a> {
             if self.out_pos >= self.out.len() {
                 if !self.fill()? {
                     return Err(StreamError {
-                        code: "cab-data",
+                        code: Some(Code::CabData),
                         message: format!(
                             "folder {} output ends at {} bytes, before the member's offset {target}",
                             self.folder.index,
@@ -623,11 +624,11 @@ impl<'a> FolderStream<'a> {
     fn fail(&self, block_pos: u64, part: usize, message: String) -> StreamError {
         let name = self.parts.get(part).map_or("?", |p| p.name.as_str());
         StreamError {
-            code: if matches!(self.decoder, Decoder::Unsupported(_)) {
-                "cab-unsupported"
+            code: Some(if matches!(self.decoder, Decoder::Unsupported(_)) {
+                Code::CabUnsupported
             } else {
-                "cab-data"
-            },
+                Code::CabData
+            }),
             message: format!(
                 "{name}: folder {}, block {} at offset {block_pos}: {message}",
                 self.folder.index, self.block_no
@@ -710,7 +711,7 @@ impl<'a> FolderStream<'a> {
                         .push((self.produced, self.produced + u64::from(ucb)));
                     let name = self.parts.get(part_ix).map_or("?", |p| p.name.as_str());
                     self.findings.push(Finding::error(
-                        "cab-checksum",
+                        Code::CabChecksum,
                         name,
                         format!(
                             "folder {}, block {} at offset {block_pos}: stored checksum {stored:08x}, computed {computed:08x}",
@@ -823,7 +824,7 @@ impl MemberReader<'_, '_> {
                 Ok(true) => {}
                 Ok(false) => {
                     let e = StreamError {
-                        code: "cab-range",
+                        code: Some(Code::CabRange),
                         message: format!(
                             "folder {} output ends at {} bytes with {} bytes of the member still to come",
                             self.fs.folder.index,

@@ -10,11 +10,13 @@ use super::cab::{
     IFOLD_CONTINUED_PREV_AND_NEXT, IFOLD_CONTINUED_TO_NEXT, Src,
 };
 use super::stream::{
-    AheadDone, DecodeMeter, FailReader, Folder, FolderStream, MemberReader, Part, RATIO_EXCEEDED,
-    Segment, Span, StreamError, decode_ahead, pipe_channels, prescan,
+    AheadDone, DecodeMeter, FailReader, Folder, FolderStream, MemberReader, Part, Segment, Span,
+    StreamError, decode_ahead, pipe_channels, prescan,
 };
-use super::{ContainerInfo, Error, Limits, MemberMeta, Result, Signature, Visitor, WalkReport};
-use crate::finding::Finding;
+use super::{
+    ContainerInfo, ContainerKind, Error, Limits, MemberMeta, Result, Signature, Visitor, WalkReport,
+};
+use crate::finding::{Code, Finding};
 
 /// Nested cabinets up to this size are spooled in memory, larger ones to a
 /// temporary file. The threshold halves with each level, so all in-memory
@@ -91,7 +93,7 @@ struct Prefetch<'scope> {
 fn lost_decoder(display: &str, folder: &Folder) -> AheadDone {
     AheadDone {
         findings: vec![Finding::error(
-            "cab-data",
+            Code::CabData,
             display,
             format!(
                 "folder {}: the decoding thread stopped unexpectedly",
@@ -154,6 +156,32 @@ fn find_part(dir: &Path, name: &str) -> Option<PathBuf> {
     })
 }
 
+impl<'v, 'a> Walker<'v, 'a> {
+    /// A walk over `input_len` bytes on disk. `parts_are_input`: further
+    /// parts of a cabinet set count as input (a file input; a directory
+    /// input has counted them already).
+    pub fn new(
+        limits: &'v Limits,
+        visitor: &'v mut Visitor<'a>,
+        report: &'v mut WalkReport,
+        verify_unread: bool,
+        input_len: u64,
+        parts_are_input: bool,
+    ) -> Self {
+        Walker {
+            limits,
+            visitor,
+            report,
+            total_declared: 0,
+            members_declared: 0,
+            budget: super::decode_budget(limits),
+            verify_unread,
+            meter: std::sync::Arc::new(DecodeMeter::new(limits, input_len)),
+            parts_are_input,
+        }
+    }
+}
+
 impl Walker<'_, '_> {
     fn finding(&mut self, f: Finding) {
         self.report.findings.push(f);
@@ -203,9 +231,9 @@ impl Walker<'_, '_> {
         let mut info = ContainerInfo {
             path: tree.to_string(),
             kind: if display.to_ascii_lowercase().ends_with(".msu") {
-                "msu".into()
+                ContainerKind::Msu
             } else {
-                "cab".into()
+                ContainerKind::Cab
             },
             size: len,
             folders: 0,
@@ -257,7 +285,7 @@ impl Walker<'_, '_> {
                 Err(m) => {
                     totals.push(None);
                     folder_spans.push(Vec::new());
-                    self.finding(Finding::error("cab-range", display, m));
+                    self.finding(Finding::error(Code::CabRange, display, m));
                 }
             }
         }
@@ -280,7 +308,7 @@ impl Walker<'_, '_> {
                 m.entry.entry_offset,
                 m.entry.folder
             );
-            self.finding(Finding::error("cab-folder-index", &meta.path, &msg));
+            self.finding(Finding::error(Code::CabFolderIndex, &meta.path, &msg));
             let r = (self.visitor)(&meta, &mut FailReader(msg));
             drop(r); // the failure is recorded above
         }
@@ -467,7 +495,7 @@ impl Walker<'_, '_> {
             if let Some(&(a, b)) = bad.iter().find(|&&(a, b)| a < end && start < b) {
                 let path = format!("{prefix}{}", m.entry.name.replace('\\', "/"));
                 self.finding(Finding::error(
-                    "cab-checksum",
+                    Code::CabChecksum,
                     &path,
                     format!(
                         "bytes of this member come from folder {} output {a}..{b}, a block whose checksum does not match",
@@ -571,19 +599,20 @@ impl Walker<'_, '_> {
             let _ = reader.drain();
         }
         if let Some(e) = reader.error.take() {
-            self.ratio_limit(&e, &meta.path)?;
+            let code = self.ratio_limit(&e, &meta.path)?;
             meta.is_container = false;
-            self.finding(Finding::error(e.code, &meta.path, e.message));
+            self.finding(Finding::error(code, &meta.path, e.message));
             return Ok(());
         }
         visit.map_err(Error::Visitor)
     }
 
     /// A stream stopped by the ratio check ends the walk: the rest of the
-    /// tree is what the bomb would expand into.
-    fn ratio_limit(&self, e: &StreamError, member: &str) -> Result<()> {
-        if e.code != RATIO_EXCEEDED {
-            return Ok(());
+    /// tree is what the bomb would expand into. Any other stream error is
+    /// a finding: its code.
+    fn ratio_limit(&self, e: &StreamError, member: &str) -> Result<Code> {
+        if let Some(code) = e.code {
+            return Ok(code);
         }
         Err(Error::Limit {
             file: member.to_string(),
@@ -615,8 +644,8 @@ impl Walker<'_, '_> {
             }
         })();
         if let Some(e) = reader.error.take() {
-            self.ratio_limit(&e, &meta.path)?;
-            self.finding(Finding::error(e.code, &meta.path, e.message.clone()));
+            let code = self.ratio_limit(&e, &meta.path)?;
+            self.finding(Finding::error(code, &meta.path, e.message.clone()));
             let _ = (self.visitor)(&meta, &mut FailReader(e.message));
             return Ok(());
         }
@@ -641,7 +670,7 @@ impl Walker<'_, '_> {
             Ok(()) => Ok(()),
             Err(e @ (Error::Limit { .. } | Error::Visitor(_))) => Err(e),
             Err(e) => {
-                self.finding(Finding::error("cab-nested", &meta.path, e.to_string()));
+                self.finding(Finding::error(Code::CabNested, &meta.path, e.to_string()));
                 Ok(())
             }
         }
@@ -661,7 +690,7 @@ impl Walker<'_, '_> {
                 (last.hdr.set_id, last.hdr.set_index, last.name.clone());
             if parts.len() >= MAX_PARTS {
                 self.finding(Finding::error(
-                    "cab-set",
+                    Code::CabSet,
                     &last_name,
                     format!("cabinet set has more than {MAX_PARTS} parts; stopped"),
                 ));
@@ -673,7 +702,7 @@ impl Walker<'_, '_> {
                     d.display().to_string()
                 });
                 self.finding(Finding::error(
-                    "cab-missing-part",
+                    Code::CabMissingPart,
                     &last_name,
                     format!("cabinet set continues in \"{next}\", which is not in {where_}"),
                 ));
@@ -682,7 +711,7 @@ impl Walker<'_, '_> {
             let canon = path.canonicalize().unwrap_or_else(|_| path.clone());
             if seen.contains(&canon) {
                 self.finding(Finding::error(
-                    "cab-set",
+                    Code::CabSet,
                     &last_name,
                     format!("cabinet set loops back to {}", path.display()),
                 ));
@@ -697,7 +726,7 @@ impl Walker<'_, '_> {
             let (f, len) = match opened {
                 Ok(x) => x,
                 Err(e) => {
-                    self.finding(Finding::error("cab-missing-part", &name, e.to_string()));
+                    self.finding(Finding::error(Code::CabMissingPart, &name, e.to_string()));
                     return Some(next);
                 }
             };
@@ -708,13 +737,13 @@ impl Walker<'_, '_> {
             let hdr = match cab::parse_header(&mut src, &name, self.limits.max_members) {
                 Ok(h) => h,
                 Err(e) => {
-                    self.finding(Finding::error("cab-missing-part", &name, e.to_string()));
+                    self.finding(Finding::error(Code::CabMissingPart, &name, e.to_string()));
                     return Some(next);
                 }
             };
             if hdr.set_id != set_id || hdr.set_index != set_index.wrapping_add(1) {
                 self.finding(Finding::warning(
-                    "cab-set",
+                    Code::CabSet,
                     &name,
                     format!(
                         "set id {} index {} does not follow {} index {} of {last_name}",
@@ -767,7 +796,7 @@ impl Walker<'_, '_> {
                     Some(g) if fi == 0 && continues_from_prev => {
                         if folders[g].comp_type != f.comp_type {
                             self.report.findings.push(Finding::error(
-                                "cab-set",
+                                Code::CabSet,
                                 &p.name,
                                 format!(
                                     "folder continued from the previous cabinet changes compression from 0x{:04x} to 0x{:04x}",
@@ -797,7 +826,7 @@ impl Walker<'_, '_> {
                             continue; // listed by the previous part already
                         }
                         self.report.findings.push(Finding::warning(
-                            "cab-set",
+                            Code::CabSet,
                             &p.name,
                             format!(
                                 "{} starts in the previous cabinet \"{}\", which was not opened (open the first part of the set)",
@@ -812,7 +841,7 @@ impl Walker<'_, '_> {
                 };
                 if e.name.is_empty() {
                     self.report.findings.push(Finding::error(
-                        "cab-name",
+                        Code::CabName,
                         &p.name,
                         format!("CFFILE at offset {} has an empty name", e.entry_offset),
                     ));
@@ -835,7 +864,7 @@ impl Walker<'_, '_> {
         let h = &p.hdr;
         if h.version != (1, 3) {
             self.finding(Finding::warning(
-                "cab-version",
+                Code::CabVersion,
                 &p.name,
                 format!(
                     "format version {}.{} (expected 1.3)",
@@ -853,7 +882,7 @@ impl Walker<'_, '_> {
                 covered_end = off + size;
             } else {
                 self.finding(Finding::warning(
-                    "cab-signature",
+                    Code::CabSignature,
                     &p.name,
                     format!(
                         "signature reserve points at {size} bytes at offset {off}, but the cabinet ends at {end} and the file at {}",
@@ -864,13 +893,13 @@ impl Walker<'_, '_> {
         }
         if p.len < end {
             self.finding(Finding::error(
-                "cab-truncated",
+                Code::CabTruncated,
                 &p.name,
                 format!("header declares {end} bytes, the file has {}", p.len),
             ));
         } else if p.len > covered_end {
             self.finding(Finding::warning(
-                "cab-extra-bytes",
+                Code::CabExtraBytes,
                 &p.name,
                 format!(
                     "{} bytes after the end of the cabinet at offset {covered_end}",
@@ -880,7 +909,7 @@ impl Walker<'_, '_> {
         }
         if u64::from(h.files_offset) != h.folders_end {
             self.finding(Finding::warning(
-                "cab-layout",
+                Code::CabLayout,
                 &p.name,
                 format!(
                     "first CFFILE at offset {} is not directly after the CFFOLDERs (which end at {}); extractors disagree on such cabinets (libmspack issue 55)",
@@ -890,7 +919,7 @@ impl Walker<'_, '_> {
         }
         if h.files.is_empty() {
             self.finding(Finding::warning(
-                "cab-empty",
+                Code::CabEmpty,
                 &p.name,
                 "cabinet lists no files",
             ));
@@ -913,14 +942,14 @@ impl Walker<'_, '_> {
             for (a, b) in s {
                 if a < at && b > a {
                     self.finding(Finding::warning(
-                        "cab-layout",
+                        Code::CabLayout,
                         &p.name,
                         format!("structures overlap at offset {a}"),
                     ));
                 }
                 if a > at && at < limit {
                     self.finding(Finding::warning(
-                        "cab-unreferenced",
+                        Code::CabUnreferenced,
                         &p.name,
                         format!("bytes {at}..{} belong to no structure", a.min(limit)),
                     ));
@@ -929,7 +958,7 @@ impl Walker<'_, '_> {
             }
             if at < limit {
                 self.finding(Finding::warning(
-                    "cab-unreferenced",
+                    Code::CabUnreferenced,
                     &p.name,
                     format!("bytes {at}..{limit} belong to no structure"),
                 ));
@@ -965,7 +994,7 @@ impl Walker<'_, '_> {
                     && off + size > t
                 {
                     self.finding(Finding::error(
-                        "cab-range",
+                        Code::CabRange,
                         &path,
                         format!(
                             "bytes {off}..{} lie beyond the {t} bytes of folder {}",
@@ -976,7 +1005,7 @@ impl Walker<'_, '_> {
                 }
                 if off < end && size > 0 {
                     self.finding(Finding::warning(
-                        "cab-overlap",
+                        Code::CabOverlap,
                         &path,
                         format!(
                             "bytes {off}..{} overlap the previous member in folder {} (which ends at {end})",
@@ -991,7 +1020,7 @@ impl Walker<'_, '_> {
                 && t > end
             {
                 self.finding(Finding::warning(
-                    "cab-unreferenced",
+                    Code::CabUnreferenced,
                     display,
                     format!(
                         "bytes {end}..{t} of folder {} output belong to no member",

@@ -6,29 +6,74 @@
 //! iteratively with a depth limit and cycle detection, then applied from the
 //! bottom up, each step checked against its expected SHA-256.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::Hash;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use super::{DeltaError, DeltaLimits, ErrorKind, apply_detailed, post};
 
-/// How one file is obtained.
+/// How one file is obtained. Bytes are borrowed where the caller holds
+/// them (a package's kept members): a base used by every link of a long
+/// chain is never copied into each link.
 #[derive(Debug, Clone)]
-pub enum Recipe<Id> {
+pub enum Recipe<'a, Id> {
     /// Stored as is (CIX `Source type="RAW"`): these are its bytes.
-    Stored(Vec<u8>),
+    Stored(Cow<'a, [u8]>),
     /// A delta (its bytes), applied to the rebuilt `basis` or to nothing.
-    Delta { delta: Vec<u8>, basis: Option<Id> },
+    Delta {
+        delta: Cow<'a, [u8]>,
+        basis: Option<Id>,
+    },
     /// A byte copy of another file (a CIX `Delta` holding only a `Basis`).
     Copy { basis: Id },
 }
 
 /// One file's recipe plus the SHA-256 its rebuilt bytes must have.
 #[derive(Debug, Clone)]
-pub struct Step<Id> {
-    pub recipe: Recipe<Id>,
+pub struct Step<'a, Id> {
+    pub recipe: Recipe<'a, Id>,
     pub expected_sha256: Option<[u8; 32]>,
+}
+
+/// A rebuilt file's bytes: borrowed from the caller (a stored file, or a
+/// copy of one) or shared with the rebuilder's cache. Dereferences to the
+/// bytes.
+#[derive(Debug, Clone)]
+pub enum Rebuilt<'a> {
+    Borrowed(&'a [u8]),
+    Shared(Arc<Vec<u8>>),
+}
+
+impl Deref for Rebuilt<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Rebuilt::Borrowed(b) => b,
+            Rebuilt::Shared(v) => v,
+        }
+    }
+}
+
+impl Rebuilt<'_> {
+    /// The bytes as an owned vector (copied unless this was their only
+    /// holder).
+    pub fn into_vec(self) -> Vec<u8> {
+        match self {
+            Rebuilt::Borrowed(b) => b.to_vec(),
+            Rebuilt::Shared(v) => Arc::try_unwrap(v).unwrap_or_else(|a| (*a).clone()),
+        }
+    }
+
+    /// Bytes held by this value alone (not borrowed from the caller).
+    fn owned_len(&self) -> usize {
+        match self {
+            Rebuilt::Borrowed(_) => 0,
+            Rebuilt::Shared(v) => v.len(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,19 +131,30 @@ impl fmt::Display for ChainError {
 impl std::error::Error for ChainError {}
 
 /// Rebuilds files of one package, caching outputs so shared bases are
-/// rebuilt once (within `cache_budget` bytes).
-pub struct ChainRebuilder<Id, F> {
+/// rebuilt once (within `cache_budget` bytes of rebuilt output; borrowed
+/// stored files cost nothing to keep).
+///
+/// By default every output is kept while the budget lasts. Told how many
+/// requests will pass through each file ([`ChainRebuilder::with_uses`]),
+/// it keeps an output only while a later request needs it, and drops it
+/// after the last ([`ChainRebuilder::done_with`]): memory then holds the
+/// bases still to be used, not everything rebuilt so far.
+pub struct ChainRebuilder<'a, Id, F> {
     fetch: F,
     limits: DeltaLimits,
-    cache: HashMap<Id, Arc<Vec<u8>>>,
+    cache: HashMap<Id, Rebuilt<'a>>,
     cache_budget: usize,
     cached_bytes: usize,
+    /// Requests still to come through each file, when known.
+    uses: Option<HashMap<Id, usize>>,
+    /// Outputs rebuilt elsewhere (another thread), read-only here.
+    shared: Option<Arc<HashMap<Id, Rebuilt<'a>>>>,
 }
 
-impl<Id, F> ChainRebuilder<Id, F>
+impl<'a, Id, F> ChainRebuilder<'a, Id, F>
 where
     Id: Clone + Eq + Hash + fmt::Display,
-    F: FnMut(&Id) -> Result<Step<Id>, String>,
+    F: FnMut(&Id) -> Result<Step<'a, Id>, String>,
 {
     /// `fetch` describes one file by id. The default cache budget is 256 MiB.
     pub fn new(limits: DeltaLimits, fetch: F) -> Self {
@@ -108,7 +164,23 @@ where
             cache: HashMap::new(),
             cache_budget: 256 << 20,
             cached_bytes: 0,
+            uses: None,
+            shared: None,
         }
+    }
+
+    /// Outputs already rebuilt (by other rebuilders, for bases several
+    /// files share), used as if cached here: rebuilders working in
+    /// parallel share them without a lock.
+    pub fn with_shared(mut self, shared: Arc<HashMap<Id, Rebuilt<'a>>>) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    fn cached(&self, id: &Id) -> Option<&Rebuilt<'a>> {
+        self.cache
+            .get(id)
+            .or_else(|| self.shared.as_deref().and_then(|s| s.get(id)))
     }
 
     /// The limits applied to the next rebuilds (a caller sharing one
@@ -122,26 +194,66 @@ where
         self
     }
 
-    fn remember(&mut self, id: &Id, bytes: &Arc<Vec<u8>>) {
-        if self.cached_bytes.saturating_add(bytes.len()) <= self.cache_budget
+    /// How many of the coming requests pass through each file (the file
+    /// requested counts, and every link of its basis chain): outputs are
+    /// kept only while a count is above the current request's.
+    pub fn with_uses(mut self, uses: HashMap<Id, usize>) -> Self {
+        self.uses = Some(uses);
+        self
+    }
+
+    /// A request is over: `chain` (the file requested and its basis
+    /// links, as counted in [`ChainRebuilder::with_uses`]) needs one use
+    /// less, and outputs no later request needs are dropped.
+    pub fn done_with(&mut self, chain: &[Id]) {
+        let Some(uses) = self.uses.as_mut() else {
+            return;
+        };
+        for id in chain {
+            if let Some(n) = uses.get_mut(id) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    uses.remove(id);
+                    if let Some(b) = self.cache.remove(id) {
+                        self.cached_bytes -= b.owned_len();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes of rebuilt output the cache holds.
+    pub fn cached_bytes(&self) -> usize {
+        self.cached_bytes
+    }
+
+    fn remember(&mut self, id: &Id, bytes: &Rebuilt<'a>) {
+        let wanted = match &self.uses {
+            None => true,
+            // Another request still passes through it.
+            Some(u) => u.get(id).is_some_and(|&n| n > 1),
+        };
+        let cost = bytes.owned_len();
+        if wanted
+            && self.cached_bytes.saturating_add(cost) <= self.cache_budget
             && !self.cache.contains_key(id)
         {
-            self.cached_bytes += bytes.len();
-            self.cache.insert(id.clone(), Arc::clone(bytes));
+            self.cached_bytes += cost;
+            self.cache.insert(id.clone(), bytes.clone());
         }
     }
 
     /// Rebuild one file, following its basis links.
-    pub fn rebuild(&mut self, target: &Id) -> Result<Arc<Vec<u8>>, ChainError> {
-        if let Some(b) = self.cache.get(target) {
-            return Ok(Arc::clone(b));
+    pub fn rebuild(&mut self, target: &Id) -> Result<Rebuilt<'a>, ChainError> {
+        if let Some(b) = self.cached(target) {
+            return Ok(b.clone());
         }
         // Walk down to a file that needs no basis (or is cached).
-        let mut links: Vec<(Id, Step<Id>)> = Vec::new();
+        let mut links: Vec<(Id, Step<'a, Id>)> = Vec::new();
         let mut names: Vec<String> = Vec::new();
         let mut seen: HashSet<Id> = HashSet::new();
         let mut cur = target.clone();
-        let mut bottom: Option<Arc<Vec<u8>>> = None;
+        let mut bottom: Option<Rebuilt<'a>> = None;
         loop {
             names.push(cur.to_string());
             let err = |kind| ChainError {
@@ -164,15 +276,16 @@ where
             match next {
                 None => break,
                 Some(b) => {
-                    if let Some(hit) = self.cache.get(&b) {
-                        bottom = Some(Arc::clone(hit));
+                    if let Some(hit) = self.cached(&b) {
+                        bottom = Some(hit.clone());
                         break;
                     }
                     cur = b;
                 }
             }
         }
-        // Apply from the bottom up.
+        // Apply from the bottom up. Each link's basis is dropped as soon as
+        // the link is built (unless the cache keeps it).
         let mut below = bottom;
         while let Some((id, step)) = links.pop() {
             let err = |kind| ChainError {
@@ -180,16 +293,16 @@ where
                 chain: names.get(..=links.len()).unwrap_or(&names).to_vec(),
                 kind,
             };
-            let basis = below.as_deref().map(|v| v.as_slice());
             let (bytes, checked) = match step.recipe {
-                Recipe::Stored(b) => (b, false),
-                Recipe::Copy { .. } => (basis.unwrap_or(&[]).to_vec(), false),
+                Recipe::Stored(Cow::Borrowed(b)) => (Rebuilt::Borrowed(b), false),
+                Recipe::Stored(Cow::Owned(b)) => (Rebuilt::Shared(Arc::new(b)), false),
+                Recipe::Copy { .. } => (below.take().unwrap_or(Rebuilt::Borrowed(&[])), false),
                 Recipe::Delta { delta, basis: b } => {
-                    let src = if b.is_some() { basis } else { None };
+                    let src = if b.is_some() { below.as_deref() } else { None };
                     let applied =
                         apply_detailed(&delta, src, step.expected_sha256.as_ref(), &self.limits)
                             .map_err(|e| err(ChainErrorKind::Delta(e)))?;
-                    (applied.target, true)
+                    (Rebuilt::Shared(Arc::new(applied.target)), true)
                 }
             };
             if let (false, Some(want)) = (checked, step.expected_sha256) {
@@ -201,7 +314,6 @@ where
                     }));
                 }
             }
-            let bytes = Arc::new(bytes);
             self.remember(&id, &bytes);
             below = Some(bytes);
         }
@@ -216,27 +328,26 @@ where
 /// Rebuild one file of a container index through its basis chain, without a
 /// cache. `fetch(id)` describes file `id`; a missing file, a cycle or a chain
 /// deeper than `limits.max_chain_depth` is an error.
-pub fn rebuild_chain<Id, F>(
+pub fn rebuild_chain<'a, Id, F>(
     target: &Id,
     limits: &DeltaLimits,
     fetch: F,
 ) -> Result<Vec<u8>, ChainError>
 where
     Id: Clone + Eq + Hash + fmt::Display,
-    F: FnMut(&Id) -> Result<Step<Id>, String>,
+    F: FnMut(&Id) -> Result<Step<'a, Id>, String>,
 {
     let mut r = ChainRebuilder::new(limits.clone(), fetch).with_cache_budget(0);
-    let out = r.rebuild(target)?;
-    Ok(Arc::try_unwrap(out).unwrap_or_else(|a| (*a).clone()))
+    Ok(r.rebuild(target)?.into_vec())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn stored(b: &[u8]) -> Step<u32> {
+    fn stored(b: &[u8]) -> Step<'_, u32> {
         Step {
-            recipe: Recipe::Stored(b.to_vec()),
+            recipe: Recipe::Stored(b.into()),
             expected_sha256: None,
         }
     }
@@ -278,6 +389,44 @@ mod tests {
         let e = rebuild_chain(&6, &limits, fetch).unwrap_err();
         assert!(matches!(e.kind, ChainErrorKind::HashMismatch { .. }));
         assert_eq!(e.file, "6");
+    }
+
+    /// Told how many requests pass through each file, the rebuilder keeps
+    /// an output only while a later request needs it; stored bases are
+    /// borrowed, never copied.
+    #[test]
+    fn outputs_are_kept_while_needed_and_bases_borrowed() {
+        let base = vec![7u8; 1000];
+        let fetch = |id: &u32| -> Result<Step<'_, u32>, String> {
+            Ok(match id {
+                0 => Step {
+                    recipe: Recipe::Stored(base.as_slice().into()),
+                    expected_sha256: None,
+                },
+                n => Step {
+                    recipe: Recipe::Copy { basis: n - 1 },
+                    expected_sha256: None,
+                },
+            })
+        };
+        // Requests 3 (chain 3,2,1,0) and 2 (chain 2,1,0).
+        let chains = [vec![3, 2, 1, 0], vec![2, 1, 0]];
+        let mut uses = HashMap::new();
+        for c in &chains {
+            for id in c {
+                *uses.entry(*id).or_insert(0) += 1;
+            }
+        }
+        let mut r = ChainRebuilder::new(DeltaLimits::default(), fetch).with_uses(uses);
+        let out = r.rebuild(&3).unwrap();
+        assert!(matches!(out, Rebuilt::Borrowed(b) if b.as_ptr() == base.as_ptr()));
+        r.done_with(&chains[0]);
+        // 2, 1, 0 are still needed; 3 is not.
+        assert!(r.cache.contains_key(&2) && !r.cache.contains_key(&3));
+        assert_eq!(&*r.rebuild(&2).unwrap(), base.as_slice());
+        r.done_with(&chains[1]);
+        assert!(r.cache.is_empty());
+        assert_eq!(r.cached_bytes(), 0);
     }
 
     #[test]

@@ -40,7 +40,7 @@ use serde::Serialize;
 
 use bits::BitReader;
 
-pub use chain::{ChainError, ChainErrorKind, ChainRebuilder, Recipe, Step, rebuild_chain};
+pub use chain::{ChainError, ChainErrorKind, ChainRebuilder, Rebuilt, Recipe, Step, rebuild_chain};
 pub use dcm::{DCM_BASE_SHA256, DcmExpansion, base_from_wcp, expand_dcm};
 pub use post::{e8_untranslate, hash_name};
 

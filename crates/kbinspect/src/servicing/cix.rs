@@ -103,12 +103,7 @@ pub fn filetime_to_string(ft: u64) -> Option<String> {
 }
 
 fn err(member: &str, e: &Element, message: impl Into<String>) -> XmlError {
-    XmlError {
-        member: member.to_string(),
-        line: e.line,
-        column: e.column,
-        message: message.into(),
-    }
+    XmlError::element(member, e, message)
 }
 
 fn num<T: std::str::FromStr>(member: &str, e: &Element, attr: &str) -> Result<Option<T>, XmlError> {

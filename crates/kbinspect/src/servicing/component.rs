@@ -251,15 +251,6 @@ fn join_windows(dir: &str, name: &str) -> String {
     path
 }
 
-fn err(member: &str, e: &Element, message: impl Into<String>) -> XmlError {
-    XmlError {
-        member: member.to_string(),
-        line: e.line,
-        column: e.column,
-        message: message.into(),
-    }
-}
-
 /// Parse a manifest from its bytes; `member` names it in errors.
 pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<Manifest, XmlError> {
     xml::parse_with(member, bytes, limits, |root| from_root(member, root))
@@ -267,16 +258,7 @@ pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<Manifest,
 
 /// Build a [`Manifest`] from a parsed document.
 pub fn from_root(member: &str, root: &Element) -> Result<Manifest, XmlError> {
-    if root.name != "assembly" || !is_asm(&root.ns) {
-        return Err(err(
-            member,
-            root,
-            format!("root element is <{}>, expected <assembly>", root.name),
-        ));
-    }
-    let id_el = root
-        .child("assemblyIdentity", is_asm)
-        .ok_or_else(|| err(member, root, "<assembly> has no <assemblyIdentity>"))?;
+    let id_el = xml::assembly_identity(member, root)?;
     let identity = Identity::from_element(id_el);
     let deployment =
         root.child("deployment", is_asm).is_some() || is_deployment_name(&identity.name);

@@ -48,12 +48,7 @@ pub struct Mum {
 }
 
 fn err(member: &str, e: &Element, message: impl Into<String>) -> XmlError {
-    XmlError {
-        member: member.to_string(),
-        line: e.line,
-        column: e.column,
-        message: message.into(),
-    }
+    XmlError::element(member, e, message)
 }
 
 /// Parse a mum from its bytes; `member` names it in errors.
@@ -63,16 +58,7 @@ pub fn parse(member: &str, bytes: &[u8], limits: &XmlLimits) -> Result<Mum, XmlE
 
 /// Build a [`Mum`] from a parsed document.
 pub fn from_root(member: &str, root: &Element) -> Result<Mum, XmlError> {
-    if root.name != "assembly" || !is_asm(&root.ns) {
-        return Err(err(
-            member,
-            root,
-            format!("root element is <{}>, expected <assembly>", root.name),
-        ));
-    }
-    let id_el = root
-        .child("assemblyIdentity", is_asm)
-        .ok_or_else(|| err(member, root, "<assembly> has no <assemblyIdentity>"))?;
+    let id_el = xml::assembly_identity(member, root)?;
     let mut mum = Mum {
         identity: Identity::from_element(id_el),
         identifier: None,

@@ -74,6 +74,16 @@ pub struct XmlError {
 }
 
 impl XmlError {
+    /// An error about element `e` of document `member`, at its position.
+    pub fn element(member: &str, e: &Element, message: impl Into<String>) -> Self {
+        XmlError {
+            member: member.to_string(),
+            line: e.line,
+            column: e.column,
+            message: message.into(),
+        }
+    }
+
     fn at(member: &str, text: &str, byte_pos: usize, message: impl Into<String>) -> Self {
         let (line, column) = line_column(text, byte_pos);
         XmlError {
@@ -1062,6 +1072,23 @@ fn fill_attributes<'a>(
     }
     el.attrs = out;
     Ok(())
+}
+
+/// The `<assemblyIdentity>` of a document whose root must be `<assembly>`
+/// (mums and component manifests share this frame).
+pub fn assembly_identity<'r, 'd>(
+    member: &str,
+    root: &'r Element<'d>,
+) -> Result<&'r Element<'d>, XmlError> {
+    if root.name != "assembly" || !is_asm(&root.ns) {
+        return Err(XmlError::element(
+            member,
+            root,
+            format!("root element is <{}>, expected <assembly>", root.name),
+        ));
+    }
+    root.child("assemblyIdentity", is_asm)
+        .ok_or_else(|| XmlError::element(member, root, "<assembly> has no <assemblyIdentity>"))
 }
 
 /// True when the bytes start like an XML document: optional BOM (UTF-8 or

@@ -10,6 +10,7 @@ use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsag
 
 use super::digest::Alg;
 use super::tlv;
+use crate::finding::Code;
 
 /// The Microsoft roots, with the metadata of Microsoft's trusted-root list
 /// as comments (see the file's own header).
@@ -55,8 +56,28 @@ pub struct Cert {
 }
 
 impl Cert {
-    /// Read one DER certificate.
+    /// Read one DER certificate. The same few certificates are embedded in
+    /// every signature of a package (hundreds of catalogs), and reading one
+    /// (its names, its RSA key's Montgomery parameters) costs more than
+    /// hashing it: certificates read once are remembered by their SHA-256.
     pub fn from_der(der: &[u8]) -> Result<Cert, String> {
+        type Cache = std::sync::Mutex<std::collections::HashMap<Vec<u8>, Cert>>;
+        static READ: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+        let cache = READ.get_or_init(Default::default);
+        let key = Alg::Sha256.hash(der);
+        if let Some(c) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+            return Ok(c);
+        }
+        let cert = Cert::read(der)?;
+        if let Ok(mut c) = cache.lock()
+            && c.len() < 1024
+        {
+            c.insert(key, cert.clone());
+        }
+        Ok(cert)
+    }
+
+    fn read(der: &[u8]) -> Result<Cert, String> {
         let (t, rest) = tlv::read(der).map_err(|e| format!("certificate: {e}"))?;
         if !rest.is_empty() || t.tag != 0x30 {
             return Err("certificate: not one DER SEQUENCE".into());
@@ -205,6 +226,72 @@ pub struct Root {
     pub origin: String,
     /// Metadata comment lines that preceded it in the PEM.
     pub metadata: Vec<String>,
+    /// What Microsoft's trusted-root list says of it (from `metadata`).
+    pub policy: RootPolicy,
+}
+
+/// The restrictions Microsoft's trusted-root list (`authroot.stl`) puts on a
+/// root, as Windows applies them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RootPolicy {
+    /// "Disallowed": signatures made (timestamped) at or after this time
+    /// (seconds since 1970) do not chain to it any more.
+    pub disallowed_from: Option<i64>,
+    /// "Not before": certificates under it issued (notBefore) at or after
+    /// this time are not trusted.
+    pub issued_before: Option<i64>,
+    /// "Extended key usages": the only purposes it is trusted for (OIDs).
+    pub purposes: Option<Vec<String>>,
+}
+
+impl RootPolicy {
+    /// Read the list's lines (`Disallowed Filetime: 2021-08-01 00:00:00+00:00`,
+    /// `Not before Filetime: …`, `Extended key usages: ['code_signing', …]`).
+    pub fn from_metadata(lines: &[String]) -> RootPolicy {
+        let mut p = RootPolicy::default();
+        for l in lines {
+            if let Some(v) = l.strip_prefix("Disallowed Filetime:") {
+                p.disallowed_from = list_time(v);
+            } else if let Some(v) = l.strip_prefix("Not before Filetime:") {
+                p.issued_before = list_time(v);
+            } else if let Some(v) = l.strip_prefix("Extended key usages:") {
+                p.purposes = Some(
+                    v.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                        .filter(|w| !w.is_empty())
+                        .map(|w| eku_oid(w).unwrap_or(w).to_string())
+                        .collect(),
+                );
+            }
+        }
+        p
+    }
+}
+
+/// `2021-08-01 00:00:00+00:00` (the list's UTC times) in seconds since 1970.
+fn list_time(v: &str) -> Option<i64> {
+    let v = v.trim();
+    let num = |a: usize, b: usize| v.get(a..b)?.parse::<i64>().ok();
+    crate::time::Timestamp::new(
+        num(0, 4)?,
+        num(5, 7)?,
+        num(8, 10)?,
+        num(11, 13)?,
+        num(14, 16)?,
+        num(17, 19)?,
+    )?
+    .to_unix()
+}
+
+/// The OID of a purpose as the root list names it.
+fn eku_oid(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "server_auth" => "1.3.6.1.5.5.7.3.1",
+        "client_auth" => "1.3.6.1.5.5.7.3.2",
+        "code_signing" => EKU_CODE_SIGNING,
+        "email_protection" => "1.3.6.1.5.5.7.3.4",
+        "time_stamping" => EKU_TIME_STAMPING,
+        _ => return None,
+    })
 }
 
 /// The trust anchors.
@@ -241,10 +328,12 @@ impl RootStore {
                     .decode(b64.as_bytes())
                     .map_err(|e| format!("{origin}: bad base64: {e}"))?;
                 let cert = Cert::from_der(&der).map_err(|e| format!("{origin}: {e}"))?;
+                let metadata = std::mem::take(&mut meta);
                 self.roots.push(Root {
                     cert,
                     origin: origin.to_string(),
-                    metadata: std::mem::take(&mut meta),
+                    policy: RootPolicy::from_metadata(&metadata),
+                    metadata,
                 });
                 n += 1;
             } else if inside {
@@ -269,6 +358,7 @@ impl RootStore {
                 cert,
                 origin,
                 metadata: vec![],
+                policy: RootPolicy::default(),
             });
             Ok(1)
         } else {
@@ -299,7 +389,7 @@ pub struct Chain {
     pub weak: Vec<String>,
     /// What is wrong: (finding code, text). Empty when the chain holds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub problems: Vec<(String, String)>,
+    pub problems: Vec<(Code, String)>,
     /// Notes (root-list metadata, missing extensions tolerated).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -323,7 +413,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         let cur = *path.last().unwrap_or(&leaf);
         if path.len() > MAX_CHAIN {
             chain.problems.push((
-                "trust-chain-broken".into(),
+                Code::TrustChainBroken,
                 format!("chain longer than {MAX_CHAIN} certificates (a loop?)"),
             ));
             return chain;
@@ -360,12 +450,12 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         let Some(n) = next else {
             if let Some(e) = tried.first() {
                 chain.problems.push((
-                    "trust-bad-signature".into(),
+                    Code::TrustBadSignature,
                     format!("certificate {:?}: {e}", cur.subject),
                 ));
             } else if cur.self_issued() {
                 chain.problems.push((
-                    "trust-untrusted-root".into(),
+                    Code::TrustUntrustedRoot,
                     format!(
                         "the chain ends at {:?} (SHA-1 {}), which is not a trusted root",
                         cur.subject,
@@ -374,7 +464,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
                 ));
             } else {
                 chain.problems.push((
-                    "trust-untrusted-root".into(),
+                    Code::TrustUntrustedRoot,
                     format!(
                         "no certificate of issuer {:?} (of {:?}) is embedded or trusted: the root is untrusted or missing",
                         cur.issuer, cur.subject
@@ -398,13 +488,49 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
     chain.certs.dedup();
     chain.root = Some(root.cert.subject.clone());
     chain.root_origin = Some(root.origin.clone());
-    for m in &root.metadata {
-        if m.starts_with("Disallowed") || m.starts_with("Not before") {
-            chain.notes.push(format!(
-                "root list for {:?}: {m} (not enforced)",
-                root.cert.subject
-            ));
+    // Microsoft's root list, as Windows applies it.
+    let policy = &root.policy;
+    if let Some(d) = policy.disallowed_from
+        && at >= d
+    {
+        chain.problems.push((
+            Code::TrustUntrustedRoot,
+            format!(
+                "Microsoft's root list disallows {:?} from {}; this signature's time is {}",
+                root.cert.subject,
+                tlv::format_time(d),
+                tlv::format_time(at)
+            ),
+        ));
+    }
+    if let Some(n) = policy.issued_before {
+        for c in path.iter().filter(|c| c.der != root.cert.der) {
+            if c.not_before >= n {
+                chain.problems.push((
+                    Code::TrustUntrustedRoot,
+                    format!(
+                        "Microsoft's root list trusts certificates under {:?} only if issued before {}; {:?} was issued {}",
+                        root.cert.subject,
+                        tlv::format_time(n),
+                        c.subject,
+                        tlv::format_time(c.not_before)
+                    ),
+                ));
+            }
         }
+    }
+    if let Some(allowed) = &policy.purposes
+        && !purposes.iter().any(|p| allowed.iter().any(|a| a == p))
+    {
+        chain.problems.push((
+            Code::TrustUntrustedRoot,
+            format!(
+                "Microsoft's root list trusts {:?} only for {}, not for {}",
+                root.cert.subject,
+                allowed.join(", "),
+                purposes.join(", ")
+            ),
+        ));
     }
     // Validity at `at`, CA flags, usages.
     let mut certs: Vec<&Cert> = path.clone();
@@ -414,7 +540,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
     for (i, c) in certs.iter().enumerate() {
         if at < c.not_before || at > c.not_after {
             chain.problems.push((
-                "trust-expired".into(),
+                Code::TrustExpired,
                 format!(
                     "{:?} is valid {} to {}, not at {}",
                     c.subject,
@@ -427,7 +553,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         if i > 0 {
             if c.ca == Some(false) {
                 chain.problems.push((
-                    "trust-not-a-ca".into(),
+                    Code::TrustNotACa,
                     format!(
                         "{:?} issues certificates but its basic constraints say it is not a CA",
                         c.subject
@@ -436,7 +562,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
             }
             if c.key_cert_sign == Some(false) {
                 chain.problems.push((
-                    "trust-key-usage".into(),
+                    Code::TrustKeyUsage,
                     format!(
                         "{:?} issues certificates but its key usage lacks keyCertSign",
                         c.subject
@@ -453,7 +579,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
     }
     if leaf.digital_signature == Some(false) {
         chain.problems.push((
-            "trust-key-usage".into(),
+            Code::TrustKeyUsage,
             format!("{:?}: key usage lacks digitalSignature", leaf.subject),
         ));
     }
@@ -462,7 +588,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
         && !eku.iter().any(|e| e == EKU_ANY)
     {
         chain.problems.push((
-            "trust-key-usage".into(),
+            Code::TrustKeyUsage,
             format!(
                 "{:?}: extended key usage {} has none of {}",
                 leaf.subject,
@@ -478,7 +604,7 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
             && !eku.iter().any(|e| e == EKU_ANY)
         {
             chain.problems.push((
-                "trust-key-usage".into(),
+                Code::TrustKeyUsage,
                 format!(
                     "{:?} restricts extended key usage to {}, none of {}",
                     c.subject,
@@ -505,5 +631,72 @@ mod tests {
                 .any(|r| r.cert.subject == "Microsoft Root Certificate Authority 2010")
         );
         assert!(s.roots.iter().all(|r| !r.metadata.is_empty()));
+    }
+
+    #[test]
+    fn root_list_policies_are_read() {
+        let s = RootStore::microsoft();
+        let policy = |name: &str| {
+            s.roots
+                .iter()
+                .find(|r| r.cert.subject == name)
+                .map(|r| r.policy.clone())
+                .unwrap()
+        };
+        let old = policy("Microsoft Root Certificate Authority");
+        assert_eq!(old.disallowed_from, Some(1_627_776_000)); // 2021-08-01
+        assert_eq!(old.issued_before, Some(1_493_510_400)); // 2017-04-30
+        assert_eq!(old.purposes, None);
+        let tls = policy("Microsoft RSA Root Certificate Authority 2017");
+        assert_eq!(
+            tls.purposes.as_deref(),
+            Some(
+                &[
+                    "1.3.6.1.5.5.7.3.2".to_string(),
+                    "1.3.6.1.5.5.7.3.1".to_string()
+                ][..]
+            )
+        );
+        assert_eq!(
+            policy("Microsoft Root Certificate Authority 2010"),
+            RootPolicy::default()
+        );
+    }
+
+    /// A root's own certificate as the leaf: the chain is the root alone, so
+    /// only the list's rules can fail it.
+    #[test]
+    fn root_list_rules_are_enforced() {
+        let s = RootStore::microsoft();
+        let root = |name: &str| s.roots.iter().find(|r| r.cert.subject == name).unwrap();
+        let problems = |name: &str, at: i64, purposes: &[&str]| {
+            build(&root(name).cert, &[], &s, at, purposes)
+                .problems
+                .into_iter()
+                .filter(|(_, t)| t.contains("root list"))
+                .map(|(_, t)| t)
+                .collect::<Vec<_>>()
+        };
+        let old = "Microsoft Root Certificate Authority";
+        // 2015: before the 2021-08-01 cut-off.
+        assert!(problems(old, 1_420_070_400, &[EKU_CODE_SIGNING]).is_empty());
+        // 2022: disallowed.
+        let p = problems(old, 1_640_995_200, &[EKU_CODE_SIGNING]);
+        assert!(p.len() == 1 && p[0].contains("disallows"), "{p:?}");
+        // A TLS-only root is not trusted for code signing.
+        let p = problems(
+            "Microsoft RSA Root Certificate Authority 2017",
+            1_640_995_200,
+            &[EKU_CODE_SIGNING],
+        );
+        assert!(p.len() == 1 && p[0].contains("only for"), "{p:?}");
+        assert!(
+            problems(
+                "Microsoft Time Stamp Root Certificate Authority 2014",
+                1_640_995_200,
+                &[EKU_TIME_STAMPING]
+            )
+            .is_empty()
+        );
     }
 }

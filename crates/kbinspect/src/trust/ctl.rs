@@ -92,6 +92,30 @@ fn tag_bytes(tag: &[u8]) -> Vec<u8> {
     tag.to_vec()
 }
 
+/// The hashes a catalog lists, read without checking its signature: a
+/// hint for the model, which computes the PE Authenticode hashes of a
+/// rebuilt file only when its flat hashes are not listed (the trust check
+/// itself reads only catalogs whose signature verifies). Empty when the
+/// bytes are not a readable catalog.
+pub fn listed_hashes(cat: &[u8]) -> Vec<Vec<u8>> {
+    use super::tlv;
+    // ContentInfo { contentType, [0] SignedData { version, digestAlgorithms,
+    // EncapsulatedContentInfo { eContentType, [0] eContent } ... } }.
+    let ctl_der = || -> Option<&[u8]> {
+        let ci = tlv::children(tlv::read(cat).ok()?.0.value).ok()?;
+        let sd = tlv::read(ci.get(1).filter(|t| t.tag == 0xa0)?.value)
+            .ok()?
+            .0;
+        let eci = tlv::children(tlv::children(sd.value).ok()?.get(2)?.value).ok()?;
+        let content = eci.get(1).filter(|t| t.tag == 0xa0)?;
+        Some(tlv::read(content.value).ok()?.0.raw)
+    };
+    match ctl_der().map(parse) {
+        Some(Ok(ctl)) => ctl.entries.into_iter().map(|e| e.hash).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Parse the CTL DER (the SignedData content, a SEQUENCE).
 pub fn parse(ctl_der: &[u8]) -> Result<Ctl, String> {
     let fields: Vec<Any> = Vec::<Any>::from_der(ctl_der).map_err(|e| format!("CTL: {e}"))?;

@@ -11,6 +11,7 @@ pub mod package;
 pub mod pkcs7;
 pub mod tlv;
 
+use crate::finding::Code;
 use chain::RootStore;
 use pkcs7::{Content, SignatureReport};
 
@@ -51,7 +52,7 @@ pub fn verify_bytes(
             None => {
                 let mut r = pkcs7::verify(&[], name, Content::Cab(&d), store, now).report;
                 r.problems = vec![pkcs7::Problem {
-                    code: "unsigned".into(),
+                    code: Code::Unsigned,
                     detail: "no Authenticode signature".into(),
                 }];
                 r.result = "failed".into();
@@ -65,7 +66,7 @@ pub fn verify_bytes(
             Some(Ok(c)) => Some(c),
             Some(Err(e)) => {
                 report.problems.push(pkcs7::Problem {
-                    code: "trust-unreadable".into(),
+                    code: Code::TrustUnreadable,
                     detail: format!("catalog content: {e}"),
                 });
                 report.result = "failed".into();
@@ -234,4 +235,15 @@ mod hostile {
             r.problems
         );
     }
+}
+
+/// `name_<40 hex>.msu|.cab`: the hex, lower-cased.
+pub fn download_name_sha1(path: &str) -> Option<String> {
+    let name = path.rsplit(['/', '\\']).next()?;
+    let lower = name.to_ascii_lowercase();
+    let stem = lower
+        .strip_suffix(".msu")
+        .or_else(|| lower.strip_suffix(".cab"))?;
+    let (_, hex) = stem.rsplit_once('_')?;
+    (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hex.to_string())
 }

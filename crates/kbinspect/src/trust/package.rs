@@ -11,7 +11,7 @@ use super::chain::RootStore;
 use super::ctl::Ctl;
 use super::digest::{self, Alg};
 use super::pkcs7::{self, Content, SignatureReport};
-use crate::finding::{Finding, Severity};
+use crate::finding::{Code, Finding, Severity};
 use crate::model::{Expansion, LoadOptions, Location, MemberKind, Package};
 
 /// What the trust check is judged against.
@@ -86,16 +86,7 @@ pub struct TrustReport {
     pub revocation: String,
 }
 
-/// `name_<40 hex>.msu|.cab`: the hex, lower-cased.
-pub fn download_name_sha1(path: &str) -> Option<String> {
-    let name = path.rsplit(['/', '\\']).next()?;
-    let lower = name.to_ascii_lowercase();
-    let stem = lower
-        .strip_suffix(".msu")
-        .or_else(|| lower.strip_suffix(".cab"))?;
-    let (_, hex) = stem.rsplit_once('_')?;
-    (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hex.to_string())
-}
+pub use super::download_name_sha1;
 
 struct Cat {
     member: String,
@@ -114,12 +105,14 @@ pub fn check(
     let mut signatures = Vec::new();
     // 1. The input itself.
     if let Some(top) = pkg.containers.iter().find(|c| c.path.is_empty())
-        && (top.kind == "cab" || top.kind == "msu")
+        && top.kind.is_cabinet()
     {
-        // Streamed once more, in 1 MiB reads: the whole-file SHA-1 (for a
+        // Streamed once more, in 1 MiB reads, only when the load did not
+        // digest the input as it walked it (or a signature asks for an
+        // algorithm it did not compute): the whole-file SHA-1 (for a
         // catalog-download name) and the Authenticode ranges at once, with
         // nothing but the signature blob kept.
-        let read = || -> std::io::Result<(Option<String>, digest::CabDigests)> {
+        let read = || -> std::io::Result<digest::InputDigests> {
             use std::io::Read as _;
             let mut f = std::fs::File::open(&pkg.input)?;
             let mut buf = vec![0u8; 1 << 20];
@@ -131,34 +124,44 @@ pub fn check(
                 }
                 head_len += n;
             }
-            let mut d = digest::CabDigester::new(&buf[..head_len]);
             let want_sha1 = download_name_sha1(&pkg.input).is_some();
-            let mut whole = want_sha1.then(|| digest::Hasher::new(Alg::Sha1));
+            let mut d =
+                digest::InputDigester::new(&buf[..head_len], digest::CabAlgs::ALL, want_sha1);
             let mut n = head_len;
             loop {
                 d.update(&buf[..n]);
-                if let Some(h) = whole.as_mut() {
-                    h.update(&buf[..n]);
-                }
                 n = f.read(&mut buf)?;
                 if n == 0 {
                     break;
                 }
             }
-            Ok((whole.map(|h| hex::encode(h.finish())), d.finish()))
+            Ok(d.finish())
         };
-        match read() {
-            Ok((sha1, cab)) => {
-                if let (Some(want), Some(got)) = (download_name_sha1(&pkg.input), sha1)
+        let again = std::cell::OnceCell::new();
+        let input = match pkg.input_digests.as_deref() {
+            Some(d) => Ok(d.clone()),
+            None => read(),
+        };
+        match input {
+            Ok(digest::InputDigests { sha1, cab }) => {
+                if let (Some(want), Some(got)) =
+                    (download_name_sha1(&pkg.input), sha1.map(hex::encode))
                     && got != want
                 {
                     findings.push(Finding::error(
-                        "download-name-mismatch",
+                        Code::DownloadNameMismatch,
                         &pkg.input,
                         format!("the name says SHA-1 {want}, the file's SHA-1 is {got}: not the file the update catalog published under this name"),
                     ));
                 }
-                let d = |a| cab.digest(a);
+                let d = |a| {
+                    cab.digest(a).or_else(|| {
+                        again
+                            .get_or_init(|| read().ok())
+                            .as_ref()
+                            .and_then(|d: &digest::InputDigests| d.cab.digest(a))
+                    })
+                };
                 if let Some(sig) = cab.signature.as_deref().filter(|b| !b.is_empty()) {
                     signatures.push(
                         pkcs7::verify(sig, &pkg.input, Content::Cab(&d), &opts.store, opts.now)
@@ -166,30 +169,40 @@ pub fn check(
                     );
                 } else if cab.range.is_some() {
                     findings.push(Finding::error(
-                        "trust-unreadable",
+                        Code::TrustUnreadable,
                         &pkg.input,
                         "the header points at a signature outside the file",
                     ));
                 }
             }
             Err(e) => findings.push(Finding::warning(
-                "trust-unchecked-unreadable-input",
+                Code::TrustUncheckedUnreadableInput,
                 &pkg.input,
                 format!("cannot read the input again for its signature: {e}"),
             )),
         }
     }
-    // 2. Signed cabinets inside.
-    for m in &pkg.members {
+    // 2. Signed cabinets inside. Their digests were taken in the walk, in
+    // the algorithms the input's own signature uses; one whose signature
+    // asks for another is read again.
+    for m in pkg.members() {
         if let Some(d) = m.cab_digests() {
-            let f = |a| d.digest(a);
+            let again = std::cell::OnceCell::new();
+            let f = |a| {
+                d.digest(a).or_else(|| {
+                    again
+                        .get_or_init(|| pkg.cab_digests_again(&m.path))
+                        .as_ref()
+                        .and_then(|d: &digest::CabDigests| d.digest(a))
+                })
+            };
             if let Some(sig) = &d.signature {
                 signatures.push(
                     pkcs7::verify(sig, &m.path, Content::Cab(&f), &opts.store, opts.now).report,
                 );
             } else if d.range.is_some() {
                 findings.push(Finding::error(
-                    "trust-unreadable",
+                    Code::TrustUnreadable,
                     &m.path,
                     "the header points at a signature that is not in the cabinet (or over 4 MiB)",
                 ));
@@ -199,7 +212,7 @@ pub fn check(
     // 3. Catalogs.
     let mut cats: Vec<Cat> = Vec::new();
     let catalog_members: Vec<_> = pkg
-        .members
+        .members()
         .iter()
         .filter(|m| m.kind == MemberKind::Catalog)
         .collect();
@@ -216,7 +229,7 @@ pub fn check(
     for (m, v) in catalog_members.iter().zip(verified) {
         let Some((report, ctl)) = v else {
             findings.push(Finding::warning(
-                "trust-unchecked-catalog-not-read",
+                Code::TrustUncheckedCatalogNotRead,
                 &m.path,
                 "the catalog was not kept in memory (over the metadata cap?)",
             ));
@@ -264,7 +277,7 @@ pub fn check(
     // 4. Servicing documents.
     let mut documents = Vec::new();
     let docs: Vec<_> = pkg
-        .members
+        .members()
         .iter()
         .filter(|m| {
             matches!(
@@ -277,7 +290,7 @@ pub fn check(
     // signatures. (A wholly unsigned package gets the `unsigned` warning.)
     if cats.is_empty() && !docs.is_empty() && !signatures.is_empty() {
         findings.push(Finding::warning(
-            "trust-unchecked-no-catalog",
+            Code::TrustUncheckedNoCatalog,
             &pkg.input,
             format!(
                 "no .cat catalog in the package: its {} servicing documents cannot be tied to a signature",
@@ -295,7 +308,7 @@ pub fn check(
             .all(|s| s.result == "unchecked");
     if all_unchecked && !docs.is_empty() {
         findings.push(Finding::warning(
-            "trust-unchecked-catalogs",
+            Code::TrustUncheckedCatalogs,
             &pkg.input,
             format!(
                 "no catalog carries a signer: the package's {} servicing documents cannot be tied to a signature",
@@ -321,7 +334,7 @@ pub fn check(
         }
         if cat.is_none() && !cats.is_empty() && !all_unchecked {
             findings.push(Finding::error(
-                "catalog-missing",
+                Code::CatalogMissing,
                 &m.path,
                 format!(
                     "neither its SHA-256 {} nor its SHA-1 is listed in a verified catalog (searched: {})",
@@ -407,6 +420,29 @@ pub fn check(
             }
         }
     }
+    // Rebuilt PE files: by the Authenticode hashes the load computed while
+    // it held their bytes; a file without them (loaded without
+    // `keep_trust`) is rebuilt again below.
+    need_pe.retain(|&(ci, fi), &mut pi| {
+        let Some(auth) = pkg
+            .components
+            .get(ci)
+            .and_then(|c| c.files.get(fi))
+            .and_then(|f| f.pe_authenticode())
+        else {
+            return true;
+        };
+        let hashes = [(&auth.sha256, "pe-sha256"), (&auth.sha1, "pe-sha1")];
+        if let Some((cat, label)) = hashes.into_iter().find_map(|(h, label)| {
+            let &(cat, _) = index.get(h.as_deref()?)?;
+            Some((cat, label))
+        }) && let Some(p) = files.get_mut(pi)
+        {
+            p.catalog = Some(cats[cat].member.clone());
+            p.by = Some(label.into());
+        }
+        false
+    });
     if !need_pe.is_empty() {
         let mut hits: Vec<(usize, usize, &'static str)> = Vec::new();
         let mut sink = |ci: usize, fi: usize, r: Result<&[u8], &crate::msdelta::ChainError>| {
@@ -439,7 +475,7 @@ pub fn check(
             .to_ascii_lowercase();
         match names.get(&name) {
             Some(&ci) => findings.push(Finding::error(
-                "catalog-mismatch",
+                Code::CatalogMismatch,
                 &p.subject,
                 format!(
                     "catalog {} lists a file of this name, but neither the file's hash nor its PE Authenticode hash is listed in a verified catalog",
@@ -447,7 +483,7 @@ pub fn check(
                 ),
             )),
             None => findings.push(Finding::warning(
-                "trust-unchecked-file-not-in-catalog",
+                Code::TrustUncheckedFileNotInCatalog,
                 &p.subject,
                 "no verified catalog lists this file's hash (nor its name)",
             )),
@@ -522,7 +558,7 @@ pub fn check(
 fn signature_findings(s: &SignatureReport, out: &mut Vec<Finding>) {
     let mut seen = HashSet::new();
     for p in s.all_problems() {
-        if !seen.insert((p.code.clone(), p.detail.clone())) {
+        if !seen.insert((p.code, p.detail.clone())) {
             continue;
         }
         let sev = if p.unchecked() {
@@ -530,11 +566,70 @@ fn signature_findings(s: &SignatureReport, out: &mut Vec<Finding>) {
         } else {
             Severity::Error
         };
-        out.push(Finding::new(
-            sev,
-            p.code.clone(),
-            s.file.clone(),
-            p.detail.clone(),
-        ));
+        out.push(Finding::new(sev, p.code, s.file.clone(), p.detail.clone()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::Limits;
+
+    fn sample() -> (Package, LoadOptions, TrustOptions) {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        let load = LoadOptions::default();
+        let pkg = Package::load_with(
+            &root.join("Windows6.1-KB975354-x86.msu"),
+            &Limits::default(),
+            &load,
+        )
+        .unwrap();
+        let mut opts = TrustOptions::default();
+        opts.store
+            .add_file(&root.join("trust/test-keys/TEST-ONLY-root.pem"))
+            .unwrap();
+        (pkg, load, opts)
+    }
+
+    fn json(r: &(Vec<Finding>, TrustReport)) -> String {
+        serde_json::to_string(&(&r.0, &r.1)).unwrap()
+    }
+
+    /// The walk digests the input and its cabinets only in the algorithms
+    /// the input's signature uses; a signature asking for another one is
+    /// answered by reading the input (or the cabinet) again, with the same
+    /// report as when every digest was at hand.
+    #[test]
+    fn digests_missing_from_the_walk_are_computed_again() {
+        let (pkg, load, opts) = sample();
+        let input = pkg.input_digests.as_deref().expect("digested in the walk");
+        assert!(input.cab.sha256.is_some());
+        assert!(
+            input.cab.sha1.is_none(),
+            "the sample is signed with SHA-256 only"
+        );
+        let full = check(&pkg, &load, &opts);
+        assert!(full.1.summary.signatures >= 2, "{:?}", full.1.summary);
+        assert_eq!(
+            full.1.summary.signatures,
+            full.1.summary.signatures_verified
+        );
+        // Without the SHA-256 digests of the walk: read again.
+        let mut stripped = pkg.clone();
+        if let Some(d) = stripped.input_digests.as_deref_mut() {
+            d.cab.sha256 = None;
+        }
+        let mut nested = 0;
+        for m in &mut stripped.members {
+            if let Some(d) = m.cab_auth.as_deref_mut() {
+                d.sha256 = None;
+                nested += 1;
+            }
+        }
+        assert!(nested >= 1);
+        assert_eq!(json(&check(&stripped, &load, &opts)), json(&full));
+        // No digest of the input at all (loaded elsewhere): read again.
+        stripped.input_digests = None;
+        assert_eq!(json(&check(&stripped, &load, &opts)), json(&full));
     }
 }

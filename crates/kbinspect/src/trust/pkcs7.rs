@@ -11,6 +11,7 @@ use spki::AlgorithmIdentifierOwned;
 use super::chain::{self, Cert, Chain, RootStore};
 use super::digest::Alg;
 use super::tlv;
+use crate::finding::Code;
 
 pub const OID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 pub const OID_SPC_INDIRECT: &str = "1.3.6.1.4.1.311.2.1.4";
@@ -58,20 +59,20 @@ pub enum Content<'a> {
 /// One problem: a finding code and its text.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Problem {
-    pub code: String,
+    pub code: Code,
     pub detail: String,
 }
 
 impl Problem {
-    fn new(code: &str, detail: impl Into<String>) -> Problem {
+    fn new(code: Code, detail: impl Into<String>) -> Problem {
         Problem {
-            code: code.to_string(),
+            code,
             detail: detail.into(),
         }
     }
     /// `trust-unchecked-*` problems mean "could not be checked", not broken.
     pub fn unchecked(&self) -> bool {
-        self.code.starts_with("trust-unchecked-")
+        self.code.is_trust_unchecked()
     }
 }
 
@@ -197,6 +198,38 @@ pub fn verify(
     verify_depth(blob, file, &content, store, now, 0)
 }
 
+/// The file-digest algorithms a cabinet's Authenticode signature (and the
+/// signatures nested in it) will ask for, read without verifying anything:
+/// lets a cabinet be hashed in those only. Empty when the blob cannot be
+/// read that far (callers then compute every algorithm).
+pub fn cab_digest_algs(blob: &[u8]) -> Vec<Alg> {
+    fn walk(blob: &[u8], depth: u32, out: &mut Vec<Alg>) {
+        let Ok(p) = parse(blob) else {
+            return;
+        };
+        if let Some(spc) = p
+            .econtent
+            .as_ref()
+            .and_then(|e| e.decode_as::<SpcIndirectDataContent>().ok())
+            && let Some(a) = Alg::from_oid(&spc.message_digest.algorithm.oid.to_string())
+            && !out.contains(&a)
+        {
+            out.push(a);
+        }
+        if depth >= MAX_NESTED_DEPTH {
+            return;
+        }
+        for si in &p.signer_infos {
+            for n in attr(si, false, OID_NESTED) {
+                walk(&n.to_der().unwrap_or_default(), depth + 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(blob, 0, &mut out);
+    out
+}
+
 fn attr<'a>(si: &'a SignerInfo, signed: bool, oid: &str) -> Vec<&'a Any> {
     let attrs = if signed {
         &si.signed_attrs
@@ -305,7 +338,7 @@ fn check_signer<'a>(
     let alg_oid = si.digest_alg.oid.to_string();
     let Some(alg) = Alg::from_oid(&alg_oid) else {
         problems.push(Problem::new(
-            "trust-unchecked-algorithm",
+            Code::TrustUncheckedAlgorithm,
             format!("digest algorithm {alg_oid} is not supported"),
         ));
         return (None, None, None);
@@ -313,13 +346,13 @@ fn check_signer<'a>(
     let signer = find_signer(si, certs);
     if signer.is_none() {
         problems.push(Problem::new(
-            "trust-chain-broken",
+            Code::TrustChainBroken,
             "the signer's certificate is not embedded",
         ));
     }
     let Some(attrs) = &si.signed_attrs else {
         problems.push(Problem::new(
-            "trust-unreadable",
+            Code::TrustUnreadable,
             "no signed attributes (Authenticode requires them)",
         ));
         return (signer, Some(alg), None);
@@ -332,7 +365,7 @@ fn check_signer<'a>(
             .collect();
         if got.len() != 1 || got[0] != ct {
             problems.push(Problem::new(
-                "trust-message-digest",
+                Code::TrustMessageDigest,
                 format!("contentType attribute {got:?} is not the content's type {ct}"),
             ));
         }
@@ -346,7 +379,7 @@ fn check_signer<'a>(
     match md.as_slice() {
         [one] if *one == want => {}
         [one] => problems.push(Problem::new(
-            "trust-message-digest",
+            Code::TrustMessageDigest,
             format!(
                 "messageDigest attribute {} is not the {} of the signed content, {}",
                 hex::encode(one),
@@ -355,7 +388,7 @@ fn check_signer<'a>(
             ),
         )),
         _ => problems.push(Problem::new(
-            "trust-message-digest",
+            Code::TrustMessageDigest,
             format!("{} messageDigest attributes, not one", md.len()),
         )),
     }
@@ -364,7 +397,7 @@ fn check_signer<'a>(
             Ok(d) => d,
             Err(e) => {
                 problems.push(Problem::new(
-                    "trust-unreadable",
+                    Code::TrustUnreadable,
                     format!("signed attributes: {e}"),
                 ));
                 return (signer, Some(alg), md.into_iter().next());
@@ -375,13 +408,13 @@ fn check_signer<'a>(
                 if let Err(e) = chain::rsa_verify(key, alg, &alg.hash(&sa), si.signature.as_bytes())
                 {
                     problems.push(Problem::new(
-                        "trust-bad-signature",
+                        Code::TrustBadSignature,
                         format!("signer {:?}: {e} over the signed attributes", cert.subject),
                     ));
                 }
             }
             None => problems.push(Problem::new(
-                "trust-unchecked-algorithm",
+                Code::TrustUncheckedAlgorithm,
                 format!("signer key algorithm {} is not supported", cert.key_alg_oid),
             )),
         }
@@ -406,7 +439,7 @@ fn verify_depth(
         Ok(p) => p,
         Err(e) => {
             r.problems.push(Problem::new(
-                "trust-unreadable",
+                Code::TrustUnreadable,
                 format!("the PKCS#7 signature cannot be read: {e}"),
             ));
             r.settle();
@@ -421,7 +454,7 @@ fn verify_depth(
         // is broken, not merely unchecked (a zeroed or stubbed blob must
         // not read like an unsigned file).
         r.problems.push(Problem::new(
-            "trust-no-signer",
+            Code::TrustNoSigner,
             "the PKCS#7 SignedData has no signer: nothing is signed",
         ));
         r.settle();
@@ -433,7 +466,7 @@ fn verify_depth(
     let ect = p.econtent_type.to_string();
     let Some(econtent) = &p.econtent else {
         r.problems.push(Problem::new(
-            "trust-unreadable",
+            Code::TrustUnreadable,
             "the SignedData has no content",
         ));
         r.settle();
@@ -447,7 +480,7 @@ fn verify_depth(
         Content::Cab(d) => {
             if ect != OID_SPC_INDIRECT {
                 r.problems.push(Problem::new(
-                    "trust-unreadable",
+                    Code::TrustUnreadable,
                     format!("content type {ect} is not SpcIndirectDataContent"),
                 ));
             } else {
@@ -465,7 +498,7 @@ fn verify_depth(
                                 }
                                 if ours != signed {
                                     r.problems.push(Problem::new(
-                                        "trust-digest-mismatch",
+                                        Code::TrustDigestMismatch,
                                         format!(
                                             "the cabinet's {} Authenticode digest is {}, the signature covers {}: the signed bytes changed",
                                             a.name(),
@@ -476,13 +509,13 @@ fn verify_depth(
                                 }
                             }
                             None => r.problems.push(Problem::new(
-                                "trust-unchecked-algorithm",
+                                Code::TrustUncheckedAlgorithm,
                                 format!("file digest algorithm {oid} is not computed"),
                             )),
                         }
                     }
                     Err(e) => r.problems.push(Problem::new(
-                        "trust-unreadable",
+                        Code::TrustUnreadable,
                         format!("SpcIndirectDataContent: {e}"),
                     )),
                 }
@@ -491,7 +524,7 @@ fn verify_depth(
         Content::Catalog => {
             if ect != OID_CTL {
                 r.problems.push(Problem::new(
-                    "trust-unreadable",
+                    Code::TrustUnreadable,
                     format!("content type {ect} is not a certificate trust list"),
                 ));
             } else {
@@ -502,7 +535,7 @@ fn verify_depth(
     let sis: Vec<&SignerInfo> = p.signer_infos.iter().collect();
     if sis.len() != 1 {
         r.problems.push(Problem::new(
-            "trust-unreadable",
+            Code::TrustUnreadable,
             format!("{} signer infos; Authenticode has exactly one", sis.len()),
         ));
     }
@@ -554,7 +587,7 @@ fn verify_depth(
             };
             let ch = chain::build(cert, &p.certs, store, at, purposes);
             for (code, d) in &ch.problems {
-                r.problems.push(Problem::new(code, d.clone()));
+                r.problems.push(Problem::new(*code, d.clone()));
             }
             r.weak_algorithms.extend(ch.weak.iter().cloned());
             r.chain = Some(ch);
@@ -563,7 +596,7 @@ fn verify_depth(
         for n in attr(si, false, OID_NESTED) {
             if depth >= MAX_NESTED_DEPTH {
                 r.problems.push(Problem::new(
-                    "trust-unreadable",
+                    Code::TrustUnreadable,
                     format!("signatures nested more than {MAX_NESTED_DEPTH} deep"),
                 ));
                 break;
@@ -599,7 +632,7 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
         Ok(p) => p,
         Err(e) => {
             t.problems.push(Problem::new(
-                "trust-timestamp-invalid",
+                Code::TrustTimestampInvalid,
                 format!("RFC 3161 token: {e}"),
             ));
             return t;
@@ -608,7 +641,7 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
     let ect = p.econtent_type.to_string();
     let Some(ec) = p.econtent.as_ref().filter(|_| ect == OID_TST_INFO) else {
         t.problems.push(Problem::new(
-            "trust-timestamp-invalid",
+            Code::TrustTimestampInvalid,
             format!("token content {ect} is not TSTInfo"),
         ));
         return t;
@@ -617,7 +650,7 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
         Ok(o) => o.as_bytes().to_vec(),
         Err(e) => {
             t.problems.push(Problem::new(
-                "trust-timestamp-invalid",
+                Code::TrustTimestampInvalid,
                 format!("TSTInfo: {e}"),
             ));
             return t;
@@ -629,7 +662,7 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
         Ok([_, _, mi, _, gt, ..]) => (mi.raw.to_vec(), tlv::time(gt)),
         _ => {
             t.problems.push(Problem::new(
-                "trust-timestamp-invalid",
+                Code::TrustTimestampInvalid,
                 "TSTInfo is not readable",
             ));
             return t;
@@ -645,19 +678,19 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
                     t.digest_alg = Some(a.name().into());
                     if a.hash(sig) != mi.digest.as_bytes() {
                         t.problems.push(Problem::new(
-                            "trust-timestamp-invalid",
+                            Code::TrustTimestampInvalid,
                             "the timestamp's messageImprint is not the hash of the signature value",
                         ));
                     }
                 }
                 None => t.problems.push(Problem::new(
-                    "trust-unchecked-algorithm",
+                    Code::TrustUncheckedAlgorithm,
                     format!("timestamp imprint algorithm {oid}"),
                 )),
             }
         }
         Err(e) => t.problems.push(Problem::new(
-            "trust-timestamp-invalid",
+            Code::TrustTimestampInvalid,
             format!("messageImprint: {e}"),
         )),
     }
@@ -665,7 +698,7 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
     pool.extend(outer.iter().cloned());
     let Some(si) = p.signer_infos.first() else {
         t.problems.push(Problem::new(
-            "trust-timestamp-invalid",
+            Code::TrustTimestampInvalid,
             "token has no signer",
         ));
         return t;
@@ -696,7 +729,7 @@ fn countersignature(
         Ok(s) => s,
         Err(e) => {
             t.problems.push(Problem::new(
-                "trust-timestamp-invalid",
+                Code::TrustTimestampInvalid,
                 format!("countersignature: {e}"),
             ));
             return t;
@@ -725,7 +758,7 @@ fn timestamp_chain(
     for mut p in probs {
         if !p.unchecked() {
             p.detail = format!("timestamp: {}", p.detail);
-            p.code = "trust-timestamp-invalid".into();
+            p.code = Code::TrustTimestampInvalid;
         }
         t.problems.push(p);
     }
@@ -733,10 +766,10 @@ fn timestamp_chain(
         t.signer = Some(c.subject.clone());
         let ch = chain::build(c, pool, store, at, &[chain::EKU_TIME_STAMPING]);
         for (code, d) in &ch.problems {
-            let code = if code == "trust-untrusted-root" {
-                code.as_str()
+            let code = if *code == Code::TrustUntrustedRoot {
+                *code
             } else {
-                "trust-timestamp-invalid"
+                Code::TrustTimestampInvalid
             };
             t.problems
                 .push(Problem::new(code, format!("timestamp chain: {d}")));

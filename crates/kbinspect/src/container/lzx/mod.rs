@@ -1,12 +1,35 @@
 //! Our own LZX decoder for CAB folders (window 2^15..2^21, one call per
-//! CFDATA frame of at most 32 KiB of output), written for speed: a 64-bit
-//! bit reader, 12-bit first-level Huffman tables with a canonical slow path
-//! for longer codes, and match copies in 8-byte steps. Every length and
-//! offset that comes from the input is checked; corrupt input is an error,
-//! never a panic. Differentially tested against `lzxd`, cabextract and
-//! 7-Zip (`tests/lzx_differential.rs`).
+//! CFDATA frame of at most 32 KiB of output), written for speed. Every
+//! length and offset that comes from the input is checked; corrupt input is
+//! an error, never a panic. Differentially tested against `lzxd`, cabextract
+//! and 7-Zip (`tests/lzx_differential.rs`); `tests/lzx_instructions.rs`
+//! guards its speed by counting instructions.
+//!
+//! How it is fast (see `docs/performance.md` for the measurements):
+//! - [`bits`]: each frame is copied with its 16-bit words byte-swapped, so a
+//!   refill is one 8-byte big-endian load that tops the buffer up to 56 or
+//!   more bits without a branch on the bit count. 56 bits cover a whole match
+//!   (main code, length code, extra and aligned bits), so the match path
+//!   never refills.
+//! - [`huffman`]: 12-bit first-level tables for the main and length trees
+//!   (one lookup for almost every symbol), 16-bit entries.
+//! - `decode_run`: literals in a loop of their own, two per refill; the
+//!   repeated-offset bookkeeping without branches; one check per match for
+//!   the window end and the offset; matches copied in 16-byte steps (32
+//!   bytes unconditionally) into a ring of twice the window, so a copy may
+//!   run past its end.
+//! - E8 translation scans for 0xE8 bytes with `memchr`.
+
+#![forbid(unsafe_code)]
+
+mod bits;
+mod huffman;
 
 use std::fmt;
+use std::hint::select_unpredictable;
+
+use bits::{Bits, swap_words};
+use huffman::Huff;
 
 const MAX_FRAME: usize = 32 * 1024;
 const NUM_CHARS: usize = 256;
@@ -15,9 +38,18 @@ const LEN_NUM: usize = 249;
 const ALIGNED_NUM: usize = 8;
 const MAX_CODE_LEN: usize = 16;
 /// First-level lookup of the main and length trees: 12 bits.
-const MAIN_TABLE: usize = 1 << 12;
+const MAIN_BITS: u32 = 12;
+const MAIN_TABLE: usize = 1 << MAIN_BITS;
 /// E8 translation stops after 1 GiB of output (libmspack, lzxd, 7-Zip).
 const E8_LIMIT: u64 = 0x4000_0000;
+/// Main-tree table entries from here on are not literals.
+const LITERALS_END: u16 = (NUM_CHARS as u16) << 5;
+/// The main tree's table entry for "longer code, or none": above every
+/// literal's, so the literal loop tests for it only when leaving.
+const MAIN_LONG: u16 = 0xFFE0;
+/// Bits a match needs after its main code: a length code (16) and either
+/// up to 17 verbatim extra bits or 14 extra bits and an aligned code (7).
+const MATCH_BITS: u32 = 16 + 14 + 7;
 
 /// Why a frame could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,249 +67,6 @@ fn err<T>(m: impl Into<String>) -> Result<T, LzxError> {
     Err(LzxError(m.into()))
 }
 
-/// MSB-first reader of 16-bit little-endian words. Past the end it feeds
-/// zeros and counts them, so the hot path has no bounds branch; the frame
-/// fails afterwards if it consumed any. `Copy`, and its slow paths take and
-/// return plain values, so a hot loop can keep a local copy in registers.
-#[derive(Clone, Copy)]
-struct Bits<'a> {
-    input: &'a [u8],
-    /// Next byte of `input` to load.
-    pos: usize,
-    /// Valid bits at the top; below them may sit bits of the next words,
-    /// loaded early (a later refill ORs the same bits there again).
-    buf: u64,
-    /// Valid bits at the top of `buf`, at most 63.
-    n: u32,
-    /// Bytes of zero padding loaded beyond the input.
-    overrun: usize,
-}
-
-impl<'a> Bits<'a> {
-    fn new(input: &'a [u8], pos: usize) -> Self {
-        Bits {
-            input,
-            pos,
-            buf: 0,
-            n: 0,
-            overrun: 0,
-        }
-    }
-
-    /// Make at least 32 bits available (a Huffman code is at most 16 bits,
-    /// a read at most 32). Away from the end of the input one 8-byte load
-    /// adds as many whole words as fit, without a loop or a branch per word.
-    #[inline(always)]
-    fn refill(&mut self) {
-        if self.n >= 32 {
-            return;
-        }
-        if let Some(b) = self.input.get(self.pos..self.pos + 8) {
-            let le = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
-            // Words w0..w3 (w0 first in the stream) to w0 at the top.
-            let x = le.rotate_left(32);
-            let words = ((x & 0x0000_FFFF_0000_FFFF) << 16) | ((x >> 16) & 0x0000_FFFF_0000_FFFF);
-            let k = (63 - self.n) >> 4;
-            self.buf |= words >> self.n;
-            self.pos += 2 * k as usize;
-            self.n += 16 * k;
-        } else {
-            (self.pos, self.buf, self.n, self.overrun) =
-                refill_tail(self.input, self.pos, self.buf, self.n, self.overrun);
-        }
-    }
-
-    #[inline(always)]
-    fn peek(&self, k: u32) -> u32 {
-        (self.buf >> (64 - k)) as u32
-    }
-
-    #[inline(always)]
-    fn consume(&mut self, k: u32) {
-        self.buf <<= k;
-        self.n -= k;
-    }
-
-    /// Read `k` (≤ 32) bits.
-    #[inline(always)]
-    fn read(&mut self, k: u32) -> u32 {
-        if k == 0 {
-            return 0;
-        }
-        self.refill();
-        let v = self.peek(k);
-        self.consume(k);
-        v
-    }
-
-    /// Align for an uncompressed block: 1..16 bits are dropped (a full
-    /// word when already aligned), as libmspack and lzxd do.
-    fn align_for_raw(&mut self) -> usize {
-        let at_boundary = self.n.is_multiple_of(16);
-        let mut p = self.pos - (self.n as usize / 16) * 2;
-        if at_boundary {
-            p += 2;
-        }
-        self.buf = 0;
-        self.n = 0;
-        self.pos = p;
-        p
-    }
-}
-
-/// `Bits::refill` near the end of the input, word by word; past it, zeros
-/// (counted in `overrun`). Values in and out keep the caller's copy of
-/// `Bits` out of memory.
-#[cold]
-#[inline(never)]
-fn refill_tail(
-    input: &[u8],
-    mut pos: usize,
-    mut buf: u64,
-    mut n: u32,
-    mut overrun: usize,
-) -> (usize, u64, u32, usize) {
-    while n <= 47 {
-        let w = match input.get(pos..pos + 2) {
-            Some(b) => u16::from_le_bytes([b[0], b[1]]),
-            None => {
-                // An odd trailing byte is the low half of a word.
-                let lo = input.get(pos).copied().unwrap_or(0);
-                overrun += 2 - usize::from(input.get(pos).is_some());
-                u16::from(lo)
-            }
-        };
-        pos += 2;
-        // Bits below the valid ones may hold this word already (loaded
-        // early); clear them, as the word may be partly past the end.
-        buf &= !(u64::MAX >> n);
-        buf |= u64::from(w) << (48 - n);
-        n += 16;
-    }
-    (pos, buf, n, overrun)
-}
-
-/// A canonical Huffman code: a `BITS`-bit lookup for short codes, and
-/// per-length counts for the rest. A fixed-size table lets the lookup go
-/// without a bounds check.
-struct Huff<const SIZE: usize> {
-    /// `symbol << 5 | length` (symbols < 2048), or 0 for "no code this
-    /// short". 16-bit entries keep both big tables in L1 together.
-    table: Box<[u16; SIZE]>,
-    count: [u16; MAX_CODE_LEN + 1],
-    /// Symbols sorted by (length, symbol).
-    sorted: Vec<u16>,
-    empty: bool,
-}
-
-impl<const SIZE: usize> Huff<SIZE> {
-    const BITS: u32 = SIZE.trailing_zeros();
-
-    fn new() -> Self {
-        Huff {
-            table: Box::new([0; SIZE]),
-            count: [0; MAX_CODE_LEN + 1],
-            sorted: Vec::new(),
-            empty: true,
-        }
-    }
-
-    fn build(&mut self, lens: &[u8], what: &str) -> Result<(), LzxError> {
-        self.count = [0; MAX_CODE_LEN + 1];
-        for &l in lens {
-            if usize::from(l) > MAX_CODE_LEN {
-                return err(format!("{what} tree has a code longer than 16 bits"));
-            }
-            self.count[usize::from(l)] += 1;
-        }
-        self.count[0] = 0;
-        self.empty = self.count.iter().all(|&c| c == 0);
-        // Kraft: an over-subscribed code cannot be decoded.
-        let mut left: i64 = 1;
-        for len in 1..=MAX_CODE_LEN {
-            left = (left << 1) - i64::from(self.count[len]);
-            if left < 0 {
-                return err(format!("{what} tree is over-subscribed"));
-            }
-        }
-        let mut offs = [0u16; MAX_CODE_LEN + 2];
-        for len in 1..=MAX_CODE_LEN {
-            offs[len + 1] = offs[len] + self.count[len];
-        }
-        self.sorted.clear();
-        self.sorted.resize(lens.len(), 0);
-        for (sym, &l) in lens.iter().enumerate() {
-            if l != 0 {
-                let o = &mut offs[usize::from(l)];
-                self.sorted[usize::from(*o)] = sym as u16;
-                *o += 1;
-            }
-        }
-        // Canonical codes fill the table from the front; only the tail
-        // (long codes, or an incomplete tree) needs clearing.
-        let mut code: u32 = 0;
-        let mut idx = 0usize;
-        for len in 1..=Self::BITS as usize {
-            for _ in 0..self.count[len] {
-                let sym = self.sorted[idx];
-                idx += 1;
-                let shift = Self::BITS as usize - len;
-                let start = (code as usize) << shift;
-                let entry = (sym << 5) | len as u16;
-                if let Some(span) = self.table.get_mut(start..start + (1 << shift)) {
-                    span.fill(entry);
-                }
-                code += 1;
-            }
-            code <<= 1;
-        }
-        let filled = ((code >> 1) as usize).min(SIZE);
-        if let Some(tail) = self.table.get_mut(filled..) {
-            tail.fill(0);
-        }
-        Ok(())
-    }
-
-    #[inline(always)]
-    fn decode(&self, b: &mut Bits<'_>) -> Result<u16, LzxError> {
-        b.refill();
-        let e = self.table[b.peek(Self::BITS) as usize & (SIZE - 1)];
-        if e != 0 {
-            b.consume(u32::from(e & 31));
-            return Ok(e >> 5);
-        }
-        let (sym, len) = self.decode_slow(b.peek(MAX_CODE_LEN as u32))?;
-        b.consume(len);
-        Ok(sym)
-    }
-
-    /// Codes longer than the table, one bit at a time (canonical order),
-    /// from the next 16 bits of input: (symbol, code length).
-    #[cold]
-    #[inline(never)]
-    fn decode_slow(&self, bits: u32) -> Result<(u16, u32), LzxError> {
-        if self.empty {
-            return err("a symbol is coded with an empty Huffman tree");
-        }
-        let (mut code, mut first, mut index) = (0i64, 0i64, 0i64);
-        for len in 1..=MAX_CODE_LEN {
-            code |= i64::from((bits >> (MAX_CODE_LEN - len)) & 1);
-            let count = i64::from(self.count[len]);
-            if code - first < count {
-                let i = (index + code - first) as usize;
-                return match self.sorted.get(i) {
-                    Some(&sym) => Ok((sym, len as u32)),
-                    None => err("Huffman decode out of range"),
-                };
-            }
-            index += count;
-            first = (first + count) << 1;
-            code <<= 1;
-        }
-        err("bit pattern matches no Huffman code (incomplete tree)")
-    }
-}
-
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum BlockKind {
     None,
@@ -286,13 +75,36 @@ enum BlockKind {
     Uncompressed,
 }
 
+/// Huffman codes and position slots of the current block.
+struct Tables {
+    main: Huff<MAIN_BITS, MAIN_TABLE>,
+    /// One more entry: [`huffman::NOTHING`], looked up for matches without a
+    /// length code.
+    length: Huff<MAIN_BITS, { MAIN_TABLE + 1 }>,
+    aligned: Huff<7, 128>,
+    pretree: Huff<8, 256>,
+    /// Per position slot (any 6-bit value, so a lookup needs no bounds
+    /// check): extra bits, and the slot's base offset minus 2.
+    slots: [(u32, u32); 64],
+}
+
+/// Bytes of the window past the ring: a match may run past the end of the
+/// frame that ends the ring (they move to the ring's start), and a copy may
+/// write a few bytes past the match.
+const SLACK: usize = 512;
+
 /// Decoder state for one LZX stream (a CAB folder).
 pub struct LzxDecoder {
-    /// A ring of twice the LZX window: the half ahead of the write position
-    /// holds output older than any offset can reach, so a match copy may
-    /// write a few bytes past its end (whole 16-byte steps, no tail loop).
+    /// A ring of the LZX window and one frame more, then [`SLACK`]. The
+    /// 32 KiB ahead of the write position hold output older than any offset
+    /// can reach, so a match copy may write a few bytes past its end (whole
+    /// 16-byte steps, no tail loop). Frames start at multiples of 32 KiB
+    /// and never cross the ring's end; one more frame, not a second window
+    /// (a power of two), keeps the memory a decoder touches near 7-Zip's:
+    /// on a fresh process every page of it is a page fault.
     window: Vec<u8>,
-    mask: usize,
+    /// The ring's size: the LZX window and 32 KiB.
+    ring: usize,
     /// The LZX window size: the largest offset, and the span a match may
     /// not cross.
     lzx_size: usize,
@@ -311,12 +123,11 @@ pub struct LzxDecoder {
     block_left: u32,
     main_lens: Vec<u8>,
     len_lens: [u8; LEN_NUM],
-    main: Huff<MAIN_TABLE>,
-    length: Huff<MAIN_TABLE>,
-    aligned: Huff<128>,
-    pretree: Huff<256>,
-    extra_bits: [u8; 52],
-    position_base: [u32; 52],
+    /// The lookup tables, together: the hot loop reaches them all from one
+    /// register.
+    t: Box<Tables>,
+    /// The frame being decoded, its words byte-swapped (see [`bits`]).
+    swapped: Vec<u8>,
     out: Vec<u8>,
 }
 
@@ -328,7 +139,7 @@ impl LzxDecoder {
                 "LZX window of 2^{window_bits} bytes is outside 2^15..2^21"
             ));
         }
-        let slots = match window_bits {
+        let num_slots = match window_bits {
             15 => 30,
             16 => 32,
             17 => 34,
@@ -337,22 +148,21 @@ impl LzxDecoder {
             20 => 42,
             _ => 50,
         };
-        let mut extra_bits = [0u8; 52];
-        let mut position_base = [0u32; 52];
-        for i in 0..52 {
-            extra_bits[i] = if i < 4 {
+        let mut slots = [(0u32, 0u32); 64];
+        let mut base = 0u32;
+        for (i, s) in slots.iter_mut().enumerate() {
+            let extra = if i < 4 {
                 0
             } else {
-                ((i / 2) - 1).min(17) as u8
+                ((i / 2) - 1).min(17) as u32
             };
-            if i > 0 {
-                position_base[i] = position_base[i - 1] + (1 << extra_bits[i - 1]);
-            }
+            *s = (extra, base.wrapping_sub(2));
+            base += 1 << extra;
         }
         let size = 1usize << window_bits;
         Ok(LzxDecoder {
-            window: take_window(2 * size),
-            mask: 2 * size - 1,
+            window: take_window(size + MAX_FRAME + SLACK),
+            ring: size + MAX_FRAME,
             lzx_size: size,
             frame_pos: 0,
             wpos: 0,
@@ -363,14 +173,16 @@ impl LzxDecoder {
             kind: BlockKind::None,
             block_len: 0,
             block_left: 0,
-            main_lens: vec![0; NUM_CHARS + 8 * slots],
+            main_lens: vec![0; NUM_CHARS + 8 * num_slots],
             len_lens: [0; LEN_NUM],
-            main: Huff::new(),
-            length: Huff::new(),
-            aligned: Huff::new(),
-            pretree: Huff::new(),
-            extra_bits,
-            position_base,
+            t: Box::new(Tables {
+                main: Huff::with_unfilled(MAIN_LONG),
+                length: Huff::new(),
+                aligned: Huff::new(),
+                pretree: Huff::new(),
+                slots,
+            }),
+            swapped: Vec::with_capacity(MAX_FRAME + 64),
             out: Vec::with_capacity(MAX_FRAME),
         })
     }
@@ -387,7 +199,7 @@ impl LzxDecoder {
         for p in &mut pre {
             *p = b.read(4) as u8;
         }
-        self.pretree.build(&pre, "pretree")?;
+        self.t.pretree.build(&pre, "pretree")?;
         let lens: &mut [u8] = if which == 0 {
             &mut self.main_lens
         } else {
@@ -395,7 +207,7 @@ impl LzxDecoder {
         };
         let mut i = first;
         while i < last {
-            let code = self.pretree.decode(b)?;
+            let code = self.t.pretree.decode(b)?;
             match code {
                 17 | 18 => {
                     let run = if code == 17 {
@@ -412,7 +224,7 @@ impl LzxDecoder {
                 }
                 19 => {
                     let run = 4 + b.read(1) as usize;
-                    let code2 = self.pretree.decode(b)?;
+                    let code2 = self.t.pretree.decode(b)?;
                     if code2 > 16 {
                         return err("path-length run of an invalid code");
                     }
@@ -439,7 +251,7 @@ impl LzxDecoder {
         Ok(())
     }
 
-    fn read_block_header(&mut self, b: &mut Bits<'_>) -> Result<(), LzxError> {
+    fn read_block_header(&mut self, b: &mut Bits<'_>, input: &[u8]) -> Result<(), LzxError> {
         let kind = b.read(3);
         let hi = b.read(16);
         let lo = b.read(8);
@@ -456,17 +268,17 @@ impl LzxDecoder {
                     for a in &mut al {
                         *a = b.read(3) as u8;
                     }
-                    self.aligned.build(&al, "aligned offset")?;
+                    self.t.aligned.build(&al, "aligned offset")?;
                 }
                 self.read_lens(b, 0, 0, NUM_CHARS)?;
                 let n = self.main_lens.len();
                 self.read_lens(b, 0, NUM_CHARS, n)?;
                 self.read_lens(b, 1, 0, LEN_NUM)?;
-                self.main.build(&self.main_lens, "main")?;
-                if self.main.empty {
+                self.t.main.build(&self.main_lens, "main")?;
+                if self.t.main.empty {
                     return err("main tree is empty");
                 }
-                self.length.build(&self.len_lens, "length")?;
+                self.t.length.build(&self.len_lens, "length")?;
                 self.kind = if kind == 1 {
                     BlockKind::Verbatim
                 } else {
@@ -475,7 +287,7 @@ impl LzxDecoder {
             }
             3 => {
                 let p = b.align_for_raw();
-                let Some(rb) = b.input.get(p..p + 12) else {
+                let Some(rb) = input.get(p..p + 12) else {
                     return err("uncompressed block header runs past the frame");
                 };
                 for (i, r) in self.r.iter_mut().enumerate() {
@@ -486,7 +298,7 @@ impl LzxDecoder {
                         rb[4 * i + 3],
                     ]);
                 }
-                b.pos = p + 12;
+                b.set_byte_pos(p + 12);
                 self.kind = BlockKind::Uncompressed;
             }
             k => return err(format!("invalid block type {k}")),
@@ -517,58 +329,24 @@ impl LzxDecoder {
         if out_len == 0 || out_len > MAX_FRAME {
             return err(format!("frame of {out_len} bytes (1..=32768 allowed)"));
         }
-        let wsize = self.window.len();
         let frame_start = self.frame_pos;
         let frame_end = frame_start + out_len;
-        if frame_end > wsize {
+        if frame_end > self.ring {
             return err("frame runs past the end of the window");
         }
-        let mut b = Bits::new(input, 0);
-        if !self.header_done {
-            self.header_done = true;
-            if b.read(1) == 1 {
-                self.e8_size = Some(b.read(32) as i32);
-            }
-        }
-        while self.wpos < frame_end {
-            if self.block_left == 0 {
-                if self.kind == BlockKind::Uncompressed && self.block_len % 2 == 1 {
-                    // Uncompressed blocks of odd length are padded to a word.
-                    if b.n == 0 && b.pos < input.len() {
-                        b.pos += 1;
-                    }
-                }
-                self.read_block_header(&mut b)?;
-            }
-            let run = (self.block_left as usize).min(frame_end - self.wpos);
-            let made = match self.kind {
-                BlockKind::Uncompressed => {
-                    let p = b.pos;
-                    let avail = input.len().saturating_sub(p);
-                    let n = run.min(avail);
-                    if n == 0 {
-                        return err("uncompressed block runs past the frame");
-                    }
-                    self.window[self.wpos..self.wpos + n].copy_from_slice(&input[p..p + n]);
-                    b.pos = p + n;
-                    self.wpos += n;
-                    n
-                }
-                BlockKind::Verbatim | BlockKind::Aligned => self.decode_run(&mut b, run)?,
-                BlockKind::None => return err("no block"),
-            };
-            if made as u64 > u64::from(self.block_left) {
-                return err("a match runs past the end of its block");
-            }
-            self.block_left -= made as u32;
-        }
-        if b.overrun > 0 {
-            // Zero padding read ahead is fine; padding used is truncation.
-            let used_bits = (b.pos as u64) * 8 - u64::from(b.n);
-            if used_bits > input.len() as u64 * 8 {
-                return err("frame data ends before its output is complete");
-            }
-        }
+        let mut swapped = std::mem::take(&mut self.swapped);
+        // A frame that starts inside an uncompressed block is read as bits
+        // only after it: no need to swap the raw bytes (most of a frame, in
+        // packages of already-compressed files).
+        let raw = if self.kind == BlockKind::Uncompressed {
+            (self.block_left as usize).min(input.len()) & !1
+        } else {
+            0
+        };
+        let used = swap_words(input, raw, &mut swapped);
+        let r = self.decode_frame_bits(input, &swapped[..used], frame_end);
+        self.swapped = swapped;
+        r?;
         // Output of this frame; a match may have spilled into the next.
         let at = out.len();
         out.extend_from_slice(&self.window[frame_start..frame_end]);
@@ -580,43 +358,142 @@ impl LzxDecoder {
             e8_untranslate(frame, self.total as i64, size);
         }
         self.total += out_len as u64;
-        self.frame_pos = frame_end & self.mask;
-        if self.frame_pos == 0 {
-            // Matches never cross the window end, so nothing spilled here.
-            self.wpos = 0;
+        if frame_end == self.ring {
+            // A match may have run past the ring's end, into the slack: its
+            // bytes belong at the start.
+            self.frame_pos = 0;
+            self.window.copy_within(self.ring..self.wpos, 0);
+            self.wpos -= self.ring;
+        } else {
+            self.frame_pos = frame_end;
+        }
+        Ok(())
+    }
+
+    /// Decode blocks from `input` (and its word-swapped copy) until the
+    /// window is filled up to `frame_end`.
+    fn decode_frame_bits(
+        &mut self,
+        input: &[u8],
+        swapped: &[u8],
+        frame_end: usize,
+    ) -> Result<(), LzxError> {
+        // After an uncompressed block the words may start at an odd byte:
+        // a copy swapped from there, made when first needed.
+        let odd = std::cell::OnceCell::new();
+        let mut b = Bits::new(swapped, 0, 0);
+        if !self.header_done {
+            self.header_done = true;
+            if b.read(1) == 1 {
+                self.e8_size = Some(b.read(32) as i32);
+            }
+        }
+        while self.wpos < frame_end {
+            if self.block_left == 0 {
+                if self.kind == BlockKind::Uncompressed {
+                    let mut p = b.byte_pos();
+                    // Uncompressed blocks of odd length are padded to a word.
+                    if self.block_len % 2 == 1 && p < input.len() {
+                        p += 1;
+                    }
+                    // The bit stream resumes here, in words from this byte.
+                    b = if p.is_multiple_of(2) {
+                        Bits::new(swapped, p, 0)
+                    } else {
+                        let o = odd.get_or_init(|| {
+                            let mut v = Vec::new();
+                            let used = swap_words(input, 1, &mut v);
+                            v.truncate(used);
+                            v
+                        });
+                        Bits::new(o, p, 1)
+                    };
+                }
+                self.read_block_header(&mut b, input)?;
+            }
+            let run = (self.block_left as usize).min(frame_end - self.wpos);
+            let made = match self.kind {
+                BlockKind::Uncompressed => {
+                    let p = b.byte_pos();
+                    let avail = input.len().saturating_sub(p);
+                    let n = run.min(avail);
+                    if n == 0 {
+                        return err("uncompressed block runs past the frame");
+                    }
+                    self.window[self.wpos..self.wpos + n].copy_from_slice(&input[p..p + n]);
+                    b.set_byte_pos(p + n);
+                    self.wpos += n;
+                    n
+                }
+                // Every Microsoft package uses LZX:21; with its sizes known
+                // at compile time the hot loop needs two registers fewer.
+                BlockKind::Verbatim if self.lzx_size == 1 << 21 => {
+                    self.decode_run::<false, 21>(&mut b, run)?
+                }
+                BlockKind::Aligned if self.lzx_size == 1 << 21 => {
+                    self.decode_run::<true, 21>(&mut b, run)?
+                }
+                BlockKind::Verbatim => self.decode_run::<false, 0>(&mut b, run)?,
+                BlockKind::Aligned => self.decode_run::<true, 0>(&mut b, run)?,
+                BlockKind::None => return err("no block"),
+            };
+            if made as u64 > u64::from(self.block_left) {
+                return err("a match runs past the end of its block");
+            }
+            self.block_left -= made as u32;
+        }
+        // Zero padding read ahead is fine; padding used is truncation.
+        if b.consumed() > input.len() as u64 * 8 {
+            return err("frame data ends before its output is complete");
         }
         Ok(())
     }
 
     /// Decode literals and matches of a verbatim or aligned block until at
     /// least `run` bytes are produced; returns how many were.
-    fn decode_run(&mut self, bits: &mut Bits<'_>, run: usize) -> Result<usize, LzxError> {
+    /// `WBITS` is the window's size (2^WBITS) when known at compile time,
+    /// else 0.
+    fn decode_run<const ALIGNED: bool, const WBITS: u32>(
+        &mut self,
+        bits: &mut Bits<'_>,
+        run: usize,
+    ) -> Result<usize, LzxError> {
         // A local copy of the bit reader lives in registers.
-        let mut local = *bits;
-        let b = &mut local;
+        let mut b = *bits;
         let start = self.wpos;
         let goal = start + run;
-        let aligned = self.kind == BlockKind::Aligned;
         // Locals, not fields: the loop below keeps them in registers.
-        let win: &mut [u8] = &mut self.window;
-        let wsize = win.len();
-        let mask = self.mask;
-        let lzx_size = self.lzx_size;
-        let main = &self.main;
-        let length = &self.length;
-        let aligned_tree = &self.aligned;
+        let (wsize, lzx_size) = if WBITS == 0 {
+            (self.window.len(), self.lzx_size)
+        } else {
+            ((1 << WBITS) + MAX_FRAME + SLACK, 1 << WBITS)
+        };
+        let win: &mut [u8] = &mut self.window[..wsize];
+        let t = &*self.t;
+        let (main, length, aligned_tree, slots) = (&t.main, &t.length, &t.aligned, &t.slots);
         let [mut r0, mut r1, mut r2] = self.r;
-        // Bytes produced before this frame's window position `frame_pos`.
-        let before = self.total.wrapping_sub(self.frame_pos as u64);
+        // Bytes produced before ring position 0 of this lap (a multiple of
+        // the ring's size).
+        let before = self.total - self.frame_pos as u64;
         let mut w = self.wpos;
         // As libmspack: a match may not cross the end of the LZX window it
-        // starts in; `w` stays below that end for this whole run.
-        let lzx_end = ((start & !(lzx_size - 1)) + lzx_size).min(wsize);
+        // starts in (a multiple of its size in the output); `w` stays below
+        // that end for this whole run.
+        let into_window = (before + start as u64) as usize & (lzx_size - 1);
+        let lzx_end = start + lzx_size - into_window;
+        let fast_end = lzx_end.min(wsize - 32);
+        let slow = SlowMatch {
+            before,
+            lzx_end,
+            lzx_size,
+            ring: self.ring,
+        };
         let result = 'outer: loop {
-            // Literals in a loop of their own: it touches only the bit
-            // reader and `w`, so those stay in registers.
-            // `upto` ends at the goal: one bounds check both stops the run
-            // and guards the store.
+            // Literals in a loop of their own, two per refill (a refill
+            // leaves at least 56 bits, a code takes at most 16). `upto` ends
+            // at the goal: one bounds check both stops the run and guards
+            // the store. A match symbol, or a code longer than the table,
+            // leaves the loop by the one test of the entry.
             let Some(upto) = win.get_mut(..goal) else {
                 break err("frame runs past the end of the window");
             };
@@ -624,101 +501,175 @@ impl LzxDecoder {
                 let Some(slot) = upto.get_mut(w) else {
                     break 'outer Ok(());
                 };
-                let sym = match main.decode(b) {
-                    Ok(s) => usize::from(s),
-                    Err(e) => break 'outer Err(e),
-                };
-                if sym >= NUM_CHARS {
-                    break sym;
+                b.refill();
+                let mut e = main.table[b.peek(MAIN_BITS) as usize];
+                if e >= LITERALS_END {
+                    if e == MAIN_LONG {
+                        match main.slow(b.peek(MAX_CODE_LEN as u32)) {
+                            Ok(x) => e = x,
+                            Err(x) => break 'outer Err(x),
+                        }
+                    }
+                    if e >= LITERALS_END {
+                        b.consume(u32::from(e & 31));
+                        break usize::from(e >> 5);
+                    }
                 }
-                *slot = sym as u8;
+                b.consume(u32::from(e & 31));
+                *slot = (e >> 5) as u8;
+                w += 1;
+                let Some(slot) = upto.get_mut(w) else {
+                    break 'outer Ok(());
+                };
+                let mut e = main.table[b.peek(MAIN_BITS) as usize];
+                if e >= LITERALS_END {
+                    if e == MAIN_LONG {
+                        match main.slow(b.peek(MAX_CODE_LEN as u32)) {
+                            Ok(x) => e = x,
+                            Err(x) => break 'outer Err(x),
+                        }
+                    }
+                    if e >= LITERALS_END {
+                        b.consume(u32::from(e & 31));
+                        b.refill();
+                        break usize::from(e >> 5);
+                    }
+                }
+                b.consume(u32::from(e & 31));
+                *slot = (e >> 5) as u8;
                 w += 1;
             };
-            // Opaque to the optimiser: otherwise every `w + k` the match
-            // code needs becomes a counter of its own, bumped per literal.
-            w = std::hint::black_box(w);
+            debug_assert!(b.available() >= MATCH_BITS);
             let m = sym - NUM_CHARS;
-            let mut len = (m & 7) + 2;
-            if m & 7 == 7 {
-                match length.decode(b) {
-                    Ok(l) => len += usize::from(l),
+            // The length code is looked up whether or not there is one: a
+            // match without one looks up the extra entry, which decodes as
+            // nothing (a branch on `has_len` mispredicts).
+            let has_len = m & 7 == 7;
+            let at = select_unpredictable(has_len, b.peek(MAIN_BITS) as usize, MAIN_TABLE);
+            let mut le = length.table[at];
+            if le == 0 {
+                match length.slow(b.peek(MAX_CODE_LEN as u32)) {
+                    Ok(e) => le = e,
                     Err(e) => break Err(e),
                 }
             }
+            b.consume(u32::from(le & 31));
+            let len = (m & 7) + 2 + usize::from((le >> 5) as u8);
             let slot = m >> 3;
-            let offset = match slot {
-                0 => r0,
-                1 => {
-                    std::mem::swap(&mut r0, &mut r1);
-                    r0
-                }
-                2 => {
-                    std::mem::swap(&mut r0, &mut r2);
-                    r0
-                }
-                _ => {
-                    let extra = u32::from(*self.extra_bits.get(slot).unwrap_or(&17));
-                    let base = *self.position_base.get(slot).unwrap_or(&0);
-                    let mut off = base.wrapping_sub(2);
-                    if aligned && extra >= 3 {
-                        off = off.wrapping_add(b.read(extra - 3) << 3);
-                        match aligned_tree.decode(b) {
-                            Ok(a) => off = off.wrapping_add(u32::from(a)),
-                            Err(e) => break Err(e),
-                        }
-                    } else {
-                        off = off.wrapping_add(b.read(extra));
+            let (extra, base) = slots[slot & 63];
+            let fresh = if ALIGNED && extra >= 3 {
+                let hi = b.take(extra - 3) << 3;
+                match aligned_tree.entry(&b) {
+                    Ok(e) => {
+                        b.consume(u32::from(e & 31));
+                        base.wrapping_add(hi + u32::from(e >> 5))
                     }
-                    r2 = r1;
-                    r1 = r0;
-                    r0 = off;
-                    off
+                    Err(e) => break Err(e),
                 }
-            } as usize;
+            } else {
+                base.wrapping_add(b.take(extra))
+            };
+            // The repeated offsets: slot 0 uses R0, 1 and 2 swap R1 or R2
+            // with R0, others push a new offset. Conditional moves on the
+            // two bits of `min(slot, 3)`: the choice is data, a branch here
+            // mispredicts (and LLVM turns a plain chain of `if`s into one).
+            let k = slot.min(3);
+            let (odd, high) = (k & 1 != 0, k & 2 != 0);
+            let low_pick = select_unpredictable(odd, r1, r0);
+            let high_pick = select_unpredictable(odd, fresh, r2);
+            let offset = select_unpredictable(high, high_pick, low_pick);
+            let n1 = select_unpredictable(odd, r0, r1);
+            let n2 = select_unpredictable(high, select_unpredictable(odd, r1, r0), r2);
+            r0 = offset;
+            r1 = n1;
+            r2 = n2;
+            let offset = offset as usize;
             let end = w + len;
-            if end > lzx_end {
-                break err("match runs past the end of the window");
+            // The common case in one test: 16 <= offset <= min(w, window),
+            // so the source lies in this lap of the ring and is valid, and
+            // the match ends early enough in the ring for whole 16-byte
+            // steps. Anything else, errors included, goes the slow way.
+            if end <= fast_end && offset.wrapping_sub(16) < w.min(lzx_size).saturating_sub(15) {
+                copy_far(win, w, offset, len);
+            } else if let Err(e) = slow.copy(win, w, offset, len) {
+                break Err(e);
             }
-            let produced = before.wrapping_add(w as u64);
-            if offset == 0 || offset as u64 > produced || offset > lzx_size {
-                break err(format!(
-                    "match offset {offset} before the start of the data"
-                ));
-            }
-            copy_match(win, w, offset, len, mask);
             w = end;
         };
         self.r = [r0, r1, r2];
         self.wpos = w;
-        *bits = local;
+        *bits = b;
         result.map(|()| w - start)
     }
 }
 
-/// Copy `len` bytes from `offset` back (within the ring) to `dst`. The
-/// caller checked `dst + len <= win.len()` and `offset <= win.len()`.
+/// What a match that `decode_run`'s fast path does not take needs to know.
+struct SlowMatch {
+    /// Bytes produced before window position 0 of this lap of the ring.
+    before: u64,
+    /// The end of the LZX window the run is in: no match may cross it.
+    lzx_end: usize,
+    lzx_size: usize,
+    ring: usize,
+}
+
+impl SlowMatch {
+    /// Check a match of `len` bytes from `offset` back at `dst` and copy
+    /// it.
+    #[inline(never)]
+    fn copy(&self, win: &mut [u8], dst: usize, offset: usize, len: usize) -> Result<(), LzxError> {
+        if dst + len > self.lzx_end {
+            return err("match runs past the end of the window");
+        }
+        let produced = self.before.wrapping_add(dst as u64);
+        if offset == 0 || offset as u64 > produced || offset > self.lzx_size {
+            return err(format!(
+                "match offset {offset} before the start of the data"
+            ));
+        }
+        copy_match(win, dst, offset, len, self.ring);
+        Ok(())
+    }
+}
+
+/// Copy `len` bytes from `offset >= 16` back to `dst` when the source does
+/// not wrap around the ring and `dst + len + 32 <= win.len()`: 32 bytes
+/// unconditionally (most matches are shorter), then 16 at a time. A step
+/// reads only bytes at least 16 before its destination, all written, so an
+/// overlapping match comes out right; bytes written past the match's end
+/// are overwritten later (see `LzxDecoder::window`).
 #[inline(always)]
-fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize) {
-    // Most matches: whole 16- or 8-byte steps that may run up to 15 bytes
-    // past `len` (see `LzxDecoder::window`). A step reads only bytes
-    // before its own destination, so overlapping matches come out right.
-    if offset <= dst && dst + len + 16 <= win.len() {
-        // One bounds check for the whole copy: `span` runs from the source
-        // to the last byte a step may write.
-        let steps = len.div_ceil(16);
-        let span = &mut win[dst - offset..dst + steps * 16];
-        if offset >= 16 {
-            for k in 0..steps {
-                span.copy_within(16 * k..16 * k + 16, offset + 16 * k);
+fn copy_far(win: &mut [u8], dst: usize, offset: usize, len: usize) {
+    let span = &mut win[dst - offset..dst + len + 32];
+    span.copy_within(0..16, offset);
+    span.copy_within(16..32, offset + 16);
+    if len > 32 {
+        if offset >= len {
+            span.copy_within(32..len, offset + 32);
+        } else {
+            let mut k = 32;
+            while k < len {
+                span.copy_within(k..k + 16, offset + k);
+                k += 16;
             }
-            return;
         }
-        if offset >= 8 {
-            for k in 0..len.div_ceil(8) {
-                span.copy_within(8 * k..8 * k + 8, offset + 8 * k);
-            }
-            return;
+    }
+}
+
+/// Copy `len` bytes from `offset` back (within the ring) to `dst`: the
+/// cases `copy_far` does not take (short offsets, near the ring's end). The
+/// caller checked `dst + len <= win.len()` and `offset <= ring - 32 KiB`.
+#[inline(always)]
+fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, ring: usize) {
+    // Offsets of 8..15: 8-byte steps that may run up to 7 bytes past `len`
+    // (see `LzxDecoder::window`). A step reads only bytes before its own
+    // destination, so overlapping matches come out right.
+    if (8..16).contains(&offset) && offset <= dst && dst + len + 16 <= win.len() {
+        let span = &mut win[dst - offset..dst + len + 8];
+        for k in 0..len.div_ceil(8) {
+            span.copy_within(8 * k..8 * k + 8, offset + 8 * k);
         }
+        return;
     }
     if offset <= dst {
         let src = dst - offset;
@@ -747,12 +698,17 @@ fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, mask: usize
     } else {
         // The source starts before the window's end (output of the previous
         // lap of the ring). Usually it lies wholly there, apart from `dst`.
-        let src = dst + win.len() - offset;
-        if src + len <= win.len() && src >= dst + len {
+        let src = dst + ring - offset;
+        if src + len <= ring && src >= dst + len {
             copy_apart(win, src, dst, len);
         } else {
             for i in 0..len {
-                win[dst + i] = win[(dst + i).wrapping_sub(offset) & mask];
+                let at = dst + i;
+                win[at] = win[if at >= offset {
+                    at - offset
+                } else {
+                    at + ring - offset
+                }];
             }
         }
     }
@@ -808,6 +764,18 @@ fn store4(win: &mut [u8], at: usize, v: [u8; 4]) {
     win[at..at + 4].copy_from_slice(&v);
 }
 
+#[inline(always)]
+fn load8(win: &[u8], at: usize) -> [u8; 8] {
+    let mut v = [0u8; 8];
+    v.copy_from_slice(&win[at..at + 8]);
+    v
+}
+
+#[inline(always)]
+fn store8(win: &mut [u8], at: usize, v: [u8; 8]) {
+    win[at..at + 8].copy_from_slice(&v);
+}
+
 /// Windows of finished decoders, reused: zeroing 2 MiB per folder showed
 /// up in profiles. Stale bytes are never read: a match may only reach back
 /// over output of its own stream (checked in `decode_run`).
@@ -839,18 +807,6 @@ impl Drop for LzxDecoder {
             pool.push(w);
         }
     }
-}
-
-#[inline(always)]
-fn load8(win: &[u8], at: usize) -> [u8; 8] {
-    let mut v = [0u8; 8];
-    v.copy_from_slice(&win[at..at + 8]);
-    v
-}
-
-#[inline(always)]
-fn store8(win: &mut [u8], at: usize, v: [u8; 8]) {
-    win[at..at + 8].copy_from_slice(&v);
 }
 
 /// Undo E8 (x86 CALL) translation on one frame starting at output offset

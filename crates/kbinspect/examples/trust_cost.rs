@@ -1,0 +1,144 @@
+//! What the chain-of-trust check adds to `verify`, measured side by side in
+//! one process (issue 19's target: under 10 %).
+//!
+//! ```text
+//! cargo run --release --example trust_cost -- [--runs N] PACKAGE...
+//! cargo run --release --example trust_cost -- --once trust|notrust PACKAGE
+//! ```
+//!
+//! For each package, N rounds (default 9) alternate two pipelines:
+//! - `notrust`: load with `keep_trust: false` (no cabinet digests kept), then
+//!   the integrity and anomaly checks and the verdict;
+//! - `trust`: load as `kbinspect verify` does, then [`kbinspect::check::verify`]
+//!   (the same checks plus the whole chain of trust).
+//!
+//! It prints the medians of wall time and of this process's CPU time, and
+//! their ratio. `--once` runs one pipeline once (for `hyperfine`, which then
+//! times whole processes).
+
+use std::path::Path;
+use std::time::Instant;
+
+use kbinspect::check::{anomaly, integrity, verdict};
+use kbinspect::container::Limits;
+use kbinspect::model::{LoadOptions, Package};
+
+/// CPU seconds of this process (user + system, every thread, those that
+/// have exited included).
+fn cpu_s() -> f64 {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    unsafe extern "C" {
+        fn clock_gettime(clock: i32, tp: *mut Timespec) -> i32;
+    }
+    const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+    let mut t = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `t` is a valid, writable timespec (Linux x86-64 layout).
+    let ok = unsafe { clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0;
+    if ok {
+        t.sec as f64 + t.nsec as f64 / 1e9
+    } else {
+        0.0
+    }
+}
+
+fn opts(trust: bool) -> LoadOptions {
+    LoadOptions {
+        keep_registry: false,
+        keep_trust: trust,
+        ..LoadOptions::default()
+    }
+}
+
+/// One `verify` without its output: the verdict word, and the seconds
+/// spent loading.
+fn run(path: &Path, trust: bool) -> (&'static str, f64) {
+    let o = opts(trust);
+    let t = Instant::now();
+    let pkg = Package::load_with(path, &Limits::default(), &o).expect("load");
+    let load = t.elapsed().as_secs_f64();
+    let word = if trust {
+        let v = kbinspect::check::verify(&pkg, &o, &Default::default(), vec![]);
+        v.assessment.verdict.as_str()
+    } else {
+        let (mut findings, _) = integrity::check_with_stats(&pkg);
+        findings.extend(anomaly::check(&pkg));
+        verdict::assess(&pkg, &findings, None).verdict.as_str()
+    };
+    (word, load)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut runs = 9usize;
+    if let Some(i) = args.iter().position(|a| a == "--runs") {
+        runs = args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(9);
+        args.drain(i..=i + 1);
+    }
+    if args.first().map(String::as_str) == Some("--once") {
+        let trust = args.get(1).map(String::as_str) == Some("trust");
+        for p in &args[2..] {
+            println!("{}", run(p.as_ref(), trust).0);
+        }
+        return;
+    }
+    println!(
+        "{:<44} {:>9} {:>9} {:>7} {:>9} {:>9} {:>7}",
+        "package", "wall no", "wall yes", "ratio", "cpu no", "cpu yes", "ratio"
+    );
+    for p in &args {
+        let path = Path::new(p);
+        // Warm the page cache and the pools.
+        run(path, true);
+        let (mut w0, mut w1, mut c0, mut c1) = (vec![], vec![], vec![], vec![]);
+        let (mut l0, mut l1) = (vec![], vec![]);
+        for _ in 0..runs {
+            for trust in [false, true] {
+                let (t, c) = (Instant::now(), cpu_s());
+                let (_, load) = std::hint::black_box(run(path, trust));
+                let (w, cpu) = (t.elapsed().as_secs_f64(), cpu_s() - c);
+                if trust {
+                    w1.push(w);
+                    c1.push(cpu);
+                    l1.push(load);
+                } else {
+                    w0.push(w);
+                    c0.push(cpu);
+                    l0.push(load);
+                }
+            }
+        }
+        let name = path.file_name().map_or(p.clone(), |n| {
+            let n = n.to_string_lossy();
+            n.chars().take(44).collect()
+        });
+        let (w0, w1, c0, c1) = (
+            median(&mut w0),
+            median(&mut w1),
+            median(&mut c0),
+            median(&mut c1),
+        );
+        let (l0, l1) = (median(&mut l0), median(&mut l1));
+        println!(
+            "{name:<44} {:>8.1}ms {:>8.1}ms {:>7.3} {:>8.0}ms {:>8.0}ms {:>7.3}   load {:.1} / {:.1} ms, checks {:.1} / {:.1} ms",
+            w0 * 1e3,
+            w1 * 1e3,
+            w1 / w0,
+            c0 * 1e3,
+            c1 * 1e3,
+            if c0 > 0.0 { c1 / c0 } else { f64::NAN },
+            l0 * 1e3,
+            l1 * 1e3,
+            (w0 - l0) * 1e3,
+            (w1 - l1) * 1e3,
+        );
+    }
+}
