@@ -40,10 +40,11 @@ fn control_characters_in_names_are_escaped_in_tables() {
     .unwrap();
     for cmd in ["ls", "verify"] {
         let out = kbinspect(&[os(cmd), p.as_os_str()]);
-        let text = String::from_utf8(out.stdout).unwrap();
+        let text = String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap();
         for c in ['\u{1b}', '\u{7}', '\r', '\u{202e}'] {
             assert!(!text.contains(c), "{cmd}: raw {c:?} in\n{text}");
         }
+        // Both name the member (verify: it is in no component), escaped.
         assert!(text.contains("\\u{1b}[2J"), "{cmd}:\n{text}");
         assert!(text.contains("\\u{202e}"), "{cmd}:\n{text}");
     }

@@ -135,6 +135,17 @@ pub fn write_table(out: &mut dyn std::io::Write, r: &package::TrustReport) -> st
     Ok(())
 }
 
+/// `name_<40 hex>.msu|.cab`: the hex, lower-cased.
+pub fn download_name_sha1(path: &str) -> Option<String> {
+    let name = path.rsplit(['/', '\\']).next()?;
+    let lower = name.to_ascii_lowercase();
+    let stem = lower
+        .strip_suffix(".msu")
+        .or_else(|| lower.strip_suffix(".cab"))?;
+    let (_, hex) = stem.rsplit_once('_')?;
+    (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hex.to_string())
+}
+
 #[cfg(test)]
 mod hostile {
     use super::*;
@@ -235,15 +246,4 @@ mod hostile {
             r.problems
         );
     }
-}
-
-/// `name_<40 hex>.msu|.cab`: the hex, lower-cased.
-pub fn download_name_sha1(path: &str) -> Option<String> {
-    let name = path.rsplit(['/', '\\']).next()?;
-    let lower = name.to_ascii_lowercase();
-    let stem = lower
-        .strip_suffix(".msu")
-        .or_else(|| lower.strip_suffix(".cab"))?;
-    let (_, hex) = stem.rsplit_once('_')?;
-    (hex.len() == 40 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then(|| hex.to_string())
 }
