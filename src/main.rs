@@ -66,7 +66,11 @@ fn main() {
             if cli::is_broken_pipe(&e) {
                 0
             } else {
-                eprintln!("kbinspect: error: {}", cli::error_message(&e));
+                // Escaped: a read error can quote what a package names.
+                eprintln!(
+                    "kbinspect: error: {}",
+                    cli::term::escape(&cli::error_message(&e))
+                );
                 2
             }
         }

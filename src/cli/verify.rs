@@ -30,12 +30,7 @@ impl FailOn {
     }
 
     fn triggered(self, findings: &[kbinspect::finding::Finding]) -> bool {
-        use kbinspect::finding::Severity;
-        let worst = match self {
-            FailOn::Warning => Severity::Warning,
-            FailOn::Info => Severity::Info,
-        };
-        findings.iter().any(|f| f.severity >= worst)
+        findings.iter().any(|f| f.severity >= self.severity())
     }
 }
 

@@ -104,3 +104,26 @@ fn diff_of_an_unreadable_package_exits_2_naming_the_read_error() {
     assert!(stdout.contains("FAIL"), "{stdout}");
     assert!(stdout.contains("cab-"), "{stdout}");
 }
+
+/// The error line can quote names (of members, of files): it is escaped as
+/// table output is, so they cannot drive the terminal.
+#[test]
+fn error_lines_escape_control_characters() {
+    let evil = "a\u{1b}[2Jb\u{202e}";
+    let payload: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(7919) >> 5) as u8)
+        .collect();
+    let cab = common::stored_cab(&[(format!("{evil}.dll"), payload)]);
+    let tmp = tempfile::tempdir().unwrap();
+    let cut = tmp.path().join(format!("{evil}.cab"));
+    std::fs::write(&cut, &cab[..cab.len() / 2]).unwrap();
+    let sample = common::testdata().join("Windows6.1-KB975354-x64.msu");
+    let (code, _, stderr) = run(&[os("diff"), sample.as_os_str(), cut.as_os_str()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("could not be read"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}') && !stderr.contains('\u{202e}'),
+        "{stderr:?}"
+    );
+    assert!(stderr.contains("\\u{1b}[2J"), "{stderr}");
+}

@@ -28,19 +28,25 @@ fn control_characters_in_names_are_escaped_in_tables() {
     let tmp = tempfile::tempdir().unwrap();
     let evil = "a\u{1b}[2J\u{7}b\rc\u{202e}txt.exe";
     let p = tmp.path().join("evil.cab");
-    std::fs::write(&p, cab_bytes(&[(evil.to_string(), b"x".to_vec())])).unwrap();
+    // A package manifest beside it, so that verify runs and names it.
+    let mum = br#"<?xml version="1.0" encoding="utf-8"?><assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0"><assemblyIdentity name="Package_for_KB1" version="1.0.0.0" processorArchitecture="amd64" language="neutral" publicKeyToken="31bf3856ad364e35"/><package identifier="KB1" releaseType="Update"></package></assembly>"#;
+    std::fs::write(
+        &p,
+        cab_bytes(&[
+            (evil.to_string(), b"x".to_vec()),
+            ("update.mum".to_string(), mum.to_vec()),
+        ]),
+    )
+    .unwrap();
     for cmd in ["ls", "verify"] {
         let out = kbinspect(&[os(cmd), p.as_os_str()]);
         let text = String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap();
         for c in ['\u{1b}', '\u{7}', '\r', '\u{202e}'] {
             assert!(!text.contains(c), "{cmd}: raw {c:?} in\n{text}");
         }
-        // `verify` refuses the input (no update package in it) without
-        // naming the member; `ls` lists it, escaped.
-        if cmd == "ls" {
-            assert!(text.contains("\\u{1b}[2J"), "{cmd}:\n{text}");
-            assert!(text.contains("\\u{202e}"), "{cmd}:\n{text}");
-        }
+        // Both name the member (verify: it is in no component), escaped.
+        assert!(text.contains("\\u{1b}[2J"), "{cmd}:\n{text}");
+        assert!(text.contains("\\u{202e}"), "{cmd}:\n{text}");
     }
     let out = kbinspect(&[os("ls"), os("--format"), os("json"), p.as_os_str()]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
