@@ -186,6 +186,13 @@ fn put_match(w: &mut BitWriter, c: &Coder, lru: &mut [u64; 3], d: u64, len: u64)
 
 /// Encode `target` as a source-less RAW PA30 delta (MD5-hashed).
 pub fn encode_sourceless(target: &[u8]) -> Vec<u8> {
+    encode_declaring(target, target.len() as u64)
+}
+
+/// [`encode_sourceless`] whose header declares a TargetSize of `declared`
+/// bytes instead of the real length: hostile-input tests (a 1 GiB target
+/// in a delta of a few hundred bytes).
+pub fn encode_declaring(target: &[u8], declared: u64) -> Vec<u8> {
     let coder = Coder {
         main: codes(&kbinspect::msdelta::default_code_lengths(600)),
         length: codes(&kbinspect::msdelta::default_code_lengths(256)),
@@ -245,7 +252,7 @@ pub fn encode_sourceless(target: &[u8]) -> Vec<u8> {
     h.number(1); // FileTypeSet: RAW only
     h.number(1); // FileType: RAW
     h.number(0); // Flags
-    h.number(target.len() as u64);
+    h.number(declared);
     h.number(0x8003);
     h.buffer(&md5::Md5::digest(target));
     h.buffer(&[]);

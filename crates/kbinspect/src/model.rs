@@ -394,6 +394,10 @@ pub struct File {
         serialize_with = "serialize_hex32_opt"
     )]
     pub content_sha256: Option<[u8; 32]>,
+    /// The index (position in [`Package::indexes`]) the location comes
+    /// from, when it comes from one.
+    #[serde(skip)]
+    pub(crate) index: Option<u32>,
     /// PE Authenticode hashes of a rebuilt PE file, computed while its
     /// bytes were at hand (with [`LoadOptions::keep_trust`]): the trust
     /// check looks files up in the catalogs by them without rebuilding.
@@ -435,6 +439,9 @@ impl File {
 pub struct SecondSource {
     pub location: Location,
     pub expansion: Option<Expansion>,
+    /// The index the location comes from (position in [`Package::indexes`]).
+    #[serde(skip)]
+    pub(crate) index: Option<u32>,
 }
 
 fn serialize_hex32_opt<S: serde::Serializer>(
@@ -563,6 +570,18 @@ struct Lookup {
     /// files look up only their own container's indexes, so a package with
     /// thousands of indexes stays linear.
     indexes_by_dir: HashMap<String, Vec<usize>>,
+    /// For a directory holding several indexes: every entry of them, by
+    /// target name, so that finding a file's entry does not try each index
+    /// in turn (4,000 indexes beside 100,000 declared files was quadratic).
+    entries_by_dir: HashMap<String, DirEntries>,
+}
+
+/// The entries of a directory's indexes, as (index position, entry
+/// position), in index then entry order, with a name lookup.
+#[derive(Debug, Clone, Default)]
+struct DirEntries {
+    entries: Vec<(u32, u32)>,
+    by_name: KeyOrder,
 }
 
 /// The lookup key of a member path: the path the extractor would write,
@@ -1183,7 +1202,26 @@ impl Package {
                 .or_default()
                 .push(i);
         }
+        let mut entries_by_dir = HashMap::new();
+        for (dir, ixs) in by_dir.iter().filter(|(_, ixs)| ixs.len() > 1) {
+            let entries: Vec<(u32, u32)> = ixs
+                .iter()
+                .flat_map(|&i| {
+                    let n = self.indexes.get(i).map_or(0, |ix| ix.index.files.len());
+                    (0..n).map(move |e| (i as u32, e as u32))
+                })
+                .collect();
+            let name_of = |k: usize| {
+                entries
+                    .get(k)
+                    .and_then(|&(i, e)| self.indexes.get(i as usize)?.index.files.get(e as usize))
+                    .map_or("", |f| f.name.as_str())
+            };
+            let by_name = KeyOrder::new(entries.len(), name_of);
+            entries_by_dir.insert(dir.clone(), DirEntries { entries, by_name });
+        }
         self.lookup.indexes_by_dir = by_dir;
+        self.lookup.entries_by_dir = entries_by_dir;
         // Components second: file locations need the indexes. Sized once:
         // doubling would leave up to half of a large vector unused.
         let manifests = self
@@ -1324,37 +1362,36 @@ impl Package {
     fn expand(&mut self, opts: &LoadOptions) {
         type Outcome = (Expansion, Option<Box<PeVersion>>, Option<Box<PeAuth>>);
         let listed = self.catalog_hashes(opts);
-        let outcomes =
-            self.rebuild_map(opts, &|f| delta_id(&f.location), &|_, _, result, known| {
-                match result {
-                    Ok(bytes) => {
-                        let pe = pe::version_info(bytes).map(Box::new);
-                        // The chain checked the bytes against the index's
-                        // SHA-256: not computed again.
-                        let sha256: [u8; 32] =
-                            known.unwrap_or_else(|| sha2::Sha256::digest(bytes).into());
-                        let sha1 = sha1::Sha1::digest(bytes);
-                        // The trust check looks PE files that no catalog lists
-                        // by their flat hashes up by their Authenticode hashes:
-                        // computed now, while the bytes are here, the file is
-                        // not rebuilt a second time for them.
-                        let auth = (opts.keep_trust
-                            && pe.is_some()
-                            && !listed.contains(sha256.as_slice())
-                            && !listed.contains(sha1.as_slice()))
-                        .then(|| Box::new(PeAuth::of(bytes)));
-                        (
-                            Expansion::Rebuilt {
-                                sha256: hex::encode(sha256),
-                                sha1: hex::encode(sha1),
-                            },
-                            pe,
-                            auth,
-                        ) as Outcome
-                    }
-                    Err(e) => (expansion_error(e), None, None),
+        let outcomes = self.rebuild_map(opts, &main_source, &|_, _, result, known| {
+            match result {
+                Ok(bytes) => {
+                    let pe = pe::version_info(bytes).map(Box::new);
+                    // The chain checked the bytes against the index's
+                    // SHA-256: not computed again.
+                    let sha256: [u8; 32] =
+                        known.unwrap_or_else(|| sha2::Sha256::digest(bytes).into());
+                    let sha1 = sha1::Sha1::digest(bytes);
+                    // The trust check looks PE files that no catalog lists
+                    // by their flat hashes up by their Authenticode hashes:
+                    // computed now, while the bytes are here, the file is
+                    // not rebuilt a second time for them.
+                    let auth = (opts.keep_trust
+                        && pe.is_some()
+                        && !listed.contains(sha256.as_slice())
+                        && !listed.contains(sha1.as_slice()))
+                    .then(|| Box::new(PeAuth::of(bytes)));
+                    (
+                        Expansion::Rebuilt {
+                            sha256: hex::encode(sha256),
+                            sha1: hex::encode(sha1),
+                        },
+                        pe,
+                        auth,
+                    ) as Outcome
                 }
-            });
+                Err(e) => (expansion_error(e), None, None),
+            }
+        });
         for (ci, fi, (outcome, pe, auth)) in outcomes {
             if let Some(f) = self
                 .components
@@ -1377,7 +1414,10 @@ impl Package {
         // too, so that a stored file cannot shadow a different delta.
         let alternates = self.rebuild_map(
             opts,
-            &|f| f.second_source.as_ref().and_then(|s| delta_id(&s.location)),
+            &|f| {
+                let s = f.second_source.as_ref()?;
+                Some((s.index? as usize, delta_id(&s.location)?))
+            },
             &|_, _, result, known| match result {
                 Ok(bytes) => Expansion::Rebuilt {
                     sha256: hex::encode(
@@ -1407,7 +1447,7 @@ impl Package {
     /// that need them (extraction) use them inside `sink`. Needs the delta
     /// blobs kept in memory.
     pub fn rebuild_each(&self, opts: &LoadOptions, sink: &mut RebuildSink<'_>) {
-        self.rebuild_picked(opts, &|f| delta_id(&f.location), &|_, _| true, sink);
+        self.rebuild_picked(opts, &main_source, &|_, _| true, sink);
     }
 
     /// [`Package::rebuild_each`] for the files `want(component, file)`
@@ -1419,41 +1459,28 @@ impl Package {
         want: &dyn Fn(usize, usize) -> bool,
         sink: &mut RebuildSink<'_>,
     ) {
-        self.rebuild_picked(opts, &|f| delta_id(&f.location), want, sink);
+        self.rebuild_picked(opts, &main_source, want, sink);
     }
 
-    /// The index entries `pick` names for the files `want` selects, in
-    /// index, component and file order.
+    /// The index entries `pick` names (index position, entry id) for the
+    /// files `want` selects, in index, component and file order.
     fn rebuild_requests(
         &self,
-        pick: &dyn Fn(&File) -> Option<u64>,
+        pick: &dyn Fn(&File) -> Option<(usize, u64)>,
         want: &dyn Fn(usize, usize) -> bool,
     ) -> Vec<Request> {
-        let mut components_by_dir: HashMap<&str, Vec<usize>> = HashMap::new();
-        for (ci, c) in self.components.iter().enumerate() {
-            components_by_dir
-                .entry(parent_of(&c.member))
-                .or_default()
-                .push(ci);
-        }
         let mut out = Vec::new();
-        for (ix, index) in self.indexes.iter().enumerate() {
-            let here = components_by_dir
-                .get(parent_of(&index.member))
-                .map_or(&[][..], Vec::as_slice);
-            for &ci in here {
-                let Some(c) = self.components.get(ci) else {
-                    continue;
-                };
-                for (fi, f) in c.files.iter().enumerate() {
-                    if let Some(id) = pick(f)
-                        && want(ci, fi)
-                    {
-                        out.push(Request { ix, ci, fi, id });
-                    }
+        for (ci, c) in self.components.iter().enumerate() {
+            for (fi, f) in c.files.iter().enumerate() {
+                if let Some((ix, id)) = pick(f)
+                    && want(ci, fi)
+                {
+                    out.push(Request { ix, ci, fi, id });
                 }
             }
         }
+        // Stable: component and file order within each index.
+        out.sort_by_key(|r| r.ix);
         out
     }
 
@@ -1544,7 +1571,7 @@ impl Package {
     fn rebuild_picked(
         &self,
         opts: &LoadOptions,
-        pick: &dyn Fn(&File) -> Option<u64>,
+        pick: &dyn Fn(&File) -> Option<(usize, u64)>,
         want: &dyn Fn(usize, usize) -> bool,
         sink: &mut RebuildSink<'_>,
     ) {
@@ -1552,11 +1579,10 @@ impl Package {
         // Shared by every index: the budget is for the whole load.
         let mut produced: u64 = 0;
         let depth = opts.delta.max_chain_depth;
-        for (ix, index) in self.indexes.iter().enumerate() {
-            let mine: Vec<&Request> = requests.iter().filter(|r| r.ix == ix).collect();
-            if mine.is_empty() {
+        for mine in requests.chunk_by(|a, b| a.ix == b.ix) {
+            let Some(index) = mine.first().and_then(|r| self.indexes.get(r.ix)) else {
                 continue;
-            }
+            };
             let chains: Vec<Vec<u64>> = mine
                 .iter()
                 .map(|r| self.static_chain(index, r.id, depth).0)
@@ -1591,7 +1617,7 @@ impl Package {
     fn rebuild_map<T: Send>(
         &self,
         opts: &LoadOptions,
-        pick: &dyn Fn(&File) -> Option<u64>,
+        pick: &dyn Fn(&File) -> Option<(usize, u64)>,
         f: &RebuildMap<'_, T>,
     ) -> Vec<(usize, usize, T)> {
         use rayon::prelude::*;
@@ -1629,13 +1655,13 @@ impl Package {
         let mut limits = opts.delta.clone();
         limits.max_target_size = limits.max_target_size.min(opts.rebuild_budget);
         let mut results: Vec<(usize, (usize, usize, T))> = Vec::with_capacity(requests.len());
-        for (ix, index) in self.indexes.iter().enumerate() {
-            let mine: Vec<usize> = (0..requests.len())
-                .filter(|&p| requests[p].ix == ix)
-                .collect();
-            if mine.is_empty() {
+        let mut start = 0;
+        for run in requests.chunk_by(|a, b| a.ix == b.ix) {
+            let mine: Vec<usize> = (start..start + run.len()).collect();
+            start += run.len();
+            let Some(index) = run.first().and_then(|r| self.indexes.get(r.ix)) else {
                 continue;
-            }
+            };
             let step = |id: &u64| self.rebuild_step(index, *id);
             // Links several files build on (and files asked for twice):
             // rebuilt first, bottom up, a level at a time in parallel.
@@ -1720,10 +1746,10 @@ impl Package {
             .files
             .iter()
             .map(|f| {
-                let (location, size, pe) = self.locate(&dir, &folder, &keyform, f);
+                let (location, size, pe, index) = self.locate(&dir, &folder, &keyform, f);
                 let index_location = match &location {
                     Location::Stored { .. } => {
-                        let (l, _, _) = self.locate_in_index(&dir, &folder, &keyform, f);
+                        let (l, _, ix) = self.locate_in_index(&dir, &folder, &keyform, f);
                         l.filter(|l| {
                             matches!(
                                 l,
@@ -1732,6 +1758,7 @@ impl Package {
                                     | Location::Psf { .. }
                             )
                         })
+                        .map(|l| (l, ix))
                     }
                     _ => None,
                 };
@@ -1740,12 +1767,14 @@ impl Package {
                     _ => None,
                 };
                 File {
-                    second_source: index_location.map(|location| {
+                    second_source: index_location.map(|(location, index)| {
                         Box::new(SecondSource {
                             location,
                             expansion: None,
+                            index: index.and_then(|i| u32::try_from(i).ok()),
                         })
                     }),
+                    index: index.and_then(|i| u32::try_from(i).ok()),
                     content_sha256,
                     pe_auth: None,
                     name: f.name.clone(),
@@ -1783,7 +1812,7 @@ impl Package {
         folder: &str,
         keyform: &str,
         f: &component::ManifestFile,
-    ) -> (Location, Option<u64>, Option<Box<PeVersion>>) {
+    ) -> (Location, Option<u64>, Option<Box<PeVersion>>, Option<usize>) {
         let mut names = vec![f.name.as_str()];
         if !f.source_name.is_empty() && !f.source_name.eq_ignore_ascii_case(&f.name) {
             names.push(&f.source_name);
@@ -1800,34 +1829,79 @@ impl Package {
                         },
                         Some(mem.size),
                         pe,
+                        None,
                     );
                 }
             }
         }
-        let (location, size, pe) = self.locate_in_index(dir, folder, keyform, f);
-        (location.unwrap_or(Location::Absent), size, pe)
+        let (location, size, index) = self.locate_in_index(dir, folder, keyform, f);
+        (location.unwrap_or(Location::Absent), size, None, index)
     }
 
-    /// Where the container index of `dir` says a manifest file's bytes are.
+    /// Where the container index of `dir` says a manifest file's bytes are:
+    /// the location, the length the index gives and which index (its
+    /// position in [`Package::indexes`]).
     fn locate_in_index(
         &self,
         dir: &str,
         folder: &str,
         keyform: &str,
         f: &component::ManifestFile,
-    ) -> (Option<Location>, Option<u64>, Option<Box<PeVersion>>) {
+    ) -> (Option<Location>, Option<u64>, Option<usize>) {
         let mut names = vec![f.name.as_str()];
         if !f.source_name.is_empty() && !f.source_name.eq_ignore_ascii_case(&f.name) {
             names.push(&f.source_name);
         }
-        for ix in self.indexes_in(dir) {
-            let found = [folder, keyform]
+        let candidates: Vec<String> = [folder, keyform]
+            .iter()
+            .flat_map(|fo| names.iter().map(move |n| format!("{fo}/{n}")))
+            .collect();
+        // The first index (in order) holding any of the candidate names,
+        // and in it the first candidate it holds: one lookup per name
+        // when the directory has several indexes.
+        let found = match self.lookup.entries_by_dir.get(dir) {
+            Some(d) => {
+                let name_of = |k: usize| {
+                    d.entries
+                        .get(k)
+                        .and_then(|&(i, e)| {
+                            self.indexes.get(i as usize)?.index.files.get(e as usize)
+                        })
+                        .map_or("", |f| f.name.as_str())
+                };
+                let hits: Vec<Option<(u32, u32)>> = candidates
+                    .iter()
+                    .map(|n| {
+                        d.by_name
+                            .equal(n, name_of)
+                            .first()
+                            .and_then(|&k| d.entries.get(k).copied())
+                    })
+                    .collect();
+                let first_ix = hits.iter().flatten().map(|&(i, _)| i).min();
+                hits.into_iter()
+                    .flatten()
+                    .find(|&(i, _)| Some(i) == first_ix)
+                    .and_then(|(i, e)| {
+                        let ix = self.indexes.get(i as usize)?;
+                        Some((i as usize, ix.index.files.get(e as usize)?))
+                    })
+            }
+            None => self
+                .lookup
+                .indexes_by_dir
+                .get(dir)
+                .map_or(&[][..], Vec::as_slice)
                 .iter()
-                .flat_map(|fo| names.iter().map(move |n| format!("{fo}/{n}")))
-                .find_map(|n| ix.entry_named(&n));
-            let Some(entry) = found else {
-                continue;
-            };
+                .find_map(|&i| {
+                    let ix = self.indexes.get(i)?;
+                    candidates
+                        .iter()
+                        .find_map(|n| ix.entry_named(n))
+                        .map(|e| (i, e))
+                }),
+        };
+        if let Some((ix, entry)) = found {
             let location = match &entry.delta {
                 None => Location::Absent,
                 Some(d) => match &d.source {
@@ -1881,7 +1955,7 @@ impl Package {
                     }
                 },
             };
-            return (Some(location), Some(entry.length), None);
+            return (Some(location), Some(entry.length), Some(ix));
         }
         (None, None, None)
     }
@@ -1920,6 +1994,11 @@ fn index_sha256(e: &cix::CixFile) -> Option<[u8; 32]> {
         .filter(|h| h.is_sha256())
         .and_then(|h| hex::decode(&h.hex).ok())
         .and_then(|v| <[u8; 32]>::try_from(v).ok())
+}
+
+/// The index and entry a file's own location rebuilds.
+fn main_source(f: &File) -> Option<(usize, u64)> {
+    Some((f.index? as usize, delta_id(&f.location)?))
 }
 
 /// The index entry a delta-stored or copied location rebuilds.
@@ -2375,6 +2454,74 @@ mod tests {
             .collect();
         assert!(want.len() > 300, "{}", want.len());
         assert_eq!(dups, want);
+    }
+
+    /// With several indexes in one directory, a file is located in the
+    /// first index (in member order) naming it under any of its names, as
+    /// when each index was tried in turn, and records which index that is.
+    #[test]
+    fn several_indexes_in_a_directory() {
+        let keyform = Identity {
+            name: "Demo".into(),
+            version: "1.0.0.0".into(),
+            processor_architecture: "amd64".into(),
+            language: "neutral".into(),
+            public_key_token: "31bf3856ad364e35".into(),
+            version_scope: "nonSxS".into(),
+            ..Default::default()
+        }
+        .keyform();
+        let manifest = r#"<assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0"><assemblyIdentity name="Demo" version="1.0.0.0" processorArchitecture="amd64" language="neutral" publicKeyToken="31bf3856ad364e35" versionScope="nonSxS"/><file name="a.dll"/><file name="b.dll"/><file name="c.dll"/></assembly>"#;
+        let cix = |entries: &[(u64, &str, &str)]| {
+            let files: String = entries
+                .iter()
+                .map(|(id, name, blob)| {
+                    format!(
+                        r#"<File id="{id}" name="{keyform}\{name}" length="{id}" time="0" attr="32"><Delta><Source type="PA30" name="{blob}"/></Delta></File>"#
+                    )
+                })
+                .collect();
+            format!(r#"<Container name="x" type="CAB" length="0" version="1" xmlns="urn:ContainerIndex"><Files>{files}</Files></Container>"#)
+                .into_bytes()
+        };
+        // Index 0 names b; index 1 names a and b; index 2 names c twice.
+        let items = vec![
+            ("i0.cix.xml".to_string(), cix(&[(7, "b.dll", "x")]), None),
+            (
+                "i1.cix.xml".to_string(),
+                cix(&[(1, "a.dll", "x"), (2, "B.DLL", "x")]),
+                None,
+            ),
+            (
+                "i2.cix.xml".to_string(),
+                cix(&[(3, "c.dll", "x"), (4, "c.dll", "y")]),
+                None,
+            ),
+            (
+                format!("{keyform}.manifest"),
+                manifest.as_bytes().to_vec(),
+                None,
+            ),
+        ];
+        let pkg = Package::from_members(
+            "t",
+            items,
+            &LoadOptions {
+                expand_deltas: false,
+                ..LoadOptions::default()
+            },
+        );
+        let c = &pkg.components[0];
+        let at = |n: &str| {
+            let f = c.files.iter().find(|f| f.name == n).unwrap();
+            let Location::Delta { index_id, .. } = f.location else {
+                panic!("{n}: {:?}", f.location);
+            };
+            (f.index, index_id)
+        };
+        assert_eq!(at("a.dll"), (Some(1), 1));
+        assert_eq!(at("b.dll"), (Some(0), 7));
+        assert_eq!(at("c.dll"), (Some(2), 3));
     }
 
     #[test]
