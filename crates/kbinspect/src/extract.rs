@@ -110,11 +110,6 @@ pub struct ExtractReport {
 
 pub use crate::container::names::{SafePath, sanitize};
 
-/// Cabinet times carry no zone; they are applied as UTC.
-pub fn system_time(t: &Timestamp) -> Option<std::time::SystemTime> {
-    t.to_system_time()
-}
-
 struct Extractor<'o> {
     root: PathBuf,
     opts: &'o Options,
@@ -414,7 +409,7 @@ impl Extractor<'_> {
                 ));
             }
         }
-        if let Some(t) = modified.and_then(system_time) {
+        if let Some(t) = modified.and_then(Timestamp::to_system_time) {
             // A filesystem without mtimes is not a reason to fail.
             let _ = tmp.as_file().set_modified(t);
         }
@@ -873,7 +868,7 @@ mod tests {
     fn calendar_round_trip() {
         for secs in [0i64, 951_782_400, 1_254_721_860, 4_102_444_799] {
             let t = Timestamp::from_unix(secs).unwrap();
-            let back = system_time(&t).unwrap();
+            let back = t.to_system_time().unwrap();
             assert_eq!(
                 back.duration_since(std::time::UNIX_EPOCH)
                     .unwrap()

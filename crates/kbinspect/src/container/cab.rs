@@ -8,7 +8,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read, Seek, SeekFrom};
 
-use super::{Error, Timestamp};
+use super::Error;
 
 pub(crate) const SIGNATURE: &[u8; 4] = b"MSCF";
 pub(crate) const FLAG_PREV_CABINET: u16 = 0x1;
@@ -389,11 +389,6 @@ pub(crate) fn decode_name(raw: &[u8], attribs: u16) -> String {
     }
 }
 
-/// DOS date and time to a calendar timestamp; `None` when a field is out of range.
-pub(crate) fn dos_timestamp(date: u16, time: u16) -> Option<Timestamp> {
-    Timestamp::from_dos(date, time)
-}
-
 /// The cabinet checksum (an XOR of little-endian u32 words, the tail folded
 /// in big-end first), as used for CFDATA blocks.
 pub(crate) fn checksum(data: &[u8], seed: u32) -> u32 {
@@ -567,11 +562,21 @@ mod tests {
         let d = ((2018 - 1980) << 9) | (7 << 5) | 17;
         let t = (8 << 11) | (52 << 5) | 27;
         assert_eq!(
-            dos_timestamp(d, t).map(|t| t.to_string()).as_deref(),
+            crate::time::Timestamp::from_dos(d, t)
+                .map(|t| t.to_string())
+                .as_deref(),
             Some("2018-07-17T08:52:54")
         );
-        assert_eq!(dos_timestamp(0, 0), None, "month 0 is not a date");
-        assert_eq!(dos_timestamp(d, 24 << 11), None, "hour 24");
+        assert_eq!(
+            crate::time::Timestamp::from_dos(0, 0),
+            None,
+            "month 0 is not a date"
+        );
+        assert_eq!(
+            crate::time::Timestamp::from_dos(d, 24 << 11),
+            None,
+            "hour 24"
+        );
     }
 
     #[test]

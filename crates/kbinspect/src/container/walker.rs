@@ -511,7 +511,7 @@ impl Walker<'_, '_> {
             path: format!("{prefix}{}", m.entry.name.replace('\\', "/")),
             name: m.entry.name.clone(),
             size: u64::from(m.entry.size),
-            modified: cab::dos_timestamp(m.entry.date, m.entry.time),
+            modified: super::Timestamp::from_dos(m.entry.date, m.entry.time),
             compression: folder
                 .and_then(|f| f.compression)
                 .unwrap_or(super::Compression::None),

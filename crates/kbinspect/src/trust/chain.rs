@@ -498,8 +498,8 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
             format!(
                 "Microsoft's root list disallows {:?} from {}; this signature's time is {}",
                 root.cert.subject,
-                tlv::format_time(d),
-                tlv::format_time(at)
+                crate::time::format_unix(d),
+                crate::time::format_unix(at)
             ),
         ));
     }
@@ -511,9 +511,9 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
                     format!(
                         "Microsoft's root list trusts certificates under {:?} only if issued before {}; {:?} was issued {}",
                         root.cert.subject,
-                        tlv::format_time(n),
+                        crate::time::format_unix(n),
                         c.subject,
-                        tlv::format_time(c.not_before)
+                        crate::time::format_unix(c.not_before)
                     ),
                 ));
             }
@@ -544,9 +544,9 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
                 format!(
                     "{:?} is valid {} to {}, not at {}",
                     c.subject,
-                    tlv::format_time(c.not_before),
-                    tlv::format_time(c.not_after),
-                    tlv::format_time(at)
+                    crate::time::format_unix(c.not_before),
+                    crate::time::format_unix(c.not_after),
+                    crate::time::format_unix(at)
                 ),
             ));
         }

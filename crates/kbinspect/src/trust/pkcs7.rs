@@ -578,7 +578,7 @@ fn verify_depth(
                 None => (now, "now"),
             },
         };
-        r.checked_at = Some(tlv::format_time(at));
+        r.checked_at = Some(crate::time::format_unix(at));
         r.time_source = source.into();
         if let Some(cert) = signer {
             let purposes: &[&str] = match content {
@@ -669,7 +669,7 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
         }
     };
     t.unix = gen_time;
-    t.time = gen_time.map(tlv::format_time);
+    t.time = gen_time.map(crate::time::format_unix);
     match DigestInfo::from_der(&imprint) {
         Ok(mi) => {
             let oid = mi.algorithm.oid.to_string();
@@ -740,7 +740,7 @@ fn countersignature(
         .first()
         .and_then(|a| any_time(a));
     t.unix = time;
-    t.time = time.map(tlv::format_time);
+    t.time = time.map(crate::time::format_unix);
     let mut probs = Vec::new();
     let (signer, _, _) = check_signer(&si, outer, None, sig, &mut probs);
     timestamp_chain(&mut t, probs, signer, outer, store, time.unwrap_or(now));

@@ -103,11 +103,6 @@ pub fn time(t: &Tlv<'_>) -> Option<i64> {
     Some(t.to_unix()? + i64::from(sec == 60))
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` of seconds since 1970.
-pub fn format_time(secs: i64) -> String {
-    crate::time::format_unix(secs)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,13 +115,16 @@ mod tests {
             value: b"20200502044556.123Z",
         };
         let s = time(&t).unwrap();
-        assert_eq!(format_time(s), "2020-05-02T04:45:56Z");
+        assert_eq!(crate::time::format_unix(s), "2020-05-02T04:45:56Z");
         let u = Tlv {
             tag: 0x17,
             raw: &[],
             value: b"210303182929Z",
         };
-        assert_eq!(format_time(time(&u).unwrap()), "2021-03-03T18:29:29Z");
+        assert_eq!(
+            crate::time::format_unix(time(&u).unwrap()),
+            "2021-03-03T18:29:29Z"
+        );
     }
 
     #[test]
