@@ -1,0 +1,581 @@
+//! The load pipeline: one streaming walk of the input that hashes every
+//! member and keeps only the bytes later stages need.
+
+use super::*;
+
+pub(super) const HEAD_LEN: usize = 64 * 1024;
+
+pub(super) fn delta_signature(head: &[u8]) -> Option<String> {
+    for off in [0usize, 4] {
+        if let Some(sig) = head.get(off..off + 4)
+            && matches!(sig, b"PA30" | b"PA31" | b"PA19")
+        {
+            return Some(String::from_utf8_lossy(sig).into_owned());
+        }
+    }
+    None
+}
+
+pub(super) fn kind_of(meta: &MemberMeta, head: &[u8]) -> MemberKind {
+    if meta.is_container {
+        return MemberKind::Container;
+    }
+    match servicing::classify(&meta.path, head) {
+        Some(DocKind::Mum) => MemberKind::Mum,
+        Some(DocKind::Manifest) => MemberKind::Manifest,
+        Some(DocKind::CompressedManifest) => MemberKind::CompressedManifest,
+        Some(DocKind::ContainerIndex) => MemberKind::ContainerIndex,
+        None => {
+            if meta.path.to_ascii_lowercase().ends_with(".cat") {
+                MemberKind::Catalog
+            } else if delta_signature(head).is_some() {
+                MemberKind::Delta
+            } else if head.starts_with(b"MZ") {
+                MemberKind::Pe
+            } else {
+                MemberKind::Other
+            }
+        }
+    }
+}
+
+impl Package {
+    /// Load a package with default caps.
+    pub fn load(input: &Path, limits: &Limits) -> Result<Package, Error> {
+        Self::load_with(input, limits, &LoadOptions::default())
+    }
+
+    /// Load a package: one streaming pass, then parsing. Errors only when
+    /// the input cannot be walked at all.
+    pub fn load_with(input: &Path, limits: &Limits, opts: &LoadOptions) -> Result<Package, Error> {
+        let mut members: Vec<Member> = Vec::new();
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut kept_total = Kept::default();
+        let mut plan = KeepPlan::default();
+        // The trust check needs the input's own Authenticode digests (and
+        // its SHA-1 for a `name_<sha1>` download name): computed from the
+        // bytes this walk reads, in the algorithms its signature uses (read
+        // ahead), which nested cabinets are then digested in too.
+        let digester = opts.keep_trust.then(|| input_digester(input)).flatten();
+        let cab_algs = digester
+            .as_ref()
+            .map_or(crate::digest::CabAlgs::ALL, |(_, algs)| *algs);
+        let mut visit = |meta: &MemberMeta, reader: &mut dyn BufRead| {
+            let mut m = read_member(
+                meta,
+                reader,
+                opts,
+                cab_algs,
+                &plan,
+                &mut kept_total,
+                &mut findings,
+            );
+            parse_early(&mut m, opts);
+            plan.learn(&m);
+            members.push(m);
+            Ok(())
+        };
+        let mut input_digests = None;
+        let report = match digester {
+            Some((d, _)) => {
+                let state = std::sync::Arc::new(std::sync::Mutex::new(Some(d)));
+                let sink = std::sync::Arc::clone(&state);
+                let report = container::walk_tapped(
+                    input,
+                    limits,
+                    &container::WalkOptions::default(),
+                    &mut visit,
+                    Box::new(move |b: &[u8]| {
+                        if let Some(d) = sink.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+                            d.update(b);
+                        }
+                    }),
+                )?;
+                let d = state.lock().unwrap_or_else(|e| e.into_inner()).take();
+                input_digests = d.map(|d| Box::new(d.finish()));
+                report
+            }
+            None => container::walk(input, limits, &mut visit)?,
+        };
+        members.shrink_to_fit();
+        // The walk is over: its pooled buffers would sit idle while the
+        // model is parsed and checked.
+        container::release_buffers();
+        let mut pkg = Package {
+            input: input.display().to_string(),
+            containers: report.containers,
+            members,
+            packages: vec![],
+            components: vec![],
+            compressed_manifests: vec![],
+            indexes: vec![],
+            deltas: vec![],
+            findings: report.findings,
+            lookup: Lookup::default(),
+            input_digests,
+            limits: limits.clone(),
+        };
+        pkg.findings.append(&mut findings);
+        pkg.parse_metadata(opts);
+        if opts.expand_deltas {
+            // Bytes on disk: the file, or a folder's files.
+            let input_len = match std::fs::metadata(input) {
+                Ok(md) if md.is_file() => md.len(),
+                _ => pkg.members.iter().map(|m| m.size).sum(),
+            };
+            let mut budgeted = opts.clone().budget_for(limits, input_len);
+            budgeted.rebuild_budget = budgeted.rebuild_budget.min(opts.rebuild_budget);
+            let opts = &budgeted;
+            pkg.fetch_unkept_sources(input, limits, opts, &mut kept_total)?;
+            pkg.expand(opts);
+        }
+        Ok(pkg)
+    }
+
+    /// Sources that container indexes name but whose bytes were not kept
+    /// while walking (the index came after them, or was too large to parse
+    /// during the walk): read them in a second walk, keeping only those.
+    /// Real package cabinets list `_manifest_.cix.xml` first, so this pass
+    /// is rare.
+    pub(super) fn fetch_unkept_sources(
+        &mut self,
+        input: &Path,
+        limits: &Limits,
+        opts: &LoadOptions,
+        kept_total: &mut Kept,
+    ) -> Result<(), Error> {
+        let mut wanted: std::collections::HashSet<String> = std::collections::HashSet::new();
+        for ix in &self.indexes {
+            let dir = parent_of(&ix.member);
+            for name in rebuild_inputs(&ix.index) {
+                let key = join_key(dir, name);
+                if let Some(m) = self.member(&key)
+                    && m.bytes.is_none()
+                    && m.read_error.is_none()
+                    && m.kind != MemberKind::Container
+                    && m.size <= opts.max_delta_size
+                {
+                    wanted.insert(path_key(&m.path));
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut got: HashMap<String, Vec<u8>> = HashMap::new();
+        let mut findings = Vec::new();
+        container::walk(input, limits, &mut |meta, reader| {
+            let key = path_key(&meta.path);
+            if !wanted.contains(&key) || got.contains_key(&key) {
+                return Ok(());
+            }
+            if kept_total.all.saturating_add(meta.size) > opts.max_kept_total {
+                findings.push(Finding::warning(
+                    Code::MemberTooLarge,
+                    &meta.path,
+                    format!(
+                        "not kept as a delta source: the bytes kept would pass {} in all",
+                        opts.max_kept_total
+                    ),
+                ));
+                return Ok(());
+            }
+            let mut buf = Vec::new();
+            let mut limited = std::io::Read::take(reader, opts.max_delta_size.saturating_add(1));
+            if std::io::Read::read_to_end(&mut limited, &mut buf).is_ok()
+                && buf.len() as u64 <= opts.max_delta_size
+            {
+                kept_total.all = kept_total.all.saturating_add(buf.len() as u64);
+                got.insert(key, buf);
+            }
+            Ok(())
+        })?;
+        container::release_buffers();
+        for m in &mut self.members {
+            if m.bytes.is_some() {
+                continue;
+            }
+            let key = path_key(&m.path);
+            // The same bytes as the first walk hashed, or not used at all.
+            if let Some(b) = got.remove(&key)
+                && <[u8; 32]>::from(Sha256::digest(&b)) == m.sha256
+            {
+                m.bytes = Some(b);
+            }
+        }
+        self.findings.append(&mut findings);
+        self.index_deltas();
+        Ok(())
+    }
+
+    /// Build a model from members already in memory (tests, other front
+    /// ends). Each tuple is (tree path, bytes, timestamp).
+    pub fn from_members(
+        input: &str,
+        items: Vec<(String, Vec<u8>, Option<Timestamp>)>,
+        opts: &LoadOptions,
+    ) -> Package {
+        let mut findings = Vec::new();
+        let mut kept_total = Kept::default();
+        let mut plan = KeepPlan::default();
+        let members = items
+            .into_iter()
+            .map(|(path, bytes, ts)| {
+                let meta = MemberMeta {
+                    name: path.clone(),
+                    path,
+                    size: bytes.len() as u64,
+                    modified: ts,
+                    compression: container::Compression::File,
+                    folder: None,
+                    depth: 0,
+                    attributes: 0,
+                    is_container: false,
+                };
+                let mut m = read_member(
+                    &meta,
+                    &mut bytes.as_slice(),
+                    opts,
+                    crate::digest::CabAlgs::ALL,
+                    &plan,
+                    &mut kept_total,
+                    &mut findings,
+                );
+                parse_early(&mut m, opts);
+                plan.learn(&m);
+                m
+            })
+            .collect();
+        let mut pkg = Package {
+            input: input.to_string(),
+            containers: vec![],
+            members,
+            packages: vec![],
+            components: vec![],
+            compressed_manifests: vec![],
+            indexes: vec![],
+            deltas: vec![],
+            findings,
+            lookup: Lookup::default(),
+            input_digests: None,
+            limits: Limits::default(),
+        };
+        pkg.parse_metadata(opts);
+        if opts.expand_deltas {
+            pkg.expand(opts);
+        }
+        pkg
+    }
+
+    /// The Authenticode digests of the nested cabinet at `path` in every
+    /// algorithm, read again from the input (within the limits it was
+    /// loaded with): for a signature in an algorithm the walk did not
+    /// digest it in. `None` when it cannot be read again.
+    pub(crate) fn cab_digests_again(&self, path: &str) -> Option<crate::digest::CabDigests> {
+        let mut found = None;
+        let opts = container::WalkOptions {
+            verify_unread: false,
+        };
+        let walked = container::walk_with(
+            Path::new(&self.input),
+            &self.limits,
+            &opts,
+            &mut |meta, reader| {
+                if found.is_some() || meta.path != path {
+                    return Ok(());
+                }
+                let mut head = Vec::with_capacity(64);
+                let mut d: Option<crate::digest::CabDigester> = None;
+                loop {
+                    let chunk = reader.fill_buf()?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    let n = chunk.len();
+                    match d.as_mut() {
+                        Some(d) => d.update(chunk),
+                        None => {
+                            head.extend_from_slice(chunk);
+                            if head.len() >= 64 {
+                                let mut new = crate::digest::CabDigester::new(&head);
+                                new.update(&head);
+                                d = Some(new);
+                            }
+                        }
+                    }
+                    reader.consume(n);
+                }
+                found = Some(d.unwrap_or_else(|| {
+                    let mut new = crate::digest::CabDigester::new(&head);
+                    new.update(&head);
+                    new
+                }));
+                Ok(())
+            },
+        );
+        container::release_buffers();
+        walked.ok()?;
+        found.map(crate::digest::CabDigester::finish)
+    }
+}
+
+/// What the walk has learned about which members' bytes are needed later:
+/// the sources container indexes name, by directory. What is kept follows
+/// from the index, not from a member's first bytes: a delta blob or PE
+/// that no index names is never a basis, and a RAW basis (a `.cat`, say)
+/// is kept whatever it looks like.
+#[derive(Default)]
+pub(super) struct KeepPlan {
+    /// [`path_key`]s of members an index names as a source.
+    named: std::collections::HashSet<String>,
+    /// Directories (tree paths) whose index has been parsed.
+    indexed_dirs: std::collections::HashSet<String>,
+}
+
+impl KeepPlan {
+    /// Record the sources of an index member parsed during the walk.
+    pub(super) fn learn(&mut self, m: &Member) {
+        let Some(Parsed::Index(ix)) = &m.parsed else {
+            return;
+        };
+        let dir = parent_of(&m.path);
+        self.indexed_dirs.insert(path_key(dir));
+        for name in rebuild_inputs(ix) {
+            self.named.insert(join_key(dir, name));
+        }
+    }
+
+    /// Whether an index names this member as a source; `None` when no index
+    /// of its directory is known yet.
+    pub(super) fn named(&self, path: &str) -> Option<bool> {
+        if self.named.contains(&path_key(path)) {
+            return Some(true);
+        }
+        self.indexed_dirs
+            .contains(&path_key(parent_of(path)))
+            .then_some(false)
+    }
+}
+
+/// The members a rebuild of an index's files reads: every delta blob, and
+/// the RAW sources that are the basis of another file. A RAW source nothing
+/// builds on is only hashed as it streams past.
+pub(super) fn rebuild_inputs(ix: &ContainerIndex) -> impl Iterator<Item = &str> {
+    let bases: std::collections::HashSet<u64> = ix
+        .files
+        .iter()
+        .filter_map(|e| e.delta.as_ref().and_then(|d| d.basis))
+        .collect();
+    ix.files.iter().filter_map(move |e| {
+        let src = e.delta.as_ref()?.source.as_ref()?;
+        let SourceLocation::Name(name) = &src.location else {
+            return None;
+        };
+        (src.type_ != SourceType::Raw || bases.contains(&e.id)).then_some(name.as_str())
+    })
+}
+
+/// Bytes kept so far: all members, and PE payloads among them.
+#[derive(Default)]
+pub(super) struct Kept {
+    all: u64,
+    pe: u64,
+}
+
+/// Read one member to the end: hash it, classify it from its first bytes,
+/// keep its bytes when it is something we parse later.
+pub(super) fn read_member(
+    meta: &MemberMeta,
+    reader: &mut dyn BufRead,
+    opts: &LoadOptions,
+    cab_algs: crate::digest::CabAlgs,
+    plan: &KeepPlan,
+    kept_total: &mut Kept,
+    findings: &mut Vec<Finding>,
+) -> Member {
+    let mut sha256 = sha2::Sha256::new();
+    let mut sha1 = Some(sha1::Sha1::new());
+    let mut head: Vec<u8> = Vec::new();
+    let mut read_error = None;
+    // Fill the head first: classification needs the signature.
+    while head.len() < HEAD_LEN {
+        match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(b) => {
+                let n = b.len().min(HEAD_LEN - head.len());
+                head.extend_from_slice(&b[..n]);
+                reader.consume(n);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                read_error = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let filled = head.len();
+    let kind = kind_of(meta, &head);
+    // Every member may be a declared payload, whatever its first bytes
+    // say, and old manifests declare SHA-1 digests: only cabinets (walked,
+    // never payloads here) skip it.
+    if kind == MemberKind::Container {
+        sha1 = None;
+    }
+    let named = plan.named(&meta.path);
+    let cap = match kind {
+        MemberKind::Mum
+        | MemberKind::Manifest
+        | MemberKind::CompressedManifest
+        | MemberKind::ContainerIndex => Some(opts.max_metadata_size),
+        // Named by an index as a source (RAW basis or delta blob).
+        _ if named == Some(true) => Some(opts.max_delta_size),
+        // A delta blob that no index names once the index is known: no
+        // rebuild can use it.
+        MemberKind::Delta if named == Some(false) => None,
+        MemberKind::Delta => Some(opts.max_delta_size),
+        MemberKind::Pe => Some(opts.max_pe_size),
+        // Catalogs are read for the hashes they list.
+        MemberKind::Catalog => Some(opts.max_metadata_size),
+        _ => None,
+    };
+    let mut cab_auth = (opts.keep_trust && kind == MemberKind::Container)
+        .then(|| crate::digest::CabDigester::with_algs(&head, cab_algs));
+    let mut keep = cap.is_some_and(|c| meta.size <= c)
+        && kept_total.all.saturating_add(meta.size) <= opts.max_kept_total;
+    if cap.is_some() && !keep && !matches!(kind, MemberKind::Pe | MemberKind::Catalog) {
+        let flag = match kind {
+            MemberKind::Delta => "",
+            _ if cap.is_some_and(|c| meta.size > c) => " (raise it with --max-xml-size)",
+            _ => "",
+        };
+        let detail = if cap.is_some_and(|c| meta.size > c) {
+            format!(
+                "{} bytes is over the cap for {} members; not parsed{flag}",
+                meta.size,
+                kind.as_str()
+            )
+        } else {
+            format!(
+                "{} bytes not kept: the bytes kept for parsing and rebuilding would pass {} in all",
+                meta.size, opts.max_kept_total
+            )
+        };
+        findings.push(Finding::warning(Code::MemberTooLarge, &meta.path, detail));
+    }
+    let mut kept: Vec<u8> = if keep { head.clone() } else { Vec::new() };
+    sha256.update(&head);
+    if let Some(h) = sha1.as_mut() {
+        h.update(&head);
+    }
+    if let Some(c) = cab_auth.as_mut() {
+        c.update(&head);
+    }
+    let mut total = head.len() as u64;
+    if read_error.is_none() && filled == HEAD_LEN {
+        loop {
+            // Hashed straight from the decoder's buffer, no copy.
+            match reader.fill_buf() {
+                Ok([]) => break,
+                Ok(chunk) => {
+                    let n = chunk.len();
+                    sha256.update(chunk);
+                    if let Some(h) = sha1.as_mut() {
+                        h.update(chunk);
+                    }
+                    if let Some(c) = cab_auth.as_mut() {
+                        c.update(chunk);
+                    }
+                    total = total.saturating_add(n as u64);
+                    if keep {
+                        // The declared size may lie: enforce the cap on
+                        // what actually arrives.
+                        if cap.is_some_and(|c| total > c) {
+                            keep = false;
+                            kept = Vec::new();
+                        } else {
+                            kept.extend_from_slice(chunk);
+                        }
+                    }
+                    reader.consume(n);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    read_error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(e) = &read_error {
+        findings.push(Finding::error(
+            Code::MemberUnreadable,
+            &meta.path,
+            format!("reading stopped after {total} bytes: {e}"),
+        ));
+        keep = false;
+    }
+    let mut pe = None;
+    if keep && kind == MemberKind::Pe {
+        pe = pe::version_info(&kept).map(Box::new);
+        let name = meta.path.rsplit('/').next().unwrap_or(&meta.path);
+        // Kept PE bytes count against their own, small budget: beyond it
+        // only the version survives, so memory stays flat.
+        let budget_left = opts.max_kept_pe.saturating_sub(kept_total.pe);
+        let needed = name.eq_ignore_ascii_case("wcp.dll") || named == Some(true);
+        if !needed && (named == Some(false) || kept.len() as u64 > budget_left) {
+            keep = false;
+            kept = Vec::new();
+        } else {
+            kept_total.pe = kept_total.pe.saturating_add(kept.len() as u64);
+        }
+    }
+    if keep {
+        kept_total.all = kept_total.all.saturating_add(kept.len() as u64);
+        // Grown by doubling while it streamed in: up to twice its size.
+        kept.shrink_to_fit();
+    }
+    Member {
+        path: meta.path.clone(),
+        size: total,
+        sha256: sha256.finalize().into(),
+        sha1: sha1.map(|h| h.finalize().into()),
+        timestamp: meta.modified,
+        kind,
+        read_error,
+        bytes: keep.then_some(kept),
+        pe,
+        parsed: None,
+        cab_auth: cab_auth.map(|c| Box::new(c.finish())),
+    }
+}
+
+/// The digester of a cabinet or MSU input file, in the algorithms its
+/// signature asks for (both when there is no signature, or it cannot be
+/// read ahead); `None` for a directory or an unreadable file (the trust
+/// check then reads the input itself).
+pub(super) fn input_digester(
+    input: &Path,
+) -> Option<(crate::digest::InputDigester, crate::digest::CabAlgs)> {
+    use crate::digest::{CabAlgs, InputDigester, MAX_SIGNATURE, cab_signature_range};
+    use std::os::unix::fs::FileExt as _;
+    let f = std::fs::File::open(input).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut head = [0u8; 64];
+    let n = f.read_at(&mut head, 0).ok()?;
+    let head = &head[..n];
+    let algs = match cab_signature_range(head) {
+        Some((pos, len)) if len > 0 && len <= MAX_SIGNATURE => {
+            let mut blob = vec![0u8; len as usize];
+            match f.read_exact_at(&mut blob, pos) {
+                Ok(()) => CabAlgs::of(&crate::trust::pkcs7::cab_digest_algs(&blob)),
+                Err(_) => CabAlgs::ALL,
+            }
+        }
+        _ => CabAlgs::ALL,
+    };
+    let name = input.display().to_string();
+    let whole = crate::trust::download_name_sha1(&name).is_some();
+    Some((InputDigester::new(head, algs, whole), algs))
+}

@@ -1,0 +1,464 @@
+//! Delta expansion: every delta-stored file rebuilt from its basis chain,
+//! independent chains on all cores, and the outcome recorded per file.
+
+use super::*;
+
+impl Package {
+    /// Record the outcome of rebuilding every delta-stored or copied file.
+    pub(super) fn expand(&mut self, opts: &LoadOptions) {
+        type Outcome = (Expansion, Option<Box<PeVersion>>, Option<Box<PeAuth>>);
+        let listed = self.catalog_hashes(opts);
+        let outcomes = self.rebuild_map(opts, &main_source, &|_, _, result, known| {
+            match result {
+                Ok(bytes) => {
+                    let pe = pe::version_info(bytes).map(Box::new);
+                    // The chain checked the bytes against the index's
+                    // SHA-256: not computed again.
+                    let sha256: [u8; 32] =
+                        known.unwrap_or_else(|| sha2::Sha256::digest(bytes).into());
+                    let sha1 = sha1::Sha1::digest(bytes);
+                    // The trust check looks PE files that no catalog lists
+                    // by their flat hashes up by their Authenticode hashes:
+                    // computed now, while the bytes are here, the file is
+                    // not rebuilt a second time for them.
+                    let auth = (opts.keep_trust
+                        && pe.is_some()
+                        && !listed.contains(sha256.as_slice())
+                        && !listed.contains(sha1.as_slice()))
+                    .then(|| Box::new(PeAuth::of(bytes)));
+                    (
+                        Expansion::Rebuilt {
+                            sha256: hex::encode(sha256),
+                            sha1: hex::encode(sha1),
+                        },
+                        pe,
+                        auth,
+                    ) as Outcome
+                }
+                Err(e) => (expansion_error(e), None, None),
+            }
+        });
+        for (ci, fi, (outcome, pe, auth)) in outcomes {
+            if let Some(f) = self
+                .components
+                .get_mut(ci)
+                .and_then(|c| c.files.get_mut(fi))
+            {
+                if let Expansion::Rebuilt { sha256, .. } = &outcome {
+                    f.content_sha256 = hex::decode(sha256)
+                        .ok()
+                        .and_then(|v| <[u8; 32]>::try_from(v).ok());
+                }
+                f.expansion = Some(outcome);
+                if pe.is_some() {
+                    f.pe = pe;
+                }
+                f.pe_auth = auth;
+            }
+        }
+        // Stored files the index also produces: rebuild the index's copy
+        // too, so that a stored file cannot shadow a different delta.
+        let alternates = self.rebuild_map(
+            opts,
+            &|f| {
+                let s = f.second_source.as_ref()?;
+                Some((s.index? as usize, delta_id(&s.location)?))
+            },
+            &|_, _, result, known| match result {
+                Ok(bytes) => Expansion::Rebuilt {
+                    sha256: hex::encode(
+                        known.unwrap_or_else(|| sha2::Sha256::digest(bytes).into()),
+                    ),
+                    sha1: hex::encode(sha1::Sha1::digest(bytes)),
+                },
+                Err(e) => expansion_error(e),
+            },
+        );
+        for (ci, fi, outcome) in alternates {
+            if let Some(f) = self
+                .components
+                .get_mut(ci)
+                .and_then(|c| c.files.get_mut(fi))
+                && let Some(second) = f.second_source.as_mut()
+            {
+                second.expansion = Some(outcome);
+            }
+        }
+    }
+
+    /// Rebuild every delta-stored or copied file through its basis chain,
+    /// one rebuilder per index so shared bases are decoded once, and hand
+    /// each result to `sink` as (component index, file index, bytes or
+    /// error), in component and file order. The bytes are not kept: callers
+    /// that need them (extraction) use them inside `sink`. Needs the delta
+    /// blobs kept in memory.
+    pub fn rebuild_each(&self, opts: &LoadOptions, sink: &mut RebuildSink<'_>) {
+        self.rebuild_picked(opts, &main_source, &|_, _| true, sink);
+    }
+
+    /// [`Package::rebuild_each`] for the files `want(component, file)`
+    /// selects only (with their basis chains); the trust check rebuilds the
+    /// few PE files it must hash this way.
+    pub fn rebuild_where(
+        &self,
+        opts: &LoadOptions,
+        want: &dyn Fn(usize, usize) -> bool,
+        sink: &mut RebuildSink<'_>,
+    ) {
+        self.rebuild_picked(opts, &main_source, want, sink);
+    }
+
+    /// The index entries `pick` names (index position, entry id) for the
+    /// files `want` selects, in index, component and file order.
+    pub(super) fn rebuild_requests(
+        &self,
+        pick: &dyn Fn(&File) -> Option<(usize, u64)>,
+        want: &dyn Fn(usize, usize) -> bool,
+    ) -> Vec<Request> {
+        let mut out = Vec::new();
+        for (ci, c) in self.components.iter().enumerate() {
+            for (fi, f) in c.files.iter().enumerate() {
+                if let Some((ix, id)) = pick(f)
+                    && want(ci, fi)
+                {
+                    out.push(Request { ix, ci, fi, id });
+                }
+            }
+        }
+        // Stable: component and file order within each index.
+        out.sort_by_key(|r| r.ix);
+        out
+    }
+
+    /// How index file `id` is obtained, its bytes borrowed from the kept
+    /// members (never copied, however many chains use them).
+    pub(super) fn rebuild_step<'s>(
+        &'s self,
+        ix: &'s Index,
+        id: u64,
+    ) -> Result<Step<'s, u64>, String> {
+        let dir = parent_of(&ix.member);
+        let e = ix
+            .entry(id)
+            .ok_or_else(|| format!("index file {id} does not exist"))?;
+        let expected_sha256 = index_sha256(e);
+        let d = e
+            .delta
+            .as_ref()
+            .ok_or_else(|| format!("index file {id} has no <Delta>"))?;
+        let recipe = match (&d.source, d.basis) {
+            (None, Some(basis)) => Recipe::Copy { basis },
+            (None, None) => return Err(format!("index file {id} has no source")),
+            (Some(src), basis) => {
+                let SourceLocation::Name(name) = &src.location else {
+                    return Err(format!("index file {id}: .psf payloads are not read"));
+                };
+                let bytes = self
+                    .member(&join_key(dir, name))
+                    .ok_or_else(|| format!("source {name:?} is not stored"))?
+                    .bytes
+                    .as_deref()
+                    .ok_or_else(|| format!("source {name:?} was not kept in memory"))?;
+                if src.type_ == SourceType::Raw {
+                    Recipe::Stored(bytes.into())
+                } else {
+                    Recipe::Delta {
+                        delta: bytes.into(),
+                        basis,
+                    }
+                }
+            }
+        };
+        Ok(Step {
+            recipe,
+            expected_sha256,
+        })
+    }
+
+    /// The links a rebuild of `id` goes through (the file first), as far
+    /// as they can be described, without decoding anything; and an upper
+    /// bound of the bytes decoding them produces (TargetSize of each delta,
+    /// the size of each stored or copied file).
+    pub(super) fn static_chain(&self, ix: &Index, id: u64, max_depth: usize) -> (Vec<u64>, u64) {
+        let mut chain = Vec::new();
+        let mut sizes: Vec<Option<u64>> = Vec::new();
+        let mut cur = id;
+        while chain.len() <= max_depth && !chain.contains(&cur) {
+            let Ok(step) = self.rebuild_step(ix, cur) else {
+                break;
+            };
+            chain.push(cur);
+            let (size, next) = match &step.recipe {
+                Recipe::Stored(b) => (Some(b.len() as u64), None),
+                // A header that does not parse fails the delta before any
+                // limit is checked: nothing is decoded.
+                Recipe::Delta { delta, basis } => (
+                    Some(msdelta::parse_header(delta).map_or(0, |h| h.target_size)),
+                    *basis,
+                ),
+                Recipe::Copy { basis } => (None, Some(*basis)),
+            };
+            sizes.push(size);
+            match next {
+                Some(b) => cur = b,
+                None => break,
+            }
+        }
+        // A copy is as large as its basis.
+        let mut total = 0u64;
+        let mut below = 0u64;
+        for s in sizes.iter().rev() {
+            below = s.unwrap_or(below);
+            total = total.saturating_add(below);
+        }
+        (chain, total)
+    }
+
+    /// Rebuild the index entries `pick` names for the files `want` selects,
+    /// handing each result to `sink` in order: one rebuilder per index, so
+    /// a base shared by several files is decoded once, kept only while a
+    /// file still to come builds on it.
+    pub(super) fn rebuild_picked(
+        &self,
+        opts: &LoadOptions,
+        pick: &dyn Fn(&File) -> Option<(usize, u64)>,
+        want: &dyn Fn(usize, usize) -> bool,
+        sink: &mut RebuildSink<'_>,
+    ) {
+        let requests = self.rebuild_requests(pick, want);
+        // Shared by every index: the budget is for the whole load.
+        let mut produced: u64 = 0;
+        let depth = opts.delta.max_chain_depth;
+        for mine in requests.chunk_by(|a, b| a.ix == b.ix) {
+            let Some(index) = mine.first().and_then(|r| self.indexes.get(r.ix)) else {
+                continue;
+            };
+            let chains: Vec<Vec<u64>> = mine
+                .iter()
+                .map(|r| self.static_chain(index, r.id, depth).0)
+                .collect();
+            let mut rebuilder =
+                ChainRebuilder::new(opts.delta.clone(), |id: &u64| self.rebuild_step(index, *id))
+                    .with_uses(uses_of(&chains))
+                    .with_cache_budget(REBUILD_CACHE);
+            for (r, chain) in mine.iter().zip(&chains) {
+                let left = opts.rebuild_budget.saturating_sub(produced);
+                rebuilder.limits_mut().max_target_size = opts.delta.max_target_size.min(left);
+                match rebuilder.rebuild(&r.id) {
+                    Ok(bytes) => {
+                        produced = produced.saturating_add(bytes.len() as u64);
+                        sink(r.ci, r.fi, Ok(&bytes))
+                    }
+                    Err(e) => sink(r.ci, r.fi, Err(&e)),
+                }
+                rebuilder.done_with(chain);
+            }
+        }
+    }
+
+    /// [`Package::rebuild_picked`] with the result of each file mapped by
+    /// `f` (which also gets the index's SHA-256 of the file: the rebuilt
+    /// bytes have it whenever the rebuild succeeds), on every core: files
+    /// whose basis chains share no link are rebuilt in parallel. Results
+    /// come back in the order [`Package::rebuild_picked`] hands them over,
+    /// and are the same: when every byte the rebuilds can produce fits the
+    /// rebuild budget (so no file's limit depends on what was rebuilt
+    /// before it); otherwise the files are rebuilt one after the other.
+    pub(super) fn rebuild_map<T: Send>(
+        &self,
+        opts: &LoadOptions,
+        pick: &dyn Fn(&File) -> Option<(usize, u64)>,
+        f: &RebuildMap<'_, T>,
+    ) -> Vec<(usize, usize, T)> {
+        use rayon::prelude::*;
+        let expected = |r: &Request| {
+            self.indexes
+                .get(r.ix)
+                .and_then(|ix| ix.entry(r.id))
+                .and_then(index_sha256)
+        };
+        let requests = self.rebuild_requests(pick, &|_, _| true);
+        let depth = opts.delta.max_chain_depth;
+        let planned: Vec<(Vec<u64>, u64)> = requests
+            .iter()
+            .map(|r| match self.indexes.get(r.ix) {
+                Some(ix) => self.static_chain(ix, r.id, depth),
+                None => (Vec::new(), 0),
+            })
+            .collect();
+        let bound = planned.iter().fold(0u64, |a, (_, n)| a.saturating_add(*n));
+        // Parallel rebuilds give the same results as sequential ones when no
+        // file's limits depend on what was rebuilt before it: everything
+        // fits the budget, and no chain is long enough that a cached base
+        // would decide whether it is too deep.
+        let too_deep = planned.iter().any(|(c, _)| c.len() >= depth);
+        if bound > opts.rebuild_budget || too_deep || rayon::current_num_threads() < 2 {
+            let mut mapped = Vec::with_capacity(requests.len());
+            let mut at = 0;
+            self.rebuild_picked(opts, pick, &|_, _| true, &mut |ci, fi, res| {
+                let e = requests.get(at).and_then(expected);
+                at += 1;
+                mapped.push((ci, fi, f(ci, fi, res, e)));
+            });
+            return mapped;
+        }
+        let mut limits = opts.delta.clone();
+        limits.max_target_size = limits.max_target_size.min(opts.rebuild_budget);
+        let mut results: Vec<(usize, (usize, usize, T))> = Vec::with_capacity(requests.len());
+        let mut start = 0;
+        for run in requests.chunk_by(|a, b| a.ix == b.ix) {
+            let mine: Vec<usize> = (start..start + run.len()).collect();
+            start += run.len();
+            let Some(index) = run.first().and_then(|r| self.indexes.get(r.ix)) else {
+                continue;
+            };
+            let step = |id: &u64| self.rebuild_step(index, *id);
+            // Links several files build on (and files asked for twice):
+            // rebuilt first, bottom up, a level at a time in parallel.
+            // Every link below a shared link is shared too, so a level's
+            // bases are all in the map when it is built.
+            let chains: Vec<Vec<u64>> = mine.iter().map(|&p| planned[p].0.clone()).collect();
+            let uses = uses_of(&chains);
+            let mut levels: std::collections::BTreeMap<usize, Vec<u64>> = Default::default();
+            for chain in &chains {
+                for (k, id) in chain.iter().enumerate() {
+                    if uses.get(id).is_some_and(|&n| n > 1) {
+                        let level = chain.len() - k;
+                        let l = levels.entry(level).or_default();
+                        if !l.contains(id) {
+                            l.push(*id);
+                        }
+                    }
+                }
+            }
+            let mut shared: HashMap<u64, Rebuilt<'_>> = HashMap::new();
+            let mut shared_bytes = 0usize;
+            for ids in levels.values() {
+                let seed = std::sync::Arc::new(std::mem::take(&mut shared));
+                let built: Vec<(u64, Rebuilt<'_>)> = ids
+                    .par_iter()
+                    .filter_map(|id| {
+                        let mut r = ChainRebuilder::new(limits.clone(), step)
+                            .with_cache_budget(0)
+                            .with_shared(std::sync::Arc::clone(&seed));
+                        r.rebuild(id).ok().map(|b| (*id, b))
+                    })
+                    .collect();
+                shared = std::sync::Arc::try_unwrap(seed).unwrap_or_else(|a| (*a).clone());
+                for (id, b) in built {
+                    let cost = match &b {
+                        Rebuilt::Shared(v) => v.len(),
+                        Rebuilt::Borrowed(_) => 0,
+                    };
+                    if shared_bytes.saturating_add(cost) <= REBUILD_CACHE {
+                        shared_bytes += cost;
+                        shared.insert(id, b);
+                    }
+                }
+            }
+            // Then every file on its own, in parallel: what is left of its
+            // chain is its alone.
+            let shared = std::sync::Arc::new(shared);
+            let out: Vec<(usize, (usize, usize, T))> = mine
+                .par_iter()
+                .map(|&p| {
+                    let r = &requests[p];
+                    let mut rebuilder = ChainRebuilder::new(limits.clone(), step)
+                        .with_cache_budget(0)
+                        .with_shared(std::sync::Arc::clone(&shared));
+                    let mapped = match rebuilder.rebuild(&r.id) {
+                        Ok(bytes) => f(r.ci, r.fi, Ok(&bytes), expected(r)),
+                        Err(e) => f(r.ci, r.fi, Err(&e), expected(r)),
+                    };
+                    (p, (r.ci, r.fi, mapped))
+                })
+                .collect();
+            results.extend(out);
+        }
+        results.sort_unstable_by_key(|(p, _)| *p);
+        results.into_iter().map(|(_, r)| r).collect()
+    }
+}
+
+/// One file to rebuild: index entry `id` of index `ix`, for file `fi` of
+/// component `ci`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Request {
+    ix: usize,
+    ci: usize,
+    fi: usize,
+    id: u64,
+}
+
+/// Rebuilt bytes a load keeps as bases for files still to come (borrowed
+/// stored files cost nothing); beyond it a base is rebuilt again when
+/// needed. Real bases are a few MB; what fits the 64 MB memory goal.
+pub(super) const REBUILD_CACHE: usize = 32 << 20;
+
+/// How many of `chains` pass through each link.
+pub(super) fn uses_of(chains: &[Vec<u64>]) -> HashMap<u64, usize> {
+    let mut uses = HashMap::new();
+    for c in chains {
+        for id in c {
+            *uses.entry(*id).or_insert(0) += 1;
+        }
+    }
+    uses
+}
+
+/// The SHA-256 an index entry declares for its file.
+pub(super) fn index_sha256(e: &cix::CixFile) -> Option<[u8; 32]> {
+    e.hash
+        .as_ref()
+        .filter(|h| h.is_sha256())
+        .and_then(|h| hex::decode(&h.hex).ok())
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+}
+
+/// The index and entry a file's own location rebuilds.
+pub(super) fn main_source(f: &File) -> Option<(usize, u64)> {
+    Some((f.index? as usize, delta_id(&f.location)?))
+}
+
+/// The index entry a delta-stored or copied location rebuilds.
+pub(super) fn delta_id(l: &Location) -> Option<u64> {
+    match l {
+        Location::Delta { index_id, .. } | Location::Copy { index_id, .. } => Some(*index_id),
+        _ => None,
+    }
+}
+
+/// Maps (component index, file index, rebuilt bytes or the error, the
+/// index's SHA-256 of the file) to what a caller keeps of a rebuild; called
+/// from several threads.
+pub(super) type RebuildMap<'a, T> =
+    dyn Fn(usize, usize, Result<&[u8], &msdelta::ChainError>, Option<[u8; 32]>) -> T + Sync + 'a;
+
+/// Receives (component index, file index, rebuilt bytes or the error).
+pub type RebuildSink<'a> = dyn FnMut(usize, usize, Result<&[u8], &msdelta::ChainError>) + 'a;
+
+/// A failed rebuild: not ours (missing input, unsupported transform, a
+/// limit) or a fault of the package (corrupt delta, hash mismatch).
+pub fn expansion_error(e: &msdelta::ChainError) -> Expansion {
+    let not_ours = match &e.kind {
+        ChainErrorKind::Missing(_) | ChainErrorKind::TooDeep(_) => true,
+        ChainErrorKind::Delta(d) => matches!(
+            d.kind,
+            msdelta::ErrorKind::Unsupported | msdelta::ErrorKind::Limit
+        ),
+        _ => false,
+    };
+    let contradicts = match &e.kind {
+        ChainErrorKind::HashMismatch { .. } => true,
+        ChainErrorKind::Delta(d) => d.kind == msdelta::ErrorKind::WrongTarget,
+        _ => false,
+    };
+    let reason = e.to_string();
+    if not_ours {
+        Expansion::NotExpanded { reason }
+    } else if contradicts {
+        Expansion::Mismatch { reason }
+    } else {
+        Expansion::Failed { reason }
+    }
+}
