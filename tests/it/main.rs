@@ -35,6 +35,7 @@ mod hostile_limits;
 mod hostile_proptest;
 mod hostile_proptest_folders;
 mod hostile_ratio;
+mod hostile_resources;
 mod hostile_round2;
 mod hostile_verdict;
 mod hostile_xml_cli;

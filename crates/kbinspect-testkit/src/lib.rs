@@ -30,6 +30,7 @@
 
 pub mod cabwrite;
 pub mod data;
+pub mod hostile;
 pub mod manifests;
 pub mod pa30;
 pub mod pe;
