@@ -71,6 +71,11 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         dcm_base: args.dcm_base.as_deref().map(read_dcm_base).transpose()?,
         // Only `diff` reads registry keys.
         keep_registry: false,
+        // `list` shows what the documents declare: members it does not need
+        // are not decoded past their first bytes, nor digested, and no
+        // signature is checked.
+        digest_all: false,
+        keep_trust: false,
         ..args.xml.load_options()
     };
     let (input, _stdin) = super::input_path(&args.input)?;

@@ -45,6 +45,7 @@ mod kb_hostile;
 mod kb_layouts;
 mod kb_memory;
 mod kb_roundtrip;
+mod list_decode;
 mod lzx_differential;
 mod lzx_instructions;
 mod msdelta_chain;

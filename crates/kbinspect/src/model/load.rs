@@ -76,6 +76,9 @@ impl Package {
             Ok(())
         };
         let mut input_digests = None;
+        let walk_opts = container::WalkOptions {
+            verify_unread: opts.digest_all,
+        };
         let report = match digester {
             Some((d, _)) => {
                 let state = std::sync::Arc::new(std::sync::Mutex::new(Some(d)));
@@ -83,7 +86,7 @@ impl Package {
                 let report = container::walk_tapped(
                     input,
                     limits,
-                    &container::WalkOptions::default(),
+                    &walk_opts,
                     &mut visit,
                     Box::new(move |b: &[u8]| {
                         if let Some(d) = sink.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
@@ -95,7 +98,7 @@ impl Package {
                 input_digests = d.map(|d| Box::new(d.finish()));
                 report
             }
-            None => container::walk(input, limits, &mut visit)?,
+            None => container::walk_with(input, limits, &walk_opts, &mut visit)?,
         };
         members.shrink_to_fit();
         // The walk is over: its pooled buffers would sit idle while the
@@ -471,7 +474,9 @@ pub(super) fn read_member(
         c.update(&head);
     }
     let mut total = head.len() as u64;
-    if read_error.is_none() && filled == HEAD_LEN {
+    // Not needed, and not to be digested: the head said enough.
+    let skip = !opts.digest_all && !keep && cab_auth.is_none();
+    if read_error.is_none() && filled == HEAD_LEN && !skip {
         loop {
             // Hashed straight from the decoder's buffer, no copy.
             match reader.fill_buf() {
@@ -534,9 +539,10 @@ pub(super) fn read_member(
         // Grown by doubling while it streamed in: up to twice its size.
         kept.shrink_to_fit();
     }
+    let digested = !(skip && meta.size > total);
     Member {
         path: meta.path.clone(),
-        size: total,
+        size: if digested { total } else { meta.size },
         sha256: sha256.finalize().into(),
         sha1: sha1.map(|h| h.finalize().into()),
         timestamp: meta.modified,
@@ -546,6 +552,7 @@ pub(super) fn read_member(
         pe,
         parsed: None,
         cab_auth: cab_auth.map(|c| Box::new(c.finish())),
+        digested,
     }
 }
 

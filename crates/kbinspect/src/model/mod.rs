@@ -89,6 +89,13 @@ pub struct LoadOptions {
     /// (under `max_metadata_size`) and, for each nested cabinet, its
     /// Authenticode digests and signature blob (computed as it streams).
     pub keep_trust: bool,
+    /// Decode and hash every member. Off (`list`), a member the model does
+    /// not need (not servicing XML, a delta, a PE, a catalog or a source an
+    /// index names) is read only as far as its first 64 KiB, which tell
+    /// what it is; members of a CAB folder past the last one needed are
+    /// not decoded at all. Its digests are then unknown
+    /// ([`Member::digested`]).
+    pub digest_all: bool,
 }
 
 impl Default for LoadOptions {
@@ -109,6 +116,7 @@ impl Default for LoadOptions {
             dcm_base: None,
             keep_registry: true,
             keep_trust: true,
+            digest_all: true,
         }
     }
 }
@@ -232,6 +240,10 @@ pub struct Member {
     /// Trust: a nested cabinet's Authenticode digests and signature.
     #[serde(skip)]
     pub(crate) cab_auth: Option<Box<crate::digest::CabDigests>>,
+    /// Whether every byte was read and hashed (see
+    /// [`LoadOptions::digest_all`]).
+    #[serde(skip)]
+    pub(crate) digested: bool,
 }
 
 /// A member's servicing XML parsed during the walk; errors are kept as
@@ -258,6 +270,14 @@ fn serialize_hex_opt<S: serde::Serializer>(d: &Option<[u8; 20]>, s: S) -> Result
 }
 
 impl Member {
+    /// Whether `sha256`, `sha1` and `size` cover the whole member. False
+    /// only for members a load with [`LoadOptions::digest_all`] off did not
+    /// need: they cover the first bytes read, and `size` is the declared
+    /// size.
+    pub fn digested(&self) -> bool {
+        self.digested
+    }
+
     /// Lower-case hex SHA-256 of the bytes read.
     pub fn sha256_hex(&self) -> String {
         hex::encode(self.sha256)

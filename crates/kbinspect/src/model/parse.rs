@@ -290,7 +290,9 @@ impl Package {
                     _ => None,
                 };
                 let content_sha256 = match &location {
-                    Location::Stored { member, .. } => self.member(member).map(|m| m.sha256),
+                    Location::Stored { member, .. } => {
+                        self.member(member).filter(|m| m.digested).map(|m| m.sha256)
+                    }
                     _ => None,
                 };
                 File {

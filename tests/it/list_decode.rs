@@ -1,0 +1,108 @@
+//! `list` decodes only what it needs (issue 15): a member the model has no
+//! use for is read as far as its first bytes, which say what it is, and is
+//! not decoded further. Shown without timing anything: the compression-ratio
+//! limit counts every decoded byte, so a 64 MiB member of zeros at the end
+//! of the sample's cabinet trips a low `--max-ratio` for `ls --test`, which
+//! decodes everything, and not for `list`, whose output is the same as for
+//! the sample without that member.
+
+use std::path::Path;
+use std::process::Command;
+
+use kbinspect_testkit::cabwrite::{self, CabFile, CabOptions, Method};
+use kbinspect_testkit::{self as sample, Arch, DosDateTime};
+
+fn write(dir: &Path, name: &str, extra: Option<usize>) -> std::path::PathBuf {
+    let spec = sample::kb975354(Arch::X86);
+    let mut members = sample::package_members(&spec);
+    if let Some(len) = extra {
+        members.push(CabFile {
+            name: "zeros.bin".into(),
+            data: vec![0; len],
+            time: DosDateTime::new(2020, 5, 1, 12, 0),
+            attributes: cabwrite::ATTR_ARCHIVE,
+        });
+    }
+    let cab = cabwrite::write_cab(
+        &members,
+        &CabOptions {
+            method: Method::MsZip,
+            set_id: 0,
+            signature: None,
+        },
+    );
+    let path = dir.join(name);
+    std::fs::write(&path, cab).unwrap();
+    path
+}
+
+fn kbinspect(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_kbinspect"))
+        .args(args)
+        .output()
+        .expect("run kbinspect")
+}
+
+#[test]
+fn list_does_not_decode_members_it_does_not_need() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(dir.path(), "plain.cab", None);
+    let padded = write(dir.path(), "padded.cab", Some(64 << 20));
+    let (plain, padded) = (plain.to_str().unwrap(), padded.to_str().unwrap());
+    let tight = ["--max-ratio", "20", "--ratio-floor", "4MiB"];
+
+    // Decoding everything crosses the ratio limit at the zeros.
+    let all = kbinspect(&[&["ls", "--test", padded][..], &tight[..]].concat());
+    assert_eq!(all.status.code(), Some(2), "{all:?}");
+    let err = String::from_utf8_lossy(&all.stderr);
+    assert!(
+        err.contains("zeros.bin") && err.contains("--max-ratio"),
+        "{err}"
+    );
+
+    // `list` reads the zeros' first 64 KiB only: no limit is met, and the
+    // report is the sample's own.
+    let listed = kbinspect(&[&["list", "--format", "json", padded][..], &tight[..]].concat());
+    assert_eq!(
+        listed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let reference = kbinspect(&["list", "--format", "json", plain]);
+    let mut a: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let mut b: serde_json::Value = serde_json::from_slice(&reference.stdout).unwrap();
+    a["input"] = serde_json::Value::Null;
+    b["input"] = serde_json::Value::Null;
+    assert_eq!(a, b);
+    assert!(a["components"].as_array().is_some_and(|c| !c.is_empty()));
+}
+
+/// The library side: the member is reported as not digested, with its
+/// declared size, while every member the model needs is digested.
+#[test]
+fn undigested_members_say_so() {
+    use kbinspect::container::Limits;
+    use kbinspect::model::{LoadOptions, Package};
+    let dir = tempfile::tempdir().unwrap();
+    let padded = write(dir.path(), "padded.cab", Some(1 << 20));
+    let opts = LoadOptions {
+        digest_all: false,
+        keep_trust: false,
+        ..LoadOptions::default()
+    };
+    let pkg = Package::load_with(&padded, &Limits::default(), &opts).unwrap();
+    let zeros = pkg.member("zeros.bin").expect("the member is listed");
+    assert!(!zeros.digested());
+    assert_eq!(zeros.size, 1 << 20);
+    for m in pkg.members().iter().filter(|m| m.path != "zeros.bin") {
+        assert!(m.digested(), "{} was needed", m.path);
+    }
+    let full = Package::load(&padded, &Limits::default()).unwrap();
+    let zeros = full.member("zeros.bin").unwrap();
+    assert!(zeros.digested());
+    assert_eq!(zeros.sha256_hex(), {
+        use sha2::Digest as _;
+        hex::encode(sha2::Sha256::digest(vec![0u8; 1 << 20]))
+    });
+}
