@@ -54,9 +54,33 @@ cat "$RAW/gen.txt" >&2
 
 INPUTS=()
 for s in ${SIZES//,/ }; do INPUTS+=("$CACHE/packages/large-${s}mb.cab"); done
+# The 19 real packages (tests/it/verify_real.rs names the same list).
+REAL=(
+  kb4538483-esu-msu/windows6.1-kb4538483-x86_f77ee698928fb42232b70b01f53a4c5f68553323.msu
+  kb4538483-x64-msu/windows6.1-kb4538483-x64_3e861ae5fe3f6b3c9d185decbd96a436ca0c5035.msu
+  real-cab/gwblok-garytown/SoftwareUpdates/Windows10.0-KB4517245-x64.cab
+  real-cab/gwblok-garytown/SoftwareUpdates/Windows10.0-KB5003791-x64.cab
+  real-cab/gwblok-garytown/SoftwareUpdates/Windows11.0-kb5027397-x64.cab
+  real-msu/afiqmnsor-22h2/windows10.0-kb5015684-x64_523c039b86ca98f2d818c4e6706e2cc94b634c4a.msu
+  real-msu/soda92-win7-remote-debug/Windows6.1-KB3004394-v2-x64.msu
+  real-msu/soda92-win7-remote-debug/Windows6.1-KB3063858-x64.msu
+  real-msu/takluyver-pynsist-msvcrt-tag1/x64/Windows6.0-KB2999226-x64.msu
+  real-msu/takluyver-pynsist-msvcrt-tag1/x64/Windows6.1-KB2999226-x64.msu
+  real-msu/takluyver-pynsist-msvcrt-tag1/x64/Windows8-RT-KB2999226-x64.msu
+  real-msu/takluyver-pynsist-msvcrt-tag1/x64/Windows8.1-KB2999226-x64.msu
+  real-msu/takluyver-pynsist-msvcrt-tag1/x86/Windows6.0-KB2999226-x86.msu
+  real-msu/takluyver-pynsist-msvcrt-tag1/x86/Windows6.1-KB2999226-x86.msu
+  real-msu/takluyver-pynsist-msvcrt-tag1/x86/Windows8-RT-KB2999226-x86.msu
+  real-msu/takluyver-pynsist-msvcrt-tag1/x86/Windows8.1-KB2999226-x86.msu
+  real-msu/w16073888-car-datamanageing/Windows6.1-KB2999226-x64.msu
+  real-msu/w16073888-car-datamanageing/Windows6.1-KB3118401-x64.msu
+  real-msu/xxlmandalorian013-powershellscripts/windows10.0-kb4589210-v2-x64_bbbf54336d6e22da5de8d63891401d8f6077d2ce.msu
+)
+REAL_PATHS=()
+for r in "${REAL[@]}"; do [ -f "$CORPUS/$r" ] && REAL_PATHS+=("$CORPUS/$r"); done
 if [ "$QUICK" = 0 ]; then
   INPUTS+=("$CACHE/packages/large-300mb.msu")
-  for f in "$CORPUS"/kb4538483-esu-msu/*.msu; do INPUTS+=("$f"); done
+  INPUTS+=("${REAL_PATHS[@]}")
   # The stress cabinet wraps large-files.cab (3 x 2 GB: MSZIP, LZX:15,
   # LZX:21); the peers do not recurse, so all tools get the inner cabinet.
   big="$CORPUS/cabextract-tests/cabs/large-files-cab.cab"
@@ -131,6 +155,18 @@ for in in "${INPUTS[@]}"; do
   printf '%s\ttest\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j" \
     "$(rss "$KB" ls --test --hash md5 --format json "$in")" "$r_ce" "$r_7z" >>"$ROWS"
   case "$name:$big" in
+    *.msu:0)
+      # The decoders on one core: the MSU's largest inner CAB (its package
+      # CAB), unpacked once, tested by each tool.
+      inner="$CACHE/inner/$name"
+      [ -d "$inner" ] || { mkdir -p "$inner" && cabextract -q -d "$inner" "$in"; }
+      cab=$(ls -S "$inner"/*.cab 2>/dev/null | head -1)
+      if [ -n "$cab" ]; then
+        ( in=$cab; name="$name:$(basename "$cab")"; base=$(basename "$cab")
+          bytes=$("$KB" ls --test --format json "$in" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes_tested"])')
+          nohash_row test-1core test1 taskset -c 0 )
+      fi
+      ;;
     *.msu:*|*:1) ;;
     *)
       # Both cores, no digest: decoding alone (cabextract -t always
@@ -176,8 +212,32 @@ for in in "${INPUTS[@]}"; do
   fi
 done
 
+EXTRA="$RAW/extra.tsv"
+: >"$EXTRA"
+if [ "$QUICK" = 0 ] && [ "${#REAL_PATHS[@]}" -gt 0 ]; then
+  # Many packages: one batch run against the same packages one by one.
+  echo "== batch verify of ${#REAL_PATHS[@]} real packages" >&2
+  j="$RAW/batch.json"
+  hyperfine --style basic --runs "$RUNS" --warmup 1 -i --export-json "$j" \
+    -n batch "$KB verify --format json ${REAL_PATHS[*]}" \
+    -n one-by-one "sh -c 'for p in ${REAL_PATHS[*]}; do $KB verify --format json \$p >/dev/null; done'" >&2 || true
+  printf 'batch\t%s\t%s\n' "${#REAL_PATHS[@]}" "$j" >>"$EXTRA"
+  # Delta rebuilding (issue 15: > 2x msdelta.dll's ~79 MB/s per core).
+  cargo build --release --quiet -p kbinspect --example rebuild_bench --example trust_cost
+  echo "== delta rebuild throughput" >&2
+  "$ROOT/target/release/examples/rebuild_bench" --runs "$RUNS" "${REAL_PATHS[@]}" >"$RAW/rebuild-all.txt"
+  RAYON_NUM_THREADS=1 "$ROOT/target/release/examples/rebuild_bench" --runs "$RUNS" "${REAL_PATHS[@]}" >"$RAW/rebuild-1.txt"
+  printf 'rebuild\t%s\t%s\n' "$RAW/rebuild-all.txt" "$RAW/rebuild-1.txt" >>"$EXTRA"
+  # The chain of trust's cost (issue 19: under 10 %).
+  echo "== trust check cost" >&2
+  trust_in=("$CORPUS/${REAL[0]}" "$CORPUS/${REAL[1]}" "$CORPUS/${REAL[6]}")
+  [ -f "$CACHE/packages/large-300mb.msu" ] && trust_in+=("$CACHE/packages/large-300mb.msu")
+  "$ROOT/target/release/examples/trust_cost" --runs "$(( RUNS < 5 ? 5 : RUNS ))" "${trust_in[@]}" >"$RAW/trust.txt"
+  printf 'trust\t%s\n' "$RAW/trust.txt" >>"$EXTRA"
+fi
+
 mkdir -p "$(dirname "$OUT")"
-python3 "$ROOT/bench/table.py" "$ROWS" "$RUNS" >"$OUT"
+python3 "$ROOT/bench/table.py" "$ROWS" "$RUNS" "$EXTRA" >"$OUT"
 {
   echo
   echo "Machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), $(uname -sr); $(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -1,8 +1,8 @@
 //! Fuzz a basis chain through `msdelta::ChainRebuilder` under a small
-//! memory cap: the input is cut into up to 8 links at `0xFF`
-//! bytes; each link's first byte picks its recipe (stored, delta on
-//! nothing, delta on another link, copy of another link) and basis, the
-//! rest is its bytes. Fuzzed TargetSizes, cycles, self-references and deep
+//! memory cap: the input is up to 8 links, each a kind byte, a 24-bit
+//! little-endian length and that many bytes. The kind picks the recipe
+//! (stored, delta on nothing, delta on another link, copy of another link)
+//! and the basis. Fuzzed TargetSizes, cycles, self-references and deep
 //! chains must end in an error within the limits, never a panic, a hang or
 //! an allocation past `max_target_size`; a rebuilt file never exceeds it.
 #![no_main]
@@ -15,11 +15,16 @@ use libfuzzer_sys::fuzz_target;
 const CAP: u64 = 1 << 20;
 
 fuzz_target!(|data: &[u8]| {
-    let links: Vec<&[u8]> = data
-        .split(|&b| b == 0xFF)
-        .filter(|l| !l.is_empty())
-        .take(8)
-        .collect();
+    let mut links: Vec<(u8, &[u8])> = Vec::new();
+    let mut rest = data;
+    while links.len() < 8 {
+        let Some((head, tail)) = rest.split_first_chunk::<4>() else {
+            break;
+        };
+        let len = (u32::from_le_bytes([head[1], head[2], head[3], 0]) as usize).min(tail.len());
+        links.push((head[0], &tail[..len]));
+        rest = &tail[len..];
+    }
     if links.is_empty() {
         return;
     }
@@ -31,8 +36,7 @@ fuzz_target!(|data: &[u8]| {
         ..DeltaLimits::default()
     };
     let fetch = |id: &u32| -> Result<Step<'_, u32>, String> {
-        let link = links.get(*id as usize).ok_or("no such link")?;
-        let (&kind, bytes) = link.split_first().ok_or("empty link")?;
+        let &(kind, bytes) = links.get(*id as usize).ok_or("no such link")?;
         let basis = u32::from(kind >> 2) % n;
         let recipe = match kind & 3 {
             0 => Recipe::Stored(Cow::Borrowed(bytes)),

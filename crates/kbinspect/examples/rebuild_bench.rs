@@ -68,6 +68,8 @@ fn main() {
         "{:<44} {:>6} {:>9} {:>9} {:>9} {:>10} {:>10}",
         "package", "files", "RAW MB", "PE MB", "wall ms", "MB/s wall", "MB/s/core"
     );
+    let (mut all_mb, mut all_raw, mut all_pe, mut all_wall, mut all_cpu, mut all_files) =
+        (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
     for p in &args {
         let path = Path::new(p);
         let pkg = load(path, true);
@@ -121,6 +123,21 @@ fn main() {
             wall * 1e3,
             mb / wall,
             mb / cpu
+        );
+        (all_mb, all_raw, all_pe) = (
+            all_mb + mb,
+            all_raw + raw as f64 / 1e6,
+            all_pe + pe as f64 / 1e6,
+        );
+        (all_wall, all_cpu, all_files) = (all_wall + wall, all_cpu + cpu, all_files + files);
+    }
+    if args.len() > 1 {
+        println!(
+            "{:<44} {all_files:>6} {all_raw:>9.2} {all_pe:>9.2} {:>9.1} {:>10.1} {:>10.1}",
+            "total",
+            all_wall * 1e3,
+            all_mb / all_wall,
+            all_mb / all_cpu
         );
     }
 }
