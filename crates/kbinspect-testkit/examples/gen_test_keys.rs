@@ -2,9 +2,13 @@
 //! once: `cargo run --release --example gen_test_keys -- testdata/trust/test-keys/`
 //!
 //! Writes `TEST-ONLY-root.key.pem`, `TEST-ONLY-root.pem`,
-//! `TEST-ONLY-signer.key.pem` and `TEST-ONLY-signer.pem`. The RSA keys
-//! come from a fixed seed and the certificates have fixed serials and
-//! validity, so a rerun (with the same `rsa`/`rand` versions) writes the
+//! `TEST-ONLY-signer.key.pem` and `TEST-ONLY-signer.pem` (RSA 2048), and
+//! the ECDSA pair `TEST-ONLY-ecdsa-root{.key,}.pem` (P-384, signs with
+//! ECDSA/SHA-384) and `TEST-ONLY-ecdsa-signer{.key,}.pem` (P-256, signs
+//! with ECDSA/SHA-256). The RSA keys come from a fixed seed, the ECDSA
+//! scalars are hashes of fixed labels, ECDSA signatures are deterministic
+//! (RFC 6979) and the certificates have fixed serials and validity, so a
+//! rerun (with the same `rsa`/`rand`/`p256`/`p384` versions) writes the
 //! same files. The sample generator (`src/sample/sign.rs`) reads the
 //! committed files, not this program. These keys are public: never trust
 //! them anywhere else.
@@ -27,7 +31,7 @@ use x509_cert::name::Name;
 use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::Validity;
 
-use kbinspect_testkit::sign::{ROOT_NAME, SIGNER_NAME, pem};
+use kbinspect_testkit::sign::{ECDSA_ROOT_NAME, ECDSA_SIGNER_NAME, ROOT_NAME, SIGNER_NAME, pem};
 
 struct Profile {
     issuer: Name,
@@ -134,5 +138,63 @@ fn main() -> anyhow::Result<()> {
         signer_key.to_pkcs8_der()?.as_bytes(),
     )?;
     write("TEST-ONLY-signer.pem", "CERTIFICATE", &signer.to_der()?)?;
+
+    // ECDSA: a P-384 root over a P-256 signer.
+    use sha2::Digest as _;
+    let ec_root_key = p384::ecdsa::SigningKey::from_slice(&sha2::Sha384::digest(
+        b"kbinspect TEST-ONLY ECDSA P-384 root key",
+    ))?;
+    let ec_signer_key = p256::ecdsa::SigningKey::from_slice(&sha2::Sha256::digest(
+        b"kbinspect TEST-ONLY ECDSA P-256 signer key",
+    ))?;
+    let ec_root_name = Name::from_str(ECDSA_ROOT_NAME)?;
+    let ec_cert = |subject: &Name, ca: bool, serial: u32, spki_der: &[u8]| {
+        let b = CertificateBuilder::new(
+            Profile {
+                issuer: ec_root_name.clone(),
+                subject: subject.clone(),
+                ca,
+            },
+            SerialNumber::from(serial),
+            validity,
+            SubjectPublicKeyInfoOwned::from_der(spki_der)?,
+        )?;
+        anyhow::Ok(b.build::<_, p384::ecdsa::DerSignature>(&ec_root_key)?)
+    };
+    let ec_root = ec_cert(
+        &ec_root_name,
+        true,
+        0x7e57_ec01,
+        ec_root_key.verifying_key().to_public_key_der()?.as_bytes(),
+    )?;
+    let ec_signer = ec_cert(
+        &Name::from_str(ECDSA_SIGNER_NAME)?,
+        false,
+        0x7e57_ec02,
+        ec_signer_key
+            .verifying_key()
+            .to_public_key_der()?
+            .as_bytes(),
+    )?;
+    write(
+        "TEST-ONLY-ecdsa-root.key.pem",
+        "PRIVATE KEY",
+        ec_root_key.to_pkcs8_der()?.as_bytes(),
+    )?;
+    write(
+        "TEST-ONLY-ecdsa-root.pem",
+        "CERTIFICATE",
+        &ec_root.to_der()?,
+    )?;
+    write(
+        "TEST-ONLY-ecdsa-signer.key.pem",
+        "PRIVATE KEY",
+        ec_signer_key.to_pkcs8_der()?.as_bytes(),
+    )?;
+    write(
+        "TEST-ONLY-ecdsa-signer.pem",
+        "CERTIFICATE",
+        &ec_signer.to_der()?,
+    )?;
     Ok(())
 }

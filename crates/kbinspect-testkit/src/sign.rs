@@ -50,6 +50,12 @@ use kbinspect::trust::pkcs7::{
 pub const ROOT_NAME: &str = "CN=kbinspect TEST-ONLY root (not Microsoft),O=kbinspect test keys";
 /// Subject of the TEST-ONLY signer certificate.
 pub const SIGNER_NAME: &str = "CN=kbinspect TEST-ONLY signer (not Microsoft),O=kbinspect test keys";
+/// Subject of the TEST-ONLY ECDSA root (P-384).
+pub const ECDSA_ROOT_NAME: &str =
+    "CN=kbinspect TEST-ONLY ECDSA root (not Microsoft),O=kbinspect test keys";
+/// Subject of the TEST-ONLY ECDSA signer (P-256).
+pub const ECDSA_SIGNER_NAME: &str =
+    "CN=kbinspect TEST-ONLY ECDSA signer (not Microsoft),O=kbinspect test keys";
 /// The samples' signing time: 2009-10-08 12:00:00 UTC.
 pub const SIGNING_TIME: u64 = 1_255_003_200;
 
@@ -57,6 +63,13 @@ const SIGNER_KEY_PEM: &str =
     include_str!("../../../testdata/trust/test-keys/TEST-ONLY-signer.key.pem");
 const SIGNER_PEM: &str = include_str!("../../../testdata/trust/test-keys/TEST-ONLY-signer.pem");
 const ROOT_PEM: &str = include_str!("../../../testdata/trust/test-keys/TEST-ONLY-root.pem");
+const ECDSA_SIGNER_KEY_PEM: &str =
+    include_str!("../../../testdata/trust/test-keys/TEST-ONLY-ecdsa-signer.key.pem");
+const ECDSA_SIGNER_PEM: &str =
+    include_str!("../../../testdata/trust/test-keys/TEST-ONLY-ecdsa-signer.pem");
+/// The TEST-ONLY ECDSA root (P-384), PEM.
+pub const ECDSA_ROOT_PEM: &str =
+    include_str!("../../../testdata/trust/test-keys/TEST-ONLY-ecdsa-root.pem");
 
 const OID_SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 const OID_SPC_INDIRECT: &str = "1.3.6.1.4.1.311.2.1.4";
@@ -72,6 +85,7 @@ const OID_SIGNING_TIME: &str = "1.2.840.113549.1.9.5";
 const OID_SHA1: &str = "1.3.14.3.2.26";
 const OID_SHA256: &str = "2.16.840.1.101.3.4.2.1";
 const OID_RSA: &str = "1.2.840.113549.1.1.1";
+const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 
 /// PEM text of `der` under `label`, 64 base64 characters a line.
 pub fn pem(label: &str, der: &[u8]) -> String {
@@ -99,23 +113,48 @@ pub fn pem_der(text: &str) -> Vec<u8> {
         .expect("test key PEM is base64")
 }
 
+/// A TEST-ONLY signing key.
+enum SignerKey {
+    Rsa(rsa::PrivateKey),
+    P256(p256::ecdsa::SigningKey),
+}
+
 /// The TEST-ONLY signer key and certificates.
 pub struct TestCa {
-    key: rsa::PrivateKey,
+    key: SignerKey,
     pub signer: Certificate,
     pub root: Certificate,
 }
 
-/// The committed TEST-ONLY CA (parsed once).
+/// The committed TEST-ONLY RSA CA (parsed once): what signs the samples.
 pub fn test_ca() -> &'static TestCa {
     static CA: OnceLock<TestCa> = OnceLock::new();
     CA.get_or_init(|| TestCa {
-        key: rsa::PrivateKey::from_pkcs8_der(&pem_der(SIGNER_KEY_PEM))
-            .expect("TEST-ONLY-signer.key.pem is a PKCS#8 RSA key"),
+        key: SignerKey::Rsa(
+            rsa::PrivateKey::from_pkcs8_der(&pem_der(SIGNER_KEY_PEM))
+                .expect("TEST-ONLY-signer.key.pem is a PKCS#8 RSA key"),
+        ),
         signer: Certificate::from_der(&pem_der(SIGNER_PEM))
             .expect("TEST-ONLY-signer.pem is a certificate"),
         root: Certificate::from_der(&pem_der(ROOT_PEM))
             .expect("TEST-ONLY-root.pem is a certificate"),
+    })
+}
+
+/// The committed TEST-ONLY ECDSA CA: a P-384 root (ECDSA/SHA-384 over the
+/// signer's certificate) and a P-256 signer (ECDSA/SHA-256 signatures,
+/// deterministic per RFC 6979).
+pub fn ecdsa_test_ca() -> &'static TestCa {
+    static CA: OnceLock<TestCa> = OnceLock::new();
+    CA.get_or_init(|| TestCa {
+        key: SignerKey::P256(
+            p256::ecdsa::SigningKey::from_pkcs8_der(&pem_der(ECDSA_SIGNER_KEY_PEM))
+                .expect("TEST-ONLY-ecdsa-signer.key.pem is a PKCS#8 P-256 key"),
+        ),
+        signer: Certificate::from_der(&pem_der(ECDSA_SIGNER_PEM))
+            .expect("TEST-ONLY-ecdsa-signer.pem is a certificate"),
+        root: Certificate::from_der(&pem_der(ECDSA_ROOT_PEM))
+            .expect("TEST-ONLY-ecdsa-root.pem is a certificate"),
     })
 }
 
@@ -159,7 +198,11 @@ fn signing_time() -> UtcTime {
 /// A DER `ContentInfo(SignedData)` over `econtent`, signed by the TEST-ONLY
 /// signer with SHA-256 and RSA PKCS#1 v1.5.
 pub fn signed_data(econtent_type: &str, econtent: Any) -> Vec<u8> {
-    let ca = test_ca();
+    signed_data_by(test_ca(), econtent_type, econtent)
+}
+
+/// [`signed_data`] by `ca`'s signer (RSA PKCS#1 v1.5 or ECDSA, SHA-256).
+pub fn signed_data_by(ca: &TestCa, econtent_type: &str, econtent: Any) -> Vec<u8> {
     let md = Alg::Sha256.hash(econtent.value());
     let attrs = SetOfVec::try_from(vec![
         attr(OID_CONTENT_TYPE, der_any(&oid(econtent_type))),
@@ -171,16 +214,31 @@ pub fn signed_data(econtent_type: &str, econtent: Any) -> Vec<u8> {
     ])
     .expect("distinct attributes");
     let hashed = Alg::Sha256.hash(&attrs.to_der().expect("DER encodes"));
-    let sig = ca
-        .key
-        .sign(
-            rsa::Pkcs1v15Sign {
-                hash_len: Some(32),
-                prefix: Alg::Sha256.pkcs1_prefix().to_vec().into_boxed_slice(),
-            },
-            &hashed,
-        )
-        .expect("RSA signature");
+    let (sig, sig_alg) = match &ca.key {
+        SignerKey::Rsa(key) => (
+            key.sign(
+                rsa::Pkcs1v15Sign {
+                    hash_len: Some(32),
+                    prefix: Alg::Sha256.pkcs1_prefix().to_vec().into_boxed_slice(),
+                },
+                &hashed,
+            )
+            .expect("RSA signature"),
+            alg_id(OID_RSA),
+        ),
+        SignerKey::P256(key) => {
+            use p256::ecdsa::signature::hazmat::PrehashSigner;
+            let s: p256::ecdsa::Signature = key.sign_prehash(&hashed).expect("ECDSA signature");
+            (
+                s.to_der().as_bytes().to_vec(),
+                // ECDSA algorithm identifiers have no parameters.
+                AlgorithmIdentifierOwned {
+                    oid: oid(OID_ECDSA_SHA256),
+                    parameters: None,
+                },
+            )
+        }
+    };
     let tbs = ca.signer.tbs_certificate();
     let si = SignerInfo {
         version: CmsVersion::V1,
@@ -190,7 +248,7 @@ pub fn signed_data(econtent_type: &str, econtent: Any) -> Vec<u8> {
         }),
         digest_alg: alg_id(OID_SHA256),
         signed_attrs: Some(attrs),
-        signature_algorithm: alg_id(OID_RSA),
+        signature_algorithm: sig_alg,
         signature: OctetString::new(sig).expect("signature"),
         unsigned_attrs: None,
     };
@@ -223,7 +281,12 @@ pub fn signed_data(econtent_type: &str, econtent: Any) -> Vec<u8> {
 /// set; the blob written there is dropped): the SHA-256 CAB Authenticode
 /// digest of the bytes before the signature offset, signed, padded to a
 /// multiple of 8 and appended, with the header's signature size updated.
-pub fn sign_cab(mut cab: Vec<u8>) -> Vec<u8> {
+pub fn sign_cab(cab: Vec<u8>) -> Vec<u8> {
+    sign_cab_by(test_ca(), cab)
+}
+
+/// [`sign_cab`] by `ca`'s signer.
+pub fn sign_cab_by(ca: &TestCa, mut cab: Vec<u8>) -> Vec<u8> {
     let (sigpos, _) =
         digest::cab_signature_range(&cab).expect("cabinet written in the signed layout");
     cab.truncate(usize::try_from(sigpos).expect("offset fits"));
@@ -238,7 +301,7 @@ pub fn sign_cab(mut cab: Vec<u8>) -> Vec<u8> {
             digest: OctetString::new(file_digest).expect("digest"),
         },
     };
-    let mut blob = signed_data(OID_SPC_INDIRECT, der_any(&spc));
+    let mut blob = signed_data_by(ca, OID_SPC_INDIRECT, der_any(&spc));
     while !blob.len().is_multiple_of(8) {
         blob.push(0);
     }
@@ -340,6 +403,11 @@ fn subject(name: &str, alg: Alg, hash: Vec<u8>, kind: &str) -> Subject {
 /// Authenticode hashes (member type PE image, as Microsoft lists PE files;
 /// `osslsigncode verify -catalog` looks PE files up by these).
 pub fn catalog(files: &[(String, &[u8])]) -> Vec<u8> {
+    catalog_by(test_ca(), files)
+}
+
+/// [`catalog`] signed by `ca`'s signer.
+pub fn catalog_by(ca: &TestCa, files: &[(String, &[u8])]) -> Vec<u8> {
     let mut subjects = Vec::with_capacity(files.len() * 2);
     let mut id = Vec::new();
     for (name, data) in files {
@@ -363,7 +431,7 @@ pub fn catalog(files: &[(String, &[u8])]) -> Vec<u8> {
         subject_algorithm: alg_id(OID_CATALOG_LIST_MEMBER),
         subjects,
     };
-    signed_data(OID_CTL, der_any(&ctl))
+    signed_data_by(ca, OID_CTL, der_any(&ctl))
 }
 
 #[cfg(test)]

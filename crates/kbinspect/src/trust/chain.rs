@@ -2,7 +2,9 @@
 
 use std::collections::HashSet;
 
+use der::asn1::ObjectIdentifier;
 use der::{Decode, Encode};
+use ecdsa::signature::hazmat::PrehashVerifier;
 use rsa::pkcs1::DecodeRsaPublicKey;
 use serde::Serialize;
 use x509_cert::certificate::{CertificateInner, Raw};
@@ -26,6 +28,124 @@ pub const EKU_TIME_STAMPING: &str = "1.3.6.1.5.5.7.3.8";
 pub const EKU_WINDOWS_COMPONENT: &str = "1.3.6.1.4.1.311.10.3.6";
 pub const EKU_ANY: &str = "2.5.29.37.0";
 
+const OID_RSA: &str = "1.2.840.113549.1.1.1";
+const OID_EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
+const OID_P256: &str = "1.2.840.10045.3.1.7";
+const OID_P384: &str = "1.3.132.0.34";
+
+/// A public key this verifies signatures with.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublicKey {
+    Rsa(rsa::PublicKey),
+    /// ECDSA on NIST P-256 (secp256r1).
+    P256(p256::ecdsa::VerifyingKey),
+    /// ECDSA on NIST P-384 (secp384r1).
+    P384(p384::ecdsa::VerifyingKey),
+}
+
+/// The two signature schemes: RSA PKCS#1 v1.5 and ECDSA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Rsa,
+    Ecdsa,
+}
+
+impl Scheme {
+    /// The scheme and digest of a signature algorithm OID (a certificate's
+    /// `signatureAlgorithm`, a SignerInfo's `signatureAlgorithm`), `None`
+    /// when unknown. A bare `rsaEncryption` or `id-ecPublicKey` (what many
+    /// SignerInfos carry) gives no digest: the SignerInfo's digest
+    /// algorithm applies.
+    pub fn of_oid(oid: &str) -> Option<(Scheme, Option<Alg>)> {
+        Some(match oid {
+            OID_RSA => (Scheme::Rsa, None),
+            "1.3.14.3.2.29" => (Scheme::Rsa, Some(Alg::Sha1)),
+            o if o.starts_with("1.2.840.113549.1.1.") => (
+                Scheme::Rsa,
+                Some(Alg::from_oid(o).filter(|_| o != OID_RSA)?),
+            ),
+            OID_EC_PUBLIC_KEY => (Scheme::Ecdsa, None),
+            "1.2.840.10045.4.1" => (Scheme::Ecdsa, Some(Alg::Sha1)),
+            "1.2.840.10045.4.3.2" => (Scheme::Ecdsa, Some(Alg::Sha256)),
+            "1.2.840.10045.4.3.3" => (Scheme::Ecdsa, Some(Alg::Sha384)),
+            "1.2.840.10045.4.3.4" => (Scheme::Ecdsa, Some(Alg::Sha512)),
+            _ => return None,
+        })
+    }
+}
+
+impl PublicKey {
+    fn scheme(&self) -> Scheme {
+        match self {
+            PublicKey::Rsa(_) => Scheme::Rsa,
+            PublicKey::P256(_) | PublicKey::P384(_) => Scheme::Ecdsa,
+        }
+    }
+
+    /// Does `sig` sign the `alg` hash `hashed` under this key, with
+    /// `scheme`? ECDSA signatures are the DER `Ecdsa-Sig-Value`.
+    pub fn verify(
+        &self,
+        scheme: Scheme,
+        alg: Alg,
+        hashed: &[u8],
+        sig: &[u8],
+    ) -> Result<(), String> {
+        if scheme != self.scheme() {
+            return Err(format!(
+                "a {scheme:?} signature algorithm with a {:?} key",
+                self.scheme()
+            ));
+        }
+        let bad = |curve: &str| format!("ECDSA/{curve}/{} signature does not verify", alg.name());
+        match self {
+            PublicKey::Rsa(k) => rsa_verify(k, alg, hashed, sig),
+            PublicKey::P256(k) => p256::ecdsa::Signature::from_der(sig)
+                .and_then(|s| k.verify_prehash(hashed, &s))
+                .map_err(|_| bad("P-256")),
+            PublicKey::P384(k) => p384::ecdsa::Signature::from_der(sig)
+                .and_then(|s| k.verify_prehash(hashed, &s))
+                .map_err(|_| bad("P-384")),
+        }
+    }
+}
+
+/// The key of a SubjectPublicKeyInfo, and its algorithm as the report
+/// names it (the curve's OID too for EC keys).
+fn public_key(
+    spki: &spki::SubjectPublicKeyInfo<der::Any, der::asn1::BitString>,
+) -> (Option<PublicKey>, String) {
+    let alg = spki.algorithm.oid.to_string();
+    let bits = spki.subject_public_key.as_bytes();
+    match alg.as_str() {
+        OID_RSA => (
+            bits.and_then(|b| rsa::PublicKey::from_pkcs1_der(b).ok())
+                .map(PublicKey::Rsa),
+            alg,
+        ),
+        OID_EC_PUBLIC_KEY => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
+                .map(|o| o.to_string())
+                .unwrap_or_else(|| "(no named curve)".into());
+            let key = match curve.as_str() {
+                OID_P256 => bits
+                    .and_then(|b| p256::ecdsa::VerifyingKey::from_sec1_bytes(b).ok())
+                    .map(PublicKey::P256),
+                OID_P384 => bits
+                    .and_then(|b| p384::ecdsa::VerifyingKey::from_sec1_bytes(b).ok())
+                    .map(PublicKey::P384),
+                _ => None,
+            };
+            (key, format!("{alg} (EC, curve {curve})"))
+        }
+        _ => (None, alg),
+    }
+}
+
 /// One certificate: its DER, the part its issuer signed, and the fields
 /// the checks read.
 #[derive(Debug, Clone)]
@@ -39,11 +159,14 @@ pub struct Cert {
     pub issuer: String,
     pub not_before: i64,
     pub not_after: i64,
-    /// The signature algorithm's digest (`None`: not RSA with a digest we know).
+    /// The signature algorithm's digest (`None`: not RSA or ECDSA with a
+    /// digest we know).
     pub sig_alg: Option<Alg>,
+    /// RSA or ECDSA (meaningful when `sig_alg` is known).
+    pub sig_scheme: Scheme,
     pub sig_alg_oid: String,
     pub signature: Vec<u8>,
-    pub key: Option<rsa::PublicKey>,
+    pub key: Option<PublicKey>,
     pub key_alg_oid: String,
     /// `Some(ca)` when a basic-constraints extension is present.
     pub ca: Option<bool>,
@@ -87,15 +210,9 @@ impl Cert {
         let c = CertificateInner::<Raw>::from_der(der).map_err(|e| format!("certificate: {e}"))?;
         let tbsc = c.tbs_certificate();
         let spki = tbsc.subject_public_key_info();
-        let key_alg_oid = spki.algorithm.oid.to_string();
-        let key = if key_alg_oid == "1.2.840.113549.1.1.1" {
-            spki.subject_public_key
-                .as_bytes()
-                .and_then(|b| rsa::PublicKey::from_pkcs1_der(b).ok())
-        } else {
-            None
-        };
+        let (key, key_alg_oid) = public_key(spki);
         let sig_alg_oid = c.signature_algorithm().oid.to_string();
+        let sig = Scheme::of_oid(&sig_alg_oid).and_then(|(s, a)| Some((s, a?)));
         let mut cert = Cert {
             der: der.to_vec(),
             tbs,
@@ -106,9 +223,8 @@ impl Cert {
             issuer: name_of(&tbsc.issuer().to_string()),
             not_before: tbsc.validity().not_before.to_unix_duration().as_secs() as i64,
             not_after: tbsc.validity().not_after.to_unix_duration().as_secs() as i64,
-            sig_alg: Alg::from_oid(&sig_alg_oid).filter(|_| {
-                sig_alg_oid.starts_with("1.2.840.113549.1.1") || sig_alg_oid == "1.3.14.3.2.29"
-            }),
+            sig_alg: sig.map(|(_, a)| a),
+            sig_scheme: sig.map_or(Scheme::Rsa, |(s, _)| s),
             sig_alg_oid,
             signature: c.signature().raw_bytes().to_vec(),
             key,
@@ -152,7 +268,7 @@ impl Cert {
         if cache.lock().is_ok_and(|c| c.contains(&key)) {
             return Ok(());
         }
-        rsa_verify(key_of(issuer)?, alg, &alg.hash(&self.tbs), &self.signature)?;
+        key_of(issuer)?.verify(self.sig_scheme, alg, &alg.hash(&self.tbs), &self.signature)?;
         if let Ok(mut c) = cache.lock()
             && c.len() < 4096
         {
@@ -173,10 +289,10 @@ impl Cert {
 /// SHA-256 of a certificate and of its issuer.
 type Pair = (Vec<u8>, Vec<u8>);
 
-fn key_of(c: &Cert) -> Result<&rsa::PublicKey, String> {
+fn key_of(c: &Cert) -> Result<&PublicKey, String> {
     c.key.as_ref().ok_or_else(|| {
         format!(
-            "the key of {:?} ({}) is not an RSA key this can use",
+            "the key of {:?} ({}) is not an RSA, P-256 or P-384 key this can use",
             c.subject, c.key_alg_oid
         )
     })

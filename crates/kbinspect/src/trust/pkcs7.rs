@@ -403,19 +403,23 @@ fn check_signer<'a>(
                 return (signer, Some(alg), md.into_iter().next());
             }
         };
-        match &cert.key {
-            Some(key) => {
-                if let Err(e) = chain::rsa_verify(key, alg, &alg.hash(&sa), si.signature.as_bytes())
-                {
+        let sig_oid = si.signature_algorithm.oid.to_string();
+        match (&cert.key, chain::Scheme::of_oid(&sig_oid)) {
+            (Some(key), Some((scheme, _))) => {
+                if let Err(e) = key.verify(scheme, alg, &alg.hash(&sa), si.signature.as_bytes()) {
                     problems.push(Problem::new(
                         Code::TrustBadSignature,
                         format!("signer {:?}: {e} over the signed attributes", cert.subject),
                     ));
                 }
             }
-            None => problems.push(Problem::new(
+            (None, _) => problems.push(Problem::new(
                 Code::TrustUncheckedAlgorithm,
                 format!("signer key algorithm {} is not supported", cert.key_alg_oid),
+            )),
+            (Some(_), None) => problems.push(Problem::new(
+                Code::TrustUncheckedAlgorithm,
+                format!("signer signature algorithm {sig_oid} is not supported"),
             )),
         }
     }
