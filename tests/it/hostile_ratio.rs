@@ -154,19 +154,27 @@ fn ratio_off_or_raised_lets_the_bomb_through() {
 
 /// The same bomb through the CLI: `ls --test` and `extract` stop with exit
 /// code 2 and a message naming the member, the ratio and the flag;
-/// `--max-ratio 0` or a higher value lets it through.
+/// `--max-ratio 0` or a higher value lets it through. `list` decodes only
+/// the heads of members it has no use for, so it never reaches the bomb's
+/// ratio: it refuses the cabinet for holding no update package.
 #[test]
 fn cli_names_member_ratio_and_flag() {
     let (_, outer) = bomb();
     let dir = tempfile::tempdir().unwrap();
     let p = write(dir.path(), "bomb.cab", &outer);
     let floor = (1u32 << 20).to_string();
-    let cases: [&[&str]; 4] = [
-        &["ls", "--test"],
-        &["list"],
-        &["verify"],
-        &["extract", "-o"],
-    ];
+    let out = Command::cargo_bin("kbinspect")
+        .unwrap()
+        .arg("list")
+        .arg(&p)
+        .args(["--ratio-floor", &floor])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "list: {err}");
+    assert!(err.contains("no update package found"), "list: {err}");
+    assert!(!err.contains("ratio"), "list decoded the bomb: {err}");
+    let cases: [&[&str]; 3] = [&["ls", "--test"], &["verify"], &["extract", "-o"]];
     for (i, args) in cases.iter().enumerate() {
         let mut cmd = Command::cargo_bin("kbinspect").unwrap();
         cmd.args(*args);
