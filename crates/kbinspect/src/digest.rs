@@ -43,6 +43,17 @@ impl Alg {
         matches!(self, Alg::Md5 | Alg::Sha1)
     }
 
+    /// Bytes of a digest.
+    pub fn output_len(self) -> usize {
+        match self {
+            Alg::Md5 => 16,
+            Alg::Sha1 => 20,
+            Alg::Sha256 => 32,
+            Alg::Sha384 => 48,
+            Alg::Sha512 => 64,
+        }
+    }
+
     pub fn hash(self, data: &[u8]) -> Vec<u8> {
         let mut h = Hasher::new(self);
         h.update(data);

@@ -434,20 +434,70 @@ pub struct File {
 }
 
 /// The PE Authenticode hashes of an image (`None` where it cannot be read
-/// as one), in the two algorithms catalogs use.
+/// as one, or was not computed), in the two algorithms catalogs use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeAuth {
     pub sha256: Option<Vec<u8>>,
     pub sha1: Option<Vec<u8>>,
+    /// An algorithm was skipped because the other one's hash is listed
+    /// (see [`PeAuth::for_listed`]): if that listing turns out to be in an
+    /// unverified catalog, the file must be hashed again.
+    pub partial: bool,
 }
 
 impl PeAuth {
+    /// Both hashes.
     pub fn of(bytes: &[u8]) -> PeAuth {
         use crate::digest::{Alg, pe_authenticode};
         PeAuth {
             sha256: pe_authenticode(bytes, Alg::Sha256),
             sha1: pe_authenticode(bytes, Alg::Sha1),
+            partial: false,
         }
+    }
+
+    /// Only the hashes a lookup in `listed` (every hash the catalogs list)
+    /// can use: an algorithm no catalog lists a hash of is not computed,
+    /// and SHA-1 is not computed when the SHA-256 hash (looked up first)
+    /// is listed. Old catalogs list SHA-1 hashes only: half the hashing.
+    pub fn for_listed(bytes: &[u8], listed: &Listed) -> PeAuth {
+        use crate::digest::{Alg, pe_authenticode};
+        let sha256 = listed
+            .sha256
+            .then(|| pe_authenticode(bytes, Alg::Sha256))
+            .flatten();
+        let hit = sha256.as_ref().is_some_and(|h| listed.hashes.contains(h));
+        let sha1 = (listed.sha1 && !hit)
+            .then(|| pe_authenticode(bytes, Alg::Sha1))
+            .flatten();
+        PeAuth {
+            sha256,
+            sha1,
+            partial: hit && listed.sha1,
+        }
+    }
+}
+
+/// Every hash a package's catalogs list (signatures unchecked), and which
+/// lengths occur: 32 bytes (SHA-256), 20 (SHA-1).
+#[derive(Debug, Default)]
+pub struct Listed {
+    pub hashes: std::collections::HashSet<Vec<u8>>,
+    pub sha256: bool,
+    pub sha1: bool,
+}
+
+impl Listed {
+    pub fn new(hashes: std::collections::HashSet<Vec<u8>>) -> Listed {
+        Listed {
+            sha256: hashes.iter().any(|h| h.len() == 32),
+            sha1: hashes.iter().any(|h| h.len() == 20),
+            hashes,
+        }
+    }
+
+    pub fn contains(&self, h: &[u8]) -> bool {
+        self.hashes.contains(h)
     }
 }
 

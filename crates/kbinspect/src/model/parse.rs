@@ -244,16 +244,18 @@ impl Package {
 
     /// Every hash the package's catalogs list (signatures unchecked), when
     /// the trust check will run: see [`PeAuth`].
-    pub(super) fn catalog_hashes(&self, opts: &LoadOptions) -> std::collections::HashSet<Vec<u8>> {
+    pub(super) fn catalog_hashes(&self, opts: &LoadOptions) -> Listed {
         if !opts.keep_trust {
-            return Default::default();
+            return Listed::default();
         }
-        self.members
-            .iter()
-            .filter(|m| m.kind == MemberKind::Catalog)
-            .filter_map(|m| m.bytes())
-            .flat_map(crate::trust::ctl::listed_hashes)
-            .collect()
+        Listed::new(
+            self.members
+                .iter()
+                .filter(|m| m.kind == MemberKind::Catalog)
+                .filter_map(|m| m.bytes())
+                .flat_map(crate::trust::ctl::listed_hashes)
+                .collect(),
+        )
     }
 
     pub(super) fn build_component(&self, m: &Member, man: component::Manifest) -> Component {

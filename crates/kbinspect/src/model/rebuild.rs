@@ -25,7 +25,7 @@ impl Package {
                         && pe.is_some()
                         && !listed.contains(sha256.as_slice())
                         && !listed.contains(sha1.as_slice()))
-                    .then(|| Box::new(PeAuth::of(bytes)));
+                    .then(|| Box::new(PeAuth::for_listed(bytes, &listed)));
                     (
                         Expansion::Rebuilt {
                             sha256: hex::encode(sha256),

@@ -7,10 +7,12 @@ use der::{Decode, Encode};
 use ecdsa::signature::hazmat::PrehashVerifier;
 use rsa::pkcs1::DecodeRsaPublicKey;
 use serde::Serialize;
+use sha2::Digest as _;
 use x509_cert::certificate::{CertificateInner, Raw};
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
 
 use super::digest::Alg;
+use super::montgomery::RsaKey;
 use super::tlv;
 use crate::finding::Code;
 
@@ -36,7 +38,9 @@ const OID_P384: &str = "1.3.132.0.34";
 /// A public key this verifies signatures with.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PublicKey {
-    Rsa(rsa::PublicKey),
+    /// An RSA key, with its Montgomery constants when
+    /// [`super::montgomery`] takes it.
+    Rsa(rsa::PublicKey, Option<Box<RsaKey>>),
     /// ECDSA on NIST P-256 (secp256r1).
     P256(p256::ecdsa::VerifyingKey),
     /// ECDSA on NIST P-384 (secp384r1).
@@ -77,7 +81,7 @@ impl Scheme {
 impl PublicKey {
     fn scheme(&self) -> Scheme {
         match self {
-            PublicKey::Rsa(_) => Scheme::Rsa,
+            PublicKey::Rsa(..) => Scheme::Rsa,
             PublicKey::P256(_) | PublicKey::P384(_) => Scheme::Ecdsa,
         }
     }
@@ -99,7 +103,8 @@ impl PublicKey {
         }
         let bad = |curve: &str| format!("ECDSA/{curve}/{} signature does not verify", alg.name());
         match self {
-            PublicKey::Rsa(k) => rsa_verify(k, alg, hashed, sig),
+            PublicKey::Rsa(_, Some(fast)) => rsa_verify_fast(fast, alg, hashed, sig),
+            PublicKey::Rsa(k, None) => rsa_verify(k, alg, hashed, sig),
             PublicKey::P256(k) => p256::ecdsa::Signature::from_der(sig)
                 .and_then(|s| k.verify_prehash(hashed, &s))
                 .map_err(|_| bad("P-256")),
@@ -120,7 +125,11 @@ fn public_key(
     match alg.as_str() {
         OID_RSA => (
             bits.and_then(|b| rsa::PublicKey::from_pkcs1_der(b).ok())
-                .map(PublicKey::Rsa),
+                .map(|k| {
+                    use rsa::traits::PublicKeyParts as _;
+                    let fast = RsaKey::new(&k.n().to_be_bytes(), &k.e().to_be_bytes());
+                    PublicKey::Rsa(k, fast.map(Box::new))
+                }),
             alg,
         ),
         OID_EC_PUBLIC_KEY => {
@@ -151,6 +160,8 @@ fn public_key(
 #[derive(Debug, Clone)]
 pub struct Cert {
     pub der: Vec<u8>,
+    /// SHA-256 of `der`: the certificate's identity in the caches.
+    pub fingerprint: [u8; 32],
     pub tbs: Vec<u8>,
     pub subject_der: Vec<u8>,
     pub issuer_der: Vec<u8>,
@@ -181,21 +192,20 @@ pub struct Cert {
 impl Cert {
     /// Read one DER certificate. The same few certificates are embedded in
     /// every signature of a package (hundreds of catalogs), and reading one
-    /// (its names, its RSA key's Montgomery parameters) costs more than
-    /// hashing it: certificates read once are remembered by their SHA-256.
+    /// (its names, its key) costs more than looking it up: certificates
+    /// read once are remembered by their DER bytes.
     pub fn from_der(der: &[u8]) -> Result<Cert, String> {
         type Cache = std::sync::Mutex<std::collections::HashMap<Vec<u8>, Cert>>;
         static READ: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
         let cache = READ.get_or_init(Default::default);
-        let key = Alg::Sha256.hash(der);
-        if let Some(c) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        if let Some(c) = cache.lock().ok().and_then(|c| c.get(der).cloned()) {
             return Ok(c);
         }
         let cert = Cert::read(der)?;
         if let Ok(mut c) = cache.lock()
             && c.len() < 1024
         {
-            c.insert(key, cert.clone());
+            c.insert(der.to_vec(), cert.clone());
         }
         Ok(cert)
     }
@@ -215,6 +225,7 @@ impl Cert {
         let sig = Scheme::of_oid(&sig_alg_oid).and_then(|(s, a)| Some((s, a?)));
         let mut cert = Cert {
             der: der.to_vec(),
+            fingerprint: sha2::Sha256::digest(der).into(),
             tbs,
             subject_der: tbsc.subject().to_der().map_err(|e| e.to_string())?,
             issuer_der: tbsc.issuer().to_der().map_err(|e| e.to_string())?,
@@ -261,7 +272,7 @@ impl Cert {
         key_of(issuer)?;
         // The same certificates sign hundreds of catalogs of a package:
         // a verified (certificate, issuer) pair is remembered.
-        let key = (Alg::Sha256.hash(&self.der), Alg::Sha256.hash(&issuer.der));
+        let key = (self.fingerprint, issuer.fingerprint);
         static VERIFIED: std::sync::OnceLock<std::sync::Mutex<HashSet<Pair>>> =
             std::sync::OnceLock::new();
         let cache = VERIFIED.get_or_init(Default::default);
@@ -287,7 +298,7 @@ impl Cert {
 }
 
 /// SHA-256 of a certificate and of its issuer.
-type Pair = (Vec<u8>, Vec<u8>);
+type Pair = ([u8; 32], [u8; 32]);
 
 fn key_of(c: &Cert) -> Result<&PublicKey, String> {
     c.key.as_ref().ok_or_else(|| {
@@ -323,6 +334,46 @@ pub fn rsa_verify(key: &rsa::PublicKey, alg: Alg, hashed: &[u8], sig: &[u8]) -> 
         }
     }
     Err(format!("RSA/{} signature does not verify", alg.name()))
+}
+
+/// [`rsa_verify`] on precomputed Montgomery constants: one exponentiation,
+/// the encoded message then compared with both DigestInfo forms.
+fn rsa_verify_fast(key: &RsaKey, alg: Alg, hashed: &[u8], sig: &[u8]) -> Result<(), String> {
+    let fail = || format!("RSA/{} signature does not verify", alg.name());
+    let em = key.public_op(sig).ok_or_else(fail)?;
+    let prefix = alg.pkcs1_prefix();
+    if pkcs1_encodes(&em, prefix, hashed) {
+        return Ok(());
+    }
+    // The same DigestInfo without `05 00`.
+    if prefix.len() > 4 {
+        let mut p = prefix.to_vec();
+        let inner = 2 + p[3] as usize;
+        if p.get(inner - 2..inner) == Some(&[0x05, 0x00]) {
+            p.drain(inner - 2..inner);
+            p[1] -= 2;
+            p[3] -= 2;
+            if pkcs1_encodes(&em, &p, hashed) {
+                return Ok(());
+            }
+        }
+    }
+    Err(fail())
+}
+
+/// `em` is `00 01 FF…FF 00 prefix hashed` (RFC 8017 §9.2, at least 8 FF).
+fn pkcs1_encodes(em: &[u8], prefix: &[u8], hashed: &[u8]) -> bool {
+    let k = em.len();
+    let t = prefix.len() + hashed.len();
+    if k < t + 11 {
+        return false;
+    }
+    em[0] == 0
+        && em[1] == 1
+        && em[2..k - t - 1].iter().all(|&b| b == 0xff)
+        && em[k - t - 1] == 0
+        && &em[k - t..k - hashed.len()] == prefix
+        && &em[k - hashed.len()..] == hashed
 }
 
 /// The common name of a distinguished name (`CN=…`), else the whole name.

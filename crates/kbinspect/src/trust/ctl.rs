@@ -1,6 +1,6 @@
 //! Catalogs: the certificate trust list (CTL) inside a `.cat`.
 
-use der::asn1::{OctetString, SetOfVec};
+use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
 use der::{Any, Decode, Tagged};
 use serde::Serialize;
 use x509_cert::attr::Attribute;
@@ -11,9 +11,13 @@ use super::pkcs7::{DigestInfo, OID_SPC_INDIRECT, SpcAttributeTypeAndOptionalValu
 /// Most entries read from one catalog (real ones: tens of thousands).
 pub const MAX_ENTRIES: usize = 1_000_000;
 
-const OID_NAME_VALUE: &str = "1.3.6.1.4.1.311.12.2.1";
-const OID_PE_IMAGE: &str = "1.3.6.1.4.1.311.2.1.15";
-const OID_FLAT: &str = "1.3.6.1.4.1.311.2.1.25";
+// Compared as OIDs, not as text: a catalog has tens of thousands.
+const OID_NAME_VALUE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.12.2.1");
+const OID_PE_IMAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.2.1.15");
+const OID_FLAT: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.4.1.311.2.1.25");
+const OID_INDIRECT: ObjectIdentifier = ObjectIdentifier::new_unwrap(OID_SPC_INDIRECT);
+const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
+const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 
 /// One CTL subject: `SEQUENCE { tag OCTET STRING, attributes SET OF Attribute }`.
 #[derive(Debug, Clone, der::Sequence)]
@@ -169,17 +173,27 @@ fn entry(s: &Subject) -> Entry {
         file: None,
     };
     for a in s.attributes.iter().flat_map(|a| a.iter()) {
-        let oid = a.oid.to_string();
+        let oid = a.oid;
         for v in a.values.iter() {
-            if oid == OID_SPC_INDIRECT {
+            if oid == OID_INDIRECT {
                 if let Ok(mi) = v.decode_as::<MemberIndirect>() {
-                    let t = mi.data.type_.to_string();
-                    e.kind = match t.as_str() {
-                        OID_PE_IMAGE => EntryKind::PeImage,
-                        OID_FLAT => EntryKind::Flat,
-                        _ => EntryKind::Unknown,
+                    let t = mi.data.type_;
+                    e.kind = if t == OID_PE_IMAGE {
+                        EntryKind::PeImage
+                    } else if t == OID_FLAT {
+                        EntryKind::Flat
+                    } else {
+                        EntryKind::Unknown
                     };
-                    e.alg = Alg::from_oid(&mi.digest.algorithm.oid.to_string()).or(e.alg);
+                    let d = mi.digest.algorithm.oid;
+                    e.alg = if d == OID_SHA1 {
+                        Some(Alg::Sha1)
+                    } else if d == OID_SHA256 {
+                        Some(Alg::Sha256)
+                    } else {
+                        Alg::from_oid(&d.to_string())
+                    }
+                    .or(e.alg);
                     e.hash = mi.digest.digest.as_bytes().to_vec();
                 }
             } else if oid == OID_NAME_VALUE

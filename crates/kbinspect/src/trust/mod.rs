@@ -4,6 +4,7 @@
 
 pub mod chain;
 pub mod ctl;
+pub mod montgomery;
 /// Digests live a layer down (the model computes the cabinet digest while
 /// walking); re-exported here, where the signatures use them.
 pub use crate::digest;

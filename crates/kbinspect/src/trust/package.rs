@@ -353,7 +353,9 @@ pub fn check(
     // 5. Payload files whose bytes (or hashes) we hold.
     let mut files = Vec::new();
     let mut need_pe: HashMap<(usize, usize), usize> = HashMap::new();
-    let mut pe_hashes: HashMap<String, [Option<Vec<u8>>; 2]> = HashMap::new();
+    // Per member: the SHA-256 and SHA-1 PE hashes, once computed.
+    let mut pe_hashes: HashMap<String, [Option<Option<Vec<u8>>>; 2]> = HashMap::new();
+    let index_lens: HashSet<usize> = index.keys().map(Vec::len).collect();
     if cats.iter().any(|c| c.verified) {
         for (ci, c) in pkg.components.iter().enumerate() {
             for (fi, f) in c.files.iter().enumerate() {
@@ -394,16 +396,21 @@ pub fn check(
                 {
                     // Many files can be one stored member: its PE hashes
                     // are computed once.
-                    let hashes = pe_hashes
-                        .entry(subject.clone())
-                        .or_insert_with(|| {
-                            [Alg::Sha256, Alg::Sha1].map(|a| digest::pe_authenticode(b, a))
-                        })
-                        .clone();
-                    for (h, label) in hashes.into_iter().zip(["pe-sha256", "pe-sha1"]) {
-                        if found.is_none()
-                            && let Some(ci2) = h.and_then(|h| lookup(&mut cats, &h))
-                        {
+                    // Each algorithm only when the one before did not
+                    // match and a verified catalog lists hashes of its
+                    // length.
+                    let hashes = pe_hashes.entry(subject.clone()).or_default();
+                    for (i, (alg, label)) in [(Alg::Sha256, "pe-sha256"), (Alg::Sha1, "pe-sha1")]
+                        .into_iter()
+                        .enumerate()
+                    {
+                        if found.is_some() || !index_lens.contains(&alg.output_len()) {
+                            continue;
+                        }
+                        let h = hashes[i]
+                            .get_or_insert_with(|| digest::pe_authenticode(b, alg))
+                            .clone();
+                        if let Some(ci2) = h.and_then(|h| lookup(&mut cats, &h)) {
                             found = Some((ci2, label));
                         }
                     }
@@ -433,15 +440,21 @@ pub fn check(
             return true;
         };
         let hashes = [(&auth.sha256, "pe-sha256"), (&auth.sha1, "pe-sha1")];
-        if let Some((cat, label)) = hashes.into_iter().find_map(|(h, label)| {
+        match hashes.into_iter().find_map(|(h, label)| {
             let &(cat, _) = index.get(h.as_deref()?)?;
             Some((cat, label))
-        }) && let Some(p) = files.get_mut(pi)
-        {
-            p.catalog = Some(cats[cat].member.clone());
-            p.by = Some(label.into());
+        }) {
+            Some((cat, label)) => {
+                if let Some(p) = files.get_mut(pi) {
+                    p.catalog = Some(cats[cat].member.clone());
+                    p.by = Some(label.into());
+                }
+                false
+            }
+            // SHA-1 was skipped for a SHA-256 hash that only an
+            // unverified catalog lists: rebuilt and hashed again below.
+            None => auth.partial,
         }
-        false
     });
     if !need_pe.is_empty() {
         let mut hits: Vec<(usize, usize, &'static str)> = Vec::new();
