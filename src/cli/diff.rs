@@ -36,6 +36,8 @@ pub struct Args {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub xml: XmlLimitArgs,
+    #[command(flatten)]
+    pub threads: super::ThreadArgs,
 }
 
 #[derive(Serialize)]
@@ -49,8 +51,12 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     // Opened first: an --output that cannot be written fails before the work.
     let mut report = args.out.open()?;
     let limits = args.limits.limits();
-    let opts = args.xml.load_options();
-    let (old, new) = rayon::join(
+    let opts = kbinspect::model::LoadOptions {
+        context: args.threads.context(),
+        ..args.xml.load_options()
+    };
+    // Both packages at once when the budget allows; they share it.
+    let (old, new) = opts.context.join(
         || Package::load_with(&args.old, &limits, &opts),
         || Package::load_with(&args.new, &limits, &opts),
     );

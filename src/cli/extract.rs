@@ -48,6 +48,8 @@ pub struct Args {
     pub format: Format,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub threads: super::ThreadArgs,
 }
 
 /// Files not written listed without `--verbose`.
@@ -109,6 +111,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         force: args.force,
         depth: args.depth,
         limits: args.limits.limits(),
+        context: args.threads.context(),
     };
     let (input, _stdin) = super::input_path(&args.input)?;
     let size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);

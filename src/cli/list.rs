@@ -64,6 +64,8 @@ pub struct Args {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub xml: XmlLimitArgs,
+    #[command(flatten)]
+    pub threads: super::ThreadArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
@@ -76,6 +78,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         // signature is checked.
         digest_all: false,
         keep_trust: false,
+        context: args.threads.context(),
         ..args.xml.load_options()
     };
     let (input, _stdin) = super::input_path(&args.input)?;

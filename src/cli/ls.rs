@@ -2,7 +2,7 @@
 //! included), the containers and the anomalies; `--test` decodes everything.
 
 use super::Format;
-use kbinspect::container::{DigestKind, Limits, list};
+use kbinspect::container::{DigestKind, Limits, list_with};
 
 /// Limits against hostile input, shared by every command that walks a package.
 #[derive(clap::Args, Debug, Clone)]
@@ -99,6 +99,8 @@ pub struct Args {
     pub out: super::output::OutputArgs,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub threads: super::ThreadArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
@@ -114,7 +116,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let listing = list(&input, &args.limits.limits(), test, &mut |n| {
+    let ctx = args.threads.context();
+    let listing = list_with(&input, &args.limits.limits(), test, &ctx, &mut |n| {
         // Decoded bytes outgrow the input size; the bar's end moves with them.
         bar.set_length(n.max(size));
         bar.set_position(n)

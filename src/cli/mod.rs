@@ -21,6 +21,36 @@ pub enum Format {
     Json,
 }
 
+/// The thread budget of the commands that decode or rebuild.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ThreadArgs {
+    /// Threads to decode, rebuild and verify with; 1 does all the work on
+    /// one thread [default: all cores]
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
+    pub threads: Option<std::num::NonZeroUsize>,
+}
+
+impl ThreadArgs {
+    /// A decode context with this budget, for every walk and rebuild of
+    /// the command.
+    pub fn context(&self) -> kbinspect::container::DecodeContext {
+        match self.threads {
+            Some(n) => kbinspect::container::DecodeContext::new(n),
+            None => kbinspect::container::DecodeContext::default(),
+        }
+    }
+}
+
+/// `--threads`: a whole number of at least 1.
+fn parse_threads(s: &str) -> Result<std::num::NonZeroUsize, String> {
+    let n: usize = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{s}\" is not a number of threads (1 or more)"))?;
+    std::num::NonZeroUsize::new(n)
+        .ok_or_else(|| "0 threads cannot do any work: give 1 or more (default: all cores)".into())
+}
+
 /// A broken pipe (`kbinspect ls x | head`) is success, not an error.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {

@@ -122,6 +122,8 @@ pub struct Args {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub xml: XmlLimitArgs,
+    #[command(flatten)]
+    pub threads: super::ThreadArgs,
 }
 
 /// The `verify --format json` document of one package (docs/reports.md).
@@ -261,6 +263,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         dcm_base: args.dcm_base.as_deref().map(read_dcm_base).transpose()?,
         // Only `diff` reads registry keys.
         keep_registry: false,
+        context: args.threads.context(),
         ..args.xml.load_options()
     };
     let mut trust_opts = kbinspect::trust::package::TrustOptions::default();
@@ -392,66 +395,62 @@ fn run_batch(
     trust_opts: &kbinspect::trust::package::TrustOptions,
     mut report_out: super::output::Output,
 ) -> anyhow::Result<i32> {
-    use rayon::prelude::*;
     let limits = args.limits.limits();
-    let rows: Vec<BatchRow> = args
-        .input
-        .par_iter()
-        .map(|input| {
-            let started = std::time::Instant::now();
-            let mut suite = None;
-            let outcome = (|| -> anyhow::Result<Judged> {
-                if input.as_os_str() == "-" {
-                    anyhow::bail!("standard input is not read in a batch");
-                }
-                let pkg = Package::load_with(input, &limits, opts)?;
-                super::require_update_package(&pkg)?;
-                let article = articles.for_package(&pkg)?;
-                let (v, kb_summary) = judge(args, &pkg, article.as_ref(), opts, trust_opts);
-                let r =
-                    report::verify_report(&pkg.input, &v.findings, v.stats.clone(), &v.assessment);
-                let view = VerifyView {
-                    report: &r,
-                    kb: kb_summary.as_ref(),
-                    trust: (v.trust.summary.signatures > 0 || v.trust.summary.catalogs > 0)
-                        .then_some(&v.trust),
-                };
-                let markdown = match args.format {
-                    VerifyFormat::Markdown => {
-                        let mut text = Vec::new();
-                        render::markdown::write_verify(&mut text, 2, &view)?;
-                        Some(String::from_utf8_lossy(&text).into_owned())
-                    }
-                    _ => None,
-                };
-                if args.format == VerifyFormat::Junit {
-                    suite = Some(render::junit::verify_suite(
-                        &view,
-                        &gate(args),
-                        started.elapsed().as_secs_f64(),
-                    ));
-                }
-                Ok(Judged {
-                    verdict: v.assessment.verdict,
-                    doc: serde_json::to_value(document(&view))?,
-                    kb: kbcheck::package_kb(&pkg).map(|k| format!("KB{k}")),
-                    arch: kbcheck::package_arch(&pkg).map(|a| format!("{a:?}").to_lowercase()),
-                    markdown,
-                    gated: args.fail_on.is_some_and(|f| f.triggered(&v.findings)),
-                })
-            })();
-            let outcome = outcome.map_err(|e| super::error_message(&e));
-            let input = input.display().to_string();
-            if let (Err(e), VerifyFormat::Junit) = (&outcome, args.format) {
-                suite = Some(render::junit::unreadable_suite(&input, e));
+    // Packages in parallel on the budget's pool; each walk and rebuild
+    // shares the same budget.
+    let rows: Vec<BatchRow> = opts.context.map(&args.input, |input| {
+        let started = std::time::Instant::now();
+        let mut suite = None;
+        let outcome = (|| -> anyhow::Result<Judged> {
+            if input.as_os_str() == "-" {
+                anyhow::bail!("standard input is not read in a batch");
             }
-            BatchRow {
-                input,
-                outcome,
-                suite,
+            let pkg = Package::load_with(input, &limits, opts)?;
+            super::require_update_package(&pkg)?;
+            let article = articles.for_package(&pkg)?;
+            let (v, kb_summary) = judge(args, &pkg, article.as_ref(), opts, trust_opts);
+            let r = report::verify_report(&pkg.input, &v.findings, v.stats.clone(), &v.assessment);
+            let view = VerifyView {
+                report: &r,
+                kb: kb_summary.as_ref(),
+                trust: (v.trust.summary.signatures > 0 || v.trust.summary.catalogs > 0)
+                    .then_some(&v.trust),
+            };
+            let markdown = match args.format {
+                VerifyFormat::Markdown => {
+                    let mut text = Vec::new();
+                    render::markdown::write_verify(&mut text, 2, &view)?;
+                    Some(String::from_utf8_lossy(&text).into_owned())
+                }
+                _ => None,
+            };
+            if args.format == VerifyFormat::Junit {
+                suite = Some(render::junit::verify_suite(
+                    &view,
+                    &gate(args),
+                    started.elapsed().as_secs_f64(),
+                ));
             }
-        })
-        .collect();
+            Ok(Judged {
+                verdict: v.assessment.verdict,
+                doc: serde_json::to_value(document(&view))?,
+                kb: kbcheck::package_kb(&pkg).map(|k| format!("KB{k}")),
+                arch: kbcheck::package_arch(&pkg).map(|a| format!("{a:?}").to_lowercase()),
+                markdown,
+                gated: args.fail_on.is_some_and(|f| f.triggered(&v.findings)),
+            })
+        })();
+        let outcome = outcome.map_err(|e| super::error_message(&e));
+        let input = input.display().to_string();
+        if let (Err(e), VerifyFormat::Junit) = (&outcome, args.format) {
+            suite = Some(render::junit::unreadable_suite(&input, e));
+        }
+        BatchRow {
+            input,
+            outcome,
+            suite,
+        }
+    });
     let mut code = 0;
     for r in &rows {
         code = code.max(match &r.outcome {

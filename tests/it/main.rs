@@ -72,6 +72,7 @@ mod servicing_fixture;
 mod servicing_hostile;
 mod servicing_pe;
 mod servicing_xml_differential;
+mod threads;
 mod trust_ecdsa;
 mod trust_generated;
 mod trust_osslsigncode;

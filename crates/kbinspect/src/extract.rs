@@ -67,6 +67,8 @@ pub struct Options {
     /// recursion); `Some(2)` opens those one level; `None` all levels.
     pub depth: Option<u32>,
     pub limits: Limits,
+    /// The buffers and thread budget of decoding and rebuilding.
+    pub context: container::DecodeContext,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -530,6 +532,7 @@ pub fn extract(
     // written ones are read in full (and so checked) anyway.
     let walk_opts = container::WalkOptions {
         verify_unread: false,
+        context: opts.context.clone(),
     };
     let walk = container::walk_with(input, &opts.limits, &walk_opts, &mut |meta, r| {
         ex.member(meta, r, progress)
@@ -609,6 +612,7 @@ pub fn expand(
     let load = LoadOptions {
         expand_deltas: false,
         keep_registry: false,
+        context: opts.context.clone(),
         ..LoadOptions::default()
     };
     let pkg = Package::load_with(input, &opts.limits, &load)?;
@@ -756,6 +760,7 @@ pub fn expand(
     if !stored.is_empty() {
         let walk_opts = container::WalkOptions {
             verify_unread: false,
+            context: opts.context.clone(),
         };
         let keyed: HashMap<String, Vec<(usize, usize)>> = stored
             .into_iter()

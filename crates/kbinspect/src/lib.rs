@@ -8,7 +8,7 @@
 //! | 0 | [`finding`] | findings (severity, code, subject, detail): verdicts are data |
 //! | 0 | [`time`] | calendar timestamps (DOS, FILETIME, ASN.1) on jiff |
 //! | 0 | [`pe`] | PE headers, version resources, machine type |
-//! | 1 | [`container`] | opens the input and streams its members: CAB (MSZIP, LZX), MSU, folders, nested |
+//! | 1 | [`container`] | opens the input and streams its members: CAB (MSZIP, LZX), MSU, folders, nested; [`container::DecodeContext`]: buffer pools and thread budget |
 //! | 1 | [`digest`] | digest algorithms, the CAB and PE Authenticode hashes |
 //! | 2 | [`servicing`] | parses `.mum`s, component manifests, container indexes (`*.cix.xml`) |
 //! | 2 | [`msdelta`] | MSDelta (PA30) deltas and the PE transforms; DCM manifests |

@@ -8,7 +8,7 @@ use md5::Md5;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::{ContainerInfo, Limits, MemberMeta, Result, WalkOptions, walk_with};
+use super::{ContainerInfo, DecodeContext, Limits, MemberMeta, Result, WalkOptions, walk_with};
 use crate::finding::Finding;
 
 /// Which digest `--test` computes per member.
@@ -60,12 +60,24 @@ pub fn list(
     test: Option<DigestKind>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Listing> {
+    list_with(input, limits, test, &DecodeContext::default(), progress)
+}
+
+/// [`list`] decoding with the buffers and thread budget of `context`.
+pub fn list_with(
+    input: &Path,
+    limits: &Limits,
+    test: Option<DigestKind>,
+    context: &DecodeContext,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Listing> {
     let mut members = Vec::new();
     let mut total = 0u64;
     // Without testing, members are only decoded as far as needed to find
     // nested cabinets.
     let opts = WalkOptions {
         verify_unread: test.is_some(),
+        context: context.clone(),
     };
     let report = walk_with(input, limits, &opts, &mut |meta, r: &mut dyn BufRead| {
         let mut m = ListedMember {

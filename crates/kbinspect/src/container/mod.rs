@@ -12,7 +12,10 @@
 //! lzxd; Quantum is refused) and hands members out in offset order, `walker`
 //! merges multi-cabinet sets, reports structural anomalies as findings
 //! (`cab-*` codes, listed in README.md) and recurses into nested
-//! cabinets. [`list`] builds the inventory behind `kbinspect ls`.
+//! cabinets. [`list`] builds the inventory behind `kbinspect ls`. A
+//! [`DecodeContext`] (in [`WalkOptions`]) holds the buffers decoders reuse
+//! and the thread budget: large folders are decoded on helper threads
+//! while the visitor reads, as many as the budget allows.
 //!
 //! ```no_run
 //! use kbinspect::container::{walk, Limits};
@@ -33,6 +36,7 @@ use serde::Serialize;
 use crate::finding::{Code, Finding};
 
 mod cab;
+mod context;
 mod listing;
 pub mod lzx;
 pub mod names;
@@ -42,7 +46,8 @@ mod walker;
 use cab::Src;
 use walker::Walker;
 
-pub use listing::{DigestKind, ListedMember, Listing, list};
+pub use context::DecodeContext;
+pub use listing::{DigestKind, ListedMember, Listing, list, list_with};
 
 /// Hard limits against hostile input. Exceeding one is an error naming it.
 #[derive(Debug, Clone)]
@@ -263,15 +268,6 @@ pub fn walk(input: &Path, limits: &Limits, visitor: &mut Visitor<'_>) -> Result<
     walk_with(input, limits, &WalkOptions::default(), visitor)
 }
 
-/// Free the decoders' buffers kept for reuse between folders (LZX windows,
-/// output batches: up to ~18 MB). Call it when no walk is running any more
-/// and memory matters more than starting the next walk warm, as the model
-/// does before parsing.
-pub fn release_buffers() {
-    lzx::release_windows();
-    stream::release_batches();
-}
-
 /// How much a walk decodes beyond what the visitor reads.
 #[derive(Debug, Clone)]
 pub struct WalkOptions {
@@ -279,12 +275,16 @@ pub struct WalkOptions {
     /// does not read them. Off, a listing only decodes what it needs to find
     /// nested cabinets (the first bytes of each member).
     pub verify_unread: bool,
+    /// The buffers and thread budget the walk decodes with; by default a
+    /// context of its own on every core (freed when the walk returns).
+    pub context: DecodeContext,
 }
 
 impl Default for WalkOptions {
     fn default() -> Self {
         WalkOptions {
             verify_unread: true,
+            context: DecodeContext::default(),
         }
     }
 }
@@ -356,7 +356,7 @@ fn walk_file_tapped(
     let f = std::fs::File::open(input).map_err(io)?;
     let len = f.metadata().map_err(io)?.len();
     let mut report = WalkReport::default();
-    let mut w = Walker::new(limits, visitor, &mut report, opts.verify_unread, len, true);
+    let mut w = Walker::new(limits, visitor, &mut report, opts, len, true);
     let dir = input.parent().map(|p| {
         if p.as_os_str().is_empty() {
             Path::new(".")
@@ -481,14 +481,7 @@ fn walk_dir(
     };
     let on_disk = report.containers.first().map_or(0, |c| c.size);
     // Later parts of a set are files of the directory, counted already.
-    let mut w = Walker::new(
-        limits,
-        visitor,
-        &mut report,
-        opts.verify_unread,
-        on_disk,
-        false,
-    );
+    let mut w = Walker::new(limits, visitor, &mut report, opts, on_disk, false);
     for (rel, path, md) in files {
         let is_container = is_first_cabinet(&path);
         let meta = MemberMeta {

@@ -12,8 +12,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
 
-use super::Compression;
 use super::cab::{Header, Src, checksum};
+use super::{Compression, DecodeContext};
 use crate::finding::{Code, Finding};
 
 /// A CFDATA block never holds more than 32 KiB of output.
@@ -235,12 +235,12 @@ impl Mszip {
 }
 
 impl Decoder {
-    fn new(folder: &Folder) -> Decoder {
+    fn new(folder: &Folder, ctx: &DecodeContext) -> Decoder {
         match folder.compression {
             Some(Compression::None) => Decoder::Stored,
             Some(Compression::Mszip) => Decoder::Mszip(Box::new(Mszip::new())),
             Some(Compression::Lzx { window_bits }) => {
-                match super::lzx::LzxDecoder::new(window_bits) {
+                match super::lzx::LzxDecoder::new_in(window_bits, ctx) {
                     Ok(d) => Decoder::Lzx(Box::new(d)),
                     Err(e) => Decoder::Unsupported(e.0),
                 }
@@ -315,53 +315,22 @@ pub(crate) struct FolderStream<'a> {
     keep_out: bool,
     /// The walk's ratio check, charged before each block is decoded.
     meter: Arc<DecodeMeter>,
+    /// Where the decoder's window comes from.
+    ctx: DecodeContext,
 }
 
 /// Decoded output in flight between a decoding thread and the reader, in
 /// batches of about `BATCH` bytes (one wake-up per batch, not per block).
 /// 16 batches (4 MiB) let a folder decoded ahead run a whole typical folder
 /// in front of the reader without growing memory further.
-const PIPE_DEPTH: usize = 16;
+pub(crate) const PIPE_DEPTH: usize = 16;
 const BATCH: usize = 256 << 10;
-
-/// Batch buffers of finished pipes, reused: fresh 256 KiB buffers are fresh
-/// pages, and faulting them in cost more than the copying they carry.
-static BATCHES: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-const POOLED_BATCHES: usize = 2 * PIPE_DEPTH + 8;
-
-/// Free the pooled batch buffers (the pool refills on the next pipe).
-pub(crate) fn release_batches() {
-    if let Ok(mut pool) = BATCHES.lock() {
-        *pool = Vec::new();
-    }
-}
-
-fn take_batch() -> Vec<u8> {
-    if let Ok(mut pool) = BATCHES.lock()
-        && let Some(mut b) = pool.pop()
-    {
-        b.clear();
-        return b;
-    }
-    Vec::with_capacity(BATCH + MAX_BLOCK_OUTPUT)
-}
-
-fn return_batch(b: Vec<u8>) {
-    if b.capacity() < BATCH {
-        return;
-    }
-    if let Ok(mut pool) = BATCHES.lock()
-        && pool.len() < POOLED_BATCHES
-    {
-        pool.push(b);
-    }
-}
 
 impl Drop for Pipe {
     fn drop(&mut self) {
         // Buffers still queued go back to the pool with the channel.
         while let Ok(Ok(b)) = self.blocks.try_recv() {
-            return_batch(b);
+            self.ctx.give_batch(b, BATCH);
         }
     }
 }
@@ -371,6 +340,8 @@ impl Drop for Pipe {
 struct Pipe {
     blocks: Receiver<Result<Vec<u8>, StreamError>>,
     spent: SyncSender<Vec<u8>>,
+    /// Where finished batches go back to.
+    ctx: DecodeContext,
 }
 
 /// Decode `folder` on the calling thread into `tx` until the folder ends,
@@ -384,14 +355,17 @@ pub(crate) fn decode_ahead(
     meter: Arc<DecodeMeter>,
     tx: SyncSender<Result<Vec<u8>, StreamError>>,
     spent: Receiver<Vec<u8>>,
+    ctx: &DecodeContext,
 ) -> AheadDone {
-    let mut fs = FolderStream::new(parts, folder, budget, meter);
+    let mut fs = FolderStream::new(parts, folder, budget, meter, ctx);
     let fresh = |spent: &Receiver<Vec<u8>>| match spent.try_recv() {
         Ok(mut b) => {
             b.clear();
             b
         }
-        Err(TryRecvError::Empty | TryRecvError::Disconnected) => take_batch(),
+        Err(TryRecvError::Empty | TryRecvError::Disconnected) => {
+            ctx.take_batch(BATCH + MAX_BLOCK_OUTPUT)
+        }
     };
     // Blocks are decoded straight into the batch being collected.
     fs.keep_out = true;
@@ -425,7 +399,7 @@ pub(crate) fn decode_ahead(
         }
     }
     while let Ok(b) = spent.try_recv() {
-        return_batch(b);
+        ctx.give_batch(b, BATCH);
     }
     AheadDone {
         findings: std::mem::take(&mut fs.findings),
@@ -461,12 +435,17 @@ impl<'a> FolderStream<'a> {
         folder: &'a Folder,
         blocks: Receiver<Result<Vec<u8>, StreamError>>,
         spent: SyncSender<Vec<u8>>,
+        ctx: &DecodeContext,
     ) -> Self {
-        let mut fs = FolderStream::new(&mut [], folder, 0, Arc::new(DecodeMeter::off()));
+        let mut fs = FolderStream::new(&mut [], folder, 0, Arc::new(DecodeMeter::off()), ctx);
         // The decoder lives on the other thread; no window here.
         fs.decoder = Decoder::Stored;
         fs.cbuf = Vec::new();
-        fs.pipe = Some(Pipe { blocks, spent });
+        fs.pipe = Some(Pipe {
+            blocks,
+            spent,
+            ctx: ctx.clone(),
+        });
         fs
     }
 
@@ -488,7 +467,7 @@ impl<'a> FolderStream<'a> {
             // The decoder hung up: the folder's output is complete.
             Err(_) => {
                 if self.out_pos >= self.out.len() {
-                    return_batch(std::mem::take(&mut self.out));
+                    pipe.ctx.give_batch(std::mem::take(&mut self.out), BATCH);
                     self.out_pos = 0;
                 }
                 Ok(false)
@@ -501,11 +480,13 @@ impl<'a> FolderStream<'a> {
         folder: &'a Folder,
         budget: u64,
         meter: Arc<DecodeMeter>,
+        ctx: &DecodeContext,
     ) -> Self {
         FolderStream {
             parts,
             folder,
-            decoder: Decoder::new(folder),
+            decoder: Decoder::new(folder, ctx),
+            ctx: ctx.clone(),
             seg: 0,
             block_in_seg: 0,
             pos: folder.segments.first().map_or(0, |s| s.data_offset),
@@ -553,7 +534,7 @@ impl<'a> FolderStream<'a> {
             });
             return;
         }
-        self.decoder = Decoder::new(self.folder);
+        self.decoder = Decoder::new(self.folder, &self.ctx);
         self.seg = 0;
         self.block_in_seg = 0;
         self.pos = self.folder.segments.first().map_or(0, |s| s.data_offset);

@@ -14,7 +14,8 @@ use super::stream::{
     StreamError, decode_ahead, pipe_channels, prescan,
 };
 use super::{
-    ContainerInfo, ContainerKind, Error, Limits, MemberMeta, Result, Signature, Visitor, WalkReport,
+    ContainerInfo, ContainerKind, DecodeContext, Error, Limits, MemberMeta, Result, Signature,
+    Visitor, WalkReport,
 };
 use crate::finding::{Code, Finding};
 
@@ -41,6 +42,8 @@ pub(crate) struct Walker<'v, 'a> {
     /// Further parts of a set count as input on disk (a file input; for a
     /// directory input they are counted with the directory).
     pub parts_are_input: bool,
+    /// Buffers and the thread budget.
+    pub ctx: DecodeContext,
 }
 
 struct Member {
@@ -53,16 +56,15 @@ struct Member {
 /// it saves.
 const DECODE_AHEAD_MIN: u64 = 1 << 20;
 
-/// Whether to decode `folder` on a second thread: only when there is a
-/// second core, the folder is compressed and large, and its members are
-/// sorted and do not overlap, so the stream never has to go back.
+/// Whether to decode `folder` on a helper thread (when the thread budget
+/// has one free as it starts): only when the folder is compressed and
+/// large, and its members are sorted and do not overlap, so the stream
+/// never has to go back.
 fn decode_ahead_worthwhile(folder: &Folder, members: &[&Member], total: Option<u64>) -> bool {
-    cores() > 1
-        && matches!(
-            folder.compression,
-            Some(super::Compression::Lzx { .. } | super::Compression::Mszip)
-        )
-        && total.is_some_and(|t| t >= DECODE_AHEAD_MIN)
+    matches!(
+        folder.compression,
+        Some(super::Compression::Lzx { .. } | super::Compression::Mszip)
+    ) && total.is_some_and(|t| t >= DECODE_AHEAD_MIN)
         && members.windows(2).all(|w| {
             u64::from(w[0].entry.offset) + u64::from(w[0].entry.size)
                 <= u64::from(w[1].entry.offset)
@@ -72,11 +74,6 @@ fn decode_ahead_worthwhile(folder: &Folder, members: &[&Member], total: Option<u
 /// Folders whose compressed bytes are at most this large are copied out
 /// and decoded ahead on their own thread, several at once.
 const PREFETCH_MAX_INPUT: u64 = 4 << 20;
-
-fn cores() -> usize {
-    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
 
 /// A folder being decoded ahead on its own thread.
 struct Prefetch<'scope> {
@@ -164,7 +161,7 @@ impl<'v, 'a> Walker<'v, 'a> {
         limits: &'v Limits,
         visitor: &'v mut Visitor<'a>,
         report: &'v mut WalkReport,
-        verify_unread: bool,
+        opts: &super::WalkOptions,
         input_len: u64,
         parts_are_input: bool,
     ) -> Self {
@@ -175,9 +172,10 @@ impl<'v, 'a> Walker<'v, 'a> {
             total_declared: 0,
             members_declared: 0,
             budget: super::decode_budget(limits),
-            verify_unread,
+            verify_unread: opts.verify_unread,
             meter: std::sync::Arc::new(DecodeMeter::new(limits, input_len)),
             parts_are_input,
+            ctx: opts.context.clone(),
         }
     }
 }
@@ -321,13 +319,15 @@ impl Walker<'_, '_> {
         // Folders worth decoding on another thread, and of those the ones
         // small enough (compressed) to copy out, so that several decode at
         // once, each from its own copy, while this thread visits members.
+        let threads = self.ctx.threads();
         let ahead: Vec<bool> = (0..folders.len())
             .map(|fi| {
-                decode_ahead_worthwhile(
-                    &folders[fi],
-                    &in_folder_of(fi),
-                    totals.get(fi).copied().flatten(),
-                )
+                threads > 1
+                    && decode_ahead_worthwhile(
+                        &folders[fi],
+                        &in_folder_of(fi),
+                        totals.get(fi).copied().flatten(),
+                    )
             })
             .collect();
         let prefetchable = |fi: usize| -> bool {
@@ -338,28 +338,35 @@ impl Walker<'_, '_> {
                             <= PREFETCH_MAX_INPUT
                 })
         };
-        let cores = cores();
         std::thread::scope(|scope| -> Result<()> {
             let mut in_flight: std::collections::VecDeque<Prefetch<'_>> = Default::default();
             let mut next_launch = 0usize;
             for (fi, folder) in folders.iter().enumerate() {
-                // Keep up to `cores` folders decoding: this one and the next.
-                next_launch = next_launch.max(fi);
-                while next_launch < folders.len() && next_launch < fi + cores {
+                // Keep the next `threads - 1` folders decoding on helper
+                // threads while the budget has them; this thread decodes
+                // the current one itself unless a helper already does (so
+                // no thread waits idle while another decodes).
+                next_launch = next_launch.max(fi + 1);
+                while next_launch < folders.len() && next_launch < fi + threads {
                     let li = next_launch;
-                    next_launch += 1;
                     if !prefetchable(li) || in_folder_of(li).is_empty() {
+                        next_launch += 1;
                         continue;
                     }
                     let Some(f) = folders.get(li) else { break };
+                    // No thread free: try again at the next folder.
+                    let Some(slot) = self.ctx.helper() else { break };
+                    next_launch += 1;
                     let sp = folder_spans.get(li).map(Vec::as_slice).unwrap_or(&[]);
                     match copy_folder_input(&mut parts, sp) {
                         Ok(mut own) => {
                             let budget = self.budget;
                             let ((tx, spent_rx), (rx, spent_tx)) = pipe_channels();
                             let meter = self.meter.clone();
+                            let ctx = self.ctx.clone();
                             let handle = scope.spawn(move || {
-                                decode_ahead(&mut own, f, budget, meter, tx, spent_rx)
+                                let _slot = slot;
+                                decode_ahead(&mut own, f, budget, meter, tx, spent_rx, &ctx)
                             });
                             in_flight.push_back(Prefetch {
                                 folder: li,
@@ -382,7 +389,7 @@ impl Walker<'_, '_> {
                     let Some(p) = in_flight.pop_front() else {
                         continue;
                     };
-                    let mut fs = FolderStream::piped(folder, p.rx, p.spent_tx);
+                    let mut fs = FolderStream::piped(folder, p.rx, p.spent_tx, &self.ctx);
                     let visited =
                         self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth);
                     // The reading end is gone now, so the decoder stops.
@@ -395,18 +402,22 @@ impl Walker<'_, '_> {
                     visited?;
                     continue;
                 }
-                if ahead.get(fi).copied().unwrap_or(false) {
-                    // Decode on a second thread while the visitor (hashing,
+                if ahead.get(fi).copied().unwrap_or(false)
+                    && let Some(slot) = self.ctx.helper()
+                {
+                    // Decode on a helper thread while the visitor (hashing,
                     // parsing, writing) consumes the output on this one.
                     let budget = self.budget;
                     let meter = self.meter.clone();
                     let ((tx, spent_rx), (rx, spent_tx)) = pipe_channels();
                     let parts = &mut parts;
+                    let ctx = self.ctx.clone();
                     let (visited, done) = std::thread::scope(|s| {
                         let decoder = s.spawn(move || {
-                            decode_ahead(parts, folder, budget, meter, tx, spent_rx)
+                            let _slot = slot;
+                            decode_ahead(parts, folder, budget, meter, tx, spent_rx, &ctx)
                         });
-                        let mut fs = FolderStream::piped(folder, rx, spent_tx);
+                        let mut fs = FolderStream::piped(folder, rx, spent_tx, &self.ctx);
                         let visited =
                             self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth);
                         drop(fs);
@@ -419,7 +430,13 @@ impl Walker<'_, '_> {
                     visited?;
                     continue;
                 }
-                let mut fs = FolderStream::new(&mut parts, folder, self.budget, self.meter.clone());
+                let mut fs = FolderStream::new(
+                    &mut parts,
+                    folder,
+                    self.budget,
+                    self.meter.clone(),
+                    &self.ctx,
+                );
                 if let Err(e) =
                     self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth)
                 {

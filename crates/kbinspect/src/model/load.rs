@@ -78,6 +78,7 @@ impl Package {
         let mut input_digests = None;
         let walk_opts = container::WalkOptions {
             verify_unread: opts.digest_all,
+            context: opts.context.clone(),
         };
         let report = match digester {
             Some((d, _)) => {
@@ -103,7 +104,7 @@ impl Package {
         members.shrink_to_fit();
         // The walk is over: its pooled buffers would sit idle while the
         // model is parsed and checked.
-        container::release_buffers();
+        opts.context.release_buffers();
         let mut pkg = Package {
             input: input.display().to_string(),
             containers: report.containers,
@@ -117,6 +118,7 @@ impl Package {
             lookup: Lookup::default(),
             input_digests,
             limits: limits.clone(),
+            context: opts.context.clone(),
         };
         pkg.findings.append(&mut findings);
         pkg.parse_metadata(opts);
@@ -167,7 +169,11 @@ impl Package {
         }
         let mut got: HashMap<String, Vec<u8>> = HashMap::new();
         let mut findings = Vec::new();
-        container::walk(input, limits, &mut |meta, reader| {
+        let walk_opts = container::WalkOptions {
+            context: opts.context.clone(),
+            ..container::WalkOptions::default()
+        };
+        container::walk_with(input, limits, &walk_opts, &mut |meta, reader| {
             let key = path_key(&meta.path);
             if !wanted.contains(&key) || got.contains_key(&key) {
                 return Ok(());
@@ -193,7 +199,7 @@ impl Package {
             }
             Ok(())
         })?;
-        container::release_buffers();
+        opts.context.release_buffers();
         for m in &mut self.members {
             if m.bytes.is_some() {
                 continue;
@@ -262,6 +268,7 @@ impl Package {
             lookup: Lookup::default(),
             input_digests: None,
             limits: Limits::default(),
+            context: opts.context.clone(),
         };
         pkg.parse_metadata(opts);
         if opts.expand_deltas {
@@ -278,6 +285,7 @@ impl Package {
         let mut found = None;
         let opts = container::WalkOptions {
             verify_unread: false,
+            context: self.context.clone(),
         };
         let walked = container::walk_with(
             Path::new(&self.input),
@@ -316,7 +324,7 @@ impl Package {
                 Ok(())
             },
         );
-        container::release_buffers();
+        self.context.release_buffers();
         walked.ok()?;
         found.map(crate::digest::CabDigester::finish)
     }

@@ -157,6 +157,13 @@ pub(super) fn join_key(dir: &str, rel: &str) -> String {
 }
 
 impl Package {
+    /// The buffers and thread budget the package was loaded with
+    /// ([`LoadOptions::context`]): checks that read the input again or
+    /// work in parallel use them.
+    pub fn context(&self) -> &crate::container::DecodeContext {
+        &self.context
+    }
+
     /// Every member, in the order the walk met them.
     pub fn members(&self) -> &[Member] {
         &self.members

@@ -96,6 +96,10 @@ pub struct LoadOptions {
     /// not decoded at all. Its digests are then unknown
     /// ([`Member::digested`]).
     pub digest_all: bool,
+    /// The buffers and thread budget of the walk and of delta rebuilds
+    /// (by default: every core). The package keeps it for checks that read
+    /// again or run in parallel ([`Package::context`]).
+    pub context: container::DecodeContext,
 }
 
 impl Default for LoadOptions {
@@ -117,6 +121,7 @@ impl Default for LoadOptions {
             keep_registry: true,
             keep_trust: true,
             digest_all: true,
+            context: container::DecodeContext::default(),
         }
     }
 }
@@ -629,6 +634,9 @@ pub struct Package {
     /// a member again walks within the same limits).
     #[serde(skip)]
     pub(crate) limits: Limits,
+    /// The buffers and thread budget it was loaded with.
+    #[serde(skip)]
+    pub(crate) context: container::DecodeContext,
 }
 
 mod load;

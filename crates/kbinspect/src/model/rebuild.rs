@@ -292,7 +292,7 @@ impl Package {
         // fits the budget, and no chain is long enough that a cached base
         // would decide whether it is too deep.
         let too_deep = planned.iter().any(|(c, _)| c.len() >= depth);
-        if bound > opts.rebuild_budget || too_deep || rayon::current_num_threads() < 2 {
+        if bound > opts.rebuild_budget || too_deep || !opts.context.parallel() {
             let mut mapped = Vec::with_capacity(requests.len());
             let mut at = 0;
             self.rebuild_picked(opts, pick, &|_, _| true, &mut |ci, fi, res| {
@@ -302,81 +302,84 @@ impl Package {
             });
             return mapped;
         }
-        let mut limits = opts.delta.clone();
-        limits.max_target_size = limits.max_target_size.min(opts.rebuild_budget);
-        let mut results: Vec<(usize, (usize, usize, T))> = Vec::with_capacity(requests.len());
-        let mut start = 0;
-        for run in requests.chunk_by(|a, b| a.ix == b.ix) {
-            let mine: Vec<usize> = (start..start + run.len()).collect();
-            start += run.len();
-            let Some(index) = run.first().and_then(|r| self.indexes.get(r.ix)) else {
-                continue;
-            };
-            let step = |id: &u64| self.rebuild_step(index, *id);
-            // Links several files build on (and files asked for twice):
-            // rebuilt first, bottom up, a level at a time in parallel.
-            // Every link below a shared link is shared too, so a level's
-            // bases are all in the map when it is built.
-            let chains: Vec<Vec<u64>> = mine.iter().map(|&p| planned[p].0.clone()).collect();
-            let uses = uses_of(&chains);
-            let mut levels: std::collections::BTreeMap<usize, Vec<u64>> = Default::default();
-            for chain in &chains {
-                for (k, id) in chain.iter().enumerate() {
-                    if uses.get(id).is_some_and(|&n| n > 1) {
-                        let level = chain.len() - k;
-                        let l = levels.entry(level).or_default();
-                        if !l.contains(id) {
-                            l.push(*id);
+        // On the context's pool: its thread budget, not rayon's global one.
+        opts.context.install(|| {
+            let mut limits = opts.delta.clone();
+            limits.max_target_size = limits.max_target_size.min(opts.rebuild_budget);
+            let mut results: Vec<(usize, (usize, usize, T))> = Vec::with_capacity(requests.len());
+            let mut start = 0;
+            for run in requests.chunk_by(|a, b| a.ix == b.ix) {
+                let mine: Vec<usize> = (start..start + run.len()).collect();
+                start += run.len();
+                let Some(index) = run.first().and_then(|r| self.indexes.get(r.ix)) else {
+                    continue;
+                };
+                let step = |id: &u64| self.rebuild_step(index, *id);
+                // Links several files build on (and files asked for twice):
+                // rebuilt first, bottom up, a level at a time in parallel.
+                // Every link below a shared link is shared too, so a level's
+                // bases are all in the map when it is built.
+                let chains: Vec<Vec<u64>> = mine.iter().map(|&p| planned[p].0.clone()).collect();
+                let uses = uses_of(&chains);
+                let mut levels: std::collections::BTreeMap<usize, Vec<u64>> = Default::default();
+                for chain in &chains {
+                    for (k, id) in chain.iter().enumerate() {
+                        if uses.get(id).is_some_and(|&n| n > 1) {
+                            let level = chain.len() - k;
+                            let l = levels.entry(level).or_default();
+                            if !l.contains(id) {
+                                l.push(*id);
+                            }
                         }
                     }
                 }
-            }
-            let mut shared: HashMap<u64, Rebuilt<'_>> = HashMap::new();
-            let mut shared_bytes = 0usize;
-            for ids in levels.values() {
-                let seed = std::sync::Arc::new(std::mem::take(&mut shared));
-                let built: Vec<(u64, Rebuilt<'_>)> = ids
-                    .par_iter()
-                    .filter_map(|id| {
-                        let mut r = ChainRebuilder::new(limits.clone(), step)
-                            .with_cache_budget(0)
-                            .with_shared(std::sync::Arc::clone(&seed));
-                        r.rebuild(id).ok().map(|b| (*id, b))
-                    })
-                    .collect();
-                shared = std::sync::Arc::try_unwrap(seed).unwrap_or_else(|a| (*a).clone());
-                for (id, b) in built {
-                    let cost = match &b {
-                        Rebuilt::Shared(v) => v.len(),
-                        Rebuilt::Borrowed(_) => 0,
-                    };
-                    if shared_bytes.saturating_add(cost) <= REBUILD_CACHE {
-                        shared_bytes += cost;
-                        shared.insert(id, b);
+                let mut shared: HashMap<u64, Rebuilt<'_>> = HashMap::new();
+                let mut shared_bytes = 0usize;
+                for ids in levels.values() {
+                    let seed = std::sync::Arc::new(std::mem::take(&mut shared));
+                    let built: Vec<(u64, Rebuilt<'_>)> = ids
+                        .par_iter()
+                        .filter_map(|id| {
+                            let mut r = ChainRebuilder::new(limits.clone(), step)
+                                .with_cache_budget(0)
+                                .with_shared(std::sync::Arc::clone(&seed));
+                            r.rebuild(id).ok().map(|b| (*id, b))
+                        })
+                        .collect();
+                    shared = std::sync::Arc::try_unwrap(seed).unwrap_or_else(|a| (*a).clone());
+                    for (id, b) in built {
+                        let cost = match &b {
+                            Rebuilt::Shared(v) => v.len(),
+                            Rebuilt::Borrowed(_) => 0,
+                        };
+                        if shared_bytes.saturating_add(cost) <= REBUILD_CACHE {
+                            shared_bytes += cost;
+                            shared.insert(id, b);
+                        }
                     }
                 }
+                // Then every file on its own, in parallel: what is left of its
+                // chain is its alone.
+                let shared = std::sync::Arc::new(shared);
+                let out: Vec<(usize, (usize, usize, T))> = mine
+                    .par_iter()
+                    .map(|&p| {
+                        let r = &requests[p];
+                        let mut rebuilder = ChainRebuilder::new(limits.clone(), step)
+                            .with_cache_budget(0)
+                            .with_shared(std::sync::Arc::clone(&shared));
+                        let mapped = match rebuilder.rebuild(&r.id) {
+                            Ok(bytes) => f(r.ci, r.fi, Ok(&bytes), expected(r)),
+                            Err(e) => f(r.ci, r.fi, Err(&e), expected(r)),
+                        };
+                        (p, (r.ci, r.fi, mapped))
+                    })
+                    .collect();
+                results.extend(out);
             }
-            // Then every file on its own, in parallel: what is left of its
-            // chain is its alone.
-            let shared = std::sync::Arc::new(shared);
-            let out: Vec<(usize, (usize, usize, T))> = mine
-                .par_iter()
-                .map(|&p| {
-                    let r = &requests[p];
-                    let mut rebuilder = ChainRebuilder::new(limits.clone(), step)
-                        .with_cache_budget(0)
-                        .with_shared(std::sync::Arc::clone(&shared));
-                    let mapped = match rebuilder.rebuild(&r.id) {
-                        Ok(bytes) => f(r.ci, r.fi, Ok(&bytes), expected(r)),
-                        Err(e) => f(r.ci, r.fi, Err(&e), expected(r)),
-                    };
-                    (p, (r.ci, r.fi, mapped))
-                })
-                .collect();
-            results.extend(out);
-        }
-        results.sort_unstable_by_key(|(p, _)| *p);
-        results.into_iter().map(|(_, r)| r).collect()
+            results.sort_unstable_by_key(|(p, _)| *p);
+            results.into_iter().map(|(_, r)| r).collect()
+        })
     }
 }
 

@@ -216,16 +216,10 @@ pub fn check(
         .iter()
         .filter(|m| m.kind == MemberKind::Catalog)
         .collect();
-    let verified: Vec<_> = {
-        use rayon::prelude::*;
-        catalog_members
-            .par_iter()
-            .map(|m| {
-                m.bytes()
-                    .map(|b| super::verify_bytes(b, &m.path, &opts.store, opts.now))
-            })
-            .collect()
-    };
+    let verified: Vec<_> = pkg.context().map(&catalog_members, |m| {
+        m.bytes()
+            .map(|b| super::verify_bytes(b, &m.path, &opts.store, opts.now))
+    });
     for (m, v) in catalog_members.iter().zip(verified) {
         let Some((report, ctl)) = v else {
             findings.push(Finding::warning(

@@ -28,6 +28,7 @@ mod huffman;
 use std::fmt;
 use std::hint::select_unpredictable;
 
+use super::DecodeContext;
 use bits::{Bits, swap_words};
 use huffman::Huff;
 
@@ -129,11 +130,24 @@ pub struct LzxDecoder {
     /// The frame being decoded, its words byte-swapped (see [`bits`]).
     swapped: Vec<u8>,
     out: Vec<u8>,
+    /// Where the window goes back to when the decoder drops.
+    pool: Option<DecodeContext>,
 }
 
 impl LzxDecoder {
-    /// A decoder for a window of `2^window_bits` bytes (15..=21).
+    /// A decoder for a window of `2^window_bits` bytes (15..=21), with a
+    /// window of its own.
     pub fn new(window_bits: u8) -> Result<Self, LzxError> {
+        Self::with_window(window_bits, None)
+    }
+
+    /// [`LzxDecoder::new`] whose window comes from `ctx`'s pool (reused,
+    /// not zeroed again) and goes back there when the decoder drops.
+    pub fn new_in(window_bits: u8, ctx: &DecodeContext) -> Result<Self, LzxError> {
+        Self::with_window(window_bits, Some(ctx))
+    }
+
+    fn with_window(window_bits: u8, ctx: Option<&DecodeContext>) -> Result<Self, LzxError> {
         if !(15..=21).contains(&window_bits) {
             return err(format!(
                 "LZX window of 2^{window_bits} bytes is outside 2^15..2^21"
@@ -161,7 +175,11 @@ impl LzxDecoder {
         }
         let size = 1usize << window_bits;
         Ok(LzxDecoder {
-            window: take_window(size + MAX_FRAME + SLACK),
+            window: match ctx {
+                Some(c) => c.take_window(size + MAX_FRAME + SLACK),
+                None => vec![0; size + MAX_FRAME + SLACK],
+            },
+            pool: ctx.cloned(),
             ring: size + MAX_FRAME,
             lzx_size: size,
             frame_pos: 0,
@@ -776,35 +794,12 @@ fn store8(win: &mut [u8], at: usize, v: [u8; 8]) {
     win[at..at + 8].copy_from_slice(&v);
 }
 
-/// Windows of finished decoders, reused: zeroing 2 MiB per folder showed
-/// up in profiles. Stale bytes are never read: a match may only reach back
-/// over output of its own stream (checked in `decode_run`).
-static WINDOWS: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-const POOLED_WINDOWS: usize = 3;
-
-/// Free the pooled windows (the pool refills on the next decode).
-pub(crate) fn release_windows() {
-    if let Ok(mut pool) = WINDOWS.lock() {
-        *pool = Vec::new();
-    }
-}
-
-fn take_window(size: usize) -> Vec<u8> {
-    if let Ok(mut pool) = WINDOWS.lock()
-        && let Some(i) = pool.iter().position(|w| w.len() == size)
-    {
-        return pool.swap_remove(i);
-    }
-    vec![0; size]
-}
-
+/// A decoder made by [`LzxDecoder::new_in`] gives its window back to the
+/// context's pool.
 impl Drop for LzxDecoder {
     fn drop(&mut self) {
-        let w = std::mem::take(&mut self.window);
-        if let Ok(mut pool) = WINDOWS.lock()
-            && pool.len() < POOLED_WINDOWS
-        {
-            pool.push(w);
+        if let Some(ctx) = self.pool.take() {
+            ctx.give_window(std::mem::take(&mut self.window));
         }
     }
 }
