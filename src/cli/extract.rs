@@ -76,12 +76,8 @@ fn write_skipped<W: Write>(
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
     // Ctrl-C or SIGTERM: no temporary file is left behind, one line says
-    // how far it got, exit 130 as a shell does for SIGINT.
-    ctrlc::set_handler(|| {
-        let n = kbinspect::extract::interrupt();
-        eprintln!("interrupted: {n} files written");
-        std::process::exit(130);
-    })?;
+    // how far it got (`cli::interrupt`), exit 130.
+    super::interrupt::extracting();
     let filter = if args.filter.is_empty() {
         None
     } else {

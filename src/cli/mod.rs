@@ -3,6 +3,7 @@
 pub mod diff;
 pub mod expand;
 pub mod extract;
+pub mod interrupt;
 pub mod kb;
 pub mod list;
 pub mod ls;
@@ -55,19 +56,31 @@ pub fn error_message(e: &anyhow::Error) -> String {
 /// removed when the returned guard drops. Other paths are used as given.
 pub fn input_path(
     path: &std::path::Path,
-) -> anyhow::Result<(std::path::PathBuf, Option<tempfile::TempDir>)> {
+) -> anyhow::Result<(std::path::PathBuf, Option<StdinCopy>)> {
     if path.as_os_str() != "-" {
         return Ok((path.to_path_buf(), None));
     }
-    let dir = tempfile::Builder::new()
-        .prefix(".kbinspect-stdin-")
-        .tempdir()?;
+    let (dir, registered) = interrupt::create(
+        true,
+        || {
+            tempfile::Builder::new()
+                .prefix(".kbinspect-stdin-")
+                .tempdir()
+        },
+        |d| d.path(),
+    )?;
     let file = dir.path().join("stdin");
     let mut out = std::fs::File::create(&file)?;
     std::io::copy(&mut std::io::stdin().lock(), &mut out)
         .map_err(|e| anyhow::anyhow!("cannot read standard input: {e}"))?;
-    Ok((file, Some(dir)))
+    Ok((file, Some(StdinCopy(dir, registered))))
 }
+
+/// The spooled standard input: removed when dropped, and on Ctrl-C.
+pub struct StdinCopy(
+    #[allow(dead_code)] tempfile::TempDir,
+    #[allow(dead_code)] interrupt::Registered,
+);
 
 /// `list`, `verify` and `diff` need an update package: a tree with at
 /// least one `.mum` package manifest or component manifest. Anything else

@@ -541,3 +541,76 @@ fn junit_of_a_batch() {
         assert_eq!(proof.3, want);
     }
 }
+
+/// Ctrl-C (or SIGTERM) while a report is being made with `--output`:
+/// the temporary report (`.kbinspect-report-*`) and the spooled standard
+/// input (`.kbinspect-stdin-*`) are removed, "interrupted" is said and the
+/// exit code is 130. The package is read from a pipe held open, so the
+/// signal always comes while the command is at work (the report's
+/// temporary is made before the input is read).
+#[cfg(unix)]
+#[test]
+fn interrupt_during_output_leaves_no_temporary_file() {
+    use std::io::Write;
+    use std::process::{Command as Std, Stdio};
+    let msu = std::fs::read(td("Windows6.1-KB975354-x64.msu")).unwrap();
+    for (args, signal) in [
+        (vec!["verify", "-"], "INT"),
+        (vec!["verify", "-", "--format", "junit"], "TERM"),
+        (vec!["kb", "-"], "INT"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("report.txt");
+        let mut child = Std::new(assert_cmd::cargo::cargo_bin("kbinspect"))
+            .args(&args)
+            .arg("--output")
+            .arg(&dest)
+            // The spooled input goes here too, to be seen.
+            .env("TMPDIR", dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // Half the package: the command waits for the rest.
+        stdin.write_all(&msu[..msu.len() / 2]).unwrap();
+        stdin.flush().unwrap();
+        let temps = || -> Vec<String> {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".kbinspect-"))
+                .collect()
+        };
+        let started = std::time::Instant::now();
+        while !temps().iter().any(|n| n.starts_with(".kbinspect-report-")) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{args:?}: no temporary report appeared: {:?}",
+                temps()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if args[0] == "verify" {
+            while !temps().iter().any(|n| n.starts_with(".kbinspect-stdin-")) {
+                assert!(started.elapsed() < std::time::Duration::from_secs(30));
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        let killed = Std::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{args:?} {signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(temps(), Vec::<String>::new(), "{args:?} {signal}");
+        assert!(!dest.exists(), "{args:?}: no report, not half of one");
+    }
+}
