@@ -22,6 +22,30 @@ pub enum Format {
     Json,
 }
 
+/// `--format` of `ls` and `list`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ReportFormat {
+    /// Human-readable table
+    #[default]
+    Table,
+    /// Machine-readable JSON (schemas in docs/, one file per command area)
+    Json,
+    /// A markdown report for a pull request, ticket or wiki (CommonMark, no HTML)
+    Markdown,
+}
+
+/// `E errors, W warnings, I info`: the findings by severity.
+pub fn severity_counts(findings: &[kbinspect::finding::Finding]) -> String {
+    use kbinspect::finding::Severity;
+    let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    format!(
+        "{} errors, {} warnings, {} info",
+        n(Severity::Error),
+        n(Severity::Warning),
+        n(Severity::Info)
+    )
+}
+
 /// A broken pipe (`kbinspect ls x | head`) is success, not an error.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
