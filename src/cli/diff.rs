@@ -14,6 +14,8 @@ pub enum DiffFormat {
     Json,
     /// A markdown report for a pull request, ticket or wiki (CommonMark, no HTML)
     Markdown,
+    /// JUnit XML: a test case per area without changes and a failing one per change
+    Junit,
 }
 use super::list::XmlLimitArgs;
 use super::ls::LimitArgs;
@@ -46,6 +48,7 @@ struct Document<'a> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
+    let started = std::time::Instant::now();
     // Opened first: an --output that cannot be written fails before the work.
     let mut report = args.out.open()?;
     let limits = args.limits.limits();
@@ -86,14 +89,26 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         DiffFormat::Markdown => {
             crate::render::markdown::write_diff(&mut report, &old.input, &new.input, &changes)?
         }
+        DiffFormat::Junit => {
+            let suite = crate::render::junit::diff_suite(
+                &old.input,
+                &new.input,
+                &changes,
+                started.elapsed().as_secs_f64(),
+            );
+            crate::render::junit::write(&mut report, "kbinspect diff", &[suite])?;
+        }
         DiffFormat::Table => {
             use crate::render::Col::{Keep, Path, Text};
             use std::io::Write;
             let width = report.width();
             let mut out = report.text();
-            if changes.is_empty() {
-                writeln!(out, "no differences")?;
-            } else {
+            let summary = crate::render::diff_summary(&changes);
+            // The summary first, for a glance, and last, for `| tail -1`
+            // (once when there is nothing between).
+            writeln!(out, "{summary}")?;
+            if !changes.is_empty() {
+                writeln!(out)?;
                 crate::render::write_table_fit(
                     &mut out,
                     width,
@@ -111,7 +126,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                     },
                 )?;
                 writeln!(out)?;
-                writeln!(out, "{} changes", changes.len())?;
+                writeln!(out, "{summary}")?;
             }
             out.flush()?;
         }

@@ -303,7 +303,7 @@ pub fn write_diff<W: Write + ?Sized>(
     if changes.is_empty() {
         return writeln!(out, "**No differences.**");
     }
-    writeln!(out, "**{} changes**\n", changes.len())?;
+    writeln!(out, "**{}**\n", md(&super::diff_summary(changes)))?;
     table(
         out,
         &["change", "subject", "old", "new"],

@@ -117,3 +117,21 @@ pub fn list_summary(pkg: &Package) -> String {
         crate::cli::severity_counts(&pkg.findings)
     )
 }
+
+/// `diff`'s summary line: `N changes (K kind, …)`, most frequent kind
+/// first, or `no differences`.
+pub fn diff_summary(changes: &[kbinspect::check::diff::Change]) -> String {
+    if changes.is_empty() {
+        return "no differences".into();
+    }
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for c in changes {
+        match kinds.iter_mut().find(|(k, _)| *k == c.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((&c.kind, 1)),
+        }
+    }
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!("{} changes ({})", changes.len(), kinds.join(", "))
+}

@@ -762,3 +762,78 @@ fn markdown_of_ls_escapes_hostile_names() {
         }
     }
 }
+
+/// `diff --format junit` validates against the XSD; each change is a
+/// failing case (so the suite fails exactly when diff exits 1), each area
+/// without changes a passing one; identical inputs pass every case.
+#[test]
+fn junit_of_diff_validates_and_fails_a_case_per_change() {
+    let x64 = td("Windows6.1-KB975354-x64.msu");
+    let x86 = td("Windows6.1-KB975354-x86.msu");
+    let diff = |a: &Path, b: &Path, format: &str| {
+        run(&[
+            OsString::from("diff"),
+            os(a),
+            os(b),
+            "--format".into(),
+            format.into(),
+        ])
+    };
+    let r = diff(&x64, &x86, "junit");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    validate_junit(&r.stdout);
+    let cases = junit_cases(&r.stdout);
+    let v: Value = serde_json::from_slice(&diff(&x64, &x86, "json").stdout).unwrap();
+    let changes = v["changes"].as_array().unwrap();
+    assert!(!changes.is_empty());
+    let failed: Vec<&(String, String, String, String)> =
+        cases.iter().filter(|c| c.3 == "failure").collect();
+    assert_eq!(failed.len(), changes.len());
+    // Grouped by area; as a set, the changes of the JSON.
+    let mut got: Vec<&str> = failed.iter().map(|c| c.2.as_str()).collect();
+    let mut want: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["kind"].as_str().unwrap(),
+                c["subject"].as_str().unwrap()
+            )
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    for case in &failed {
+        let area = case.1.strip_prefix("kbinspect.diff.").unwrap();
+        let singular = area.strip_suffix('s').unwrap_or(area);
+        assert!(case.2.starts_with(&format!("{singular}-")), "{case:?}");
+    }
+    // No update or registry changes between these two: passing cases.
+    let passed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.3.is_empty())
+        .map(|c| c.2.as_str())
+        .collect();
+    assert!(
+        passed.contains(&"updates") && passed.contains(&"registry"),
+        "{passed:?}"
+    );
+    assert_eq!(passed.len() + failed.len(), cases.len());
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        text.contains(&format!(r#"failures="{}""#, changes.len())),
+        "{text}"
+    );
+
+    let same = diff(&x64, &x64, "junit");
+    assert_eq!(same.code, Some(0), "{}", same.stderr);
+    validate_junit(&same.stdout);
+    let cases = junit_cases(&same.stdout);
+    let names: Vec<&str> = cases.iter().map(|c| c.2.as_str()).collect();
+    assert_eq!(
+        names,
+        ["packages", "updates", "components", "files", "registry"]
+    );
+    assert!(cases.iter().all(|c| c.3.is_empty()), "{cases:?}");
+}
