@@ -137,6 +137,15 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     // One write per screenful, not per line: thousands of files (with
     // --verbose).
     let mut out = super::term::stdout();
+    let summary = summary(&report);
+    // The summary first, for a glance, and last, for `| tail -1`; once
+    // when nothing comes between.
+    let body = (args.verbose && !report.written.is_empty())
+        || !report.skipped.is_empty()
+        || report.findings.iter().any(|f| !f.code.is_extract());
+    if body {
+        writeln!(out, "{summary}\n")?;
+    }
     for w in report.written.iter().filter(|_| args.verbose) {
         match &w.renamed {
             Some(why) => writeln!(
@@ -162,7 +171,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             f.severity, f.code, f.subject, f.detail
         )?;
     }
-    writeln!(out, "{}", summary(&report))?;
+    writeln!(out, "{summary}")?;
     out.flush()?;
     Ok(code)
 }
@@ -219,6 +228,20 @@ fn render_expand(report: &ExpandReport, format: Format, verbose: bool) -> anyhow
     }
     // One write per screenful, not per line: thousands of files.
     let mut out = super::term::stdout();
+    let summary = format!(
+        "{} files, {} bytes written to {}; {} not written",
+        report.written.len(),
+        report.bytes_written,
+        report.output_dir,
+        report.skipped.len()
+    );
+    // First and last, as `extract`'s.
+    if (verbose && !report.written.is_empty())
+        || !report.skipped.is_empty()
+        || !report.findings.is_empty()
+    {
+        writeln!(out, "{summary}\n")?;
+    }
     for w in report.written.iter().filter(|_| verbose) {
         writeln!(out, "wrote {} ({} bytes, {})", w.target, w.size, w.source)?;
     }
@@ -237,14 +260,7 @@ fn render_expand(report: &ExpandReport, format: Format, verbose: bool) -> anyhow
             f.severity, f.code, f.subject, f.detail
         )?;
     }
-    writeln!(
-        out,
-        "{} files, {} bytes written to {}; {} not written",
-        report.written.len(),
-        report.bytes_written,
-        report.output_dir,
-        report.skipped.len()
-    )?;
+    writeln!(out, "{summary}")?;
     out.flush()?;
     Ok(code)
 }

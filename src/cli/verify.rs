@@ -556,6 +556,8 @@ fn run_batch(
             let width = report_out.width();
             let mut out = report_out.text();
             if !args.quiet {
+                // The totals first, for a glance, and last, for `| tail -1`.
+                writeln!(out, "{totals}\n")?;
                 render::write_table_fit(
                     &mut out,
                     width,
