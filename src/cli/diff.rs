@@ -1,7 +1,7 @@
 //! `kbinspect diff OLD NEW`: what changed between two builds of an update.
 
 use kbinspect::check::diff;
-use kbinspect::model::Package;
+use kbinspect::model::{LoadOptions, Package};
 use serde::Serialize;
 
 /// `diff --format`.
@@ -53,10 +53,21 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let mut report = args.out.open()?;
     let limits = args.limits.limits();
     let opts = args.xml.load_options();
+    // A bar for each side, loaded in parallel.
+    let mut bars = super::progress::Bars::new();
+    let old_opts = LoadOptions {
+        progress: bars.handle("old: "),
+        ..opts.clone()
+    };
+    let new_opts = LoadOptions {
+        progress: bars.handle("new: "),
+        ..opts
+    };
     let (old, new) = rayon::join(
-        || Package::load_with(&args.old, &limits, &opts),
-        || Package::load_with(&args.new, &limits, &opts),
+        || Package::load_with(&args.old, &limits, &old_opts),
+        || Package::load_with(&args.new, &limits, &new_opts),
     );
+    bars.finish();
     let (old, new) = (old?, new?);
     for (pkg, side) in [(&old, "OLD"), (&new, "NEW")] {
         // What could not be read would show as removed: no diff at all.

@@ -88,6 +88,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         let globs = b.build()?;
         Some(kbinspect::extract::Filter::new(move |p| globs.is_match(p)))
     };
+    let mut bars = super::progress::Bars::new();
     let opts = Options {
         layout: if args.flat {
             Layout::Flat
@@ -105,29 +106,18 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         force: args.force,
         depth: args.depth,
         limits: args.limits.limits(),
+        progress: bars.handle(""),
     };
     let (input, _stdin) = super::input_path(&args.input)?;
-    let size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
-    let bar = super::progress(size, "extracting");
-    bar.set_length(0);
-    let mut done = 0u64;
     if args.expand {
-        let report = expand(&input, &args.output, &opts, &mut |n| {
-            done += n;
-            bar.set_position(done);
-            bar.set_length(done.max(size));
-        })?;
-        bar.finish_and_clear();
+        let report = expand(&input, &args.output, &opts, &mut |_| {})?;
+        bars.finish();
         return render_expand(&report, args.format, args.verbose);
     }
-    let report = extract(&input, &args.output, &opts, &mut |n| {
-        done += n;
-        bar.set_position(done);
-        bar.set_length(done.max(size));
-    })
-    // The error's text already includes its cause; keep the chain flat.
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    bar.finish_and_clear();
+    let report = extract(&input, &args.output, &opts, &mut |_| {})
+        // The error's text already includes its cause; keep the chain flat.
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    bars.finish();
     // A run that did not write all it was asked to write is not a success.
     let code = kbinspect::finding::exit_code(&report.findings).max(i32::from(!report.complete));
     if args.format == Format::Json {

@@ -79,7 +79,13 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         ..args.xml.load_options()
     };
     let (input, _stdin) = super::input_path(&args.input)?;
+    let mut bars = super::progress::Bars::new();
+    let opts = LoadOptions {
+        progress: bars.handle(""),
+        ..opts
+    };
     let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
+    bars.finish();
     super::require_update_package(&pkg)?;
     let mut report = args.out.open()?;
     let summary = crate::render::list_summary(&pkg);

@@ -2,7 +2,7 @@
 //! included), the containers and the anomalies; `--test` decodes everything.
 
 use super::ReportFormat;
-use kbinspect::container::{DigestKind, Limits, list};
+use kbinspect::container::{DigestKind, Limits, list_with};
 
 /// Limits against hostile input, shared by every command that walks a package.
 #[derive(clap::Args, Debug, Clone)]
@@ -108,20 +108,16 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         HashArg::None => DigestKind::None,
     });
     let (input, _stdin) = super::input_path(&args.input)?;
-    let size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
-    let bar = if args.test {
-        super::progress(size, "testing")
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let listing = list(&input, &args.limits.limits(), test, &mut |n| {
-        // Decoded bytes outgrow the input size; the bar's end moves with them.
-        bar.set_length(n.max(size));
-        bar.set_position(n)
-    })
+    let mut bars = super::progress::Bars::new();
+    let listing = list_with(
+        &input,
+        &args.limits.limits(),
+        test,
+        bars.handle("").as_ref(),
+    )
     // The error's text already includes its cause; keep the chain flat.
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    bar.finish_and_clear();
+    bars.finish();
     let code = kbinspect::finding::exit_code(&listing.findings);
     let mut report = args.out.open()?;
     if args.format == ReportFormat::Json {

@@ -9,6 +9,7 @@ pub mod list;
 pub mod ls;
 pub mod meta;
 pub mod output;
+pub mod progress;
 pub mod term;
 pub mod verify;
 
@@ -159,23 +160,4 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     writeln!(out)?;
     out.flush()?;
     Ok(())
-}
-
-/// A progress bar on stderr, hidden when stderr is not a terminal.
-#[allow(dead_code)]
-pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(len);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
 }

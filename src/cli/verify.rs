@@ -277,10 +277,16 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         anyhow::bail!("no package given");
     };
     let (input, _stdin) = super::input_path(first)?;
+    let mut bars = super::progress::Bars::new();
+    let opts = LoadOptions {
+        progress: bars.handle(""),
+        ..opts
+    };
     let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
     super::require_update_package(&pkg)?;
     let article = articles.for_package(&pkg)?;
     let (v, kb_summary) = judge(args, &pkg, article.as_ref(), &opts, &trust_opts);
+    bars.finish();
     let (findings, trust, assessment) = (&v.findings, &v.trust, &v.assessment);
     let r = report::verify_report(&pkg.input, findings, v.stats.clone(), assessment);
     let view = VerifyView {
@@ -394,6 +400,9 @@ fn run_batch(
 ) -> anyhow::Result<i32> {
     use rayon::prelude::*;
     let limits = args.limits.limits();
+    // One bar for the batch: packages verified of all.
+    let mut bars = super::progress::Bars::new();
+    let counter = bars.counter("verified", args.input.len() as u64);
     let rows: Vec<BatchRow> = args
         .input
         .par_iter()
@@ -445,6 +454,9 @@ fn run_batch(
             if let (Err(e), VerifyFormat::Junit) = (&outcome, args.format) {
                 suite = Some(render::junit::unreadable_suite(&input, e));
             }
+            if let Some(c) = &counter {
+                c.inc(1);
+            }
             BatchRow {
                 input,
                 outcome,
@@ -452,6 +464,7 @@ fn run_batch(
             }
         })
         .collect();
+    bars.finish();
     let mut code = 0;
     for r in &rows {
         code = code.max(match &r.outcome {

@@ -669,7 +669,7 @@ fn markdown_of_ls_list_and_kb() {
         } else {
             "27 members"
         };
-        assert!(md.text.starts_with(&format!("kbinspect ls: ")), "{doc}");
+        assert!(md.text.starts_with("kbinspect ls: "), "{doc}");
         assert!(md.text.contains(summary), "{doc}");
         assert!(md.text.contains("No findings."), "{doc}");
     }

@@ -58,6 +58,7 @@ fn mszip_lzx15_lzx21_prefixes_agree() {
     let mut prefixes: Vec<Vec<u8>> = Vec::new();
     let opts = WalkOptions {
         verify_unread: false,
+        ..WalkOptions::default()
     };
     walk_with(&input, &Limits::default(), &opts, &mut |m, r| {
         if m.depth == 1 {

@@ -67,6 +67,9 @@ pub struct Options {
     /// recursion); `Some(2)` opens those one level; `None` all levels.
     pub depth: Option<u32>,
     pub limits: Limits,
+    /// Told how far the walk (and with `expand`, the load) is
+    /// ([`container::Progress`]).
+    pub progress: Option<container::ProgressHandle>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -530,6 +533,7 @@ pub fn extract(
     // written ones are read in full (and so checked) anyway.
     let walk_opts = container::WalkOptions {
         verify_unread: false,
+        progress: opts.progress.clone(),
     };
     let walk = container::walk_with(input, &opts.limits, &walk_opts, &mut |meta, r| {
         ex.member(meta, r, progress)
@@ -609,6 +613,7 @@ pub fn expand(
     let load = LoadOptions {
         expand_deltas: false,
         keep_registry: false,
+        progress: opts.progress.clone(),
         ..LoadOptions::default()
     };
     let pkg = Package::load_with(input, &opts.limits, &load)?;
@@ -756,6 +761,7 @@ pub fn expand(
     if !stored.is_empty() {
         let walk_opts = container::WalkOptions {
             verify_unread: false,
+            progress: opts.progress.clone(),
         };
         let keyed: HashMap<String, Vec<(usize, usize)>> = stored
             .into_iter()

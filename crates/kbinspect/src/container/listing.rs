@@ -60,12 +60,34 @@ pub fn list(
     test: Option<DigestKind>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Listing> {
+    list_inner(input, limits, test, None, progress)
+}
+
+/// [`list`] telling `progress` how far it is: a stage per cabinet, its
+/// total from the headers ([`super::Progress`]).
+pub fn list_with(
+    input: &Path,
+    limits: &Limits,
+    test: Option<DigestKind>,
+    progress: Option<&super::ProgressHandle>,
+) -> Result<Listing> {
+    list_inner(input, limits, test, progress, &mut |_| {})
+}
+
+fn list_inner(
+    input: &Path,
+    limits: &Limits,
+    test: Option<DigestKind>,
+    stages: Option<&super::ProgressHandle>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Listing> {
     let mut members = Vec::new();
     let mut total = 0u64;
     // Without testing, members are only decoded as far as needed to find
     // nested cabinets.
     let opts = WalkOptions {
         verify_unread: test.is_some(),
+        progress: stages.cloned(),
     };
     let report = walk_with(input, limits, &opts, &mut |meta, r: &mut dyn BufRead| {
         let mut m = ListedMember {

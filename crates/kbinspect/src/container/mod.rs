@@ -42,7 +42,7 @@ mod walker;
 use cab::Src;
 use walker::Walker;
 
-pub use listing::{DigestKind, ListedMember, Listing, list};
+pub use listing::{DigestKind, ListedMember, Listing, list, list_with};
 
 /// Hard limits against hostile input. Exceeding one is an error naming it.
 #[derive(Debug, Clone)]
@@ -279,13 +279,94 @@ pub struct WalkOptions {
     /// does not read them. Off, a listing only decodes what it needs to find
     /// nested cabinets (the first bytes of each member).
     pub verify_unread: bool,
+    /// Told how far the walk is ([`Progress`]).
+    pub progress: Option<ProgressHandle>,
 }
 
 impl Default for WalkOptions {
     fn default() -> Self {
         WalkOptions {
             verify_unread: true,
+            progress: None,
         }
+    }
+}
+
+/// How far a long operation is, for a progress bar: the library reports,
+/// the caller draws (the `kbinspect` binary: a bar on stderr when it is a
+/// terminal). Work comes in stages, each with a total known when it
+/// begins: a cabinet's stage totals its members' uncompressed sizes, from
+/// its headers, before any is decoded; a directory's, its files' sizes;
+/// rebuilding deltas counts the files to rebuild. Stages nest: a nested
+/// cabinet's stage begins and ends while its parent's is open (the
+/// parent's position then moves past the nested cabinet as one member).
+pub trait Progress: Send + Sync {
+    /// A stage begins: `what` (a cabinet's tree path or the input's name,
+    /// or what is being done) and its `total`, in `unit`s.
+    fn begin(&self, what: &str, unit: Unit, total: u64);
+    /// The innermost open stage has done `position` units: never less than
+    /// it said before, never more than its total; its last call says
+    /// `total` when the stage completed.
+    fn position(&self, position: u64);
+    /// The innermost open stage ended (completed or not).
+    fn end(&self);
+}
+
+/// What a [`Progress`] stage counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Bytes of members (uncompressed).
+    Bytes,
+    /// Files (delta rebuilds).
+    Files,
+}
+
+/// A shared [`Progress`], as options carry it.
+#[derive(Clone)]
+pub struct ProgressHandle(pub std::sync::Arc<dyn Progress>);
+
+impl std::fmt::Debug for ProgressHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHandle")
+    }
+}
+
+/// One open stage: advances its position (capped at the total, so it
+/// never passes it) and ends the stage when dropped, also on an error.
+pub(crate) struct Stage {
+    progress: std::sync::Arc<dyn Progress>,
+    total: u64,
+    done: u64,
+}
+
+impl Stage {
+    pub(crate) fn begin(
+        progress: Option<&ProgressHandle>,
+        what: &str,
+        unit: Unit,
+        total: u64,
+    ) -> Option<Stage> {
+        let progress = progress?.0.clone();
+        progress.begin(what, unit, total);
+        Some(Stage {
+            progress,
+            total,
+            done: 0,
+        })
+    }
+
+    pub(crate) fn advance(&mut self, n: u64) {
+        let at = self.done.saturating_add(n).min(self.total);
+        if at != self.done {
+            self.done = at;
+            self.progress.position(at);
+        }
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        self.progress.end();
     }
 }
 
@@ -357,6 +438,7 @@ fn walk_file_tapped(
     let len = f.metadata().map_err(io)?.len();
     let mut report = WalkReport::default();
     let mut w = Walker::new(limits, visitor, &mut report, opts.verify_unread, len, true);
+    w.progress = opts.progress.clone();
     let dir = input.parent().map(|p| {
         if p.as_os_str().is_empty() {
             Path::new(".")
@@ -480,6 +562,12 @@ fn walk_dir(
         findings: vec![],
     };
     let on_disk = report.containers.first().map_or(0, |c| c.size);
+    let mut stage = Stage::begin(
+        opts.progress.as_ref(),
+        &root.display().to_string(),
+        Unit::Bytes,
+        on_disk,
+    );
     // Later parts of a set are files of the directory, counted already.
     let mut w = Walker::new(
         limits,
@@ -489,6 +577,7 @@ fn walk_dir(
         on_disk,
         false,
     );
+    w.progress = opts.progress.clone();
     for (rel, path, md) in files {
         let is_container = is_first_cabinet(&path);
         let meta = MemberMeta {
@@ -522,6 +611,9 @@ fn walk_dir(
                         .push(Finding::error(Code::CabNested, &rel, e.to_string()))
                 }
             }
+        }
+        if let Some(s) = stage.as_mut() {
+            s.advance(md.len());
         }
     }
     Ok(report)

@@ -78,6 +78,7 @@ impl Package {
         let mut input_digests = None;
         let walk_opts = container::WalkOptions {
             verify_unread: opts.digest_all,
+            progress: opts.progress.clone(),
         };
         let report = match digester {
             Some((d, _)) => {
@@ -278,6 +279,7 @@ impl Package {
         let mut found = None;
         let opts = container::WalkOptions {
             verify_unread: false,
+            progress: None,
         };
         let walked = container::walk_with(
             Path::new(&self.input),

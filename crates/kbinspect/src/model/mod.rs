@@ -96,6 +96,9 @@ pub struct LoadOptions {
     /// not decoded at all. Its digests are then unknown
     /// ([`Member::digested`]).
     pub digest_all: bool,
+    /// Told how far loading is: the walk's stages (a cabinet each), then
+    /// "rebuilding deltas" (files) ([`container::Progress`]).
+    pub progress: Option<container::ProgressHandle>,
 }
 
 impl Default for LoadOptions {
@@ -117,6 +120,7 @@ impl Default for LoadOptions {
             keep_registry: true,
             keep_trust: true,
             digest_all: true,
+            progress: None,
         }
     }
 }
