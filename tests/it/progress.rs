@@ -247,3 +247,30 @@ fn no_progress_on_stderr_when_it_is_not_a_terminal() {
         );
     }
 }
+
+/// `extract --expand` rebuilds as it writes: its "rebuilding deltas"
+/// stage counts the files handed over, every one written as rebuilt.
+#[test]
+fn expanding_counts_the_rebuilt_files_written() {
+    let msu = corpus_or_skip!(
+        "kb4538483-esu-msu/windows6.1-kb4538483-x86_f77ee698928fb42232b70b01f53a4c5f68553323.msu"
+    );
+    let (rec, handle) = recorder();
+    let tmp = tempfile::tempdir().unwrap();
+    let opts = kbinspect::extract::Options {
+        progress: Some(handle),
+        ..Default::default()
+    };
+    let report = kbinspect::extract::expand(&msu, tmp.path(), &opts, &mut |_| {}).unwrap();
+    let events = rec.0.lock().unwrap().clone();
+    let stages = replay(&events);
+    let rebuilt = report
+        .written
+        .iter()
+        .filter(|w| w.source == "rebuilt")
+        .count() as u64;
+    let deltas: Vec<&Stage> = stages.iter().filter(|s| s.1 == Unit::Files).collect();
+    assert_eq!(deltas.len(), 1, "{stages:?}");
+    assert_eq!(deltas[0].2, rebuilt, "{stages:?}");
+    assert!(rebuilt >= 74);
+}

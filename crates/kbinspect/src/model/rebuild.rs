@@ -111,8 +111,25 @@ impl Package {
     /// error), in component and file order. The bytes are not kept: callers
     /// that need them (extraction) use them inside `sink`. Needs the delta
     /// blobs kept in memory.
+    /// `opts.progress` is told of a "rebuilding deltas" stage, in files.
     pub fn rebuild_each(&self, opts: &LoadOptions, sink: &mut RebuildSink<'_>) {
-        self.rebuild_picked(opts, &main_source, &|_, _| true, sink);
+        let total = self.rebuild_requests(&main_source, &|_, _| true).len() as u64;
+        let mut stage = (total > 0)
+            .then(|| {
+                container::Stage::begin(
+                    opts.progress.as_ref(),
+                    "rebuilding deltas",
+                    container::Unit::Files,
+                    total,
+                )
+            })
+            .flatten();
+        self.rebuild_picked(opts, &main_source, &|_, _| true, &mut |ci, fi, res| {
+            sink(ci, fi, res);
+            if let Some(s) = stage.as_mut() {
+                s.advance(1);
+            }
+        });
     }
 
     /// [`Package::rebuild_each`] for the files `want(component, file)`
