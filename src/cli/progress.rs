@@ -21,6 +21,8 @@ struct Level {
 /// One bar: the stages of one load or walk.
 struct TermBar {
     bar: ProgressBar,
+    multi: MultiProgress,
+    added: std::sync::atomic::AtomicBool,
     /// Before the stage's name: which input (`diff`: "old", "new").
     label: String,
     stack: Mutex<Vec<Level>>,
@@ -42,6 +44,9 @@ impl TermBar {
         let name = l.what.rsplit(['/', '\\']).next().unwrap_or(&l.what);
         let name = super::term::escape(name);
         let short = crate::render::fit::shorten_middle(&name, 40);
+        // Each call may draw: the position goes to 0 first, so no frame
+        // shows one stage's position over another's total.
+        self.bar.set_position(0);
         self.bar.set_message(format!("{}{short}", self.label));
         self.bar.set_style(style(l.unit));
         self.bar.set_length(l.total);
@@ -64,6 +69,10 @@ impl Progress for TermBar {
         });
         if let Some(l) = st.last() {
             self.show(l);
+        }
+        // Drawn from the first stage on, set up (not an empty bar first).
+        if !self.added.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            self.multi.add(self.bar.clone());
         }
     }
 
@@ -105,9 +114,12 @@ impl Bars {
     /// the library takes it: `None` when stderr is not a terminal.
     pub fn handle(&mut self, label: &str) -> Option<ProgressHandle> {
         let multi = self.multi.as_ref()?;
-        let bar = multi.add(ProgressBar::new(0));
+        let bar = ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::hidden())
+            .with_style(style(Unit::Bytes));
         let tb = Arc::new(TermBar {
             bar,
+            multi: multi.clone(),
+            added: std::sync::atomic::AtomicBool::new(false),
             label: label.to_string(),
             stack: Mutex::new(Vec::new()),
         });

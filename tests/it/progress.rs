@@ -274,3 +274,35 @@ fn expanding_counts_the_rebuilt_files_written() {
     assert_eq!(deltas[0].2, rebuilt, "{stages:?}");
     assert!(rebuilt >= 74);
 }
+
+/// And the other side: with stderr a terminal (a pseudo-terminal made by
+/// `script`), the bar is drawn, naming the cabinet being read and its
+/// total from the headers.
+#[cfg(unix)]
+#[test]
+fn a_bar_is_drawn_when_stderr_is_a_terminal() {
+    if !common::have("script") {
+        eprintln!("SKIPPED: script (util-linux) not on PATH");
+        return;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("kbinspect");
+    let msu = common::testdata().join("Windows6.1-KB975354-x64.msu");
+    let quote =
+        |p: &std::path::Path| format!("'{}'", p.display().to_string().replace('\'', r"'\''"));
+    let out = std::process::Command::new("script")
+        .args(["-qec"])
+        .arg(format!(
+            "{} ls --test {} >/dev/null",
+            quote(&bin),
+            quote(&msu)
+        ))
+        .arg("/dev/null")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let drawn = String::from_utf8_lossy(&out.stdout);
+    // The package cabinet's stage: the sum of its own members' sizes
+    // (10,263,455 bytes) from its header, as indicatif shows it.
+    assert!(drawn.contains("Windows6.1-KB975354-x64.cab ["), "{drawn:?}");
+    assert!(drawn.contains("/9.79 MiB"), "{drawn:?}");
+}
