@@ -49,6 +49,10 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    // Ctrl-C and SIGTERM remove the temporary files being written, exit 130.
+    if let Err(e) = cli::interrupt::install() {
+        eprintln!("kbinspect: warning: cannot handle Ctrl-C: {e}");
+    }
     let result = match &cli.command {
         Command::Ls(a) => cli::ls::run(a),
         Command::Extract(a) => cli::extract::run(a),

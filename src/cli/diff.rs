@@ -1,7 +1,7 @@
 //! `kbinspect diff OLD NEW`: what changed between two builds of an update.
 
 use kbinspect::check::diff;
-use kbinspect::model::Package;
+use kbinspect::model::{LoadOptions, Package};
 use serde::Serialize;
 
 /// `diff --format`.
@@ -14,6 +14,8 @@ pub enum DiffFormat {
     Json,
     /// A markdown report for a pull request, ticket or wiki (CommonMark, no HTML)
     Markdown,
+    /// JUnit XML: a test case per area without changes and a failing one per change
+    Junit,
 }
 use super::list::XmlLimitArgs;
 use super::ls::LimitArgs;
@@ -48,6 +50,7 @@ struct Document<'a> {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
+    let started = std::time::Instant::now();
     // Opened first: an --output that cannot be written fails before the work.
     let mut report = args.out.open()?;
     let limits = args.limits.limits();
@@ -55,11 +58,22 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         context: args.threads.context(),
         ..args.xml.load_options()
     };
-    // Both packages at once when the budget allows; they share it.
-    let (old, new) = opts.context.join(
-        || Package::load_with(&args.old, &limits, &opts),
-        || Package::load_with(&args.new, &limits, &opts),
+    // A bar for each side; both packages at once when the budget allows
+    // (they share it).
+    let mut bars = super::progress::Bars::new();
+    let old_opts = LoadOptions {
+        progress: bars.handle("old: "),
+        ..opts.clone()
+    };
+    let new_opts = LoadOptions {
+        progress: bars.handle("new: "),
+        ..opts
+    };
+    let (old, new) = old_opts.context.join(
+        || Package::load_with(&args.old, &limits, &old_opts),
+        || Package::load_with(&args.new, &limits, &new_opts),
     );
+    bars.finish();
     let (old, new) = (old?, new?);
     for (pkg, side) in [(&old, "OLD"), (&new, "NEW")] {
         // What could not be read would show as removed: no diff at all.
@@ -92,14 +106,26 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         DiffFormat::Markdown => {
             crate::render::markdown::write_diff(&mut report, &old.input, &new.input, &changes)?
         }
+        DiffFormat::Junit => {
+            let suite = crate::render::junit::diff_suite(
+                &old.input,
+                &new.input,
+                &changes,
+                started.elapsed().as_secs_f64(),
+            );
+            crate::render::junit::write(&mut report, "kbinspect diff", &[suite])?;
+        }
         DiffFormat::Table => {
             use crate::render::Col::{Keep, Path, Text};
             use std::io::Write;
             let width = report.width();
             let mut out = report.text();
-            if changes.is_empty() {
-                writeln!(out, "no differences")?;
-            } else {
+            let summary = crate::render::diff_summary(&changes);
+            // The summary first, for a glance, and last, for `| tail -1`
+            // (once when there is nothing between).
+            writeln!(out, "{summary}")?;
+            if !changes.is_empty() {
+                writeln!(out)?;
                 crate::render::write_table_fit(
                     &mut out,
                     width,
@@ -117,7 +143,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                     },
                 )?;
                 writeln!(out)?;
-                writeln!(out, "{} changes", changes.len())?;
+                writeln!(out, "{summary}")?;
             }
             out.flush()?;
         }

@@ -78,12 +78,8 @@ fn write_skipped<W: Write>(
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
     // Ctrl-C or SIGTERM: no temporary file is left behind, one line says
-    // how far it got, exit 130 as a shell does for SIGINT.
-    ctrlc::set_handler(|| {
-        let n = kbinspect::extract::interrupt();
-        eprintln!("interrupted: {n} files written");
-        std::process::exit(130);
-    })?;
+    // how far it got (`cli::interrupt`), exit 130.
+    super::interrupt::extracting();
     let filter = if args.filter.is_empty() {
         None
     } else {
@@ -94,6 +90,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         let globs = b.build()?;
         Some(kbinspect::extract::Filter::new(move |p| globs.is_match(p)))
     };
+    let mut bars = super::progress::Bars::new();
     let opts = Options {
         layout: if args.flat {
             Layout::Flat
@@ -112,29 +109,18 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         depth: args.depth,
         limits: args.limits.limits(),
         context: args.threads.context(),
+        progress: bars.handle(""),
     };
     let (input, _stdin) = super::input_path(&args.input)?;
-    let size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
-    let bar = super::progress(size, "extracting");
-    bar.set_length(0);
-    let mut done = 0u64;
     if args.expand {
-        let report = expand(&input, &args.output, &opts, &mut |n| {
-            done += n;
-            bar.set_position(done);
-            bar.set_length(done.max(size));
-        })?;
-        bar.finish_and_clear();
+        let report = expand(&input, &args.output, &opts, &mut |_| {})?;
+        bars.finish();
         return render_expand(&report, args.format, args.verbose);
     }
-    let report = extract(&input, &args.output, &opts, &mut |n| {
-        done += n;
-        bar.set_position(done);
-        bar.set_length(done.max(size));
-    })
-    // The error's text already includes its cause; keep the chain flat.
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    bar.finish_and_clear();
+    let report = extract(&input, &args.output, &opts, &mut |_| {})
+        // The error's text already includes its cause; keep the chain flat.
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    bars.finish();
     // A run that did not write all it was asked to write is not a success.
     let code = kbinspect::finding::exit_code(&report.findings).max(i32::from(!report.complete));
     if args.format == Format::Json {
@@ -144,6 +130,15 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     // One write per screenful, not per line: thousands of files (with
     // --verbose).
     let mut out = super::term::stdout();
+    let summary = summary(&report);
+    // The summary first, for a glance, and last, for `| tail -1`; once
+    // when nothing comes between.
+    let body = (args.verbose && !report.written.is_empty())
+        || !report.skipped.is_empty()
+        || report.findings.iter().any(|f| !f.code.is_extract());
+    if body {
+        writeln!(out, "{summary}\n")?;
+    }
     for w in report.written.iter().filter(|_| args.verbose) {
         match &w.renamed {
             Some(why) => writeln!(
@@ -169,7 +164,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             f.severity, f.code, f.subject, f.detail
         )?;
     }
-    writeln!(out, "{}", summary(&report))?;
+    writeln!(out, "{summary}")?;
     out.flush()?;
     Ok(code)
 }
@@ -226,6 +221,20 @@ fn render_expand(report: &ExpandReport, format: Format, verbose: bool) -> anyhow
     }
     // One write per screenful, not per line: thousands of files.
     let mut out = super::term::stdout();
+    let summary = format!(
+        "{} files, {} bytes written to {}; {} not written",
+        report.written.len(),
+        report.bytes_written,
+        report.output_dir,
+        report.skipped.len()
+    );
+    // First and last, as `extract`'s.
+    if (verbose && !report.written.is_empty())
+        || !report.skipped.is_empty()
+        || !report.findings.is_empty()
+    {
+        writeln!(out, "{summary}\n")?;
+    }
     for w in report.written.iter().filter(|_| verbose) {
         writeln!(out, "wrote {} ({} bytes, {})", w.target, w.size, w.source)?;
     }
@@ -244,14 +253,7 @@ fn render_expand(report: &ExpandReport, format: Format, verbose: bool) -> anyhow
             f.severity, f.code, f.subject, f.detail
         )?;
     }
-    writeln!(
-        out,
-        "{} files, {} bytes written to {}; {} not written",
-        report.written.len(),
-        report.bytes_written,
-        report.output_dir,
-        report.skipped.len()
-    )?;
+    writeln!(out, "{summary}")?;
     out.flush()?;
     Ok(code)
 }

@@ -13,6 +13,8 @@ pub enum KbFormat {
     Json,
     /// One CSV line per file, with its table's heading, arch and kind
     Csv,
+    /// A markdown report: a heading and a table per article table (CommonMark, no HTML)
+    Markdown,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -83,6 +85,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     match args.format {
         KbFormat::Json => super::output::write_json(&mut report, &article)?,
         KbFormat::Csv => write_csv(&mut report, &article)?,
+        KbFormat::Markdown => write_markdown(&mut report, &path.display().to_string(), &article)?,
         KbFormat::Table => {
             let width = report.width();
             let mut out = report.text();
@@ -91,7 +94,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         }
     }
     report.finish()?;
-    if args.format != KbFormat::Json {
+    if !matches!(args.format, KbFormat::Json | KbFormat::Markdown) {
         for w in &article.warnings {
             eprintln!("warning: {}:{}: {}", path.display(), w.line, w.message);
         }
@@ -137,6 +140,72 @@ fn write_csv<W: Write>(out: &mut W, a: &kb::Article) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The columns of the table and markdown output.
+const HEADER: [&str; 9] = [
+    "File name",
+    "Version",
+    "Size",
+    "Date",
+    "Time",
+    "Platform",
+    "Arch",
+    "Branch",
+    "Line",
+];
+
+fn row_cells(r: &kb::Row) -> Vec<String> {
+    vec![
+        r.name.clone(),
+        opt(&r.version),
+        opt(&r.size),
+        opt(&r.date),
+        opt(&r.time),
+        opt(&r.platform),
+        r.arch.map(|x| json_name(&x)).unwrap_or_default(),
+        opt(&r.service_branch),
+        r.line.to_string(),
+    ]
+}
+
+/// A table's title line: `heading [kind arch] (line N)`.
+fn title(t: &kb::Table) -> String {
+    let arch = t.arch.map(|x| json_name(&x)).unwrap_or_else(|| "?".into());
+    format!(
+        "{} [{} {}] (line {})",
+        t.heading.as_deref().unwrap_or("(no heading)"),
+        json_name(&t.kind),
+        arch,
+        t.line
+    )
+}
+
+/// `N tables, M files (layout L)`.
+fn summary(a: &kb::Article) -> String {
+    format!(
+        "{} tables, {} files ({} layout); {} warnings",
+        a.tables.len(),
+        a.rows().count(),
+        json_name(&a.layout),
+        a.warnings.len()
+    )
+}
+
+/// The markdown report; the warnings are in it (not on stderr).
+fn write_markdown<W: Write>(out: &mut W, input: &str, a: &kb::Article) -> anyhow::Result<()> {
+    let tables: Vec<(String, Vec<Vec<String>>)> = a
+        .tables
+        .iter()
+        .map(|t| (title(t), t.rows.iter().map(row_cells).collect()))
+        .collect();
+    let warnings: Vec<String> = a
+        .warnings
+        .iter()
+        .map(|w| format!("line {}: {}", w.line, w.message))
+        .collect();
+    crate::render::markdown::write_kb(out, input, &summary(a), &tables, &HEADER, &warnings)?;
+    Ok(())
+}
+
 fn write_tables<W: Write>(
     out: &mut W,
     width: Option<usize>,
@@ -144,45 +213,13 @@ fn write_tables<W: Write>(
 ) -> anyhow::Result<()> {
     use crate::render::Col::{Keep, Path};
     for t in &a.tables {
-        let arch = t.arch.map(|x| json_name(&x)).unwrap_or_else(|| "?".into());
-        writeln!(
-            out,
-            "{} [{} {}] (line {})",
-            t.heading.as_deref().unwrap_or("(no heading)"),
-            json_name(&t.kind),
-            arch,
-            t.line
-        )?;
+        writeln!(out, "{}", title(t))?;
         crate::render::write_table_fit(
             out,
             width,
-            &[
-                "File name",
-                "Version",
-                "Size",
-                "Date",
-                "Time",
-                "Platform",
-                "Arch",
-                "Branch",
-                "Line",
-            ],
+            &HEADER,
             &[Path, Keep, Keep, Keep, Keep, Keep, Keep, Keep, Keep],
-            || {
-                t.rows.iter().map(|r| {
-                    vec![
-                        r.name.clone(),
-                        opt(&r.version),
-                        opt(&r.size),
-                        opt(&r.date),
-                        opt(&r.time),
-                        opt(&r.platform),
-                        r.arch.map(|x| json_name(&x)).unwrap_or_default(),
-                        opt(&r.service_branch),
-                        r.line.to_string(),
-                    ]
-                })
-            },
+            || t.rows.iter().map(row_cells),
         )?;
         writeln!(out, "\n")?;
     }

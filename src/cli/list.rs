@@ -4,7 +4,7 @@ use kbinspect::model::{LoadOptions, Package, read_dcm_base};
 use kbinspect::report;
 use kbinspect::servicing::xml::XmlLimits;
 
-use super::Format;
+use super::ReportFormat;
 use super::ls::LimitArgs;
 
 /// Limits on each servicing XML document, shared by `list`, `verify` and `diff`.
@@ -56,8 +56,8 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub dcm_base: Option<std::path::PathBuf>,
     /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
     #[command(flatten)]
     pub out: super::output::OutputArgs,
     #[command(flatten)]
@@ -82,15 +82,25 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         ..args.xml.load_options()
     };
     let (input, _stdin) = super::input_path(&args.input)?;
+    let mut bars = super::progress::Bars::new();
+    let opts = LoadOptions {
+        progress: bars.handle(""),
+        ..opts
+    };
     let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
+    bars.finish();
     super::require_update_package(&pkg)?;
     let mut report = args.out.open()?;
+    let summary = crate::render::list_summary(&pkg);
     match args.format {
-        Format::Json => super::output::write_json(&mut report, &report::list_view(&pkg))?,
-        Format::Table => {
+        ReportFormat::Json => super::output::write_json(&mut report, &report::list_view(&pkg))?,
+        ReportFormat::Markdown => crate::render::markdown::write_list(&mut report, &summary, &pkg)?,
+        ReportFormat::Table => {
             use std::io::Write;
             let width = report.width();
             let mut out = report.text();
+            // The summary first, for a glance, and last, for `| tail -1`.
+            writeln!(out, "{summary}\n")?;
             crate::render::write_list_table(&mut out, width, &pkg)?;
             for f in &pkg.findings {
                 writeln!(
@@ -99,6 +109,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                     f.severity, f.code, f.subject, f.detail
                 )?;
             }
+            writeln!(out, "{summary}")?;
             out.flush()?;
         }
     }

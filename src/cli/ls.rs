@@ -1,7 +1,7 @@
 //! `kbinspect ls`: list every member of a package tree (nested cabinets
 //! included), the containers and the anomalies; `--test` decodes everything.
 
-use super::Format;
+use super::ReportFormat;
 use kbinspect::container::{DigestKind, Limits, list_with};
 
 /// Limits against hostile input, shared by every command that walks a package.
@@ -87,8 +87,8 @@ pub enum HashArg {
 pub struct Args {
     /// Package to list: .msu, .cab (first part of a set) or an expanded folder (`-`: standard input)
     pub input: std::path::PathBuf,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
     /// Decompress every member, verify checksums and print a digest per member
     #[arg(long)]
     pub test: bool,
@@ -110,24 +110,21 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         HashArg::None => DigestKind::None,
     });
     let (input, _stdin) = super::input_path(&args.input)?;
-    let size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
-    let bar = if args.test {
-        super::progress(size, "testing")
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let mut bars = super::progress::Bars::new();
     let ctx = args.threads.context();
-    let listing = list_with(&input, &args.limits.limits(), test, &ctx, &mut |n| {
-        // Decoded bytes outgrow the input size; the bar's end moves with them.
-        bar.set_length(n.max(size));
-        bar.set_position(n)
-    })
+    let listing = list_with(
+        &input,
+        &args.limits.limits(),
+        test,
+        &ctx,
+        bars.handle("").as_ref(),
+    )
     // The error's text already includes its cause; keep the chain flat.
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    bar.finish_and_clear();
+    bars.finish();
     let code = kbinspect::finding::exit_code(&listing.findings);
     let mut report = args.out.open()?;
-    if args.format == Format::Json {
+    if args.format == ReportFormat::Json {
         super::output::write_json(&mut report, &listing)?;
         report.finish()?;
         return Ok(code);
@@ -161,6 +158,45 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         }
         row
     };
+    let containers: Vec<String> = listing
+        .containers
+        .iter()
+        .map(|c| {
+            let name = if c.path.is_empty() {
+                listing.input.as_str()
+            } else {
+                c.path.as_str()
+            };
+            let mut line = format!(
+                "{} {name}: {} folders, {} files, {} bytes",
+                c.kind, c.folders, c.files, c.size
+            );
+            if let Some(s) = &c.signature {
+                line.push_str(&format!(
+                    ", signed ({} bytes at offset {})",
+                    s.size, s.offset
+                ));
+            }
+            if !c.parts.is_empty() {
+                line.push_str(&format!(", parts: {}", c.parts.join(", ")));
+            }
+            line
+        })
+        .collect();
+    let summary = summary(&listing, args.test);
+    if args.format == ReportFormat::Markdown {
+        crate::render::markdown::write_ls(
+            &mut report,
+            &listing.input,
+            &summary,
+            &head,
+            listing.members.iter().map(row),
+            &containers,
+            &listing.findings,
+        )?;
+        report.finish()?;
+        return Ok(code);
+    }
     use crate::render::Col;
     use std::io::Write;
     let width = report.width();
@@ -169,31 +205,15 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     if args.test {
         cols.push(Col::Text);
     }
+    // The summary first, for a glance, and last, for `| tail -1`.
+    writeln!(out, "{summary}\n")?;
     // Row by row: a table of every member held at once would cost several
     // times the listing itself.
     crate::render::write_table_fit(&mut out, width, &head, &cols, || {
         listing.members.iter().map(row)
     })?;
     writeln!(out)?;
-    for c in &listing.containers {
-        let name = if c.path.is_empty() {
-            listing.input.as_str()
-        } else {
-            c.path.as_str()
-        };
-        let mut line = format!(
-            "{} {name}: {} folders, {} files, {} bytes",
-            c.kind, c.folders, c.files, c.size
-        );
-        if let Some(s) = &c.signature {
-            line.push_str(&format!(
-                ", signed ({} bytes at offset {})",
-                s.size, s.offset
-            ));
-        }
-        if !c.parts.is_empty() {
-            line.push_str(&format!(", parts: {}", c.parts.join(", ")));
-        }
+    for line in &containers {
         writeln!(out, "{line}")?;
     }
     for f in &listing.findings {
@@ -203,11 +223,22 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             f.severity, f.code, f.subject, f.detail
         )?;
     }
-    if args.test {
+    writeln!(out, "{summary}")?;
+    out.flush()?;
+    drop(out);
+    report.finish()?;
+    Ok(code)
+}
+
+/// The summary line: `N members, B bytes in C containers; E errors, W
+/// warnings, I info`; with `--test`, `tested N members, B bytes: all OK
+/// (or K FAILED); …`.
+fn summary(listing: &kbinspect::container::Listing, test: bool) -> String {
+    let findings = super::severity_counts(&listing.findings);
+    if test {
         let failed = listing.members.iter().filter(|m| m.error.is_some()).count();
-        writeln!(
-            out,
-            "tested {} members, {} bytes: {}",
+        return format!(
+            "tested {} members, {} bytes: {}; {findings}",
             listing.members.len(),
             listing.bytes_tested,
             if failed == 0 {
@@ -215,10 +246,17 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             } else {
                 format!("{failed} FAILED")
             }
-        )?;
+        );
     }
-    out.flush()?;
-    drop(out);
-    report.finish()?;
-    Ok(code)
+    let bytes = listing
+        .members
+        .iter()
+        .filter(|m| !m.meta.is_container)
+        .map(|m| m.meta.size)
+        .fold(0u64, u64::saturating_add);
+    format!(
+        "{} members, {bytes} bytes in {} containers; {findings}",
+        listing.members.len(),
+        listing.containers.len()
+    )
 }

@@ -3,11 +3,13 @@
 pub mod diff;
 pub mod expand;
 pub mod extract;
+pub mod interrupt;
 pub mod kb;
 pub mod list;
 pub mod ls;
 pub mod meta;
 pub mod output;
+pub mod progress;
 pub mod term;
 pub mod verify;
 
@@ -51,6 +53,30 @@ fn parse_threads(s: &str) -> Result<std::num::NonZeroUsize, String> {
         .ok_or_else(|| "0 threads cannot do any work: give 1 or more (default: all cores)".into())
 }
 
+/// `--format` of `ls` and `list`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ReportFormat {
+    /// Human-readable table
+    #[default]
+    Table,
+    /// Machine-readable JSON (schemas in docs/, one file per command area)
+    Json,
+    /// A markdown report for a pull request, ticket or wiki (CommonMark, no HTML)
+    Markdown,
+}
+
+/// `E errors, W warnings, I info`: the findings by severity.
+pub fn severity_counts(findings: &[kbinspect::finding::Finding]) -> String {
+    use kbinspect::finding::Severity;
+    let n = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    format!(
+        "{} errors, {} warnings, {} info",
+        n(Severity::Error),
+        n(Severity::Warning),
+        n(Severity::Info)
+    )
+}
+
 /// A broken pipe (`kbinspect ls x | head`) is success, not an error.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
@@ -85,19 +111,31 @@ pub fn error_message(e: &anyhow::Error) -> String {
 /// removed when the returned guard drops. Other paths are used as given.
 pub fn input_path(
     path: &std::path::Path,
-) -> anyhow::Result<(std::path::PathBuf, Option<tempfile::TempDir>)> {
+) -> anyhow::Result<(std::path::PathBuf, Option<StdinCopy>)> {
     if path.as_os_str() != "-" {
         return Ok((path.to_path_buf(), None));
     }
-    let dir = tempfile::Builder::new()
-        .prefix(".kbinspect-stdin-")
-        .tempdir()?;
+    let (dir, registered) = interrupt::create(
+        true,
+        || {
+            tempfile::Builder::new()
+                .prefix(".kbinspect-stdin-")
+                .tempdir()
+        },
+        |d| d.path(),
+    )?;
     let file = dir.path().join("stdin");
     let mut out = std::fs::File::create(&file)?;
     std::io::copy(&mut std::io::stdin().lock(), &mut out)
         .map_err(|e| anyhow::anyhow!("cannot read standard input: {e}"))?;
-    Ok((file, Some(dir)))
+    Ok((file, Some(StdinCopy(dir, registered))))
 }
+
+/// The spooled standard input: removed when dropped, and on Ctrl-C.
+pub struct StdinCopy(
+    #[allow(dead_code)] tempfile::TempDir,
+    #[allow(dead_code)] interrupt::Registered,
+);
 
 /// `list`, `verify` and `diff` need an update package: a tree with at
 /// least one `.mum` package manifest or component manifest. Anything else
@@ -152,23 +190,4 @@ pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     writeln!(out)?;
     out.flush()?;
     Ok(())
-}
-
-/// A progress bar on stderr, hidden when stderr is not a terminal.
-#[allow(dead_code)]
-pub fn progress(len: u64, what: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let pb = indicatif::ProgressBar::new(len);
-    pb.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{msg} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    pb.set_message(what.to_string());
-    pb
 }

@@ -77,13 +77,22 @@ impl OutputArgs {
                     Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
                     _ => PathBuf::from("."),
                 };
-                let tmp = tempfile::Builder::new()
-                    .prefix(".kbinspect-report-")
-                    .tempfile_in(&dir)
-                    .map_err(|e| anyhow::anyhow!("--output {}: {e}", dest.display()))?;
+                // Registered for Ctrl-C: an interrupted run leaves no
+                // temporary behind.
+                let (tmp, registered) = super::interrupt::create(
+                    false,
+                    || {
+                        tempfile::Builder::new()
+                            .prefix(".kbinspect-report-")
+                            .tempfile_in(&dir)
+                    },
+                    |t| t.path(),
+                )
+                .map_err(|e| anyhow::anyhow!("--output {}: {e}", dest.display()))?;
                 Sink::File {
                     file: io::BufWriter::with_capacity(1 << 16, tmp),
                     dest: dest.clone(),
+                    _registered: registered,
                 }
             }
         };
@@ -99,6 +108,8 @@ enum Sink {
     File {
         file: io::BufWriter<tempfile::NamedTempFile>,
         dest: PathBuf,
+        /// Unregistered from the interrupt handler when dropped.
+        _registered: super::interrupt::Registered,
     },
 }
 
@@ -125,7 +136,11 @@ impl Output {
     pub fn finish(self) -> anyhow::Result<()> {
         match self.sink {
             Sink::Stdout(mut out) => out.flush()?,
-            Sink::File { file, dest } => {
+            Sink::File {
+                file,
+                dest,
+                _registered,
+            } => {
                 let tmp = file
                     .into_inner()
                     .map_err(|e| anyhow::anyhow!("--output {}: {}", dest.display(), e.error()))?;
@@ -137,7 +152,7 @@ impl Output {
                     use std::os::unix::fs::PermissionsExt;
                     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))?;
                 }
-                tmp.persist(&dest)
+                super::interrupt::while_held(|| tmp.persist(&dest))
                     .map_err(|e| anyhow::anyhow!("--output {}: {}", dest.display(), e.error))?;
             }
         }

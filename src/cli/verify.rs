@@ -280,10 +280,16 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         anyhow::bail!("no package given");
     };
     let (input, _stdin) = super::input_path(first)?;
+    let mut bars = super::progress::Bars::new();
+    let opts = LoadOptions {
+        progress: bars.handle(""),
+        ..opts
+    };
     let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
     super::require_update_package(&pkg)?;
     let article = articles.for_package(&pkg)?;
     let (v, kb_summary) = judge(args, &pkg, article.as_ref(), &opts, &trust_opts);
+    bars.finish();
     let (findings, trust, assessment) = (&v.findings, &v.trust, &v.assessment);
     let r = report::verify_report(&pkg.input, findings, v.stats.clone(), assessment);
     let view = VerifyView {
@@ -396,6 +402,9 @@ fn run_batch(
     mut report_out: super::output::Output,
 ) -> anyhow::Result<i32> {
     let limits = args.limits.limits();
+    // One bar for the batch: packages verified of all.
+    let mut bars = super::progress::Bars::new();
+    let counter = bars.counter("verified", args.input.len() as u64);
     // Packages in parallel on the budget's pool; each walk and rebuild
     // shares the same budget.
     let rows: Vec<BatchRow> = opts.context.map(&args.input, |input| {
@@ -445,12 +454,16 @@ fn run_batch(
         if let (Err(e), VerifyFormat::Junit) = (&outcome, args.format) {
             suite = Some(render::junit::unreadable_suite(&input, e));
         }
+        if let Some(c) = &counter {
+            c.inc(1);
+        }
         BatchRow {
             input,
             outcome,
             suite,
         }
     });
+    bars.finish();
     let mut code = 0;
     for r in &rows {
         code = code.max(match &r.outcome {
@@ -555,6 +568,8 @@ fn run_batch(
             let width = report_out.width();
             let mut out = report_out.text();
             if !args.quiet {
+                // The totals first, for a glance, and last, for `| tail -1`.
+                writeln!(out, "{totals}\n")?;
                 render::write_table_fit(
                     &mut out,
                     width,

@@ -11,6 +11,7 @@
 
 use std::io::{self, Write};
 
+use kbinspect::check::diff::Change;
 use kbinspect::finding::{Finding, Severity};
 
 use super::verify::{VerifyView, row_status, summary_line};
@@ -336,6 +337,85 @@ pub fn unreadable_suite(input: &str, error: &str) -> Suite {
             out: String::new(),
         }],
         time: 0.0,
+    }
+}
+
+/// The areas of `diff`, each a check: the change kinds it holds start
+/// with its name (`file-digest-changed` is a `files` change).
+const DIFF_AREAS: &[(&str, &str, &str)] = &[
+    (
+        "packages",
+        "package-",
+        "the same packages (mums) and versions",
+    ),
+    ("updates", "update-", "the same mum <update> references"),
+    (
+        "components",
+        "component-",
+        "the same components and versions",
+    ),
+    (
+        "files",
+        "file-",
+        "the same files: digests, sizes, versions, destinations",
+    ),
+    ("registry", "registry-", "the same registry values"),
+];
+
+/// `diff --format junit`: one suite, OLD against NEW. Each area without
+/// changes is one passing case; each change is a failing case of its area
+/// (`classname="kbinspect.diff.<area>"`, named `<kind>: <subject>`), so
+/// the suite fails exactly when `diff` exits 1.
+pub fn diff_suite(old: &str, new: &str, changes: &[Change], time: f64) -> Suite {
+    let mut cases = Vec::new();
+    let area_of = |kind: &str| {
+        DIFF_AREAS
+            .iter()
+            .find(|(_, prefix, _)| kind.starts_with(prefix))
+            .map_or("other", |(name, _, _)| name)
+    };
+    let mut areas: Vec<(&str, &str)> = DIFF_AREAS.iter().map(|(n, _, w)| (*n, *w)).collect();
+    if changes.iter().any(|c| area_of(&c.kind) == "other") {
+        areas.push(("other", "no other changes"));
+    }
+    for (area, what) in areas {
+        let mine: Vec<&Change> = changes
+            .iter()
+            .filter(|c| area_of(&c.kind) == area)
+            .collect();
+        if mine.is_empty() {
+            cases.push(Case {
+                classname: "kbinspect.diff".into(),
+                name: area.into(),
+                outcome: Outcome::Pass,
+                out: what.into(),
+            });
+            continue;
+        }
+        for c in mine {
+            let side = |v: &Option<String>| v.clone().unwrap_or_else(|| "(none)".into());
+            let body = format!("old: {}\nnew: {}", side(&c.old), side(&c.new));
+            cases.push(Case {
+                classname: format!("kbinspect.diff.{area}"),
+                name: format!("{}: {}", c.kind, c.subject),
+                outcome: Outcome::Failure {
+                    message: c.kind.clone(),
+                    body: body.clone(),
+                },
+                out: body,
+            });
+        }
+    }
+    Suite {
+        name: format!("{old} -> {new}"),
+        properties: vec![
+            ("old".into(), old.into()),
+            ("new".into(), new.into()),
+            ("changes".into(), changes.len().to_string()),
+            ("summary".into(), crate::render::diff_summary(changes)),
+        ],
+        cases,
+        time,
     }
 }
 

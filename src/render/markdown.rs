@@ -197,23 +197,7 @@ pub fn write_verify<W: Write + ?Sized>(
         )?;
     }
 
-    heading(out, level + 1, "Findings")?;
-    if r.findings.is_empty() {
-        writeln!(out, "No findings.\n")?;
-    } else {
-        table(
-            out,
-            &["severity", "code", "subject", "detail"],
-            worst_first(r.findings).into_iter().map(|f| {
-                vec![
-                    f.severity.to_string(),
-                    f.code.to_string(),
-                    f.subject.clone(),
-                    f.detail.clone(),
-                ]
-            }),
-        )?;
-    }
+    findings(out, level + 1, r.findings)?;
 
     if let Some(t) = v.trust {
         let s = &t.summary;
@@ -319,7 +303,7 @@ pub fn write_diff<W: Write + ?Sized>(
     if changes.is_empty() {
         return writeln!(out, "**No differences.**");
     }
-    writeln!(out, "**{} changes**\n", changes.len())?;
+    writeln!(out, "**{}**\n", md(&super::diff_summary(changes)))?;
     table(
         out,
         &["change", "subject", "old", "new"],
@@ -332,6 +316,149 @@ pub fn write_diff<W: Write + ?Sized>(
             ]
         }),
     )
+}
+
+/// The findings section: a table worst first, or "No findings."
+fn findings<W: Write + ?Sized>(
+    out: &mut W,
+    level: usize,
+    list: &[kbinspect::finding::Finding],
+) -> io::Result<()> {
+    heading(out, level, "Findings")?;
+    if list.is_empty() {
+        return writeln!(out, "No findings.\n");
+    }
+    table(
+        out,
+        &["severity", "code", "subject", "detail"],
+        worst_first(list).into_iter().map(|f| {
+            vec![
+                f.severity.to_string(),
+                f.code.to_string(),
+                f.subject.clone(),
+                f.detail.clone(),
+            ]
+        }),
+    )
+}
+
+/// `ls` as markdown: the summary line, the members (the table's columns),
+/// the containers, the findings.
+pub fn write_ls<W: Write + ?Sized>(
+    out: &mut W,
+    input: &str,
+    summary: &str,
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+    containers: &[String],
+    list: &[kbinspect::finding::Finding],
+) -> io::Result<()> {
+    heading(out, 1, &format!("kbinspect ls: {input}"))?;
+    writeln!(out, "**{}**\n", md(summary))?;
+    heading(out, 2, "Members")?;
+    table(out, header, rows)?;
+    heading(out, 2, "Containers")?;
+    for c in containers {
+        writeln!(out, "- {}", md(c))?;
+    }
+    writeln!(out)?;
+    findings(out, 2, list)
+}
+
+/// `list` as markdown: the counts, then packages, components and files.
+pub fn write_list<W: Write + ?Sized>(
+    out: &mut W,
+    summary: &str,
+    pkg: &kbinspect::model::Package,
+) -> io::Result<()> {
+    heading(out, 1, &format!("kbinspect list: {}", pkg.input))?;
+    writeln!(out, "**{}**\n", md(summary))?;
+    heading(out, 2, "Packages")?;
+    table(
+        out,
+        &["package", "version", "arch", "KB", "release", "updates"],
+        pkg.packages.iter().map(|p| {
+            vec![
+                p.mum.identity.name.clone(),
+                p.mum.identity.version.clone(),
+                p.mum.identity.processor_architecture.clone(),
+                p.mum.identifier.clone().unwrap_or_default(),
+                p.mum.release_type.clone().unwrap_or_default(),
+                p.mum.updates.len().to_string(),
+            ]
+        }),
+    )?;
+    heading(out, 2, "Components")?;
+    table(
+        out,
+        &[
+            "component",
+            "version",
+            "arch",
+            "deployment",
+            "files",
+            "keyform",
+        ],
+        pkg.components.iter().map(|c| {
+            vec![
+                c.identity.name.clone(),
+                c.identity.version.clone(),
+                c.arch.clone(),
+                if c.deployment { "yes" } else { "no" }.to_string(),
+                c.files.len().to_string(),
+                c.keyform.clone(),
+            ]
+        }),
+    )?;
+    heading(out, 2, "Files")?;
+    table(
+        out,
+        &["component", "file", "version", "digest", "size", "location"],
+        pkg.components.iter().flat_map(|c| {
+            c.files.iter().map(move |f| {
+                vec![
+                    c.identity.name.clone(),
+                    f.destination.clone(),
+                    f.pe.as_ref()
+                        .and_then(|p| p.file_version.clone())
+                        .unwrap_or_default(),
+                    match (&f.digest_alg, &f.digest) {
+                        (Some(a), Some(d)) => format!("{a}:{d}"),
+                        _ => String::new(),
+                    },
+                    f.size.map(|s| s.to_string()).unwrap_or_default(),
+                    super::location_text(&f.location),
+                ]
+            })
+        }),
+    )?;
+    findings(out, 2, &pkg.findings)
+}
+
+/// `kb` as markdown: per article table a heading (its heading, kind,
+/// architecture, line) and its rows; then the warnings.
+pub fn write_kb<W: Write + ?Sized>(
+    out: &mut W,
+    input: &str,
+    summary: &str,
+    tables: &[(String, Vec<Vec<String>>)],
+    header: &[&str],
+    warnings: &[String],
+) -> io::Result<()> {
+    heading(out, 1, &format!("kbinspect kb: {input}"))?;
+    writeln!(out, "**{}**\n", md(summary))?;
+    for (title, rows) in tables {
+        heading(out, 2, title)?;
+        table(out, header, rows.iter().cloned())?;
+    }
+    if !warnings.is_empty() {
+        heading(out, 2, "Warnings")?;
+        for w in warnings {
+            writeln!(out, "- {}", md(w))?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -26,8 +26,7 @@ pub fn location_text(l: &Location) -> String {
     l.describe()
 }
 
-/// `list` as text: packages, then components and their files, then the
-/// counts; fitted to `width` (`None`: full width).
+/// `list` as text: packages, then components and their files; fitted to `width` (`None`: full width).
 pub fn write_list_table<W: std::io::Write + ?Sized>(
     out: &mut W,
     width: Option<usize>,
@@ -99,10 +98,14 @@ pub fn write_list_table<W: std::io::Write + ?Sized>(
             })
         },
     )?;
-    out.write_all(b"\n")?;
-    writeln!(
-        out,
-        "{} packages, {} components, {} files, {} delta blobs ({} bytes of targets)",
+    out.write_all(b"\n")
+}
+
+/// `list`'s summary line: `P packages, C components, F files, D delta
+/// blobs (B bytes of targets); E errors, W warnings, I info`.
+pub fn list_summary(pkg: &Package) -> String {
+    format!(
+        "{} packages, {} components, {} files, {} delta blobs ({} bytes of targets); {}",
         pkg.packages.len(),
         pkg.components.len(),
         pkg.components.iter().map(|c| c.files.len()).sum::<usize>(),
@@ -110,6 +113,25 @@ pub fn write_list_table<W: std::io::Write + ?Sized>(
         pkg.deltas
             .iter()
             .filter_map(|d| d.header.as_ref().map(|h| h.target_size))
-            .fold(0u64, u64::saturating_add)
+            .fold(0u64, u64::saturating_add),
+        crate::cli::severity_counts(&pkg.findings)
     )
+}
+
+/// `diff`'s summary line: `N changes (K kind, …)`, most frequent kind
+/// first, or `no differences`.
+pub fn diff_summary(changes: &[kbinspect::check::diff::Change]) -> String {
+    if changes.is_empty() {
+        return "no differences".into();
+    }
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for c in changes {
+        match kinds.iter_mut().find(|(k, _)| *k == c.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((&c.kind, 1)),
+        }
+    }
+    kinds.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    format!("{} changes ({})", changes.len(), kinds.join(", "))
 }

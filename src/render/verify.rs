@@ -59,12 +59,15 @@ pub fn kb_line(s: &KbSummary) -> String {
     )
 }
 
-/// The whole report as text: KB rows, trust, findings, verdict line.
+/// The whole report as text: the verdict line (first, for a glance), KB
+/// rows, trust, findings, and the verdict line again (last, for `| tail
+/// -1`).
 pub fn write_report<W: Write + ?Sized>(
     out: &mut W,
     width: Option<usize>,
     v: &VerifyView<'_>,
 ) -> io::Result<()> {
+    writeln!(out, "{}\n", summary_line(v.report))?;
     if let Some(s) = v.kb {
         writeln!(out, "{}", kb_line(s))?;
         write_kb_rows(out, width, s)?;

@@ -541,3 +541,299 @@ fn junit_of_a_batch() {
         assert_eq!(proof.3, want);
     }
 }
+
+/// Ctrl-C (or SIGTERM) while a report is being made with `--output`:
+/// the temporary report (`.kbinspect-report-*`) and the spooled standard
+/// input (`.kbinspect-stdin-*`) are removed, "interrupted" is said and the
+/// exit code is 130. The package is read from a pipe held open, so the
+/// signal always comes while the command is at work (the report's
+/// temporary is made before the input is read).
+#[cfg(unix)]
+#[test]
+fn interrupt_during_output_leaves_no_temporary_file() {
+    use std::io::Write;
+    use std::process::{Command as Std, Stdio};
+    let msu = std::fs::read(td("Windows6.1-KB975354-x64.msu")).unwrap();
+    for (args, signal) in [
+        (vec!["verify", "-"], "INT"),
+        (vec!["verify", "-", "--format", "junit"], "TERM"),
+        (vec!["kb", "-"], "INT"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("report.txt");
+        let mut child = Std::new(assert_cmd::cargo::cargo_bin("kbinspect"))
+            .args(&args)
+            .arg("--output")
+            .arg(&dest)
+            // The spooled input goes here too, to be seen.
+            .env("TMPDIR", dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        // Half the package: the command waits for the rest.
+        stdin.write_all(&msu[..msu.len() / 2]).unwrap();
+        stdin.flush().unwrap();
+        let temps = || -> Vec<String> {
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(".kbinspect-"))
+                .collect()
+        };
+        let started = std::time::Instant::now();
+        while !temps().iter().any(|n| n.starts_with(".kbinspect-report-")) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(30),
+                "{args:?}: no temporary report appeared: {:?}",
+                temps()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        if args[0] == "verify" {
+            while !temps().iter().any(|n| n.starts_with(".kbinspect-stdin-")) {
+                assert!(started.elapsed() < std::time::Duration::from_secs(30));
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+        let killed = Std::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        drop(stdin);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "{args:?} {signal}: {stderr}");
+        assert!(stderr.contains("interrupted"), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(temps(), Vec::<String>::new(), "{args:?} {signal}");
+        assert!(!dest.exists(), "{args:?}: no report, not half of one");
+    }
+}
+
+/// `ls`, `list` and `kb --format markdown` render without raw HTML, with
+/// the sections documented in docs/reports.md, and hold what the JSON
+/// holds: a row per member, per package, component and file, per
+/// documented file.
+#[test]
+fn markdown_of_ls_list_and_kb() {
+    let x64 = td("Windows6.1-KB975354-x64.msu");
+    let json = |args: &[OsString]| -> Value {
+        let mut a = args.to_vec();
+        a.extend(["--format".into(), "json".into()]);
+        let r = run(&a);
+        serde_json::from_slice(&r.stdout).unwrap()
+    };
+    let markdown = |args: &[OsString]| -> (Md, String) {
+        let mut a = args.to_vec();
+        a.extend(["--format".into(), "markdown".into()]);
+        let r = run(&a);
+        assert_eq!(r.code, Some(0), "{args:?}: {}", r.stderr);
+        let doc = String::from_utf8(r.stdout).unwrap();
+        let md = parse_md(&doc);
+        assert!(md.html.is_empty(), "{args:?}: raw HTML {:?}", md.html);
+        (md, doc)
+    };
+
+    for test in [false, true] {
+        let mut args = vec![OsString::from("ls"), os(&x64)];
+        if test {
+            args.push("--test".into());
+        }
+        let (md, doc) = markdown(&args);
+        let v = json(&args);
+        let h = heading_texts(&md);
+        assert!(h[0].starts_with("kbinspect ls: "), "{h:?}");
+        assert_eq!(h[1..], ["Members", "Containers", "Findings"], "{doc}");
+        let members = &md.tables[0];
+        assert_eq!(members[0][0], "Path");
+        assert_eq!(members[0].len(), if test { 6 } else { 5 });
+        assert_eq!(
+            members.len() - 1,
+            v["members"].as_array().unwrap().len(),
+            "{doc}"
+        );
+        for (row, m) in members[1..].iter().zip(v["members"].as_array().unwrap()) {
+            assert!(row[0].starts_with(m["path"].as_str().unwrap()), "{row:?}");
+            assert_eq!(row[1], m["size"].to_string());
+            if test {
+                assert_eq!(row[5], m["sha256"].as_str().unwrap_or("OK"), "{row:?}");
+            }
+        }
+        let summary = if test {
+            "tested 27 members"
+        } else {
+            "27 members"
+        };
+        assert!(md.text.starts_with("kbinspect ls: "), "{doc}");
+        assert!(md.text.contains(summary), "{doc}");
+        assert!(md.text.contains("No findings."), "{doc}");
+    }
+
+    let args = [OsString::from("list"), os(&x64)];
+    let (md, doc) = markdown(&args);
+    let v = json(&args);
+    assert_eq!(
+        heading_texts(&md)[1..],
+        ["Packages", "Components", "Files", "Findings"],
+        "{doc}"
+    );
+    let packages = v["packages"].as_array().unwrap().len();
+    let components = v["components"].as_array().unwrap();
+    let files: usize = components
+        .iter()
+        .map(|c| c["files"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(md.tables[0].len() - 1, packages);
+    assert_eq!(md.tables[1].len() - 1, components.len());
+    assert_eq!(md.tables[2].len() - 1, files);
+    assert_eq!((packages, components.len(), files), (2, 5, 11));
+    assert!(md.text.contains("2 packages, 5 components, 11 files"));
+
+    let args = [OsString::from("kb"), os(&td("KB975354-nl.txt"))];
+    let (md, doc) = markdown(&args);
+    let v = json(&args);
+    let tables = v["tables"].as_array().unwrap();
+    let h = heading_texts(&md);
+    assert_eq!(h.len(), 1 + tables.len() + 1, "tables and warnings: {h:?}");
+    assert_eq!(h.last(), Some(&"Warnings"));
+    for (i, t) in tables.iter().enumerate() {
+        assert!(
+            h[1 + i].starts_with(t["heading"].as_str().unwrap()),
+            "{h:?}"
+        );
+        assert_eq!(md.tables[i].len() - 1, t["rows"].as_array().unwrap().len());
+        assert_eq!(md.tables[i][0][0], "File name");
+    }
+    assert!(doc.contains("- line "), "the warnings: {doc}");
+}
+
+/// What a package names cannot add markup or break a markdown table: a
+/// member named with pipes, HTML, emphasis, a terminal escape and a bidi
+/// override reads back as the escaped text of the table output, in one
+/// cell.
+#[test]
+fn markdown_of_ls_escapes_hostile_names() {
+    let names = [
+        "a|b||c.txt",
+        "<img src=x onerror=alert(1)>.txt",
+        "*em* _x_ [l](http://e) `c`.txt",
+        "red\u{1b}[31m\u{7}.txt",
+        "bidi\u{202e}txt.exe",
+    ];
+    let files: Vec<(String, Vec<u8>)> = names
+        .iter()
+        .map(|n| (n.to_string(), b"x".to_vec()))
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let cab = tmp.path().join("hostile.cab");
+    std::fs::write(&cab, common::stored_cab(&files)).unwrap();
+    for test in [false, true] {
+        let mut args = vec![OsString::from("ls"), os(&cab), "--format".into()];
+        args.push("markdown".into());
+        if test {
+            args.push("--test".into());
+        }
+        let r = run(&args);
+        let doc = String::from_utf8(r.stdout).unwrap();
+        assert!(!doc.contains('\u{1b}') && !doc.contains('\u{202e}'));
+        let md = parse_md(&doc);
+        assert!(md.html.is_empty(), "{:?}", md.html);
+        let members = &md.tables[0];
+        assert_eq!(members.len() - 1, names.len(), "{doc}");
+        let mut cells: Vec<&str> = members[1..].iter().map(|r| r[0].as_str()).collect();
+        cells.sort();
+        let mut want: Vec<String> = names
+            .iter()
+            .map(|n| {
+                n.replace('\u{1b}', "\\u{1b}")
+                    .replace('\u{7}', "\\u{7}")
+                    .replace('\u{202e}', "\\u{202e}")
+            })
+            .collect();
+        want.sort();
+        assert_eq!(cells, want, "{doc}");
+        for row in members {
+            assert_eq!(row.len(), members[0].len(), "{row:?}");
+        }
+    }
+}
+
+/// `diff --format junit` validates against the XSD; each change is a
+/// failing case (so the suite fails exactly when diff exits 1), each area
+/// without changes a passing one; identical inputs pass every case.
+#[test]
+fn junit_of_diff_validates_and_fails_a_case_per_change() {
+    let x64 = td("Windows6.1-KB975354-x64.msu");
+    let x86 = td("Windows6.1-KB975354-x86.msu");
+    let diff = |a: &Path, b: &Path, format: &str| {
+        run(&[
+            OsString::from("diff"),
+            os(a),
+            os(b),
+            "--format".into(),
+            format.into(),
+        ])
+    };
+    let r = diff(&x64, &x86, "junit");
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    validate_junit(&r.stdout);
+    let cases = junit_cases(&r.stdout);
+    let v: Value = serde_json::from_slice(&diff(&x64, &x86, "json").stdout).unwrap();
+    let changes = v["changes"].as_array().unwrap();
+    assert!(!changes.is_empty());
+    let failed: Vec<&(String, String, String, String)> =
+        cases.iter().filter(|c| c.3 == "failure").collect();
+    assert_eq!(failed.len(), changes.len());
+    // Grouped by area; as a set, the changes of the JSON.
+    let mut got: Vec<&str> = failed.iter().map(|c| c.2.as_str()).collect();
+    let mut want: Vec<String> = changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["kind"].as_str().unwrap(),
+                c["subject"].as_str().unwrap()
+            )
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    for case in &failed {
+        let area = case.1.strip_prefix("kbinspect.diff.").unwrap();
+        let singular = area.strip_suffix('s').unwrap_or(area);
+        assert!(case.2.starts_with(&format!("{singular}-")), "{case:?}");
+    }
+    // No update or registry changes between these two: passing cases.
+    let passed: Vec<&str> = cases
+        .iter()
+        .filter(|c| c.3.is_empty())
+        .map(|c| c.2.as_str())
+        .collect();
+    assert!(
+        passed.contains(&"updates") && passed.contains(&"registry"),
+        "{passed:?}"
+    );
+    assert_eq!(passed.len() + failed.len(), cases.len());
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        text.contains(&format!(r#"failures="{}""#, changes.len())),
+        "{text}"
+    );
+
+    let same = diff(&x64, &x64, "junit");
+    assert_eq!(same.code, Some(0), "{}", same.stderr);
+    validate_junit(&same.stdout);
+    let cases = junit_cases(&same.stdout);
+    let names: Vec<&str> = cases.iter().map(|c| c.2.as_str()).collect();
+    assert_eq!(
+        names,
+        ["packages", "updates", "components", "files", "registry"]
+    );
+    assert!(cases.iter().all(|c| c.3.is_empty()), "{cases:?}");
+}

@@ -259,3 +259,57 @@ fn package_on_standard_input() {
     );
     assert!(out.join("Windows6.1-KB975354-x64.cab").is_file());
 }
+
+/// The table output of verify (one package and a batch), ls, list, diff
+/// and extract starts with its summary line and a blank line, and ends
+/// with the same line: a glance and `| tail -1` both work. A report that
+/// is only that line (no differences, an extraction with nothing to say)
+/// prints it once.
+#[test]
+fn summary_line_is_first_and_last() {
+    let td = common::testdata();
+    let x64 = td.join("Windows6.1-KB975354-x64.msu");
+    let x86 = td.join("Windows6.1-KB975354-x86.msu");
+    let (x64, x86) = (x64.to_str().unwrap(), x86.to_str().unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let out_dir = out_dir.to_str().unwrap();
+    let run = |args: &[&str]| -> String {
+        let out = kbinspect().args(args).output().unwrap();
+        assert!(out.status.code().is_some_and(|c| c < 2), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["verify", x64], "FAIL: 11 of 11 files proven"),
+        (
+            vec!["verify", x64, x86],
+            "2 packages: 0 pass, 0 incomplete, 2 fail",
+        ),
+        (vec!["ls", x64], "27 members, "),
+        (vec!["ls", "--test", x64], "tested 27 members, "),
+        (vec!["list", x64], "2 packages, 5 components, 11 files"),
+        (vec!["diff", x64, x86], "25 changes ("),
+    ];
+    for (args, starts) in &cases {
+        let text = run(args);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines.len() > 3, "{args:?}: {text}");
+        assert!(lines[0].starts_with(starts), "{args:?}: {text}");
+        assert_eq!(lines[1], "", "{args:?}");
+        assert_eq!(lines.last(), lines.first(), "{args:?}: {text}");
+        // Said twice, not more.
+        assert_eq!(lines.iter().filter(|l| *l == &lines[0]).count(), 2);
+    }
+    // Once: nothing between.
+    assert_eq!(run(&["diff", x64, x64]), "no differences\n");
+    let first = run(&["extract", "--depth", "1", "-o", out_dir, x64]);
+    assert_eq!(first.lines().count(), 1, "{first}");
+    assert!(first.starts_with("4 files, "), "{first}");
+    // Again, without --force: every file is kept, and said so between.
+    let again = run(&["extract", "--depth", "1", "-o", out_dir, x64]);
+    let lines: Vec<&str> = again.lines().collect();
+    assert!(lines[0].starts_with("incomplete: 0 files"), "{again}");
+    assert_eq!(lines[1], "");
+    assert!(lines[2].starts_with("skipped "), "{again}");
+    assert_eq!(lines.last(), lines.first(), "{again}");
+}

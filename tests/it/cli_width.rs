@@ -130,13 +130,22 @@ fn long_paths_are_shortened_in_the_middle() {
         .take_while(|l| l.starts_with("  "))
         .collect();
     assert!(!tail.is_empty(), "{narrow}");
-    let rejoined = narrow
-        .lines()
-        .skip_while(|l| !l.starts_with("FAIL:"))
-        .map(str::trim)
+    // Last (for `| tail`) and first (for a glance), wrapped alike.
+    let lines: Vec<&str> = narrow.lines().collect();
+    let last = lines.iter().rposition(|l| l.starts_with("FAIL:")).unwrap();
+    let rejoined = lines[last..]
+        .iter()
+        .map(|l| l.trim())
         .collect::<Vec<_>>()
         .join(" ");
     assert_eq!(rejoined, verdict);
+    assert_eq!(full.lines().next(), Some(verdict));
+    let first: Vec<&str> = lines
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.trim())
+        .collect();
+    assert_eq!(first.join(" "), verdict, "{narrow}");
 }
 
 #[test]

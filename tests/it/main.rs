@@ -56,6 +56,7 @@ mod msdelta_proptest;
 mod msdelta_selfcheck;
 mod msdelta_sourceless;
 mod msdelta_vectors;
+mod progress;
 mod readme;
 mod regressions;
 mod sample_cabwrite;

@@ -69,6 +69,9 @@ pub struct Options {
     pub limits: Limits,
     /// The buffers and thread budget of decoding and rebuilding.
     pub context: container::DecodeContext,
+    /// Told how far the walk (and with `expand`, the load) is
+    /// ([`container::Progress`]).
+    pub progress: Option<container::ProgressHandle>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -533,6 +536,7 @@ pub fn extract(
     let walk_opts = container::WalkOptions {
         verify_unread: false,
         context: opts.context.clone(),
+        progress: opts.progress.clone(),
     };
     let walk = container::walk_with(input, &opts.limits, &walk_opts, &mut |meta, r| {
         ex.member(meta, r, progress)
@@ -613,6 +617,7 @@ pub fn expand(
         expand_deltas: false,
         keep_registry: false,
         context: opts.context.clone(),
+        progress: opts.progress.clone(),
         ..LoadOptions::default()
     };
     let pkg = Package::load_with(input, &opts.limits, &load)?;
@@ -761,6 +766,7 @@ pub fn expand(
         let walk_opts = container::WalkOptions {
             verify_unread: false,
             context: opts.context.clone(),
+            progress: opts.progress.clone(),
         };
         let keyed: HashMap<String, Vec<(usize, usize)>> = stored
             .into_iter()

@@ -60,15 +60,35 @@ pub fn list(
     test: Option<DigestKind>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Listing> {
-    list_with(input, limits, test, &DecodeContext::default(), progress)
+    list_inner(
+        input,
+        limits,
+        test,
+        &DecodeContext::default(),
+        None,
+        progress,
+    )
 }
 
-/// [`list`] decoding with the buffers and thread budget of `context`.
+/// [`list`] decoding with the buffers and thread budget of `context`, and
+/// telling `stages` how far it is: a stage per cabinet, its total from the
+/// headers ([`super::Progress`]).
 pub fn list_with(
     input: &Path,
     limits: &Limits,
     test: Option<DigestKind>,
     context: &DecodeContext,
+    stages: Option<&super::ProgressHandle>,
+) -> Result<Listing> {
+    list_inner(input, limits, test, context, stages, &mut |_| {})
+}
+
+fn list_inner(
+    input: &Path,
+    limits: &Limits,
+    test: Option<DigestKind>,
+    context: &DecodeContext,
+    stages: Option<&super::ProgressHandle>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Listing> {
     let mut members = Vec::new();
@@ -78,6 +98,7 @@ pub fn list_with(
     let opts = WalkOptions {
         verify_unread: test.is_some(),
         context: context.clone(),
+        progress: stages.cloned(),
     };
     let report = walk_with(input, limits, &opts, &mut |meta, r: &mut dyn BufRead| {
         let mut m = ListedMember {

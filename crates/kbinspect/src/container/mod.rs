@@ -278,6 +278,8 @@ pub struct WalkOptions {
     /// The buffers and thread budget the walk decodes with; by default a
     /// context of its own on every core (freed when the walk returns).
     pub context: DecodeContext,
+    /// Told how far the walk is ([`Progress`]).
+    pub progress: Option<ProgressHandle>,
 }
 
 impl Default for WalkOptions {
@@ -285,7 +287,86 @@ impl Default for WalkOptions {
         WalkOptions {
             verify_unread: true,
             context: DecodeContext::default(),
+            progress: None,
         }
+    }
+}
+
+/// How far a long operation is, for a progress bar: the library reports,
+/// the caller draws (the `kbinspect` binary: a bar on stderr when it is a
+/// terminal). Work comes in stages, each with a total known when it
+/// begins: a cabinet's stage totals its members' uncompressed sizes, from
+/// its headers, before any is decoded; a directory's, its files' sizes;
+/// rebuilding deltas counts the files to rebuild. Stages nest: a nested
+/// cabinet's stage begins and ends while its parent's is open (the
+/// parent's position then moves past the nested cabinet as one member).
+pub trait Progress: Send + Sync {
+    /// A stage begins: `what` (a cabinet's tree path or the input's name,
+    /// or what is being done) and its `total`, in `unit`s.
+    fn begin(&self, what: &str, unit: Unit, total: u64);
+    /// The innermost open stage has done `position` units: never less than
+    /// it said before, never more than its total; its last call says
+    /// `total` when the stage completed.
+    fn position(&self, position: u64);
+    /// The innermost open stage ended (completed or not).
+    fn end(&self);
+}
+
+/// What a [`Progress`] stage counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Bytes of members (uncompressed).
+    Bytes,
+    /// Files (delta rebuilds).
+    Files,
+}
+
+/// A shared [`Progress`], as options carry it.
+#[derive(Clone)]
+pub struct ProgressHandle(pub std::sync::Arc<dyn Progress>);
+
+impl std::fmt::Debug for ProgressHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHandle")
+    }
+}
+
+/// One open stage: advances its position (capped at the total, so it
+/// never passes it) and ends the stage when dropped, also on an error.
+pub(crate) struct Stage {
+    progress: std::sync::Arc<dyn Progress>,
+    total: u64,
+    done: u64,
+}
+
+impl Stage {
+    pub(crate) fn begin(
+        progress: Option<&ProgressHandle>,
+        what: &str,
+        unit: Unit,
+        total: u64,
+    ) -> Option<Stage> {
+        let progress = progress?.0.clone();
+        progress.begin(what, unit, total);
+        Some(Stage {
+            progress,
+            total,
+            done: 0,
+        })
+    }
+
+    pub(crate) fn advance(&mut self, n: u64) {
+        let at = self.done.saturating_add(n).min(self.total);
+        if at != self.done {
+            self.done = at;
+            self.progress.position(at);
+        }
+    }
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        self.progress.end();
     }
 }
 
@@ -480,6 +561,12 @@ fn walk_dir(
         findings: vec![],
     };
     let on_disk = report.containers.first().map_or(0, |c| c.size);
+    let mut stage = Stage::begin(
+        opts.progress.as_ref(),
+        &root.display().to_string(),
+        Unit::Bytes,
+        on_disk,
+    );
     // Later parts of a set are files of the directory, counted already.
     let mut w = Walker::new(limits, visitor, &mut report, opts, on_disk, false);
     for (rel, path, md) in files {
@@ -515,6 +602,9 @@ fn walk_dir(
                         .push(Finding::error(Code::CabNested, &rel, e.to_string()))
                 }
             }
+        }
+        if let Some(s) = stage.as_mut() {
+            s.advance(md.len());
         }
     }
     Ok(report)

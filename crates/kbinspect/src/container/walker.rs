@@ -44,6 +44,10 @@ pub(crate) struct Walker<'v, 'a> {
     pub parts_are_input: bool,
     /// Buffers and the thread budget.
     pub ctx: DecodeContext,
+    /// Told how far the walk is: a stage per cabinet.
+    pub progress: Option<super::ProgressHandle>,
+    /// The stage of each cabinet being walked, innermost last.
+    stages: Vec<super::Stage>,
 }
 
 struct Member {
@@ -176,6 +180,8 @@ impl<'v, 'a> Walker<'v, 'a> {
             meter: std::sync::Arc::new(DecodeMeter::new(limits, input_len)),
             parts_are_input,
             ctx: opts.context.clone(),
+            progress: opts.progress.clone(),
+            stages: Vec::new(),
         }
     }
 }
@@ -189,6 +195,29 @@ impl Walker<'_, '_> {
     /// its path in the tree (`""` for the input), `dir` where further parts
     /// of a set are looked for, `depth` the depth of its members.
     pub fn cabinet(
+        &mut self,
+        src: Src,
+        len: u64,
+        display: &str,
+        tree: &str,
+        dir: Option<&Path>,
+        depth: u32,
+    ) -> Result<()> {
+        let open = self.stages.len();
+        let walked = self.cabinet_stage(src, len, display, tree, dir, depth);
+        // This cabinet's stage ends however the walk did.
+        self.stages.truncate(open);
+        walked
+    }
+
+    /// The innermost cabinet's stage moves past a member of `size` bytes.
+    fn advance(&mut self, size: u64) {
+        if let Some(s) = self.stages.last_mut() {
+            s.advance(size);
+        }
+    }
+
+    fn cabinet_stage(
         &mut self,
         mut src: Src,
         len: u64,
@@ -254,6 +283,18 @@ impl Walker<'_, '_> {
         info.folders = folders.len() as u32;
         info.files = members.len() as u32;
         self.report.containers.push(info);
+        // The stage's total, from the headers, before anything is decoded.
+        let declared = members
+            .iter()
+            .fold(0u64, |a, m| a.saturating_add(u64::from(m.entry.size)));
+        if let Some(stage) = super::Stage::begin(
+            self.progress.as_ref(),
+            display,
+            super::Unit::Bytes,
+            declared,
+        ) {
+            self.stages.push(stage);
+        }
 
         // Members of each folder in offset order, grouped once: a hostile
         // header may declare 65535 folders and 65535 files.
@@ -309,6 +350,7 @@ impl Walker<'_, '_> {
             self.finding(Finding::error(Code::CabFolderIndex, &meta.path, &msg));
             let r = (self.visitor)(&meta, &mut FailReader(msg));
             drop(r); // the failure is recorded above
+            self.advance(meta.size);
         }
         let in_folder_of = |fi: usize| -> Vec<&Member> {
             by_folder
@@ -471,7 +513,9 @@ impl Walker<'_, '_> {
         for m in members {
             let meta = self.meta(prefix, m, Some(folder), depth);
             self.check_limits(display, &meta)?;
+            let size = meta.size;
             self.member(fs, m, meta, depth)?;
+            self.advance(size);
         }
         Ok(())
     }

@@ -79,6 +79,7 @@ impl Package {
         let walk_opts = container::WalkOptions {
             verify_unread: opts.digest_all,
             context: opts.context.clone(),
+            progress: opts.progress.clone(),
         };
         let report = match digester {
             Some((d, _)) => {
@@ -286,6 +287,7 @@ impl Package {
         let opts = container::WalkOptions {
             verify_unread: false,
             context: self.context.clone(),
+            progress: None,
         };
         let walked = container::walk_with(
             Path::new(&self.input),

@@ -100,6 +100,9 @@ pub struct LoadOptions {
     /// (by default: every core). The package keeps it for checks that read
     /// again or run in parallel ([`Package::context`]).
     pub context: container::DecodeContext,
+    /// Told how far loading is: the walk's stages (a cabinet each), then
+    /// "rebuilding deltas" (files) ([`container::Progress`]).
+    pub progress: Option<container::ProgressHandle>,
 }
 
 impl Default for LoadOptions {
@@ -122,6 +125,7 @@ impl Default for LoadOptions {
             keep_trust: true,
             digest_all: true,
             context: container::DecodeContext::default(),
+            progress: None,
         }
     }
 }

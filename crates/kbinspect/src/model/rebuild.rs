@@ -8,7 +8,25 @@ impl Package {
     pub(super) fn expand(&mut self, opts: &LoadOptions) {
         type Outcome = (Expansion, Option<Box<PeVersion>>, Option<Box<PeAuth>>);
         let listed = self.catalog_hashes(opts);
+        // A stage of its own: the files to rebuild, counted up front.
+        let to_rebuild = self.rebuild_requests(&main_source, &|_, _| true).len() as u64;
+        let stage = (to_rebuild > 0)
+            .then(|| {
+                container::Stage::begin(
+                    opts.progress.as_ref(),
+                    "rebuilding deltas",
+                    container::Unit::Files,
+                    to_rebuild,
+                )
+            })
+            .flatten()
+            .map(std::sync::Mutex::new);
         let outcomes = self.rebuild_map(opts, &main_source, &|_, _, result, known| {
+            // Rebuilds finish on several cores: one at a time here, so the
+            // position only grows.
+            if let Some(s) = &stage {
+                s.lock().unwrap_or_else(|e| e.into_inner()).advance(1);
+            }
             match result {
                 Ok(bytes) => {
                     let pe = pe::version_info(bytes).map(Box::new);
@@ -38,6 +56,7 @@ impl Package {
                 Err(e) => (expansion_error(e), None, None),
             }
         });
+        drop(stage);
         for (ci, fi, (outcome, pe, auth)) in outcomes {
             if let Some(f) = self
                 .components
@@ -92,8 +111,25 @@ impl Package {
     /// error), in component and file order. The bytes are not kept: callers
     /// that need them (extraction) use them inside `sink`. Needs the delta
     /// blobs kept in memory.
+    /// `opts.progress` is told of a "rebuilding deltas" stage, in files.
     pub fn rebuild_each(&self, opts: &LoadOptions, sink: &mut RebuildSink<'_>) {
-        self.rebuild_picked(opts, &main_source, &|_, _| true, sink);
+        let total = self.rebuild_requests(&main_source, &|_, _| true).len() as u64;
+        let mut stage = (total > 0)
+            .then(|| {
+                container::Stage::begin(
+                    opts.progress.as_ref(),
+                    "rebuilding deltas",
+                    container::Unit::Files,
+                    total,
+                )
+            })
+            .flatten();
+        self.rebuild_picked(opts, &main_source, &|_, _| true, &mut |ci, fi, res| {
+            sink(ci, fi, res);
+            if let Some(s) = stage.as_mut() {
+                s.advance(1);
+            }
+        });
     }
 
     /// [`Package::rebuild_each`] for the files `want(component, file)`
