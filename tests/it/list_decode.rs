@@ -106,3 +106,98 @@ fn undigested_members_say_so() {
         hex::encode(sha2::Sha256::digest(vec![0u8; 1 << 20]))
     });
 }
+
+/// `ls` without `--test` says that it checked no content, and how much it
+/// had to read to find nested cabinets: of a folder, everything up to the
+/// last member's first bytes (the 64 MiB member of zeros at the end of the
+/// MSZIP one is only started). `--test` drops the note.
+#[test]
+fn ls_says_what_it_did_not_check() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two plain files, stored: nothing to decode.
+    let plain = |name: &str| CabFile {
+        name: name.into(),
+        data: b"plain text\n".repeat(100),
+        time: DosDateTime::new(2020, 5, 1, 12, 0),
+        attributes: cabwrite::ATTR_ARCHIVE,
+    };
+    let stored = dir.path().join("stored.cab");
+    let cab = cabwrite::write_cab(
+        &[plain("a.txt"), plain("b.txt")],
+        &CabOptions {
+            method: Method::Stored,
+            set_id: 0,
+            signature: None,
+        },
+    );
+    std::fs::write(&stored, cab).unwrap();
+    let padded = write(dir.path(), "padded.cab", Some(64 << 20));
+    let json = |p: &Path| -> serde_json::Value {
+        let out = kbinspect(&[
+            "ls",
+            "--format",
+            "json",
+            "--threads",
+            "1",
+            p.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let table = |p: &Path, test: bool| -> Vec<String> {
+        let mut args = vec!["ls", "--width", "1000", p.to_str().unwrap()];
+        if test {
+            args.push("--test");
+        }
+        let out = kbinspect(&args);
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+
+    // The first member is passed through to reach the second's first bytes,
+    // which are looked at, not taken.
+    assert_eq!(json(&stored)["bytes_decoded"], 1100);
+    let lines = table(&stored, false);
+    let note = &lines[lines.len() - 2];
+    assert!(note.starts_with("not tested: "), "{lines:?}");
+    assert!(note.contains("no content was checked"), "{note}");
+
+    let listing = json(&padded);
+    let decoded = listing["bytes_decoded"].as_u64().unwrap();
+    let zeros = listing["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["path"] == "zeros.bin")
+        .unwrap();
+    let total: u64 = listing["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["size"].as_u64().unwrap())
+        .sum();
+    // The sample's members are decoded to reach the zeros' head; the 64 MiB
+    // of zeros are not.
+    assert!(decoded > 0, "{decoded}");
+    assert!(
+        decoded < total - zeros["size"].as_u64().unwrap() + (1 << 20),
+        "{decoded} of {total}"
+    );
+    let lines = table(&padded, false);
+    let note = &lines[lines.len() - 2];
+    assert!(
+        note.starts_with("not tested: ") && note.contains(" bytes decoded to reach them"),
+        "{note}"
+    );
+
+    let lines = table(&padded, true);
+    assert!(
+        lines.iter().all(|l| !l.starts_with("not tested")),
+        "{lines:?}"
+    );
+    assert!(lines.last().unwrap().starts_with("tested "), "{lines:?}");
+}

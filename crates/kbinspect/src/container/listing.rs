@@ -44,6 +44,11 @@ pub struct Listing {
     pub findings: Vec<Finding>,
     /// Bytes produced while testing.
     pub bytes_tested: u64,
+    /// Bytes read out of cabinet folders (decompressed, or copied from
+    /// stored folders) to produce the listing. Without testing, folders
+    /// are decoded only as far as needed to find the nested cabinets (a
+    /// solid LZX folder must be decoded up to each one).
+    pub bytes_decoded: u64,
 }
 
 enum Hasher {
@@ -152,5 +157,6 @@ fn list_inner(
         members,
         findings: report.findings,
         bytes_tested: total,
+        bytes_decoded: report.decoded,
     })
 }

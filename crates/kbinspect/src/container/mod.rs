@@ -214,6 +214,12 @@ pub struct WalkReport {
     /// Anomalies and per-member problems (bad checksums, overlapping ranges,
     /// extra bytes, …). The walk keeps going after these.
     pub findings: Vec<Finding>,
+    /// Bytes of folder output the walk read (decompressed, or copied from
+    /// stored folders): in each folder, as far as its reader went. What
+    /// decode-ahead threads decoded beyond that is not counted, so the
+    /// figure does not depend on threads.
+    #[serde(skip)]
+    pub decoded: u64,
 }
 
 /// An input that could not be read at all, or a limit that was exceeded.
@@ -559,6 +565,7 @@ fn walk_dir(
             signature: None,
         }],
         findings: vec![],
+        decoded: 0,
     };
     let on_disk = report.containers.first().map_or(0, |c| c.size);
     let mut stage = Stage::begin(

@@ -434,6 +434,7 @@ impl Walker<'_, '_> {
                     let mut fs = FolderStream::piped(folder, p.rx, p.spent_tx, &self.ctx);
                     let visited =
                         self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth);
+                    self.report.decoded += fs.position();
                     // The reading end is gone now, so the decoder stops.
                     drop(fs);
                     let done = p
@@ -462,6 +463,7 @@ impl Walker<'_, '_> {
                         let mut fs = FolderStream::piped(folder, rx, spent_tx, &self.ctx);
                         let visited =
                             self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth);
+                        self.report.decoded += fs.position();
                         drop(fs);
                         let done = decoder
                             .join()
@@ -479,9 +481,10 @@ impl Walker<'_, '_> {
                     self.meter.clone(),
                     &self.ctx,
                 );
-                if let Err(e) =
-                    self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth)
-                {
+                let visited =
+                    self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth);
+                self.report.decoded += fs.position();
+                if let Err(e) = visited {
                     self.report.findings.append(&mut fs.findings);
                     return Err(e);
                 }
