@@ -17,8 +17,6 @@ pub enum DiffFormat {
     /// JUnit XML: a test case per area without changes and a failing one per change
     Junit,
 }
-use super::list::XmlLimitArgs;
-use super::ls::LimitArgs;
 
 #[derive(clap::Args)]
 #[command(
@@ -35,11 +33,7 @@ pub struct Args {
     #[command(flatten)]
     pub out: super::output::OutputArgs,
     #[command(flatten)]
-    pub limits: LimitArgs,
-    #[command(flatten)]
-    pub xml: XmlLimitArgs,
-    #[command(flatten)]
-    pub threads: super::ThreadArgs,
+    pub model: super::list::ModelArgs,
 }
 
 #[derive(Serialize)]
@@ -53,11 +47,8 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
     let started = std::time::Instant::now();
     // Opened first: an --output that cannot be written fails before the work.
     let mut report = args.out.open()?;
-    let limits = args.limits.limits();
-    let opts = kbinspect::model::LoadOptions {
-        context: args.threads.context(),
-        ..args.xml.load_options()
-    };
+    let limits = args.model.limits();
+    let opts = args.model.load_options();
     // A bar for each side; both packages at once when the budget allows
     // (they share it).
     let mut bars = super::progress::Bars::new();
@@ -129,18 +120,9 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
                 crate::render::write_table_fit(
                     &mut out,
                     width,
-                    &["change", "subject", "old", "new"],
+                    &crate::render::CHANGE_HEADER,
                     &[Keep, Path, Text, Text],
-                    || {
-                        changes.iter().map(|c| {
-                            vec![
-                                c.kind.to_string(),
-                                c.subject.clone(),
-                                c.old.clone().unwrap_or_default(),
-                                c.new.clone().unwrap_or_default(),
-                            ]
-                        })
-                    },
+                    || changes.iter().map(crate::render::change_cells),
                 )?;
                 writeln!(out)?;
                 writeln!(out, "{summary}")?;

@@ -158,11 +158,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         args.verbose,
     )?;
     for f in report.findings.iter().filter(|f| !f.code.is_extract()) {
-        writeln!(
-            out,
-            "{} [{}] {}: {}",
-            f.severity, f.code, f.subject, f.detail
-        )?;
+        writeln!(out, "{f}")?;
     }
     writeln!(out, "{summary}")?;
     out.flush()?;
@@ -247,11 +243,7 @@ fn render_expand(report: &ExpandReport, format: Format, verbose: bool) -> anyhow
         verbose,
     )?;
     for f in &report.findings {
-        writeln!(
-            out,
-            "{} [{}] {}: {}",
-            f.severity, f.code, f.subject, f.detail
-        )?;
+        writeln!(out, "{f}")?;
     }
     writeln!(out, "{summary}")?;
     out.flush()?;

@@ -120,20 +120,13 @@ fn write_csv<W: Write>(out: &mut W, a: &kb::Article) -> anyhow::Result<()> {
         "heading,table_arch,kind,name,version,size,date,time,platform,arch,service_branch,line"
     )?;
     for (t, r) in a.rows() {
-        let fields = [
+        // The table's heading, arch and kind, then the row's own cells.
+        let mut fields = vec![
             opt(&t.heading),
             t.arch.map(|x| json_name(&x)).unwrap_or_default(),
             json_name(&t.kind),
-            r.name.clone(),
-            opt(&r.version),
-            opt(&r.size),
-            opt(&r.date),
-            opt(&r.time),
-            opt(&r.platform),
-            r.arch.map(|x| json_name(&x)).unwrap_or_default(),
-            opt(&r.service_branch),
-            r.line.to_string(),
         ];
+        fields.extend(row_cells(r));
         let q: Vec<String> = fields.iter().map(|f| quote(f)).collect();
         writeln!(out, "{}", q.join(","))?;
     }

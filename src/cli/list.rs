@@ -7,6 +7,34 @@ use kbinspect::servicing::xml::XmlLimits;
 use super::ReportFormat;
 use super::ls::LimitArgs;
 
+/// What every command that loads a package model takes: the walk's
+/// limits, the XML limits and the thread budget.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelArgs {
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub xml: XmlLimitArgs,
+    #[command(flatten)]
+    pub threads: super::ThreadArgs,
+}
+
+impl ModelArgs {
+    /// The walk's limits.
+    pub fn limits(&self) -> kbinspect::container::Limits {
+        self.limits.limits()
+    }
+
+    /// Load options with the XML limits and a decode context of the
+    /// thread budget.
+    pub fn load_options(&self) -> LoadOptions {
+        LoadOptions {
+            context: self.threads.context(),
+            ..self.xml.load_options()
+        }
+    }
+}
+
 /// Limits on each servicing XML document, shared by `list`, `verify` and `diff`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct XmlLimitArgs {
@@ -61,11 +89,7 @@ pub struct Args {
     #[command(flatten)]
     pub out: super::output::OutputArgs,
     #[command(flatten)]
-    pub limits: LimitArgs,
-    #[command(flatten)]
-    pub xml: XmlLimitArgs,
-    #[command(flatten)]
-    pub threads: super::ThreadArgs,
+    pub model: ModelArgs,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<i32> {
@@ -78,8 +102,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         // signature is checked.
         digest_all: false,
         keep_trust: false,
-        context: args.threads.context(),
-        ..args.xml.load_options()
+        ..args.model.load_options()
     };
     let (input, _stdin) = super::input_path(&args.input)?;
     let mut bars = super::progress::Bars::new();
@@ -87,7 +110,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         progress: bars.handle(""),
         ..opts
     };
-    let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
+    let pkg = Package::load_with(&input, &args.model.limits(), &opts)?;
     bars.finish();
     super::require_update_package(&pkg)?;
     let mut report = args.out.open()?;
@@ -103,11 +126,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             writeln!(out, "{summary}\n")?;
             crate::render::write_list_table(&mut out, width, &pkg)?;
             for f in &pkg.findings {
-                writeln!(
-                    out,
-                    "{}: {} {}: {}",
-                    f.severity, f.code, f.subject, f.detail
-                )?;
+                writeln!(out, "{f}")?;
             }
             writeln!(out, "{summary}")?;
             out.flush()?;

@@ -218,11 +218,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         writeln!(out, "{line}")?;
     }
     for f in &listing.findings {
-        writeln!(
-            out,
-            "{} [{}] {}: {}",
-            f.severity, f.code, f.subject, f.detail
-        )?;
+        writeln!(out, "{f}")?;
     }
     writeln!(out, "{summary}")?;
     out.flush()?;

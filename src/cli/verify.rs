@@ -10,9 +10,6 @@ use serde::Serialize;
 
 use crate::render::{self, verify::VerifyView};
 
-use super::list::XmlLimitArgs;
-use super::ls::LimitArgs;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FailOn {
     Warning,
@@ -119,11 +116,7 @@ pub struct Args {
     #[command(flatten)]
     pub out: super::output::OutputArgs,
     #[command(flatten)]
-    pub limits: LimitArgs,
-    #[command(flatten)]
-    pub xml: XmlLimitArgs,
-    #[command(flatten)]
-    pub threads: super::ThreadArgs,
+    pub model: super::list::ModelArgs,
 }
 
 /// The `verify --format json` document of one package (docs/reports.md).
@@ -263,8 +256,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         dcm_base: args.dcm_base.as_deref().map(read_dcm_base).transpose()?,
         // Only `diff` reads registry keys.
         keep_registry: false,
-        context: args.threads.context(),
-        ..args.xml.load_options()
+        ..args.model.load_options()
     };
     let mut trust_opts = kbinspect::trust::package::TrustOptions::default();
     for root in &args.trust_root {
@@ -285,7 +277,7 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         progress: bars.handle(""),
         ..opts
     };
-    let pkg = Package::load_with(&input, &args.limits.limits(), &opts)?;
+    let pkg = Package::load_with(&input, &args.model.limits(), &opts)?;
     super::require_update_package(&pkg)?;
     let article = articles.for_package(&pkg)?;
     let (v, kb_summary) = judge(args, &pkg, article.as_ref(), &opts, &trust_opts);
@@ -401,7 +393,7 @@ fn run_batch(
     trust_opts: &kbinspect::trust::package::TrustOptions,
     mut report_out: super::output::Output,
 ) -> anyhow::Result<i32> {
-    let limits = args.limits.limits();
+    let limits = args.model.limits();
     // One bar for the batch: packages verified of all.
     let mut bars = super::progress::Bars::new();
     let counter = bars.counter("verified", args.input.len() as u64);

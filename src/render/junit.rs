@@ -133,10 +133,6 @@ pub fn check_of(code: &str) -> &'static str {
     }
 }
 
-fn finding_line(f: &Finding) -> String {
-    format!("{} [{}] {}: {}", f.severity, f.code, f.subject, f.detail)
-}
-
 /// A check's case from its findings.
 fn check_case(name: &str, what: &str, findings: &[&Finding], gate: &Gate) -> Case {
     let failing: Vec<&&Finding> = findings
@@ -155,7 +151,7 @@ fn check_case(name: &str, what: &str, findings: &[&Finding], gate: &Gate) -> Cas
             message,
             body: failing
                 .iter()
-                .map(|f| finding_line(f))
+                .map(|f| f.to_string())
                 .collect::<Vec<_>>()
                 .join("\n"),
         }
@@ -163,7 +159,7 @@ fn check_case(name: &str, what: &str, findings: &[&Finding], gate: &Gate) -> Cas
     let mut out = what.to_string();
     for f in findings.iter().filter(|f| f.severity < gate.fail_at) {
         out.push('\n');
-        out.push_str(&finding_line(f));
+        out.push_str(&f.to_string());
     }
     Case {
         classname: "kbinspect.verify".into(),

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use kbinspect::check::diff::Change;
 
-use super::verify::{VerifyView, row_status, summary_line, worst_first};
+use super::verify::{VerifyView, summary_line, worst_first};
 
 /// Text made safe for a markdown paragraph or table cell.
 pub fn md(s: &str) -> String {
@@ -156,31 +156,7 @@ pub fn write_verify<W: Write + ?Sized>(
                     "timestamp",
                     "status",
                 ],
-                kb.rows[at..end].iter().map(|row| {
-                    let f = row.found.as_ref();
-                    let o = |v: Option<String>| v.unwrap_or_default();
-                    vec![
-                        row.line.to_string(),
-                        row.name.clone(),
-                        row.arch.unwrap_or_default().to_string(),
-                        o(row.version.clone()),
-                        o(row.size.map(|n| n.to_string())),
-                        o(row.date.clone()),
-                        o(row.time.clone()),
-                        o(f.map(|f| f.path.clone())),
-                        o(f.and_then(|f| f.arch.clone())),
-                        o(f.and_then(|f| {
-                            let v = f.version.clone()?;
-                            Some(match f.version_source {
-                                Some(src) => format!("{v} ({src})"),
-                                None => v,
-                            })
-                        })),
-                        o(f.and_then(|f| f.size).map(|n| n.to_string())),
-                        o(f.and_then(|f| f.timestamp.clone())),
-                        row_status(row),
-                    ]
-                }),
+                kb.rows[at..end].iter().map(super::verify::wide_row),
             )?;
             at = end;
         }
@@ -306,15 +282,8 @@ pub fn write_diff<W: Write + ?Sized>(
     writeln!(out, "**{}**\n", md(&super::diff_summary(changes)))?;
     table(
         out,
-        &["change", "subject", "old", "new"],
-        changes.iter().map(|c| {
-            vec![
-                c.kind.to_string(),
-                c.subject.clone(),
-                c.old.clone().unwrap_or_default(),
-                c.new.clone().unwrap_or_default(),
-            ]
-        }),
+        &super::CHANGE_HEADER,
+        changes.iter().map(super::change_cells),
     )
 }
 
@@ -376,17 +345,8 @@ pub fn write_list<W: Write + ?Sized>(
     heading(out, 2, "Packages")?;
     table(
         out,
-        &["package", "version", "arch", "KB", "release", "updates"],
-        pkg.packages.iter().map(|p| {
-            vec![
-                p.mum.identity.name.clone(),
-                p.mum.identity.version.clone(),
-                p.mum.identity.processor_architecture.clone(),
-                p.mum.identifier.clone().unwrap_or_default(),
-                p.mum.release_type.clone().unwrap_or_default(),
-                p.mum.updates.len().to_string(),
-            ]
-        }),
+        &super::PACKAGE_HEADER,
+        pkg.packages.iter().map(super::package_cells),
     )?;
     heading(out, 2, "Components")?;
     table(

@@ -26,6 +26,23 @@ pub fn location_text(l: &Location) -> String {
     l.describe()
 }
 
+/// The columns of `list`'s package table (text and markdown).
+pub(crate) const PACKAGE_HEADER: [&str; 6] =
+    ["package", "version", "arch", "KB", "release", "updates"];
+
+/// A package's row: its identity, KB, release type and how many updates.
+pub(crate) fn package_cells(p: &kbinspect::model::PackageManifest) -> Vec<String> {
+    let m = &p.mum;
+    vec![
+        m.identity.name.clone(),
+        m.identity.version.clone(),
+        m.identity.processor_architecture.clone(),
+        m.identifier.clone().unwrap_or_default(),
+        m.release_type.clone().unwrap_or_default(),
+        m.updates.len().to_string(),
+    ]
+}
+
 /// `list` as text: packages, then components and their files; fitted to `width` (`None`: full width).
 pub fn write_list_table<W: std::io::Write + ?Sized>(
     out: &mut W,
@@ -36,20 +53,9 @@ pub fn write_list_table<W: std::io::Write + ?Sized>(
     write_table_fit(
         out,
         width,
-        &["package", "version", "arch", "KB", "release", "updates"],
+        &PACKAGE_HEADER,
         &[Path, Keep, Keep, Keep, Keep, Keep],
-        || {
-            pkg.packages.iter().map(|p| {
-                vec![
-                    p.mum.identity.name.clone(),
-                    p.mum.identity.version.clone(),
-                    p.mum.identity.processor_architecture.clone(),
-                    p.mum.identifier.clone().unwrap_or_default(),
-                    p.mum.release_type.clone().unwrap_or_default(),
-                    p.mum.updates.len().to_string(),
-                ]
-            })
-        },
+        || pkg.packages.iter().map(package_cells),
     )?;
     out.write_all(b"\n")?;
     write_table_fit(
@@ -116,6 +122,19 @@ pub fn list_summary(pkg: &Package) -> String {
             .fold(0u64, u64::saturating_add),
         crate::cli::severity_counts(&pkg.findings)
     )
+}
+
+/// The columns of `diff`'s change table (text and markdown).
+pub(crate) const CHANGE_HEADER: [&str; 4] = ["change", "subject", "old", "new"];
+
+/// A change's row: its kind, what changed, and the old and new values.
+pub(crate) fn change_cells(c: &kbinspect::check::diff::Change) -> Vec<String> {
+    vec![
+        c.kind.to_string(),
+        c.subject.clone(),
+        c.old.clone().unwrap_or_default(),
+        c.new.clone().unwrap_or_default(),
+    ]
 }
 
 /// `diff`'s summary line: `N changes (K kind, …)`, most frequent kind

@@ -286,7 +286,8 @@ pub fn row_status(r: &KbRow) -> String {
     }
 }
 
-fn wide_row(r: &KbRow) -> Vec<String> {
+/// A KB row's cells under the wide header (also the markdown report's).
+pub(crate) fn wide_row(r: &KbRow) -> Vec<String> {
     let f = r.found.as_ref();
     vec![
         r.line.to_string(),

@@ -36,6 +36,17 @@ pub struct Finding {
     pub detail: String,
 }
 
+/// `severity [code] subject: detail`, the line every table output prints.
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} [{}] {}: {}",
+            self.severity, self.code, self.subject, self.detail
+        )
+    }
+}
+
 impl Finding {
     pub fn new(
         severity: Severity,

@@ -383,15 +383,7 @@ pub fn walk_with(
     opts: &WalkOptions,
     visitor: &mut Visitor<'_>,
 ) -> Result<WalkReport> {
-    let md = std::fs::metadata(input).map_err(|e| Error::Io {
-        path: input.display().to_string(),
-        source: e,
-    })?;
-    if md.is_dir() {
-        walk_dir(input, limits, opts, visitor)
-    } else {
-        walk_file(input, limits, opts, visitor)
-    }
+    walk_any(input, limits, opts, visitor, None)
 }
 
 pub use cab::TapSink;
@@ -408,6 +400,18 @@ pub fn walk_tapped(
     visitor: &mut Visitor<'_>,
     tap: TapSink,
 ) -> Result<WalkReport> {
+    walk_any(input, limits, opts, visitor, Some(tap))
+}
+
+/// A directory is walked as a set of files; a file as a cabinet, its bytes
+/// handed to `tap` when there is one.
+fn walk_any(
+    input: &Path,
+    limits: &Limits,
+    opts: &WalkOptions,
+    visitor: &mut Visitor<'_>,
+    tap: Option<TapSink>,
+) -> Result<WalkReport> {
     let md = std::fs::metadata(input).map_err(|e| Error::Io {
         path: input.display().to_string(),
         source: e,
@@ -415,17 +419,8 @@ pub fn walk_tapped(
     if md.is_dir() {
         walk_dir(input, limits, opts, visitor)
     } else {
-        walk_file_tapped(input, limits, opts, visitor, Some(tap))
+        walk_file_tapped(input, limits, opts, visitor, tap)
     }
-}
-
-fn walk_file(
-    input: &Path,
-    limits: &Limits,
-    opts: &WalkOptions,
-    visitor: &mut Visitor<'_>,
-) -> Result<WalkReport> {
-    walk_file_tapped(input, limits, opts, visitor, None)
 }
 
 fn walk_file_tapped(
