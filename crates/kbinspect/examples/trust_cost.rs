@@ -62,13 +62,19 @@ fn opts(trust: bool) -> LoadOptions {
 /// One `verify` without its output: the verdict word, the signatures
 /// verified / found (0 / 0 without the trust check), and the seconds spent
 /// loading.
-fn run(path: &Path, trust: Option<&TrustOptions>) -> (&'static str, (usize, usize), f64) {
-    let o = opts(trust.is_some());
+/// `roots`: with the trust check, and these roots added to Microsoft's
+/// (the root store is built in the run, as `verify` builds it).
+fn run(path: &Path, roots: Option<&[String]>) -> (&'static str, (usize, usize), f64) {
+    let o = opts(roots.is_some());
     let t = Instant::now();
     let pkg = Package::load_with(path, &Limits::default(), &o).expect("load");
     let load = t.elapsed().as_secs_f64();
-    let (word, sigs) = if let Some(trust) = trust {
-        let v = kbinspect::check::verify(&pkg, &o, trust, vec![]);
+    let (word, sigs) = if let Some(roots) = roots {
+        let mut trust = TrustOptions::default();
+        for r in roots {
+            trust.store.add_file(Path::new(r)).expect("--trust-root");
+        }
+        let v = kbinspect::check::verify(&pkg, &o, &trust, vec![]);
         let s = &v.trust.summary;
         (
             v.assessment.verdict.as_str(),
@@ -97,17 +103,19 @@ fn main() {
         runs = args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(9);
         args.drain(i..=i + 1);
     }
-    let mut trust = TrustOptions::default();
+    let mut roots = Vec::new();
     while let Some(i) = args.iter().position(|a| a == "--trust-root") {
-        let file = args.get(i + 1).expect("--trust-root FILE");
-        if let Err(e) = trust.store.add_file(Path::new(file)) {
+        let file = args.get(i + 1).expect("--trust-root FILE").clone();
+        if let Err(e) = TrustOptions::default().store.add_file(Path::new(&file)) {
             eprintln!("trust_cost: {e}");
             std::process::exit(2);
         }
+        roots.push(file);
         args.drain(i..=i + 1);
     }
+    let trust = roots.as_slice();
     if args.first().map(String::as_str) == Some("--once") {
-        let t = (args.get(1).map(String::as_str) == Some("trust")).then_some(&trust);
+        let t = (args.get(1).map(String::as_str) == Some("trust")).then_some(trust);
         for p in &args[2..] {
             println!("{}", run(p.as_ref(), t).0);
         }
@@ -120,12 +128,12 @@ fn main() {
     for p in &args {
         let path = Path::new(p);
         // Warm the page cache and the pools.
-        let (word, (verified, sigs), _) = run(path, Some(&trust));
+        let (word, (verified, sigs), _) = run(path, Some(trust));
         let (mut w0, mut w1, mut c0, mut c1) = (vec![], vec![], vec![], vec![]);
         let (mut l0, mut l1) = (vec![], vec![]);
         for _ in 0..runs {
             for with in [false, true] {
-                let opts = with.then_some(&trust);
+                let opts = with.then_some(trust);
                 let (t, c) = (Instant::now(), cpu_s());
                 let (_, _, load) = std::hint::black_box(run(path, opts));
                 let (w, cpu) = (t.elapsed().as_secs_f64(), cpu_s() - c);
