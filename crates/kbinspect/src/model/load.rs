@@ -118,6 +118,7 @@ impl Package {
             findings: report.findings,
             lookup: Lookup::default(),
             input_digests,
+            ctls: Default::default(),
             limits: limits.clone(),
             context: opts.context.clone(),
         };
@@ -268,6 +269,7 @@ impl Package {
             findings,
             lookup: Lookup::default(),
             input_digests: None,
+            ctls: Default::default(),
             limits: Limits::default(),
             context: opts.context.clone(),
         };

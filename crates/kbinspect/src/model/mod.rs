@@ -645,6 +645,10 @@ pub struct Package {
     /// [`LoadOptions::keep_trust`], for a cabinet or MSU file).
     #[serde(skip)]
     pub(crate) input_digests: Option<Box<crate::digest::InputDigests>>,
+    /// The catalogs' CTLs the load read (with [`LoadOptions::keep_trust`]),
+    /// by member path, for the trust check.
+    #[serde(skip)]
+    pub(crate) ctls: std::collections::HashMap<String, crate::trust::ReadCtl>,
     /// The walk limits the package was loaded with (a check that must read
     /// a member again walks within the same limits).
     #[serde(skip)]

@@ -102,6 +102,18 @@ fn tag_bytes(tag: &[u8]) -> Vec<u8> {
 /// itself reads only catalogs whose signature verifies). Empty when the
 /// bytes are not a readable catalog.
 pub fn listed_hashes(cat: &[u8]) -> Vec<Vec<u8>> {
+    match read_unverified(cat) {
+        Some((_, Ok(ctl))) => ctl.entries.into_iter().map(|e| e.hash).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The CTL of a catalog, read without checking its signature: where its
+/// DER lies in `cat`, and its parse. `None` when the bytes are not a
+/// readable SignedData with content. The trust check reuses the parse for
+/// a catalog whose verified content is these very bytes
+/// ([`super::verify_bytes_with`]): each CTL is parsed once.
+pub fn read_unverified(cat: &[u8]) -> Option<(std::ops::Range<usize>, Result<Ctl, String>)> {
     use super::tlv;
     // ContentInfo { contentType, [0] SignedData { version, digestAlgorithms,
     // EncapsulatedContentInfo { eContentType, [0] eContent } ... } }.
@@ -114,10 +126,9 @@ pub fn listed_hashes(cat: &[u8]) -> Vec<Vec<u8>> {
         let content = eci.get(1).filter(|t| t.tag == 0xa0)?;
         Some(tlv::read(content.value).ok()?.0.raw)
     };
-    match ctl_der().map(parse) {
-        Some(Ok(ctl)) => ctl.entries.into_iter().map(|e| e.hash).collect(),
-        _ => Vec::new(),
-    }
+    let der = ctl_der()?;
+    let start = (der.as_ptr() as usize).checked_sub(cat.as_ptr() as usize)?;
+    Some((start..start + der.len(), parse(der)))
 }
 
 /// Parse the CTL DER (the SignedData content, a SEQUENCE).
