@@ -1,9 +1,8 @@
 //! Catalogs: the certificate trust list (CTL) inside a `.cat`.
 
-use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
+use der::asn1::{AnyRef, ObjectIdentifier, OctetString, OctetStringRef, SetOfVec};
 use der::{Any, Decode, Tagged};
 use serde::Serialize;
-use x509_cert::attr::Attribute;
 
 use super::digest::Alg;
 use super::pkcs7::{DigestInfo, OID_SPC_INDIRECT, SpcAttributeTypeAndOptionalValue};
@@ -19,11 +18,21 @@ const OID_INDIRECT: ObjectIdentifier = ObjectIdentifier::new_unwrap(OID_SPC_INDI
 const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 
-/// One CTL subject: `SEQUENCE { tag OCTET STRING, attributes SET OF Attribute }`.
+/// One CTL subject: `SEQUENCE { tag OCTET STRING, attributes SET OF Attribute }`,
+/// borrowed from the CTL's bytes (a catalog has tens of thousands: no copy
+/// of each attribute value).
 #[derive(Debug, Clone, der::Sequence)]
-struct Subject {
-    tag: OctetString,
-    attributes: Option<SetOfVec<Attribute>>,
+struct Subject<'a> {
+    tag: &'a OctetStringRef,
+    attributes: Option<SetOfVec<AttributeRef<'a>>>,
+}
+
+/// `x509_cert::attr::Attribute`, borrowed: the same DER rules (a SET OF in
+/// DER order, decoded the same way), its values not copied.
+#[derive(Debug, Clone, PartialEq, Eq, der::Sequence, der::ValueOrd)]
+struct AttributeRef<'a> {
+    oid: ObjectIdentifier,
+    values: SetOfVec<AnyRef<'a>>,
 }
 
 /// `SpcIndirectDataContent` with its `data` and `DigestInfo`, as catalog
@@ -219,7 +228,7 @@ fn entry(s: &Subject) -> Entry {
 }
 
 /// `SEQUENCE { name BMPString, flags INTEGER, value OCTET STRING (UTF-16LE) }`.
-fn name_value(v: &Any) -> Result<(String, String), der::Error> {
+fn name_value(v: &AnyRef<'_>) -> Result<(String, String), der::Error> {
     #[derive(der::Sequence)]
     struct NameValue {
         name: Any,
