@@ -21,6 +21,15 @@
 //! container index `_manifest_.cix.xml` complete the package CAB, which is
 //! wrapped in an MSZIP MSU the way Windows 6.x/10 MSUs are.
 //!
+//! Signed like the bundled samples, by the TEST-ONLY CA of
+//! `testdata/trust/test-keys/` (`kbinspect_testkit::sign`): the MSU,
+//! `WSUSSCAN.cab` and the package CAB carry a SHA-256 Authenticode
+//! signature, and a catalog per package mum (in an MSZIP folder of the
+//! package CAB) lists the mum, its components' manifests and payload files;
+//! `update.cat` lists `update.mum`. `kbinspect verify --trust-root
+//! testdata/trust/test-keys/TEST-ONLY-root.pem` verifies them; without that
+//! root the verdict names it as untrusted.
+//!
 //! Output: `<cache>/packages/large-<N>mb.cab` (the package CAB) and
 //! `large-<N>mb.msu`, plus a line of figures per size on stdout.
 
