@@ -21,6 +21,15 @@
 //! container index `_manifest_.cix.xml` complete the package CAB, which is
 //! wrapped in an MSZIP MSU the way Windows 6.x/10 MSUs are.
 //!
+//! Signed like the bundled samples, by the TEST-ONLY CA of
+//! `testdata/trust/test-keys/` (`kbinspect_testkit::sign`): the MSU,
+//! `WSUSSCAN.cab` and the package CAB carry a SHA-256 Authenticode
+//! signature, and a catalog per package mum (in an MSZIP folder of the
+//! package CAB) lists the mum, its components' manifests and payload files;
+//! `update.cat` lists `update.mum`. `kbinspect verify --trust-root
+//! testdata/trust/test-keys/TEST-ONLY-root.pem` verifies them; without that
+//! root the verdict names it as untrusted.
+//!
 //! Output: `<cache>/packages/large-<N>mb.cab` (the package CAB) and
 //! `large-<N>mb.msu`, plus a line of figures per size on stdout.
 
@@ -32,6 +41,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail, ensure};
 use base64::Engine;
 use kbinspect::servicing::identity::Identity;
+use kbinspect_testkit::sign;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
@@ -307,10 +317,15 @@ enum FolderData<'a> {
 }
 
 /// Write a single-cabinet CAB. Each folder's blocks are produced in order.
+/// `signed`: in the signed layout (the 20-byte header reserve pointing at
+/// the end of the cabinet), then signed by the TEST-ONLY CA
+/// ([`sign::sign_cab`]: SHA-256 Authenticode, the PKCS#7 blob appended).
+/// Returns the cabinet's length without the signature.
 fn write_cab(
     out: &Path,
     folders: &[(u16, FolderData<'_>)],
     files: &[CabFile],
+    signed: bool,
 ) -> anyhow::Result<u64> {
     ensure!(
         files.len() <= usize::from(u16::MAX),
@@ -325,7 +340,7 @@ fn write_cab(
             mszip_spools.push(mszip_spool(p)?);
         }
     }
-    let header_len = 36;
+    let header_len = if signed { 36 + 4 + 20 } else { 36 };
     let folders_len = 8 * folders.len();
     let files_len: usize = files.iter().map(|f| 16 + f.name.len() + 1).sum();
     let mut pos = (header_len + folders_len + files_len) as u64;
@@ -355,9 +370,21 @@ fn write_cab(
     w.write_all(&[3, 1])?;
     w.write_all(&(folders.len() as u16).to_le_bytes())?;
     w.write_all(&(files.len() as u16).to_le_bytes())?;
-    w.write_all(&0u16.to_le_bytes())?; // flags
+    // RESERVE_PRESENT when signed.
+    w.write_all(&(if signed { 0x0004u16 } else { 0 }).to_le_bytes())?;
     w.write_all(&0x2020u16.to_le_bytes())?; // set id
     w.write_all(&0u16.to_le_bytes())?;
+    if signed {
+        // cbCFHeader 20, cbCFFolder 0, cbCFData 0; then the layout
+        // Microsoft's signing writes: a fixed prefix, where the appended
+        // PKCS#7 blob starts (= cbCabinet) and its length (set by
+        // `sign_cab`).
+        w.write_all(&20u16.to_le_bytes())?;
+        w.write_all(&[0, 0])?;
+        w.write_all(&[0x00, 0x00, 0x10, 0x00])?;
+        w.write_all(&total.to_le_bytes())?;
+        w.write_all(&[0u8; 12])?;
+    }
     for (off, n, ct) in &folder_recs {
         w.write_all(&off.to_le_bytes())?;
         w.write_all(&n.to_le_bytes())?;
@@ -400,8 +427,12 @@ fn write_cab(
         }
     }
     w.flush()?;
+    drop(w);
     for s in mszip_spools {
         let _ = fs::remove_file(s.0);
+    }
+    if signed {
+        fs::write(out, sign::sign_cab(fs::read(out)?))?;
     }
     Ok(u64::from(total))
 }
@@ -564,9 +595,12 @@ fn identity_xml(id: &Identity) -> String {
 }
 
 fn main() -> anyhow::Result<()> {
-    let o = parse_args()?;
+    run(&parse_args()?)
+}
+
+fn run(o: &Opts) -> anyhow::Result<()> {
     let t0 = std::time::Instant::now();
-    let pool = load_pool(&o)?;
+    let pool = load_pool(o)?;
     let pool_bytes: u64 = pool.iter().map(|f| f.data.len() as u64).sum();
     // Cut the pool into ~4 MiB templates.
     let mut groups: Vec<Vec<usize>> = vec![Vec::new()];
@@ -605,7 +639,7 @@ fn main() -> anyhow::Result<()> {
     let out_dir = o.cache.join("packages");
     fs::create_dir_all(&out_dir)?;
     for &mb in &o.sizes_mb {
-        generate(&o, &pool, &templates, mb, &out_dir)?;
+        generate(o, &pool, &templates, mb, &out_dir)?;
     }
     eprintln!("done after {:.1} s", t0.elapsed().as_secs_f64());
     Ok(())
@@ -635,9 +669,14 @@ fn generate(
     let mut payload_files: Vec<(usize, String, u32, u32)> = Vec::new(); // folder slot, name, offset, size
     let mut components: Vec<Identity> = Vec::new();
     let mut cix_entries = String::new();
+    // Per component (deployment): the index of its first manifest in
+    // `meta_files` (component, settings, deployment follow each other)
+    // and its payload file, for the catalogs.
+    let mut cat_parts: Vec<(usize, usize)> = Vec::new();
     for (slot, &(t, r)) in instances.iter().enumerate() {
         let mut off = 0u32;
         for &fi in &templates[t].files {
+            cat_parts.push((meta_files.len(), fi));
             let f = &pool[fi];
             let id = identity_for(t, r, f);
             let kf = id.keyform();
@@ -680,6 +719,8 @@ fn generate(
     let kb = "KB9999999";
     let mut update = String::new();
     let mut pkg_names = Vec::new();
+    // (catalog name, mum index in `meta_files`, component range).
+    let mut catalogs: Vec<(String, usize, std::ops::Range<usize>)> = Vec::new();
     for (n, chunk) in components.chunks(64).enumerate() {
         let pname = format!("Package_{}_for_{kb}", n + 1);
         let pid = Identity {
@@ -710,11 +751,17 @@ fn generate(
             identity_xml(&pid)
         ));
         pkg_names.push(fname.clone());
+        catalogs.push((
+            format!("{pname}~31bf3856ad364e35~amd64~~10.0.1.0.cat"),
+            meta_files.len(),
+            n * 64..n * 64 + chunk.len(),
+        ));
         meta_files.push((fname, mum.into_bytes()));
     }
     let update_mum = format!(
         "\u{feff}<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<assembly xmlns=\"urn:schemas-microsoft-com:asm.v3\" manifestVersion=\"1.0\" copyright=\"Copyright (c) Microsoft Corporation. All Rights Reserved.\">\n  <assemblyIdentity name=\"Package_for_{kb}\" version=\"10.0.1.0\" processorArchitecture=\"amd64\" language=\"neutral\" publicKeyToken=\"31bf3856ad364e35\" />\n  <package identifier=\"{kb}\" releaseType=\"Update\" restart=\"possible\">\n{update}  </package>\n</assembly>\n"
     );
+    catalogs.push(("update.cat".into(), meta_files.len(), 0..0));
     meta_files.push(("update.mum".into(), update_mum.into_bytes()));
     let cix = format!(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Container xmlns=\"urn:ContainerIndex\" name=\"Windows10.0-{kb}-x64.cab\" type=\"CAB\" length=\"0\" version=\"1\">\n  <Files>\n{cix_entries}  </Files>\n</Container>\n"
@@ -760,6 +807,45 @@ fn generate(
         }
         folders.push((LZX21, FolderData::Frames(&meta_frames[gi])));
     }
+    // The catalogs, signed by the TEST-ONLY CA as the bundled samples are
+    // (`sign::catalog`: SHA-1 and SHA-256 of every file, PE images also by
+    // their PE Authenticode hashes): one per package mum listing it, its
+    // components' manifests and their payload files; `update.cat` lists
+    // `update.mum`. They are built in parallel and stored in one MSZIP
+    // folder (lzxc would take minutes over them).
+    let cat_bytes: Vec<Vec<u8>> = catalogs
+        .par_iter()
+        .map(|(_, mum, comps)| {
+            let mut listed: Vec<(String, &[u8])> =
+                vec![(meta_files[*mum].0.clone(), meta_files[*mum].1.as_slice())];
+            for &(m, fi) in &cat_parts[comps.clone()] {
+                for (name, d) in &meta_files[m..m + 3] {
+                    listed.push((name.clone(), d));
+                }
+                listed.push((pool[fi].name.clone(), &pool[fi].data));
+            }
+            sign::catalog(&listed)
+        })
+        .collect();
+    let cats_path = out_dir.join(format!("large-{mb}mb.cats.tmp"));
+    {
+        let mut off = 0u32;
+        let mut w = BufWriter::new(fs::File::create(&cats_path)?);
+        for ((name, _, _), d) in catalogs.iter().zip(&cat_bytes) {
+            files.push(CabFile {
+                name: name.clone(),
+                folder: u16::try_from(folders.len())?,
+                offset: off,
+                size: u32::try_from(d.len())?,
+            });
+            off = off
+                .checked_add(u32::try_from(d.len())?)
+                .context("catalogs over 4 GiB")?;
+            w.write_all(d)?;
+        }
+        w.flush()?;
+    }
+    folders.push((MSZIP, FolderData::MszipFile(&cats_path)));
     let base = folders.len();
     for &(t, _) in &instances {
         folders.push((LZX21, FolderData::Frames(&templates[t].frames)));
@@ -776,7 +862,8 @@ fn generate(
     let total_plain: u64 = payload + meta_files.iter().map(|m| m.1.len() as u64).sum::<u64>();
     let cab_name = format!("Windows10.0-{kb}-x64.cab");
     let cab_path = out_dir.join(format!("large-{mb}mb.cab"));
-    let cab_len = write_cab(&cab_path, &folders, &files)?;
+    let cab_len = write_cab(&cab_path, &folders, &files, true)?;
+    fs::remove_file(&cats_path)?;
 
     // The MSU: one MSZIP folder with WSUSSCAN.cab, the package CAB, the
     // properties text and the unattend XML, as in the legacy layout.
@@ -793,6 +880,7 @@ fn generate(
                 offset: 0,
                 size: scan_xml.len() as u32,
             }],
+            true,
         )?;
     }
     let props = format!(
@@ -841,6 +929,7 @@ fn generate(
         &msu_path,
         &[(MSZIP, FolderData::MszipFile(&cat_path))],
         &msu_files,
+        true,
     )?;
     for (name, p) in members {
         if name != cab_name {
@@ -863,4 +952,92 @@ fn generate(
         msu_len
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kbinspect::container::Limits;
+    use kbinspect::model::{LoadOptions, Package};
+    use kbinspect::trust::package::TrustOptions;
+    use kbinspect_testkit::pe;
+
+    /// A 1 MB package from three small PE files: the MSU, the package CAB,
+    /// `WSUSSCAN.cab` and both catalogs are signed by the TEST-ONLY CA;
+    /// `verify` passes with its root trusted (every signature, every
+    /// document and payload file in a verified catalog) and fails naming
+    /// the root without it.
+    #[test]
+    fn generated_packages_are_signed_by_the_test_ca() {
+        let dir = std::env::temp_dir().join(format!("gen-large-test-{}", std::process::id()));
+        let src = dir.join("src");
+        fs::create_dir_all(&src).unwrap();
+        for (i, name) in ["a.dll", "b.exe", "c.sys"].into_iter().enumerate() {
+            let image = pe::build(&pe::PeSpec {
+                machine: pe::Machine::Amd64,
+                version: [10, 0, 19041, i as u16],
+                file_name: name,
+                description: "gen_large test image",
+                build_lab: "vb_release.191206-1406",
+                timestamp: 1_575_000_000,
+                size: 40_000 + 1_000 * i,
+            })
+            .expect("PE image");
+            fs::write(src.join(name), image).unwrap();
+        }
+        let o = Opts {
+            src,
+            cache: dir.clone(),
+            sizes_mb: vec![1],
+            unique_mb: 1,
+            max_file_kb: 192,
+        };
+        run(&o).unwrap();
+        let msu = dir.join("packages/large-1mb.msu");
+        let load = LoadOptions::default();
+        let pkg = Package::load_with(&msu, &Limits::default(), &load).unwrap();
+
+        let v = kbinspect::check::verify(
+            &pkg,
+            &load,
+            &kbinspect_testkit::sign::trust_options(),
+            vec![],
+        );
+        let s = &v.trust.summary;
+        let errors: Vec<_> = v
+            .findings
+            .iter()
+            .filter(|f| f.severity == kbinspect::finding::Severity::Error)
+            .collect();
+        assert_eq!(v.assessment.verdict.as_str(), "pass", "{errors:?}");
+        // The MSU, WSUSSCAN.cab, the package CAB, update.cat and one
+        // package catalog.
+        assert_eq!((s.signatures, s.signatures_verified), (5, 5), "{s:?}");
+        assert_eq!((s.catalogs, s.catalogs_verified), (2, 2));
+        assert_eq!(
+            s.roots,
+            [kbinspect_testkit::sign::ROOT_NAME
+                .split(',')
+                .next()
+                .unwrap()
+                .trim_start_matches("CN=")]
+        );
+        assert!(
+            s.documents > 3 && s.documents_covered == s.documents,
+            "{s:?}"
+        );
+        assert!(s.files >= 3 && s.files_found == s.files, "{s:?}");
+
+        let v = kbinspect::check::verify(&pkg, &load, &TrustOptions::default(), vec![]);
+        assert_eq!(v.assessment.verdict.as_str(), "fail");
+        assert!(
+            v.findings
+                .iter()
+                .any(|f| f.code == kbinspect::finding::Code::TrustUntrustedRoot
+                    && f.detail.contains("TEST-ONLY root")),
+            "{:?}",
+            v.findings
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -2,9 +2,14 @@
 //! one process (issue 19's target: under 10 %).
 //!
 //! ```text
-//! cargo run --release --example trust_cost -- [--runs N] PACKAGE...
-//! cargo run --release --example trust_cost -- --once trust|notrust PACKAGE
+//! cargo run --release --example trust_cost -- [--runs N] [--trust-root FILE]... PACKAGE...
+//! cargo run --release --example trust_cost -- [--trust-root FILE]... --once trust|notrust PACKAGE
 //! ```
+//!
+//! `--trust-root FILE` (PEM or DER, repeatable) adds a root, as `kbinspect
+//! verify --trust-root` does: the generated packages of `bench/run.sh`
+//! (`gen_large`) are signed by the TEST-ONLY CA,
+//! `testdata/trust/test-keys/TEST-ONLY-root.pem`, and only verify with it.
 //!
 //! For each package, N rounds (default 9) alternate two pipelines:
 //! - `notrust`: load with `keep_trust: false` (no cabinet digests kept), then
@@ -22,6 +27,7 @@ use std::time::Instant;
 use kbinspect::check::{anomaly, integrity, verdict};
 use kbinspect::container::Limits;
 use kbinspect::model::{LoadOptions, Package};
+use kbinspect::trust::package::TrustOptions;
 
 /// CPU seconds of this process (user + system, every thread, those that
 /// have exited included).
@@ -53,22 +59,36 @@ fn opts(trust: bool) -> LoadOptions {
     }
 }
 
-/// One `verify` without its output: the verdict word, and the seconds
-/// spent loading.
-fn run(path: &Path, trust: bool) -> (&'static str, f64) {
-    let o = opts(trust);
+/// One `verify` without its output: the verdict word, the signatures
+/// verified / found (0 / 0 without the trust check), and the seconds spent
+/// loading.
+/// `roots`: with the trust check, and these roots added to Microsoft's
+/// (the root store is built in the run, as `verify` builds it).
+fn run(path: &Path, roots: Option<&[String]>) -> (&'static str, (usize, usize), f64) {
+    let o = opts(roots.is_some());
     let t = Instant::now();
     let pkg = Package::load_with(path, &Limits::default(), &o).expect("load");
     let load = t.elapsed().as_secs_f64();
-    let word = if trust {
-        let v = kbinspect::check::verify(&pkg, &o, &Default::default(), vec![]);
-        v.assessment.verdict.as_str()
+    let (word, sigs) = if let Some(roots) = roots {
+        let mut trust = TrustOptions::default();
+        for r in roots {
+            trust.store.add_file(Path::new(r)).expect("--trust-root");
+        }
+        let v = kbinspect::check::verify(&pkg, &o, &trust, vec![]);
+        let s = &v.trust.summary;
+        (
+            v.assessment.verdict.as_str(),
+            (s.signatures_verified, s.signatures),
+        )
     } else {
         let (mut findings, _) = integrity::check_with_stats(&pkg);
         findings.extend(anomaly::check(&pkg));
-        verdict::assess(&pkg, &findings, None).verdict.as_str()
+        (
+            verdict::assess(&pkg, &findings, None).verdict.as_str(),
+            (0, 0),
+        )
     };
-    (word, load)
+    (word, sigs, load)
 }
 
 fn median(v: &mut [f64]) -> f64 {
@@ -83,10 +103,21 @@ fn main() {
         runs = args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(9);
         args.drain(i..=i + 1);
     }
+    let mut roots = Vec::new();
+    while let Some(i) = args.iter().position(|a| a == "--trust-root") {
+        let file = args.get(i + 1).expect("--trust-root FILE").clone();
+        if let Err(e) = TrustOptions::default().store.add_file(Path::new(&file)) {
+            eprintln!("trust_cost: {e}");
+            std::process::exit(2);
+        }
+        roots.push(file);
+        args.drain(i..=i + 1);
+    }
+    let trust = roots.as_slice();
     if args.first().map(String::as_str) == Some("--once") {
-        let trust = args.get(1).map(String::as_str) == Some("trust");
+        let t = (args.get(1).map(String::as_str) == Some("trust")).then_some(trust);
         for p in &args[2..] {
-            println!("{}", run(p.as_ref(), trust).0);
+            println!("{}", run(p.as_ref(), t).0);
         }
         return;
     }
@@ -97,15 +128,16 @@ fn main() {
     for p in &args {
         let path = Path::new(p);
         // Warm the page cache and the pools.
-        run(path, true);
+        let (word, (verified, sigs), _) = run(path, Some(trust));
         let (mut w0, mut w1, mut c0, mut c1) = (vec![], vec![], vec![], vec![]);
         let (mut l0, mut l1) = (vec![], vec![]);
         for _ in 0..runs {
-            for trust in [false, true] {
+            for with in [false, true] {
+                let opts = with.then_some(trust);
                 let (t, c) = (Instant::now(), cpu_s());
-                let (_, load) = std::hint::black_box(run(path, trust));
+                let (_, _, load) = std::hint::black_box(run(path, opts));
                 let (w, cpu) = (t.elapsed().as_secs_f64(), cpu_s() - c);
-                if trust {
+                if with {
                     w1.push(w);
                     c1.push(cpu);
                     l1.push(load);
@@ -128,7 +160,7 @@ fn main() {
         );
         let (l0, l1) = (median(&mut l0), median(&mut l1));
         println!(
-            "{name:<44} {:>8.1}ms {:>8.1}ms {:>7.3} {:>8.0}ms {:>8.0}ms {:>7.3}   load {:.1} / {:.1} ms, checks {:.1} / {:.1} ms",
+            "{name:<44} {:>8.1}ms {:>8.1}ms {:>7.3} {:>8.0}ms {:>8.0}ms {:>7.3}   load {:.1} / {:.1} ms, checks {:.1} / {:.1} ms; {word}, {verified}/{sigs} signatures verified",
             w0 * 1e3,
             w1 * 1e3,
             w1 / w0,

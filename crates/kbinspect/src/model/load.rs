@@ -118,6 +118,7 @@ impl Package {
             findings: report.findings,
             lookup: Lookup::default(),
             input_digests,
+            ctls: Default::default(),
             limits: limits.clone(),
             context: opts.context.clone(),
         };
@@ -268,6 +269,7 @@ impl Package {
             findings,
             lookup: Lookup::default(),
             input_digests: None,
+            ctls: Default::default(),
             limits: Limits::default(),
             context: opts.context.clone(),
         };
@@ -493,12 +495,22 @@ pub(super) fn read_member(
                 Ok([]) => break,
                 Ok(chunk) => {
                     let n = chunk.len();
-                    sha256.update(chunk);
+                    match cab_auth.as_mut() {
+                        // A cabinet's flat and Authenticode digests: two
+                        // hashes of the same bytes, interleaved.
+                        Some(c) => {
+                            let at = c.hashed();
+                            crate::digest::interleave(
+                                (&[chunk], total),
+                                |s| sha256.update(s),
+                                (&[chunk], at),
+                                |s| c.update(s),
+                            )
+                        }
+                        None => sha256.update(chunk),
+                    }
                     if let Some(h) = sha1.as_mut() {
                         h.update(chunk);
-                    }
-                    if let Some(c) = cab_auth.as_mut() {
-                        c.update(chunk);
                     }
                     total = total.saturating_add(n as u64);
                     if keep {

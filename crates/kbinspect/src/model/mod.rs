@@ -470,10 +470,21 @@ impl PeAuth {
     /// and SHA-1 is not computed when the SHA-256 hash (looked up first)
     /// is listed. Old catalogs list SHA-1 hashes only: half the hashing.
     pub fn for_listed(bytes: &[u8], listed: &Listed) -> PeAuth {
+        PeAuth::for_listed_with(bytes, listed, None)
+    }
+
+    /// [`PeAuth::for_listed`], given the SHA-256 PE Authenticode hash when
+    /// it was already computed (`Some(None)`: the bytes are no PE image it
+    /// can be taken of).
+    pub fn for_listed_with(
+        bytes: &[u8],
+        listed: &Listed,
+        sha256: Option<Option<Vec<u8>>>,
+    ) -> PeAuth {
         use crate::digest::{Alg, pe_authenticode};
         let sha256 = listed
             .sha256
-            .then(|| pe_authenticode(bytes, Alg::Sha256))
+            .then(|| sha256.unwrap_or_else(|| pe_authenticode(bytes, Alg::Sha256)))
             .flatten();
         let hit = sha256.as_ref().is_some_and(|h| listed.hashes.contains(h));
         let sha1 = (listed.sha1 && !hit)
@@ -634,6 +645,10 @@ pub struct Package {
     /// [`LoadOptions::keep_trust`], for a cabinet or MSU file).
     #[serde(skip)]
     pub(crate) input_digests: Option<Box<crate::digest::InputDigests>>,
+    /// The catalogs' CTLs the load read (with [`LoadOptions::keep_trust`]),
+    /// by member path, for the trust check.
+    #[serde(skip)]
+    pub(crate) ctls: std::collections::HashMap<String, crate::trust::ReadCtl>,
     /// The walk limits the package was loaded with (a check that must read
     /// a member again walks within the same limits).
     #[serde(skip)]

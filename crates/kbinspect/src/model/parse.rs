@@ -244,18 +244,32 @@ impl Package {
 
     /// Every hash the package's catalogs list (signatures unchecked), when
     /// the trust check will run: see [`PeAuth`].
-    pub(super) fn catalog_hashes(&self, opts: &LoadOptions) -> Listed {
+    /// The CTLs read are kept for the trust check ([`Package::read_ctl`]),
+    /// which then parses each catalog once.
+    pub(super) fn catalog_hashes(&mut self, opts: &LoadOptions) -> Listed {
         if !opts.keep_trust {
             return Listed::default();
         }
-        Listed::new(
-            self.members
-                .iter()
-                .filter(|m| m.kind == MemberKind::Catalog)
-                .filter_map(|m| m.bytes())
-                .flat_map(crate::trust::ctl::listed_hashes)
-                .collect(),
-        )
+        let mut hashes = std::collections::HashSet::new();
+        for m in self
+            .members
+            .iter()
+            .filter(|m| m.kind == MemberKind::Catalog)
+        {
+            let Some((range, Ok(ctl))) = m.bytes().and_then(crate::trust::ctl::read_unverified)
+            else {
+                continue;
+            };
+            hashes.extend(ctl.entries.iter().map(|e| e.hash.clone()));
+            self.ctls
+                .insert(m.path.clone(), (range, std::sync::Arc::new(ctl)));
+        }
+        Listed::new(hashes)
+    }
+
+    /// A catalog's CTL as the load read it (see [`Package::catalog_hashes`]).
+    pub(crate) fn read_ctl(&self, member: &str) -> Option<&crate::trust::ReadCtl> {
+        self.ctls.get(member)
     }
 
     pub(super) fn build_component(&self, m: &Member, man: component::Manifest) -> Component {

@@ -34,16 +34,23 @@ impl Package {
                     // SHA-256: not computed again.
                     let sha256: [u8; 32] =
                         known.unwrap_or_else(|| sha2::Sha256::digest(bytes).into());
-                    let sha1 = sha1::Sha1::digest(bytes);
                     // The trust check looks PE files that no catalog lists
                     // by their flat hashes up by their Authenticode hashes:
                     // computed now, while the bytes are here, the file is
-                    // not rebuilt a second time for them.
-                    let auth = (opts.keep_trust
-                        && pe.is_some()
-                        && !listed.contains(sha256.as_slice())
-                        && !listed.contains(sha1.as_slice()))
-                    .then(|| Box::new(PeAuth::for_listed(bytes, &listed)));
+                    // not rebuilt a second time for them. The SHA-256 one
+                    // is taken with the flat SHA-1 (interleaved, see
+                    // `digest::interleave`) when the SHA-256 is not listed,
+                    // and dropped if the SHA-1 is.
+                    let maybe_auth =
+                        opts.keep_trust && pe.is_some() && !listed.contains(sha256.as_slice());
+                    let (sha1, pe_sha256) = if maybe_auth && listed.sha256 {
+                        let (sha1, pe) = crate::digest::sha1_and_pe_sha256(bytes);
+                        (sha1, Some(pe))
+                    } else {
+                        (sha1::Sha1::digest(bytes).into(), None)
+                    };
+                    let auth = (maybe_auth && !listed.contains(sha1.as_slice()))
+                        .then(|| Box::new(PeAuth::for_listed_with(bytes, &listed, pe_sha256)));
                     (
                         Expansion::Rebuilt {
                             sha256: hex::encode(sha256),

@@ -1,9 +1,8 @@
 //! Catalogs: the certificate trust list (CTL) inside a `.cat`.
 
-use der::asn1::{ObjectIdentifier, OctetString, SetOfVec};
+use der::asn1::{AnyRef, ObjectIdentifier, OctetString, OctetStringRef, SetOfVec};
 use der::{Any, Decode, Tagged};
 use serde::Serialize;
-use x509_cert::attr::Attribute;
 
 use super::digest::Alg;
 use super::pkcs7::{DigestInfo, OID_SPC_INDIRECT, SpcAttributeTypeAndOptionalValue};
@@ -19,11 +18,21 @@ const OID_INDIRECT: ObjectIdentifier = ObjectIdentifier::new_unwrap(OID_SPC_INDI
 const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 
-/// One CTL subject: `SEQUENCE { tag OCTET STRING, attributes SET OF Attribute }`.
+/// One CTL subject: `SEQUENCE { tag OCTET STRING, attributes SET OF Attribute }`,
+/// borrowed from the CTL's bytes (a catalog has tens of thousands: no copy
+/// of each attribute value).
 #[derive(Debug, Clone, der::Sequence)]
-struct Subject {
-    tag: OctetString,
-    attributes: Option<SetOfVec<Attribute>>,
+struct Subject<'a> {
+    tag: &'a OctetStringRef,
+    attributes: Option<SetOfVec<AttributeRef<'a>>>,
+}
+
+/// `x509_cert::attr::Attribute`, borrowed: the same DER rules (a SET OF in
+/// DER order, decoded the same way), its values not copied.
+#[derive(Debug, Clone, PartialEq, Eq, der::Sequence, der::ValueOrd)]
+struct AttributeRef<'a> {
+    oid: ObjectIdentifier,
+    values: SetOfVec<AnyRef<'a>>,
 }
 
 /// `SpcIndirectDataContent` with its `data` and `DigestInfo`, as catalog
@@ -102,6 +111,18 @@ fn tag_bytes(tag: &[u8]) -> Vec<u8> {
 /// itself reads only catalogs whose signature verifies). Empty when the
 /// bytes are not a readable catalog.
 pub fn listed_hashes(cat: &[u8]) -> Vec<Vec<u8>> {
+    match read_unverified(cat) {
+        Some((_, Ok(ctl))) => ctl.entries.into_iter().map(|e| e.hash).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The CTL of a catalog, read without checking its signature: where its
+/// DER lies in `cat`, and its parse. `None` when the bytes are not a
+/// readable SignedData with content. The trust check reuses the parse for
+/// a catalog whose verified content is these very bytes
+/// ([`super::verify_bytes_with`]): each CTL is parsed once.
+pub fn read_unverified(cat: &[u8]) -> Option<(std::ops::Range<usize>, Result<Ctl, String>)> {
     use super::tlv;
     // ContentInfo { contentType, [0] SignedData { version, digestAlgorithms,
     // EncapsulatedContentInfo { eContentType, [0] eContent } ... } }.
@@ -114,10 +135,9 @@ pub fn listed_hashes(cat: &[u8]) -> Vec<Vec<u8>> {
         let content = eci.get(1).filter(|t| t.tag == 0xa0)?;
         Some(tlv::read(content.value).ok()?.0.raw)
     };
-    match ctl_der().map(parse) {
-        Some(Ok(ctl)) => ctl.entries.into_iter().map(|e| e.hash).collect(),
-        _ => Vec::new(),
-    }
+    let der = ctl_der()?;
+    let start = (der.as_ptr() as usize).checked_sub(cat.as_ptr() as usize)?;
+    Some((start..start + der.len(), parse(der)))
 }
 
 /// Parse the CTL DER (the SignedData content, a SEQUENCE).
@@ -208,7 +228,7 @@ fn entry(s: &Subject) -> Entry {
 }
 
 /// `SEQUENCE { name BMPString, flags INTEGER, value OCTET STRING (UTF-16LE) }`.
-fn name_value(v: &Any) -> Result<(String, String), der::Error> {
+fn name_value(v: &AnyRef<'_>) -> Result<(String, String), der::Error> {
     #[derive(der::Sequence)]
     struct NameValue {
         name: Any,

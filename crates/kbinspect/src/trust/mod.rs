@@ -43,6 +43,27 @@ pub fn verify_bytes(
     store: &RootStore,
     now: i64,
 ) -> (SignatureReport, Option<ctl::Ctl>) {
+    let (report, ctl) = verify_bytes_with(bytes, name, store, now, None);
+    (
+        report,
+        ctl.map(|c| std::sync::Arc::try_unwrap(c).unwrap_or_else(|c| (*c).clone())),
+    )
+}
+
+/// A catalog's CTL as read before ([`ctl::read_unverified`]): where its DER
+/// lies in the catalog's bytes, and its parse.
+pub type ReadCtl = (std::ops::Range<usize>, std::sync::Arc<ctl::Ctl>);
+
+/// [`verify_bytes`], given the CTL the load already parsed: used when the
+/// content the signature covers is the very bytes it was parsed from
+/// (compared), parsed again otherwise.
+pub fn verify_bytes_with(
+    bytes: &[u8],
+    name: &str,
+    store: &RootStore,
+    now: i64,
+    read: Option<&ReadCtl>,
+) -> (SignatureReport, Option<std::sync::Arc<ctl::Ctl>>) {
     if bytes.starts_with(b"MSCF") {
         let d = |a| Some(digest::cab_digest(bytes, a));
         match cab_signature(bytes) {
@@ -63,7 +84,11 @@ pub fn verify_bytes(
     } else {
         let v = pkcs7::verify(bytes, name, Content::Catalog, store, now);
         let mut report = v.report;
-        let ctl = match v.ctl.as_deref().map(ctl::parse) {
+        let parsed = v.ctl.as_deref().map(|der| match read {
+            Some((range, c)) if bytes.get(range.clone()) == Some(der) => Ok(c.clone()),
+            _ => ctl::parse(der).map(std::sync::Arc::new),
+        });
+        let ctl = match parsed {
             Some(Ok(c)) => Some(c),
             Some(Err(e)) => {
                 report.problems.push(pkcs7::Problem {

@@ -91,7 +91,7 @@ pub use super::download_name_sha1;
 struct Cat {
     member: String,
     verified: bool,
-    ctl: Ctl,
+    ctl: std::sync::Arc<Ctl>,
     matched: HashSet<usize>,
 }
 
@@ -217,8 +217,9 @@ pub fn check(
         .filter(|m| m.kind == MemberKind::Catalog)
         .collect();
     let verified: Vec<_> = pkg.context().map(&catalog_members, |m| {
-        m.bytes()
-            .map(|b| super::verify_bytes(b, &m.path, &opts.store, opts.now))
+        m.bytes().map(|b| {
+            super::verify_bytes_with(b, &m.path, &opts.store, opts.now, pkg.read_ctl(&m.path))
+        })
     });
     for (m, v) in catalog_members.iter().zip(verified) {
         let Some((report, ctl)) = v else {
