@@ -55,8 +55,22 @@ fn opts(trust: bool) -> LoadOptions {
     LoadOptions {
         keep_registry: false,
         keep_trust: trust,
+        context: context(),
         ..LoadOptions::default()
     }
+}
+
+/// The thread budget: `RAYON_NUM_THREADS` when set (as bench/run.sh does
+/// for its one-worker figures), else every core, as `verify` has.
+fn context() -> kbinspect::container::DecodeContext {
+    std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .and_then(std::num::NonZeroUsize::new)
+        .map_or_else(
+            kbinspect::container::DecodeContext::default,
+            kbinspect::container::DecodeContext::new,
+        )
 }
 
 /// One `verify` without its output: the verdict word, the signatures
