@@ -355,7 +355,7 @@ fn kb4538483_x86_whole_chain() {
     let pe: Vec<_> = r
         .files
         .iter()
-        .filter(|f| f.by.as_deref().is_some_and(|b| b.starts_with("pe-")))
+        .filter(|f| f.by.is_some_and(|b| b.starts_with("pe-")))
         .collect();
     let mut names: Vec<&str> = pe
         .iter()
@@ -691,7 +691,7 @@ fn rebuilt_payloads_against_osslsigncode_catalog() {
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         let ok = out.status.success() && text.lines().any(|l| l.trim() == "Succeeded");
-        if proof.by.as_deref().is_some_and(|b| b.starts_with("pe-")) {
+        if proof.by.is_some_and(|b| b.starts_with("pe-")) {
             assert!(
                 ok,
                 "{}: osslsigncode does not find it in {}:\n{text}",

@@ -1,7 +1,7 @@
 //! Catalogs: the certificate trust list (CTL) inside a `.cat`.
 
-use der::asn1::{AnyRef, ObjectIdentifier, OctetString, OctetStringRef, SetOfVec};
-use der::{Any, Decode, Tagged};
+use der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef, SetOfVec};
+use der::{Decode, Tagged};
 use serde::Serialize;
 
 use super::digest::Alg;
@@ -142,7 +142,9 @@ pub fn read_unverified(cat: &[u8]) -> Option<(std::ops::Range<usize>, Result<Ctl
 
 /// Parse the CTL DER (the SignedData content, a SEQUENCE).
 pub fn parse(ctl_der: &[u8]) -> Result<Ctl, String> {
-    let fields: Vec<Any> = Vec::<Any>::from_der(ctl_der).map_err(|e| format!("CTL: {e}"))?;
+    // Borrowed: the subjects' SEQUENCE is most of the catalog.
+    let fields: Vec<AnyRef<'_>> =
+        Vec::<AnyRef<'_>>::from_der(ctl_der).map_err(|e| format!("CTL: {e}"))?;
     // subjectUsage, [listIdentifier], [sequenceNumber], thisUpdate,
     // [nextUpdate], subjectAlgorithm, [subjects], [extensions]: the
     // subjects are the SEQUENCE after the one that follows the time.
@@ -230,12 +232,12 @@ fn entry(s: &Subject) -> Entry {
 /// `SEQUENCE { name BMPString, flags INTEGER, value OCTET STRING (UTF-16LE) }`.
 fn name_value(v: &AnyRef<'_>) -> Result<(String, String), der::Error> {
     #[derive(der::Sequence)]
-    struct NameValue {
-        name: Any,
-        flags: Any,
-        value: OctetString,
+    struct NameValue<'a> {
+        name: AnyRef<'a>,
+        flags: AnyRef<'a>,
+        value: &'a OctetStringRef,
     }
-    let nv: NameValue = v.decode_as()?;
+    let nv: NameValue<'_> = v.decode_as()?;
     let _ = &nv.flags;
     let name: String = nv
         .name

@@ -54,9 +54,9 @@ pub struct Proof {
     pub subject: String,
     pub catalog: Option<String>,
     /// `sha256`, `sha1`, `pe-sha256`, `pe-sha1`.
-    pub by: Option<String>,
+    pub by: Option<&'static str>,
     /// `stored` or `rebuilt` for files; `document` for mums/manifests.
-    pub source: String,
+    pub source: &'static str,
 }
 
 /// Counts for the summary line and tests.
@@ -92,7 +92,6 @@ struct Cat {
     member: String,
     verified: bool,
     ctl: std::sync::Arc<Ctl>,
-    matched: HashSet<usize>,
 }
 
 /// Check the whole chain of trust of a loaded package.
@@ -234,26 +233,24 @@ pub fn check(
             member: m.path.clone(),
             verified: report.verified(),
             ctl: ctl.unwrap_or_default(),
-            matched: HashSet::new(),
         });
         signatures.push(report);
     }
     for s in &signatures {
         signature_findings(s, &mut findings);
     }
-    // Hash → (catalog, entry) over verified catalogs only.
-    let mut index: HashMap<Vec<u8>, (usize, usize)> = HashMap::new();
-    let mut names: HashMap<String, usize> = HashMap::new();
+    // Hash → (catalog, entry) over verified catalogs only, borrowing the
+    // hashes (a large package's catalogs list tens of thousands).
+    let cats = cats;
+    let mut index: HashMap<&[u8], (usize, usize)> = HashMap::new();
     for (ci, c) in cats.iter().enumerate().filter(|(_, c)| c.verified) {
+        index.reserve(c.ctl.entries.len());
         for (h, ei) in c.ctl.hashes() {
-            index.entry(h.to_vec()).or_insert((ci, ei));
-        }
-        for e in &c.ctl.entries {
-            if let Some(f) = &e.file {
-                names.entry(f.to_ascii_lowercase()).or_insert(ci);
-            }
+            index.entry(h).or_insert((ci, ei));
         }
     }
+    // The entries each catalog had matched, by catalog.
+    let mut matched: Vec<HashSet<usize>> = vec![HashSet::new(); cats.len()];
     let verified_names: Vec<&str> = cats
         .iter()
         .filter(|c| c.verified)
@@ -264,9 +261,9 @@ pub fn check(
         n if n <= 8 => verified_names.join(", "),
         n => format!("{} and {} more", verified_names[..8].join(", "), n - 8),
     };
-    let lookup = |cats: &mut Vec<Cat>, h: &[u8]| -> Option<usize> {
+    let lookup = |matched: &mut Vec<HashSet<usize>>, h: &[u8]| -> Option<usize> {
         let (ci, ei) = *index.get(h)?;
-        cats[ci].matched.insert(ei);
+        matched[ci].insert(ei);
         Some(ci)
     };
     // 4. Servicing documents.
@@ -314,7 +311,7 @@ pub fn check(
     for m in &docs {
         let mut by = None;
         let mut cat = None;
-        if let Some(ci) = lookup(&mut cats, &m.sha256) {
+        if let Some(ci) = lookup(&mut matched, &m.sha256) {
             by = Some("sha256");
             cat = Some(ci);
         } else {
@@ -322,7 +319,7 @@ pub fn check(
                 .sha1
                 .map(|h| h.to_vec())
                 .or_else(|| m.bytes().map(|b| Alg::Sha1.hash(b)));
-            if let Some(ci) = sha1.and_then(|h| lookup(&mut cats, &h)) {
+            if let Some(ci) = sha1.and_then(|h| lookup(&mut matched, &h)) {
                 by = Some("sha1");
                 cat = Some(ci);
             }
@@ -341,8 +338,8 @@ pub fn check(
         documents.push(Proof {
             subject: m.path.clone(),
             catalog: cat.map(|ci| cats[ci].member.clone()),
-            by: by.map(str::to_string),
-            source: "document".into(),
+            by,
+            source: "document",
         });
     }
     // 5. Payload files whose bytes (or hashes) we hold.
@@ -350,7 +347,7 @@ pub fn check(
     let mut need_pe: HashMap<(usize, usize), usize> = HashMap::new();
     // Per member: the SHA-256 and SHA-1 PE hashes, once computed.
     let mut pe_hashes: HashMap<String, [Option<Option<Vec<u8>>>; 2]> = HashMap::new();
-    let index_lens: HashSet<usize> = index.keys().map(Vec::len).collect();
+    let index_lens: HashSet<usize> = index.keys().map(|h| h.len()).collect();
     if cats.iter().any(|c| c.verified) {
         for (ci, c) in pkg.components.iter().enumerate() {
             for (fi, f) in c.files.iter().enumerate() {
@@ -381,7 +378,7 @@ pub fn check(
                 let mut found = None;
                 for (h, label) in [(sha256, "sha256"), (sha1, "sha1")] {
                     if found.is_none()
-                        && let Some(ci2) = h.and_then(|h| lookup(&mut cats, &h))
+                        && let Some(ci2) = h.and_then(|h| lookup(&mut matched, &h))
                     {
                         found = Some((ci2, label));
                     }
@@ -405,7 +402,7 @@ pub fn check(
                         let h = hashes[i]
                             .get_or_insert_with(|| digest::pe_authenticode(b, alg))
                             .clone();
-                        if let Some(ci2) = h.and_then(|h| lookup(&mut cats, &h)) {
+                        if let Some(ci2) = h.and_then(|h| lookup(&mut matched, &h)) {
                             found = Some((ci2, label));
                         }
                     }
@@ -416,8 +413,8 @@ pub fn check(
                 files.push(Proof {
                     subject,
                     catalog: found.map(|(c, _)| cats[c].member.clone()),
-                    by: found.map(|(_, l)| l.to_string()),
-                    source: source.into(),
+                    by: found.map(|(_, l)| l),
+                    source,
                 });
             }
         }
@@ -442,7 +439,7 @@ pub fn check(
             Some((cat, label)) => {
                 if let Some(p) = files.get_mut(pi) {
                     p.catalog = Some(cats[cat].member.clone());
-                    p.by = Some(label.into());
+                    p.by = Some(label);
                 }
                 false
             }
@@ -457,7 +454,7 @@ pub fn check(
             if let (Some(&pi), Ok(b)) = (need_pe.get(&(ci, fi)), r) {
                 for (a, label) in [(Alg::Sha256, "pe-sha256"), (Alg::Sha1, "pe-sha1")] {
                     if let Some(h) = digest::pe_authenticode(b, a)
-                        && let Some(&(cat, ei)) = index.get(&h)
+                        && let Some(&(cat, ei)) = index.get(h.as_slice())
                     {
                         hits.push((pi, cat, label));
                         let _ = ei;
@@ -470,7 +467,19 @@ pub fn check(
         for (pi, cat, label) in hits {
             if let Some(p) = files.get_mut(pi) {
                 p.catalog = Some(cats[cat].member.clone());
-                p.by = Some(label.into());
+                p.by = Some(label);
+            }
+        }
+    }
+    // File name → catalog, for files no verified catalog lists by hash:
+    // built only when there is one.
+    let mut names: HashMap<String, usize> = HashMap::new();
+    if files.iter().any(|p| p.catalog.is_none()) {
+        for (ci, c) in cats.iter().enumerate().filter(|(_, c)| c.verified) {
+            for e in &c.ctl.entries {
+                if let Some(f) = &e.file {
+                    names.entry(f.to_ascii_lowercase()).or_insert(ci);
+                }
             }
         }
     }
@@ -512,22 +521,41 @@ pub fn check(
     for s in &signatures {
         walk_roots(s, &mut roots);
     }
+    // Documents and files by the catalog that covers them, in one pass.
+    // (Catalogs are named by member path; two of one name share.)
+    let mut by_member: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (ci, c) in cats.iter().enumerate() {
+        by_member.entry(c.member.as_str()).or_default().push(ci);
+    }
+    let covering = |p: &Proof| -> &[usize] {
+        p.catalog
+            .as_deref()
+            .and_then(|m| by_member.get(m))
+            .map_or(&[], Vec::as_slice)
+    };
+    let mut covered_docs: Vec<Vec<String>> = vec![Vec::new(); cats.len()];
+    for d in &documents {
+        for &ci in covering(d) {
+            covered_docs[ci].push(d.subject.clone());
+        }
+    }
+    let mut covered_files = vec![0usize; cats.len()];
+    for f in &files {
+        for &ci in covering(f) {
+            covered_files[ci] += 1;
+        }
+    }
     let catalogs: Vec<CatalogReport> = cats
         .iter()
-        .map(|c| CatalogReport {
+        .zip(covered_docs)
+        .enumerate()
+        .map(|(ci, (c, documents))| CatalogReport {
             member: c.member.clone(),
             verified: c.verified,
             entries: c.ctl.entries.len(),
-            documents: documents
-                .iter()
-                .filter(|d| d.catalog.as_deref() == Some(c.member.as_str()))
-                .map(|d| d.subject.clone())
-                .collect(),
-            files: files
-                .iter()
-                .filter(|d| d.catalog.as_deref() == Some(c.member.as_str()))
-                .count(),
-            unmatched_entries: c.ctl.entries.len().saturating_sub(c.matched.len()),
+            documents,
+            files: covered_files[ci],
+            unmatched_entries: c.ctl.entries.len().saturating_sub(matched[ci].len()),
         })
         .collect();
     let summary = TrustSummary {
@@ -542,11 +570,11 @@ pub fn check(
         files_found: files.iter().filter(|f| f.catalog.is_some()).count(),
         files_by_flat_hash: files
             .iter()
-            .filter(|f| matches!(f.by.as_deref(), Some("sha256" | "sha1")))
+            .filter(|f| matches!(f.by, Some("sha256" | "sha1")))
             .count(),
         files_by_pe_hash: files
             .iter()
-            .filter(|f| f.by.as_deref().is_some_and(|b| b.starts_with("pe-")))
+            .filter(|f| f.by.is_some_and(|b| b.starts_with("pe-")))
             .count(),
     };
     (
