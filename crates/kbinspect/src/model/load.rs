@@ -477,7 +477,17 @@ pub(super) fn read_member(
         };
         findings.push(Finding::warning(Code::MemberTooLarge, &meta.path, detail));
     }
-    let mut kept: Vec<u8> = if keep { head.clone() } else { Vec::new() };
+    // Sized from the declared size (within the cap that allowed keeping
+    // it, and at most 16 MiB ahead of the bytes): no doubling copies of a
+    // catalog or manifest as it streams in.
+    let mut kept: Vec<u8> = if keep {
+        let ahead = usize::try_from(meta.size.min(16 << 20)).unwrap_or(0);
+        let mut v = Vec::with_capacity(ahead.max(head.len()));
+        v.extend_from_slice(&head);
+        v
+    } else {
+        Vec::new()
+    };
     sha256.update(&head);
     if let Some(h) = sha1.as_mut() {
         h.update(&head);
