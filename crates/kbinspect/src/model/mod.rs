@@ -486,7 +486,7 @@ impl PeAuth {
             .sha256
             .then(|| sha256.unwrap_or_else(|| pe_authenticode(bytes, Alg::Sha256)))
             .flatten();
-        let hit = sha256.as_ref().is_some_and(|h| listed.hashes.contains(h));
+        let hit = sha256.as_ref().is_some_and(|h| listed.contains(h));
         let sha1 = (listed.sha1 && !hit)
             .then(|| pe_authenticode(bytes, Alg::Sha1))
             .flatten();
@@ -499,25 +499,41 @@ impl PeAuth {
 }
 
 /// Every hash a package's catalogs list (signatures unchecked), and which
-/// lengths occur: 32 bytes (SHA-256), 20 (SHA-1).
+/// lengths occur: 32 bytes (SHA-256), 20 (SHA-1). Held as fixed-size keys:
+/// a large package's catalogs list tens of thousands.
 #[derive(Debug, Default)]
 pub struct Listed {
-    pub hashes: std::collections::HashSet<Vec<u8>>,
+    sha256s: std::collections::HashSet<[u8; 32]>,
+    sha1s: std::collections::HashSet<[u8; 20]>,
     pub sha256: bool,
     pub sha1: bool,
 }
 
 impl Listed {
-    pub fn new(hashes: std::collections::HashSet<Vec<u8>>) -> Listed {
-        Listed {
-            sha256: hashes.iter().any(|h| h.len() == 32),
-            sha1: hashes.iter().any(|h| h.len() == 20),
-            hashes,
+    /// The SHA-256 and SHA-1 hashes among `hashes` (others have no use
+    /// here: only those two are looked up).
+    pub fn new<'h>(hashes: impl IntoIterator<Item = &'h [u8]>) -> Listed {
+        let mut l = Listed::default();
+        for h in hashes {
+            if let Ok(a) = <[u8; 32]>::try_from(h) {
+                l.sha256s.insert(a);
+            } else if let Ok(a) = <[u8; 20]>::try_from(h) {
+                l.sha1s.insert(a);
+            }
         }
+        l.sha256 = !l.sha256s.is_empty();
+        l.sha1 = !l.sha1s.is_empty();
+        l
     }
 
     pub fn contains(&self, h: &[u8]) -> bool {
-        self.hashes.contains(h)
+        if let Ok(a) = <[u8; 32]>::try_from(h) {
+            self.sha256s.contains(&a)
+        } else if let Ok(a) = <[u8; 20]>::try_from(h) {
+            self.sha1s.contains(&a)
+        } else {
+            false
+        }
     }
 }
 

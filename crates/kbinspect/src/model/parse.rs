@@ -250,7 +250,6 @@ impl Package {
         if !opts.keep_trust {
             return Listed::default();
         }
-        let mut hashes = std::collections::HashSet::new();
         for m in self
             .members
             .iter()
@@ -260,11 +259,14 @@ impl Package {
             else {
                 continue;
             };
-            hashes.extend(ctl.entries.iter().map(|e| e.hash.clone()));
             self.ctls
                 .insert(m.path.clone(), (range, std::sync::Arc::new(ctl)));
         }
-        Listed::new(hashes)
+        Listed::new(
+            self.ctls
+                .values()
+                .flat_map(|(_, c)| c.entries.iter().map(|e| e.hash.as_slice())),
+        )
     }
 
     /// A catalog's CTL as the load read it (see [`Package::catalog_hashes`]).
