@@ -13,6 +13,9 @@
 //! that produced each (RAW, or PE with its transforms). msdelta.dll's
 //! published figure is ~79 MB/s.
 
+#[path = "support/threads.rs"]
+mod threads;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -43,25 +46,12 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// The thread budget: `RAYON_NUM_THREADS` when set (bench/run.sh's one-core
-/// run), else every core.
-fn context() -> kbinspect::container::DecodeContext {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .and_then(std::num::NonZeroUsize::new)
-        .map_or_else(
-            kbinspect::container::DecodeContext::default,
-            kbinspect::container::DecodeContext::new,
-        )
-}
-
 fn load(path: &Path, expand: bool) -> Package {
     let opts = LoadOptions {
         expand_deltas: expand,
         keep_trust: false,
         keep_registry: false,
-        context: context(),
+        context: threads::context(),
         ..LoadOptions::default()
     };
     Package::load_with(path, &Limits::default(), &opts).expect("load")
@@ -74,7 +64,10 @@ fn main() {
         runs = args.get(i + 1).and_then(|n| n.parse().ok()).unwrap_or(7);
         args.drain(i..=i + 1);
     }
-    println!("threads: {}; medians of {runs} runs", context().threads());
+    println!(
+        "threads: {}; medians of {runs} runs",
+        threads::context().threads()
+    );
     println!(
         "{:<44} {:>6} {:>9} {:>9} {:>9} {:>10} {:>10}",
         "package", "files", "RAW MB", "PE MB", "wall ms", "MB/s wall", "MB/s/core"

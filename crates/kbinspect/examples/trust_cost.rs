@@ -21,6 +21,9 @@
 //! their ratio. `--once` runs one pipeline once (for `hyperfine`, which then
 //! times whole processes).
 
+#[path = "support/threads.rs"]
+mod threads;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -55,22 +58,9 @@ fn opts(trust: bool) -> LoadOptions {
     LoadOptions {
         keep_registry: false,
         keep_trust: trust,
-        context: context(),
+        context: threads::context(),
         ..LoadOptions::default()
     }
-}
-
-/// The thread budget: `RAYON_NUM_THREADS` when set (as bench/run.sh does
-/// for its one-worker figures), else every core, as `verify` has.
-fn context() -> kbinspect::container::DecodeContext {
-    std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .and_then(std::num::NonZeroUsize::new)
-        .map_or_else(
-            kbinspect::container::DecodeContext::default,
-            kbinspect::container::DecodeContext::new,
-        )
 }
 
 /// One `verify` without its output: the verdict word, the signatures

@@ -434,7 +434,6 @@ impl Walker<'_, '_> {
                     let mut fs = FolderStream::piped(folder, p.rx, p.spent_tx, &self.ctx);
                     let visited =
                         self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth);
-                    self.report.decoded += fs.position();
                     // The reading end is gone now, so the decoder stops.
                     drop(fs);
                     let done = p
@@ -463,7 +462,6 @@ impl Walker<'_, '_> {
                         let mut fs = FolderStream::piped(folder, rx, spent_tx, &self.ctx);
                         let visited =
                             self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth);
-                        self.report.decoded += fs.position();
                         drop(fs);
                         let done = decoder
                             .join()
@@ -481,10 +479,9 @@ impl Walker<'_, '_> {
                     self.meter.clone(),
                     &self.ctx,
                 );
-                let visited =
-                    self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth);
-                self.report.decoded += fs.position();
-                if let Err(e) = visited {
+                if let Err(e) =
+                    self.visit_folder(&mut fs, &in_folder, folder, &prefix, display, depth)
+                {
                     self.report.findings.append(&mut fs.findings);
                     return Err(e);
                 }
@@ -513,14 +510,20 @@ impl Walker<'_, '_> {
         display: &str,
         depth: u32,
     ) -> Result<()> {
-        for m in members {
-            let meta = self.meta(prefix, m, Some(folder), depth);
-            self.check_limits(display, &meta)?;
-            let size = meta.size;
-            self.member(fs, m, meta, depth)?;
-            self.advance(size);
-        }
-        Ok(())
+        let mut visit = || -> Result<()> {
+            for m in members {
+                let meta = self.meta(prefix, m, Some(folder), depth);
+                self.check_limits(display, &meta)?;
+                let size = meta.size;
+                self.member(fs, m, meta, depth)?;
+                self.advance(size);
+            }
+            Ok(())
+        };
+        let visited = visit();
+        // As far as this folder's reader went, however the visit ended.
+        self.report.decoded += fs.position();
+        visited
     }
 
     /// Take in what a decoding thread left for a folder it decoded with

@@ -241,7 +241,6 @@ pub fn check(
     }
     // Hash → (catalog, entry) over verified catalogs only, borrowing the
     // hashes (a large package's catalogs list tens of thousands).
-    let cats = cats;
     let mut index: HashMap<&[u8], (usize, usize)> = HashMap::new();
     for (ci, c) in cats.iter().enumerate().filter(|(_, c)| c.verified) {
         index.reserve(c.ctl.entries.len());
@@ -454,10 +453,9 @@ pub fn check(
             if let (Some(&pi), Ok(b)) = (need_pe.get(&(ci, fi)), r) {
                 for (a, label) in [(Alg::Sha256, "pe-sha256"), (Alg::Sha1, "pe-sha1")] {
                     if let Some(h) = digest::pe_authenticode(b, a)
-                        && let Some(&(cat, ei)) = index.get(h.as_slice())
+                        && let Some(&(cat, _)) = index.get(h.as_slice())
                     {
                         hits.push((pi, cat, label));
-                        let _ = ei;
                         break;
                     }
                 }
