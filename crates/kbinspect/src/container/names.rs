@@ -36,6 +36,10 @@ pub(crate) fn is_device_name(component: &str) -> bool {
         .next()
         .unwrap_or("")
         .trim_end_matches(' ');
+    // The names are 3 to 7 bytes long.
+    if !(3..=7).contains(&stem.len()) {
+        return false;
+    }
     DEVICE_NAMES.iter().any(|d| d.eq_ignore_ascii_case(stem))
 }
 
@@ -116,6 +120,12 @@ fn needs_sanitizing(p: &str) -> bool {
     }
     let mut prev_sep = true;
     for (i, &c) in b.iter().enumerate() {
+        // Most bytes of most names are plain: one table lookup each (this
+        // runs on every name lookup, several per member of a package).
+        if !SPECIAL[c as usize] {
+            prev_sep = false;
+            continue;
+        }
         let sep = c == b'/' || c == b'\\';
         if sep && prev_sep {
             return true; // empty component
@@ -129,13 +139,28 @@ fn needs_sanitizing(p: &str) -> bool {
         }
         prev_sep = sep;
     }
-    if !b.is_ascii() {
-        // Unicode control characters (C1) are replaced too.
-        return p.chars().any(char::is_control);
-    }
-    // Device names are prefixed.
-    p.split(['/', '\\']).any(is_device_name)
+    // Unicode control characters (C1) are replaced too, and device names
+    // (`COM¹` among them) are prefixed.
+    (!b.is_ascii() && p.chars().any(char::is_control)) || p.split(['/', '\\']).any(is_device_name)
 }
+
+/// The bytes [`needs_sanitizing`] looks at: separators, controls, the
+/// characters Windows refuses, dots and spaces.
+static SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b < 0x20
+            || b == 0x7f
+            || matches!(
+                b,
+                b'/' | b'\\' | b'<' | b'>' | b':' | b'"' | b'|' | b'?' | b'*' | b'.' | b' '
+            );
+        c += 1;
+    }
+    t
+};
 
 /// The name as the extractor would write it (slash-separated), or the name
 /// with slashes unified when it cannot be made safe (it is never written;
@@ -158,6 +183,12 @@ pub fn member_key(p: &str) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
+/// `a` and `b` compared as their [`member_key`]s, without building them.
+pub fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let (a, b) = (canonical(a), canonical(b));
+    a.bytes().map(fold).cmp(b.bytes().map(fold))
+}
+
 /// One byte of a key: `\` as `/`, ASCII lower case.
 pub fn fold(b: u8) -> u8 {
     if b == b'\\' {
@@ -170,8 +201,8 @@ pub fn fold(b: u8) -> u8 {
 /// The bytes of [`member_key`] without building it for plain names.
 pub fn key_bytes(p: &str) -> impl Iterator<Item = u8> + '_ {
     let c = canonical(p);
-    let owned: Option<Vec<u8>> = match &c {
-        Cow::Owned(s) => Some(s.as_bytes().to_vec()),
+    let owned: Option<Vec<u8>> = match c {
+        Cow::Owned(s) => Some(s.into_bytes()),
         Cow::Borrowed(_) => None,
     };
     let plain = owned.is_none().then(|| p.bytes());
@@ -180,4 +211,83 @@ pub fn key_bytes(p: &str) -> impl Iterator<Item = u8> + '_ {
         .flatten()
         .chain(owned.into_iter().flatten())
         .map(fold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The check byte by byte, without the table: what the fast path of
+    /// [`needs_sanitizing`] must agree with.
+    fn needs_sanitizing_slow(p: &str) -> bool {
+        let b = p.as_bytes();
+        if b.first().is_some_and(|&c| c == b'/' || c == b'\\') || (b.len() >= 2 && b[1] == b':') {
+            return true;
+        }
+        let mut prev_sep = true;
+        for (i, &c) in b.iter().enumerate() {
+            let sep = c == b'/' || c == b'\\';
+            if (sep && prev_sep)
+                || c < 0x20
+                || c == 0x7f
+                || matches!(c, b'<' | b'>' | b':' | b'"' | b'|' | b'?' | b'*')
+            {
+                return true;
+            }
+            let next_is_end = b.get(i + 1).is_none_or(|&n| n == b'/' || n == b'\\');
+            if (c == b'.' || c == b' ') && next_is_end {
+                return true;
+            }
+            prev_sep = sep;
+        }
+        p.chars().any(char::is_control) || p.split(['/', '\\']).any(is_device_name)
+    }
+
+    /// Every string of up to four symbols over an alphabet of the cases.
+    fn names() -> Vec<String> {
+        let alphabet = [
+            "a", ".", " ", "/", "\\", ":", "*", "\x01", "\u{85}", "é", "nul", "COM¹", "conout$",
+            "lpt1 ", "Aux.txt",
+        ];
+        let mut all = vec![String::new()];
+        let mut level = vec![String::new()];
+        for _ in 0..4 {
+            level = level
+                .iter()
+                .flat_map(|p| alphabet.iter().map(move |s| format!("{p}{s}")))
+                .collect();
+            all.extend(level.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_byte_by_byte_check() {
+        let mut flagged = 0;
+        for p in names() {
+            assert_eq!(needs_sanitizing(&p), needs_sanitizing_slow(&p), "{p:?}");
+            flagged += usize::from(needs_sanitizing(&p));
+        }
+        // The alphabet exercises both answers.
+        assert!(flagged > 1000, "{flagged}");
+        assert!(!needs_sanitizing("Windows/System32/ntdll.dll"));
+        assert!(needs_sanitizing("x86_foo/CON.txt"));
+        assert!(needs_sanitizing("a/conin$"));
+        assert!(!needs_sanitizing("a/console"));
+    }
+
+    #[test]
+    fn key_cmp_orders_as_member_keys() {
+        let names = names();
+        for a in names.iter().step_by(97) {
+            for b in names.iter().step_by(89) {
+                assert_eq!(
+                    key_cmp(a, b),
+                    member_key(a).cmp(&member_key(b)),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+        assert_eq!(key_cmp("A\\B.DLL", "a/b.dll"), std::cmp::Ordering::Equal);
+    }
 }

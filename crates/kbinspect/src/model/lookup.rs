@@ -46,7 +46,7 @@ pub(super) fn key_bytes(p: &str) -> impl Iterator<Item = u8> + '_ {
 
 /// `a` and `b` compared as their [`path_key`]s.
 pub(super) fn key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    key_bytes(a).cmp(key_bytes(b))
+    container::names::key_cmp(a, b)
 }
 
 /// Positions of named items in the order of (hash of the [`path_key`] of

@@ -1,11 +1,11 @@
 //! Catalogs: the certificate trust list (CTL) inside a `.cat`.
 
-use der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef, SetOfVec};
-use der::{Decode, Tagged};
+use der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
+use der::{Decode, Reader as _, Tagged};
 use serde::Serialize;
 
 use super::digest::Alg;
-use super::pkcs7::{DigestInfo, OID_SPC_INDIRECT, SpcAttributeTypeAndOptionalValue};
+use super::pkcs7::OID_SPC_INDIRECT;
 
 /// Most entries read from one catalog (real ones: tens of thousands).
 pub const MAX_ENTRIES: usize = 1_000_000;
@@ -18,29 +18,67 @@ const OID_INDIRECT: ObjectIdentifier = ObjectIdentifier::new_unwrap(OID_SPC_INDI
 const OID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const OID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 
-/// One CTL subject: `SEQUENCE { tag OCTET STRING, attributes SET OF Attribute }`,
-/// borrowed from the CTL's bytes (a catalog has tens of thousands: no copy
-/// of each attribute value).
+/// One CTL subject: `SEQUENCE { tag OCTET STRING, attributes SET OF
+/// Attribute }`, borrowed from the CTL's bytes. A catalog has tens of
+/// thousands: the attributes are walked in place (no vector of them, no
+/// copy of a value) and OIDs compared as their encoded bytes.
 #[derive(Debug, Clone, der::Sequence)]
 struct Subject<'a> {
     tag: &'a OctetStringRef,
-    attributes: Option<SetOfVec<AttributeRef<'a>>>,
+    attributes: Option<AnyRef<'a>>,
 }
 
-/// `x509_cert::attr::Attribute`, borrowed: the same DER rules (a SET OF in
-/// DER order, decoded the same way), its values not copied.
-#[derive(Debug, Clone, PartialEq, Eq, der::Sequence, der::ValueOrd)]
+/// An `Attribute { type OBJECT IDENTIFIER, values SET OF ANY }`, borrowed.
+#[derive(Debug, Clone, der::Sequence)]
 struct AttributeRef<'a> {
-    oid: ObjectIdentifier,
-    values: SetOfVec<AnyRef<'a>>,
+    oid: AnyRef<'a>,
+    values: AnyRef<'a>,
 }
 
 /// `SpcIndirectDataContent` with its `data` and `DigestInfo`, as catalog
-/// members carry it.
+/// members carry it, borrowed.
 #[derive(Debug, Clone, der::Sequence)]
-struct MemberIndirect {
-    data: SpcAttributeTypeAndOptionalValue,
-    digest: DigestInfo,
+struct MemberIndirect<'a> {
+    data: TypeAndValueRef<'a>,
+    digest: DigestInfoRef<'a>,
+}
+
+/// `SpcAttributeTypeAndOptionalValue`, borrowed.
+#[derive(Debug, Clone, der::Sequence)]
+struct TypeAndValueRef<'a> {
+    type_: AnyRef<'a>,
+    value: Option<AnyRef<'a>>,
+}
+
+/// `DigestInfo`, borrowed.
+#[derive(Debug, Clone, der::Sequence)]
+struct DigestInfoRef<'a> {
+    algorithm: AlgorithmRef<'a>,
+    digest: &'a OctetStringRef,
+}
+
+/// `AlgorithmIdentifier`, borrowed.
+#[derive(Debug, Clone, der::Sequence)]
+struct AlgorithmRef<'a> {
+    oid: AnyRef<'a>,
+    parameters: Option<AnyRef<'a>>,
+}
+
+/// Whether `any` is the OBJECT IDENTIFIER `oid`.
+fn is_oid(any: &AnyRef<'_>, oid: &ObjectIdentifier) -> bool {
+    any.tag() == der::Tag::ObjectIdentifier && any.value() == oid.as_bytes()
+}
+
+/// Each element of a SET or SEQUENCE's contents, in order.
+fn each_element<'a>(
+    contents: &'a [u8],
+    mut f: impl FnMut(AnyRef<'a>) -> der::Result<()>,
+) -> der::Result<()> {
+    let mut r = der::SliceReader::new(contents)?;
+    while !r.is_finished() {
+        f(r.decode()?)?;
+    }
+    Ok(())
 }
 
 /// How an entry's hash was computed.
@@ -89,16 +127,20 @@ impl Ctl {
     }
 }
 
-/// The tag: raw hash bytes, or (older catalogs) the hash as UTF-16 hex.
+/// The tag: raw hash bytes, or (older catalogs) the hash as UTF-16LE hex
+/// text, NUL-terminated or not.
 fn tag_bytes(tag: &[u8]) -> Vec<u8> {
     if matches!(tag.len(), 80 | 82 | 128 | 130) {
-        let units: Vec<u16> = tag
-            .chunks(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        let digits = tag.len() / 4 * 2;
+        let nibble = |i: usize| match tag.get(2 * i..2 * i + 2) {
+            Some(&[c, 0]) => (c as char).to_digit(16),
+            _ => None,
+        };
+        let terminated = tag.len().is_multiple_of(4) || tag.get(tag.len() - 2..) == Some(&[0, 0]);
+        let hash: Option<Vec<u8>> = (0..digits / 2)
+            .map(|i| Some((nibble(2 * i)? << 4 | nibble(2 * i + 1)?) as u8))
             .collect();
-        if let Ok(s) = String::from_utf16(&units)
-            && let Ok(h) = hex::decode(s.trim_end_matches('\0'))
-        {
+        if let Some(h) = hash.filter(|_| terminated) {
             return h;
         }
     }
@@ -167,22 +209,24 @@ pub fn parse(ctl_der: &[u8]) -> Result<Ctl, String> {
             after_alg = true;
             continue;
         }
-        let subjects: Vec<Subject> = f.decode_as().map_err(|e| format!("CTL subjects: {e}"))?;
-        if subjects.len() > MAX_ENTRIES {
-            return Err(format!(
-                "{} catalog entries, more than {MAX_ENTRIES}",
-                subjects.len()
-            ));
-        }
-        for s in subjects {
-            out.entries.push(entry(&s));
+        let mut r = der::SliceReader::new(f.value()).map_err(|e| format!("CTL subjects: {e}"))?;
+        while !r.is_finished() {
+            if out.entries.len() == MAX_ENTRIES {
+                return Err(format!("more than {MAX_ENTRIES} catalog entries"));
+            }
+            let at = out.entries.len();
+            let entry = r
+                .decode::<Subject<'_>>()
+                .and_then(|s| entry(&s))
+                .map_err(|e| format!("CTL subject {at}: {e}"))?;
+            out.entries.push(entry);
         }
         break;
     }
     Ok(out)
 }
 
-fn entry(s: &Subject) -> Entry {
+fn entry(s: &Subject<'_>) -> der::Result<Entry> {
     let tag = tag_bytes(s.tag.as_bytes());
     let mut e = Entry {
         alg: match tag.len() {
@@ -194,65 +238,80 @@ fn entry(s: &Subject) -> Entry {
         kind: EntryKind::Unknown,
         file: None,
     };
-    for a in s.attributes.iter().flat_map(|a| a.iter()) {
-        let oid = a.oid;
-        for v in a.values.iter() {
-            if oid == OID_INDIRECT {
-                if let Ok(mi) = v.decode_as::<MemberIndirect>() {
-                    let t = mi.data.type_;
-                    e.kind = if t == OID_PE_IMAGE {
-                        EntryKind::PeImage
-                    } else if t == OID_FLAT {
-                        EntryKind::Flat
-                    } else {
-                        EntryKind::Unknown
-                    };
-                    let d = mi.digest.algorithm.oid;
-                    e.alg = if d == OID_SHA1 {
-                        Some(Alg::Sha1)
-                    } else if d == OID_SHA256 {
-                        Some(Alg::Sha256)
-                    } else {
-                        Alg::from_oid(&d.to_string())
-                    }
-                    .or(e.alg);
-                    e.hash = mi.digest.digest.as_bytes().to_vec();
-                }
-            } else if oid == OID_NAME_VALUE
-                && let Ok((name, value)) = name_value(v)
-                && name == "File"
-            {
-                e.file = Some(value);
-            }
+    let Some(attributes) = &s.attributes else {
+        return Ok(e);
+    };
+    each_element(attributes.value(), |a| {
+        let a: AttributeRef<'_> = a.decode_as()?;
+        let indirect = is_oid(&a.oid, &OID_INDIRECT);
+        let name_value = is_oid(&a.oid, &OID_NAME_VALUE);
+        if !indirect && !name_value {
+            return Ok(());
         }
-    }
-    e
+        each_element(a.values.value(), |v| {
+            if indirect {
+                if let Ok(mi) = v.decode_as::<MemberIndirect<'_>>() {
+                    read_indirect(&mut e, &mi);
+                }
+            } else if let Ok(Some(file)) = file_name(&v) {
+                e.file = Some(file);
+            }
+            Ok(())
+        })
+    })?;
+    Ok(e)
 }
 
-/// `SEQUENCE { name BMPString, flags INTEGER, value OCTET STRING (UTF-16LE) }`.
-fn name_value(v: &AnyRef<'_>) -> Result<(String, String), der::Error> {
+/// The hash an entry's `SpcIndirectData` attribute gives, its algorithm and
+/// whether it is a PE image's.
+fn read_indirect(e: &mut Entry, mi: &MemberIndirect<'_>) {
+    let t = &mi.data.type_;
+    e.kind = if is_oid(t, &OID_PE_IMAGE) {
+        EntryKind::PeImage
+    } else if is_oid(t, &OID_FLAT) {
+        EntryKind::Flat
+    } else {
+        EntryKind::Unknown
+    };
+    let d = &mi.digest.algorithm.oid;
+    e.alg = if is_oid(d, &OID_SHA1) {
+        Some(Alg::Sha1)
+    } else if is_oid(d, &OID_SHA256) {
+        Some(Alg::Sha256)
+    } else {
+        d.decode_as::<ObjectIdentifier>()
+            .ok()
+            .and_then(|o| Alg::from_oid(&o.to_string()))
+    }
+    .or(e.alg);
+    e.hash = mi.digest.digest.as_bytes().to_vec();
+}
+
+/// The value of a `File` name/value attribute: `SEQUENCE { name BMPString,
+/// flags INTEGER, value OCTET STRING (UTF-16LE) }` (`None` for another
+/// name).
+fn file_name(v: &AnyRef<'_>) -> Result<Option<String>, der::Error> {
     #[derive(der::Sequence)]
     struct NameValue<'a> {
         name: AnyRef<'a>,
         flags: AnyRef<'a>,
         value: &'a OctetStringRef,
     }
+    // "File" in UTF-16BE, as a BMPString holds it.
+    const FILE: &[u8] = b"\0F\0i\0l\0e";
     let nv: NameValue<'_> = v.decode_as()?;
     let _ = &nv.flags;
-    let name: String = nv
-        .name
-        .value()
-        .chunks(2)
-        .filter_map(|c| char::from_u32(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]) as u32))
-        .collect();
-    let units: Vec<u16> = nv
+    if nv.name.value() != FILE {
+        return Ok(None);
+    }
+    let units = nv
         .value
         .as_bytes()
         .chunks(2)
-        .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+        .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    let mut value: String = char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
         .collect();
-    let value = String::from_utf16_lossy(&units)
-        .trim_end_matches('\0')
-        .to_string();
-    Ok((name, value))
+    value.truncate(value.trim_end_matches('\0').len());
+    Ok(Some(value))
 }
