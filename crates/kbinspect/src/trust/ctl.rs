@@ -93,20 +93,52 @@ pub enum EntryKind {
     Unknown,
 }
 
-/// One catalog member.
+/// One catalog member: a catalog lists tens of thousands, so the hash is
+/// held inline and the `File` name is not kept (see [`file_names`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct Entry {
     /// The hash (the tag, or the attribute's digest).
-    #[serde(serialize_with = "ser_hex")]
-    pub hash: Vec<u8>,
+    pub hash: Hash,
     pub alg: Option<Alg>,
     pub kind: EntryKind,
-    /// The `File` name/value attribute.
-    pub file: Option<String>,
 }
 
-fn ser_hex<S: serde::Serializer>(d: &[u8], s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&hex::encode(d))
+/// A listed hash, up to 32 bytes (SHA-256) inline. A longer tag cannot be
+/// any hash we compute: it is kept as its first 32 bytes, marked too long,
+/// and [`Hash::as_slice`] gives nothing that a lookup could match.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Hash {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl Hash {
+    fn new(h: &[u8]) -> Hash {
+        let mut bytes = [0; 32];
+        let n = h.len().min(32);
+        bytes[..n].copy_from_slice(&h[..n]);
+        Hash {
+            len: if h.len() > 32 { u8::MAX } else { n as u8 },
+            bytes,
+        }
+    }
+
+    /// The hash's bytes; empty for a tag longer than 32 bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+impl std::fmt::Debug for Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&hex::encode(self.as_slice()))
+    }
+}
+
+impl Serialize for Hash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(self.as_slice()))
+    }
 }
 
 /// A parsed CTL.
@@ -124,12 +156,13 @@ impl Ctl {
             .iter()
             .enumerate()
             .map(|(i, e)| (e.hash.as_slice(), i))
+            .filter(|(h, _)| !h.is_empty())
     }
 }
 
 /// The tag: raw hash bytes, or (older catalogs) the hash as UTF-16LE hex
 /// text, NUL-terminated or not.
-fn tag_bytes(tag: &[u8]) -> Vec<u8> {
+fn tag_hash(tag: &[u8]) -> Hash {
     if matches!(tag.len(), 80 | 82 | 128 | 130) {
         let digits = tag.len() / 4 * 2;
         let nibble = |i: usize| match tag.get(2 * i..2 * i + 2) {
@@ -137,26 +170,23 @@ fn tag_bytes(tag: &[u8]) -> Vec<u8> {
             _ => None,
         };
         let terminated = tag.len().is_multiple_of(4) || tag.get(tag.len() - 2..) == Some(&[0, 0]);
-        let hash: Option<Vec<u8>> = (0..digits / 2)
-            .map(|i| Some((nibble(2 * i)? << 4 | nibble(2 * i + 1)?) as u8))
-            .collect();
-        if let Some(h) = hash.filter(|_| terminated) {
-            return h;
+        let mut out = [0u8; 32];
+        let n = digits / 2;
+        let decoded = terminated
+            && out.iter_mut().take(n).enumerate().all(|(i, o)| {
+                match (nibble(2 * i), nibble(2 * i + 1)) {
+                    (Some(h), Some(l)) => {
+                        *o = (h << 4 | l) as u8;
+                        true
+                    }
+                    _ => false,
+                }
+            });
+        if decoded {
+            return Hash::new(&out[..n]);
         }
     }
-    tag.to_vec()
-}
-
-/// The hashes a catalog lists, read without checking its signature: a
-/// hint for the model, which computes the PE Authenticode hashes of a
-/// rebuilt file only when its flat hashes are not listed (the trust check
-/// itself reads only catalogs whose signature verifies). Empty when the
-/// bytes are not a readable catalog.
-pub fn listed_hashes(cat: &[u8]) -> Vec<Vec<u8>> {
-    match read_unverified(cat) {
-        Some((_, Ok(ctl))) => ctl.entries.into_iter().map(|e| e.hash).collect(),
-        _ => Vec::new(),
-    }
+    Hash::new(tag)
 }
 
 /// The CTL of a catalog, read without checking its signature: where its
@@ -165,25 +195,46 @@ pub fn listed_hashes(cat: &[u8]) -> Vec<Vec<u8>> {
 /// a catalog whose verified content is these very bytes
 /// ([`super::verify_bytes_with`]): each CTL is parsed once.
 pub fn read_unverified(cat: &[u8]) -> Option<(std::ops::Range<usize>, Result<Ctl, String>)> {
+    let range = locate(cat)?;
+    let der = cat.get(range.clone())?;
+    Some((range, parse(der)))
+}
+
+/// Where the CTL's DER lies in a catalog's bytes, found by walking the
+/// SignedData's first fields (nothing is checked).
+fn locate(cat: &[u8]) -> Option<std::ops::Range<usize>> {
     use super::tlv;
     // ContentInfo { contentType, [0] SignedData { version, digestAlgorithms,
     // EncapsulatedContentInfo { eContentType, [0] eContent } ... } }.
-    let ctl_der = || -> Option<&[u8]> {
-        let ci = tlv::children(tlv::read(cat).ok()?.0.value).ok()?;
-        let sd = tlv::read(ci.get(1).filter(|t| t.tag == 0xa0)?.value)
-            .ok()?
-            .0;
-        let eci = tlv::children(tlv::children(sd.value).ok()?.get(2)?.value).ok()?;
-        let content = eci.get(1).filter(|t| t.tag == 0xa0)?;
-        Some(tlv::read(content.value).ok()?.0.raw)
-    };
-    let der = ctl_der()?;
+    let ci = tlv::children(tlv::read(cat).ok()?.0.value).ok()?;
+    let sd = tlv::read(ci.get(1).filter(|t| t.tag == 0xa0)?.value)
+        .ok()?
+        .0;
+    let eci = tlv::children(tlv::children(sd.value).ok()?.get(2)?.value).ok()?;
+    let content = eci.get(1).filter(|t| t.tag == 0xa0)?;
+    let der = tlv::read(content.value).ok()?.0.raw;
     let start = (der.as_ptr() as usize).checked_sub(cat.as_ptr() as usize)?;
-    Some((start..start + der.len(), parse(der)))
+    Some(start..start + der.len())
+}
+
+/// The `File` names a catalog's CTL lists (lower-cased, read without
+/// checking its signature): only needed to say which catalog lists a file
+/// whose hash it does not, so not kept with every entry.
+pub fn file_names(cat: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    if let Some(der) = locate(cat).and_then(|r| cat.get(r)) {
+        let _ = parse_with(der, Some(&mut names));
+    }
+    names
 }
 
 /// Parse the CTL DER (the SignedData content, a SEQUENCE).
 pub fn parse(ctl_der: &[u8]) -> Result<Ctl, String> {
+    parse_with(ctl_der, None)
+}
+
+/// [`parse`], collecting the entries' `File` names into `names` if given.
+fn parse_with(ctl_der: &[u8], mut names: Option<&mut Vec<String>>) -> Result<Ctl, String> {
     // Borrowed: the subjects' SEQUENCE is most of the catalog.
     let fields: Vec<AnyRef<'_>> =
         Vec::<AnyRef<'_>>::from_der(ctl_der).map_err(|e| format!("CTL: {e}"))?;
@@ -217,7 +268,7 @@ pub fn parse(ctl_der: &[u8]) -> Result<Ctl, String> {
             let at = out.entries.len();
             let entry = r
                 .decode::<Subject<'_>>()
-                .and_then(|s| entry(&s))
+                .and_then(|s| entry(&s, names.as_deref_mut()))
                 .map_err(|e| format!("CTL subject {at}: {e}"))?;
             out.entries.push(entry);
         }
@@ -226,17 +277,16 @@ pub fn parse(ctl_der: &[u8]) -> Result<Ctl, String> {
     Ok(out)
 }
 
-fn entry(s: &Subject<'_>) -> der::Result<Entry> {
-    let tag = tag_bytes(s.tag.as_bytes());
+fn entry(s: &Subject<'_>, mut names: Option<&mut Vec<String>>) -> der::Result<Entry> {
+    let tag = tag_hash(s.tag.as_bytes());
     let mut e = Entry {
-        alg: match tag.len() {
+        alg: match tag.as_slice().len() {
             20 => Some(Alg::Sha1),
             32 => Some(Alg::Sha256),
             _ => None,
         },
         hash: tag,
         kind: EntryKind::Unknown,
-        file: None,
     };
     let Some(attributes) = &s.attributes else {
         return Ok(e);
@@ -244,7 +294,7 @@ fn entry(s: &Subject<'_>) -> der::Result<Entry> {
     each_element(attributes.value(), |a| {
         let a: AttributeRef<'_> = a.decode_as()?;
         let indirect = is_oid(&a.oid, &OID_INDIRECT);
-        let name_value = is_oid(&a.oid, &OID_NAME_VALUE);
+        let name_value = names.is_some() && is_oid(&a.oid, &OID_NAME_VALUE);
         if !indirect && !name_value {
             return Ok(());
         }
@@ -253,8 +303,8 @@ fn entry(s: &Subject<'_>) -> der::Result<Entry> {
                 if let Ok(mi) = v.decode_as::<MemberIndirect<'_>>() {
                     read_indirect(&mut e, &mi);
                 }
-            } else if let Ok(Some(file)) = file_name(&v) {
-                e.file = Some(file);
+            } else if let (Ok(Some(file)), Some(names)) = (file_name(&v), names.as_deref_mut()) {
+                names.push(file.to_ascii_lowercase());
             }
             Ok(())
         })
@@ -284,7 +334,7 @@ fn read_indirect(e: &mut Entry, mi: &MemberIndirect<'_>) {
             .and_then(|o| Alg::from_oid(&o.to_string()))
     }
     .or(e.alg);
-    e.hash = mi.digest.digest.as_bytes().to_vec();
+    e.hash = Hash::new(mi.digest.digest.as_bytes());
 }
 
 /// The value of a `File` name/value attribute: `SEQUENCE { name BMPString,
@@ -314,4 +364,45 @@ fn file_name(v: &AnyRef<'_>) -> Result<Option<String>, der::Error> {
         .collect();
     value.truncate(value.trim_end_matches('\0').len());
     Ok(Some(value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utf16(s: &str) -> Vec<u8> {
+        s.encode_utf16().flat_map(u16::to_le_bytes).collect()
+    }
+
+    #[test]
+    fn tags_as_utf16_hex_decode_to_the_hash() {
+        let sha1 = "0123456789ABCDEF0123456789abcdef01234567";
+        let want = hex::decode(sha1).unwrap();
+        assert_eq!(tag_hash(&utf16(sha1)).as_slice(), want);
+        // NUL-terminated, as some catalogs write it.
+        assert_eq!(tag_hash(&utf16(&format!("{sha1}\0"))).as_slice(), want);
+        let sha256 = "ab".repeat(32);
+        assert_eq!(tag_hash(&utf16(&sha256)).as_slice(), [0xab; 32]);
+        // Not hex: the tag's own bytes.
+        let text = utf16(&"zz".repeat(20));
+        assert_eq!(tag_hash(&text).as_slice(), &[] as &[u8]);
+        let raw = [7u8; 20];
+        assert_eq!(tag_hash(&raw).as_slice(), raw);
+    }
+
+    #[test]
+    fn tags_longer_than_a_hash_match_nothing() {
+        assert_eq!(Hash::new(&[1; 33]).as_slice(), &[] as &[u8]);
+        assert_eq!(Hash::new(&[1; 16]).as_slice(), [1; 16]);
+        assert_eq!(Hash::new(&[]).as_slice(), &[] as &[u8]);
+        let ctl = Ctl {
+            entries: vec![Entry {
+                hash: Hash::new(&[1; 40]),
+                alg: None,
+                kind: EntryKind::Unknown,
+            }],
+            subject_algorithm: None,
+        };
+        assert_eq!(ctl.hashes().count(), 0);
+    }
 }

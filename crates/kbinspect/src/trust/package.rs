@@ -474,10 +474,9 @@ pub fn check(
     let mut names: HashMap<String, usize> = HashMap::new();
     if files.iter().any(|p| p.catalog.is_none()) {
         for (ci, c) in cats.iter().enumerate().filter(|(_, c)| c.verified) {
-            for e in &c.ctl.entries {
-                if let Some(f) = &e.file {
-                    names.entry(f.to_ascii_lowercase()).or_insert(ci);
-                }
+            let bytes = pkg.member(&c.member).and_then(|m| m.bytes());
+            for f in bytes.map(super::ctl::file_names).unwrap_or_default() {
+                names.entry(f).or_insert(ci);
             }
         }
     }

@@ -334,14 +334,14 @@ fn check_signer<'a>(
     content_type: Option<&str>,
     content: &[u8],
     problems: &mut Vec<Problem>,
-) -> (Option<&'a Cert>, Option<Alg>, Option<Vec<u8>>) {
+) -> Signer<'a> {
     let alg_oid = si.digest_alg.oid.to_string();
     let Some(alg) = Alg::from_oid(&alg_oid) else {
         problems.push(Problem::new(
             Code::TrustUncheckedAlgorithm,
             format!("digest algorithm {alg_oid} is not supported"),
         ));
-        return (None, None, None);
+        return Signer::default();
     };
     let signer = find_signer(si, certs);
     if signer.is_none() {
@@ -355,7 +355,11 @@ fn check_signer<'a>(
             Code::TrustUnreadable,
             "no signed attributes (Authenticode requires them)",
         ));
-        return (signer, Some(alg), None);
+        return Signer {
+            cert: signer,
+            alg: Some(alg),
+            ..Signer::default()
+        };
     };
     if let Some(ct) = content_type {
         let got: Vec<String> = attr(si, true, OID_CONTENT_TYPE)
@@ -400,7 +404,12 @@ fn check_signer<'a>(
                     Code::TrustUnreadable,
                     format!("signed attributes: {e}"),
                 ));
-                return (signer, Some(alg), md.into_iter().next());
+                return Signer {
+                    cert: signer,
+                    alg: Some(alg),
+                    message_digest: md.into_iter().next(),
+                    content_digest: Some(want),
+                };
             }
         };
         let sig_oid = si.signature_algorithm.oid.to_string();
@@ -423,7 +432,23 @@ fn check_signer<'a>(
             )),
         }
     }
-    (signer, Some(alg), md.into_iter().next())
+    Signer {
+        cert: signer,
+        alg: Some(alg),
+        message_digest: md.into_iter().next(),
+        content_digest: Some(want),
+    }
+}
+
+/// What [`check_signer`] found: the signer's certificate, the digest
+/// algorithm, the messageDigest attribute and the digest of the content
+/// computed to check it (a catalog's CTL is hashed once).
+#[derive(Default)]
+struct Signer<'a> {
+    cert: Option<&'a Cert>,
+    alg: Option<Alg>,
+    message_digest: Option<Vec<u8>>,
+    content_digest: Option<Vec<u8>>,
 }
 
 fn verify_depth(
@@ -544,14 +569,19 @@ fn verify_depth(
         ));
     }
     if let Some(si) = sis.first() {
-        let (signer, alg, md) =
-            check_signer(si, &p.certs, Some(&ect), econtent.value(), &mut r.problems);
+        let Signer {
+            cert: signer,
+            alg,
+            message_digest: md,
+            content_digest,
+        } = check_signer(si, &p.certs, Some(&ect), econtent.value(), &mut r.problems);
         r.message_digest = md.map(hex::encode);
         r.signature_value = si.signature.as_bytes().to_vec();
         r.signer_cert = signer.map(|c| c.der.clone()).unwrap_or_default();
         if let (Some(a), None) = (alg, &r.computed_digest) {
             // Catalogs: the digest of the signed content (the CTL).
-            r.computed_digest = Some(hex::encode(a.hash(econtent.value())));
+            let d = content_digest.unwrap_or_else(|| a.hash(econtent.value()));
+            r.computed_digest = Some(hex::encode(d));
         }
         if let Some(a) = alg {
             if r.digest_alg.is_none() {
@@ -708,7 +738,7 @@ fn rfc3161(tok: &Any, sig: &[u8], outer: &[Cert], store: &RootStore, now: i64) -
         return t;
     };
     let mut probs = Vec::new();
-    let (signer, _, _) = check_signer(si, &pool, Some(OID_TST_INFO), &tst, &mut probs);
+    let signer = check_signer(si, &pool, Some(OID_TST_INFO), &tst, &mut probs).cert;
     timestamp_chain(&mut t, probs, signer, &pool, store, gen_time.unwrap_or(now));
     t
 }
@@ -746,7 +776,7 @@ fn countersignature(
     t.unix = time;
     t.time = time.map(crate::time::format_unix);
     let mut probs = Vec::new();
-    let (signer, _, _) = check_signer(&si, outer, None, sig, &mut probs);
+    let signer = check_signer(&si, outer, None, sig, &mut probs).cert;
     timestamp_chain(&mut t, probs, signer, outer, store, time.unwrap_or(now));
     t
 }
