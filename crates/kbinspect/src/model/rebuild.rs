@@ -352,7 +352,7 @@ impl Package {
             let mut results: Vec<(usize, (usize, usize, T))> = Vec::with_capacity(requests.len());
             let mut start = 0;
             for run in requests.chunk_by(|a, b| a.ix == b.ix) {
-                let mine: Vec<usize> = (start..start + run.len()).collect();
+                let mut mine: Vec<usize> = (start..start + run.len()).collect();
                 start += run.len();
                 let Some(index) = run.first().and_then(|r| self.indexes.get(r.ix)) else {
                     continue;
@@ -402,10 +402,17 @@ impl Package {
                     }
                 }
                 // Then every file on its own, in parallel: what is left of its
-                // chain is its alone.
+                // chain is its alone. Largest first: the pool splits the
+                // list in halves, so the file that takes longest starts at
+                // once instead of ending the run alone (results are put
+                // back in request order below).
+                mine.sort_by_key(|&p| std::cmp::Reverse(planned[p].1));
                 let shared = std::sync::Arc::new(shared);
                 let out: Vec<(usize, (usize, usize, T))> = mine
                     .par_iter()
+                    // One file per task, so that an idle thread takes the
+                    // next file while another works through a large one.
+                    .with_max_len(1)
                     .map(|&p| {
                         let r = &requests[p];
                         let mut rebuilder = ChainRebuilder::new(limits.clone(), step)

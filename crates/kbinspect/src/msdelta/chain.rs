@@ -13,7 +13,7 @@ use std::hash::Hash;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use super::{DeltaError, DeltaLimits, ErrorKind, apply_detailed, post};
+use super::{DeltaError, DeltaLimits, ErrorKind, apply_detailed, apply_proven, post};
 
 /// How one file is obtained. Bytes are borrowed where the caller holds
 /// them (a package's kept members): a base used by every link of a long
@@ -299,9 +299,13 @@ where
                 Recipe::Copy { .. } => (below.take().unwrap_or(Rebuilt::Borrowed(&[])), false),
                 Recipe::Delta { delta, basis: b } => {
                     let src = if b.is_some() { below.as_deref() } else { None };
-                    let applied =
-                        apply_detailed(&delta, src, step.expected_sha256.as_ref(), &self.limits)
-                            .map_err(|e| err(ChainErrorKind::Delta(e)))?;
+                    // With the index's SHA-256 the target is proven by it
+                    // alone: the delta header's hash is not computed too.
+                    let applied = match step.expected_sha256.as_ref() {
+                        Some(want) => apply_proven(&delta, src, want, &self.limits),
+                        None => apply_detailed(&delta, src, None, &self.limits),
+                    }
+                    .map_err(|e| err(ChainErrorKind::Delta(e)))?;
                     (Rebuilt::Shared(Arc::new(applied.target)), true)
                 }
             };

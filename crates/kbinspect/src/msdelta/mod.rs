@@ -364,6 +364,31 @@ pub fn apply_detailed(
     expected_sha256: Option<&[u8; 32]>,
     limits: &DeltaLimits,
 ) -> Result<Applied, DeltaError> {
+    apply_checked(delta, source, expected_sha256, limits, true)
+}
+
+/// [`apply_detailed`] for a caller that holds the target's SHA-256 (a
+/// container index): when the rebuilt bytes have it, they are proven and the
+/// header's own hash (MD5, most often: a second pass over the target, and
+/// slower than SHA-256) is not computed; the verification says
+/// [`Verification::ExpectedSha256`]. On a mismatch it is computed, to tell
+/// a wrong target from a wrong rebuild, as [`apply_detailed`] does.
+pub fn apply_proven(
+    delta: &[u8],
+    source: Option<&[u8]>,
+    expected_sha256: &[u8; 32],
+    limits: &DeltaLimits,
+) -> Result<Applied, DeltaError> {
+    apply_checked(delta, source, Some(expected_sha256), limits, false)
+}
+
+fn apply_checked(
+    delta: &[u8],
+    source: Option<&[u8]>,
+    expected_sha256: Option<&[u8; 32]>,
+    limits: &DeltaLimits,
+    header_hash_always: bool,
+) -> Result<Applied, DeltaError> {
     let parsed = parse(delta)?;
     let h = &parsed.header;
     if h.signature == "PA31" {
@@ -527,6 +552,22 @@ pub fn apply_detailed(
             message: what,
         },
     };
+    // The expected SHA-256 first: when it holds and the caller does not ask
+    // for the header's hash too, the target is proven.
+    let expected_got = expected_sha256.map(|want| (want, post::sha256(&target)));
+    if !header_hash_always
+        && let Some((want, got)) = &expected_got
+        && &got == want
+    {
+        return Ok(Applied {
+            header: parsed.header,
+            target,
+            verification: Verification::ExpectedSha256 {
+                hex: hex::encode(got),
+            },
+            pe_timestamps_fixed,
+        });
+    }
     let mut verification = Verification::Unverified;
     if h.hash_alg != 0 {
         let got = post::digest(h.hash_alg, &target).unwrap_or_default();
@@ -543,8 +584,7 @@ pub fn apply_detailed(
             hex: hex::encode(&got),
         };
     }
-    if let Some(want) = expected_sha256 {
-        let got = post::sha256(&target);
+    if let Some((want, got)) = expected_got {
         if &got != want && verification != Verification::Unverified {
             return Err(DeltaError {
                 offset: 0,
