@@ -41,7 +41,7 @@ mkdir -p "$RAW" "$SCRATCH"
 trap 'rm -rf "$SCRATCH"' EXIT
 
 for t in hyperfine cabextract 7zz python3 /usr/bin/time; do
-  command -v "$t" >/dev/null || { echo "missing $t (apt-get install -y hyperfine cabextract 7zip time python3)" >&2; exit 2; }
+  command -v "$t" >/dev/null || { echo "missing $t (apt-get install -y hyperfine cabextract 7zip time python3 libwine)" >&2; exit 2; }
 done
 
 cargo build --release --quiet --bin kbinspect --example gen_large
