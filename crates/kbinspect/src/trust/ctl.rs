@@ -383,7 +383,8 @@ mod tests {
         assert_eq!(tag_hash(&utf16(&format!("{sha1}\0"))).as_slice(), want);
         let sha256 = "ab".repeat(32);
         assert_eq!(tag_hash(&utf16(&sha256)).as_slice(), [0xab; 32]);
-        // Not hex: the tag's own bytes.
+        // Not hex: the tag's own 80 bytes, longer than any hash, so it
+        // matches nothing.
         let text = utf16(&"zz".repeat(20));
         assert_eq!(tag_hash(&text).as_slice(), &[] as &[u8]);
         let raw = [7u8; 20];

@@ -229,11 +229,6 @@ mod tests {
     use super::*;
     use rsa::traits::PublicKeyParts;
 
-    /// Signatures made by the `rsa` crate, on keys of several sizes and
-    /// exponents: the public operation gives back exactly the PKCS#1 v1.5
-    /// encoding signed (signature values are spread over `[0, n)`, so this
-    /// exercises the arithmetic on arbitrary operands), and the
-    /// rejections of RFC 8017 §8.2.2.
     /// `R² mod n` the slow, obvious way: doubling 1, 2·64·limbs times.
     fn rr_by_doubling(n: &[u64]) -> Vec<u64> {
         let mut x = vec![0u64; n.len()];
@@ -262,6 +257,11 @@ mod tests {
         }
     }
 
+    /// Signatures made by the `rsa` crate, on keys of several sizes and
+    /// exponents: the public operation gives back exactly the PKCS#1 v1.5
+    /// encoding signed (signature values are spread over `[0, n)`, so this
+    /// exercises the arithmetic on arbitrary operands), and the
+    /// rejections of RFC 8017 §8.2.2.
     #[test]
     fn recovers_what_the_rsa_crate_signed() {
         use rand::SeedableRng as _;
