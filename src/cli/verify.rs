@@ -265,6 +265,11 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
             .add_file(root)
             .map_err(|e| anyhow::anyhow!("--trust-root: {e}"))?;
     }
+    // The load verifies the signatures beside the delta rebuilds.
+    let opts = LoadOptions {
+        trust: Some(std::sync::Arc::new(trust_opts.clone())),
+        ..opts
+    };
     if args.input.len() > 1 {
         return run_batch(args, &articles, &opts, &trust_opts, report_out);
     }

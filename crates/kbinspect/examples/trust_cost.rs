@@ -69,15 +69,25 @@ fn opts(trust: bool) -> LoadOptions {
 /// `roots`: with the trust check, and these roots added to Microsoft's
 /// (the root store is built in the run, as `verify` builds it).
 fn run(path: &Path, roots: Option<&[String]>) -> (&'static str, (usize, usize), f64) {
-    let o = opts(roots.is_some());
+    let mut o = opts(roots.is_some());
+    // What a fresh process would do: no certificate read or verified before.
+    kbinspect::trust::chain::clear_caches();
     let t = Instant::now();
-    let pkg = Package::load_with(path, &Limits::default(), &o).expect("load");
-    let load = t.elapsed().as_secs_f64();
-    let (word, sigs) = if let Some(roots) = roots {
+    // As `verify` does: the root store built, and handed to the load, which
+    // verifies the signatures beside the delta rebuilds.
+    let trust = roots.map(|roots| {
         let mut trust = TrustOptions::default();
         for r in roots {
             trust.store.add_file(Path::new(r)).expect("--trust-root");
         }
+        std::sync::Arc::new(trust)
+    });
+    o.trust = trust
+        .clone()
+        .map(|t| t as std::sync::Arc<dyn kbinspect::model::Presign>);
+    let pkg = Package::load_with(path, &Limits::default(), &o).expect("load");
+    let load = t.elapsed().as_secs_f64();
+    let (word, sigs) = if let Some(trust) = trust {
         let v = kbinspect::check::verify(&pkg, &o, &trust, vec![]);
         let s = &v.trust.summary;
         (

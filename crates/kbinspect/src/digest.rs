@@ -304,6 +304,7 @@ pub struct InputDigests {
 }
 
 /// Collects [`InputDigests`] from the bytes a walk hands over.
+#[derive(Clone)]
 pub struct InputDigester {
     cab: CabDigester,
     sha1: Option<sha1::Sha1>,

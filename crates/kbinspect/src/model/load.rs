@@ -83,22 +83,13 @@ impl Package {
         };
         let report = match digester {
             Some((d, _)) => {
-                let state = std::sync::Arc::new(std::sync::Mutex::new(Some(d)));
-                let sink = std::sync::Arc::clone(&state);
-                let report = container::walk_tapped(
-                    input,
-                    limits,
-                    &walk_opts,
-                    &mut visit,
-                    Box::new(move |b: &[u8]| {
-                        if let Some(d) = sink.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-                            d.update(b);
-                        }
-                    }),
-                )?;
-                let d = state.lock().unwrap_or_else(|e| e.into_inner()).take();
-                input_digests = d.map(|d| Box::new(d.finish()));
-                report
+                let threads = opts.context.threads() > 1;
+                let small = std::fs::metadata(input).is_ok_and(|m| m.len() <= DEFER_DIGESTS);
+                let keep = threads && small && opts.trust.is_some() && opts.expand_deltas;
+                let (hasher, sink) = TapHasher::start(d, keep, threads);
+                let report = container::walk_tapped(input, limits, &walk_opts, &mut visit, sink);
+                input_digests = hasher.finish();
+                report?
             }
             None => container::walk_with(input, limits, &walk_opts, &mut visit)?,
         };
@@ -117,11 +108,18 @@ impl Package {
             deltas: vec![],
             findings: report.findings,
             lookup: Lookup::default(),
-            input_digests,
+            input_digests: None,
+            pending_input: None,
             ctls: Default::default(),
+            presigned: None,
             limits: limits.clone(),
             context: opts.context.clone(),
         };
+        match input_digests {
+            Some(TapDigests::Done(d)) => pkg.input_digests = Some(Box::new(d)),
+            Some(later) => pkg.pending_input = Some(Box::new(later)),
+            None => {}
+        }
         pkg.findings.append(&mut findings);
         pkg.parse_metadata(opts);
         if opts.expand_deltas {
@@ -134,7 +132,7 @@ impl Package {
             budgeted.rebuild_budget = budgeted.rebuild_budget.min(opts.rebuild_budget);
             let opts = &budgeted;
             pkg.fetch_unkept_sources(input, limits, opts, &mut kept_total)?;
-            pkg.expand(opts);
+            pkg.expand_and_sign(opts);
         }
         Ok(pkg)
     }
@@ -269,7 +267,9 @@ impl Package {
             findings,
             lookup: Lookup::default(),
             input_digests: None,
+            pending_input: None,
             ctls: Default::default(),
+            presigned: None,
             limits: Limits::default(),
             context: opts.context.clone(),
         };
@@ -395,7 +395,16 @@ pub(super) fn rebuild_inputs(ix: &ContainerIndex) -> impl Iterator<Item = &str> 
 pub(super) struct Kept {
     all: u64,
     pe: u64,
+    /// Bytes kept to be digested after the walk ([`DEFER_DIGESTS`]).
+    deferred: u64,
 }
+
+/// The most bytes kept for the trust check's digests to be taken after
+/// the walk (nested cabinets, the input file): while the walk keeps both
+/// cores busy (one decodes, one hashes), the delta rebuilds after it end on
+/// one long file with a core idle. A real package (a few MB) fits; a larger
+/// one is digested in the walk, its memory flat.
+pub(super) const DEFER_DIGESTS: u64 = 24 << 20;
 
 /// Read one member to the end: hash it, classify it from its first bytes,
 /// keep its bytes when it is something we parse later.
@@ -453,7 +462,17 @@ pub(super) fn read_member(
         MemberKind::Catalog => Some(opts.max_metadata_size),
         _ => None,
     };
-    let mut cab_auth = (opts.keep_trust && kind == MemberKind::Container)
+    let want_auth = opts.keep_trust && kind == MemberKind::Container;
+    // With the trust check verified beside the rebuilds, a cabinet that
+    // fits what is left of the budget is kept whole, its digests taken
+    // there.
+    let mut defer = (want_auth
+        && opts.trust.is_some()
+        && opts.expand_deltas
+        && opts.context.threads() > 1
+        && kept_total.deferred.saturating_add(meta.size) <= DEFER_DIGESTS)
+        .then(|| Vec::with_capacity(meta.size as usize));
+    let mut cab_auth = (want_auth && defer.is_none())
         .then(|| crate::digest::CabDigester::with_algs(&head, cab_algs));
     let mut keep = cap.is_some_and(|c| meta.size <= c)
         && kept_total.all.saturating_add(meta.size) <= opts.max_kept_total;
@@ -495,9 +514,12 @@ pub(super) fn read_member(
     if let Some(c) = cab_auth.as_mut() {
         c.update(&head);
     }
+    if let Some(d) = defer.as_mut() {
+        d.extend_from_slice(&head);
+    }
     let mut total = head.len() as u64;
     // Not needed, and not to be digested: the head said enough.
-    let skip = !opts.digest_all && !keep && cab_auth.is_none();
+    let skip = !opts.digest_all && !keep && cab_auth.is_none() && defer.is_none();
     if read_error.is_none() && filled == HEAD_LEN && !skip {
         loop {
             // Hashed straight from the decoder's buffer, no copy.
@@ -521,6 +543,23 @@ pub(super) fn read_member(
                     }
                     if let Some(h) = sha1.as_mut() {
                         h.update(chunk);
+                    }
+                    if let Some(d) = defer.as_mut() {
+                        // The declared size may lie: past the budget, the
+                        // digests are taken here after all.
+                        if kept_total
+                            .deferred
+                            .saturating_add(d.len() as u64 + n as u64)
+                            > DEFER_DIGESTS
+                        {
+                            let mut c = crate::digest::CabDigester::with_algs(d, cab_algs);
+                            c.update(d);
+                            c.update(chunk);
+                            cab_auth = Some(c);
+                            defer = None;
+                        } else {
+                            d.extend_from_slice(chunk);
+                        }
                     }
                     total = total.saturating_add(n as u64);
                     if keep {
@@ -583,8 +622,161 @@ pub(super) fn read_member(
         bytes: keep.then_some(kept),
         pe,
         parsed: None,
-        cab_auth: cab_auth.map(|c| Box::new(c.finish())),
+        cab_auth: match (cab_auth, defer) {
+            (Some(c), _) => Some(Box::new(CabAuth::Done(c.finish()))),
+            (None, Some(bytes)) => {
+                kept_total.deferred = kept_total.deferred.saturating_add(bytes.len() as u64);
+                Some(Box::new(CabAuth::Later {
+                    bytes,
+                    algs: cab_algs,
+                }))
+            }
+            (None, None) => None,
+        },
         digested,
+    }
+}
+
+/// The input's own digests, from the bytes the walk reads (the same bytes,
+/// in order, once), taken in one of three ways:
+/// - kept: a small input's bytes are copied and kept, and digested after
+///   the walk beside the delta rebuilds ([`TapDigests::Later`]), where a
+///   core is idle, not in the walk, where both are busy;
+/// - sent: copied and sent to a thread of their own;
+/// - inline: on the walk's thread (one core).
+enum TapState {
+    Keep(crate::digest::InputDigester, Vec<Vec<u8>>),
+    Send(
+        std::sync::mpsc::SyncSender<Vec<u8>>,
+        std::sync::mpsc::Receiver<Vec<u8>>,
+    ),
+    Inline(crate::digest::InputDigester),
+    Over,
+}
+
+/// What the walk's tap leaves: digests, or the bytes to take them from.
+#[derive(Clone)]
+pub(crate) enum TapDigests {
+    Done(crate::digest::InputDigests),
+    Later(Box<crate::digest::InputDigester>, Vec<Vec<u8>>),
+}
+
+impl std::fmt::Debug for TapDigests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TapDigests::Done(d) => f.debug_tuple("Done").field(d).finish(),
+            TapDigests::Later(_, chunks) => f
+                .debug_struct("Later")
+                .field("bytes", &chunks.iter().map(Vec::len).sum::<usize>())
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl TapDigests {
+    pub(crate) fn finish(self) -> crate::digest::InputDigests {
+        match self {
+            TapDigests::Done(d) => d,
+            TapDigests::Later(mut d, chunks) => {
+                for c in &chunks {
+                    d.update(c);
+                }
+                d.finish()
+            }
+        }
+    }
+}
+
+struct TapHasher {
+    state: std::sync::Arc<std::sync::Mutex<TapState>>,
+    handle: Option<std::thread::JoinHandle<crate::digest::InputDigester>>,
+}
+
+impl TapHasher {
+    /// Buffers in flight between the tap and the thread.
+    const DEPTH: usize = 8;
+
+    /// `keep`: keep the bytes for later; else with `thread` on a thread.
+    fn start(
+        d: crate::digest::InputDigester,
+        keep: bool,
+        thread: bool,
+    ) -> (TapHasher, container::TapSink) {
+        use std::sync::{Arc, Mutex, mpsc};
+        let mut handle = None;
+        let state = if keep {
+            TapState::Keep(d, Vec::new())
+        } else if thread {
+            let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(Self::DEPTH);
+            let (back_tx, back_rx) = mpsc::sync_channel::<Vec<u8>>(Self::DEPTH + 1);
+            let cell = Arc::new(Mutex::new(Some(d)));
+            let for_thread = Arc::clone(&cell);
+            let spawned = std::thread::Builder::new()
+                .name("input-digests".into())
+                .spawn(move || {
+                    let mut d = for_thread
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .take()
+                        .expect("the digester is handed over once");
+                    for buf in rx {
+                        d.update(&buf);
+                        // The tap may be gone already: the buffer is freed.
+                        let _ = back_tx.try_send(buf);
+                    }
+                    d
+                });
+            match spawned {
+                Ok(h) => {
+                    handle = Some(h);
+                    TapState::Send(tx, back_rx)
+                }
+                Err(_) => match cell.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    Some(d) => TapState::Inline(d),
+                    None => TapState::Over,
+                },
+            }
+        } else {
+            TapState::Inline(d)
+        };
+        let state = Arc::new(Mutex::new(state));
+        let sink_state = Arc::clone(&state);
+        let sink: container::TapSink = Box::new(move |b: &[u8]| {
+            match &mut *sink_state.lock().unwrap_or_else(|e| e.into_inner()) {
+                TapState::Keep(_, chunks) => chunks.push(b.to_vec()),
+                TapState::Send(tx, back) => {
+                    let mut buf = back.try_recv().unwrap_or_default();
+                    buf.clear();
+                    buf.extend_from_slice(b);
+                    // A send fails only if the thread is gone (it panicked):
+                    // the digests are then missing, and the trust check
+                    // reads the input again.
+                    let _ = tx.send(buf);
+                }
+                TapState::Inline(d) => d.update(b),
+                TapState::Over => {}
+            }
+        });
+        (TapHasher { state, handle }, sink)
+    }
+
+    /// End the tap: the digests, or the bytes kept for them (`None` if the
+    /// digesting thread panicked).
+    fn finish(self) -> Option<TapDigests> {
+        let state = std::mem::replace(
+            &mut *self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            TapState::Over,
+        );
+        match state {
+            TapState::Keep(d, chunks) => Some(TapDigests::Later(Box::new(d), chunks)),
+            TapState::Inline(d) => Some(TapDigests::Done(d.finish())),
+            // The channel closes as `state` drops here.
+            TapState::Send(..) | TapState::Over => {
+                drop(state);
+                let d = self.handle?.join().ok()?;
+                Some(TapDigests::Done(d.finish()))
+            }
+        }
     }
 }
 

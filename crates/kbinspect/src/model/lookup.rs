@@ -164,6 +164,11 @@ impl Package {
         &self.context
     }
 
+    /// The signatures verified during the load ([`LoadOptions::trust`]).
+    pub fn presigned(&self) -> Option<&Presigned> {
+        self.presigned.as_ref()
+    }
+
     /// Every member, in the order the walk met them.
     pub fn members(&self) -> &[Member] {
         &self.members

@@ -89,6 +89,13 @@ pub struct LoadOptions {
     /// (under `max_metadata_size`) and, for each nested cabinet, its
     /// Authenticode digests and signature blob (computed as it streams).
     pub keep_trust: bool,
+    /// With `keep_trust`: verify the package's signatures (the input's, the
+    /// nested cabinets', the catalogs') during the load, against these
+    /// roots, beside the delta rebuilds (they need nothing the rebuilds
+    /// give, so they take a core the rebuilds leave idle), and keep them
+    /// for the trust check ([`Package::presigned`]). `None`: the trust
+    /// check verifies them itself.
+    pub trust: Option<std::sync::Arc<dyn Presign>>,
     /// Decode and hash every member. Off (`list`), a member the model does
     /// not need (not servicing XML, a delta, a PE, a catalog or a source an
     /// index names) is read only as far as its first 64 KiB, which tell
@@ -123,6 +130,7 @@ impl Default for LoadOptions {
             dcm_base: None,
             keep_registry: true,
             keep_trust: true,
+            trust: None,
             digest_all: true,
             context: container::DecodeContext::default(),
             progress: None,
@@ -246,9 +254,10 @@ pub struct Member {
     /// that its text need not wait in memory for the end of the walk.
     #[serde(skip)]
     parsed: Option<Parsed>,
-    /// Trust: a nested cabinet's Authenticode digests and signature.
+    /// Trust: a nested cabinet's Authenticode digests and signature, or
+    /// its bytes to take them from later.
     #[serde(skip)]
-    pub(crate) cab_auth: Option<Box<crate::digest::CabDigests>>,
+    pub(crate) cab_auth: Option<Box<CabAuth>>,
     /// Whether every byte was read and hashed (see
     /// [`LoadOptions::digest_all`]).
     #[serde(skip)]
@@ -302,10 +311,53 @@ impl Member {
         self.bytes.as_deref()
     }
 
-    /// A nested cabinet's Authenticode digests and signature blob.
-    pub fn cab_digests(&self) -> Option<&crate::digest::CabDigests> {
-        self.cab_auth.as_deref()
+    /// A nested cabinet's Authenticode digests and signature blob (taken
+    /// now from its bytes when the load kept them for later).
+    pub fn cab_digests(&self) -> Option<std::borrow::Cow<'_, crate::digest::CabDigests>> {
+        use std::borrow::Cow;
+        match self.cab_auth.as_deref()? {
+            CabAuth::Done(d) => Some(Cow::Borrowed(d)),
+            CabAuth::Later { bytes, algs } => {
+                let mut d = crate::digest::CabDigester::with_algs(bytes, *algs);
+                d.update(bytes);
+                Some(Cow::Owned(d.finish()))
+            }
+        }
     }
+}
+
+/// The trust check's signature stage, which the load runs beside the
+/// delta rebuilds ([`LoadOptions::trust`]). A later stage gives it
+/// (`trust::package::TrustOptions`): the model does not know signatures.
+pub trait Presign: std::fmt::Debug + Send + Sync {
+    /// Verify `pkg`'s signatures; `input`: the input's digests when the
+    /// package does not hold them yet.
+    fn presign(&self, pkg: &Package, input: Option<&crate::digest::InputDigests>) -> Presigned;
+}
+
+/// What [`Presign::presign`] gave, for the stage that made it to read back.
+#[derive(Clone)]
+pub struct Presigned(pub std::sync::Arc<dyn std::any::Any + Send + Sync>);
+
+impl std::fmt::Debug for Presigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Presigned(..)")
+    }
+}
+
+/// A nested cabinet's Authenticode digests, as the walk leaves them.
+#[derive(Debug, Clone)]
+pub(crate) enum CabAuth {
+    /// Taken as the cabinet streamed past.
+    Done(crate::digest::CabDigests),
+    /// The cabinet's bytes, kept (within [`load::DEFER_DIGESTS`]) so that
+    /// the digests are taken beside the delta rebuilds, where a core is
+    /// idle, and not in the walk, where both are busy; in these
+    /// algorithms.
+    Later {
+        bytes: Vec<u8>,
+        algs: crate::digest::CabAlgs,
+    },
 }
 
 /// A parsed `.mum`.
@@ -661,10 +713,17 @@ pub struct Package {
     /// [`LoadOptions::keep_trust`], for a cabinet or MSU file).
     #[serde(skip)]
     pub(crate) input_digests: Option<Box<crate::digest::InputDigests>>,
+    /// The input's bytes, kept by the walk for its digests to be taken
+    /// beside the delta rebuilds (then moved to `input_digests`).
+    #[serde(skip)]
+    pub(crate) pending_input: Option<Box<load::TapDigests>>,
     /// The catalogs' CTLs the load read (with [`LoadOptions::keep_trust`]),
     /// by member path, for the trust check.
     #[serde(skip)]
     pub(crate) ctls: std::collections::HashMap<String, crate::trust::ReadCtl>,
+    /// The signatures verified during the load ([`LoadOptions::trust`]).
+    #[serde(skip)]
+    pub(crate) presigned: Option<Presigned>,
     /// The walk limits the package was loaded with (a check that must read
     /// a member again walks within the same limits).
     #[serde(skip)]

@@ -3,11 +3,55 @@
 
 use super::*;
 
+/// What one rebuilt file gives: its expansion, version resource and PE
+/// Authenticode hashes.
+type Outcome = (Expansion, Option<Box<PeVersion>>, Option<Box<PeAuth>>);
+
+/// The rebuilds of [`Package::expand_compute`], by (component, file).
+pub(super) struct Expanded {
+    outcomes: Vec<(usize, usize, Outcome)>,
+    alternates: Vec<(usize, usize, Expansion)>,
+}
+
 impl Package {
     /// Record the outcome of rebuilding every delta-stored or copied file.
     pub(super) fn expand(&mut self, opts: &LoadOptions) {
-        type Outcome = (Expansion, Option<Box<PeVersion>>, Option<Box<PeAuth>>);
         let listed = self.catalog_hashes(opts);
+        let outcomes = self.expand_compute(opts, &listed);
+        self.expand_apply(outcomes);
+    }
+
+    /// [`Package::expand`], and with [`LoadOptions::trust`] the package's
+    /// signatures verified beside the rebuilds ([`Package::presigned`]):
+    /// the rebuilds of a real package end on one long file while the other
+    /// cores idle, and the signatures need nothing the rebuilds give.
+    pub(super) fn expand_and_sign(&mut self, opts: &LoadOptions) {
+        let listed = self.catalog_hashes(opts);
+        let trust = opts.trust.as_deref().filter(|_| opts.keep_trust);
+        let pending = self.pending_input.take();
+        let (outcomes, (input, signed)) = {
+            let me = &*self;
+            me.context.join(
+                || me.expand_compute(opts, &listed),
+                || {
+                    // The input's digests first: its signature needs them.
+                    let input = pending.map(|p| Box::new(p.finish()));
+                    let signed = trust.map(|t| t.presign(me, input.as_deref()));
+                    (input, signed)
+                },
+            )
+        };
+        if input.is_some() {
+            self.input_digests = input;
+        }
+        self.expand_apply(outcomes);
+        self.presigned = signed;
+    }
+
+    /// Rebuild every delta-stored or copied file (see [`Package::expand`])
+    /// without changing the package, so that other checks can read it
+    /// meanwhile. `listed`: the hashes the catalogs list.
+    pub(super) fn expand_compute(&self, opts: &LoadOptions, listed: &Listed) -> Expanded {
         // A stage of its own: the files to rebuild, counted up front.
         let to_rebuild = self.rebuild_requests(&main_source, &|_, _| true).len() as u64;
         let stage = (to_rebuild > 0)
@@ -50,7 +94,7 @@ impl Package {
                         (sha1::Sha1::digest(bytes).into(), None)
                     };
                     let auth = (maybe_auth && !listed.contains(sha1.as_slice()))
-                        .then(|| Box::new(PeAuth::for_listed_with(bytes, &listed, pe_sha256)));
+                        .then(|| Box::new(PeAuth::for_listed_with(bytes, listed, pe_sha256)));
                     (
                         Expansion::Rebuilt {
                             sha256: hex::encode(sha256),
@@ -64,24 +108,6 @@ impl Package {
             }
         });
         drop(stage);
-        for (ci, fi, (outcome, pe, auth)) in outcomes {
-            if let Some(f) = self
-                .components
-                .get_mut(ci)
-                .and_then(|c| c.files.get_mut(fi))
-            {
-                if let Expansion::Rebuilt { sha256, .. } = &outcome {
-                    f.content_sha256 = hex::decode(sha256)
-                        .ok()
-                        .and_then(|v| <[u8; 32]>::try_from(v).ok());
-                }
-                f.expansion = Some(outcome);
-                if pe.is_some() {
-                    f.pe = pe;
-                }
-                f.pe_auth = auth;
-            }
-        }
         // Stored files the index also produces: rebuild the index's copy
         // too, so that a stored file cannot shadow a different delta.
         let alternates = self.rebuild_map(
@@ -100,6 +126,36 @@ impl Package {
                 Err(e) => expansion_error(e),
             },
         );
+        Expanded {
+            outcomes,
+            alternates,
+        }
+    }
+
+    /// Record what [`Package::expand_compute`] found.
+    pub(super) fn expand_apply(&mut self, expanded: Expanded) {
+        let Expanded {
+            outcomes,
+            alternates,
+        } = expanded;
+        for (ci, fi, (outcome, pe, auth)) in outcomes {
+            if let Some(f) = self
+                .components
+                .get_mut(ci)
+                .and_then(|c| c.files.get_mut(fi))
+            {
+                if let Expansion::Rebuilt { sha256, .. } = &outcome {
+                    f.content_sha256 = hex::decode(sha256)
+                        .ok()
+                        .and_then(|v| <[u8; 32]>::try_from(v).ok());
+                }
+                f.expansion = Some(outcome);
+                if pe.is_some() {
+                    f.pe = pe;
+                }
+                f.pe_auth = auth;
+            }
+        }
         for (ci, fi, outcome) in alternates {
             if let Some(f) = self
                 .components

@@ -189,15 +189,35 @@ pub struct Cert {
     pub ski: Option<Vec<u8>>,
 }
 
+/// Certificates read, by their DER ([`Cert::from_der`]).
+static CERTS_READ: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<Vec<u8>, Cert>>> =
+    std::sync::OnceLock::new();
+
+/// (certificate, issuer) signatures verified ([`Cert::signed_by`]).
+static PAIRS_VERIFIED: std::sync::OnceLock<std::sync::Mutex<HashSet<Pair>>> =
+    std::sync::OnceLock::new();
+
+/// Forget every certificate read and every certificate signature verified
+/// in this process, so that the next check does all of that work again as
+/// a fresh `verify` process does: for measuring the trust check's cost
+/// (`examples/trust_cost.rs`) one run after another.
+#[doc(hidden)]
+pub fn clear_caches() {
+    if let Some(c) = CERTS_READ.get() {
+        c.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+    if let Some(c) = PAIRS_VERIFIED.get() {
+        c.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+}
+
 impl Cert {
     /// Read one DER certificate. The same few certificates are embedded in
     /// every signature of a package (hundreds of catalogs), and reading one
     /// (its names, its key) costs more than looking it up: certificates
     /// read once are remembered by their DER bytes.
     pub fn from_der(der: &[u8]) -> Result<Cert, String> {
-        type Cache = std::sync::Mutex<std::collections::HashMap<Vec<u8>, Cert>>;
-        static READ: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
-        let cache = READ.get_or_init(Default::default);
+        let cache = CERTS_READ.get_or_init(Default::default);
         if let Some(c) = cache.lock().ok().and_then(|c| c.get(der).cloned()) {
             return Ok(c);
         }
@@ -273,9 +293,7 @@ impl Cert {
         // The same certificates sign hundreds of catalogs of a package:
         // a verified (certificate, issuer) pair is remembered.
         let key = (self.fingerprint, issuer.fingerprint);
-        static VERIFIED: std::sync::OnceLock<std::sync::Mutex<HashSet<Pair>>> =
-            std::sync::OnceLock::new();
-        let cache = VERIFIED.get_or_init(Default::default);
+        let cache = PAIRS_VERIFIED.get_or_init(Default::default);
         if cache.lock().is_ok_and(|c| c.contains(&key)) {
             return Ok(());
         }

@@ -88,18 +88,77 @@ pub struct TrustReport {
 
 pub use super::download_name_sha1;
 
+#[derive(Clone)]
 struct Cat {
     member: String,
     verified: bool,
     ctl: std::sync::Arc<Ctl>,
 }
 
-/// Check the whole chain of trust of a loaded package.
-pub fn check(
+/// The signatures of a package verified: the input's, its nested
+/// cabinets' and its catalogs' (with each catalog's CTL), and what was
+/// found wrong with them; for the roots and time they were judged against.
+/// The load computes it beside the delta rebuilds when
+/// [`LoadOptions::trust`] is given ([`Package::presigned`]); the trust
+/// check takes it from there when the roots and time are the same.
+#[derive(Clone)]
+pub struct Signed {
+    findings: Vec<Finding>,
+    signatures: Vec<SignatureReport>,
+    cats: Vec<Cat>,
+    judged_by: JudgedBy,
+}
+
+/// The roots (fingerprint, origin, metadata) and the time of a judgement.
+type JudgedBy = (Vec<([u8; 32], String, Vec<String>)>, i64);
+
+impl Signed {
+    fn judged_by(opts: &TrustOptions) -> JudgedBy {
+        (
+            opts.store
+                .roots
+                .iter()
+                .map(|r| (r.cert.fingerprint, r.origin.clone(), r.metadata.clone()))
+                .collect(),
+            opts.now,
+        )
+    }
+}
+
+impl std::fmt::Debug for Signed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signed")
+            .field("signatures", &self.signatures.len())
+            .field("catalogs", &self.cats.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Verify every signature of a loaded package (steps 1–3 of [`check`]):
+/// needs nothing the delta rebuilds give, so the load runs it beside them.
+pub fn signatures(pkg: &Package, opts: &TrustOptions) -> Signed {
+    signatures_with(pkg, opts, None)
+}
+
+/// The load verifies the signatures beside the delta rebuilds with these
+/// roots ([`LoadOptions::trust`]).
+impl crate::model::Presign for TrustOptions {
+    fn presign(
+        &self,
+        pkg: &Package,
+        input: Option<&digest::InputDigests>,
+    ) -> crate::model::Presigned {
+        crate::model::Presigned(std::sync::Arc::new(signatures_with(pkg, self, input)))
+    }
+}
+
+/// [`signatures`], with the input's digests when the package does not hold
+/// them yet (the load takes them beside the rebuilds, then stores them).
+fn signatures_with(
     pkg: &Package,
-    load: &LoadOptions,
     opts: &TrustOptions,
-) -> (Vec<Finding>, TrustReport) {
+    input_digests: Option<&digest::InputDigests>,
+) -> Signed {
     let mut findings = Vec::new();
     let mut signatures = Vec::new();
     // 1. The input itself.
@@ -137,7 +196,7 @@ pub fn check(
             Ok(d.finish())
         };
         let again = std::cell::OnceCell::new();
-        let input = match pkg.input_digests.as_deref() {
+        let input = match input_digests.or(pkg.input_digests.as_deref()) {
             Some(d) => Ok(d.clone()),
             None => read(),
         };
@@ -239,6 +298,29 @@ pub fn check(
     for s in &signatures {
         signature_findings(s, &mut findings);
     }
+    Signed {
+        findings,
+        signatures,
+        cats,
+        judged_by: Signed::judged_by(opts),
+    }
+}
+
+/// Check the whole chain of trust of a loaded package.
+pub fn check(
+    pkg: &Package,
+    load: &LoadOptions,
+    opts: &TrustOptions,
+) -> (Vec<Finding>, TrustReport) {
+    let Signed {
+        mut findings,
+        signatures,
+        cats,
+        ..
+    } = match pkg.presigned().and_then(|p| p.0.downcast_ref::<Signed>()) {
+        Some(s) if s.judged_by == Signed::judged_by(opts) => s.clone(),
+        _ => self::signatures(pkg, opts),
+    };
     // Hash → (catalog, entry) over verified catalogs only, borrowing the
     // hashes (a large package's catalogs list tens of thousands).
     let mut index: HashMap<&[u8], (usize, usize)> = HashMap::new();
@@ -628,6 +710,57 @@ mod tests {
         serde_json::to_string(&(&r.0, &r.1)).unwrap()
     }
 
+    /// Signatures verified during the load, beside the delta rebuilds, with
+    /// the input's and its cabinets' digests taken there from bytes the walk
+    /// kept: the same report as the trust check working alone, with one
+    /// thread or two; a check against other roots does not reuse them.
+    #[test]
+    fn signatures_verified_in_the_load_report_the_same() {
+        let (pkg, load, opts) = sample();
+        let alone = json(&check(&pkg, &load, &opts));
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        for threads in [1, 2] {
+            let with = LoadOptions {
+                trust: Some(std::sync::Arc::new(opts.clone())),
+                context: crate::container::DecodeContext::new(
+                    std::num::NonZeroUsize::new(threads).unwrap(),
+                ),
+                ..LoadOptions::default()
+            };
+            let early = Package::load_with(
+                &root.join("Windows6.1-KB975354-x86.msu"),
+                &Limits::default(),
+                &with,
+            )
+            .unwrap();
+            assert!(early.presigned().is_some());
+            assert!(early.pending_input.is_none());
+            assert!(early.input_digests.is_some());
+            if threads == 2 {
+                assert!(
+                    early.members.iter().any(|m| matches!(
+                        m.cab_auth.as_deref(),
+                        Some(crate::model::CabAuth::Later { .. })
+                    )),
+                    "the nested cabinet's digests were left for the rebuild stage"
+                );
+            }
+            assert_eq!(
+                json(&check(&early, &with, &opts)),
+                alone,
+                "{threads} threads"
+            );
+            // Judged against Microsoft's roots only: verified again, and the
+            // test root is then untrusted.
+            let microsoft = TrustOptions::default();
+            assert_eq!(
+                json(&check(&early, &with, &microsoft)),
+                json(&check(&pkg, &load, &microsoft))
+            );
+            assert_ne!(json(&check(&early, &with, &microsoft)), alone);
+        }
+    }
+
     /// The walk digests the input and its cabinets only in the algorithms
     /// the input's signature uses; a signature asking for another one is
     /// answered by reading the input (or the cabinet) again, with the same
@@ -654,7 +787,7 @@ mod tests {
         }
         let mut nested = 0;
         for m in &mut stripped.members {
-            if let Some(d) = m.cab_auth.as_deref_mut() {
+            if let Some(crate::model::CabAuth::Done(d)) = m.cab_auth.as_deref_mut() {
                 d.sha256 = None;
                 nested += 1;
             }
