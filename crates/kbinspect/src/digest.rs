@@ -458,6 +458,9 @@ pub fn pe_authenticode(bytes: &[u8], alg: Alg) -> Option<Vec<u8>> {
 
 /// The SHA-1 of the whole of `bytes` and their SHA-256 PE Authenticode hash
 /// ([`pe_authenticode`]), computed together ([`interleave`]).
+/// A large file's two hashes run as two tasks on a pool of several
+/// threads instead: the rebuilds of a package end on their largest file,
+/// and another core is then free.
 pub fn sha1_and_pe_sha256(bytes: &[u8]) -> ([u8; 20], Option<Vec<u8>>) {
     let mut flat = sha1::Sha1::new();
     let Some(parts) = pe_authenticode_parts(bytes) else {
@@ -465,6 +468,21 @@ pub fn sha1_and_pe_sha256(bytes: &[u8]) -> ([u8; 20], Option<Vec<u8>>) {
         return (flat.finalize().into(), None);
     };
     let mut h = sha2::Sha256::new();
+    // Only on a pool's worker (outside one, asking rayon would start its
+    // global pool: `--threads 1` starts no thread).
+    let on_pool = rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1;
+    if bytes.len() >= SPLIT_HASHES && on_pool {
+        let (flat, auth) = rayon::join(
+            || sha1::Sha1::digest(bytes).into(),
+            || {
+                for p in &parts {
+                    h.update(p);
+                }
+                h.finalize().to_vec()
+            },
+        );
+        return (flat, Some(auth));
+    }
     interleave(
         (&[bytes], 0),
         |s| flat.update(s),
@@ -473,6 +491,9 @@ pub fn sha1_and_pe_sha256(bytes: &[u8]) -> ([u8; 20], Option<Vec<u8>>) {
     );
     (flat.finalize().into(), Some(h.finalize().to_vec()))
 }
+
+/// From this size [`sha1_and_pe_sha256`] may hash on two threads.
+const SPLIT_HASHES: usize = 1 << 20;
 
 /// The slices of `bytes` the PE Authenticode hash covers, in order.
 fn pe_authenticode_parts(bytes: &[u8]) -> Option<Vec<&[u8]>> {

@@ -404,7 +404,7 @@ pub(super) struct Kept {
 /// cores busy (one decodes, one hashes), the delta rebuilds after it end on
 /// one long file with a core idle. A real package (a few MB) fits; a larger
 /// one is digested in the walk, its memory flat.
-pub(super) const DEFER_DIGESTS: u64 = 24 << 20;
+pub(super) const DEFER_DIGESTS: u64 = 16 << 20;
 
 /// Read one member to the end: hash it, classify it from its first bytes,
 /// keep its bytes when it is something we parse later.

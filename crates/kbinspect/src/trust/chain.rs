@@ -38,13 +38,23 @@ const OID_P384: &str = "1.3.132.0.34";
 /// A public key this verifies signatures with.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PublicKey {
-    /// An RSA key, with its Montgomery constants when
-    /// [`super::montgomery`] takes it.
-    Rsa(rsa::PublicKey, Option<Box<RsaKey>>),
+    /// An RSA key: its Montgomery constants when [`super::montgomery`]
+    /// takes it, else the `rsa` crate's key (which precomputes its own
+    /// constants when built, a cost the common keys need not pay).
+    Rsa(RsaPublic),
     /// ECDSA on NIST P-256 (secp256r1).
     P256(p256::ecdsa::VerifyingKey),
     /// ECDSA on NIST P-384 (secp384r1).
     P384(p384::ecdsa::VerifyingKey),
+}
+
+/// An RSA public key, in the form that verifies with it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RsaPublic {
+    /// On precomputed Montgomery constants ([`super::montgomery`]).
+    Fast(Box<RsaKey>),
+    /// The `rsa` crate's (an exponent over 64 bits, say).
+    Other(Box<rsa::PublicKey>),
 }
 
 /// The two signature schemes: RSA PKCS#1 v1.5 and ECDSA.
@@ -103,8 +113,8 @@ impl PublicKey {
         }
         let bad = |curve: &str| format!("ECDSA/{curve}/{} signature does not verify", alg.name());
         match self {
-            PublicKey::Rsa(_, Some(fast)) => rsa_verify_fast(fast, alg, hashed, sig),
-            PublicKey::Rsa(k, None) => rsa_verify(k, alg, hashed, sig),
+            PublicKey::Rsa(RsaPublic::Fast(fast)) => rsa_verify_fast(fast, alg, hashed, sig),
+            PublicKey::Rsa(RsaPublic::Other(k)) => rsa_verify(k, alg, hashed, sig),
             PublicKey::P256(k) => p256::ecdsa::Signature::from_der(sig)
                 .and_then(|s| k.verify_prehash(hashed, &s))
                 .map_err(|_| bad("P-256")),
@@ -124,12 +134,18 @@ fn public_key(
     let bits = spki.subject_public_key.as_bytes();
     match alg.as_str() {
         OID_RSA => (
-            bits.and_then(|b| rsa::PublicKey::from_pkcs1_der(b).ok())
-                .map(|k| {
-                    use rsa::traits::PublicKeyParts as _;
-                    let fast = RsaKey::new(&k.n().to_be_bytes(), &k.e().to_be_bytes());
-                    PublicKey::Rsa(k, fast.map(Box::new))
-                }),
+            bits.and_then(|b| {
+                // The modulus and exponent as they are; the `rsa` crate's
+                // key only for what the Montgomery code does not take.
+                let parts = rsa::pkcs1::RsaPublicKey::<der::asn1::UintRef<'_>>::from_der(b).ok()?;
+                match RsaKey::new(parts.modulus.as_bytes(), parts.public_exponent.as_bytes()) {
+                    Some(fast) => Some(RsaPublic::Fast(Box::new(fast))),
+                    None => rsa::PublicKey::from_pkcs1_der(b)
+                        .ok()
+                        .map(|k| RsaPublic::Other(Box::new(k))),
+                }
+                .map(PublicKey::Rsa)
+            }),
             alg,
         ),
         OID_EC_PUBLIC_KEY => {
