@@ -250,7 +250,7 @@ if [ "$QUICK" = 0 ] && [ "${#REAL_PATHS[@]}" -gt 0 ]; then
   # Both are reported (docs/trust.md).
   RAYON_NUM_THREADS=1 "$ROOT/target/release/examples/trust_cost" --runs "$(( RUNS * 3 < 15 ? 15 : RUNS * 3 ))" \
     --trust-root "$ROOT/testdata/trust/test-keys/TEST-ONLY-root.pem" "${trust_in[@]}" >"$RAW/trust-1.txt"
-  printf 'trust\t%s\n' "$RAW/trust.txt" >>"$EXTRA"
+  printf 'trust\t%s\t%s\n' "$RAW/trust.txt" "$RAW/trust-1.txt" >>"$EXTRA"
 fi
 
 mkdir -p "$(dirname "$OUT")"

@@ -17,9 +17,12 @@
 //! - `trust`: load as `kbinspect verify` does, then [`kbinspect::check::verify`]
 //!   (the same checks plus the whole chain of trust).
 //!
-//! It prints the medians of wall time and of this process's CPU time, and
-//! their ratio. `--once` runs one pipeline once (for `hyperfine`, which then
-//! times whole processes).
+//! Each run starts as a fresh process does: no certificate read or
+//! verified yet ([`kbinspect::trust::chain::clear_caches`]). It prints the
+//! medians of wall time and of this process's CPU time, and for each the
+//! median of the rounds' ratios (the two runs of a round back to back,
+//! which goes first alternating). `--once` runs one pipeline once (for
+//! `hyperfine`, which then times whole processes).
 
 #[path = "support/threads.rs"]
 mod threads;
@@ -145,8 +148,15 @@ fn main() {
         let (word, (verified, sigs), _) = run(path, Some(trust));
         let (mut w0, mut w1, mut c0, mut c1) = (vec![], vec![], vec![], vec![]);
         let (mut l0, mut l1) = (vec![], vec![]);
-        for _ in 0..runs {
-            for with in [false, true] {
+        for round in 0..runs {
+            // Which goes first alternates, so that neither always runs
+            // in the other's wake.
+            let order = if round % 2 == 0 {
+                [false, true]
+            } else {
+                [true, false]
+            };
+            for with in order {
                 let opts = with.then_some(trust);
                 let (t, c) = (Instant::now(), cpu_s());
                 let (_, _, load) = std::hint::black_box(run(path, opts));
@@ -166,6 +176,24 @@ fn main() {
             let n = n.to_string_lossy();
             n.chars().take(44).collect()
         });
+        // The ratio of each round's pair (run back to back, under the same
+        // load), then their median: steadier on a shared machine than the
+        // ratio of two medians.
+        let mut wr: Vec<f64> = w1.iter().zip(&w0).map(|(y, n)| y / n).collect();
+        let mut cr: Vec<f64> = c1
+            .iter()
+            .zip(&c0)
+            .filter(|(_, n)| **n > 0.0)
+            .map(|(y, n)| y / n)
+            .collect();
+        let (wr, cr) = (
+            median(&mut wr),
+            if cr.is_empty() {
+                f64::NAN
+            } else {
+                median(&mut cr)
+            },
+        );
         let (w0, w1, c0, c1) = (
             median(&mut w0),
             median(&mut w1),
@@ -177,10 +205,10 @@ fn main() {
             "{name:<44} {:>8.1}ms {:>8.1}ms {:>7.3} {:>8.0}ms {:>8.0}ms {:>7.3}   load {:.1} / {:.1} ms, checks {:.1} / {:.1} ms; {word}, {verified}/{sigs} signatures verified",
             w0 * 1e3,
             w1 * 1e3,
-            w1 / w0,
+            wr,
             c0 * 1e3,
             c1 * 1e3,
-            if c0 > 0.0 { c1 / c0 } else { f64::NAN },
+            cr,
             l0 * 1e3,
             l1 * 1e3,
             (w0 - l0) * 1e3,
