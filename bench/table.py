@@ -81,10 +81,14 @@ cell, lo = ratio_cell(real_verify)
 targets.append(("`verify` of every real package timed beside cabextract + sha256sum (peer ÷ kbinspect)", cell, lo is not None))
 if len(verify_rss) >= 2:
     pts = sorted(verify_rss.values())
-    (b0, r0), (b1, r1) = pts[0], pts[-1]
+    # The growth between the two largest packages: a small input's bytes
+    # (up to 8 MiB, a fixed amount) are kept for its digests to be taken
+    # beside the rebuilds, which would flatter a slope from the smallest.
+    (b0, r0), (b1, r1) = pts[-2], pts[-1]
     growth = (r1 - r0) / 1024 / ((b1 - b0) / 1e8)
+    series = ", ".join(f"{r / 1024:.1f} MB at {b / 1e6:.0f} MB" for b, r in pts)
     targets.append(("`verify` peak RSS at 300 MB < 64 MB", f"{r1 / 1024:.1f} MB at {b1 / 1e6:.0f} MB", r1 / 1024 < 64))
-    targets.append(("`verify` memory growth ≤ 2 MB per 100 MB", f"{growth:.2f} MB per 100 MB ({r0 / 1024:.1f} → {r1 / 1024:.1f} MB)", growth <= 2.0))
+    targets.append(("`verify` memory growth ≤ 2 MB per 100 MB (between the two largest)", f"{growth:.2f} MB per 100 MB ({series})", growth <= 2.0))
 
 extra_sections = []
 if extra_path:

@@ -60,6 +60,16 @@ impl Package {
         let cab_algs = digester
             .as_ref()
             .map_or(crate::digest::CabAlgs::ALL, |(_, algs)| *algs);
+        // A small input's bytes are kept for its digests to be taken beside
+        // the rebuilds ([`DEFER_DIGESTS`]); they count against that budget.
+        let keep_input = digester.is_some()
+            && opts.context.threads() > 1
+            && opts.trust.is_some()
+            && opts.expand_deltas
+            && std::fs::metadata(input).is_ok_and(|m| m.is_file() && m.len() <= DEFER_DIGESTS);
+        if keep_input {
+            kept_total.deferred = std::fs::metadata(input).map_or(DEFER_DIGESTS, |m| m.len());
+        }
         let mut visit = |meta: &MemberMeta, reader: &mut dyn BufRead| {
             let mut m = read_member(
                 meta,
@@ -84,9 +94,7 @@ impl Package {
         let report = match digester {
             Some((d, _)) => {
                 let threads = opts.context.threads() > 1;
-                let small = std::fs::metadata(input).is_ok_and(|m| m.len() <= DEFER_DIGESTS);
-                let keep = threads && small && opts.trust.is_some() && opts.expand_deltas;
-                let (hasher, sink) = TapHasher::start(d, keep, threads);
+                let (hasher, sink) = TapHasher::start(d, keep_input, threads);
                 let report = container::walk_tapped(input, limits, &walk_opts, &mut visit, sink);
                 input_digests = hasher.finish();
                 report?
@@ -399,12 +407,13 @@ pub(super) struct Kept {
     deferred: u64,
 }
 
-/// The most bytes kept for the trust check's digests to be taken after
-/// the walk (nested cabinets, the input file): while the walk keeps both
-/// cores busy (one decodes, one hashes), the delta rebuilds after it end on
-/// one long file with a core idle. A real package (a few MB) fits; a larger
-/// one is digested in the walk, its memory flat.
-pub(super) const DEFER_DIGESTS: u64 = 16 << 20;
+/// The most bytes kept, in all, for the trust check's digests to be taken
+/// after the walk (the input file, then nested cabinets): while the walk
+/// keeps both cores busy (one decodes, one hashes), the delta rebuilds after
+/// it end on one long file with a core idle. A real package of a few MB
+/// fits; a larger one is digested in the walk, so memory stays flat (this
+/// adds at most 8 MiB to the peak).
+pub(super) const DEFER_DIGESTS: u64 = 8 << 20;
 
 /// Read one member to the end: hash it, classify it from its first bytes,
 /// keep its bytes when it is something we parse later.
