@@ -183,12 +183,21 @@ impl Checker<'_> {
     /// hashes are looked up as raw bytes in the catalogs' content; whether
     /// the catalogs' signatures hold is the trust check's job.
     fn catalog_listing(&mut self) {
+        // The catalogs read (their bytes kept, or let go by the load once it
+        // had looked the documents up in them: `catalog_hits`).
+        let released = self.pkg.catalogs_released;
         let catalogs: Vec<(&str, &[u8])> = self
             .pkg
             .members()
             .iter()
             .filter(|m| m.kind == MemberKind::Catalog)
-            .filter_map(|m| m.bytes().map(|b| (m.path.as_str(), b)))
+            .filter_map(|m| match m.bytes() {
+                Some(b) => Some((m.path.as_str(), b)),
+                None if released && self.pkg.read_ctl(&m.path).is_some() => {
+                    Some((m.path.as_str(), &[][..]))
+                }
+                None => None,
+            })
             .collect();
         let documents = self.pkg.members().iter().filter(|m| {
             matches!(
@@ -248,13 +257,22 @@ impl Checker<'_> {
             .flat_map(|m| [Some(&m.sha256[..]), m.sha1.as_ref().map(|h| &h[..])])
             .flatten()
             .collect();
-        let haystacks: Vec<&[u8]> = catalogs.iter().map(|(_, b)| *b).collect();
-        let found = occurring(&haystacks, &needles);
-        let found: std::collections::HashSet<&[u8]> = needles
-            .iter()
-            .zip(found)
-            .filter_map(|(n, f)| f.then_some(*n))
-            .collect();
+        let found: std::collections::HashSet<&[u8]> = match &self.pkg.catalog_hits {
+            Some(hits) => needles
+                .iter()
+                .filter(|n| hits.contains(**n))
+                .copied()
+                .collect(),
+            None => {
+                let haystacks: Vec<&[u8]> = catalogs.iter().map(|(_, b)| *b).collect();
+                let found = crate::model::occurring(&haystacks, &needles);
+                needles
+                    .iter()
+                    .zip(found)
+                    .filter_map(|(n, f)| f.then_some(*n))
+                    .collect()
+            }
+        };
         for m in documents {
             let listed = found.contains(&m.sha256[..])
                 || m.sha1.as_ref().is_some_and(|h| found.contains(&h[..]));
@@ -939,59 +957,9 @@ mod tests {
     }
 }
 
-/// Which of `needles` occur anywhere in one of `haystacks` (byte strings
-/// at any offset, as `memmem` finds them), in one pass over each haystack:
-/// a bitmap of the needles' first three bytes screens every offset, and
-/// only offsets it lets through are looked up. Linear in the haystacks'
-/// length whatever the number of needles.
-pub(crate) fn occurring(haystacks: &[&[u8]], needles: &[&[u8]]) -> Vec<bool> {
-    let mut found = vec![false; needles.len()];
-    let prefix =
-        |b: &[u8]| (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]);
-    let mut bitmap = vec![0u64; (1 << 24) / 64];
-    let mut by_bytes: std::collections::HashMap<&[u8], Vec<usize>> = Default::default();
-    let mut lengths: Vec<usize> = Vec::new();
-    for (i, n) in needles.iter().enumerate() {
-        if n.len() < 3 {
-            // Too short to screen: searched for directly.
-            found[i] = haystacks
-                .iter()
-                .any(|h| memchr::memmem::find(h, n).is_some());
-            continue;
-        }
-        let p = prefix(n);
-        bitmap[p / 64] |= 1 << (p % 64);
-        by_bytes.entry(n).or_default().push(i);
-        if !lengths.contains(&n.len()) {
-            lengths.push(n.len());
-        }
-    }
-    if by_bytes.is_empty() {
-        return found;
-    }
-    for h in haystacks {
-        for at in 0..h.len().saturating_sub(2) {
-            let p = prefix(&h[at..]);
-            if bitmap[p / 64] & (1 << (p % 64)) == 0 {
-                continue;
-            }
-            for &len in &lengths {
-                if let Some(w) = h.get(at..at + len)
-                    && let Some(is) = by_bytes.get(w)
-                {
-                    for &i in is {
-                        found[i] = true;
-                    }
-                }
-            }
-        }
-    }
-    found
-}
-
 #[cfg(test)]
 mod occurring_tests {
-    use super::occurring;
+    use crate::model::occurring;
 
     /// The one-pass search finds exactly what `memmem` finds.
     #[test]

@@ -120,6 +120,8 @@ impl Package {
             pending_input: None,
             ctls: Default::default(),
             presigned: None,
+            catalogs_released: false,
+            catalog_hits: None,
             limits: limits.clone(),
             context: opts.context.clone(),
         };
@@ -141,6 +143,9 @@ impl Package {
             let opts = &budgeted;
             pkg.fetch_unkept_sources(input, limits, opts, &mut kept_total)?;
             pkg.expand_and_sign(opts);
+            if pkg.presigned.is_some() {
+                pkg.release_catalogs();
+            }
         }
         Ok(pkg)
     }
@@ -278,6 +283,8 @@ impl Package {
             pending_input: None,
             ctls: Default::default(),
             presigned: None,
+            catalogs_released: false,
+            catalog_hits: None,
             limits: Limits::default(),
             context: opts.context.clone(),
         };
@@ -286,6 +293,89 @@ impl Package {
             pkg.expand(opts);
         }
         pkg
+    }
+
+    /// Let the catalogs' bytes go once the load has verified their
+    /// signatures and read their CTLs (with [`LoadOptions::trust`]): they
+    /// are the largest thing a big package keeps (9.8 MB for the 42
+    /// catalogs of the generated 300 MB package) and the checks that run
+    /// at the end need only their hashes. The servicing documents' hashes
+    /// found in their bytes are taken first, for `check::integrity`. A
+    /// catalog whose CTL could not be read keeps its bytes (the trust check
+    /// reports on it from them).
+    fn release_catalogs(&mut self) {
+        let haystacks: Vec<&[u8]> = self
+            .members
+            .iter()
+            .filter(|m| m.kind == MemberKind::Catalog)
+            .filter_map(|m| m.bytes())
+            .collect();
+        let needles: Vec<&[u8]> = self
+            .members
+            .iter()
+            .filter(|m| {
+                matches!(
+                    m.kind,
+                    MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
+                )
+            })
+            .flat_map(|m| [Some(&m.sha256[..]), m.sha1.as_ref().map(|h| &h[..])])
+            .flatten()
+            .collect();
+        let found = occurring(&haystacks, &needles);
+        let hits = needles
+            .iter()
+            .zip(found)
+            .filter(|(_, f)| *f)
+            .map(|(n, _)| n.to_vec())
+            .collect();
+        self.catalog_hits = Some(hits);
+        for m in self.members.iter_mut() {
+            if m.kind == MemberKind::Catalog && m.bytes.is_some() && self.ctls.contains_key(&m.path)
+            {
+                m.bytes = None;
+            }
+        }
+        self.catalogs_released = true;
+    }
+
+    /// A member's bytes that the load let go ([`Package::release_catalogs`]),
+    /// read again from the input (within the limits it was loaded with);
+    /// `None` when they were never kept or cannot be read.
+    pub(crate) fn bytes_again(&self, member: &Member) -> Option<Vec<u8>> {
+        if !self.catalogs_released || member.kind != MemberKind::Catalog {
+            return None;
+        }
+        let mut found: Option<Vec<u8>> = None;
+        let opts = container::WalkOptions {
+            verify_unread: false,
+            context: self.context.clone(),
+            progress: None,
+        };
+        let walked = container::walk_with(
+            Path::new(&self.input),
+            &self.limits,
+            &opts,
+            &mut |meta, reader| {
+                if found.is_some() || meta.path != member.path {
+                    return Ok(());
+                }
+                let mut v = Vec::with_capacity(member.size as usize);
+                std::io::Read::read_to_end(
+                    &mut std::io::Read::take(reader, member.size.saturating_add(1)),
+                    &mut v,
+                )?;
+                found = Some(v);
+                Ok(())
+            },
+        );
+        self.context.release_buffers();
+        walked.ok()?;
+        // The same bytes as the walk saw (a changed file is not read as
+        // the catalog the load verified).
+        found.filter(|v| {
+            v.len() as u64 == member.size && sha2::Sha256::digest(v)[..] == member.sha256
+        })
     }
 
     /// The Authenticode digests of the nested cabinet at `path` in every

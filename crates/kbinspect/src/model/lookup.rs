@@ -254,3 +254,53 @@ impl Package {
             .and_then(|&i| self.deltas.get(i))
     }
 }
+
+/// Which of `needles` occur anywhere in one of `haystacks` (byte strings
+/// at any offset, as `memmem` finds them), in one pass over each haystack:
+/// a bitmap of the needles' first three bytes screens every offset, and
+/// only offsets it lets through are looked up. Linear in the haystacks'
+/// length whatever the number of needles.
+pub(crate) fn occurring(haystacks: &[&[u8]], needles: &[&[u8]]) -> Vec<bool> {
+    let mut found = vec![false; needles.len()];
+    let prefix =
+        |b: &[u8]| (usize::from(b[0]) << 16) | (usize::from(b[1]) << 8) | usize::from(b[2]);
+    let mut bitmap = vec![0u64; (1 << 24) / 64];
+    let mut by_bytes: std::collections::HashMap<&[u8], Vec<usize>> = Default::default();
+    let mut lengths: Vec<usize> = Vec::new();
+    for (i, n) in needles.iter().enumerate() {
+        if n.len() < 3 {
+            // Too short to screen: searched for directly.
+            found[i] = haystacks
+                .iter()
+                .any(|h| memchr::memmem::find(h, n).is_some());
+            continue;
+        }
+        let p = prefix(n);
+        bitmap[p / 64] |= 1 << (p % 64);
+        by_bytes.entry(n).or_default().push(i);
+        if !lengths.contains(&n.len()) {
+            lengths.push(n.len());
+        }
+    }
+    if by_bytes.is_empty() {
+        return found;
+    }
+    for h in haystacks {
+        for at in 0..h.len().saturating_sub(2) {
+            let p = prefix(&h[at..]);
+            if bitmap[p / 64] & (1 << (p % 64)) == 0 {
+                continue;
+            }
+            for &len in &lengths {
+                if let Some(w) = h.get(at..at + len)
+                    && let Some(is) = by_bytes.get(w)
+                {
+                    for &i in is {
+                        found[i] = true;
+                    }
+                }
+            }
+        }
+    }
+    found
+}

@@ -724,6 +724,16 @@ pub struct Package {
     /// The signatures verified during the load ([`LoadOptions::trust`]).
     #[serde(skip)]
     pub(crate) presigned: Option<Presigned>,
+    /// Set when the load let the catalogs' bytes go once their signatures
+    /// were verified and their CTLs read ([`Package::release_catalogs`]):
+    /// what still needs them reads them again ([`Package::bytes_again`]).
+    #[serde(skip)]
+    pub(crate) catalogs_released: bool,
+    /// The servicing documents' hashes (SHA-256, SHA-1) found in the
+    /// catalogs' bytes, taken before they were let go (for
+    /// `check::integrity`, which looks them up there).
+    #[serde(skip)]
+    pub(crate) catalog_hits: Option<std::collections::HashSet<Vec<u8>>>,
     /// The walk limits the package was loaded with (a check that must read
     /// a member again walks within the same limits).
     #[serde(skip)]
@@ -739,6 +749,7 @@ mod parse;
 mod rebuild;
 
 use load::*;
+pub(crate) use lookup::occurring;
 use lookup::*;
 pub use lookup::{parent_of, path_key};
 use parse::*;

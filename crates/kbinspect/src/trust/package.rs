@@ -275,8 +275,8 @@ fn signatures_with(
         .filter(|m| m.kind == MemberKind::Catalog)
         .collect();
     let verified: Vec<_> = pkg.context().map(&catalog_members, |m| {
-        m.bytes().map(|b| {
-            super::verify_bytes_with(b, &m.path, &opts.store, opts.now, pkg.read_ctl(&m.path))
+        catalog_bytes(pkg, m).map(|b| {
+            super::verify_bytes_with(&b, &m.path, &opts.store, opts.now, pkg.read_ctl(&m.path))
         })
     });
     for (m, v) in catalog_members.iter().zip(verified) {
@@ -304,6 +304,18 @@ fn signatures_with(
         cats,
         judged_by: Signed::judged_by(opts),
     }
+}
+
+/// A catalog's bytes: kept, or read again when the load let them go after
+/// verifying it (a check against other roots, a file-name look-up).
+fn catalog_bytes<'a>(
+    pkg: &'a Package,
+    m: &'a crate::model::Member,
+) -> Option<std::borrow::Cow<'a, [u8]>> {
+    use std::borrow::Cow;
+    m.bytes()
+        .map(Cow::Borrowed)
+        .or_else(|| pkg.bytes_again(m).map(Cow::Owned))
 }
 
 /// Check the whole chain of trust of a loaded package.
@@ -556,8 +568,11 @@ pub fn check(
     let mut names: HashMap<String, usize> = HashMap::new();
     if files.iter().any(|p| p.catalog.is_none()) {
         for (ci, c) in cats.iter().enumerate().filter(|(_, c)| c.verified) {
-            let bytes = pkg.member(&c.member).and_then(|m| m.bytes());
-            for f in bytes.map(super::ctl::file_names).unwrap_or_default() {
+            let bytes = pkg.member(&c.member).and_then(|m| catalog_bytes(pkg, m));
+            for f in bytes
+                .map(|b| super::ctl::file_names(&b))
+                .unwrap_or_default()
+            {
                 names.entry(f).or_insert(ci);
             }
         }
@@ -735,6 +750,16 @@ mod tests {
             .unwrap();
             assert!(early.presigned().is_some());
             assert!(early.pending_input.is_none());
+            // The catalogs' bytes were let go; the checks against other
+            // roots below read them again.
+            assert!(early.catalogs_released);
+            assert!(
+                early
+                    .members
+                    .iter()
+                    .filter(|m| m.kind == MemberKind::Catalog)
+                    .all(|m| m.bytes().is_none())
+            );
             assert!(early.input_digests.is_some());
             if threads == 2 {
                 assert!(
