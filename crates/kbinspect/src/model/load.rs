@@ -62,13 +62,15 @@ impl Package {
             .map_or(crate::digest::CabAlgs::ALL, |(_, algs)| *algs);
         // A small input's bytes are kept for its digests to be taken beside
         // the rebuilds ([`DEFER_DIGESTS`]); they count against that budget.
+        let input_len = std::fs::metadata(input)
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len());
         let keep_input = digester.is_some()
-            && opts.context.threads() > 1
-            && opts.trust.is_some()
-            && opts.expand_deltas
-            && std::fs::metadata(input).is_ok_and(|m| m.is_file() && m.len() <= DEFER_DIGESTS);
+            && opts.defers_digests()
+            && input_len.is_some_and(|n| n <= DEFER_DIGESTS);
         if keep_input {
-            kept_total.deferred = std::fs::metadata(input).map_or(DEFER_DIGESTS, |m| m.len());
+            kept_total.deferred = input_len.unwrap_or(DEFER_DIGESTS);
         }
         let mut visit = |meta: &MemberMeta, reader: &mut dyn BufRead| {
             let mut m = read_member(
@@ -143,9 +145,6 @@ impl Package {
             let opts = &budgeted;
             pkg.fetch_unkept_sources(input, limits, opts, &mut kept_total)?;
             pkg.expand_and_sign(opts);
-            if pkg.presigned.is_some() {
-                pkg.release_catalogs();
-            }
         }
         Ok(pkg)
     }
@@ -290,7 +289,7 @@ impl Package {
         };
         pkg.parse_metadata(opts);
         if opts.expand_deltas {
-            pkg.expand(opts);
+            pkg.expand_and_sign(opts);
         }
         pkg
     }
@@ -303,7 +302,7 @@ impl Package {
     /// found in their bytes are taken first, for `check::integrity`. A
     /// catalog whose CTL could not be read keeps its bytes (the trust check
     /// reports on it from them).
-    fn release_catalogs(&mut self) {
+    pub(super) fn release_catalogs(&mut self) {
         let haystacks: Vec<&[u8]> = self
             .members
             .iter()
@@ -346,36 +345,18 @@ impl Package {
         if !self.catalogs_released || member.kind != MemberKind::Catalog {
             return None;
         }
-        let mut found: Option<Vec<u8>> = None;
-        let opts = container::WalkOptions {
-            verify_unread: false,
-            context: self.context.clone(),
-            progress: None,
-        };
-        let walked = container::walk_with(
-            Path::new(&self.input),
-            &self.limits,
-            &opts,
-            &mut |meta, reader| {
-                if found.is_some() || meta.path != member.path {
-                    return Ok(());
-                }
-                let mut v = Vec::with_capacity(member.size as usize);
-                std::io::Read::read_to_end(
-                    &mut std::io::Read::take(reader, member.size.saturating_add(1)),
-                    &mut v,
-                )?;
-                found = Some(v);
-                Ok(())
-            },
-        );
-        self.context.release_buffers();
-        walked.ok()?;
+        let v = self.read_again(&member.path, |reader| {
+            let mut v = Vec::with_capacity(member.size as usize);
+            std::io::Read::read_to_end(
+                &mut std::io::Read::take(reader, member.size.saturating_add(1)),
+                &mut v,
+            )?;
+            Ok(v)
+        })?;
         // The same bytes as the walk saw (a changed file is not read as
         // the catalog the load verified).
-        found.filter(|v| {
-            v.len() as u64 == member.size && sha2::Sha256::digest(v)[..] == member.sha256
-        })
+        (v.len() as u64 == member.size && sha2::Sha256::digest(&v)[..] == member.sha256)
+            .then_some(v)
     }
 
     /// The Authenticode digests of the nested cabinet at `path` in every
@@ -383,6 +364,45 @@ impl Package {
     /// loaded with): for a signature in an algorithm the walk did not
     /// digest it in. `None` when it cannot be read again.
     pub(crate) fn cab_digests_again(&self, path: &str) -> Option<crate::digest::CabDigests> {
+        self.read_again(path, |reader| {
+            let mut head = Vec::with_capacity(64);
+            let mut d: Option<crate::digest::CabDigester> = None;
+            loop {
+                let chunk = reader.fill_buf()?;
+                if chunk.is_empty() {
+                    break;
+                }
+                let n = chunk.len();
+                match d.as_mut() {
+                    Some(d) => d.update(chunk),
+                    None => {
+                        head.extend_from_slice(chunk);
+                        if head.len() >= 64 {
+                            let mut new = crate::digest::CabDigester::new(&head);
+                            new.update(&head);
+                            d = Some(new);
+                        }
+                    }
+                }
+                reader.consume(n);
+            }
+            Ok(d.unwrap_or_else(|| {
+                let mut new = crate::digest::CabDigester::new(&head);
+                new.update(&head);
+                new
+            })
+            .finish())
+        })
+    }
+
+    /// Walk the input again (within the limits it was loaded with) to the
+    /// member at `path` and hand it to `read`; `None` when the walk fails
+    /// or never meets it.
+    fn read_again<R>(
+        &self,
+        path: &str,
+        mut read: impl FnMut(&mut dyn BufRead) -> std::io::Result<R>,
+    ) -> Option<R> {
         let mut found = None;
         let opts = container::WalkOptions {
             verify_unread: false,
@@ -394,41 +414,15 @@ impl Package {
             &self.limits,
             &opts,
             &mut |meta, reader| {
-                if found.is_some() || meta.path != path {
-                    return Ok(());
+                if found.is_none() && meta.path == path {
+                    found = Some(read(reader)?);
                 }
-                let mut head = Vec::with_capacity(64);
-                let mut d: Option<crate::digest::CabDigester> = None;
-                loop {
-                    let chunk = reader.fill_buf()?;
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    let n = chunk.len();
-                    match d.as_mut() {
-                        Some(d) => d.update(chunk),
-                        None => {
-                            head.extend_from_slice(chunk);
-                            if head.len() >= 64 {
-                                let mut new = crate::digest::CabDigester::new(&head);
-                                new.update(&head);
-                                d = Some(new);
-                            }
-                        }
-                    }
-                    reader.consume(n);
-                }
-                found = Some(d.unwrap_or_else(|| {
-                    let mut new = crate::digest::CabDigester::new(&head);
-                    new.update(&head);
-                    new
-                }));
                 Ok(())
             },
         );
         self.context.release_buffers();
         walked.ok()?;
-        found.map(crate::digest::CabDigester::finish)
+        found
     }
 }
 
@@ -566,9 +560,7 @@ pub(super) fn read_member(
     // fits what is left of the budget is kept whole, its digests taken
     // there.
     let mut defer = (want_auth
-        && opts.trust.is_some()
-        && opts.expand_deltas
-        && opts.context.threads() > 1
+        && opts.defers_digests()
         && kept_total.deferred.saturating_add(meta.size) <= DEFER_DIGESTS)
         .then(|| Vec::with_capacity(meta.size as usize));
     let mut cab_auth = (want_auth && defer.is_none())

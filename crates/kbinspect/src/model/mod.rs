@@ -139,6 +139,14 @@ impl Default for LoadOptions {
 }
 
 impl LoadOptions {
+    /// Whether the trust check's digests of the input and of nested
+    /// cabinets are left for the signature job that runs beside the delta
+    /// rebuilds ([`LoadOptions::trust`], two threads or more), within
+    /// `load::DEFER_DIGESTS`.
+    pub(crate) fn defers_digests(&self) -> bool {
+        self.trust.is_some() && self.expand_deltas && self.context.threads() > 1
+    }
+
     /// Tie delta rebuilds to the walk limits: rebuilt bytes count like
     /// decoded bytes against `--max-ratio` (at least 256 MiB, whatever the
     /// input's size, since rebuilds need no floor as large as streaming

@@ -14,17 +14,12 @@ pub(super) struct Expanded {
 }
 
 impl Package {
-    /// Record the outcome of rebuilding every delta-stored or copied file.
-    pub(super) fn expand(&mut self, opts: &LoadOptions) {
-        let listed = self.catalog_hashes(opts);
-        let outcomes = self.expand_compute(opts, &listed);
-        self.expand_apply(outcomes);
-    }
-
-    /// [`Package::expand`], and with [`LoadOptions::trust`] the package's
-    /// signatures verified beside the rebuilds ([`Package::presigned`]):
-    /// the rebuilds of a real package end on one long file while the other
-    /// cores idle, and the signatures need nothing the rebuilds give.
+    /// Record the outcome of rebuilding every delta-stored or copied file,
+    /// and with [`LoadOptions::trust`] the package's signatures verified
+    /// beside the rebuilds ([`Package::presigned`]; the catalogs' bytes are
+    /// then let go, [`Package::release_catalogs`]): the rebuilds of a real
+    /// package end on one long file while the other cores idle, and the
+    /// signatures need nothing the rebuilds give.
     pub(super) fn expand_and_sign(&mut self, opts: &LoadOptions) {
         let listed = self.catalog_hashes(opts);
         let trust = opts.trust.as_deref().filter(|_| opts.keep_trust);
@@ -46,9 +41,12 @@ impl Package {
         }
         self.expand_apply(outcomes);
         self.presigned = signed;
+        if self.presigned.is_some() {
+            self.release_catalogs();
+        }
     }
 
-    /// Rebuild every delta-stored or copied file (see [`Package::expand`])
+    /// Rebuild every delta-stored or copied file (see [`Package::expand_and_sign`])
     /// without changing the package, so that other checks can read it
     /// meanwhile. `listed`: the hashes the catalogs list.
     pub(super) fn expand_compute(&self, opts: &LoadOptions, listed: &Listed) -> Expanded {
