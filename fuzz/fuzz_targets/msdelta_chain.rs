@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
             2 => Recipe::Delta { delta: Cow::Borrowed(bytes), basis: Some(basis) },
             _ => Recipe::Copy { basis },
         };
-        Ok(Step { recipe, expected_sha256: None })
+        Ok(Step { recipe, expected: None })
     };
     let mut r = ChainRebuilder::new(limits, fetch).with_cache_budget(CAP as usize);
     for target in 0..n {

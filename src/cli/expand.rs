@@ -328,6 +328,7 @@ fn print_table(r: &Report) -> anyhow::Result<()> {
         let text = match v {
             Verification::HeaderHash { algorithm, .. } => format!("{algorithm} in header matches"),
             Verification::ExpectedSha256 { .. } => "expected SHA-256 matches".to_string(),
+            Verification::ExpectedSha1 { .. } => "expected SHA-1 matches".to_string(),
             Verification::Unverified => "not verified (no hash available)".to_string(),
         };
         row("verdict", text);

@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::process::Command;
 
-use kbinspect::msdelta::{ChainErrorKind, ChainRebuilder, DeltaLimits, ErrorKind, Recipe, Step};
+use kbinspect::msdelta::{
+    ChainErrorKind, ChainRebuilder, DeltaLimits, ErrorKind, Expected, Recipe, Step,
+};
 use msdelta_support::{CixFile, parse_cix, sha256_hex};
 
 const MSU: &str =
@@ -47,7 +49,7 @@ fn rebuild_all(members: &HashMap<String, Vec<u8>>) {
         let sha: [u8; 32] = hex::decode(&f.sha256).unwrap().try_into().unwrap();
         Ok(Step {
             recipe,
-            expected_sha256: Some(sha),
+            expected: Some(Expected::Sha256(sha)),
         })
     };
     let mut rebuilder = ChainRebuilder::new(DeltaLimits::default(), fetch);

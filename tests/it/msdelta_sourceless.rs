@@ -54,3 +54,38 @@ fn blob43_against_blob42_output() {
     assert_eq!(e.kind, kbinspect::msdelta::ErrorKind::Source, "{e}");
     assert!(e.message.contains("source-less"), "{e}");
 }
+
+/// With the digest an index lists (SHA-256, or SHA-1 in Vista and Windows 7
+/// indexes), `apply_expecting` proves the target by it and skips the
+/// header's MD5; a digest the target does not have, while the header's MD5
+/// holds, is a wrong target, named with its algorithm.
+#[test]
+fn expected_sha1_or_sha256_proves_the_target() {
+    use kbinspect::msdelta::{ErrorKind, Expected, apply_expecting};
+    use sha1::Digest as _;
+    let dir = corpus_or_skip!("kb4538483-esu-msu/extracted/Windows6.1-KB4538483-x86.cab");
+    let delta = std::fs::read(dir.join("42")).unwrap();
+    let limits = DeltaLimits::default();
+    let target = apply_detailed(&delta, None, None, &limits).unwrap().target;
+    let sha1: [u8; 20] = sha1::Sha1::digest(&target).into();
+    let sha256: [u8; 32] = sha2::Sha256::digest(&target).into();
+    let a = apply_expecting(&delta, None, &Expected::Sha1(sha1), &limits).unwrap();
+    assert_eq!(a.target, target);
+    assert_eq!(
+        a.verification,
+        Verification::ExpectedSha1 {
+            hex: hex::encode(sha1)
+        }
+    );
+    let a = apply_expecting(&delta, None, &Expected::Sha256(sha256), &limits).unwrap();
+    assert!(matches!(
+        a.verification,
+        Verification::ExpectedSha256 { .. }
+    ));
+    let mut wrong = sha1;
+    wrong[0] ^= 1;
+    let e = apply_expecting(&delta, None, &Expected::Sha1(wrong), &limits).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::WrongTarget, "{e}");
+    assert!(e.message.contains("its SHA-1 "), "{e}");
+    assert!(e.message.contains(&hex::encode(wrong)), "{e}");
+}

@@ -29,6 +29,14 @@ const DEVICE_NAMES: &[&str] = &[
 ];
 
 pub(crate) fn is_device_name(component: &str) -> bool {
+    // Every device name starts with one of these letters: most components
+    // are told apart by their first byte (this runs on every name lookup).
+    if !matches!(
+        component.as_bytes().first().map(u8::to_ascii_uppercase),
+        Some(b'A' | b'C' | b'L' | b'N' | b'P')
+    ) {
+        return false;
+    }
     // Windows ignores everything from the first dot and trailing spaces:
     // `nul.txt` and `CON .log` open the device.
     let stem = component

@@ -73,9 +73,8 @@ impl Package {
                 Ok(bytes) => {
                     let pe = pe::version_info(bytes).map(Box::new);
                     // The chain checked the bytes against the index's
-                    // SHA-256: not computed again.
-                    let sha256: [u8; 32] =
-                        known.unwrap_or_else(|| sha2::Sha256::digest(bytes).into());
+                    // digest: not computed again.
+                    let (sha256, known_sha1) = known_digests(known, bytes);
                     // The trust check looks PE files that no catalog lists
                     // by their flat hashes up by their Authenticode hashes:
                     // computed now, while the bytes are here, the file is
@@ -89,7 +88,9 @@ impl Package {
                         let (sha1, pe) = crate::digest::sha1_and_pe_sha256(bytes);
                         (sha1, Some(pe))
                     } else {
-                        (sha1::Sha1::digest(bytes).into(), None)
+                        let sha1: [u8; 20] =
+                            known_sha1.unwrap_or_else(|| sha1::Sha1::digest(bytes).into());
+                        (sha1, None)
                     };
                     let auth = (maybe_auth && !listed.contains(sha1.as_slice()))
                         .then(|| Box::new(PeAuth::for_listed_with(bytes, listed, pe_sha256)));
@@ -115,12 +116,13 @@ impl Package {
                 Some((s.index? as usize, delta_id(&s.location)?))
             },
             &|_, _, result, known| match result {
-                Ok(bytes) => Expansion::Rebuilt {
-                    sha256: hex::encode(
-                        known.unwrap_or_else(|| sha2::Sha256::digest(bytes).into()),
-                    ),
-                    sha1: hex::encode(sha1::Sha1::digest(bytes)),
-                },
+                Ok(bytes) => {
+                    let (sha256, sha1) = known_digests(known, bytes);
+                    Expansion::Rebuilt {
+                        sha256: hex::encode(sha256),
+                        sha1: hex::encode(sha1.unwrap_or_else(|| sha1::Sha1::digest(bytes).into())),
+                    }
+                }
                 Err(e) => expansion_error(e),
             },
         );
@@ -238,7 +240,7 @@ impl Package {
         let e = ix
             .entry(id)
             .ok_or_else(|| format!("index file {id} does not exist"))?;
-        let expected_sha256 = index_sha256(e);
+        let expected = index_expected(e);
         let d = e
             .delta
             .as_ref()
@@ -266,10 +268,7 @@ impl Package {
                 }
             }
         };
-        Ok(Step {
-            recipe,
-            expected_sha256,
-        })
+        Ok(Step { recipe, expected })
     }
 
     /// The links a rebuild of `id` goes through (the file first), as far
@@ -372,7 +371,7 @@ impl Package {
             self.indexes
                 .get(r.ix)
                 .and_then(|ix| ix.entry(r.id))
-                .and_then(index_sha256)
+                .and_then(index_expected)
         };
         let requests = self.rebuild_requests(pick, &|_, _| true);
         let depth = opts.delta.max_chain_depth;
@@ -514,12 +513,33 @@ pub(super) fn uses_of(chains: &[Vec<u64>]) -> HashMap<u64, usize> {
 }
 
 /// The SHA-256 an index entry declares for its file.
-pub(super) fn index_sha256(e: &cix::CixFile) -> Option<[u8; 32]> {
-    e.hash
-        .as_ref()
-        .filter(|h| h.is_sha256())
-        .and_then(|h| hex::decode(&h.hex).ok())
-        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+/// The digest an index entry lists for its file (SHA-256, or SHA-1 in
+/// Vista and Windows 7 indexes), when it is one we can check.
+pub(super) fn index_expected(e: &cix::CixFile) -> Option<msdelta::Expected> {
+    let h = e.hash.as_ref()?;
+    let bytes = hex::decode(&h.hex).ok()?;
+    if h.is_sha256() {
+        <[u8; 32]>::try_from(bytes)
+            .ok()
+            .map(msdelta::Expected::Sha256)
+    } else if h.is_sha1() {
+        <[u8; 20]>::try_from(bytes)
+            .ok()
+            .map(msdelta::Expected::Sha1)
+    } else {
+        None
+    }
+}
+
+/// A rebuilt file's SHA-256 (`known` by the index, or computed now) and
+/// its SHA-1 when the index listed that (else the caller computes it only
+/// if it needs it).
+fn known_digests(known: Option<msdelta::Expected>, bytes: &[u8]) -> ([u8; 32], Option<[u8; 20]>) {
+    match known {
+        Some(msdelta::Expected::Sha256(h)) => (h, None),
+        Some(msdelta::Expected::Sha1(h)) => (sha2::Sha256::digest(bytes).into(), Some(h)),
+        None => (sha2::Sha256::digest(bytes).into(), None),
+    }
 }
 
 /// The index and entry a file's own location rebuilds.
@@ -538,8 +558,9 @@ pub(super) fn delta_id(l: &Location) -> Option<u64> {
 /// Maps (component index, file index, rebuilt bytes or the error, the
 /// index's SHA-256 of the file) to what a caller keeps of a rebuild; called
 /// from several threads.
-pub(super) type RebuildMap<'a, T> =
-    dyn Fn(usize, usize, Result<&[u8], &msdelta::ChainError>, Option<[u8; 32]>) -> T + Sync + 'a;
+pub(super) type RebuildMap<'a, T> = dyn Fn(usize, usize, Result<&[u8], &msdelta::ChainError>, Option<msdelta::Expected>) -> T
+    + Sync
+    + 'a;
 
 /// Receives (component index, file index, rebuilt bytes or the error).
 pub type RebuildSink<'a> = dyn FnMut(usize, usize, Result<&[u8], &msdelta::ChainError>) + 'a;

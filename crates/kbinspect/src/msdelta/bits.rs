@@ -54,22 +54,21 @@ impl<'a> BitReader<'a> {
     }
 
     /// Byte offset of the next bit inside the whole delta (for messages).
+    #[inline(always)]
     pub fn offset(&self) -> u64 {
         self.base.saturating_add(self.pos / 8)
     }
 
+    /// The error for a read past the usable end. Its fields go by value to
+    /// the cold path: a reader whose address never escapes stays in
+    /// registers through the decoders' loops.
+    #[inline(always)]
     fn eof(&self, what: &str) -> DeltaError {
-        DeltaError::corrupt(
-            self.offset(),
-            format!(
-                "bitstream ends inside {what} (bit {} of {})",
-                self.pos, self.limit
-            ),
-        )
+        eof_error(self.offset(), self.pos, self.limit, what)
     }
 
     /// Up to 57 bits starting at `pos`, LSB-first, zero-filled past the data.
-    #[inline]
+    #[inline(always)]
     fn load(&self) -> u64 {
         let byte = (self.pos >> 3) as usize;
         let shift = (self.pos & 7) as u32;
@@ -92,7 +91,7 @@ impl<'a> BitReader<'a> {
 
     /// Look at the next `n` (≤ 32) bits without consuming them; bits past the
     /// usable end read as zero (the caller checks what it consumes).
-    #[inline]
+    #[inline(always)]
     pub fn peek(&self, n: u32) -> u32 {
         debug_assert!(n <= 32);
         let v = self.load();
@@ -103,8 +102,23 @@ impl<'a> BitReader<'a> {
         }
     }
 
+    /// The next 57 bits, LSB first, without consuming them: bits past the
+    /// data read as zero, and bits past the usable end are not checked (the
+    /// caller checks what it consumes with [`BitReader::remaining`]).
+    #[inline(always)]
+    pub fn peek57(&self) -> u64 {
+        self.load()
+    }
+
+    /// Consume `n` bits the caller has checked are there (`n ≤ remaining`).
+    #[inline(always)]
+    pub fn skip(&mut self, n: u32) {
+        debug_assert!(u64::from(n) <= self.remaining());
+        self.pos += u64::from(n);
+    }
+
     /// Consume `n` bits that were peeked.
-    #[inline]
+    #[inline(always)]
     pub fn consume(&mut self, n: u32, what: &str) -> Result<(), DeltaError> {
         if u64::from(n) > self.remaining() {
             return Err(self.eof(what));
@@ -114,7 +128,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Read `n` ≤ 32 bits; the first bit read is the least significant.
-    #[inline]
+    #[inline(always)]
     pub fn bits(&mut self, n: u32) -> Result<u64, DeltaError> {
         debug_assert!(n <= 32);
         if u64::from(n) > self.remaining() {
@@ -132,12 +146,13 @@ impl<'a> BitReader<'a> {
         Ok(lo | (hi << 32))
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn bit(&mut self) -> Result<bool, DeltaError> {
         Ok(self.bits(1)? == 1)
     }
 
     /// Count zero bits up to (and consuming) a one bit, failing past `max`.
+    #[inline(always)]
     pub fn unary_zeros(&mut self, max: u32, what: &str) -> Result<u32, DeltaError> {
         let mut z = 0;
         loop {
@@ -189,6 +204,15 @@ impl<'a> BitReader<'a> {
         self.pos = (e as u64) * 8;
         Ok((bytes, self.base.saturating_add(start)))
     }
+}
+
+#[cold]
+#[inline(never)]
+fn eof_error(offset: u64, pos: u64, limit: u64, what: &str) -> DeltaError {
+    DeltaError::corrupt(
+        offset,
+        format!("bitstream ends inside {what} (bit {pos} of {limit})"),
+    )
 }
 
 impl DeltaError {

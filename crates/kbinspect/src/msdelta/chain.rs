@@ -13,7 +13,7 @@ use std::hash::Hash;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use super::{DeltaError, DeltaLimits, ErrorKind, apply_detailed, apply_proven, post};
+use super::{DeltaError, DeltaLimits, ErrorKind, Expected, apply_detailed, apply_expecting};
 
 /// How one file is obtained. Bytes are borrowed where the caller holds
 /// them (a package's kept members): a base used by every link of a long
@@ -31,11 +31,11 @@ pub enum Recipe<'a, Id> {
     Copy { basis: Id },
 }
 
-/// One file's recipe plus the SHA-256 its rebuilt bytes must have.
+/// One file's recipe plus the digest its rebuilt bytes must have.
 #[derive(Debug, Clone)]
 pub struct Step<'a, Id> {
     pub recipe: Recipe<'a, Id>,
-    pub expected_sha256: Option<[u8; 32]>,
+    pub expected: Option<Expected>,
 }
 
 /// A rebuilt file's bytes: borrowed from the caller (a stored file, or a
@@ -87,8 +87,13 @@ pub enum ChainErrorKind {
     /// Applying this file's delta failed (see the error's kind: `Unsupported`
     /// for PE transforms, `HashMismatch`, `Corrupt`…).
     Delta(DeltaError),
-    /// A stored or copied file does not have its expected SHA-256.
-    HashMismatch { expected: String, actual: String },
+    /// A stored or copied file does not have its expected digest
+    /// (`algorithm`: "SHA-256" or "SHA-1").
+    HashMismatch {
+        algorithm: &'static str,
+        expected: String,
+        actual: String,
+    },
 }
 
 /// A chain that could not be rebuilt; `file` is the link that failed and
@@ -121,8 +126,12 @@ impl fmt::Display for ChainError {
             ChainErrorKind::Cycle => write!(f, ": basis chain loops back on itself"),
             ChainErrorKind::TooDeep(n) => write!(f, ": basis chain longer than {n} links"),
             ChainErrorKind::Delta(e) => write!(f, ": {e}"),
-            ChainErrorKind::HashMismatch { expected, actual } => {
-                write!(f, ": SHA-256 {actual}, expected {expected}")
+            ChainErrorKind::HashMismatch {
+                algorithm,
+                expected,
+                actual,
+            } => {
+                write!(f, ": {algorithm} {actual}, expected {expected}")
             }
         }
     }
@@ -299,22 +308,23 @@ where
                 Recipe::Copy { .. } => (below.take().unwrap_or(Rebuilt::Borrowed(&[])), false),
                 Recipe::Delta { delta, basis: b } => {
                     let src = if b.is_some() { below.as_deref() } else { None };
-                    // With the index's SHA-256 the target is proven by it
+                    // With the index's digest the target is proven by it
                     // alone: the delta header's hash is not computed too.
-                    let applied = match step.expected_sha256.as_ref() {
-                        Some(want) => apply_proven(&delta, src, want, &self.limits),
+                    let applied = match step.expected.as_ref() {
+                        Some(want) => apply_expecting(&delta, src, want, &self.limits),
                         None => apply_detailed(&delta, src, None, &self.limits),
                     }
                     .map_err(|e| err(ChainErrorKind::Delta(e)))?;
                     (Rebuilt::Shared(Arc::new(applied.target)), true)
                 }
             };
-            if let (false, Some(want)) = (checked, step.expected_sha256) {
-                let got = post::sha256(&bytes);
+            if let (false, Some(want)) = (checked, step.expected) {
+                let got = want.of(&bytes);
                 if got != want {
                     return Err(err(ChainErrorKind::HashMismatch {
-                        expected: hex::encode(want),
-                        actual: hex::encode(got),
+                        algorithm: want.name(),
+                        expected: hex::encode(want.bytes()),
+                        actual: hex::encode(got.bytes()),
                     }));
                 }
             }
@@ -349,10 +359,14 @@ where
 mod tests {
     use super::*;
 
+    fn hex_20(h: &str) -> [u8; 20] {
+        hex::decode(h).unwrap().try_into().unwrap()
+    }
+
     fn stored(b: &[u8]) -> Step<'_, u32> {
         Step {
             recipe: Recipe::Stored(b.into()),
-            expected_sha256: None,
+            expected: None,
         }
     }
 
@@ -363,27 +377,52 @@ mod tests {
             1 => Ok(stored(b"base")),
             2 => Ok(Step {
                 recipe: Recipe::Copy { basis: 1 },
-                expected_sha256: Some(post::sha256(b"base")),
+                expected: Some(Expected::Sha256(crate::msdelta::post::sha256(b"base"))),
             }),
             3 => Ok(Step {
                 recipe: Recipe::Copy { basis: 4 },
-                expected_sha256: None,
+                expected: None,
             }),
             4 => Ok(Step {
                 recipe: Recipe::Copy { basis: 3 },
-                expected_sha256: None,
+                expected: None,
             }),
             5 => Ok(Step {
                 recipe: Recipe::Copy { basis: 9 },
-                expected_sha256: None,
+                expected: None,
             }),
             6 => Ok(Step {
                 recipe: Recipe::Copy { basis: 1 },
-                expected_sha256: Some([0; 32]),
+                expected: Some(Expected::Sha256([0; 32])),
+            }),
+            // Older indexes list SHA-1.
+            7 => Ok(Step {
+                recipe: Recipe::Copy { basis: 1 },
+                // SHA-1 of "base".
+                expected: Some(Expected::Sha1(hex_20(
+                    "1405df66cbe219b0bf6355bc3d60361a8376b6b4",
+                ))),
+            }),
+            8 => Ok(Step {
+                recipe: Recipe::Copy { basis: 1 },
+                expected: Some(Expected::Sha1([0; 20])),
             }),
             _ => Err(format!("no file {id}")),
         };
         assert_eq!(rebuild_chain(&2, &limits, fetch).unwrap(), b"base");
+        assert_eq!(rebuild_chain(&7, &limits, fetch).unwrap(), b"base");
+        let e = rebuild_chain(&8, &limits, fetch).unwrap_err();
+        assert!(
+            matches!(
+                e.kind,
+                ChainErrorKind::HashMismatch {
+                    algorithm: "SHA-1",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.to_string().contains("SHA-1 "), "{e}");
         let e = rebuild_chain(&3, &limits, fetch).unwrap_err();
         assert_eq!(e.kind, ChainErrorKind::Cycle);
         let e = rebuild_chain(&5, &limits, fetch).unwrap_err();
@@ -405,11 +444,11 @@ mod tests {
             Ok(match id {
                 0 => Step {
                     recipe: Recipe::Stored(base.as_slice().into()),
-                    expected_sha256: None,
+                    expected: None,
                 },
                 n => Step {
                     recipe: Recipe::Copy { basis: n - 1 },
-                    expected_sha256: None,
+                    expected: None,
                 },
             })
         };
@@ -443,7 +482,7 @@ mod tests {
         let e = rebuild_chain(&0u32, &limits, |id: &u32| {
             Ok(Step {
                 recipe: Recipe::Copy { basis: id + 1 },
-                expected_sha256: None,
+                expected: None,
             })
         })
         .unwrap_err();

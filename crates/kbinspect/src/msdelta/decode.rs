@@ -2,7 +2,7 @@
 //! window holding the source (reference) followed by the output.
 
 use super::bits::BitReader;
-use super::huffman::Huffman;
+use super::huffman::{Huffman, TABLE_BITS};
 use super::{DeltaError, DeltaLimits, rift};
 
 const MAIN_SYMBOLS: usize = 600;
@@ -264,8 +264,11 @@ pub fn decode_patch(
     map: Option<&CopyMap>,
     limits: &DeltaLimits,
 ) -> Result<Decoded, DeltaError> {
-    let mut r = BitReader::new(patch, patch_offset)?;
-    let (blocks, is_default) = read_blocks(&mut r, limits)?;
+    let mut header = BitReader::new(patch, patch_offset)?;
+    let (blocks, is_default) = read_blocks(&mut header, limits)?;
+    // A reader of its own for the symbol loop, never lent to a call that is
+    // not inlined, so that it lives in registers.
+    let mut r = header.clone();
     let source_len = window.len();
     let s = source_len as u64;
     // The first block starts where the output starts: at the source length.
@@ -331,6 +334,31 @@ pub fn decode_patch(
         let stop = blocks.get(next_block).map_or(end, |b| b.start.min(end));
         let mut p = p;
         while p < stop {
+            // Literals come in runs: up to four from one look at the stream,
+            // when each code fits the table and all are in the stream (else
+            // the symbol-by-symbol path below says what is wrong, where).
+            let v = r.peek57();
+            let e = t.main.entry(v);
+            if e != 0 && e >> 5 < 256 {
+                let mut lits = [(e >> 5) as u8; 4];
+                let mut used = e & 31;
+                let mut n = 1usize;
+                while n < 4 && p + (n as u64) < stop && used + TABLE_BITS <= 57 {
+                    let e2 = t.main.entry(v >> used);
+                    if e2 == 0 || e2 >> 5 >= 256 {
+                        break;
+                    }
+                    lits[n] = (e2 >> 5) as u8;
+                    used += e2 & 31;
+                    n += 1;
+                }
+                if u64::from(used) <= r.remaining() {
+                    r.skip(used);
+                    window.extend_from_slice(&lits[..n]);
+                    p += n as u64;
+                    continue;
+                }
+            }
             let at = r.offset();
             let sym = usize::from(t.main.decode(&mut r)?);
             if sym < 256 {
@@ -468,10 +496,26 @@ fn full_source_copy(
 /// `q < window.len()`.
 #[inline]
 fn copy_match(window: &mut Vec<u8>, mut q: usize, mut len: usize) {
-    // Short copies (most of them) are cheaper as a plain loop than as a
-    // memmove call; the forward loop also gives the overlap semantics.
+    let start = window.len();
+    let distance = start - q;
+    // Most copies are short and do not overlap what they write: one fixed
+    // 32-byte move (two vector moves, no memmove call), then the length.
+    if len <= 32 && distance >= 32 {
+        let mut chunk = [0u8; 32];
+        chunk.copy_from_slice(&window[q..q + 32]);
+        window.extend_from_slice(&chunk);
+        window.truncate(start + len);
+        return;
+    }
+    // A run of one byte.
+    if distance == 1 {
+        let b = window[q];
+        window.resize(start + len, b);
+        return;
+    }
+    // Other short copies are cheaper as a plain loop than as a memmove
+    // call; the forward loop also gives the overlap semantics.
     if len <= 32 {
-        let start = window.len();
         window.resize(start + len, 0);
         for k in 0..len {
             window[start + k] = window[q + k];

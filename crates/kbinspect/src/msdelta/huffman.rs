@@ -8,13 +8,14 @@ use super::bits::BitReader;
 /// Longest code length any PA30 tree may use.
 pub const MAX_LEN: usize = 16;
 /// Codes up to this many bits decode with one table look-up.
-const TABLE_BITS: u32 = 11;
+pub const TABLE_BITS: u32 = 11;
+const TABLE_MASK: u64 = (1 << TABLE_BITS) - 1;
 
 #[derive(Clone)]
 pub struct Huffman {
     /// Indexed by the next TABLE_BITS bits as they come off the stream:
     /// `(symbol << 5) | length`, or 0 when the code is longer (slow path).
-    table: Vec<u32>,
+    table: Box<[u32; 1 << TABLE_BITS]>,
     count: [u16; MAX_LEN + 1],
     first: [u32; MAX_LEN + 1],
     /// Index into `sorted` of the first symbol of each length.
@@ -99,7 +100,7 @@ impl Huffman {
             }
         }
 
-        let mut table = vec![0u32; 1 << TABLE_BITS];
+        let mut table = Box::new([0u32; 1 << TABLE_BITS]);
         for l in 1..=max_len.min(TABLE_BITS as usize) {
             for k in 0..count[l] {
                 let idx = usize::from(offset[l] + k);
@@ -134,30 +135,47 @@ impl Huffman {
             .collect()
     }
 
+    /// The table entry for the next bits of the stream (the low bits of
+    /// `bits` come first): `(symbol << 5) | length`, or 0 for a code longer
+    /// than [`TABLE_BITS`] (then [`Huffman::decode`] takes the slow path).
+    #[inline(always)]
+    pub fn entry(&self, bits: u64) -> u32 {
+        self.table[(bits & TABLE_MASK) as usize]
+    }
+
     /// Decode one symbol.
     #[inline(always)]
     pub fn decode(&self, r: &mut BitReader<'_>) -> Result<u16, DeltaError> {
         let peek = r.peek(MAX_LEN as u32);
-        let e = self.table[(peek & ((1 << TABLE_BITS) - 1)) as usize];
-        if e != 0 {
-            r.consume(e & 31, self.name)?;
-            return Ok((e >> 5) as u16);
-        }
-        self.decode_slow(r, peek)
+        let e = self.entry(u64::from(peek));
+        let (sym, len) = if e != 0 {
+            ((e >> 5) as u16, e & 31)
+        } else {
+            self.decode_slow(peek, r.offset())?
+        };
+        r.consume(len, self.name)?;
+        Ok(sym)
     }
 
+    /// A code longer than the table: bit by bit. Returns the symbol and its
+    /// length; `at` (the stream's offset) is for messages. Takes no reader,
+    /// so that the caller's stays in registers.
     #[cold]
-    fn decode_slow(&self, r: &mut BitReader<'_>, peek: u32) -> Result<u16, DeltaError> {
+    #[inline(never)]
+    fn decode_slow(&self, peek: u32, at: u64) -> Result<(u16, u32), DeltaError> {
         let mut code = 0u32;
         for l in 1..=MAX_LEN {
             code = (code << 1) | ((peek >> (l - 1)) & 1);
             let c = u32::from(self.count[l]);
             if c > 0 && code >= self.first[l] && code < self.first[l] + c {
-                r.consume(l as u32, self.name)?;
                 let idx = usize::from(self.offset[l]) + (code - self.first[l]) as usize;
-                return self.sorted.get(idx).copied().ok_or_else(|| {
-                    DeltaError::corrupt(r.offset(), format!("{} tree: bad symbol index", self.name))
-                });
+                return self
+                    .sorted
+                    .get(idx)
+                    .map(|&sym| (sym, l as u32))
+                    .ok_or_else(|| {
+                        DeltaError::corrupt(at, format!("{} tree: bad symbol index", self.name))
+                    });
             }
         }
         let what = if self.sorted.is_empty() {
@@ -166,7 +184,7 @@ impl Huffman {
             "invalid code"
         };
         Err(DeltaError::corrupt(
-            r.offset(),
+            at,
             format!("{} tree: {what}", self.name),
         ))
     }

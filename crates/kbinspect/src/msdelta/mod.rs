@@ -71,14 +71,59 @@ impl Default for DeltaLimits {
     }
 }
 
+/// A digest the caller knows the rebuilt bytes must have: a container
+/// index lists SHA-256, or SHA-1 on Vista and Windows 7 packages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    Sha256([u8; 32]),
+    Sha1([u8; 20]),
+}
+
+impl Expected {
+    /// "SHA-256" or "SHA-1", for messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Expected::Sha256(_) => "SHA-256",
+            Expected::Sha1(_) => "SHA-1",
+        }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Expected::Sha256(h) => h,
+            Expected::Sha1(h) => h,
+        }
+    }
+
+    /// The digest of `data` in this one's algorithm.
+    pub fn of(&self, data: &[u8]) -> Expected {
+        use sha1::Digest as _;
+        match self {
+            Expected::Sha256(_) => Expected::Sha256(post::sha256(data)),
+            Expected::Sha1(_) => Expected::Sha1(sha1::Sha1::digest(data).into()),
+        }
+    }
+
+    fn verification(&self) -> Verification {
+        let hex = hex::encode(self.bytes());
+        match self {
+            Expected::Sha256(_) => Verification::ExpectedSha256 { hex },
+            Expected::Sha1(_) => Verification::ExpectedSha1 { hex },
+        }
+    }
+}
+
 /// How the rebuilt bytes were checked.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "by")]
 pub enum Verification {
     /// The header's MD5/SHA-1/SHA-256 matched.
     HeaderHash { algorithm: String, hex: String },
-    /// No header hash; the caller's SHA-256 matched.
+    /// The caller's SHA-256 matched (the header's hash, if any, was not
+    /// computed: see [`apply_expecting`]).
     ExpectedSha256 { hex: String },
+    /// The caller's SHA-1 matched (likewise).
+    ExpectedSha1 { hex: String },
     /// The delta carries no hash and none was given: only the bitstream's
     /// own consistency (every bit used, every copy in range) was checked.
     Unverified,
@@ -364,28 +409,29 @@ pub fn apply_detailed(
     expected_sha256: Option<&[u8; 32]>,
     limits: &DeltaLimits,
 ) -> Result<Applied, DeltaError> {
-    apply_checked(delta, source, expected_sha256, limits, true)
+    let expected = expected_sha256.map(|h| Expected::Sha256(*h));
+    apply_checked(delta, source, expected.as_ref(), limits, true)
 }
 
-/// [`apply_detailed`] for a caller that holds the target's SHA-256 (a
+/// [`apply_detailed`] for a caller that holds the target's digest (a
 /// container index): when the rebuilt bytes have it, they are proven and the
 /// header's own hash (MD5, most often: a second pass over the target, and
-/// slower than SHA-256) is not computed; the verification says
-/// [`Verification::ExpectedSha256`]. On a mismatch it is computed, to tell
-/// a wrong target from a wrong rebuild, as [`apply_detailed`] does.
-pub fn apply_proven(
+/// slower than SHA-256) is not computed; the verification says which digest
+/// matched. On a mismatch it is computed, to tell a wrong target from a
+/// wrong rebuild, as [`apply_detailed`] does.
+pub fn apply_expecting(
     delta: &[u8],
     source: Option<&[u8]>,
-    expected_sha256: &[u8; 32],
+    expected: &Expected,
     limits: &DeltaLimits,
 ) -> Result<Applied, DeltaError> {
-    apply_checked(delta, source, Some(expected_sha256), limits, false)
+    apply_checked(delta, source, Some(expected), limits, false)
 }
 
 fn apply_checked(
     delta: &[u8],
     source: Option<&[u8]>,
-    expected_sha256: Option<&[u8; 32]>,
+    expected: Option<&Expected>,
     limits: &DeltaLimits,
     header_hash_always: bool,
 ) -> Result<Applied, DeltaError> {
@@ -467,7 +513,7 @@ fn apply_checked(
         }
         None
     } else if is_pe_type(h.file_type) {
-        if h.hash_alg == 0 && expected_sha256.is_none() {
+        if h.hash_alg == 0 && expected.is_none() {
             return Err(DeltaError::unsupported(
                 0,
                 format!(
@@ -552,19 +598,17 @@ fn apply_checked(
             message: what,
         },
     };
-    // The expected SHA-256 first: when it holds and the caller does not ask
+    // The expected digest first: when it holds and the caller does not ask
     // for the header's hash too, the target is proven.
-    let expected_got = expected_sha256.map(|want| (want, post::sha256(&target)));
+    let expected_got = expected.map(|want| (want, want.of(&target)));
     if !header_hash_always
         && let Some((want, got)) = &expected_got
-        && &got == want
+        && got == *want
     {
         return Ok(Applied {
             header: parsed.header,
             target,
-            verification: Verification::ExpectedSha256 {
-                hex: hex::encode(got),
-            },
+            verification: got.verification(),
             pe_timestamps_fixed,
         });
     }
@@ -585,28 +629,27 @@ fn apply_checked(
         };
     }
     if let Some((want, got)) = expected_got {
-        if &got != want && verification != Verification::Unverified {
+        let name = want.name();
+        if got != *want && verification != Verification::Unverified {
             return Err(DeltaError {
                 offset: 0,
                 kind: ErrorKind::WrongTarget,
                 message: format!(
-                    "rebuilt target matches the delta's own hash but its SHA-256 {} is not the expected {}",
-                    hex::encode(got),
-                    hex::encode(want)
+                    "rebuilt target matches the delta's own hash but its {name} {} is not the expected {}",
+                    hex::encode(got.bytes()),
+                    hex::encode(want.bytes())
                 ),
             });
         }
-        if &got != want {
+        if got != *want {
             return Err(pe_note(format!(
-                "rebuilt target SHA-256 {} does not match the expected {}",
-                hex::encode(got),
-                hex::encode(want)
+                "rebuilt target {name} {} does not match the expected {}",
+                hex::encode(got.bytes()),
+                hex::encode(want.bytes())
             )));
         }
         if verification == Verification::Unverified {
-            verification = Verification::ExpectedSha256 {
-                hex: hex::encode(got),
-            };
+            verification = got.verification();
         }
     }
     Ok(Applied {

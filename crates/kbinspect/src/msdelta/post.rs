@@ -15,10 +15,10 @@ pub fn e8_untranslate(out: &mut [u8]) {
     let stop = (n - 10) as usize;
     let mut i = 0usize;
     while i < stop {
-        if out[i] != 0xE8 {
-            i += 1;
-            continue;
-        }
+        let Some(at) = memchr::memchr(0xE8, &out[i..stop]) else {
+            break;
+        };
+        i += at;
         if let Some(op) = out.get_mut(i + 1..i + 5) {
             let v = i64::from(i32::from_le_bytes([op[0], op[1], op[2], op[3]]));
             let pos = i as i64;

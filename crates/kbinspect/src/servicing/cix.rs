@@ -22,6 +22,10 @@ impl CixHash {
     pub fn is_sha256(&self) -> bool {
         self.alg.eq_ignore_ascii_case("SHA256")
     }
+
+    pub fn is_sha1(&self) -> bool {
+        self.alg.eq_ignore_ascii_case("SHA1")
+    }
 }
 
 /// How a source is encoded.

@@ -44,6 +44,12 @@ pub fn jumps(b: &mut [u8], m: &Marker, img: &Image, rift: &[(i64, i64)]) {
         }
         let mut i = start;
         while i + 5 <= end {
+            // Straight to the next byte that can start a near jump (memchr:
+            // vector compares, not a branch per byte of code).
+            let Some(at) = memchr::memchr2(0xE9, 0x0F, &b[i..end - 4]) else {
+                break;
+            };
+            i += at;
             let (d, mut collapse) = match (b[i], b[i + 1]) {
                 (0xE9, _) => (i, true),
                 (0x0F, x) if x & 0xF0 == 0x80 => (i + 1, true),
@@ -97,7 +103,11 @@ pub fn calls(b: &mut [u8], m: &Marker, img: &Image, rift: &[(i64, i64)]) {
         }
         let mut i = start;
         while i + 5 <= end {
-            if b[i] != 0xE8 || m.any_set(i, 5) {
+            let Some(at) = memchr::memchr(0xE8, &b[i..end - 4]) else {
+                break;
+            };
+            i += at;
+            if m.any_set(i, 5) {
                 i += 1;
                 continue;
             }
