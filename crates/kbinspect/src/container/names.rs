@@ -127,10 +127,16 @@ fn needs_sanitizing(p: &str) -> bool {
         return true;
     }
     let mut prev_sep = true;
+    // Whether some component starts with a letter a device name starts
+    // with: only then are the components compared with the names.
+    let mut maybe_device = false;
     for (i, &c) in b.iter().enumerate() {
         // Most bytes of most names are plain: one table lookup each (this
         // runs on every name lookup, several per member of a package).
         if !SPECIAL[c as usize] {
+            if prev_sep {
+                maybe_device |= matches!(c.to_ascii_uppercase(), b'A' | b'C' | b'L' | b'N' | b'P');
+            }
             prev_sep = false;
             continue;
         }
@@ -149,7 +155,8 @@ fn needs_sanitizing(p: &str) -> bool {
     }
     // Unicode control characters (C1) are replaced too, and device names
     // (`COM¹` among them) are prefixed.
-    (!b.is_ascii() && p.chars().any(char::is_control)) || p.split(['/', '\\']).any(is_device_name)
+    (!b.is_ascii() && p.chars().any(char::is_control))
+        || (maybe_device && p.split(['/', '\\']).any(is_device_name))
 }
 
 /// The bytes [`needs_sanitizing`] looks at: separators, controls, the

@@ -253,6 +253,16 @@ impl CopyMap {
     }
 }
 
+/// The room to reserve for the output: only what the stream could
+/// plausibly produce, so that a lying TargetSize costs nothing until the
+/// bytes are actually decoded.
+pub fn output_room(patch_len: usize, target_size: u64, limits: &DeltaLimits) -> usize {
+    let plausible = target_size
+        .min(limits.max_target_size)
+        .min((patch_len as u64).saturating_mul(64) + (1 << 20));
+    usize::try_from(plausible).unwrap_or(usize::MAX)
+}
+
 /// Decode the patch buffer onto `window` (which holds the reference).
 /// SRC copies read window index p + ρ(p) − δ; FULLSRC copies read p + ρ(p),
 /// re-anchored at every breakpoint of ρ they cross.
@@ -290,12 +300,7 @@ pub fn decode_patch(
     let end = s
         .checked_add(target_size)
         .ok_or_else(|| DeltaError::limit(0, "source + target size overflows"))?;
-    // Reserve only what the stream could plausibly produce; a lying
-    // TargetSize then costs nothing until the bytes are actually decoded.
-    let plausible = target_size
-        .min(limits.max_target_size)
-        .min((patch.len() as u64).saturating_mul(64) + (1 << 20));
-    window.reserve(plausible as usize);
+    window.reserve(output_room(patch.len(), target_size, limits));
 
     let raw_map;
     let map = match map {

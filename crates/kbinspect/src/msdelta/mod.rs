@@ -538,6 +538,8 @@ fn apply_checked(
         ));
     };
 
+    // The window holds the source, then the output: sized once for both.
+    let room = decode::output_room(parsed.patch.len(), h.target_size, limits);
     // PE deltas decode against T(source) through the composed copy rift.
     let prepared = match &pe_info {
         Some(info) => Some(pe_transform::prepare(
@@ -546,6 +548,7 @@ fn apply_checked(
             h.file_type,
             h.flags,
             limits,
+            room,
         )?),
         None => None,
     };
@@ -553,7 +556,11 @@ fn apply_checked(
     let mut prepared = prepared;
     let (window, map, source_ts) = match prepared.as_mut() {
         Some(p) => (std::mem::take(&mut p.reference), Some(&p.map), p.source_ts),
-        None => (src.to_vec(), None, None),
+        None => {
+            let mut w = Vec::with_capacity(src.len().saturating_add(room));
+            w.extend_from_slice(src);
+            (w, None, None)
+        }
     };
     let decoded = decode::decode_patch(
         parsed.patch,
@@ -673,7 +680,7 @@ pub fn fuzz_pe_pipeline(
     limits: &DeltaLimits,
 ) -> Result<usize, DeltaError> {
     let info = pe::read_preprocess(preprocess, 0, limits)?;
-    let p = pe_transform::prepare(source, &info, file_type, flags, limits)?;
+    let p = pe_transform::prepare(source, &info, file_type, flags, limits, 0)?;
     let mut out = p.reference.clone();
     pe_transform::fix_timestamps(&mut out, p.source_ts.unwrap_or(1), info.time_date_stamp);
     Ok(p.reference.len())

@@ -64,10 +64,14 @@ pub fn prepare(
     file_type: u64,
     flags: u64,
     limits: &DeltaLimits,
+    room: usize,
 ) -> Result<Prepared, DeltaError> {
     let cap = MAX_COMPOSED.min(usize::try_from(limits.max_rift_entries).unwrap_or(usize::MAX));
     let s = src.len() as i64;
-    let mut reference = src.to_vec();
+    // `room` more bytes for the output the decoder appends: the reference
+    // is not moved when it grows into the window.
+    let mut reference = Vec::with_capacity(src.len().saturating_add(room));
+    reference.extend_from_slice(src);
     let Some(original) = Image::parse(src) else {
         // Not a PE: nothing to transform. The creator then concatenates the
         // two rift tables (untested legacy path; the hash decides).
@@ -279,7 +283,15 @@ mod tests {
     #[test]
     fn header_writes_and_identity_copy_rift() {
         let src = simple(false, MACHINE_I386);
-        let p = prepare(&src, &info(Vec::new()), 2, 0x2E1FE, &DeltaLimits::default()).unwrap();
+        let p = prepare(
+            &src,
+            &info(Vec::new()),
+            2,
+            0x2E1FE,
+            &DeltaLimits::default(),
+            0,
+        )
+        .unwrap();
         let img = Image::parse(&p.reference).unwrap();
         assert_eq!(p.reference.len(), src.len());
         assert_eq!(u32_at(&p.reference, img.checksum_at()), Some(0));
@@ -322,7 +334,7 @@ mod tests {
         let mut src = simple(false, MACHINE_I386);
         src[0x300..0x308].fill(0xEE);
         set_dir(&mut src, DIR_BOUND_IMPORT, 0x300, 8);
-        let p = prepare(&src, &info(vec![]), 2, 0x2E1FE, &DeltaLimits::default()).unwrap();
+        let p = prepare(&src, &info(vec![]), 2, 0x2E1FE, &DeltaLimits::default(), 0).unwrap();
         assert!(p.reference[0x300..0x308].iter().all(|&x| x == 0));
         let p = prepare(
             &src,
@@ -330,6 +342,7 @@ mod tests {
             2,
             0x0E1FE & !FLAG_UNBIND,
             &DeltaLimits::default(),
+            0,
         )
         .unwrap();
         assert!(p.reference[0x300..0x308].iter().all(|&x| x == 0xEE));
@@ -357,6 +370,7 @@ mod tests {
             2,
             0x2E1FE,
             &DeltaLimits::default(),
+            0,
         )
         .unwrap();
         assert_eq!(p.reference, b"not a PE");
@@ -380,9 +394,15 @@ mod tests {
                     let mut s = src.clone();
                     s[at] = v;
                     for flags in [0x2E1FE, 0x2E63E, u64::MAX] {
-                        let p =
-                            prepare(&s, &info(rift2.clone()), 2, flags, &DeltaLimits::default())
-                                .unwrap();
+                        let p = prepare(
+                            &s,
+                            &info(rift2.clone()),
+                            2,
+                            flags,
+                            &DeltaLimits::default(),
+                            0,
+                        )
+                        .unwrap();
                         assert_eq!(p.reference.len(), s.len());
                         let mut out = p.reference.clone();
                         fix_timestamps(&mut out, 0x1111_1111, 5);
