@@ -431,18 +431,35 @@ impl Package {
                 }
                 let mut shared: HashMap<u64, Rebuilt<'_>> = HashMap::new();
                 let mut shared_bytes = 0usize;
+                // Shared links that failed for good: the files built on
+                // them fail at once instead of trying each again.
+                let mut failed: HashMap<u64, msdelta::ChainErrorKind> = HashMap::new();
                 for ids in levels.values() {
                     let seed = std::sync::Arc::new(std::mem::take(&mut shared));
-                    let built: Vec<(u64, Rebuilt<'_>)> = ids
+                    let seed_failed = std::sync::Arc::new(std::mem::take(&mut failed));
+                    #[allow(clippy::type_complexity)]
+                    let tried: Vec<(
+                        Option<(u64, Rebuilt<'_>)>,
+                        HashMap<u64, msdelta::ChainErrorKind>,
+                    )> = ids
                         .par_iter()
-                        .filter_map(|id| {
+                        .map(|id| {
                             let mut r = ChainRebuilder::new(limits.clone(), step)
                                 .with_cache_budget(0)
-                                .with_shared(std::sync::Arc::clone(&seed));
-                            r.rebuild(id).ok().map(|b| (*id, b))
+                                .with_shared(std::sync::Arc::clone(&seed))
+                                .with_shared_failures(std::sync::Arc::clone(&seed_failed));
+                            let built = r.rebuild(id).ok().map(|b| (*id, b));
+                            (built, r.take_failures())
                         })
                         .collect();
                     shared = std::sync::Arc::try_unwrap(seed).unwrap_or_else(|a| (*a).clone());
+                    failed =
+                        std::sync::Arc::try_unwrap(seed_failed).unwrap_or_else(|a| (*a).clone());
+                    let mut built = Vec::with_capacity(tried.len());
+                    for (b, f) in tried {
+                        built.extend(b);
+                        failed.extend(f);
+                    }
                     for (id, b) in built {
                         let cost = match &b {
                             Rebuilt::Shared(v) => v.len(),
@@ -461,6 +478,7 @@ impl Package {
                 // back in request order below).
                 mine.sort_by_key(|&p| std::cmp::Reverse(planned[p].1));
                 let shared = std::sync::Arc::new(shared);
+                let failed = std::sync::Arc::new(failed);
                 let out: Vec<(usize, (usize, usize, T))> = mine
                     .par_iter()
                     // One file per task, so that an idle thread takes the
@@ -470,7 +488,8 @@ impl Package {
                         let r = &requests[p];
                         let mut rebuilder = ChainRebuilder::new(limits.clone(), step)
                             .with_cache_budget(0)
-                            .with_shared(std::sync::Arc::clone(&shared));
+                            .with_shared(std::sync::Arc::clone(&shared))
+                            .with_shared_failures(std::sync::Arc::clone(&failed));
                         let mapped = match rebuilder.rebuild(&r.id) {
                             Ok(bytes) => f(r.ci, r.fi, Ok(&bytes), expected(r)),
                             Err(e) => f(r.ci, r.fi, Err(&e), expected(r)),
@@ -512,7 +531,6 @@ pub(super) fn uses_of(chains: &[Vec<u64>]) -> HashMap<u64, usize> {
     uses
 }
 
-/// The SHA-256 an index entry declares for its file.
 /// The digest an index entry lists for its file (SHA-256, or SHA-1 in
 /// Vista and Windows 7 indexes), when it is one we can check.
 pub(super) fn index_expected(e: &cix::CixFile) -> Option<msdelta::Expected> {

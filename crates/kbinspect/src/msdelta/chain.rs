@@ -139,6 +139,23 @@ impl fmt::Display for ChainError {
 
 impl std::error::Error for ChainError {}
 
+impl ChainErrorKind {
+    /// Whether the same link would fail the same way if tried again: true
+    /// of what its bytes and its basis decide (a corrupt or unsupported
+    /// delta, a wrong source or target, a digest that does not match); not
+    /// of a limit, which the caller may set otherwise for the next file,
+    /// nor of what depends on the chain it was reached from.
+    pub fn lasting(&self) -> bool {
+        match self {
+            ChainErrorKind::Delta(e) => e.kind != ErrorKind::Limit,
+            ChainErrorKind::HashMismatch { .. } => true,
+            ChainErrorKind::Missing(_) | ChainErrorKind::Cycle | ChainErrorKind::TooDeep(_) => {
+                false
+            }
+        }
+    }
+}
+
 /// Rebuilds files of one package, caching outputs so shared bases are
 /// rebuilt once (within `cache_budget` bytes of rebuilt output; borrowed
 /// stored files cost nothing to keep).
@@ -158,6 +175,13 @@ pub struct ChainRebuilder<'a, Id, F> {
     uses: Option<HashMap<Id, usize>>,
     /// Outputs rebuilt elsewhere (another thread), read-only here.
     shared: Option<Arc<HashMap<Id, Rebuilt<'a>>>>,
+    /// Links that failed for a reason another try cannot change (see
+    /// [`ChainErrorKind::lasting`]): a later request whose chain passes
+    /// through one fails there at once, not after decoding it again (a
+    /// KB3063858 delta our transforms miss is the basis of 13 others).
+    failed: HashMap<Id, ChainErrorKind>,
+    /// The same, found by other rebuilders, read-only here.
+    shared_failed: Option<Arc<HashMap<Id, ChainErrorKind>>>,
 }
 
 impl<'a, Id, F> ChainRebuilder<'a, Id, F>
@@ -175,7 +199,26 @@ where
             cached_bytes: 0,
             uses: None,
             shared: None,
+            failed: HashMap::new(),
+            shared_failed: None,
         }
+    }
+
+    /// Links other rebuilders found failing ([`ChainRebuilder::take_failures`]).
+    pub fn with_shared_failures(mut self, failed: Arc<HashMap<Id, ChainErrorKind>>) -> Self {
+        self.shared_failed = Some(failed);
+        self
+    }
+
+    /// The links that failed here for lasting reasons, by id.
+    pub fn take_failures(&mut self) -> HashMap<Id, ChainErrorKind> {
+        std::mem::take(&mut self.failed)
+    }
+
+    fn failure(&self, id: &Id) -> Option<&ChainErrorKind> {
+        self.failed
+            .get(id)
+            .or_else(|| self.shared_failed.as_deref().and_then(|f| f.get(id)))
     }
 
     /// Outputs already rebuilt (by other rebuilders, for bases several
@@ -273,6 +316,10 @@ where
             if !seen.insert(cur.clone()) {
                 return Err(err(ChainErrorKind::Cycle));
             }
+            // This link failed before: it would again, the same way.
+            if let Some(kind) = self.failure(&cur) {
+                return Err(err(kind.clone()));
+            }
             if links.len() >= self.limits.max_chain_depth {
                 return Err(err(ChainErrorKind::TooDeep(self.limits.max_chain_depth)));
             }
@@ -314,18 +361,26 @@ where
                         Some(want) => apply_expecting(&delta, src, want, &self.limits),
                         None => apply_detailed(&delta, src, None, &self.limits),
                     }
-                    .map_err(|e| err(ChainErrorKind::Delta(e)))?;
+                    .map_err(|e| {
+                        let kind = ChainErrorKind::Delta(e);
+                        if kind.lasting() {
+                            self.failed.insert(id.clone(), kind.clone());
+                        }
+                        err(kind)
+                    })?;
                     (Rebuilt::Shared(Arc::new(applied.target)), true)
                 }
             };
             if let (false, Some(want)) = (checked, step.expected) {
                 let got = want.of(&bytes);
                 if got != want {
-                    return Err(err(ChainErrorKind::HashMismatch {
+                    let kind = ChainErrorKind::HashMismatch {
                         algorithm: want.name(),
                         expected: hex::encode(want.bytes()),
                         actual: hex::encode(got.bytes()),
-                    }));
+                    };
+                    self.failed.insert(id.clone(), kind.clone());
+                    return Err(err(kind));
                 }
             }
             self.remember(&id, &bytes);
@@ -470,6 +525,53 @@ mod tests {
         r.done_with(&chains[1]);
         assert!(r.cache.is_empty());
         assert_eq!(r.cached_bytes(), 0);
+    }
+
+    /// A link that failed for a lasting reason is not tried again: a
+    /// second file built on it fails at once, with the same error, and the
+    /// link is not even described again.
+    #[test]
+    fn a_failed_link_fails_the_files_built_on_it_without_a_second_try() {
+        use std::cell::Cell;
+        let asked = Cell::new(0);
+        let fetch = |id: &u32| -> Result<Step<'_, u32>, String> {
+            Ok(match id {
+                1 => {
+                    asked.set(asked.get() + 1);
+                    Step {
+                        recipe: Recipe::Delta {
+                            delta: b"not a delta".as_slice().into(),
+                            basis: None,
+                        },
+                        expected: None,
+                    }
+                }
+                n => Step {
+                    recipe: Recipe::Copy { basis: 1 },
+                    expected: Some(Expected::Sha256([*n as u8; 32])),
+                },
+            })
+        };
+        let mut r = ChainRebuilder::new(DeltaLimits::default(), fetch);
+        let first = r.rebuild(&2).unwrap_err();
+        let second = r.rebuild(&3).unwrap_err();
+        assert_eq!(asked.get(), 1);
+        assert_eq!(first.file, "1");
+        assert_eq!(
+            (second.file.as_str(), second.chain.clone()),
+            ("1", vec!["3".into(), "1".into()])
+        );
+        assert_eq!(first.kind, second.kind);
+        assert!(matches!(&first.kind, ChainErrorKind::Delta(e) if e.kind == ErrorKind::Corrupt));
+        // Other rebuilders are told, and do not try it either.
+        let failures = std::sync::Arc::new(r.take_failures());
+        let mut other =
+            ChainRebuilder::new(DeltaLimits::default(), fetch).with_shared_failures(failures);
+        assert_eq!(other.rebuild(&4).unwrap_err().kind, first.kind);
+        assert_eq!(asked.get(), 1);
+        // A limit is not lasting: another file may have more room.
+        let limit = ChainErrorKind::Delta(DeltaError::limit(0, "over"));
+        assert!(!limit.lasting());
     }
 
     #[test]
