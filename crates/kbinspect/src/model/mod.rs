@@ -96,6 +96,11 @@ pub struct LoadOptions {
     /// for the trust check ([`Package::presigned`]). `None`: the trust
     /// check verifies them itself.
     pub trust: Option<std::sync::Arc<dyn Presign>>,
+    /// With [`LoadOptions::trust`]: the catalogs' bytes kept whole for
+    /// the signatures to be verified beside the rebuilds; past it, each
+    /// catalog is verified as the walk reads it and only its CTL is kept
+    /// (default [`CATALOGS_KEPT`]: 2 MiB).
+    pub catalogs_kept: u64,
     /// Decode and hash every member. Off (`list`), a member the model does
     /// not need (not servicing XML, a delta, a PE, a catalog or a source an
     /// index names) is read only as far as its first 64 KiB, which tell
@@ -131,6 +136,7 @@ impl Default for LoadOptions {
             keep_registry: true,
             keep_trust: true,
             trust: None,
+            catalogs_kept: CATALOGS_KEPT,
             digest_all: true,
             context: container::DecodeContext::default(),
             progress: None,
@@ -266,6 +272,10 @@ pub struct Member {
     /// its bytes to take them from later.
     #[serde(skip)]
     pub(crate) cab_auth: Option<Box<CabAuth>>,
+    /// Trust: a catalog verified as the walk read it, its bytes then let
+    /// go ([`Presign::catalog`], past [`load::CATALOGS_KEPT`]).
+    #[serde(skip)]
+    pub(crate) catalog_signed: Option<Presigned>,
     /// Whether every byte was read and hashed (see
     /// [`LoadOptions::digest_all`]).
     #[serde(skip)]
@@ -319,6 +329,12 @@ impl Member {
         self.bytes.as_deref()
     }
 
+    /// What [`Presign::catalog`] said of this catalog, when the load
+    /// verified it as it read it.
+    pub fn catalog_presigned(&self) -> Option<&Presigned> {
+        self.catalog_signed.as_ref()
+    }
+
     /// A nested cabinet's Authenticode digests and signature blob (taken
     /// now from its bytes when the load kept them for later).
     pub fn cab_digests(&self) -> Option<std::borrow::Cow<'_, crate::digest::CabDigests>> {
@@ -341,6 +357,12 @@ pub trait Presign: std::fmt::Debug + Send + Sync {
     /// Verify `pkg`'s signatures; `input`: the input's digests when the
     /// package does not hold them yet.
     fn presign(&self, pkg: &Package, input: Option<&crate::digest::InputDigests>) -> Presigned;
+
+    /// Verify one catalog while the walk holds its bytes (`read`: its CTL,
+    /// parsed from them), so that a package with many catalogs need not
+    /// keep them all until the end of the load. [`Presign::presign`] takes
+    /// the result back ([`Member::catalog_presigned`]).
+    fn catalog(&self, path: &str, bytes: &[u8], read: &crate::trust::ReadCtl) -> Presigned;
 }
 
 /// What [`Presign::presign`] gave, for the stage that made it to read back.
@@ -756,6 +778,7 @@ mod lookup;
 mod parse;
 mod rebuild;
 
+pub use load::CATALOGS_KEPT;
 use load::*;
 pub(crate) use lookup::occurring;
 use lookup::*;

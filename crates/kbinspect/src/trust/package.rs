@@ -150,6 +150,23 @@ impl crate::model::Presign for TrustOptions {
     ) -> crate::model::Presigned {
         crate::model::Presigned(std::sync::Arc::new(signatures_with(pkg, self, input)))
     }
+
+    fn catalog(&self, path: &str, bytes: &[u8], read: &super::ReadCtl) -> crate::model::Presigned {
+        let (report, ctl) =
+            super::verify_bytes_with(bytes, path, &self.store, self.now, Some(read));
+        crate::model::Presigned(std::sync::Arc::new(CatalogSigned {
+            judged_by: Signed::judged_by(self),
+            report,
+            ctl,
+        }))
+    }
+}
+
+/// A catalog the load verified as it read it ([`Presign::catalog`]).
+struct CatalogSigned {
+    judged_by: JudgedBy,
+    report: SignatureReport,
+    ctl: Option<std::sync::Arc<Ctl>>,
 }
 
 /// [`signatures`], with the input's digests when the package does not hold
@@ -274,7 +291,16 @@ fn signatures_with(
         .iter()
         .filter(|m| m.kind == MemberKind::Catalog)
         .collect();
+    let judged_by = Signed::judged_by(opts);
     let verified: Vec<_> = pkg.context().map(&catalog_members, |m| {
+        // Verified by the load as it read it, against these roots.
+        if let Some(c) = m
+            .catalog_presigned()
+            .and_then(|p| p.0.downcast_ref::<CatalogSigned>())
+            .filter(|c| c.judged_by == judged_by)
+        {
+            return Some((c.report.clone(), c.ctl.clone()));
+        }
         catalog_bytes(pkg, m).map(|b| {
             super::verify_bytes_with(&b, &m.path, &opts.store, opts.now, pkg.read_ctl(&m.path))
         })
@@ -783,6 +809,53 @@ mod tests {
                 json(&check(&pkg, &load, &microsoft))
             );
             assert_ne!(json(&check(&early, &with, &microsoft)), alone);
+        }
+    }
+
+    /// Catalogs past `catalogs_kept` are verified as the walk reads them
+    /// and their bytes let go at once: the report is the same as when all
+    /// are verified at the end, and against other roots they are read and
+    /// verified again.
+    #[test]
+    fn catalogs_verified_as_they_are_read_report_the_same() {
+        let (pkg, load, opts) = sample();
+        let alone = json(&check(&pkg, &load, &opts));
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+        for threads in [1, 2] {
+            let with = LoadOptions {
+                trust: Some(std::sync::Arc::new(opts.clone())),
+                catalogs_kept: 0,
+                context: crate::container::DecodeContext::new(
+                    std::num::NonZeroUsize::new(threads).unwrap(),
+                ),
+                ..LoadOptions::default()
+            };
+            let early = Package::load_with(
+                &root.join("Windows6.1-KB975354-x86.msu"),
+                &Limits::default(),
+                &with,
+            )
+            .unwrap();
+            let cats: Vec<_> = early
+                .members
+                .iter()
+                .filter(|m| m.kind == MemberKind::Catalog)
+                .collect();
+            assert!(!cats.is_empty());
+            for m in &cats {
+                assert!(m.catalog_presigned().is_some(), "{}", m.path);
+                assert!(m.bytes().is_none(), "{}", m.path);
+            }
+            assert_eq!(
+                json(&check(&early, &with, &opts)),
+                alone,
+                "{threads} threads"
+            );
+            let microsoft = TrustOptions::default();
+            assert_eq!(
+                json(&check(&early, &with, &microsoft)),
+                json(&check(&pkg, &load, &microsoft))
+            );
         }
     }
 
