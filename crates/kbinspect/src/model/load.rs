@@ -93,7 +93,9 @@ impl Package {
             parse_early(&mut m, opts);
             // A catalog an index names as a delta source (Windows 8.x) is
             // kept for the rebuilds.
-            if let Some(trust) = presign.filter(|_| plan.named(&m.path) != Some(true)) {
+            if let Some(trust) = presign
+                .filter(|_| m.kind == MemberKind::Catalog && plan.named(&m.path) != Some(true))
+            {
                 let budget = (opts.catalogs_kept, &mut catalogs_kept);
                 sign_catalog_early(&mut m, trust, budget, &mut ctls, &mut kept_total);
             }
@@ -477,6 +479,11 @@ impl KeepPlan {
     /// Whether an index names this member as a source; `None` when no index
     /// of its directory is known yet.
     pub(super) fn named(&self, path: &str) -> Option<bool> {
+        // No index parsed yet (or none at all): nothing to look up, and
+        // the keys need not be built (this runs for every member).
+        if self.indexed_dirs.is_empty() {
+            return None;
+        }
         if self.named.contains(&path_key(path)) {
             return Some(true);
         }
