@@ -609,6 +609,14 @@ impl LzxDecoder {
             // steps. Anything else, errors included, goes the slow way.
             if end <= fast_end && offset.wrapping_sub(16) < w.min(lzx_size).saturating_sub(15) {
                 copy_far(win, w, offset, len);
+            } else if end <= fast_end && offset.wrapping_sub(8) < 8 && offset <= w {
+                // Offsets 8..15 (a tenth of the matches of PE payloads).
+                copy_near8(win, w, offset, len);
+            } else if end <= fast_end && offset >= end && before != 0 && offset <= lzx_size {
+                // The source lies wholly in the previous lap of the ring,
+                // at least 32 KiB ahead of `w` (the ring is the window and
+                // 32 KiB), so it never meets what this copy writes.
+                copy_lap(win, w + slow.ring - offset, w, len);
             } else if let Err(e) = slow.copy(win, w, offset, len) {
                 break Err(e);
             }
@@ -671,6 +679,33 @@ fn copy_far(win: &mut [u8], dst: usize, offset: usize, len: usize) {
                 k += 16;
             }
         }
+    }
+}
+
+/// Copy `len` bytes from `offset` (8..=15) back to `dst` in 8-byte steps
+/// that may run up to 7 bytes past `len` (see `LzxDecoder::window`); a step
+/// reads only bytes before its own destination, so the overlap comes out
+/// right. The caller checked `offset <= dst` and `dst + len + 32 <= win.len()`.
+#[inline(always)]
+fn copy_near8(win: &mut [u8], dst: usize, offset: usize, len: usize) {
+    let span = &mut win[dst - offset..dst + len + 8];
+    for k in 0..len.div_ceil(8) {
+        span.copy_within(8 * k..8 * k + 8, offset + 8 * k);
+    }
+}
+
+/// Copy `len` bytes from `src` (the previous lap of the ring, at least
+/// 32 KiB past `dst + len`) to `dst` in 16-byte steps that may read and
+/// write up to 15 bytes past `len`. The caller checked
+/// `src + len <= ring` and `dst + len + 32 <= win.len()`.
+#[inline(always)]
+fn copy_lap(win: &mut [u8], src: usize, dst: usize, len: usize) {
+    let mut k = 0;
+    while k < len {
+        let mut step = [0u8; 16];
+        step.copy_from_slice(&win[src + k..src + k + 16]);
+        win[dst + k..dst + k + 16].copy_from_slice(&step);
+        k += 16;
     }
 }
 
