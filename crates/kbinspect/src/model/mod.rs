@@ -99,7 +99,7 @@ pub struct LoadOptions {
     /// With [`LoadOptions::trust`]: the catalogs' bytes kept whole for
     /// the signatures to be verified beside the rebuilds; past it, each
     /// catalog is verified as the walk reads it and only its CTL is kept
-    /// (default [`CATALOGS_KEPT`]: 2 MiB).
+    /// (default [`CATALOGS_KEPT`]: 4 MiB).
     pub catalogs_kept: u64,
     /// Decode and hash every member. Off (`list`), a member the model does
     /// not need (not servicing XML, a delta, a PE, a catalog or a source an
