@@ -533,7 +533,7 @@ pub(super) const DEFER_DIGESTS: u64 = 8 << 20;
 /// The catalogs' bytes a load keeps whole until the end of the walk, for
 /// their signatures to be verified beside the delta rebuilds, where a core
 /// is idle (the largest real package, KB3004394, has 2.98 MB of them: with
-/// 2 MiB here its trust check cost 1.21 of `verify`, 1.13 with 4, as the walk
+/// 2 MiB here its trust check cost 1.21 of `verify`, 1.13-1.15 with 4: the walk
 /// keeps both cores busy). Past it each catalog is verified as it is read
 /// and only its CTL is kept: the generated 300 MB package has 9.8 MB of
 /// catalogs, which would otherwise meet the model at the load's peak.
