@@ -528,8 +528,6 @@ pub(super) struct Kept {
 /// adds at most 8 MiB to the peak).
 pub(super) const DEFER_DIGESTS: u64 = 8 << 20;
 
-/// Read one member to the end: hash it, classify it from its first bytes,
-/// keep its bytes when it is something we parse later.
 /// The catalogs' bytes a load keeps whole until the end of the walk, for
 /// their signatures to be verified beside the delta rebuilds, where a core
 /// is idle (the largest real package, KB3004394, has 2.98 MB of them: with
@@ -539,10 +537,10 @@ pub(super) const DEFER_DIGESTS: u64 = 8 << 20;
 /// catalogs, which would otherwise meet the model at the load's peak.
 pub const CATALOGS_KEPT: u64 = 4 << 20;
 
-/// A catalog read past [`CATALOGS_KEPT`]: verified now, its CTL kept and
-/// its bytes let go (a check against other roots reads it again). One
-/// whose CTL cannot be read keeps its bytes: the trust check reports on
-/// it from them.
+/// A catalog (the caller checked the kind) read past [`CATALOGS_KEPT`]:
+/// verified now, its CTL kept and its bytes let go (a check against other
+/// roots reads it again). One whose CTL cannot be read keeps its bytes:
+/// the trust check reports on it from them.
 fn sign_catalog_early(
     m: &mut Member,
     trust: &dyn Presign,
@@ -550,9 +548,6 @@ fn sign_catalog_early(
     ctls: &mut HashMap<String, crate::trust::ReadCtl>,
     kept_total: &mut Kept,
 ) {
-    if m.kind != MemberKind::Catalog {
-        return;
-    }
     let Some(bytes) = m.bytes.as_deref() else {
         return;
     };
@@ -571,6 +566,8 @@ fn sign_catalog_early(
     kept_total.all = kept_total.all.saturating_sub(len);
 }
 
+/// Read one member to the end: hash it, classify it from its first bytes,
+/// keep its bytes when it is something we parse later.
 pub(super) fn read_member(
     meta: &MemberMeta,
     reader: &mut dyn BufRead,

@@ -574,8 +574,9 @@ pub(super) fn delta_id(l: &Location) -> Option<u64> {
 }
 
 /// Maps (component index, file index, rebuilt bytes or the error, the
-/// index's SHA-256 of the file) to what a caller keeps of a rebuild; called
-/// from several threads.
+/// index's digest of the file, which the bytes have whenever the rebuild
+/// succeeded) to what a caller keeps of a rebuild; called from several
+/// threads.
 pub(super) type RebuildMap<'a, T> = dyn Fn(usize, usize, Result<&[u8], &msdelta::ChainError>, Option<msdelta::Expected>) -> T
     + Sync
     + 'a;

@@ -256,7 +256,7 @@ impl CopyMap {
 /// The room to reserve for the output: only what the stream could
 /// plausibly produce, so that a lying TargetSize costs nothing until the
 /// bytes are actually decoded.
-pub fn output_room(patch_len: usize, target_size: u64, limits: &DeltaLimits) -> usize {
+pub(super) fn output_room(patch_len: usize, target_size: u64, limits: &DeltaLimits) -> usize {
     let plausible = target_size
         .min(limits.max_target_size)
         .min((patch_len as u64).saturating_mul(64) + (1 << 20));
@@ -274,11 +274,8 @@ pub fn decode_patch(
     map: Option<&CopyMap>,
     limits: &DeltaLimits,
 ) -> Result<Decoded, DeltaError> {
-    let mut header = BitReader::new(patch, patch_offset)?;
-    let (blocks, is_default) = read_blocks(&mut header, limits)?;
-    // A reader of its own for the symbol loop, never lent to a call that is
-    // not inlined, so that it lives in registers.
-    let mut r = header.clone();
+    let mut r = BitReader::new(patch, patch_offset)?;
+    let (blocks, is_default) = read_blocks(&mut r, limits)?;
     let source_len = window.len();
     let s = source_len as u64;
     // The first block starts where the output starts: at the source length.

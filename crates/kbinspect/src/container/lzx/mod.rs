@@ -685,7 +685,7 @@ fn copy_far(win: &mut [u8], dst: usize, offset: usize, len: usize) {
 /// Copy `len` bytes from `offset` (8..=15) back to `dst` in 8-byte steps
 /// that may run up to 7 bytes past `len` (see `LzxDecoder::window`); a step
 /// reads only bytes before its own destination, so the overlap comes out
-/// right. The caller checked `offset <= dst` and `dst + len + 32 <= win.len()`.
+/// right. The caller checked `offset <= dst` and `dst + len + 8 <= win.len()`.
 #[inline(always)]
 fn copy_near8(win: &mut [u8], dst: usize, offset: usize, len: usize) {
     let span = &mut win[dst - offset..dst + len + 8];
@@ -718,10 +718,7 @@ fn copy_match(win: &mut [u8], dst: usize, offset: usize, len: usize, ring: usize
     // (see `LzxDecoder::window`). A step reads only bytes before its own
     // destination, so overlapping matches come out right.
     if (8..16).contains(&offset) && offset <= dst && dst + len + 16 <= win.len() {
-        let span = &mut win[dst - offset..dst + len + 8];
-        for k in 0..len.div_ceil(8) {
-            span.copy_within(8 * k..8 * k + 8, offset + 8 * k);
-        }
+        copy_near8(win, dst, offset, len);
         return;
     }
     if offset <= dst {

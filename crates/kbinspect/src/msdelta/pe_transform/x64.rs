@@ -27,39 +27,11 @@ enum Class {
     Rel32,
 }
 
-const fn in_any(x: u8, ranges: &[(u8, u8)]) -> bool {
-    let mut k = 0;
-    while k < ranges.len() {
-        let (a, b) = ranges[k];
-        if a <= x && x <= b {
-            return true;
-        }
-        k += 1;
-    }
-    false
+fn in_any(x: u8, ranges: &[(u8, u8)]) -> bool {
+    ranges.iter().any(|&(a, b)| (a..=b).contains(&x))
 }
 
-/// One class per opcode byte, worked out from the range lists below when
-/// compiling: every instruction of every `.pdata` function is classed, and
-/// the lists cost ~40 comparisons per look.
-const fn table(two_byte: bool) -> [Class; 256] {
-    let mut t = [Class::Stop; 256];
-    let mut op = 0;
-    while op < 256 {
-        t[op] = if two_byte {
-            class_0f(op as u8)
-        } else {
-            class_one(op as u8)
-        };
-        op += 1;
-    }
-    t
-}
-
-const CLASS_ONE: [Class; 256] = table(false);
-const CLASS_0F: [Class; 256] = table(true);
-
-const fn class_one(op: u8) -> Class {
+fn class_one(op: u8) -> Class {
     const NONE: &[(u8, u8)] = &[
         (0x04, 0x05),
         (0x0C, 0x0D),
@@ -109,7 +81,7 @@ const fn class_one(op: u8) -> Class {
         Class::None
     } else if in_any(op, MODRM) {
         Class::ModRm
-    } else if 0xA0 <= op && op <= 0xA3 {
+    } else if (0xA0..=0xA3).contains(&op) {
         Class::Moffs
     } else if in_any(op, &[(0x70, 0x7F), (0xE0, 0xE3), (0xEB, 0xEB)]) {
         Class::Rel8
@@ -120,7 +92,7 @@ const fn class_one(op: u8) -> Class {
     }
 }
 
-const fn class_0f(op: u8) -> Class {
+fn class_0f(op: u8) -> Class {
     const NONE: &[(u8, u8)] = &[
         (0x04, 0x09),
         (0x0B, 0x0B),
@@ -148,7 +120,7 @@ const fn class_0f(op: u8) -> Class {
         Class::None
     } else if in_any(op, STOP) {
         Class::Stop
-    } else if 0x80 <= op && op <= 0x8F {
+    } else if (0x80..=0x8F).contains(&op) {
         Class::Rel32
     } else {
         Class::ModRm
@@ -197,9 +169,9 @@ pub fn decode(code: &[u8]) -> Insn {
     };
     i += 1;
     let class = if two_byte {
-        CLASS_0F[usize::from(op)]
+        class_0f(op)
     } else {
-        CLASS_ONE[usize::from(op)]
+        class_one(op)
     };
     let mut field = None;
     let mut reg = 0u8;
