@@ -7,6 +7,22 @@ mod render;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+/// glibc gives each thread that allocates its own arena, and memory freed
+/// in one is not reused by another: with the walk and the delta rebuilds
+/// on two threads, `verify` of a 300 MB package peaked at 51 MB of RSS,
+/// against 45 MB with a single arena, and no slower (the threads spend
+/// their time decoding, not allocating). Not for a batch: packages loaded
+/// side by side contend for the one arena (the 19 real packages took 16%
+/// longer), and a batch's peak is its largest packages', not their sum.
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // thread is started.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
+    }
+}
+
 #[derive(Parser)]
 #[command(
     name = "kbinspect",
@@ -49,6 +65,10 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    // Before any thread starts (the Ctrl-C handler below is one).
+    if matches!(&cli.command, Command::Verify(a) if a.input.len() <= 1) {
+        one_malloc_arena();
+    }
     // Ctrl-C and SIGTERM remove the temporary files being written, exit 130.
     if let Err(e) = cli::interrupt::install() {
         eprintln!("kbinspect: warning: cannot handle Ctrl-C: {e}");
