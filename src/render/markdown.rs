@@ -361,9 +361,9 @@ pub fn write_list<W: Write + ?Sized>(
         ],
         pkg.components.iter().map(|c| {
             vec![
-                c.identity.name.clone(),
-                c.identity.version.clone(),
-                c.arch.clone(),
+                c.identity.name.to_string(),
+                c.identity.version.to_string(),
+                c.arch.to_string(),
                 if c.deployment { "yes" } else { "no" }.to_string(),
                 c.files.len().to_string(),
                 c.keyform.clone(),
@@ -377,7 +377,7 @@ pub fn write_list<W: Write + ?Sized>(
         pkg.components.iter().flat_map(|c| {
             c.files.iter().map(move |f| {
                 vec![
-                    c.identity.name.clone(),
+                    c.identity.name.to_string(),
                     f.destination.clone(),
                     f.pe.as_ref()
                         .and_then(|p| p.file_version.clone())

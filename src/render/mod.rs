@@ -34,9 +34,9 @@ pub(crate) const PACKAGE_HEADER: [&str; 6] =
 pub(crate) fn package_cells(p: &kbinspect::model::PackageManifest) -> Vec<String> {
     let m = &p.mum;
     vec![
-        m.identity.name.clone(),
-        m.identity.version.clone(),
-        m.identity.processor_architecture.clone(),
+        m.identity.name.to_string(),
+        m.identity.version.to_string(),
+        m.identity.processor_architecture.to_string(),
         m.identifier.clone().unwrap_or_default(),
         m.release_type.clone().unwrap_or_default(),
         m.updates.len().to_string(),
@@ -75,12 +75,12 @@ pub fn write_list_table<W: std::io::Write + ?Sized>(
                 let label = if c.deployment {
                     format!("{} (deployment)", c.identity.name)
                 } else {
-                    c.identity.name.clone()
+                    c.identity.name.to_string()
                 };
                 let head = vec![
                     label,
-                    c.identity.version.clone(),
-                    c.arch.clone(),
+                    c.identity.version.to_string(),
+                    c.arch.to_string(),
                     String::new(),
                     String::new(),
                     c.keyform.clone(),

@@ -172,14 +172,14 @@ fn identity_of(xml: &[u8]) -> Option<Identity> {
                 for a in e.attributes().flatten() {
                     let v = a.value.to_string();
                     match a.key.local_name().as_ref() {
-                        "name" => id.name = v,
-                        "version" => id.version = v,
-                        "processorArchitecture" => id.processor_architecture = v,
-                        "language" => id.language = v,
-                        "publicKeyToken" => id.public_key_token = v,
-                        "versionScope" => id.version_scope = v,
-                        "buildType" => id.build_type = v,
-                        "type" => id.type_ = v,
+                        "name" => id.name = v.into(),
+                        "version" => id.version = v.into(),
+                        "processorArchitecture" => id.processor_architecture = v.into(),
+                        "language" => id.language = v.into(),
+                        "publicKeyToken" => id.public_key_token = v.into(),
+                        "versionScope" => id.version_scope = v.into(),
+                        "buildType" => id.build_type = v.into(),
+                        "type" => id.type_ = v.into(),
                         _ => {}
                     }
                 }

@@ -151,14 +151,14 @@ fn read_manifest(xml: &str) -> (Identity, Vec<(String, String, Vec<u8>)>) {
                 match e.local_name().as_ref() {
                     "assemblyIdentity" if id.name.is_empty() => {
                         id = Identity {
-                            name: get("name"),
-                            version: get("version"),
-                            processor_architecture: get("processorArchitecture"),
-                            language: get("language"),
-                            public_key_token: get("publicKeyToken"),
-                            version_scope: get("versionScope"),
-                            build_type: get("buildType"),
-                            type_: get("type"),
+                            name: get("name").into(),
+                            version: get("version").into(),
+                            processor_architecture: get("processorArchitecture").into(),
+                            language: get("language").into(),
+                            public_key_token: get("publicKeyToken").into(),
+                            version_scope: get("versionScope").into(),
+                            build_type: get("buildType").into(),
+                            type_: get("type").into(),
                         }
                     }
                     "file" => files.push((get("name"), String::new(), Vec::new())),

@@ -50,7 +50,7 @@ fn write_package(cab: &Path, n: usize) {
     );
     for i in 0..n {
         let id = kbinspect::servicing::identity::Identity {
-            name: format!("Memory-Check-Component-{i}"),
+            name: format!("Memory-Check-Component-{i}").into(),
             version: "10.0.19041.1".into(),
             processor_architecture: "amd64".into(),
             language: "neutral".into(),

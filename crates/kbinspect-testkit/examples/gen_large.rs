@@ -518,14 +518,14 @@ fn identity_for(template: usize, replica: usize, file: &SrcFile) -> Identity {
         .rsplit_once('.')
         .map_or(file.name.as_str(), |s| s.0);
     Identity {
-        name: format!("Microsoft-Windows-Wine-{stem}"),
-        version: format!("10.0.{}.{}", 19041 + replica, 1000 + template),
+        name: format!("Microsoft-Windows-Wine-{stem}").into(),
+        version: format!("10.0.{}.{}", 19041 + replica, 1000 + template).into(),
         processor_architecture: "amd64".into(),
         language: "neutral".into(),
         public_key_token: "31bf3856ad364e35".into(),
         version_scope: "nonSxS".into(),
         build_type: "release".into(),
-        type_: String::new(),
+        type_: Default::default(),
     }
 }
 
@@ -564,8 +564,8 @@ fn settings_manifest(id: &Identity, file: &SrcFile) -> String {
 fn deployment_for(component: &Identity) -> Identity {
     let h = Sha256::digest(format!("{}_{}", component.name, component.version).as_bytes());
     Identity {
-        name: hex::encode(&h[..16]),
-        version_scope: String::new(),
+        name: hex::encode(&h[..16]).into(),
+        version_scope: Default::default(),
         ..component.clone()
     }
 }
@@ -700,7 +700,7 @@ fn generate(
             // Servicing installs a component through a deployment: a
             // 32-hex-named manifest that only depends on it.
             let settings = Identity {
-                name: format!("{}-Settings", id.name),
+                name: format!("{}-Settings", id.name).into(),
                 ..id.clone()
             };
             meta_files.push((
@@ -724,14 +724,14 @@ fn generate(
     for (n, chunk) in components.chunks(64).enumerate() {
         let pname = format!("Package_{}_for_{kb}", n + 1);
         let pid = Identity {
-            name: pname.clone(),
+            name: pname.as_str().into(),
             version: "10.0.1.0".into(),
             processor_architecture: "amd64".into(),
             language: "neutral".into(),
             public_key_token: "31bf3856ad364e35".into(),
-            version_scope: String::new(),
-            build_type: String::new(),
-            type_: String::new(),
+            version_scope: Default::default(),
+            build_type: Default::default(),
+            type_: Default::default(),
         };
         let mut body = String::new();
         for c in chunk {

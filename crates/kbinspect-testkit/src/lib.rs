@@ -128,14 +128,14 @@ pub struct Spec {
 
 fn component_identity(name: &str, version: &str, arch: &str) -> Identity {
     Identity {
-        name: name.to_string(),
-        version: version.to_string(),
-        processor_architecture: arch.to_string(),
-        language: "neutral".to_string(),
-        public_key_token: manifests::PUBLIC_KEY_TOKEN.to_string(),
-        version_scope: "nonSxS".to_string(),
-        build_type: "release".to_string(),
-        type_: String::new(),
+        name: name.into(),
+        version: version.into(),
+        processor_architecture: arch.into(),
+        language: "neutral".into(),
+        public_key_token: manifests::PUBLIC_KEY_TOKEN.into(),
+        version_scope: "nonSxS".into(),
+        build_type: "release".into(),
+        type_: Default::default(),
     }
 }
 
@@ -568,11 +568,11 @@ pub fn second_build(spec: &Spec) -> Spec {
     let Some(c) = next.component_mut(arch, "Microsoft-Windows-VssApi") else {
         return next;
     };
-    c.identity.version = bump(&c.identity.version);
+    c.identity.version = bump(&c.identity.version).into();
     let new_version = c.identity.version.clone();
     let mut template = None;
     if let Some(f) = c.files.iter_mut().find(|f| f.name == "vssapi.dll") {
-        f.version = Some(new_version.clone());
+        f.version = Some(new_version.to_string());
         f.size += 512;
         template = Some(f.clone());
     }
@@ -580,7 +580,7 @@ pub fn second_build(spec: &Spec) -> Spec {
     if let Some(t) = template {
         c.files.push(FileSpec {
             name: "vssui.dll".to_string(),
-            version: Some(new_version),
+            version: Some(new_version.to_string()),
             size: 12_288,
             ..t
         });
@@ -731,7 +731,7 @@ impl Variant {
             Variant::ManifestNameMismatch => {
                 if let Some(c) = spec.component_mut("amd64", "Microsoft-Windows-VssApi") {
                     let mut other = c.identity.clone();
-                    other.version = "6.1.7600.20541".to_string();
+                    other.version = "6.1.7600.20541".into();
                     c.stored_name = Some(other.keyform());
                 }
             }
@@ -797,7 +797,7 @@ mod tests {
         c.files[1].size = 1;
         let mut empty = c.clone();
         empty.files.clear();
-        empty.identity.name = "Empty-Component".to_string();
+        empty.identity.name = "Empty-Component".into();
         spec.components.push(empty);
         let mut no_components = spec.clone();
         no_components.components.clear();

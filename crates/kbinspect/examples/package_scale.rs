@@ -27,7 +27,7 @@ fn main() {
     );
     for i in 0..n {
         let id = Identity {
-            name: format!("Scale-Component-{i}"),
+            name: format!("Scale-Component-{i}").into(),
             version: "10.0.1.1".into(),
             processor_architecture: "amd64".into(),
             language: "neutral".into(),

@@ -73,7 +73,7 @@ fn diff_packages(old: &Package, new: &Package, out: &mut Vec<Change>) {
             out.push(Change::new(
                 "package-removed",
                 subject,
-                Some(m.mum.identity.version.clone()),
+                Some(m.mum.identity.version.to_string()),
                 None,
             ));
             continue;
@@ -82,8 +82,8 @@ fn diff_packages(old: &Package, new: &Package, out: &mut Vec<Change>) {
             out.push(Change::new(
                 "package-version-changed",
                 subject.clone(),
-                Some(m.mum.identity.version.clone()),
-                Some(n.mum.identity.version.clone()),
+                Some(m.mum.identity.version.to_string()),
+                Some(n.mum.identity.version.to_string()),
             ));
         }
         // Updates: by name, then the set of referenced identities without version.
@@ -136,7 +136,7 @@ fn diff_packages(old: &Package, new: &Package, out: &mut Vec<Change>) {
                 "package-added",
                 describe(&m.mum.identity),
                 None,
-                Some(m.mum.identity.version.clone()),
+                Some(m.mum.identity.version.to_string()),
             ));
         }
     }
@@ -157,7 +157,7 @@ fn diff_components(old: &Package, new: &Package, out: &mut Vec<Change>) {
             out.push(Change::new(
                 "component-removed",
                 subject,
-                Some(c.identity.version.clone()),
+                Some(c.identity.version.to_string()),
                 None,
             ));
             for f in &c.files {
@@ -174,8 +174,8 @@ fn diff_components(old: &Package, new: &Package, out: &mut Vec<Change>) {
             out.push(Change::new(
                 "component-version-changed",
                 subject.clone(),
-                Some(c.identity.version.clone()),
-                Some(n.identity.version.clone()),
+                Some(c.identity.version.to_string()),
+                Some(n.identity.version.to_string()),
             ));
         }
         diff_files(c, n, out);
@@ -187,7 +187,7 @@ fn diff_components(old: &Package, new: &Package, out: &mut Vec<Change>) {
                 "component-added",
                 describe(&c.identity),
                 None,
-                Some(c.identity.version.clone()),
+                Some(c.identity.version.to_string()),
             ));
             for f in &c.files {
                 out.push(Change::new(

@@ -530,7 +530,7 @@ fn found_file(index: &FileIndex<'_>, i: usize) -> KbFound {
             _ => f.destination.clone(),
         }),
         component: f.map(|f| f.component.clone()),
-        arch: f.map(|f| f.arch.clone()),
+        arch: f.map(|f| f.arch.to_string()),
         version: version.map(str::to_string),
         version_source: version.map(|_| {
             if pe_version.is_some() {

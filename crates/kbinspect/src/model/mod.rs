@@ -482,7 +482,8 @@ pub struct File {
     pub name: String,
     /// Keyform of the declaring component.
     pub component: String,
-    pub arch: String,
+    /// Inline (`amd64`, `wow64`): no allocation per file.
+    pub arch: crate::servicing::identity::CompactString,
     /// Installed path (`C:\Windows\System32\sppsvc.exe`).
     pub destination: String,
     /// `sha256`, `sha1` or the algorithm as written; `None` without a digest.
@@ -655,7 +656,7 @@ pub struct Component {
     pub identity: Identity,
     /// Keyform computed from the identity.
     pub keyform: String,
-    pub arch: String,
+    pub arch: crate::servicing::identity::CompactString,
     pub deployment: bool,
     /// For deployment manifests: the components they deploy.
     pub deploys: Vec<Identity>,

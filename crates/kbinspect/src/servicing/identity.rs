@@ -4,23 +4,27 @@
 //! `amd64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_318dad7ab472931d`.
 //! The last field is a 64-bit hash of the identity attributes (see DESIGN.md).
 
+pub use compact_str::CompactString;
 use serde::Serialize;
 
-/// The attributes of an `<assemblyIdentity>` element.
+/// The attributes of an `<assemblyIdentity>` element. Each is a
+/// [`CompactString`]: all but the name are short (`amd64`, `neutral`,
+/// `31bf3856ad364e35`, `6.1.7601.24545`) and held inline, no allocation,
+/// which a package with thousands of identities notices.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Identity {
-    pub name: String,
-    pub version: String,
+    pub name: CompactString,
+    pub version: CompactString,
     #[serde(rename = "arch")]
-    pub processor_architecture: String,
-    pub language: String,
-    pub public_key_token: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub version_scope: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub build_type: String,
-    #[serde(rename = "type", skip_serializing_if = "String::is_empty")]
-    pub type_: String,
+    pub processor_architecture: CompactString,
+    pub language: CompactString,
+    pub public_key_token: CompactString,
+    #[serde(skip_serializing_if = "CompactString::is_empty")]
+    pub version_scope: CompactString,
+    #[serde(skip_serializing_if = "CompactString::is_empty")]
+    pub build_type: CompactString,
+    #[serde(rename = "type", skip_serializing_if = "CompactString::is_empty")]
+    pub type_: CompactString,
 }
 
 const M_PAIR: u64 = 0x1_FFFF_FFF7;
@@ -86,14 +90,14 @@ impl Identity {
     /// element's attributes. Missing attributes stay empty.
     pub fn from_element(e: &crate::servicing::xml::Element) -> Identity {
         Identity {
-            name: e.attr_or_empty("name").to_string(),
-            version: e.attr_or_empty("version").to_string(),
-            processor_architecture: e.attr_or_empty("processorArchitecture").to_string(),
-            language: e.attr_or_empty("language").to_string(),
-            public_key_token: e.attr_or_empty("publicKeyToken").to_string(),
-            version_scope: e.attr_or_empty("versionScope").to_string(),
-            build_type: e.attr_or_empty("buildType").to_string(),
-            type_: e.attr_or_empty("type").to_string(),
+            name: e.attr_or_empty("name").into(),
+            version: e.attr_or_empty("version").into(),
+            processor_architecture: e.attr_or_empty("processorArchitecture").into(),
+            language: e.attr_or_empty("language").into(),
+            public_key_token: e.attr_or_empty("publicKeyToken").into(),
+            version_scope: e.attr_or_empty("versionScope").into(),
+            build_type: e.attr_or_empty("buildType").into(),
+            type_: e.attr_or_empty("type").into(),
         }
     }
 
@@ -253,7 +257,7 @@ mod tests {
             "x86",
         );
         i.language = "sr-Latn-CS".into();
-        i.version_scope = String::new();
+        i.version_scope = Default::default();
         assert!(
             i.keyform().contains("_6.1.7601.22908_sr-..-cs_"),
             "{}",
