@@ -13,7 +13,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 /// against 45 MB with a single arena, and no slower (the threads spend
 /// their time decoding, not allocating). Not for a batch: packages loaded
 /// side by side contend for the one arena (the 19 real packages took 16%
-/// longer), and a batch's peak is its largest packages', not their sum.
+/// longer with it).
 fn one_malloc_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only sets an allocator parameter; called before any
