@@ -23,19 +23,21 @@ done
 "$@" >/dev/null &
 pid=$!
 start=$(date +%s%N)
-peak=0
+hwm=0
 while kill -0 "$pid" 2>/dev/null; do
   status=$(cat "/proc/$pid/status" 2>/dev/null) || break
   rss=$(awk '/^VmRSS:/ {print $2}' <<<"$status")
-  hwm=$(awk '/^VmHWM:/ {print $2}' <<<"$status")
+  # The kernel's own high-water mark: the last one read is the peak (an
+  # exited process's status has none, so an empty read keeps the last).
+  h=$(awk '/^VmHWM:/ {print $2}' <<<"$status")
+  [ -n "$h" ] && hwm=$h
   if [ -n "$rss" ]; then
     now=$(( ($(date +%s%N) - start) / 1000000 ))
     awk -v t="$now" -v r="$rss" 'BEGIN {printf "%d %.1f\n", t, r / 1024}'
   fi
-  [ -n "$hwm" ] && [ "$hwm" -gt "$peak" ] && peak=$hwm
   sleep "$(awk -v m="$every" 'BEGIN {print m / 1000}')"
 done
 rc=0
 wait "$pid" || rc=$?
-awk -v p="$peak" 'BEGIN {printf "peak (VmHWM seen) %.1f MB\n", p / 1024}'
+awk -v p="$hwm" 'BEGIN {printf "peak (VmHWM last read) %.1f MB\n", p / 1024}'
 exit "$rc"
