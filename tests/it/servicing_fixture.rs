@@ -85,7 +85,7 @@ fn model_of_the_fixture() {
         .find(|c| c.keyform == DEPLOYMENT)
         .unwrap();
     assert!(dep.deployment);
-    assert_eq!(dep.deploys[0].name, "Demo-Component");
+    assert_eq!(dep.deploys().next().unwrap().name, "Demo-Component");
 }
 
 #[test]

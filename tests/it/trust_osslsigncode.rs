@@ -643,7 +643,7 @@ fn rebuilt_payloads_against_osslsigncode_catalog() {
     for (ci, c) in pkg.components.iter().enumerate() {
         for (fi, f) in c.files.iter().enumerate() {
             let subject = format!("{}/{}", c.member, f.name);
-            if let Some(p) = r.files.iter().find(|p| p.subject == subject) {
+            if let Some(p) = r.files.iter().find(|p| *p.subject == *subject) {
                 want.insert((ci, fi), p.clone());
             }
         }

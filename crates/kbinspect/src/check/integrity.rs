@@ -346,7 +346,7 @@ impl Checker<'_> {
             }
         }
         for c in &self.pkg.components {
-            for id in &c.deploys {
+            for id in c.deploys() {
                 wanted.insert(id.keyform());
                 if !self.has_component(id) {
                     self.out.push(Finding::warning(

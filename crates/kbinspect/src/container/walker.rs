@@ -372,6 +372,20 @@ impl Walker<'_, '_> {
                     )
             })
             .collect();
+        // Each folder's entries move into a list of their own, dropped once
+        // the folder is visited: a large cabinet's names would otherwise
+        // wait for the end of its walk.
+        let mut slots: Vec<Option<Member>> = members.into_iter().map(Some).collect();
+        let mut per_folder: Vec<Vec<Member>> = by_folder
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|&i| slots.get_mut(i).and_then(Option::take))
+                    .collect()
+            })
+            .collect();
+        drop(slots);
+        drop(by_folder);
         let prefetchable = |fi: usize| -> bool {
             ahead.get(fi).copied().unwrap_or(false)
                 && folder_spans.get(fi).is_some_and(|sp| {
@@ -391,7 +405,7 @@ impl Walker<'_, '_> {
                 next_launch = next_launch.max(fi + 1);
                 while next_launch < folders.len() && next_launch < fi + threads {
                     let li = next_launch;
-                    if !prefetchable(li) || in_folder_of(li).is_empty() {
+                    if !prefetchable(li) || per_folder.get(li).is_none_or(Vec::is_empty) {
                         next_launch += 1;
                         continue;
                     }
@@ -423,7 +437,11 @@ impl Walker<'_, '_> {
                         Err(_) => continue,
                     }
                 }
-                let in_folder = in_folder_of(fi);
+                let owned = per_folder
+                    .get_mut(fi)
+                    .map(std::mem::take)
+                    .unwrap_or_default();
+                let in_folder: Vec<&Member> = owned.iter().collect();
                 if in_folder.is_empty() {
                     continue;
                 }

@@ -658,11 +658,18 @@ pub struct Component {
     pub keyform: String,
     pub arch: crate::servicing::identity::CompactString,
     pub deployment: bool,
-    /// For deployment manifests: the components they deploy.
-    pub deploys: Vec<Identity>,
     pub dependencies: Vec<Dependency>,
     pub registry_keys: Vec<RegistryKey>,
     pub files: Vec<File>,
+}
+
+impl Component {
+    /// For deployment manifests: the components they deploy (their
+    /// `install` dependencies). Read from the dependencies rather than
+    /// kept as copies: a large package has thousands of deployments.
+    pub fn deploys(&self) -> impl Iterator<Item = &Identity> {
+        component::deployed(self.deployment, &self.dependencies)
+    }
 }
 
 /// A container index and the member it came from.

@@ -286,7 +286,6 @@ impl Package {
             .unwrap_or(&keyform)
             .to_string();
         let arch = man.identity.processor_architecture.clone();
-        let deploys = man.deploys().cloned().collect();
         let files = man
             .files
             .iter()
@@ -344,7 +343,6 @@ impl Package {
             keyform,
             arch,
             deployment: man.deployment,
-            deploys,
             dependencies: man.dependencies,
             registry_keys: man.registry_keys,
             files,

@@ -142,7 +142,7 @@ fn component_view(c: &Component) -> ComponentView<'_> {
         identity: (&c.identity).into(),
         keyform: &c.keyform,
         deployment: c.deployment,
-        deploys: c.deploys.iter().map(Identity::keyform).collect(),
+        deploys: c.deploys().map(Identity::keyform).collect(),
         files: c.files.iter().map(file_view).collect(),
     }
 }

@@ -108,11 +108,17 @@ impl Manifest {
     /// The components a deployment manifest deploys: its `install`
     /// dependencies (empty for ordinary components).
     pub fn deploys(&self) -> impl Iterator<Item = &Identity> {
-        self.dependencies
-            .iter()
-            .filter(move |d| self.deployment && d.dependency_type.eq_ignore_ascii_case("install"))
-            .map(|d| &d.identity)
+        deployed(self.deployment, &self.dependencies)
     }
+}
+
+/// The `install` dependencies of a deployment manifest (none when
+/// `deployment` is false): the components it deploys.
+pub fn deployed(deployment: bool, dependencies: &[Dependency]) -> impl Iterator<Item = &Identity> {
+    dependencies
+        .iter()
+        .filter(move |d| deployment && d.dependency_type.eq_ignore_ascii_case("install"))
+        .map(|d| &d.identity)
 }
 
 /// True when a name is 32 hex digits, the shape of deployment names.

@@ -4,6 +4,7 @@
 //! Update catalog's `name_<sha1>` download names.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -39,8 +40,8 @@ pub struct CatalogReport {
     /// The catalog's signature verified (see `signatures`).
     pub verified: bool,
     pub entries: usize,
-    /// Servicing documents listed in it.
-    pub documents: Vec<String>,
+    /// Servicing documents listed in it (shared with the proofs).
+    pub documents: Vec<Arc<str>>,
     /// Payload files found in it.
     pub files: usize,
     /// Entries no member of the package matched.
@@ -51,8 +52,10 @@ pub struct CatalogReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct Proof {
     /// Member path (documents, stored files) or `component/file` (rebuilt).
-    pub subject: String,
-    pub catalog: Option<String>,
+    /// Shared, not copied: a large package has thousands of proofs, and
+    /// the catalog lists name the same documents.
+    pub subject: Arc<str>,
+    pub catalog: Option<Arc<str>>,
     /// `sha256`, `sha1`, `pe-sha256`, `pe-sha1`.
     pub by: Option<&'static str>,
     /// `stored` or `rebuilt` for files; `document` for mums/manifests.
@@ -90,7 +93,7 @@ pub use super::download_name_sha1;
 
 #[derive(Clone)]
 struct Cat {
-    member: String,
+    member: Arc<str>,
     verified: bool,
     ctl: std::sync::Arc<Ctl>,
 }
@@ -315,7 +318,7 @@ fn signatures_with(
             continue;
         };
         cats.push(Cat {
-            member: m.path.clone(),
+            member: Arc::from(m.path.as_str()),
             verified: report.verified(),
             ctl: ctl.unwrap_or_default(),
         });
@@ -373,7 +376,7 @@ pub fn check(
     let verified_names: Vec<&str> = cats
         .iter()
         .filter(|c| c.verified)
-        .map(|c| c.member.as_str())
+        .map(|c| &*c.member)
         .collect();
     let searched = match verified_names.len() {
         0 => "none verified".to_string(),
@@ -455,7 +458,7 @@ pub fn check(
             ));
         }
         documents.push(Proof {
-            subject: m.path.clone(),
+            subject: Arc::from(m.path.as_str()),
             catalog: cat.map(|ci| cats[ci].member.clone()),
             by,
             source: "document",
@@ -465,7 +468,7 @@ pub fn check(
     let mut files = Vec::new();
     let mut need_pe: HashMap<(usize, usize), usize> = HashMap::new();
     // Per member: the SHA-256 and SHA-1 PE hashes, once computed.
-    let mut pe_hashes: HashMap<String, [Option<Option<Vec<u8>>>; 2]> = HashMap::new();
+    let mut pe_hashes: HashMap<Arc<str>, [Option<Option<Vec<u8>>>; 2]> = HashMap::new();
     let index_lens: HashSet<usize> = index.keys().map(|h| h.len()).collect();
     if cats.iter().any(|c| c.verified) {
         for (ci, c) in pkg.components.iter().enumerate() {
@@ -476,7 +479,7 @@ pub fn check(
                             continue;
                         };
                         (
-                            m.path.clone(),
+                            Arc::<str>::from(m.path.as_str()),
                             "stored",
                             Some(m.sha256.to_vec()),
                             m.sha1.map(|h| h.to_vec()),
@@ -485,7 +488,7 @@ pub fn check(
                     }
                     _ => match &f.expansion {
                         Some(Expansion::Rebuilt { sha256, sha1 }) => (
-                            format!("{}/{}", c.member, f.name),
+                            Arc::from(format!("{}/{}", c.member, f.name)),
                             "rebuilt",
                             hex::decode(sha256).ok(),
                             hex::decode(sha1).ok(),
@@ -613,7 +616,7 @@ pub fn check(
         match names.get(&name) {
             Some(&ci) => findings.push(Finding::error(
                 Code::CatalogMismatch,
-                &p.subject,
+                &*p.subject,
                 format!(
                     "catalog {} lists a file of this name, but neither the file's hash nor its PE Authenticode hash is listed in a verified catalog",
                     cats[ci].member
@@ -621,7 +624,7 @@ pub fn check(
             )),
             None => findings.push(Finding::warning(
                 Code::TrustUncheckedFileNotInCatalog,
-                &p.subject,
+                &*p.subject,
                 "no verified catalog lists this file's hash (nor its name)",
             )),
         }
@@ -645,7 +648,7 @@ pub fn check(
     // (Catalogs are named by member path; two of one name share.)
     let mut by_member: HashMap<&str, Vec<usize>> = HashMap::new();
     for (ci, c) in cats.iter().enumerate() {
-        by_member.entry(c.member.as_str()).or_default().push(ci);
+        by_member.entry(&*c.member).or_default().push(ci);
     }
     let covering = |p: &Proof| -> &[usize] {
         p.catalog
@@ -653,7 +656,7 @@ pub fn check(
             .and_then(|m| by_member.get(m))
             .map_or(&[], Vec::as_slice)
     };
-    let mut covered_docs: Vec<Vec<String>> = vec![Vec::new(); cats.len()];
+    let mut covered_docs: Vec<Vec<Arc<str>>> = vec![Vec::new(); cats.len()];
     for d in &documents {
         for &ci in covering(d) {
             covered_docs[ci].push(d.subject.clone());
@@ -670,7 +673,7 @@ pub fn check(
         .zip(covered_docs)
         .enumerate()
         .map(|(ci, (c, documents))| CatalogReport {
-            member: c.member.clone(),
+            member: c.member.to_string(),
             verified: c.verified,
             entries: c.ctl.entries.len(),
             documents,
