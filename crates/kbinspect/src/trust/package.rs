@@ -33,6 +33,10 @@ impl Default for TrustOptions {
     }
 }
 
+/// A stored file's PE (Authenticode) hash in one algorithm: not yet
+/// computed, or computed (`None` when the file is not a PE image).
+type PeHash = Option<Option<Vec<u8>>>;
+
 /// One catalog and what it covers.
 #[derive(Debug, Clone, Serialize)]
 pub struct CatalogReport {
@@ -468,7 +472,7 @@ pub fn check(
     let mut files = Vec::new();
     let mut need_pe: HashMap<(usize, usize), usize> = HashMap::new();
     // Per member: the SHA-256 and SHA-1 PE hashes, once computed.
-    let mut pe_hashes: HashMap<Arc<str>, [Option<Option<Vec<u8>>>; 2]> = HashMap::new();
+    let mut pe_hashes: HashMap<Arc<str>, [PeHash; 2]> = HashMap::new();
     let index_lens: HashSet<usize> = index.keys().map(|h| h.len()).collect();
     if cats.iter().any(|c| c.verified) {
         for (ci, c) in pkg.components.iter().enumerate() {
