@@ -483,7 +483,7 @@ pub struct File {
     /// Keyform of the declaring component.
     pub component: String,
     /// Inline (`amd64`, `wow64`): no allocation per file.
-    pub arch: crate::servicing::identity::CompactString,
+    pub arch: crate::servicing::identity::Atom,
     /// Installed path (`C:\Windows\System32\sppsvc.exe`).
     pub destination: String,
     /// `sha256`, `sha1` or the algorithm as written; `None` without a digest.
@@ -656,7 +656,7 @@ pub struct Component {
     pub identity: Identity,
     /// Keyform computed from the identity.
     pub keyform: String,
-    pub arch: crate::servicing::identity::CompactString,
+    pub arch: crate::servicing::identity::Atom,
     pub deployment: bool,
     pub dependencies: Vec<Dependency>,
     pub registry_keys: Vec<RegistryKey>,

@@ -86,7 +86,7 @@ pub struct RegistryValue {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Dependency {
     /// `install`, `prerequisite`, … (empty when absent).
-    pub dependency_type: String,
+    pub dependency_type: crate::servicing::identity::Atom,
     pub identity: Identity,
 }
 
@@ -312,7 +312,7 @@ pub fn from_root(member: &str, root: &Element) -> Result<Manifest, XmlError> {
         for da in dep.children_named("dependentAssembly", is_asm) {
             if let Some(id) = da.child("assemblyIdentity", is_asm) {
                 m.dependencies.push(Dependency {
-                    dependency_type: da.attr_or_empty("dependencyType").to_string(),
+                    dependency_type: da.attr_or_empty("dependencyType").into(),
                     identity: Identity::from_element(id),
                 });
             }

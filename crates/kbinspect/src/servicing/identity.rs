@@ -4,27 +4,34 @@
 //! `amd64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_318dad7ab472931d`.
 //! The last field is a 64-bit hash of the identity attributes (see DESIGN.md).
 
+pub use super::atom::Atom;
 pub use compact_str::CompactString;
 use serde::Serialize;
 
-/// The attributes of an `<assemblyIdentity>` element. Each is a
-/// [`CompactString`]: all but the name are short (`amd64`, `neutral`,
-/// `31bf3856ad364e35`, `6.1.7601.24545`) and held inline, no allocation,
-/// which a package with thousands of identities notices.
+/// `skip_serializing_if` for an empty attribute.
+fn is_blank(a: &Atom) -> bool {
+    a.is_empty()
+}
+
+/// The attributes of an `<assemblyIdentity>` element. The name is a
+/// [`CompactString`] (held inline up to 24 bytes); the other attributes
+/// are [`Atom`]s, interned: a package with thousands of identities holds
+/// each distinct `amd64`, `neutral`, `31bf3856ad364e35` or
+/// `6.1.7601.24545` once, and an identity is 80 bytes instead of 192.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize)]
 pub struct Identity {
     pub name: CompactString,
-    pub version: CompactString,
+    pub version: Atom,
     #[serde(rename = "arch")]
-    pub processor_architecture: CompactString,
-    pub language: CompactString,
-    pub public_key_token: CompactString,
-    #[serde(skip_serializing_if = "CompactString::is_empty")]
-    pub version_scope: CompactString,
-    #[serde(skip_serializing_if = "CompactString::is_empty")]
-    pub build_type: CompactString,
-    #[serde(rename = "type", skip_serializing_if = "CompactString::is_empty")]
-    pub type_: CompactString,
+    pub processor_architecture: Atom,
+    pub language: Atom,
+    pub public_key_token: Atom,
+    #[serde(skip_serializing_if = "is_blank")]
+    pub version_scope: Atom,
+    #[serde(skip_serializing_if = "is_blank")]
+    pub build_type: Atom,
+    #[serde(rename = "type", skip_serializing_if = "is_blank")]
+    pub type_: Atom,
 }
 
 const M_PAIR: u64 = 0x1_FFFF_FFF7;
