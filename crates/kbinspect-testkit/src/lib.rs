@@ -569,7 +569,7 @@ pub fn second_build(spec: &Spec) -> Spec {
         return next;
     };
     c.identity.version = bump(&c.identity.version).into();
-    let new_version = c.identity.version.clone();
+    let new_version = c.identity.version;
     let mut template = None;
     if let Some(f) = c.files.iter_mut().find(|f| f.name == "vssapi.dll") {
         f.version = Some(new_version.to_string());

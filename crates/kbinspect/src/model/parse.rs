@@ -285,7 +285,7 @@ impl Package {
             .or_else(|| file_name.strip_suffix(".MANIFEST"))
             .unwrap_or(&keyform)
             .to_string();
-        let arch = man.identity.processor_architecture.clone();
+        let arch = man.identity.processor_architecture;
         let files = man
             .files
             .iter()
@@ -325,7 +325,7 @@ impl Package {
                     pe_auth: None,
                     name: f.name.clone(),
                     component: keyform.clone(),
-                    arch: arch.clone(),
+                    arch,
                     destination: f.destination.clone(),
                     digest_alg: f.digest.as_ref().map(|d| d.alg.as_str().to_string()),
                     digest: f.digest.as_ref().map(|d| d.hex.clone()),

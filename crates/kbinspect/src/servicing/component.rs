@@ -276,7 +276,7 @@ pub fn from_root(member: &str, root: &Element) -> Result<Manifest, XmlError> {
         dependencies: vec![],
         warnings: vec![],
     };
-    let arch = m.identity.processor_architecture.clone();
+    let arch = m.identity.processor_architecture;
     for f in root.children_named("file", is_asm) {
         let name = f.attr_or_empty("name").to_string();
         let destination_path = f.attr_or_empty("destinationPath").to_string();
