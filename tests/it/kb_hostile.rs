@@ -16,7 +16,10 @@ fn budget() -> Duration {
     if cfg!(debug_assertions) {
         Duration::from_secs(60)
     } else {
-        Duration::from_secs(4)
+        // The aligned-header shapes take ~3.7 s of CPU on an idle 2-vCPU
+        // AMD EPYC and up to 4.7 s with the rest of the suite beside them;
+        // a super-linear path on their 1.7 million lines would take hours.
+        Duration::from_secs(8)
     }
 }
 
