@@ -237,7 +237,7 @@ impl Package {
             if let Some(b) = got.remove(&key)
                 && <[u8; 32]>::from(Sha256::digest(&b)) == m.sha256
             {
-                m.bytes = Some(b);
+                m.bytes = Some(b.into_boxed_slice());
             }
         }
         self.findings.append(&mut findings);
@@ -560,7 +560,7 @@ fn sign_catalog_early(
         return;
     };
     let read = (range, std::sync::Arc::new(ctl));
-    m.catalog_signed = Some(trust.catalog(&m.path, bytes, &read));
+    m.catalog_signed = Some(Box::new(trust.catalog(&m.path, bytes, &read)));
     ctls.insert(m.path.clone(), read);
     m.bytes = None;
     kept_total.all = kept_total.all.saturating_sub(len);
@@ -776,8 +776,8 @@ pub(super) fn read_member(
         sha1: sha1.map(|h| h.finalize().into()),
         timestamp: meta.modified,
         kind,
-        read_error,
-        bytes: keep.then_some(kept),
+        read_error: read_error.map(String::into_boxed_str),
+        bytes: keep.then(|| kept.into_boxed_slice()),
         pe,
         parsed: None,
         catalog_signed: None,

@@ -257,9 +257,9 @@ pub struct Member {
     pub kind: MemberKind,
     /// The member could not be read completely (the error); its hashes
     /// cover only what was read.
-    pub read_error: Option<String>,
+    pub read_error: Option<Box<str>>,
     #[serde(skip)]
-    pub(crate) bytes: Option<Vec<u8>>,
+    pub(crate) bytes: Option<Box<[u8]>>,
     /// Version resource of a PE member, read while its bytes were at hand
     /// (they are not kept past `max_kept_pe`).
     #[serde(skip)]
@@ -275,7 +275,7 @@ pub struct Member {
     /// Trust: a catalog verified as the walk read it, its bytes then let
     /// go ([`Presign::catalog`], past [`load::CATALOGS_KEPT`]).
     #[serde(skip)]
-    pub(crate) catalog_signed: Option<Presigned>,
+    pub(crate) catalog_signed: Option<Box<Presigned>>,
     /// Whether every byte was read and hashed (see
     /// [`LoadOptions::digest_all`]).
     #[serde(skip)]
@@ -290,8 +290,10 @@ enum Parsed {
     Mum(Box<Mum>),
     Index(Box<ContainerIndex>),
     Manifest(Box<component::Manifest>),
-    /// The parse error of the member's kind of document.
-    Malformed(String),
+    /// The parse error of the member's kind of document (boxed: every
+    /// variant one pointer, so a member's slot is 16 bytes).
+    #[allow(clippy::box_collection)] // one pointer, as every variant
+    Malformed(Box<String>),
 }
 
 fn serialize_hex<S: serde::Serializer>(d: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
@@ -332,7 +334,7 @@ impl Member {
     /// What [`Presign::catalog`] said of this catalog, when the load
     /// verified it as it read it.
     pub fn catalog_presigned(&self) -> Option<&Presigned> {
-        self.catalog_signed.as_ref()
+        self.catalog_signed.as_deref()
     }
 
     /// A nested cabinet's Authenticode digests and signature blob (taken

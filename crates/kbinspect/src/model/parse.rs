@@ -72,7 +72,7 @@ impl Package {
                         self.indexes.push(Index::new(m.path.clone(), *index))
                     }
                     Some(Parsed::Malformed(e)) => {
-                        findings.push(Finding::error(Code::MetadataMalformed, &m.path, e))
+                        findings.push(Finding::error(Code::MetadataMalformed, &m.path, *e))
                     }
                     Some(Parsed::Manifest(_)) | None => {}
                 }
@@ -146,7 +146,7 @@ impl Package {
             };
             let parsed = match early {
                 Some(Parsed::Manifest(man)) => Ok(*man),
-                Some(Parsed::Malformed(e)) if m.kind == MemberKind::Manifest => Err(e),
+                Some(Parsed::Malformed(e)) if m.kind == MemberKind::Manifest => Err(*e),
                 _ => {
                     // DCM manifests wait for the walk's end: the base may
                     // be a wcp.dll met later.
@@ -560,7 +560,7 @@ pub(super) fn parse_member(m: &Member, opts: &LoadOptions) -> Option<Parsed> {
         }),
         _ => return None,
     };
-    Some(parsed.unwrap_or_else(|e| Parsed::Malformed(e.to_string())))
+    Some(parsed.unwrap_or_else(|e| Parsed::Malformed(Box::new(e.to_string()))))
 }
 
 /// Drop what the model never reads from a parsed manifest, and trim its
