@@ -95,7 +95,7 @@ fn undigested_members_say_so() {
     let zeros = pkg.member("zeros.bin").expect("the member is listed");
     assert!(!zeros.digested());
     assert_eq!(zeros.size, 1 << 20);
-    for m in pkg.members().iter().filter(|m| m.path != "zeros.bin") {
+    for m in pkg.members().iter().filter(|m| &*m.path != "zeros.bin") {
         assert!(m.digested(), "{} was needed", m.path);
     }
     let full = Package::load(&padded, &Limits::default()).unwrap();

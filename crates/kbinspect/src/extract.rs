@@ -662,7 +662,7 @@ pub fn expand(
                 Err(why) => {
                     ex.report.findings.push(Finding::error(
                         Code::ExtractUnsafeName,
-                        &c.member,
+                        &*c.member,
                         why.clone(),
                     ));
                     skipped.push(not(why));

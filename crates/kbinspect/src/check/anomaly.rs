@@ -59,11 +59,15 @@ fn duplicate_names(pkg: &Package, out: &mut Vec<Finding>) {
         if declared.contains(&path_key(&m.path)) {
             out.push(Finding::error(
                 Code::MemberDuplicateName,
-                &m.path,
+                &*m.path,
                 format!("{detail}; a manifest declares this file, so which bytes are installed is ambiguous"),
             ));
         } else {
-            out.push(Finding::warning(Code::MemberDuplicateName, &m.path, detail));
+            out.push(Finding::warning(
+                Code::MemberDuplicateName,
+                &*m.path,
+                detail,
+            ));
         }
     }
 }
@@ -104,7 +108,7 @@ fn content_mismatch(pkg: &Package, out: &mut Vec<Finding>) {
         if let Some(p) = problem {
             out.push(Finding::warning(
                 Code::MemberContentMismatch,
-                &m.path,
+                &*m.path,
                 format!("{} ({} bytes)", p, m.size),
             ));
         }

@@ -116,7 +116,7 @@ impl Checker<'_> {
             match model::claimed_keyform(&c.member) {
                 None => self.out.push(Finding::warning(
                     Code::ManifestNameNotKeyform,
-                    &c.member,
+                    &*c.member,
                     format!(
                         "file name is not a keyform; the identity gives {}",
                         c.keyform
@@ -144,7 +144,7 @@ impl Checker<'_> {
                         }
                         self.out.push(Finding::error(
                             Code::ManifestNameMismatch,
-                            &c.member,
+                            &*c.member,
                             format!(
                                 "file name does not match the identity inside (keyform {}){}{}",
                                 c.keyform,
@@ -192,9 +192,9 @@ impl Checker<'_> {
             .iter()
             .filter(|m| m.kind == MemberKind::Catalog)
             .filter_map(|m| match m.bytes() {
-                Some(b) => Some((m.path.as_str(), b)),
+                Some(b) => Some((m.path.as_ref(), b)),
                 None if released && self.pkg.read_ctl(&m.path).is_some() => {
-                    Some((m.path.as_str(), &[][..]))
+                    Some((m.path.as_ref(), &[][..]))
                 }
                 None => None,
             })
@@ -206,7 +206,7 @@ impl Checker<'_> {
             )
         });
         if catalogs.is_empty() {
-            let docs: Vec<&str> = documents.map(|m| m.path.as_str()).collect();
+            let docs: Vec<&str> = documents.map(|m| m.path.as_ref()).collect();
             let n = docs.len();
             if let Some(first) = docs.first() {
                 self.out.push(Finding::warning(
@@ -242,7 +242,7 @@ impl Checker<'_> {
             if self.pkg.member(&cat).is_none() {
                 self.out.push(Finding::warning(
                     Code::CatalogFileMissing,
-                    &m.path,
+                    &*m.path,
                     format!("its catalog {cat} is not in the package"),
                 ));
                 missing.push(cat);
@@ -260,7 +260,7 @@ impl Checker<'_> {
         let found: std::collections::HashSet<&[u8]> = match &self.pkg.catalog_hits {
             Some(hits) => needles
                 .iter()
-                .filter(|n| hits.contains(**n))
+                .filter(|n| hits.contains(&crate::model::hash_key(n)))
                 .copied()
                 .collect(),
             None => {
@@ -288,7 +288,7 @@ impl Checker<'_> {
                 self.out.push(Finding::new(
                     severity,
                     Code::CatalogUnlisted,
-                    &m.path,
+                    &*m.path,
                     format!(
                         "neither its SHA-1 {} nor its SHA-256 {} is listed in the package's catalogs ({}): {why}",
                         m.sha1_hex().unwrap_or_default(),
@@ -351,7 +351,7 @@ impl Checker<'_> {
                 if !self.has_component(id) {
                     self.out.push(Finding::warning(
                         Code::DeploymentTargetMissing,
-                        &c.member,
+                        &*c.member,
                         format!(
                             "deploys {} but that manifest is not in the package",
                             id.keyform()
@@ -365,7 +365,7 @@ impl Checker<'_> {
                 if !wanted.contains(&c.keyform) {
                     self.out.push(Finding::warning(
                         Code::ComponentUnreferenced,
-                        &c.member,
+                        &*c.member,
                         "no .mum installs this component and no deployment deploys it",
                     ));
                 }
@@ -862,7 +862,7 @@ impl Checker<'_> {
                 self.out.push(Finding::new(
                     severity,
                     Code::MemberUnreferenced,
-                    &m.path,
+                    &*m.path,
                     format!(
                         "{} bytes ({}) that no manifest or container index refers to",
                         m.size,

@@ -546,7 +546,7 @@ fn found_file(index: &FileIndex<'_>, i: usize) -> KbFound {
 
 fn found_member(m: &Member) -> KbFound {
     KbFound {
-        path: m.path.clone(),
+        path: m.path.to_string(),
         component: None,
         arch: None,
         version: None,

@@ -343,18 +343,20 @@ impl Package {
             .members
             .iter()
             .filter(|m| m.kind == MemberKind::Catalog && m.catalog_signed.is_some())
-            .filter_map(|m| self.ctls.get(&m.path))
+            .filter_map(|m| self.ctls.get(&*m.path))
             .flat_map(|(_, c)| c.entries.iter().map(|e| e.hash.as_slice()))
             .collect();
         let hits = needles
             .iter()
             .zip(found)
             .filter(|(n, f)| *f || listed.contains(**n))
-            .map(|(n, _)| n.to_vec())
+            .map(|(n, _)| super::hash_key(n))
             .collect();
         self.catalog_hits = Some(hits);
         for m in self.members.iter_mut() {
-            if m.kind == MemberKind::Catalog && m.bytes.is_some() && self.ctls.contains_key(&m.path)
+            if m.kind == MemberKind::Catalog
+                && m.bytes.is_some()
+                && self.ctls.contains_key(&*m.path)
             {
                 m.bytes = None;
             }
@@ -561,7 +563,7 @@ fn sign_catalog_early(
     };
     let read = (range, std::sync::Arc::new(ctl));
     m.catalog_signed = Some(Box::new(trust.catalog(&m.path, bytes, &read)));
-    ctls.insert(m.path.clone(), read);
+    ctls.insert(m.path.to_string(), read);
     m.bytes = None;
     kept_total.all = kept_total.all.saturating_sub(len);
 }
@@ -770,7 +772,7 @@ pub(super) fn read_member(
     }
     let digested = !(skip && meta.size > total);
     Member {
-        path: meta.path.clone(),
+        path: meta.path.as_str().into(),
         size: if digested { total } else { meta.size },
         sha256: sha256.finalize().into(),
         sha1: sha1.map(|h| h.finalize().into()),

@@ -188,14 +188,14 @@ impl Package {
     /// Positions in [`Package::members`] of every member at a tree path or
     /// [`path_key`] (several when names differ only in case or slashes).
     pub(crate) fn member_positions(&self, path: &str) -> &[usize] {
-        let name_of = |i: usize| self.members.get(i).map_or("", |m| m.path.as_str());
+        let name_of = |i: usize| self.members.get(i).map_or("", |m| m.path.as_ref());
         self.lookup.members.equal(path, name_of)
     }
 
     /// Members whose paths share a [`path_key`] with an earlier member:
     /// (its position, the first one's), in member order.
     pub(crate) fn duplicate_members(&self) -> Vec<(usize, usize)> {
-        let name_of = |i: usize| self.members.get(i).map_or("", |m| m.path.as_str());
+        let name_of = |i: usize| self.members.get(i).map_or("", |m| m.path.as_ref());
         let mut dups: Vec<(usize, usize)> = self
             .lookup
             .members

@@ -236,11 +236,27 @@ impl MemberKind {
     }
 }
 
+/// A SHA-1 or SHA-256 held inline as a set key: its length, then its
+/// bytes (zero-padded). No allocation per hash: a large package's
+/// documents have tens of thousands.
+pub(crate) type HashKey = [u8; 33];
+
+/// The [`HashKey`] of a hash of up to 32 bytes (longer ones are cut, and
+/// never match: no document hash is longer).
+pub(crate) fn hash_key(h: &[u8]) -> HashKey {
+    let mut k = [0u8; 33];
+    let n = h.len().min(32);
+    k[0] = h.len().min(255) as u8;
+    k[1..=n].copy_from_slice(&h[..n]);
+    k
+}
+
 /// One member of the input tree.
 #[derive(Debug, Clone, Serialize)]
 pub struct Member {
-    /// Tree path (`Windows6.1-KB4538483-x86.cab/update.mum`).
-    pub path: String,
+    /// Tree path (`Windows6.1-KB4538483-x86.cab/update.mum`). Shared, not
+    /// copied, by the components and trust proofs that name the member.
+    pub path: std::sync::Arc<str>,
     pub size: u64,
     /// SHA-256 of the bytes read (lower-case hex in JSON; [`Member::sha256_hex`]).
     /// Raw bytes, not hex text: a package has tens of thousands of members.
@@ -653,8 +669,8 @@ fn serialize_hex32_opt<S: serde::Serializer>(
 /// A component or deployment manifest.
 #[derive(Debug, Clone, Serialize)]
 pub struct Component {
-    /// Member path of the `.manifest`.
-    pub member: String,
+    /// Member path of the `.manifest` (shared with the member).
+    pub member: std::sync::Arc<str>,
     pub identity: Identity,
     /// Keyform computed from the identity.
     pub keyform: String,
@@ -773,7 +789,7 @@ pub struct Package {
     /// catalogs' bytes, taken before they were let go (for
     /// `check::integrity`, which looks them up there).
     #[serde(skip)]
-    pub(crate) catalog_hits: Option<std::collections::HashSet<Vec<u8>>>,
+    pub(crate) catalog_hits: Option<std::collections::HashSet<HashKey>>,
     /// The walk limits the package was loaded with (a check that must read
     /// a member again walks within the same limits).
     #[serde(skip)]

@@ -33,7 +33,7 @@ impl Package {
                     };
                     findings.push(Finding::info(
                         Code::DcmBaseFromPackage,
-                        &m.path,
+                        &*m.path,
                         format!(
                             "DCM base manifest taken from this wcp.dll (SHA-256 {sha}, {known})"
                         ),
@@ -42,7 +42,7 @@ impl Package {
                 }
                 Err(e) => findings.push(Finding::warning(
                     Code::DcmBaseUnreadable,
-                    &m.path,
+                    &*m.path,
                     format!("no DCM base manifest in this wcp.dll: {e}"),
                 )),
             }
@@ -52,7 +52,7 @@ impl Package {
 
     pub(super) fn parse_metadata(&mut self, opts: &LoadOptions) {
         self.lookup.members = KeyOrder::new(self.members.len(), |i| {
-            self.members.get(i).map_or("", |m| m.path.as_str())
+            self.members.get(i).map_or("", |m| m.path.as_ref())
         });
         let mut findings = Vec::new();
         let found_base = if opts.dcm_base.is_none() {
@@ -65,14 +65,14 @@ impl Package {
             if matches!(m.kind, MemberKind::Mum | MemberKind::ContainerIndex) {
                 match take_parsed(m, opts) {
                     Some(Parsed::Mum(mum)) => self.packages.push(PackageManifest {
-                        member: m.path.clone(),
+                        member: m.path.to_string(),
                         mum: *mum,
                     }),
                     Some(Parsed::Index(index)) => {
-                        self.indexes.push(Index::new(m.path.clone(), *index))
+                        self.indexes.push(Index::new(m.path.to_string(), *index))
                     }
                     Some(Parsed::Malformed(e)) => {
-                        findings.push(Finding::error(Code::MetadataMalformed, &m.path, *e))
+                        findings.push(Finding::error(Code::MetadataMalformed, &*m.path, *e))
                     }
                     Some(Parsed::Manifest(_)) | None => {}
                 }
@@ -83,10 +83,10 @@ impl Package {
             }
             match m.kind {
                 MemberKind::CompressedManifest if dcm_base.is_none() => {
-                    self.compressed_manifests.push(m.path.clone());
+                    self.compressed_manifests.push(m.path.to_string());
                     findings.push(Finding::info(
                         Code::ManifestCompressed,
-                        &m.path,
+                        &*m.path,
                         "DCM-compressed manifest: expanding it needs the base manifest from wcp.dll (--dcm-base); its identity comes from the file name only",
                     ));
                 }
@@ -164,10 +164,10 @@ impl Package {
                             })
                             .map_err(|e| e.to_string()),
                         Err(e) => {
-                            self.compressed_manifests.push(m.path.clone());
+                            self.compressed_manifests.push(m.path.to_string());
                             findings.push(Finding::error(
                                 Code::ManifestCompressedUnreadable,
-                                &m.path,
+                                &*m.path,
                                 format!("DCM manifest could not be expanded: {e}"),
                             ));
                             continue;
@@ -178,14 +178,14 @@ impl Package {
             let man = match parsed {
                 Ok(man) => man,
                 Err(e) => {
-                    findings.push(Finding::error(Code::MetadataMalformed, &m.path, e));
+                    findings.push(Finding::error(Code::MetadataMalformed, &*m.path, e));
                     continue;
                 }
             };
             for (line, w) in &man.warnings {
                 findings.push(Finding::warning(
                     Code::ManifestDigestUnreadable,
-                    &m.path,
+                    &*m.path,
                     format!("line {line}: {w}"),
                 ));
             }
@@ -216,7 +216,7 @@ impl Package {
         let known: std::collections::HashSet<String> =
             self.deltas.iter().map(|d| d.member.clone()).collect();
         for m in &self.members {
-            if m.kind != MemberKind::Delta || known.contains(&m.path) {
+            if m.kind != MemberKind::Delta || known.contains(&*m.path) {
                 continue;
             }
             let Some(bytes) = m.bytes.as_deref() else {
@@ -228,7 +228,7 @@ impl Package {
                 Err(e) => (None, Some(e.to_string())),
             };
             self.deltas.push(DeltaBlob {
-                member: m.path.clone(),
+                member: m.path.to_string(),
                 signature,
                 header,
                 header_error,
@@ -260,7 +260,7 @@ impl Package {
                 continue;
             };
             self.ctls
-                .insert(m.path.clone(), (range, std::sync::Arc::new(ctl)));
+                .insert(m.path.to_string(), (range, std::sync::Arc::new(ctl)));
         }
         Listed::new(
             self.ctls
@@ -369,7 +369,7 @@ impl Package {
                     let pe = mem.pe.clone();
                     return (
                         Location::Stored {
-                            member: mem.path.clone(),
+                            member: mem.path.to_string(),
                             timestamp: mem.timestamp,
                         },
                         Some(mem.size),
@@ -466,8 +466,9 @@ impl Package {
                         };
                         match &src.location {
                             SourceLocation::Name(blob) => {
-                                let member =
-                                    self.member(&join_key(dir, blob)).map(|m| m.path.clone());
+                                let member = self
+                                    .member(&join_key(dir, blob))
+                                    .map(|m| m.path.to_string());
                                 if src.type_ == SourceType::Raw {
                                     match member {
                                         Some(member) => {

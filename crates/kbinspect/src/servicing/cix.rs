@@ -14,7 +14,8 @@ use super::xml::{self, Element, XmlError, XmlLimits, ns_cix};
 /// A hash as written in the index: algorithm name and lower-case hex.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CixHash {
-    pub alg: String,
+    /// `SHA256`, `SHA1`: interned, as every entry of an index names one.
+    pub alg: crate::servicing::atom::Atom,
     pub hex: String,
 }
 
@@ -125,7 +126,7 @@ fn num<T: std::str::FromStr>(member: &str, e: &Element, attr: &str) -> Result<Op
 
 fn hash_of(e: &Element) -> Option<CixHash> {
     e.child("Hash", ns_cix).map(|h| CixHash {
-        alg: h.attr_or_empty("alg").to_string(),
+        alg: h.attr_or_empty("alg").into(),
         hex: h.attr_or_empty("value").trim().to_ascii_lowercase(),
     })
 }

@@ -285,7 +285,7 @@ fn signatures_with(
             } else if d.range.is_some() {
                 findings.push(Finding::error(
                     Code::TrustUnreadable,
-                    &m.path,
+                    &*m.path,
                     "the header points at a signature that is not in the cabinet (or over 4 MiB)",
                 ));
             }
@@ -316,13 +316,13 @@ fn signatures_with(
         let Some((report, ctl)) = v else {
             findings.push(Finding::warning(
                 Code::TrustUncheckedCatalogNotRead,
-                &m.path,
+                &*m.path,
                 "the catalog was not kept in memory (over the metadata cap?)",
             ));
             continue;
         };
         cats.push(Cat {
-            member: Arc::from(m.path.as_str()),
+            member: m.path.clone(),
             verified: report.verified(),
             ctl: ctl.unwrap_or_default(),
         });
@@ -453,7 +453,7 @@ pub fn check(
         if cat.is_none() && !cats.is_empty() && !all_unchecked {
             findings.push(Finding::error(
                 Code::CatalogMissing,
-                &m.path,
+                &*m.path,
                 format!(
                     "neither its SHA-256 {} nor its SHA-1 is listed in a verified catalog (searched: {})",
                     m.sha256_hex(),
@@ -462,7 +462,7 @@ pub fn check(
             ));
         }
         documents.push(Proof {
-            subject: Arc::from(m.path.as_str()),
+            subject: m.path.clone(),
             catalog: cat.map(|ci| cats[ci].member.clone()),
             by,
             source: "document",
@@ -483,7 +483,7 @@ pub fn check(
                             continue;
                         };
                         (
-                            Arc::<str>::from(m.path.as_str()),
+                            m.path.clone(),
                             "stored",
                             Some(m.sha256.to_vec()),
                             m.sha1.map(|h| h.to_vec()),
