@@ -380,7 +380,8 @@ pub fn write_list<W: Write + ?Sized>(
                     c.identity.name.to_string(),
                     f.destination.clone(),
                     f.pe.as_ref()
-                        .and_then(|p| p.file_version.clone())
+                        .and_then(|p| p.file_version)
+                        .map(|v| v.to_string())
                         .unwrap_or_default(),
                     match (&f.digest_alg, &f.digest) {
                         (Some(a), Some(d)) => format!("{a}:{d}"),

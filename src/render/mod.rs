@@ -93,7 +93,8 @@ pub fn write_list_table<W: std::io::Write + ?Sized>(
                     vec![
                         format!("  {}", f.destination),
                         f.pe.as_ref()
-                            .and_then(|p| p.file_version.clone())
+                            .and_then(|p| p.file_version)
+                            .map(|v| v.to_string())
                             .unwrap_or_default(),
                         String::new(),
                         digest,

@@ -61,8 +61,18 @@ fn model_sees_the_spec() {
                         let pe =
                             g.pe.as_ref()
                                 .unwrap_or_else(|| panic!("{}: no PE info", f.name));
-                        assert_eq!(pe.file_version, f.version, "{}", f.name);
-                        assert_eq!(pe.product_version, f.version, "{}", f.name);
+                        assert_eq!(
+                            pe.file_version.map(|v| v.to_string()),
+                            f.version,
+                            "{}",
+                            f.name
+                        );
+                        assert_eq!(
+                            pe.product_version.map(|v| v.to_string()),
+                            f.version,
+                            "{}",
+                            f.name
+                        );
                         let want = match machine {
                             Machine::I386 => "i386",
                             Machine::Amd64 => "amd64",

@@ -30,7 +30,7 @@ fn fixed_version_agrees_with_string_table() {
         let bytes = std::fs::read(dir.join(rel)).unwrap();
         let v = kbinspect::pe::version_info(&bytes).unwrap_or_else(|| panic!("{rel}"));
         assert_eq!(v.machine, *machine, "{rel}");
-        let fv = v.file_version.clone().unwrap();
+        let fv = v.file_version.unwrap();
         let s = v.strings.get("FileVersion").unwrap();
         assert_eq!(s.split(' ').next().unwrap(), fv, "{rel}");
         assert!(fv.starts_with("10.0.26100."), "{rel}: {fv}");

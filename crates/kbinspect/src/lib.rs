@@ -34,6 +34,7 @@
 //! # Ok::<(), kbinspect::model::Error>(())
 //! ```
 
+pub mod atom;
 pub mod check;
 pub mod container;
 pub mod digest;
@@ -52,6 +53,7 @@ pub mod trust;
 /// imports against it.
 #[cfg(test)]
 const STAGES: &[(&str, u8)] = &[
+    ("atom", 0),
     ("finding", 0),
     ("time", 0),
     ("pe", 0),

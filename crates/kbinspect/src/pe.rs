@@ -17,12 +17,12 @@ use serde::Serialize;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PeVersion {
     /// `VS_FIXEDFILEINFO` file version, `a.b.c.d`.
-    pub file_version: Option<String>,
+    pub file_version: Option<crate::atom::Atom>,
     /// `VS_FIXEDFILEINFO` product version, `a.b.c.d`.
-    pub product_version: Option<String>,
+    pub product_version: Option<crate::atom::Atom>,
     /// `IMAGE_FILE_HEADER.Machine` as a name (`i386`, `amd64`, `arm64`, …)
     /// or `0x…` when unknown.
-    pub machine: String,
+    pub machine: crate::atom::Atom,
     /// StringFileInfo strings of the first string table (`FileVersion`,
     /// `ProductName`, …).
     pub strings: BTreeMap<String, String>,
@@ -308,13 +308,13 @@ pub fn version_info(bytes: &[u8]) -> Option<PeVersion> {
     let mut out = PeVersion {
         file_version: None,
         product_version: None,
-        machine: machine_name(image.machine),
+        machine: machine_name(image.machine).into(),
         strings: BTreeMap::new(),
     };
     if let Some(res) = image.version_resource() {
         if let Some((fv, pv)) = fixed_versions(res) {
-            out.file_version = Some(fv);
-            out.product_version = Some(pv);
+            out.file_version = Some(fv.into());
+            out.product_version = Some(pv.into());
         }
         out.strings = string_table(res);
     }

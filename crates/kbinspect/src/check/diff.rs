@@ -261,7 +261,11 @@ fn diff_files(a: &Component, b: &Component, out: &mut Vec<Change>) {
                 g.size.map(|s| s.to_string()),
             ));
         }
-        let v = |x: &File| x.pe.as_ref().and_then(|p| p.file_version.clone());
+        let v = |x: &File| {
+            x.pe.as_ref()
+                .and_then(|p| p.file_version)
+                .map(|a| a.to_string())
+        };
         if v(f) != v(g) {
             out.push(Change::new(
                 "file-version-changed",

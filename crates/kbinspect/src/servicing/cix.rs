@@ -15,7 +15,7 @@ use super::xml::{self, Element, XmlError, XmlLimits, ns_cix};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CixHash {
     /// `SHA256`, `SHA1`: interned, as every entry of an index names one.
-    pub alg: crate::servicing::atom::Atom,
+    pub alg: crate::atom::Atom,
     pub hex: String,
 }
 

@@ -4,7 +4,7 @@
 //! `amd64_microsoft-windows-vssapi_31bf3856ad364e35_6.1.7600.20542_none_318dad7ab472931d`.
 //! The last field is a 64-bit hash of the identity attributes (see DESIGN.md).
 
-pub use super::atom::Atom;
+pub use crate::atom::Atom;
 pub use compact_str::CompactString;
 use serde::Serialize;
 

@@ -6,7 +6,6 @@
 //! a small element tree with [`xml::parse`] under [`xml::XmlLimits`]. Errors
 //! are [`xml::XmlError`]s naming the member, line and column.
 
-pub mod atom;
 pub mod cix;
 pub mod component;
 pub mod identity;
