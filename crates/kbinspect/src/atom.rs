@@ -59,20 +59,8 @@ impl Deref for Atom {
     }
 }
 
-impl AsRef<str> for Atom {
-    fn as_ref(&self) -> &str {
-        self.0.as_str()
-    }
-}
-
 impl From<&str> for Atom {
     fn from(s: &str) -> Atom {
-        Atom::new(s)
-    }
-}
-
-impl From<&String> for Atom {
-    fn from(s: &String) -> Atom {
         Atom::new(s)
     }
 }

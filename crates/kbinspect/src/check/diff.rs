@@ -261,17 +261,13 @@ fn diff_files(a: &Component, b: &Component, out: &mut Vec<Change>) {
                 g.size.map(|s| s.to_string()),
             ));
         }
-        let v = |x: &File| {
-            x.pe.as_ref()
-                .and_then(|p| p.file_version)
-                .map(|a| a.to_string())
-        };
+        let v = |x: &File| x.pe.as_ref().and_then(|p| p.file_version);
         if v(f) != v(g) {
             out.push(Change::new(
                 "file-version-changed",
                 subject.clone(),
-                v(f),
-                v(g),
+                v(f).map(|a| a.to_string()),
+                v(g).map(|a| a.to_string()),
             ));
         }
         if !f.destination.eq_ignore_ascii_case(&g.destination) {

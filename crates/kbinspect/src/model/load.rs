@@ -767,8 +767,6 @@ pub(super) fn read_member(
     }
     if keep {
         kept_total.all = kept_total.all.saturating_add(kept.len() as u64);
-        // Grown by doubling while it streamed in: up to twice its size.
-        kept.shrink_to_fit();
     }
     let digested = !(skip && meta.size > total);
     Member {
@@ -779,6 +777,7 @@ pub(super) fn read_member(
         timestamp: meta.modified,
         kind,
         read_error: read_error.map(String::into_boxed_str),
+        // Grown by doubling while it streamed in: boxing trims it.
         bytes: keep.then(|| kept.into_boxed_slice()),
         pe,
         parsed: None,

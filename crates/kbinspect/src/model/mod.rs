@@ -500,7 +500,7 @@ pub struct File {
     pub name: String,
     /// Keyform of the declaring component.
     pub component: String,
-    /// Inline (`amd64`, `wow64`): no allocation per file.
+    /// Interned (`amd64`, `wow64`): no allocation per file.
     pub arch: crate::servicing::identity::Atom,
     /// Installed path (`C:\Windows\System32\sppsvc.exe`).
     pub destination: String,
