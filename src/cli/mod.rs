@@ -144,9 +144,10 @@ pub struct StdinCopy(
 /// read errors passes: what could not be read is reported as such.
 pub fn require_update_package(pkg: &kbinspect::model::Package) -> anyhow::Result<()> {
     use kbinspect::model::MemberKind;
-    let index = pkg.member_index();
-    let metadata = index.keys().any(|k| {
-        pkg.member(k).is_some_and(|m| {
+    // Each member as its path looks it up (the member an alias resolves
+    // to); no map of every key is built, at the moment the load peaks.
+    let metadata = pkg.members().iter().any(|m| {
+        pkg.member(&m.path).is_some_and(|m| {
             matches!(
                 m.kind,
                 MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
@@ -161,7 +162,7 @@ pub fn require_update_package(pkg: &kbinspect::model::Package) -> anyhow::Result
     anyhow::bail!(
         "no update package found in {}: no .mum package manifest and no component manifest among its {} members",
         pkg.input,
-        index.len()
+        pkg.member_index().len()
     )
 }
 

@@ -366,7 +366,7 @@ pub fn write_list<W: Write + ?Sized>(
                 c.arch.to_string(),
                 if c.deployment { "yes" } else { "no" }.to_string(),
                 c.files.len().to_string(),
-                c.keyform.clone(),
+                c.keyform.to_string(),
             ]
         }),
     )?;

@@ -83,7 +83,7 @@ pub fn write_list_table<W: std::io::Write + ?Sized>(
                     c.arch.to_string(),
                     String::new(),
                     String::new(),
-                    c.keyform.clone(),
+                    c.keyform.to_string(),
                 ];
                 std::iter::once(head).chain(c.files.iter().map(|f| {
                     let digest = match (&f.digest_alg, &f.digest) {

@@ -52,7 +52,7 @@ fn check_written(pkg: &Package, out: &Path, report: &serde_json::Value) -> BTree
         let name = w["file"].as_str().unwrap();
         let target = w["target"].as_str().unwrap();
         assert_eq!(target, format!("{comp}/{name}"));
-        let c = pkg.components.iter().find(|c| c.keyform == comp).unwrap();
+        let c = pkg.components.iter().find(|c| *c.keyform == *comp).unwrap();
         let f = c.files.iter().find(|f| f.name == name).unwrap();
         let bytes = std::fs::read(out.join(target)).unwrap();
         let got = match f.digest_alg.as_deref() {
@@ -148,7 +148,7 @@ fn stored_msu_files_go_under_component_folders_and_are_not_overwritten() {
             }
             _ => None,
         });
-        assert_eq!(stored_folder.as_deref(), Some(c.keyform.as_str()));
+        assert_eq!(stored_folder.as_deref(), Some(&*c.keyform));
     }
 
     // A second run keeps what is there.

@@ -28,7 +28,7 @@ fn model_sees_the_spec() {
             let got = pkg
                 .components
                 .iter()
-                .find(|g| g.keyform == c.keyform())
+                .find(|g| *g.keyform == *c.keyform())
                 .unwrap_or_else(|| panic!("{} not in the model", c.keyform()));
             assert_eq!(got.identity, c.identity);
             assert_eq!(got.files.len(), c.files.len(), "{}", c.keyform());

@@ -66,7 +66,7 @@ fn model_of_the_fixture() {
     let comp = pkg
         .components
         .iter()
-        .find(|c| c.keyform == COMPONENT)
+        .find(|c| *c.keyform == *COMPONENT)
         .unwrap();
     assert!(!comp.deployment);
     assert_eq!(comp.files.len(), 2);
@@ -76,13 +76,13 @@ fn model_of_the_fixture() {
     );
     assert_eq!(comp.files[0].size, Some(43));
     assert!(
-        matches!(&comp.files[0].location, Location::Stored { member, .. } if member == &format!("{COMPONENT}/demo.txt"))
+        matches!(&comp.files[0].location, Location::Stored { member, .. } if **member == format!("{COMPONENT}/demo.txt"))
     );
     assert_eq!(comp.files[1].digest_alg.as_deref(), Some("sha1"));
     let dep = pkg
         .components
         .iter()
-        .find(|c| c.keyform == DEPLOYMENT)
+        .find(|c| *c.keyform == *DEPLOYMENT)
         .unwrap();
     assert!(dep.deployment);
     assert_eq!(dep.deploys().next().unwrap().name, "Demo-Component");
@@ -313,12 +313,12 @@ fn utf16_manifests_parse_the_same() {
         let a = base
             .components
             .iter()
-            .find(|c| c.keyform == COMPONENT)
+            .find(|c| *c.keyform == *COMPONENT)
             .unwrap();
         let b = pkg
             .components
             .iter()
-            .find(|c| c.keyform == COMPONENT)
+            .find(|c| *c.keyform == *COMPONENT)
             .unwrap();
         assert_eq!(a.files.len(), b.files.len());
         assert_eq!(a.files[0].digest, b.files[0].digest);

@@ -96,7 +96,7 @@ fn expanded_package_verifies_except_for_what_the_copy_lacks() {
             let kbinspect::servicing::cix::SourceLocation::Name(n) = &src.location else {
                 return false;
             };
-            if !stored.contains(n) {
+            if !stored.contains(&**n) {
                 return false;
             }
         }

@@ -14,12 +14,14 @@
 //! `$KBINSPECT_BENCH_CACHE` or `/work/bench-cache`), because lzxc's only
 //! matching strategy runs below 1 MB/s on binaries. A package of N MB
 //! replicates template folders round-robin; every replica is a distinct
-//! component version (its own keyform directory, manifest, deployment
-//! manifest, registry-only settings component and mum entry), so only the
-//! compressed payload bytes repeat. Manifests carry the true
-//! SHA-256 of their file; `update.mum`, one mum per 64 components and a
-//! container index `_manifest_.cix.xml` complete the package CAB, which is
-//! wrapped in an MSZIP MSU the way Windows 6.x/10 MSUs are.
+//! component version (its own keyform directory, manifest, registry-only
+//! settings component, a deployment manifest deploying both, and a mum
+//! entry), so only the compressed payload bytes repeat. Manifests carry the
+//! true SHA-256 of their file; `update.mum`, one mum per 64 components and a
+//! container index `_manifest_.cix.xml` (each entry with its hash and a RAW
+//! `<Source>`, as in Microsoft's) complete the package CAB, which is
+//! wrapped in an MSZIP MSU the way Windows 6.x/10 MSUs are. Like a genuine
+//! package, it verifies with no finding.
 //!
 //! Signed like the bundled samples, by the TEST-ONLY CA of
 //! `testdata/trust/test-keys/` (`kbinspect_testkit::sign`): the MSU,
@@ -570,20 +572,36 @@ fn deployment_for(component: &Identity) -> Identity {
     }
 }
 
-fn deployment_manifest(dep: &Identity, component: &Identity) -> String {
+fn deployment_manifest(dep: &Identity, deploys: &[&Identity]) -> String {
+    let mut deps = String::new();
+    for c in deploys {
+        deps.push_str(&format!(
+            r#"  <dependency discoverable="no">
+    <dependentAssembly dependencyType="install">
+      <assemblyIdentity name="{}" version="{}" processorArchitecture="amd64" language="neutral" buildType="release" publicKeyToken="31bf3856ad364e35" versionScope="nonSxS" />
+    </dependentAssembly>
+  </dependency>
+"#,
+            c.name, c.version
+        ));
+    }
     format!(
         r#"<?xml version="1.0" encoding="utf-8" standalone="yes"?>
 <assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0" copyright="Copyright (c) Microsoft Corporation. All Rights Reserved.">
   <assemblyIdentity name="{}" version="{}" processorArchitecture="amd64" language="neutral" buildType="release" publicKeyToken="31bf3856ad364e35" />
   <deployment xmlns="urn:schemas-microsoft-com:asm.v3" />
-  <dependency discoverable="no">
-    <dependentAssembly dependencyType="install">
-      <assemblyIdentity name="{}" version="{}" processorArchitecture="amd64" language="neutral" buildType="release" publicKeyToken="31bf3856ad364e35" versionScope="nonSxS" />
-    </dependentAssembly>
-  </dependency>
-</assembly>
+{deps}</assembly>
 "#,
-        dep.name, dep.version, component.name, component.version
+        dep.name, dep.version
+    )
+}
+
+/// A container index entry for a file stored as itself, as in Microsoft's
+/// indexes: its hash, and a RAW `<Source>` naming the member that holds it.
+fn cix_entry(id: usize, name: &str, len: u32, sha256: &[u8; 32]) -> String {
+    let h = hex::encode_upper(sha256);
+    format!(
+        "    <File id=\"{id}\" name=\"{name}\" length=\"{len}\" time=\"132258816000000000\" attr=\"128\"><Hash alg=\"SHA256\" value=\"{h}\"/><Delta><Source type=\"RAW\" name=\"{name}\"><Hash alg=\"SHA256\" value=\"{h}\"/></Source></Delta></File>\n"
     )
 }
 
@@ -684,17 +702,17 @@ fn generate(
             payload_files.push((slot, format!("{kf}\\{}", f.name), off, size));
             off += size;
             let man = manifest(&id, f);
-            cix_entries.push_str(&format!(
-                "    <File id=\"{}\" name=\"{kf}\\{}\" length=\"{size}\" time=\"132258816000000000\" attr=\"128\"><Hash alg=\"SHA256\" value=\"{}\"/></File>\n",
+            cix_entries.push_str(&cix_entry(
                 components.len() * 2,
-                f.name,
-                hex::encode_upper(f.sha256)
+                &format!("{kf}\\{}", f.name),
+                size,
+                &f.sha256,
             ));
-            cix_entries.push_str(&format!(
-                "    <File id=\"{}\" name=\"{kf}.manifest\" length=\"{}\" time=\"132258816000000000\" attr=\"128\"><Hash alg=\"SHA256\" value=\"{}\"/></File>\n",
+            cix_entries.push_str(&cix_entry(
                 components.len() * 2 + 1,
-                man.len(),
-                hex::encode_upper(Sha256::digest(man.as_bytes()))
+                &format!("{kf}.manifest"),
+                u32::try_from(man.len())?,
+                &Sha256::digest(man.as_bytes()).into(),
             ));
             meta_files.push((format!("{kf}.manifest"), man.into_bytes()));
             // Servicing installs a component through a deployment: a
@@ -711,7 +729,7 @@ fn generate(
             let dep_kf = dep.keyform();
             meta_files.push((
                 format!("{dep_kf}.manifest"),
-                deployment_manifest(&dep, &id).into_bytes(),
+                deployment_manifest(&dep, &[&id, &settings]).into_bytes(),
             ));
             components.push(dep);
         }

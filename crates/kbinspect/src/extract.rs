@@ -636,7 +636,7 @@ pub fn expand(
     for (ci, c) in pkg.components.iter().enumerate() {
         for (fi, f) in c.files.iter().enumerate() {
             let not = |reason: String| NotExpanded {
-                component: c.keyform.clone(),
+                component: c.keyform.to_string(),
                 file: f.name.clone(),
                 reason,
             };
@@ -677,7 +677,7 @@ pub fn expand(
             }
             match &f.location {
                 Location::Stored { member, .. } => {
-                    stored.entry(member.clone()).or_default().push((ci, fi));
+                    stored.entry(member.to_string()).or_default().push((ci, fi));
                 }
                 Location::Delta { .. } | Location::Copy { .. } => {}
                 Location::Psf { .. } => {
@@ -715,7 +715,7 @@ pub fn expand(
             Ok(n) => {
                 ex.report.bytes_written += n;
                 written.push(ExpandedFile {
-                    component: f.component.clone(),
+                    component: f.component.to_string(),
                     file: f.name.clone(),
                     source,
                     target: plan.safe.to_slash(),
@@ -729,7 +729,7 @@ pub fn expand(
                     ex.report.findings.push(finding);
                 }
                 skipped.push(NotExpanded {
-                    component: f.component.clone(),
+                    component: f.component.to_string(),
                     file: f.name.clone(),
                     reason: why,
                 });

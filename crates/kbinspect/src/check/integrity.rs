@@ -362,7 +362,7 @@ impl Checker<'_> {
         }
         if !self.pkg.packages.is_empty() {
             for c in &self.pkg.components {
-                if !wanted.contains(&c.keyform) {
+                if !wanted.contains(&*c.keyform) {
                     self.out.push(Finding::warning(
                         Code::ComponentUnreferenced,
                         &*c.member,
@@ -922,7 +922,7 @@ mod tests {
     fn file(id: u64, basis: Option<u64>) -> CixFile {
         CixFile {
             id,
-            name: format!("f{id}"),
+            name: format!("f{id}").into(),
             length: 0,
             time: None,
             attr: None,

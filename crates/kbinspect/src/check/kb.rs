@@ -422,7 +422,7 @@ impl<'a> FileIndex<'a> {
         let mut component_version: HashMap<&str, &str> = HashMap::new();
         for c in &pkg.components {
             component_version
-                .entry(c.keyform.as_str())
+                .entry(&*c.keyform)
                 .or_insert(c.identity.version.as_str());
         }
         let files: Vec<&File> = pkg.components.iter().flat_map(|c| c.files.iter()).collect();
@@ -438,13 +438,13 @@ impl<'a> FileIndex<'a> {
             let lower = f.name.to_ascii_lowercase();
             let next = claim_ids.len();
             let id = *claim_ids
-                .entry((f.component.as_str(), lower.clone()))
+                .entry((&*f.component, lower.clone()))
                 .or_insert(next);
             claim.push(id);
             let v =
                 f.pe.as_ref()
                     .and_then(|p| p.file_version.as_deref())
-                    .or_else(|| component_version.get(f.component.as_str()).copied());
+                    .or_else(|| component_version.get(&*f.component).copied());
             version.push(v);
             let doc = documented_rows.contains(&(lower, f.arch.to_ascii_lowercase().as_str()));
             let base = basename(&f.name).to_ascii_lowercase();
@@ -522,14 +522,14 @@ fn found_file(index: &FileIndex<'_>, i: usize) -> KbFound {
     let version = index.version(i);
     KbFound {
         path: f.map_or_else(String::new, |f| match &f.location {
-            Location::Stored { member, .. } => member.clone(),
+            Location::Stored { member, .. } => member.to_string(),
             Location::Delta {
                 member: Some(member),
                 ..
             } => member.clone(),
             _ => f.destination.clone(),
         }),
-        component: f.map(|f| f.component.clone()),
+        component: f.map(|f| f.component.to_string()),
         arch: f.map(|f| f.arch.to_string()),
         version: version.map(str::to_string),
         version_source: version.map(|_| {

@@ -337,19 +337,29 @@ impl Package {
             .flat_map(|m| [Some(&m.sha256[..]), m.sha1.as_ref().map(|h| &h[..])])
             .flatten()
             .collect();
-        let found = occurring(&haystacks, &needles);
-        // Catalogs the walk verified and let go: the hashes their CTLs list.
-        let listed: std::collections::HashSet<&[u8]> = self
+        let mut found = occurring(&haystacks, &needles);
+        // Catalogs the walk verified and let go: each hash their CTLs list
+        // looked up among the needles sorted (a set of every listed hash
+        // took 1.1 MB for the generated 300 MB package, at the load's peak).
+        let mut sorted: Vec<usize> = (0..needles.len()).collect();
+        sorted.sort_unstable_by(|a, b| needles[*a].cmp(needles[*b]));
+        for (_, c) in self
             .members
             .iter()
             .filter(|m| m.kind == MemberKind::Catalog && m.catalog_signed.is_some())
             .filter_map(|m| self.ctls.get(&*m.path))
-            .flat_map(|(_, c)| c.entries.iter().map(|e| e.hash.as_slice()))
-            .collect();
+        {
+            for h in c.entries.iter().map(|e| e.hash.as_slice()) {
+                let first = sorted.partition_point(|&i| needles[i] < h);
+                for &i in sorted[first..].iter().take_while(|&&i| needles[i] == h) {
+                    found[i] = true;
+                }
+            }
+        }
         let hits = needles
             .iter()
             .zip(found)
-            .filter(|(n, f)| *f || listed.contains(**n))
+            .filter(|(_, f)| *f)
             .map(|(n, _)| super::hash_key(n))
             .collect();
         self.catalog_hits = Some(hits);
@@ -509,7 +519,7 @@ pub(super) fn rebuild_inputs(ix: &ContainerIndex) -> impl Iterator<Item = &str> 
         let SourceLocation::Name(name) = &src.location else {
             return None;
         };
-        (src.type_ != SourceType::Raw || bases.contains(&e.id)).then_some(name.as_str())
+        (src.type_ != SourceType::Raw || bases.contains(&e.id)).then_some(&**name)
     })
 }
 

@@ -423,7 +423,8 @@ pub struct PackageManifest {
 pub enum Location {
     /// Stored as a member, byte for byte.
     Stored {
-        member: String,
+        /// The member's path, shared with it.
+        member: std::sync::Arc<str>,
         timestamp: Option<Timestamp>,
     },
     /// Produced by a delta blob (a member named by the container index),
@@ -498,8 +499,8 @@ pub enum Expansion {
 #[derive(Debug, Clone, Serialize)]
 pub struct File {
     pub name: String,
-    /// Keyform of the declaring component.
-    pub component: String,
+    /// Keyform of the declaring component (shared with it).
+    pub component: std::sync::Arc<str>,
     /// Interned (`amd64`, `wow64`): no allocation per file.
     pub arch: crate::servicing::identity::Atom,
     /// Installed path (`C:\Windows\System32\sppsvc.exe`).
@@ -672,8 +673,8 @@ pub struct Component {
     /// Member path of the `.manifest` (shared with the member).
     pub member: std::sync::Arc<str>,
     pub identity: Identity,
-    /// Keyform computed from the identity.
-    pub keyform: String,
+    /// Keyform computed from the identity (shared with its files).
+    pub keyform: std::sync::Arc<str>,
     pub arch: crate::servicing::identity::Atom,
     pub deployment: bool,
     pub dependencies: Vec<Dependency>,
@@ -710,7 +711,7 @@ impl Index {
             by_id.entry(f.id).or_insert(i);
         }
         let by_name = KeyOrder::new(index.files.len(), |i| {
-            index.files.get(i).map_or("", |f| f.name.as_str())
+            index.files.get(i).map_or("", |f| &*f.name)
         });
         Index {
             member,
@@ -727,7 +728,7 @@ impl Index {
 
     /// The entry with this target name (case-insensitive, either slash).
     pub fn entry_named(&self, name: &str) -> Option<&cix::CixFile> {
-        let name_of = |i: usize| self.index.files.get(i).map_or("", |f| f.name.as_str());
+        let name_of = |i: usize| self.index.files.get(i).map_or("", |f| &*f.name);
         self.by_name
             .equal(name, name_of)
             .first()

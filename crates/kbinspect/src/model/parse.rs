@@ -113,7 +113,7 @@ impl Package {
                 entries
                     .get(k)
                     .and_then(|&(i, e)| self.indexes.get(i as usize)?.index.files.get(e as usize))
-                    .map_or("", |f| f.name.as_str())
+                    .map_or("", |f| &*f.name)
             };
             let by_name = KeyOrder::new(entries.len(), name_of);
             entries_by_dir.insert(dir.clone(), DirEntries { entries, by_name });
@@ -204,7 +204,7 @@ impl Package {
         self.components = components;
         self.findings.append(&mut findings);
         let mut by_keyform: Vec<usize> = (0..self.components.len()).collect();
-        let keyform_of = |i: usize| self.components.get(i).map_or("", |c| c.keyform.as_str());
+        let keyform_of = |i: usize| self.components.get(i).map_or("", |c| &*c.keyform);
         by_keyform.sort_by(|&a, &b| keyform_of(a).cmp(keyform_of(b)).then(a.cmp(&b)));
         self.lookup.components = by_keyform;
         self.index_deltas();
@@ -275,7 +275,7 @@ impl Package {
     }
 
     pub(super) fn build_component(&self, m: &Member, man: component::Manifest) -> Component {
-        let keyform = man.identity.keyform();
+        let keyform: std::sync::Arc<str> = man.identity.keyform().into();
         let dir = parent_of(&m.path).to_string();
         let file_name = m.path.rsplit('/').next().unwrap_or(&m.path);
         // Payloads sit in a folder named like the manifest file, which is
@@ -369,7 +369,7 @@ impl Package {
                     let pe = mem.pe.clone();
                     return (
                         Location::Stored {
-                            member: mem.path.to_string(),
+                            member: mem.path.clone(),
                             timestamp: mem.timestamp,
                         },
                         Some(mem.size),
@@ -412,7 +412,7 @@ impl Package {
                         .and_then(|&(i, e)| {
                             self.indexes.get(i as usize)?.index.files.get(e as usize)
                         })
-                        .map_or("", |f| f.name.as_str())
+                        .map_or("", |f| &*f.name)
                 };
                 let hits: Vec<Option<(u32, u32)>> = candidates
                     .iter()
@@ -462,13 +462,12 @@ impl Package {
                             SourceType::Raw => "RAW".to_string(),
                             SourceType::Pa30 => "PA30".to_string(),
                             SourceType::Pa19 => "PA19".to_string(),
-                            SourceType::Other(o) => o.clone(),
+                            SourceType::Other(o) => o.to_string(),
                         };
                         match &src.location {
                             SourceLocation::Name(blob) => {
-                                let member = self
-                                    .member(&join_key(dir, blob))
-                                    .map(|m| m.path.to_string());
+                                let member =
+                                    self.member(&join_key(dir, blob)).map(|m| m.path.clone());
                                 if src.type_ == SourceType::Raw {
                                     match member {
                                         Some(member) => {
@@ -482,8 +481,8 @@ impl Package {
                                     }
                                 } else {
                                     Location::Delta {
-                                        member,
-                                        blob: blob.clone(),
+                                        member: member.map(|m| m.to_string()),
+                                        blob: blob.to_string(),
                                         source_type,
                                         basis: d.basis,
                                         index_id: entry.id,
@@ -508,17 +507,23 @@ impl Package {
 }
 
 /// Servicing documents up to this size are parsed as they stream past.
-/// Larger ones (a container index or `update.mum` listing thousands of
-/// entries) wait for the walk's end: their element tree is several times
-/// their text, and by then the decoders' buffers are freed.
+/// Larger ones (an `update.mum` listing thousands of entries) wait for the
+/// walk's end: their element tree is several times their text, and by then
+/// the decoders' buffers are freed. A container index of any size is
+/// parsed at once: its parse keeps no tree (`cix::parse` takes each
+/// `<File>` as it closes), and its text (2.7 MB in the generated 300 MB
+/// package) would otherwise wait through the walk.
 pub(super) const EARLY_PARSE_MAX: usize = 256 * 1024;
 
 /// Parse a member's servicing XML right after it was read and drop its
 /// text, so that a package's thousands of manifests are not all held as
 /// text until the walk ends. DCM manifests wait (their base may come later
-/// in the walk), and so do documents over [`EARLY_PARSE_MAX`].
+/// in the walk), and so do documents over [`EARLY_PARSE_MAX`] other than
+/// container indexes.
 pub(super) fn parse_early(m: &mut Member, opts: &LoadOptions) {
-    if m.bytes.as_ref().is_some_and(|b| b.len() <= EARLY_PARSE_MAX) {
+    if m.kind == MemberKind::ContainerIndex
+        || m.bytes.as_ref().is_some_and(|b| b.len() <= EARLY_PARSE_MAX)
+    {
         m.parsed = take_parsed(m, opts);
     }
 }

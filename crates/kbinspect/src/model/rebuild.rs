@@ -535,7 +535,7 @@ pub(super) fn uses_of(chains: &[Vec<u64>]) -> HashMap<u64, usize> {
 /// Vista and Windows 7 indexes), when it is one we can check.
 pub(super) fn index_expected(e: &cix::CixFile) -> Option<msdelta::Expected> {
     let h = e.hash.as_ref()?;
-    let bytes = hex::decode(&h.hex).ok()?;
+    let bytes = h.hex.bytes()?;
     if h.is_sha256() {
         <[u8; 32]>::try_from(bytes)
             .ok()

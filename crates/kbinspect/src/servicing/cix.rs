@@ -16,7 +16,98 @@ use super::xml::{self, Element, XmlError, XmlLimits, ns_cix};
 pub struct CixHash {
     /// `SHA256`, `SHA1`: interned, as every entry of an index names one.
     pub alg: crate::atom::Atom,
-    pub hex: String,
+    pub hex: HexValue,
+}
+
+/// A hash value as written in an index, lower-cased: held as its bytes
+/// when it is hex of up to 32 bytes (an index of the generated 300 MB
+/// package has 10,400 of them; as text each took 104 bytes, as bytes 40),
+/// else as the text itself, so that what is reported is what is written.
+/// Compared with and shown as its lower-case hex text.
+#[derive(Clone, PartialEq, Eq)]
+pub enum HexValue {
+    Bytes { len: u8, bytes: [u8; 32] },
+    Text(Box<str>),
+}
+
+impl HexValue {
+    /// From an attribute's value (trimmed and lower-cased here).
+    pub fn parse(text: &str) -> HexValue {
+        let text = text.trim();
+        let mut bytes = [0u8; 32];
+        if text.len() <= 64 && hex::decode_to_slice(text, &mut bytes[..text.len() / 2]).is_ok() {
+            return HexValue::Bytes {
+                len: (text.len() / 2) as u8,
+                bytes,
+            };
+        }
+        HexValue::Text(text.to_ascii_lowercase().into_boxed_str())
+    }
+
+    /// The value's bytes, when it is hex.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            HexValue::Bytes { len, bytes } => Some(&bytes[..usize::from(*len)]),
+            HexValue::Text(_) => None,
+        }
+    }
+
+    fn is(&self, text: &str) -> bool {
+        match self {
+            HexValue::Bytes { len, bytes } => {
+                let n = usize::from(*len);
+                let mut buf = [0u8; 64];
+                text.len() == 2 * n
+                    && hex::encode_to_slice(&bytes[..n], &mut buf[..2 * n]).is_ok()
+                    && buf[..2 * n] == *text.as_bytes()
+            }
+            HexValue::Text(t) => **t == *text,
+        }
+    }
+}
+
+impl std::fmt::Display for HexValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HexValue::Bytes { len, bytes } => {
+                for b in &bytes[..usize::from(*len)] {
+                    write!(f, "{b:02x}")?;
+                }
+                Ok(())
+            }
+            HexValue::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+impl std::fmt::Debug for HexValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.to_string())
+    }
+}
+
+impl Serialize for HexValue {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl PartialEq<str> for HexValue {
+    fn eq(&self, other: &str) -> bool {
+        self.is(other)
+    }
+}
+
+impl PartialEq<&str> for HexValue {
+    fn eq(&self, other: &&str) -> bool {
+        self.is(other)
+    }
+}
+
+impl PartialEq<String> for HexValue {
+    fn eq(&self, other: &String) -> bool {
+        self.is(other)
+    }
 }
 
 impl CixHash {
@@ -37,15 +128,16 @@ pub enum SourceType {
     Pa30,
     Pa19,
     #[serde(untagged)]
-    Other(String),
+    Other(Box<str>),
 }
 
 /// Where a source's bytes are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SourceLocation {
-    /// A member of the same container, by name.
-    Name(String),
+    /// A member of the same container, by name (the entry's own name,
+    /// shared, when it is the same, as it is for every RAW source).
+    Name(std::sync::Arc<str>),
     /// A byte range of the `.psf` payload file.
     Range { offset: u64, length: u64 },
     /// Neither given.
@@ -74,7 +166,7 @@ pub struct CixDelta {
 pub struct CixFile {
     pub id: u64,
     /// Target name; payloads are `keyform\file`.
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     pub length: u64,
     /// FILETIME (100 ns since 1601-01-01 UTC).
     pub time: Option<u64>,
@@ -127,7 +219,7 @@ fn num<T: std::str::FromStr>(member: &str, e: &Element, attr: &str) -> Result<Op
 fn hash_of(e: &Element) -> Option<CixHash> {
     e.child("Hash", ns_cix).map(|h| CixHash {
         alg: h.attr_or_empty("alg").into(),
-        hex: h.attr_or_empty("value").trim().to_ascii_lowercase(),
+        hex: HexValue::parse(h.attr_or_empty("value")),
     })
 }
 
@@ -209,6 +301,7 @@ pub fn from_root(member: &str, root: &Element) -> Result<ContainerIndex, XmlErro
 /// One `<File>` element.
 fn file_from(member: &str, f: &Element) -> Result<CixFile, XmlError> {
     let id = num::<u64>(member, f, "id")?.ok_or_else(|| err(member, f, "<File> has no id"))?;
+    let name: std::sync::Arc<str> = f.attr_or_empty("name").into();
     let delta = f.child("Delta", ns_cix).map(|d| -> Result<_, XmlError> {
         let source = match d.child("Source", ns_cix) {
             None => None,
@@ -217,14 +310,15 @@ fn file_from(member: &str, f: &Element) -> Result<CixFile, XmlError> {
                     "RAW" => SourceType::Raw,
                     "PA30" => SourceType::Pa30,
                     "PA19" => SourceType::Pa19,
-                    other => SourceType::Other(other.to_string()),
+                    other => SourceType::Other(other.into()),
                 };
                 let location = match (
                     s.attr("name"),
                     num::<u64>(member, s, "offset")?,
                     num::<u64>(member, s, "length")?,
                 ) {
-                    (Some(n), _, _) => SourceLocation::Name(n.to_string()),
+                    (Some(n), _, _) if n == &*name => SourceLocation::Name(name.clone()),
+                    (Some(n), _, _) => SourceLocation::Name(n.into()),
                     (None, Some(offset), Some(length)) => SourceLocation::Range { offset, length },
                     _ => SourceLocation::Unknown,
                 };
@@ -246,7 +340,7 @@ fn file_from(member: &str, f: &Element) -> Result<CixFile, XmlError> {
     });
     Ok(CixFile {
         id,
-        name: f.attr_or_empty("name").to_string(),
+        name,
         length: num(member, f, "length")?.ok_or_else(|| err(member, f, "<File> has no length"))?,
         time: num(member, f, "time")?,
         attr: num(member, f, "attr")?,
@@ -295,11 +389,43 @@ mod tests {
             }
         );
         assert!(ix.files[3].delta.as_ref().unwrap().source.is_none());
-        assert_eq!(ix.file(5).unwrap().name, "k\\h.dll");
+        assert_eq!(&*ix.file(5).unwrap().name, "k\\h.dll");
         assert_eq!(
             filetime_to_string(a.time.unwrap()).as_deref(),
             Some("2020-05-02T02:59:24")
         );
+    }
+
+    /// A hash value reads back as the lower-case text written, held as
+    /// bytes when it is hex of up to 32 bytes.
+    #[test]
+    fn hex_values_read_back_as_written() {
+        let sha256 = "AB".repeat(32);
+        let sha512 = "cd".repeat(64);
+        for (text, bytes) in [
+            (sha256.as_str(), Some(vec![0xab; 32])),
+            (" 0f1E ", Some(vec![0x0f, 0x1e])),
+            ("", Some(vec![])),
+            ("abc", None),
+            ("xyz1", None),
+            (sha512.as_str(), None),
+        ] {
+            let v = HexValue::parse(text);
+            let want = text.trim().to_ascii_lowercase();
+            assert_eq!(v.to_string(), want, "{text:?}");
+            assert_eq!(v.bytes().map(<[u8]>::to_vec), bytes, "{text:?}");
+            assert!(v == want.as_str(), "{text:?}");
+            assert_eq!(serde_json::to_string(&v).unwrap(), format!("{want:?}"));
+            if !want.is_empty() {
+                assert!(
+                    v != want.to_ascii_uppercase().as_str()
+                        || want.bytes().all(|b| b.is_ascii_digit())
+                );
+                assert!(v != want[1..]);
+            }
+        }
+        // The same value written in either case is the same.
+        assert_eq!(HexValue::parse("AB01"), HexValue::parse("ab01"));
     }
 
     #[test]
