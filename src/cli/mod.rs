@@ -144,16 +144,20 @@ pub struct StdinCopy(
 /// read errors passes: what could not be read is reported as such.
 pub fn require_update_package(pkg: &kbinspect::model::Package) -> anyhow::Result<()> {
     use kbinspect::model::MemberKind;
-    // Each member as its path looks it up (the member an alias resolves
-    // to); no map of every key is built, at the moment the load peaks.
-    let metadata = pkg.members().iter().any(|m| {
-        pkg.member(&m.path).is_some_and(|m| {
-            matches!(
-                m.kind,
-                MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
-            )
-        })
-    });
+    // A servicing document that its path looks up (the member an alias
+    // resolves to): no map of every key is built, at the moment the load
+    // peaks, and only documents are looked up.
+    let document = |m: &kbinspect::model::Member| {
+        matches!(
+            m.kind,
+            MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
+        )
+    };
+    let metadata = pkg
+        .members()
+        .iter()
+        .filter(|m| document(m))
+        .any(|m| pkg.member(&m.path).is_some_and(document));
     // A package that could not be read is not "no package": `verify`
     // fails it naming the read errors, `diff` refuses it with them.
     if metadata || !read_errors(pkg).is_empty() {
