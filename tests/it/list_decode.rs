@@ -201,3 +201,33 @@ fn ls_says_what_it_did_not_check() {
     );
     assert!(lines.last().unwrap().starts_with("tested "), "{lines:?}");
 }
+
+/// `list` runs no trust check, so it keeps no catalog's bytes (the largest
+/// thing a big package holds: 9.8 MB in the generated 300 MB package);
+/// `verify`'s load keeps them to read the hashes they list.
+#[test]
+fn list_keeps_no_catalog() {
+    use kbinspect::model::{LoadOptions, MemberKind, Package};
+    let input = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/Windows6.1-KB975354-x86.msu");
+    let limits = kbinspect::container::Limits::default();
+    let kept = |opts: &LoadOptions| -> (usize, usize) {
+        let pkg = Package::load_with(&input, &limits, opts).unwrap();
+        let cats: Vec<_> = pkg
+            .members()
+            .iter()
+            .filter(|m| m.kind == MemberKind::Catalog)
+            .collect();
+        (
+            cats.len(),
+            cats.iter().filter(|m| m.bytes().is_some()).count(),
+        )
+    };
+    let verify = kept(&LoadOptions::default());
+    let list = kept(&LoadOptions {
+        keep_trust: false,
+        digest_all: false,
+        ..LoadOptions::default()
+    });
+    assert!(verify.0 >= 2 && verify.1 == verify.0, "{verify:?}");
+    assert_eq!(list, (verify.0, 0));
+}
