@@ -255,14 +255,42 @@ impl Package {
     }
 }
 
+/// Byte strings in sorted order, to find the ones equal to a given one by
+/// binary search: 8 bytes each, where a map or set of them also held their
+/// keys (2.5 MB for the generated 300 MB package's 15,600 document hashes,
+/// at the moment the load's memory peaks).
+pub(crate) struct SortedBytes<'a> {
+    items: &'a [&'a [u8]],
+    order: Vec<usize>,
+}
+
+impl<'a> SortedBytes<'a> {
+    /// The items that `keep` accepts, sorted.
+    pub(crate) fn new(items: &'a [&'a [u8]], keep: impl Fn(&[u8]) -> bool) -> Self {
+        let mut order: Vec<usize> = (0..items.len()).filter(|&i| keep(items[i])).collect();
+        order.sort_unstable_by(|&a, &b| items[a].cmp(items[b]));
+        SortedBytes { items, order }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+
+    /// Positions (in `items`) of the kept items equal to `w`.
+    pub(crate) fn equal<'s>(&'s self, w: &'s [u8]) -> impl Iterator<Item = usize> + 's {
+        let first = self.order.partition_point(|&i| self.items[i] < w);
+        self.order[first..]
+            .iter()
+            .copied()
+            .take_while(move |&i| self.items[i] == w)
+    }
+}
+
 /// Which of `needles` occur anywhere in one of `haystacks` (byte strings
 /// at any offset, as `memmem` finds them), in one pass over each haystack:
-/// a bitmap of the needles' first 20 bits screens every offset, and
-/// only offsets it lets through are looked up, by binary search in the
-/// needles sorted. Linear in the haystacks' length whatever the number of
-/// needles; besides the 128 KiB bitmap it holds 4 bytes per needle (a map
-/// of them took 2.5 MB for the generated 300 MB package's 15,600 document
-/// hashes, at the moment the load's memory peaks).
+/// a bitmap of the needles' first 20 bits screens every offset, and only
+/// offsets it lets through are looked up ([`SortedBytes`]). Linear in the
+/// haystacks' length whatever the number of needles.
 pub(crate) fn occurring(haystacks: &[&[u8]], needles: &[&[u8]]) -> Vec<bool> {
     let mut found = vec![false; needles.len()];
     // The first 20 bits: a 128 KiB bitmap (24 bits took 2 MiB); with
@@ -270,12 +298,8 @@ pub(crate) fn occurring(haystacks: &[&[u8]], needles: &[&[u8]]) -> Vec<bool> {
     let prefix =
         |b: &[u8]| (usize::from(b[0]) << 12) | (usize::from(b[1]) << 4) | (usize::from(b[2]) >> 4);
     let mut bitmap = vec![0u64; (1 << 20) / 64];
-    let mut sorted: Vec<u32> = Vec::new();
     let mut lengths: Vec<usize> = Vec::new();
     for (i, n) in needles.iter().enumerate() {
-        let Ok(index) = u32::try_from(i) else {
-            break;
-        };
         if n.len() < 3 {
             // Too short to screen: searched for directly.
             found[i] = haystacks
@@ -285,22 +309,14 @@ pub(crate) fn occurring(haystacks: &[&[u8]], needles: &[&[u8]]) -> Vec<bool> {
         }
         let p = prefix(n);
         bitmap[p / 64] |= 1 << (p % 64);
-        sorted.push(index);
         if !lengths.contains(&n.len()) {
             lengths.push(n.len());
         }
     }
-    // More than u32::MAX needles (never met): the rest searched directly.
-    for (i, n) in needles.iter().enumerate().skip(u32::MAX as usize) {
-        found[i] = haystacks
-            .iter()
-            .any(|h| memchr::memmem::find(h, n).is_some());
-    }
+    let sorted = SortedBytes::new(needles, |n| n.len() >= 3);
     if sorted.is_empty() {
         return found;
     }
-    let needle = |i: &u32| needles[*i as usize];
-    sorted.sort_unstable_by(|a, b| needle(a).cmp(needle(b)));
     for h in haystacks {
         for at in 0..h.len().saturating_sub(2) {
             let p = prefix(&h[at..]);
@@ -308,13 +324,10 @@ pub(crate) fn occurring(haystacks: &[&[u8]], needles: &[&[u8]]) -> Vec<bool> {
                 continue;
             }
             for &len in &lengths {
-                let Some(w) = h.get(at..at + len) else {
-                    continue;
-                };
-                // The run of needles equal to `w`.
-                let first = sorted.partition_point(|i| needle(i) < w);
-                for i in sorted[first..].iter().take_while(|i| needle(i) == w) {
-                    found[*i as usize] = true;
+                if let Some(w) = h.get(at..at + len) {
+                    for i in sorted.equal(w) {
+                        found[i] = true;
+                    }
                 }
             }
         }
