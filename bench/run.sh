@@ -13,6 +13,8 @@
 #   (for an .msu the peers unpack the outer level, then handle the CABs in it)
 #   extract  kbinspect extract IN -o DIR         | cabextract -q -d DIR | 7zz x -oDIR
 #   verify   kbinspect verify IN                 | cabextract -q -d DIR + sha256sum of every file
+#   (extract and verify: the peers unpack every nested cabinet in turn,
+#   bench/peer-unpack.sh, to write the same tree as kbinspect)
 # (extract/verify rows appear only when this build's kbinspect supports them)
 # and measures peak RSS with /usr/bin/time -v. Results: a markdown table on
 # stdout and in --out (default bench/results/latest.md), raw hyperfine JSON
@@ -201,28 +203,23 @@ for in in "${INPUTS[@]}"; do
     d="$SCRATCH/x"
     cmds=()
     [ "$HAVE_EXTRACT" = 1 ] && cmds+=(-n kbinspect "$KB extract $in --output $d")
-    case "$name" in
-      *.msu)
-        # The peers do not recurse: unpack the outer level, then each CAB.
-        cmds+=(-n cabextract "sh -c 'cabextract -q -d $d $in && for c in $d/*.cab; do cabextract -q -d \${c%.cab} \$c || exit 1; done'"
-               -n 7zz "sh -c '7zz x -y -bd -o$d $in >/dev/null && for c in $d/*.cab; do 7zz x -y -bd -o\${c%.cab} \$c >/dev/null || exit 1; done'") ;;
-      *) cmds+=(-n cabextract "cabextract -q -d $d $in" -n 7zz "7zz x -y -bd -o$d $in") ;;
-    esac
+    # The peers do not recurse: bench/peer-unpack.sh unpacks every cabinet
+    # they write in turn, so that they write the tree kbinspect writes.
+    cmds+=(-n cabextract "$ROOT/bench/peer-unpack.sh cabextract $in $d"
+           -n 7zz "$ROOT/bench/peer-unpack.sh 7zz $in $d")
     j="$RAW/$base.extract.json"
     hyperfine -N --style basic --runs "$runs" --warmup 1 --prepare "rm -rf $d" --export-json "$j" "${cmds[@]}" >&2 || true
     r_kb=-
     if [ "$HAVE_EXTRACT" = 1 ]; then rm -rf "$d"; r_kb=$(rss "$KB" extract "$in" --output "$d"); fi
-    rm -rf "$d"; r_ce=$(rss cabextract -q -d "$d" "$in")
-    rm -rf "$d"; r_7z=$(rss 7zz x -y -bd "-o$d" "$in")
+    rm -rf "$d"; r_ce=$(rss "$ROOT/bench/peer-unpack.sh" cabextract "$in" "$d")
+    rm -rf "$d"; r_7z=$(rss "$ROOT/bench/peer-unpack.sh" 7zz "$in" "$d")
     rm -rf "$d"
     printf '%s\textract\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j" "$r_kb" "$r_ce" "$r_7z" >>"$ROWS"
 
     if [ "$HAVE_VERIFY" = 1 ]; then
       j="$RAW/$base.verify.json"
-      peer="sh -c 'rm -rf $d && cabextract -q -d $d $in && find $d -type f -print0 | xargs -0 sha256sum >/dev/null'"
-      case "$name" in
-        *.msu) peer="sh -c 'rm -rf $d && cabextract -q -d $d $in && for c in $d/*.cab; do cabextract -q -d \${c%.cab} \$c || exit 1; done && find $d -type f -print0 | xargs -0 sha256sum >/dev/null'" ;;
-      esac
+      # The whole tree, as kbinspect verify reads it, then every file hashed.
+      peer="sh -c 'rm -rf $d && $ROOT/bench/peer-unpack.sh cabextract $in $d && find $d -type f -print0 | xargs -0 sha256sum >/dev/null'"
       # The generated packages are signed by the TEST-ONLY CA (gen_large):
       # trusted, so that their chain of trust is verified, not refused.
       tr=""
@@ -230,7 +227,7 @@ for in in "${INPUTS[@]}"; do
       hyperfine --style basic --runs "$runs" --warmup 1 --export-json "$j" \
         -n kbinspect "$KB verify --format json $tr $in" -n cabextract+sha256sum "$peer" >&2 || true
       printf '%s\tverify\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j" \
-        "$(rss "$KB" verify --format json $tr "$in")" "$(rss sh -c "rm -rf $d && cabextract -q -d $d $in && find $d -type f -print0 | xargs -0 sha256sum")" - >>"$ROWS"
+        "$(rss "$KB" verify --format json $tr "$in")" "$(rss sh -c "rm -rf $d && $ROOT/bench/peer-unpack.sh cabextract $in $d && find $d -type f -print0 | xargs -0 sha256sum")" - >>"$ROWS"
       rm -rf "$d"
     fi
   fi
