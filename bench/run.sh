@@ -107,7 +107,13 @@ echo "kbinspect: extract=$HAVE_EXTRACT verify=$HAVE_VERIFY" >&2
 ROWS="$RAW/rows.tsv"
 : >"$ROWS"
 # row <input> <mode> <bytes> <tool> <json> <rss-kb>
-rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+# Peak RSS in KB: the median of three runs (one run varies by about
+# +-0.5 MB with the threads' timing, which the growth figure cannot bear).
+rss() {
+  local i v=()
+  for i in 1 2 3; do v+=("$(/usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1)"); done
+  printf '%s\n' "${v[@]}" | sort -n | sed -n 2p
+}
 
 # nohash_row MODE TAG [PREFIX...]: kbinspect ls --test --hash none against
 # cabextract -t and 7zz t on $in, each run under PREFIX (e.g. taskset).
@@ -210,9 +216,10 @@ for in in "${INPUTS[@]}"; do
     j="$RAW/$base.extract.json"
     hyperfine -N --style basic --runs "$runs" --warmup 1 --prepare "rm -rf $d" --export-json "$j" "${cmds[@]}" >&2 || true
     r_kb=-
-    if [ "$HAVE_EXTRACT" = 1 ]; then rm -rf "$d"; r_kb=$(rss "$KB" extract "$in" --output "$d"); fi
-    rm -rf "$d"; r_ce=$(rss "$ROOT/bench/peer-unpack.sh" cabextract "$in" "$d")
-    rm -rf "$d"; r_7z=$(rss "$ROOT/bench/peer-unpack.sh" 7zz "$in" "$d")
+    # Each of rss's runs starts from no output directory.
+    if [ "$HAVE_EXTRACT" = 1 ]; then r_kb=$(rss sh -c "rm -rf $d && exec $KB extract $in --output $d"); fi
+    r_ce=$(rss sh -c "rm -rf $d && exec $ROOT/bench/peer-unpack.sh cabextract $in $d")
+    r_7z=$(rss sh -c "rm -rf $d && exec $ROOT/bench/peer-unpack.sh 7zz $in $d")
     rm -rf "$d"
     printf '%s\textract\t%s\t%s\t%s\t%s\t%s\n' "$name" "$bytes" "$j" "$r_kb" "$r_ce" "$r_7z" >>"$ROWS"
 

@@ -79,8 +79,18 @@ fn model_sees_the_spec() {
                             Machine::Ia64 => "ia64",
                         };
                         assert_eq!(pe.machine, want, "{}", f.name);
+                        // The model read this very file: the same facts as
+                        // read from the generator's bytes, which name it.
                         assert_eq!(
-                            pe.strings.get("OriginalFilename").map(String::as_str),
+                            Some(&**pe),
+                            kbinspect::pe::version_info(&bytes).as_ref(),
+                            "{}",
+                            f.name
+                        );
+                        assert_eq!(
+                            kbinspect::pe::version_strings(&bytes)
+                                .get("OriginalFilename")
+                                .map(String::as_str),
                             Some(f.name.as_str())
                         );
                     }

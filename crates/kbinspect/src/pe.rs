@@ -23,9 +23,6 @@ pub struct PeVersion {
     /// `IMAGE_FILE_HEADER.Machine` as a name (`i386`, `amd64`, `arm64`, …)
     /// or `0x…` when unknown.
     pub machine: crate::atom::Atom,
-    /// StringFileInfo strings of the first string table (`FileVersion`,
-    /// `ProductName`, …).
-    pub strings: BTreeMap<String, String>,
 }
 
 /// A name for an `IMAGE_FILE_MACHINE_*` value.
@@ -309,16 +306,24 @@ pub fn version_info(bytes: &[u8]) -> Option<PeVersion> {
         file_version: None,
         product_version: None,
         machine: machine_name(image.machine).into(),
-        strings: BTreeMap::new(),
     };
-    if let Some(res) = image.version_resource() {
-        if let Some((fv, pv)) = fixed_versions(res) {
-            out.file_version = Some(fv.into());
-            out.product_version = Some(pv.into());
-        }
-        out.strings = string_table(res);
+    if let Some((fv, pv)) = image.version_resource().and_then(fixed_versions) {
+        out.file_version = Some(fv.into());
+        out.product_version = Some(pv.into());
     }
     Some(out)
+}
+
+/// The StringFileInfo strings of a PE file's first string table
+/// (`FileVersion`, `CompanyName`, `OriginalFilename`, …); empty when the
+/// bytes are not a PE file or it has no version resource. Read on demand,
+/// not kept in [`PeVersion`]: no report shows them, and a package holds
+/// thousands of PE payloads.
+pub fn version_strings(bytes: &[u8]) -> BTreeMap<String, String> {
+    Image::parse(bytes)
+        .and_then(|image| image.version_resource())
+        .map(string_table)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -81,7 +81,7 @@ fn extension(path: &str) -> String {
 
 fn content_mismatch(pkg: &Package, out: &mut Vec<Finding>) {
     for m in pkg.members() {
-        if m.size == 0 || m.read_error.is_some() {
+        if m.size == 0 || m.read_error().is_some() {
             continue;
         }
         let ext = extension(&m.path);

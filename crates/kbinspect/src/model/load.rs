@@ -184,7 +184,7 @@ impl Package {
                 let key = join_key(dir, name);
                 if let Some(m) = self.member(&key)
                     && m.bytes.is_none()
-                    && m.read_error.is_none()
+                    && m.read_error().is_none()
                     && m.kind != MemberKind::Container
                     && m.size <= opts.max_delta_size
                 {
@@ -345,7 +345,7 @@ impl Package {
         for (_, c) in self
             .members
             .iter()
-            .filter(|m| m.kind == MemberKind::Catalog && m.catalog_signed.is_some())
+            .filter(|m| m.kind == MemberKind::Catalog && m.catalog_presigned().is_some())
             .filter_map(|m| self.ctls.get(&*m.path))
         {
             for e in &c.entries {
@@ -570,7 +570,7 @@ fn sign_catalog_early(
         return;
     };
     let read = (range, std::sync::Arc::new(ctl));
-    m.catalog_signed = Some(Box::new(trust.catalog(&m.path, bytes, &read)));
+    m.rare_mut().catalog_signed = Some(trust.catalog(&m.path, bytes, &read));
     ctls.insert(m.path.to_string(), read);
     m.bytes = None;
     kept_total.all = kept_total.all.saturating_sub(len);
@@ -779,6 +779,17 @@ pub(super) fn read_member(
         kept_total.all = kept_total.all.saturating_add(kept.len() as u64);
     }
     let digested = !(skip && meta.size > total);
+    let cab_auth = match (cab_auth, defer) {
+        (Some(c), _) => Some(CabAuth::Done(c.finish())),
+        (None, Some(bytes)) => {
+            kept_total.deferred = kept_total.deferred.saturating_add(bytes.len() as u64);
+            Some(CabAuth::Later {
+                bytes,
+                algs: cab_algs,
+            })
+        }
+        (None, None) => None,
+    };
     Member {
         path: meta.path.as_str().into(),
         size: if digested { total } else { meta.size },
@@ -786,23 +797,17 @@ pub(super) fn read_member(
         sha1: sha1.map(|h| h.finalize().into()),
         timestamp: meta.modified,
         kind,
-        read_error: read_error.map(String::into_boxed_str),
         // Grown by doubling while it streamed in: boxing trims it.
         bytes: keep.then(|| kept.into_boxed_slice()),
         pe,
         parsed: None,
-        catalog_signed: None,
-        cab_auth: match (cab_auth, defer) {
-            (Some(c), _) => Some(Box::new(CabAuth::Done(c.finish()))),
-            (None, Some(bytes)) => {
-                kept_total.deferred = kept_total.deferred.saturating_add(bytes.len() as u64);
-                Some(Box::new(CabAuth::Later {
-                    bytes,
-                    algs: cab_algs,
-                }))
-            }
-            (None, None) => None,
-        },
+        rare: (read_error.is_some() || cab_auth.is_some()).then(|| {
+            Box::new(Rare {
+                read_error: read_error.map(String::into_boxed_str),
+                cab_auth,
+                catalog_signed: None,
+            })
+        }),
         digested,
     }
 }

@@ -271,9 +271,6 @@ pub struct Member {
     /// Timestamp stored in the container (CAB date/time or file mtime).
     pub timestamp: Option<Timestamp>,
     pub kind: MemberKind,
-    /// The member could not be read completely (the error); its hashes
-    /// cover only what was read.
-    pub read_error: Option<Box<str>>,
     #[serde(skip)]
     pub(crate) bytes: Option<Box<[u8]>>,
     /// Version resource of a PE member, read while its bytes were at hand
@@ -284,18 +281,38 @@ pub struct Member {
     /// that its text need not wait in memory for the end of the walk.
     #[serde(skip)]
     parsed: Option<Parsed>,
-    /// Trust: a nested cabinet's Authenticode digests and signature, or
-    /// its bytes to take them from later.
-    #[serde(skip)]
-    pub(crate) cab_auth: Option<Box<CabAuth>>,
-    /// Trust: a catalog verified as the walk read it, its bytes then let
-    /// go ([`Presign::catalog`], past [`load::CATALOGS_KEPT`]).
-    #[serde(skip)]
-    pub(crate) catalog_signed: Option<Box<Presigned>>,
+    /// What few members have: a read error, a nested cabinet's
+    /// Authenticode digests, a catalog verified as it was read. One box:
+    /// a package has tens of thousands of members.
+    #[serde(rename = "read_error", serialize_with = "serialize_read_error")]
+    pub(crate) rare: Option<Box<Rare>>,
     /// Whether every byte was read and hashed (see
     /// [`LoadOptions::digest_all`]).
     #[serde(skip)]
     pub(crate) digested: bool,
+}
+
+/// See [`Member::rare`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rare {
+    /// The member could not be read completely (the error); its hashes
+    /// cover only what was read.
+    pub(crate) read_error: Option<Box<str>>,
+    /// Trust: a nested cabinet's Authenticode digests and signature, or
+    /// its bytes to take them from later.
+    pub(crate) cab_auth: Option<CabAuth>,
+    /// Trust: a catalog verified as the walk read it, its bytes then let
+    /// go ([`Presign::catalog`], past [`load::CATALOGS_KEPT`]).
+    pub(crate) catalog_signed: Option<Presigned>,
+}
+
+fn serialize_read_error<S: serde::Serializer>(
+    r: &Option<Box<Rare>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    r.as_ref()
+        .and_then(|r| r.read_error.as_deref())
+        .serialize(s)
 }
 
 /// A member's servicing XML parsed during the walk; errors are kept as
@@ -305,7 +322,7 @@ pub struct Member {
 enum Parsed {
     Mum(Box<Mum>),
     Index(Box<ContainerIndex>),
-    Manifest(Box<component::Manifest>),
+    Manifest(Box<parse::HeldManifest>),
     /// The parse error of the member's kind of document (boxed: every
     /// variant one pointer, so a member's slot is 16 bytes).
     #[allow(clippy::box_collection)] // one pointer, as every variant
@@ -350,14 +367,25 @@ impl Member {
     /// What [`Presign::catalog`] said of this catalog, when the load
     /// verified it as it read it.
     pub fn catalog_presigned(&self) -> Option<&Presigned> {
-        self.catalog_signed.as_deref()
+        self.rare.as_ref()?.catalog_signed.as_ref()
+    }
+
+    /// Why the member could not be read completely, if it could not: its
+    /// hashes then cover only what was read.
+    pub fn read_error(&self) -> Option<&str> {
+        self.rare.as_ref()?.read_error.as_deref()
+    }
+
+    /// The rarely set parts, created when one is set.
+    pub(crate) fn rare_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Default::default)
     }
 
     /// A nested cabinet's Authenticode digests and signature blob (taken
     /// now from its bytes when the load kept them for later).
     pub fn cab_digests(&self) -> Option<std::borrow::Cow<'_, crate::digest::CabDigests>> {
         use std::borrow::Cow;
-        match self.cab_auth.as_deref()? {
+        match self.rare.as_ref()?.cab_auth.as_ref()? {
             CabAuth::Done(d) => Some(Cow::Borrowed(d)),
             CabAuth::Later { bytes, algs } => {
                 let mut d = crate::digest::CabDigester::with_algs(bytes, *algs);

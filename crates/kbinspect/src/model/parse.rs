@@ -145,7 +145,7 @@ impl Package {
                 break;
             };
             let parsed = match early {
-                Some(Parsed::Manifest(man)) => Ok(*man),
+                Some(Parsed::Manifest(man)) => Ok(man.into_manifest()),
                 Some(Parsed::Malformed(e)) if m.kind == MemberKind::Manifest => Err(*e),
                 _ => {
                     // DCM manifests wait for the walk's end: the base may
@@ -560,10 +560,8 @@ pub(super) fn parse_member(m: &Member, opts: &LoadOptions) -> Option<Parsed> {
             ix.files.shrink_to_fit();
             Parsed::Index(Box::new(ix))
         }),
-        MemberKind::Manifest => component::parse(&m.path, bytes, &opts.xml).map(|mut man| {
-            compact_manifest(&mut man, opts);
-            Parsed::Manifest(Box::new(man))
-        }),
+        MemberKind::Manifest => component::parse(&m.path, bytes, &opts.xml)
+            .map(|man| Parsed::Manifest(Box::new(HeldManifest::new(man, opts)))),
         _ => return None,
     };
     Some(parsed.unwrap_or_else(|e| Parsed::Malformed(Box::new(e.to_string()))))
@@ -587,4 +585,169 @@ pub(super) fn compact_manifest(man: &mut component::Manifest, opts: &LoadOptions
     }
     man.dependencies.shrink_to_fit();
     man.warnings.shrink_to_fit();
+}
+
+/// A parsed manifest as it waits in its member for the end of the walk
+/// (a package has thousands): what `build_component` reads, in boxed
+/// slices, each file's digest as bytes rather than hex text.
+/// [`HeldManifest::into_manifest`] gives back the manifest as parsed, less
+/// what [`compact_manifest`] drops.
+#[derive(Debug, Clone)]
+pub(super) struct HeldManifest {
+    identity: crate::servicing::identity::Identity,
+    deployment: bool,
+    files: Box<[HeldFile]>,
+    registry_keys: Box<[RegistryKey]>,
+    dependencies: Box<[Dependency]>,
+    warnings: Box<[(u32, String)]>,
+}
+
+#[derive(Debug, Clone)]
+struct HeldFile {
+    name: Box<str>,
+    destination: Box<str>,
+    source_name: Box<str>,
+    digest: HeldDigest,
+    line: u32,
+}
+
+/// A declared digest: SHA-256 or SHA-1 as its bytes (the hex text is
+/// their lower-case encoding), anything else as parsed.
+#[derive(Debug, Clone)]
+enum HeldDigest {
+    None,
+    Sha256([u8; 32]),
+    Sha1([u8; 20]),
+    Other(Box<component::Digest>),
+}
+
+impl HeldDigest {
+    fn new(d: Option<component::Digest>) -> HeldDigest {
+        let Some(d) = d else {
+            return HeldDigest::None;
+        };
+        let mut raw = [0u8; 32];
+        let fits = |raw: &mut [u8]| {
+            hex::decode_to_slice(&d.hex, raw).is_ok() && hex::encode(&*raw) == d.hex
+        };
+        match d.alg {
+            component::DigestAlg::Sha256 if fits(&mut raw) => HeldDigest::Sha256(raw),
+            component::DigestAlg::Sha1 if fits(&mut raw[..20]) => {
+                let mut b = [0u8; 20];
+                b.copy_from_slice(&raw[..20]);
+                HeldDigest::Sha1(b)
+            }
+            _ => HeldDigest::Other(Box::new(d)),
+        }
+    }
+
+    fn into_digest(self) -> Option<component::Digest> {
+        match self {
+            HeldDigest::None => None,
+            HeldDigest::Sha256(b) => Some(component::Digest {
+                alg: component::DigestAlg::Sha256,
+                hex: hex::encode(b),
+            }),
+            HeldDigest::Sha1(b) => Some(component::Digest {
+                alg: component::DigestAlg::Sha1,
+                hex: hex::encode(b),
+            }),
+            HeldDigest::Other(d) => Some(*d),
+        }
+    }
+}
+
+impl HeldManifest {
+    pub(super) fn new(mut man: component::Manifest, opts: &LoadOptions) -> HeldManifest {
+        compact_manifest(&mut man, opts);
+        HeldManifest {
+            identity: man.identity,
+            deployment: man.deployment,
+            files: man
+                .files
+                .into_iter()
+                .map(|f| HeldFile {
+                    name: f.name.into_boxed_str(),
+                    destination: f.destination.into_boxed_str(),
+                    source_name: f.source_name.into_boxed_str(),
+                    digest: HeldDigest::new(f.digest),
+                    line: f.line,
+                })
+                .collect(),
+            registry_keys: man.registry_keys.into_boxed_slice(),
+            dependencies: man.dependencies.into_boxed_slice(),
+            warnings: man.warnings.into_boxed_slice(),
+        }
+    }
+
+    pub(super) fn into_manifest(self) -> component::Manifest {
+        component::Manifest {
+            identity: self.identity,
+            deployment: self.deployment,
+            files: self
+                .files
+                .into_iter()
+                .map(|f| component::ManifestFile {
+                    name: f.name.into(),
+                    destination_path: String::new(),
+                    destination: f.destination.into(),
+                    source_name: f.source_name.into(),
+                    source_path: String::new(),
+                    import_path: String::new(),
+                    digest: f.digest.into_digest(),
+                    line: f.line,
+                })
+                .collect(),
+            registry_keys: self.registry_keys.into_vec(),
+            dependencies: self.dependencies.into_vec(),
+            warnings: self.warnings.into_vec(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DSIG: &str = "http://www.w3.org/2000/09/xmldsig#";
+
+    fn dsig_file(name: &str, alg: &str, b64: &str) -> String {
+        format!(
+            r#"<file name="{name}" destinationPath="$(runtime.system32)\" sourceName="{name}.src"><asmv2:hash xmlns:asmv2="urn:schemas-microsoft-com:asm.v2"><dsig:DigestMethod xmlns:dsig="{DSIG}" Algorithm="{alg}"/><dsig:DigestValue xmlns:dsig="{DSIG}">{b64}</dsig:DigestValue></asmv2:hash></file>"#
+        )
+    }
+
+    /// A held manifest gives back the compacted manifest exactly, whatever
+    /// its digests: SHA-256, SHA-1, an algorithm not verified, a digest of
+    /// the wrong length for its algorithm, the old hex attributes, none.
+    #[test]
+    fn held_manifest_gives_back_what_was_parsed() {
+        let files = [
+            dsig_file("a.dll", &format!("{DSIG}sha256"), "H8t2VHOMRNjej7XHXmxkjBN8LeuoCtQOrt3O2ghGg0E="),
+            dsig_file("b.dll", &format!("{DSIG}sha1"), "qZk+NkcGgWq6PiVxeFDCbJzQ2J0="),
+            dsig_file("c.dll", &format!("{DSIG}md5"), "1B2M2Y8AsgTpgAmY7PhCfg=="),
+            // Sixteen bytes declared as SHA-256.
+            dsig_file("d.dll", &format!("{DSIG}sha256"), "1B2M2Y8AsgTpgAmY7PhCfg=="),
+            r#"<file name="e.dll" hashalg="SHA1" hash="A9993E364706816ABA3E25717850C26C9CD0D89D"/>"#.to_string(),
+            r#"<file name="f.dll"/>"#.to_string(),
+        ];
+        let xml = format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0"><assemblyIdentity name="x" version="1.0.0.0" processorArchitecture="amd64" language="neutral" publicKeyToken="31bf3856ad364e35"/>{}<dependency discoverable="no"><dependentAssembly dependencyType="install"><assemblyIdentity name="y" version="1.0.0.0" processorArchitecture="amd64" language="neutral" publicKeyToken="31bf3856ad364e35"/></dependentAssembly></dependency></assembly>"#,
+            files.concat()
+        );
+        let opts = LoadOptions::default();
+        let man = component::parse("x.manifest", xml.as_bytes(), &opts.xml).unwrap();
+        assert_eq!(man.files.len(), 6);
+        assert!(man.files.iter().filter(|f| f.digest.is_some()).count() == 5);
+        let mut want = man.clone();
+        compact_manifest(&mut want, &opts);
+        let held = HeldManifest::new(man, &opts);
+        assert!(matches!(held.files[0].digest, HeldDigest::Sha256(_)));
+        assert!(matches!(held.files[1].digest, HeldDigest::Sha1(_)));
+        assert!(matches!(held.files[2].digest, HeldDigest::Other(_)));
+        assert!(matches!(held.files[3].digest, HeldDigest::Other(_)));
+        assert!(matches!(held.files[4].digest, HeldDigest::Sha1(_)));
+        assert!(matches!(held.files[5].digest, HeldDigest::None));
+        assert_eq!(held.into_manifest(), want);
+    }
 }

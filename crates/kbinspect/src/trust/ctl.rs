@@ -274,6 +274,9 @@ fn parse_with(ctl_der: &[u8], mut names: Option<&mut Vec<String>>) -> Result<Ctl
         }
         break;
     }
+    // Kept for the trust check (a package has dozens of catalogs of
+    // thousands of entries): the doubling's spare room goes back.
+    out.entries.shrink_to_fit();
     Ok(out)
 }
 

@@ -824,7 +824,7 @@ mod tests {
             if threads == 2 {
                 assert!(
                     early.members.iter().any(|m| matches!(
-                        m.cab_auth.as_deref(),
+                        m.rare.as_ref().and_then(|r| r.cab_auth.as_ref()),
                         Some(crate::model::CabAuth::Later { .. })
                     )),
                     "the nested cabinet's digests were left for the rebuild stage"
@@ -884,7 +884,9 @@ mod tests {
         }
         let mut nested = 0;
         for m in &mut stripped.members {
-            if let Some(crate::model::CabAuth::Done(d)) = m.cab_auth.as_deref_mut() {
+            if let Some(crate::model::CabAuth::Done(d)) =
+                m.rare.as_mut().and_then(|r| r.cab_auth.as_mut())
+            {
                 d.sha256 = None;
                 nested += 1;
             }
