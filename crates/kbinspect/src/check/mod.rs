@@ -1,4 +1,4 @@
-//! Checks turn the package model into [`Finding`](crate::finding::Finding)s.
+//! Checks turn the package model into [`crate::finding::Finding`]s.
 //!
 //! - [`integrity`]: the package against itself (names, references, digests,
 //!   container index, deltas).

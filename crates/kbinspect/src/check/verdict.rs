@@ -10,7 +10,7 @@
 //!   wrong.
 //!
 //! Nothing to check is not a pass: a package without servicing metadata is
-//! a finding of error severity (`no-package-metadata`, from [`check`]).
+//! a finding of error severity (`no-package-metadata`, from [`super::integrity::check`]).
 //!
 //! Linear in files + findings + index entries.
 

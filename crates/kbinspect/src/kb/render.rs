@@ -1,5 +1,5 @@
 //! Write an [`Article`]'s tables back out in any layout and language, with
-//! the words of [`words::LANGS`]. Used to produce test variants (the same
+//! the words of [`super::words::LANGS`]. Used to produce test variants (the same
 //! rows in another layout or language must parse back identically) and for
 //! `kbinspect kb --format csv`.
 

@@ -568,9 +568,9 @@ pub(super) fn parse_member(m: &Member, opts: &LoadOptions) -> Option<Parsed> {
 }
 
 /// Drop what the model never reads from a parsed manifest, and trim its
-/// vectors: the manifest waits in its member until the walk ends, and a
-/// package has thousands. `build_component` reads a file's name, source
-/// name, destination, digest and line, not the paths as written.
+/// vectors (a package has thousands; those parsed during the walk then
+/// wait in a [`HeldManifest`]). `build_component` reads a file's name,
+/// source name, destination, digest and line, not the paths as written.
 pub(super) fn compact_manifest(man: &mut component::Manifest, opts: &LoadOptions) {
     for f in &mut man.files {
         f.destination_path = String::new();

@@ -50,7 +50,7 @@ pub struct DigestInfo {
 /// What the signed content must hash to.
 pub enum Content<'a> {
     /// A cabinet: its Authenticode digest in an algorithm (computed on
-    /// demand, or taken from [`CabDigests`] kept while it streamed).
+    /// demand, or taken from [`CabDigests`](crate::digest::CabDigests) kept while it streamed).
     Cab(&'a dyn Fn(Alg) -> Option<Vec<u8>>),
     /// A catalog: the content is inside the SignedData.
     Catalog,

@@ -6,12 +6,12 @@
 //! guards its speed by counting instructions.
 //!
 //! How it is fast (see `docs/performance.md` for the measurements):
-//! - [`bits`]: each frame is copied with its 16-bit words byte-swapped, so a
+//! - `bits`: each frame is copied with its 16-bit words byte-swapped, so a
 //!   refill is one 8-byte big-endian load that tops the buffer up to 56 or
 //!   more bits without a branch on the bit count. 56 bits cover a whole match
 //!   (main code, length code, extra and aligned bits), so the match path
 //!   never refills.
-//! - [`huffman`]: 12-bit first-level tables for the main and length trees
+//! - `huffman`: 12-bit first-level tables for the main and length trees
 //!   (one lookup for almost every symbol), 16-bit entries.
 //! - `decode_run`: literals in a loop of their own, two per refill; the
 //!   repeated-offset bookkeeping without branches; one check per match for
