@@ -2,6 +2,7 @@
 //! built, and each declared file located (stored, indexed, or delta).
 
 use super::*;
+use crate::servicing::cix::HexValue;
 
 impl Package {
     /// The base manifest for `DCM\x01` manifests when none was given:
@@ -589,9 +590,9 @@ pub(super) fn compact_manifest(man: &mut component::Manifest, opts: &LoadOptions
 
 /// A parsed manifest as it waits in its member for the end of the walk
 /// (a package has thousands): what `build_component` reads, in boxed
-/// slices, each file's digest as bytes rather than hex text.
-/// [`HeldManifest::into_manifest`] gives back the manifest as parsed, less
-/// what [`compact_manifest`] drops.
+/// slices, each file's digest held as bytes ([`HexValue`]) rather than
+/// hex text. [`HeldManifest::into_manifest`] gives back the manifest as
+/// parsed, less what [`compact_manifest`] drops.
 #[derive(Debug, Clone)]
 pub(super) struct HeldManifest {
     identity: crate::servicing::identity::Identity,
@@ -607,59 +608,15 @@ struct HeldFile {
     name: Box<str>,
     destination: Box<str>,
     source_name: Box<str>,
-    digest: HeldDigest,
+    /// The declared digest; its hex (lower case, as the parser writes it)
+    /// shows again exactly as it was.
+    digest: Option<(component::DigestAlg, HexValue)>,
     line: u32,
 }
 
-/// A declared digest: SHA-256 or SHA-1 as its bytes (the hex text is
-/// their lower-case encoding), anything else as parsed.
-#[derive(Debug, Clone)]
-enum HeldDigest {
-    None,
-    Sha256([u8; 32]),
-    Sha1([u8; 20]),
-    Other(Box<component::Digest>),
-}
-
-impl HeldDigest {
-    fn new(d: Option<component::Digest>) -> HeldDigest {
-        let Some(d) = d else {
-            return HeldDigest::None;
-        };
-        let mut raw = [0u8; 32];
-        let fits = |raw: &mut [u8]| {
-            hex::decode_to_slice(&d.hex, raw).is_ok() && hex::encode(&*raw) == d.hex
-        };
-        match d.alg {
-            component::DigestAlg::Sha256 if fits(&mut raw) => HeldDigest::Sha256(raw),
-            component::DigestAlg::Sha1 if fits(&mut raw[..20]) => {
-                let mut b = [0u8; 20];
-                b.copy_from_slice(&raw[..20]);
-                HeldDigest::Sha1(b)
-            }
-            _ => HeldDigest::Other(Box::new(d)),
-        }
-    }
-
-    fn into_digest(self) -> Option<component::Digest> {
-        match self {
-            HeldDigest::None => None,
-            HeldDigest::Sha256(b) => Some(component::Digest {
-                alg: component::DigestAlg::Sha256,
-                hex: hex::encode(b),
-            }),
-            HeldDigest::Sha1(b) => Some(component::Digest {
-                alg: component::DigestAlg::Sha1,
-                hex: hex::encode(b),
-            }),
-            HeldDigest::Other(d) => Some(*d),
-        }
-    }
-}
-
 impl HeldManifest {
-    pub(super) fn new(mut man: component::Manifest, opts: &LoadOptions) -> HeldManifest {
-        compact_manifest(&mut man, opts);
+    /// What [`compact_manifest`] keeps, each part moved once into its box.
+    pub(super) fn new(man: component::Manifest, opts: &LoadOptions) -> HeldManifest {
         HeldManifest {
             identity: man.identity,
             deployment: man.deployment,
@@ -670,11 +627,15 @@ impl HeldManifest {
                     name: f.name.into_boxed_str(),
                     destination: f.destination.into_boxed_str(),
                     source_name: f.source_name.into_boxed_str(),
-                    digest: HeldDigest::new(f.digest),
+                    digest: f.digest.map(|d| (d.alg, HexValue::parse(&d.hex))),
                     line: f.line,
                 })
                 .collect(),
-            registry_keys: man.registry_keys.into_boxed_slice(),
+            registry_keys: if opts.keep_registry {
+                man.registry_keys.into_boxed_slice()
+            } else {
+                Box::default()
+            },
             dependencies: man.dependencies.into_boxed_slice(),
             warnings: man.warnings.into_boxed_slice(),
         }
@@ -694,7 +655,10 @@ impl HeldManifest {
                     source_name: f.source_name.into(),
                     source_path: String::new(),
                     import_path: String::new(),
-                    digest: f.digest.into_digest(),
+                    digest: f.digest.map(|(alg, hex)| component::Digest {
+                        alg,
+                        hex: hex.to_string(),
+                    }),
                     line: f.line,
                 })
                 .collect(),
@@ -742,12 +706,35 @@ mod tests {
         let mut want = man.clone();
         compact_manifest(&mut want, &opts);
         let held = HeldManifest::new(man, &opts);
-        assert!(matches!(held.files[0].digest, HeldDigest::Sha256(_)));
-        assert!(matches!(held.files[1].digest, HeldDigest::Sha1(_)));
-        assert!(matches!(held.files[2].digest, HeldDigest::Other(_)));
-        assert!(matches!(held.files[3].digest, HeldDigest::Other(_)));
-        assert!(matches!(held.files[4].digest, HeldDigest::Sha1(_)));
-        assert!(matches!(held.files[5].digest, HeldDigest::None));
+        // Held as bytes: 32, 20, 16 (md5), 16 (declared SHA-256), 20.
+        let lens: Vec<Option<usize>> = held
+            .files
+            .iter()
+            .map(|f| {
+                f.digest
+                    .as_ref()
+                    .and_then(|(_, v)| v.bytes())
+                    .map(<[u8]>::len)
+            })
+            .collect();
+        assert_eq!(
+            lens,
+            [Some(32), Some(20), Some(16), Some(16), Some(20), None]
+        );
         assert_eq!(held.into_manifest(), want);
+        // Registry keys go unless kept (only `diff` keeps them).
+        let with_keys = r#"<assembly xmlns="urn:schemas-microsoft-com:asm.v3" manifestVersion="1.0"><assemblyIdentity name="x" version="1.0.0.0" processorArchitecture="amd64" language="neutral" publicKeyToken="31bf3856ad364e35"/><registryKeys><registryKey keyName="HKEY_LOCAL_MACHINE\SOFTWARE\X"><registryValue name="v" valueType="REG_SZ" value="1"/></registryKey></registryKeys></assembly>"#;
+        for keep_registry in [false, true] {
+            let opts = LoadOptions {
+                keep_registry,
+                ..LoadOptions::default()
+            };
+            let man = component::parse("x.manifest", with_keys.as_bytes(), &opts.xml).unwrap();
+            assert_eq!(man.registry_keys.len(), 1);
+            let mut want = man.clone();
+            compact_manifest(&mut want, &opts);
+            assert_eq!(want.registry_keys.len(), usize::from(keep_registry));
+            assert_eq!(HeldManifest::new(man, &opts).into_manifest(), want);
+        }
     }
 }
