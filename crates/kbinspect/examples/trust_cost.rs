@@ -98,8 +98,13 @@ fn run(path: &Path, roots: Option<&[String]>) -> (&'static str, (usize, usize), 
             (s.signatures_verified, s.signatures),
         )
     } else {
-        let (mut findings, _) = integrity::check_with_stats(&pkg);
-        findings.extend(anomaly::check(&pkg));
+        // The same checks as `verify` without the chain of trust, run as
+        // it runs them (integrity beside the others).
+        let ((mut findings, _), anomalies) = pkg.context().join(
+            || integrity::check_with_stats(&pkg),
+            || anomaly::check(&pkg),
+        );
+        findings.extend(anomalies);
         (
             verdict::assess(&pkg, &findings, None).verdict.as_str(),
             (0, 0),

@@ -456,18 +456,18 @@ pub fn pe_authenticode(bytes: &[u8], alg: Alg) -> Option<Vec<u8>> {
     Some(h.finish())
 }
 
-/// The SHA-1 of the whole of `bytes` and their SHA-256 PE Authenticode hash
-/// ([`pe_authenticode`]), computed together ([`interleave`]).
+/// The SHA-1 of the whole of `bytes` and their PE Authenticode hash in
+/// `alg` ([`pe_authenticode`]), computed together ([`interleave`]).
 /// A large file's two hashes run as two tasks on a pool of several
 /// threads instead: the rebuilds of a package end on their largest file,
 /// and another core is then free.
-pub fn sha1_and_pe_sha256(bytes: &[u8]) -> ([u8; 20], Option<Vec<u8>>) {
+pub fn sha1_and_pe(bytes: &[u8], alg: Alg) -> ([u8; 20], Option<Vec<u8>>) {
     let mut flat = sha1::Sha1::new();
     let Some(parts) = pe_authenticode_parts(bytes) else {
         flat.update(bytes);
         return (flat.finalize().into(), None);
     };
-    let mut h = sha2::Sha256::new();
+    let mut h = Hasher::new(alg);
     // Only on a pool's worker (outside one, asking rayon would start its
     // global pool: `--threads 1` starts no thread).
     let on_pool = rayon::current_thread_index().is_some() && rayon::current_num_threads() > 1;
@@ -478,7 +478,7 @@ pub fn sha1_and_pe_sha256(bytes: &[u8]) -> ([u8; 20], Option<Vec<u8>>) {
                 for p in &parts {
                     h.update(p);
                 }
-                h.finalize().to_vec()
+                h.finish()
             },
         );
         return (flat, Some(auth));
@@ -489,10 +489,10 @@ pub fn sha1_and_pe_sha256(bytes: &[u8]) -> ([u8; 20], Option<Vec<u8>>) {
         (&parts, 0),
         |s| h.update(s),
     );
-    (flat.finalize().into(), Some(h.finalize().to_vec()))
+    (flat.finalize().into(), Some(h.finish()))
 }
 
-/// From this size [`sha1_and_pe_sha256`] may hash on two threads.
+/// From this size [`sha1_and_pe`] may hash on two threads.
 const SPLIT_HASHES: usize = 1 << 20;
 
 /// The slices of `bytes` the PE Authenticode hash covers, in order.
@@ -593,12 +593,14 @@ mod tests {
         let cert = 0x98 + 96 + 32;
         pe[cert..cert + 4].copy_from_slice(&290_000u32.to_le_bytes());
         pe[cert + 4..cert + 8].copy_from_slice(&5_000u32.to_le_bytes());
-        let (sha1, auth) = sha1_and_pe_sha256(&pe);
-        assert_eq!(sha1.to_vec(), Alg::Sha1.hash(&pe));
-        assert_eq!(auth, pe_authenticode(&pe, Alg::Sha256));
-        assert!(auth.is_some());
-        let (sha1, auth) = sha1_and_pe_sha256(&pe[1..]);
-        assert_eq!((sha1.to_vec(), auth), (Alg::Sha1.hash(&pe[1..]), None));
+        for alg in [Alg::Sha256, Alg::Sha1] {
+            let (sha1, auth) = sha1_and_pe(&pe, alg);
+            assert_eq!(sha1.to_vec(), Alg::Sha1.hash(&pe));
+            assert_eq!(auth, pe_authenticode(&pe, alg));
+            assert!(auth.is_some());
+            let (sha1, auth) = sha1_and_pe(&pe[1..], alg);
+            assert_eq!((sha1.to_vec(), auth), (Alg::Sha1.hash(&pe[1..]), None));
+        }
         // A signed cabinet's Authenticode digests and the whole file's
         // SHA-1, fed in uneven pieces.
         let mut cab = bytes(200_000);

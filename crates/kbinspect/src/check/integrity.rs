@@ -975,7 +975,7 @@ mod occurring_tests {
             .map(|k| (0..400 + k * 37).map(|_| next()).collect())
             .collect();
         let mut needles: Vec<Vec<u8>> = Vec::new();
-        for len in [1usize, 2, 3, 4, 5, 20, 32] {
+        for len in [1usize, 2, 3, 4, 5, 6, 7, 20, 32] {
             for k in 0..30 {
                 let h = &hays[k % hays.len()];
                 let at = (k * 13) % (h.len() - len);

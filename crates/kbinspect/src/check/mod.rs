@@ -33,10 +33,19 @@ pub fn verify(
     trust: &crate::trust::package::TrustOptions,
     extra: Vec<Finding>,
 ) -> Verified {
-    let (mut findings, stats) = integrity::check_with_stats(pkg);
-    let (trust_findings, trust) = signature::check_trust(pkg, load, trust);
+    // The integrity check beside the others: none reads what another
+    // gives, and the findings keep this order.
+    let ((mut findings, stats), ((trust_findings, trust), anomalies)) = pkg.context().join(
+        || integrity::check_with_stats(pkg),
+        || {
+            (
+                signature::check_trust(pkg, load, trust),
+                anomaly::check(pkg),
+            )
+        },
+    );
     findings.extend(trust_findings);
-    findings.extend(anomaly::check(pkg));
+    findings.extend(anomalies);
     findings.extend(extra);
     let assessment = verdict::assess(pkg, &findings, Some(verdict::TrustCount::of(&trust)));
     Verified {

@@ -314,11 +314,28 @@ impl Package {
     /// signatures and read their CTLs (with [`LoadOptions::trust`]): they
     /// are the largest thing a big package keeps (9.8 MB for the 42
     /// catalogs of the generated 300 MB package) and the checks that run
-    /// at the end need only their hashes. The servicing documents' hashes
-    /// found in their bytes are taken first, for `check::integrity`. A
+    /// at the end need only their hashes. `hits`: the servicing documents'
+    /// hashes the catalogs list ([`Package::catalog_hits_found`]), kept for
+    /// `check::integrity`. A
     /// catalog whose CTL could not be read keeps its bytes (the trust check
     /// reports on it from them).
-    pub(super) fn release_catalogs(&mut self) {
+    pub(super) fn release_catalogs(&mut self, hits: std::collections::HashSet<HashKey>) {
+        self.catalog_hits = Some(hits);
+        for m in self.members.iter_mut() {
+            if m.kind == MemberKind::Catalog
+                && m.bytes.is_some()
+                && self.ctls.contains_key(&*m.path)
+            {
+                m.bytes = None;
+            }
+        }
+        self.catalogs_released = true;
+    }
+
+    /// The servicing documents' hashes that the catalogs list (their bytes
+    /// searched, or the CTLs of those the walk let go): taken before
+    /// [`Package::release_catalogs`], beside the delta rebuilds.
+    pub(super) fn catalog_hits_found(&self) -> std::collections::HashSet<HashKey> {
         let haystacks: Vec<&[u8]> = self
             .members
             .iter()
@@ -354,22 +371,12 @@ impl Package {
                 }
             }
         }
-        let hits = needles
+        needles
             .iter()
             .zip(found)
             .filter(|(_, f)| *f)
             .map(|(n, _)| super::hash_key(n))
-            .collect();
-        self.catalog_hits = Some(hits);
-        for m in self.members.iter_mut() {
-            if m.kind == MemberKind::Catalog
-                && m.bytes.is_some()
-                && self.ctls.contains_key(&*m.path)
-            {
-                m.bytes = None;
-            }
-        }
-        self.catalogs_released = true;
+            .collect()
     }
 
     /// A member's bytes that the load let go ([`Package::release_catalogs`]),

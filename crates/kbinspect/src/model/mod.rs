@@ -603,22 +603,29 @@ impl PeAuth {
         PeAuth::for_listed_with(bytes, listed, None)
     }
 
-    /// [`PeAuth::for_listed`], given the SHA-256 PE Authenticode hash when
-    /// it was already computed (`Some(None)`: the bytes are no PE image it
-    /// can be taken of).
+    /// [`PeAuth::for_listed`], given one PE Authenticode hash when it was
+    /// already computed: its algorithm and the hash (`None`: the bytes are
+    /// no PE image it can be taken of). A hash the lookup does not use is
+    /// dropped.
     pub fn for_listed_with(
         bytes: &[u8],
         listed: &Listed,
-        sha256: Option<Option<Vec<u8>>>,
+        known: Option<(crate::digest::Alg, Option<Vec<u8>>)>,
     ) -> PeAuth {
         use crate::digest::{Alg, pe_authenticode};
+        let (mut known256, mut known1) = (None, None);
+        match known {
+            Some((Alg::Sha256, h)) => known256 = Some(h),
+            Some((Alg::Sha1, h)) => known1 = Some(h),
+            _ => {}
+        }
         let sha256 = listed
             .sha256
-            .then(|| sha256.unwrap_or_else(|| pe_authenticode(bytes, Alg::Sha256)))
+            .then(|| known256.unwrap_or_else(|| pe_authenticode(bytes, Alg::Sha256)))
             .flatten();
         let hit = sha256.as_ref().is_some_and(|h| listed.contains(h));
         let sha1 = (listed.sha1 && !hit)
-            .then(|| pe_authenticode(bytes, Alg::Sha1))
+            .then(|| known1.unwrap_or_else(|| pe_authenticode(bytes, Alg::Sha1)))
             .flatten();
         PeAuth {
             sha256,

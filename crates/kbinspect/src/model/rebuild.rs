@@ -31,7 +31,10 @@ impl Package {
                 || {
                     // The input's digests first: its signature needs them.
                     let input = pending.map(|p| Box::new(p.finish()));
-                    let signed = trust.map(|t| t.presign(me, input.as_deref()));
+                    // The catalogs are let go after the rebuilds; what the
+                    // checks need of them is found here, beside them.
+                    let signed =
+                        trust.map(|t| (t.presign(me, input.as_deref()), me.catalog_hits_found()));
                     (input, signed)
                 },
             )
@@ -40,9 +43,9 @@ impl Package {
             self.input_digests = input;
         }
         self.expand_apply(outcomes);
-        self.presigned = signed;
-        if self.presigned.is_some() {
-            self.release_catalogs();
+        if let Some((signed, hits)) = signed {
+            self.presigned = Some(signed);
+            self.release_catalogs(hits);
         }
     }
 
@@ -78,22 +81,32 @@ impl Package {
                     // The trust check looks PE files that no catalog lists
                     // by their flat hashes up by their Authenticode hashes:
                     // computed now, while the bytes are here, the file is
-                    // not rebuilt a second time for them. The SHA-256 one
-                    // is taken with the flat SHA-1 (interleaved, see
-                    // `digest::interleave`) when the SHA-256 is not listed,
-                    // and dropped if the SHA-1 is.
+                    // not rebuilt a second time for them. The first one
+                    // the lookup uses (SHA-256, or SHA-1 when the catalogs
+                    // list only SHA-1) is taken with the flat SHA-1
+                    // (interleaved, see `digest::interleave`) when the
+                    // SHA-256 is not listed, and dropped if the SHA-1 is.
                     let maybe_auth =
                         opts.keep_trust && pe.is_some() && !listed.contains(sha256.as_slice());
-                    let (sha1, pe_sha256) = if maybe_auth && listed.sha256 {
-                        let (sha1, pe) = crate::digest::sha1_and_pe_sha256(bytes);
-                        (sha1, Some(pe))
+                    let with_flat = if listed.sha256 {
+                        Some(crate::digest::Alg::Sha256)
                     } else {
-                        let sha1: [u8; 20] =
-                            known_sha1.unwrap_or_else(|| sha1::Sha1::digest(bytes).into());
-                        (sha1, None)
+                        // The flat SHA-1 already known: the PE one alone.
+                        (listed.sha1 && known_sha1.is_none()).then_some(crate::digest::Alg::Sha1)
+                    };
+                    let (sha1, pe_auth) = match with_flat.filter(|_| maybe_auth) {
+                        Some(alg) => {
+                            let (sha1, pe) = crate::digest::sha1_and_pe(bytes, alg);
+                            (sha1, Some((alg, pe)))
+                        }
+                        None => {
+                            let sha1: [u8; 20] =
+                                known_sha1.unwrap_or_else(|| sha1::Sha1::digest(bytes).into());
+                            (sha1, None)
+                        }
                     };
                     let auth = (maybe_auth && !listed.contains(sha1.as_slice()))
-                        .then(|| Box::new(PeAuth::for_listed_with(bytes, listed, pe_sha256)));
+                        .then(|| Box::new(PeAuth::for_listed_with(bytes, listed, pe_auth)));
                     (
                         Expansion::Rebuilt {
                             sha256: hex::encode(sha256),
