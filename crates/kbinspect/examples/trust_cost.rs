@@ -13,7 +13,8 @@
 //!
 //! For each package, N rounds (default 9) alternate two pipelines:
 //! - `notrust`: load with `keep_trust: false` (no cabinet digests kept), then
-//!   the integrity and anomaly checks and the verdict;
+//!   the integrity and anomaly checks side by side (as `verify` runs them)
+//!   and the verdict;
 //! - `trust`: load as `kbinspect verify` does, then [`kbinspect::check::verify`]
 //!   (the same checks plus the whole chain of trust).
 //!
