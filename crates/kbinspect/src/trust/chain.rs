@@ -266,8 +266,8 @@ impl Cert {
             subject_der: tbsc.subject().to_der().map_err(|e| e.to_string())?,
             issuer_der: tbsc.issuer().to_der().map_err(|e| e.to_string())?,
             serial: tbsc.serial_number().as_bytes().to_vec(),
-            subject: name_of(&tbsc.subject().to_string()),
-            issuer: name_of(&tbsc.issuer().to_string()),
+            subject: name_of(&dn_text(tbsc.subject())),
+            issuer: name_of(&dn_text(tbsc.issuer())),
             not_before: tbsc.validity().not_before.to_unix_duration().as_secs() as i64,
             not_after: tbsc.validity().not_after.to_unix_duration().as_secs() as i64,
             sig_alg: sig.map(|(_, a)| a),
@@ -408,6 +408,84 @@ fn pkcs1_encodes(em: &[u8], prefix: &[u8], hashed: &[u8]) -> bool {
         && em[k - t - 1] == 0
         && &em[k - t..k - hashed.len()] == prefix
         && &em[k - hashed.len()..] == hashed
+}
+
+/// A distinguished name as RFC 4514 text, exactly as x509-cert's `Display`
+/// writes it, with each attribute type's short name looked up once per
+/// process: x509-cert scans const-oid's whole name table for every
+/// attribute of every name, 17 % of the CPU of `verify` on a small signed
+/// cabinet (the roots' names are read at every start).
+fn dn_text(name: &x509_cert::name::Name) -> String {
+    let rdns: Vec<_> = name.iter_rdn().collect();
+    let mut out = String::new();
+    for (i, rdn) in rdns.iter().rev().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        for (j, atv) in rdn.iter().enumerate() {
+            if j > 0 {
+                out.push('+');
+            }
+            atv_text(atv, &mut out);
+        }
+    }
+    out
+}
+
+/// One `TYPE=value` of [`dn_text`]: x509-cert's rules (the shortest name of
+/// the type, upper case; RFC 4514 escapes), and its own text where it
+/// writes the value as hex DER.
+fn atv_text(atv: &x509_cert::attr::AttributeTypeAndValue, out: &mut String) {
+    use der::asn1::{Ia5StringRef, PrintableStringRef, TeletexStringRef, Utf8StringRef};
+    use der::{Tag, Tagged as _};
+    let v = &atv.value;
+    let val = match v.tag() {
+        Tag::PrintableString => PrintableStringRef::try_from(v).ok().map(|s| s.as_str()),
+        Tag::Utf8String => Utf8StringRef::try_from(v).ok().map(|s| s.as_str()),
+        Tag::Ia5String => Ia5StringRef::try_from(v).ok().map(|s| s.as_str()),
+        Tag::TeletexString => TeletexStringRef::try_from(v).ok().map(|s| s.as_str()),
+        _ => None,
+    };
+    let (Some(key), Some(val)) = (short_name(atv.oid), val) else {
+        out.push_str(&atv.to_string());
+        return;
+    };
+    out.push_str(&key.to_ascii_uppercase());
+    out.push('=');
+    let mut chars = val.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '#' if i == 0 => out.push_str("\\#"),
+            ' ' if i == 0 || chars.peek().is_none() => out.push_str("\\ "),
+            '"' | '+' | ',' | ';' | '<' | '>' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\x00'..='\x1f' | '\x7f' => out.push_str(&format!("\\{:02x}", c as u8)),
+            _ => out.push(c),
+        }
+    }
+}
+
+/// The shortest of const-oid's names for an attribute type (the first of
+/// the shortest), as x509-cert picks it; remembered per OID.
+fn short_name(oid: der::asn1::ObjectIdentifier) -> Option<&'static str> {
+    type Names = std::collections::HashMap<der::asn1::ObjectIdentifier, Option<&'static str>>;
+    static SHORT: std::sync::OnceLock<std::sync::Mutex<Names>> = std::sync::OnceLock::new();
+    let cache = SHORT.get_or_init(Default::default);
+    if let Some(n) = cache.lock().ok().and_then(|c| c.get(&oid).copied()) {
+        return n;
+    }
+    let mut best: Option<&'static str> = None;
+    for n in const_oid::db::DB.find_names_for_oid(oid) {
+        if best.is_none_or(|b| n.len() < b.len()) {
+            best = Some(n);
+        }
+    }
+    if let Ok(mut c) = cache.lock() {
+        c.insert(oid, best);
+    }
+    best
 }
 
 /// The common name of a distinguished name (`CN=…`), else the whole name.
@@ -821,6 +899,38 @@ pub fn build(leaf: &Cert, pool: &[Cert], store: &RootStore, at: i64, purposes: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `dn_text` writes a name as x509-cert's `Display` does: the subject
+    /// and issuer of every embedded root and of the TEST-ONLY CA, and names
+    /// with escapes, several attributes in one RDN, a type const-oid does
+    /// not name and a value x509-cert writes as hex.
+    #[test]
+    fn dn_text_is_x509_certs_text() {
+        use std::str::FromStr as _;
+        let test_root = include_str!("../../../../testdata/trust/test-keys/TEST-ONLY-root.pem");
+        let mut store = RootStore::microsoft();
+        store.add_pem(test_root, "test").expect("test root");
+        let mut seen = 0;
+        for r in &store.roots {
+            let c = CertificateInner::<Raw>::from_der(&r.cert.der).expect("root");
+            for name in [c.tbs_certificate().subject(), c.tbs_certificate().issuer()] {
+                assert_eq!(dn_text(name), name.to_string());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 20, "{seen} names");
+        for text in [
+            "CN=a\\,b+O=x,OU=\\ lead,C=US",
+            "CN=\\#hash;x",
+            "CN=trailing\\ ,O=q\\\"uote",
+            "1.2.3.4=#0c0161,CN=x",
+            "2.5.4.3=#020101",
+            "DC=example,DC=com,L=Redmond,ST=Washington",
+        ] {
+            let name = x509_cert::name::Name::from_str(text).expect(text);
+            assert_eq!(dn_text(&name), name.to_string(), "{text}");
+        }
+    }
 
     #[test]
     fn embedded_roots_parse() {
