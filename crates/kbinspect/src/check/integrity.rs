@@ -265,7 +265,8 @@ impl Checker<'_> {
                 .collect(),
             None => {
                 let haystacks: Vec<&[u8]> = catalogs.iter().map(|(_, b)| *b).collect();
-                let found = crate::model::occurring(&haystacks, &needles);
+                let found =
+                    crate::model::occurring(&haystacks, &crate::model::SortedBytes::new(&needles));
                 needles
                     .iter()
                     .zip(found)
@@ -959,7 +960,7 @@ mod tests {
 
 #[cfg(test)]
 mod occurring_tests {
-    use crate::model::occurring;
+    use crate::model::{SortedBytes, occurring};
 
     /// The one-pass search finds exactly what `memmem` finds.
     #[test]
@@ -995,6 +996,6 @@ mod occurring_tests {
             .map(|n| hs.iter().any(|h| memchr::memmem::find(h, n).is_some()))
             .collect();
         assert!(want.iter().any(|w| *w) && want.iter().any(|w| !*w));
-        assert_eq!(occurring(&hs, &ns), want);
+        assert_eq!(occurring(&hs, &SortedBytes::new(&ns)), want);
     }
 }

@@ -265,18 +265,14 @@ pub(crate) struct SortedBytes<'a> {
 }
 
 impl<'a> SortedBytes<'a> {
-    /// The items that `keep` accepts, sorted.
-    pub(crate) fn new(items: &'a [&'a [u8]], keep: impl Fn(&[u8]) -> bool) -> Self {
-        let mut order: Vec<usize> = (0..items.len()).filter(|&i| keep(items[i])).collect();
+    /// The items, sorted.
+    pub(crate) fn new(items: &'a [&'a [u8]]) -> Self {
+        let mut order: Vec<usize> = (0..items.len()).collect();
         order.sort_unstable_by(|&a, &b| items[a].cmp(items[b]));
         SortedBytes { items, order }
     }
 
-    fn is_empty(&self) -> bool {
-        self.order.is_empty()
-    }
-
-    /// Positions (in `items`) of the kept items equal to `w`.
+    /// Positions (in `items`) of the items equal to `w`.
     pub(crate) fn equal<'s>(&'s self, w: &'s [u8]) -> impl Iterator<Item = usize> + 's {
         let first = self.order.partition_point(|&i| self.items[i] < w);
         self.order[first..]
@@ -286,13 +282,16 @@ impl<'a> SortedBytes<'a> {
     }
 }
 
-/// Which of `needles` occur anywhere in one of `haystacks` (byte strings
-/// at any offset, as `memmem` finds them), in one pass over each haystack:
+/// Which of the needles in `sorted` occur anywhere in one of `haystacks`
+/// (byte strings at any offset, as `memmem` finds them), indexed as the
+/// needles were given to [`SortedBytes::new`]; the caller sorts them once
+/// and may look other hashes up in them too. One pass over each haystack:
 /// two bitmaps screen every offset, one on the needles' bytes 0–2 and one
 /// on bytes 3–5 (20 bits each), and only offsets both let through are
-/// looked up ([`SortedBytes`]). Linear in the haystacks' length whatever
-/// the number of needles.
-pub(crate) fn occurring(haystacks: &[&[u8]], needles: &[&[u8]]) -> Vec<bool> {
+/// looked up. Linear in the haystacks' length whatever the number of
+/// needles.
+pub(crate) fn occurring(haystacks: &[&[u8]], sorted: &SortedBytes<'_>) -> Vec<bool> {
+    let needles = sorted.items;
     /// Shortest needle the screens take: shorter ones are searched for
     /// directly (the callers' needles are digests, 20 or 32 bytes).
     const SCREENED: usize = 6;
@@ -320,8 +319,9 @@ pub(crate) fn occurring(haystacks: &[&[u8]], needles: &[&[u8]]) -> Vec<bool> {
             lengths.push(n.len());
         }
     }
-    let sorted = SortedBytes::new(needles, |n| n.len() >= SCREENED);
-    if sorted.is_empty() {
+    // (Shorter needles, searched for above, never equal a window of a
+    // screened length.)
+    if lengths.is_empty() {
         return found;
     }
     for h in haystacks {

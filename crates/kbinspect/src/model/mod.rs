@@ -842,8 +842,8 @@ mod rebuild;
 
 pub use load::CATALOGS_KEPT;
 use load::*;
-pub(crate) use lookup::occurring;
 use lookup::*;
+pub(crate) use lookup::{SortedBytes, occurring};
 pub use lookup::{parent_of, path_key};
 use parse::*;
 pub use rebuild::{RebuildSink, expansion_error};
