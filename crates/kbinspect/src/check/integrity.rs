@@ -71,12 +71,7 @@ pub fn check_with_stats(pkg: &Package) -> (Vec<Finding>, Stats) {
             })
             .collect(),
     };
-    if !pkg.members().iter().any(|m| {
-        matches!(
-            m.kind,
-            MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
-        )
-    }) {
+    if !pkg.members().iter().any(|m| m.kind.is_document()) {
         c.out.push(Finding::error(
             Code::NoPackageMetadata,
             &pkg.input,
@@ -199,14 +194,14 @@ impl Checker<'_> {
                 None => None,
             })
             .collect();
-        let documents = self.pkg.members().iter().filter(|m| {
-            matches!(
-                m.kind,
-                MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
-            )
-        });
+        let documents = self
+            .pkg
+            .members()
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.kind.is_document());
         if catalogs.is_empty() {
-            let docs: Vec<&str> = documents.map(|m| m.path.as_ref()).collect();
+            let docs: Vec<&str> = documents.map(|(_, m)| m.path.as_ref()).collect();
             let n = docs.len();
             if let Some(first) = docs.first() {
                 self.out.push(Finding::warning(
@@ -251,32 +246,34 @@ impl Checker<'_> {
         // Every document's hashes, found in one pass over the catalogs (a
         // search per document and catalog was quadratic: 700 documents and
         // 314 catalogs in KB3004394).
-        let documents: Vec<&crate::model::Member> = documents.collect();
-        let needles: Vec<&[u8]> = documents
-            .iter()
-            .flat_map(|m| [Some(&m.sha256[..]), m.sha1.as_ref().map(|h| &h[..])])
-            .flatten()
-            .collect();
-        let found: std::collections::HashSet<&[u8]> = match &self.pkg.catalog_hits {
-            Some(hits) => needles
+        let documents: Vec<(usize, &crate::model::Member)> = documents.collect();
+        let listed: Vec<bool> = match &self.pkg.catalog_hits {
+            Some(hits) => documents
                 .iter()
-                .filter(|n| hits.contains(&crate::model::hash_key(n)))
-                .copied()
+                .map(|(i, _)| hits.get(*i).copied().unwrap_or(false))
                 .collect(),
             None => {
+                let (owners, needles): (Vec<usize>, Vec<&[u8]>) = documents
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(d, (_, m))| {
+                        [Some(&m.sha256[..]), m.sha1.as_ref().map(|h| &h[..])]
+                            .into_iter()
+                            .flatten()
+                            .map(move |h| (d, h))
+                    })
+                    .unzip();
                 let haystacks: Vec<&[u8]> = catalogs.iter().map(|(_, b)| *b).collect();
                 let found =
                     crate::model::occurring(&haystacks, &crate::model::SortedBytes::new(&needles));
-                needles
-                    .iter()
-                    .zip(found)
-                    .filter_map(|(n, f)| f.then_some(*n))
-                    .collect()
+                let mut listed = vec![false; documents.len()];
+                for (d, f) in owners.into_iter().zip(found) {
+                    listed[d] |= f;
+                }
+                listed
             }
         };
-        for m in documents {
-            let listed = found.contains(&m.sha256[..])
-                || m.sha1.as_ref().is_some_and(|h| found.contains(&h[..]));
+        for ((_, m), listed) in documents.into_iter().zip(listed) {
             if !listed {
                 let (severity, why) = if missing.is_empty() {
                     (crate::finding::Severity::Error, "changed after signing")

@@ -39,6 +39,9 @@ pub(super) fn kind_of(meta: &MemberMeta, head: &[u8]) -> MemberKind {
     }
 }
 
+/// Members a chunk of the walk's list holds (144 bytes each: ~72 KiB).
+const MEMBER_CHUNK: usize = 512;
+
 impl Package {
     /// Load a package with default caps.
     pub fn load(input: &Path, limits: &Limits) -> Result<Package, Error> {
@@ -48,7 +51,10 @@ impl Package {
     /// Load a package: one streaming pass, then parsing. Errors only when
     /// the input cannot be walked at all.
     pub fn load_with(input: &Path, limits: &Limits, opts: &LoadOptions) -> Result<Package, Error> {
-        let mut members: Vec<Member> = Vec::new();
+        // In fixed-size chunks while the walk runs: a vector grown by
+        // doubling held up to twice the records (and both copies while it
+        // moved) at the walk's peak; one exact vector is built after it.
+        let mut chunks: Vec<Vec<Member>> = Vec::new();
         let mut findings: Vec<Finding> = Vec::new();
         let mut kept_total = Kept::default();
         let mut plan = KeepPlan::default();
@@ -100,7 +106,14 @@ impl Package {
                 sign_catalog_early(&mut m, trust, budget, &mut ctls, &mut kept_total);
             }
             plan.learn(&m);
-            members.push(m);
+            match chunks.last_mut() {
+                Some(c) if c.len() < MEMBER_CHUNK => c.push(m),
+                _ => {
+                    let mut c = Vec::with_capacity(MEMBER_CHUNK);
+                    c.push(m);
+                    chunks.push(c);
+                }
+            }
             Ok(())
         };
         let mut input_digests = None;
@@ -119,10 +132,15 @@ impl Package {
             }
             None => container::walk_with(input, limits, &walk_opts, &mut visit)?,
         };
-        members.shrink_to_fit();
         // The walk is over: its pooled buffers would sit idle while the
-        // model is parsed and checked.
+        // model is parsed and checked (and the members' vector can take
+        // their place).
         opts.context.release_buffers();
+        let mut members: Vec<Member> =
+            Vec::with_capacity(chunks.iter().map(Vec::len).sum::<usize>());
+        for c in chunks {
+            members.extend(c);
+        }
         let mut pkg = Package {
             input: input.display().to_string(),
             containers: report.containers,
@@ -319,7 +337,7 @@ impl Package {
     /// `check::integrity`. A
     /// catalog whose CTL could not be read keeps its bytes (the trust check
     /// reports on it from them).
-    pub(super) fn release_catalogs(&mut self, hits: std::collections::HashSet<HashKey>) {
+    pub(super) fn release_catalogs(&mut self, hits: Vec<bool>) {
         self.catalog_hits = Some(hits);
         for m in self.members.iter_mut() {
             if m.kind == MemberKind::Catalog
@@ -335,25 +353,26 @@ impl Package {
     /// The servicing documents' hashes that the catalogs list (their bytes
     /// searched, or the CTLs of those the walk let go): taken before
     /// [`Package::release_catalogs`], beside the delta rebuilds.
-    pub(super) fn catalog_hits_found(&self) -> std::collections::HashSet<HashKey> {
+    pub(super) fn catalog_hits_found(&self) -> Vec<bool> {
         let haystacks: Vec<&[u8]> = self
             .members
             .iter()
             .filter(|m| m.kind == MemberKind::Catalog)
             .filter_map(|m| m.bytes())
             .collect();
-        let needles: Vec<&[u8]> = self
+        // Each document's hashes, with the index of its member.
+        let (owners, needles): (Vec<usize>, Vec<&[u8]>) = self
             .members
             .iter()
-            .filter(|m| {
-                matches!(
-                    m.kind,
-                    MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
-                )
+            .enumerate()
+            .filter(|(_, m)| m.kind.is_document())
+            .flat_map(|(i, m)| {
+                [Some(&m.sha256[..]), m.sha1.as_ref().map(|h| &h[..])]
+                    .into_iter()
+                    .flatten()
+                    .map(move |h| (i, h))
             })
-            .flat_map(|m| [Some(&m.sha256[..]), m.sha1.as_ref().map(|h| &h[..])])
-            .flatten()
-            .collect();
+            .unzip();
         // Sorted once, for the search and for the CTL look-ups below.
         let sorted = SortedBytes::new(&needles);
         let mut found = occurring(&haystacks, &sorted);
@@ -372,12 +391,11 @@ impl Package {
                 }
             }
         }
-        needles
-            .iter()
-            .zip(found)
-            .filter(|(_, f)| *f)
-            .map(|(n, _)| super::hash_key(n))
-            .collect()
+        let mut hits = vec![false; self.members.len()];
+        for (i, f) in owners.into_iter().zip(found) {
+            hits[i] |= f;
+        }
+        hits
     }
 
     /// A member's bytes that the load let go ([`Package::release_catalogs`]),

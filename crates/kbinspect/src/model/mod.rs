@@ -220,6 +220,15 @@ pub enum MemberKind {
 }
 
 impl MemberKind {
+    /// A servicing document (`.mum`, component manifest, compressed or
+    /// not): what the catalogs must list.
+    pub fn is_document(self) -> bool {
+        matches!(
+            self,
+            MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
+        )
+    }
+
     /// The kebab-case name used in JSON.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -234,21 +243,6 @@ impl MemberKind {
             MemberKind::Other => "other",
         }
     }
-}
-
-/// A SHA-1 or SHA-256 held inline as a set key: its length, then its
-/// bytes (zero-padded). No allocation per hash: a large package's
-/// documents have tens of thousands.
-pub(crate) type HashKey = [u8; 33];
-
-/// The [`HashKey`] of a hash of up to 32 bytes (longer ones are cut, and
-/// never match: no document hash is longer).
-pub(crate) fn hash_key(h: &[u8]) -> HashKey {
-    let mut k = [0u8; 33];
-    let n = h.len().min(32);
-    k[0] = h.len().min(255) as u8;
-    k[1..=n].copy_from_slice(&h[..n]);
-    k
 }
 
 /// One member of the input tree.
@@ -821,11 +815,12 @@ pub struct Package {
     /// what still needs them reads them again ([`Package::bytes_again`]).
     #[serde(skip)]
     pub(crate) catalogs_released: bool,
-    /// The servicing documents' hashes (SHA-256, SHA-1) found in the
-    /// catalogs' bytes, taken before they were let go (for
-    /// `check::integrity`, which looks them up there).
+    /// For each member (by index), whether it is a servicing document whose
+    /// SHA-256 or SHA-1 the catalogs list, found before they were let go
+    /// (for `check::integrity`). One flag a member, not a set of hashes
+    /// (1.7 MB for the generated 300 MB package, at the load's peak).
     #[serde(skip)]
-    pub(crate) catalog_hits: Option<std::collections::HashSet<HashKey>>,
+    pub(crate) catalog_hits: Option<Vec<bool>>,
     /// The walk limits the package was loaded with (a check that must read
     /// a member again walks within the same limits).
     #[serde(skip)]

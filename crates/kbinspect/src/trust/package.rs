@@ -397,12 +397,7 @@ pub fn check(
     let docs: Vec<_> = pkg
         .members()
         .iter()
-        .filter(|m| {
-            matches!(
-                m.kind,
-                MemberKind::Mum | MemberKind::Manifest | MemberKind::CompressedManifest
-            )
-        })
+        .filter(|m| m.kind.is_document())
         .collect();
     // Signed, yet no catalog: the documents cannot be tied to the
     // signatures. (A wholly unsigned package gets the `unsigned` warning.)
