@@ -144,10 +144,27 @@ nohash_row() {
   # scheduler hiccup.
   local r=$runs
   [ "$bytes" -lt 20000000 ] && r=$(( runs * 8 ))
-  hyperfine -N --style basic --runs "$r" --warmup 3 --export-json "$j" \
-    -n kbinspect "$pre $KB ls --test --hash none --format json $in" \
-    -n cabextract "$pre $ce" \
-    -n 7zz "$pre $sz" >&2 || true
+  # Four rounds of r/2 runs, the tools' order reversed every other round,
+  # merged (bench/merge-hyperfine.py): hyperfine runs one tool's runs
+  # back to back, so a slow phase of the machine fell on one tool alone
+  # (the run of 04:17 on 2026-12-07: kbinspect's five runs of the 300 MB
+  # CAB at 341-344 ms, then 275 ms, beside 7-Zip's 283-353 ms; 268 against
+  # 287 ms, 20 runs each, right after).
+  local half=$(( (r + 1) / 2 )) round parts=()
+  local kb_cmd="$pre $KB ls --test --hash none --format json $in"
+  for round in 1 2 3 4; do
+    local p="$RAW/$base.$tag.round$round.json"
+    if [ $(( round % 2 )) = 1 ]; then
+      hyperfine -N --style basic --runs "$half" --warmup 3 --export-json "$p" \
+        -n kbinspect "$kb_cmd" -n cabextract "$pre $ce" -n 7zz "$pre $sz" >&2 || true
+    else
+      hyperfine -N --style basic --runs "$half" --warmup 3 --export-json "$p" \
+        -n 7zz "$pre $sz" -n cabextract "$pre $ce" -n kbinspect "$kb_cmd" >&2 || true
+    fi
+    parts+=("$p")
+  done
+  python3 "$ROOT/bench/merge-hyperfine.py" "$j" "${parts[@]}"
+  rm -f "${parts[@]}"
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$mode" "$bytes" "$j" \
     "$(rss "$@" "$KB" ls --test --hash none --format json "$in")" "$(rss "$@" cabextract -t "$in")" "$(rss "$@" 7zz t "$in")" >>"$ROWS"
   rm -rf "$nd"
