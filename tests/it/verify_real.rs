@@ -633,3 +633,41 @@ fn quiet_and_fail_on() {
     ]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// The integrity check on a load that keeps no catalogs (as `list` and
+/// `diff` load): Windows 8.1's package keeps one catalog, which an index
+/// names as a delta source, and not the three others. A document those
+/// list cannot be told from an edited one: a warning naming a catalog not
+/// read, never the `catalog-unlisted` error of a document changed after
+/// signing. With every catalog read, no such finding at all.
+#[test]
+fn documents_of_catalogs_not_read_are_not_errors() {
+    use kbinspect::check::integrity;
+    use kbinspect::container::Limits;
+    use kbinspect::finding::{Code, Severity};
+    use kbinspect::model::{LoadOptions, Package};
+    let Some(corpus) = common::corpus() else {
+        return;
+    };
+    let p = corpus.join("real-msu/takluyver-pynsist-msvcrt-tag1/x64/Windows8.1-KB2999226-x64.msu");
+    let unlisted = |keep_trust: bool| {
+        let opts = LoadOptions {
+            keep_trust,
+            ..LoadOptions::default()
+        };
+        let pkg = Package::load_with(&p, &Limits::default(), &opts).unwrap();
+        let (findings, _) = integrity::check_with_stats(&pkg);
+        findings
+            .into_iter()
+            .filter(|f| f.code == Code::CatalogUnlisted)
+            .map(|f| (f.severity, f.detail))
+            .collect::<Vec<_>>()
+    };
+    let partial = unlisted(false);
+    assert!(!partial.is_empty(), "one catalog kept of four");
+    for (severity, detail) in &partial {
+        assert_eq!(*severity, Severity::Warning, "{detail}");
+        assert!(detail.contains("a catalog that was not read"), "{detail}");
+    }
+    assert_eq!(unlisted(true), vec![]);
+}

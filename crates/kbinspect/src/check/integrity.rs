@@ -178,22 +178,17 @@ impl Checker<'_> {
     /// hashes are looked up as raw bytes in the catalogs' content; whether
     /// the catalogs' signatures hold is the trust check's job.
     fn catalog_listing(&mut self) {
-        // The catalogs read (their bytes kept, or let go by the load once it
-        // had looked the documents up in them: `catalog_hits`).
-        let released = self.pkg.catalogs_released;
-        let catalogs: Vec<(&str, &[u8])> = self
+        // The catalogs read: their bytes kept, or their CTL read (by the
+        // walk, or by the load before it let the bytes go). One not read
+        // (over the metadata cap, or a load that keeps no catalogs, as
+        // `list` does) may list what the others do not.
+        let (read, unread): (Vec<&crate::model::Member>, Vec<_>) = self
             .pkg
             .members()
             .iter()
             .filter(|m| m.kind == MemberKind::Catalog)
-            .filter_map(|m| match m.bytes() {
-                Some(b) => Some((m.path.as_ref(), b)),
-                None if released && self.pkg.read_ctl(&m.path).is_some() => {
-                    Some((m.path.as_ref(), &[][..]))
-                }
-                None => None,
-            })
-            .collect();
+            .partition(|m| m.bytes().is_some() || self.pkg.read_ctl(&m.path).is_some());
+        let catalogs: Vec<&str> = read.iter().map(|m| m.path.as_ref()).collect();
         let documents = self
             .pkg
             .members()
@@ -216,7 +211,7 @@ impl Checker<'_> {
         }
         let names = catalogs
             .iter()
-            .map(|(p, _)| p.rsplit('/').next().unwrap_or(p))
+            .map(|p| p.rsplit('/').next().unwrap_or(p))
             .collect::<Vec<_>>();
         // Each `X.mum` is signed through `X.cat` beside it. When one is
         // missing (a partial copy of a package), a document it would list
@@ -243,44 +238,37 @@ impl Checker<'_> {
                 missing.push(cat);
             }
         }
-        // Every document's hashes, found in one pass over the catalogs (a
-        // search per document and catalog was quadratic: 700 documents and
-        // 314 catalogs in KB3004394).
-        let documents: Vec<(usize, &crate::model::Member)> = documents.collect();
-        let listed: Vec<bool> = match &self.pkg.catalog_hits {
-            Some(hits) => documents
-                .iter()
-                .map(|(i, _)| hits.get(*i).copied().unwrap_or(false))
-                .collect(),
+        // Which documents the catalogs list, found in one pass over them
+        // (`Package::catalog_hits_found`): by the load before it let the
+        // catalogs go, or here.
+        let computed;
+        let hits: &[bool] = match &self.pkg.catalog_hits {
+            Some(hits) => hits,
             None => {
-                let (owners, needles): (Vec<usize>, Vec<&[u8]>) = documents
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(d, (_, m))| {
-                        [Some(&m.sha256[..]), m.sha1.as_ref().map(|h| &h[..])]
-                            .into_iter()
-                            .flatten()
-                            .map(move |h| (d, h))
-                    })
-                    .unzip();
-                let haystacks: Vec<&[u8]> = catalogs.iter().map(|(_, b)| *b).collect();
-                let found =
-                    crate::model::occurring(&haystacks, &crate::model::SortedBytes::new(&needles));
-                let mut listed = vec![false; documents.len()];
-                for (d, f) in owners.into_iter().zip(found) {
-                    listed[d] |= f;
-                }
-                listed
+                computed = self.pkg.catalog_hits_found();
+                &computed
             }
         };
-        for ((_, m), listed) in documents.into_iter().zip(listed) {
+        for (i, m) in documents {
+            let listed = hits.get(i).copied().unwrap_or(false);
             if !listed {
-                let (severity, why) = if missing.is_empty() {
-                    (crate::finding::Severity::Error, "changed after signing")
-                } else {
+                let (severity, why) = if !missing.is_empty() {
                     (
                         crate::finding::Severity::Warning,
-                        "it may be listed in a catalog missing from the package",
+                        "it may be listed in a catalog missing from the package".to_string(),
+                    )
+                } else if let Some(first) = unread.first() {
+                    (
+                        crate::finding::Severity::Warning,
+                        format!(
+                            "it may be listed in a catalog that was not read ({})",
+                            first.path
+                        ),
+                    )
+                } else {
+                    (
+                        crate::finding::Severity::Error,
+                        "changed after signing".to_string(),
                     )
                 };
                 self.out.push(Finding::new(

@@ -350,10 +350,12 @@ impl Package {
         self.catalogs_released = true;
     }
 
-    /// The servicing documents' hashes that the catalogs list (their bytes
-    /// searched, or the CTLs of those the walk let go): taken before
-    /// [`Package::release_catalogs`], beside the delta rebuilds.
-    pub(super) fn catalog_hits_found(&self) -> Vec<bool> {
+    /// For each member, whether it is a servicing document whose SHA-256 or
+    /// SHA-1 the catalogs list (their bytes searched in one pass, or the
+    /// CTLs of those the walk let go): taken before
+    /// [`Package::release_catalogs`], beside the delta rebuilds, or by
+    /// `check::integrity` when the load kept the catalogs.
+    pub(crate) fn catalog_hits_found(&self) -> Vec<bool> {
         let haystacks: Vec<&[u8]> = self
             .members
             .iter()
