@@ -707,3 +707,95 @@ fn rebuilt_payloads_against_osslsigncode_catalog() {
     }
     assert_eq!(pe_found, 3);
 }
+
+/// Data hidden after the DER of a signature: the signature still verifies
+/// (for osslsigncode too), and the trust check names the file and where
+/// the hidden bytes start. In a cabinet the header's signature length is
+/// raised to take them in (its digest skips that field and the area, so
+/// nothing else notices); in a catalog they are appended.
+#[test]
+fn data_hidden_after_a_signature_is_named() {
+    let path = corpus_or_skip!(X86);
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bytes = std::fs::read(&path).expect("read");
+    let genuine = trust_check(&load(&path), &TrustOptions::default()).0;
+    assert!(
+        !genuine
+            .iter()
+            .any(|f| f.code == Code::TrustDataAfterSignature),
+        "{genuine:?}"
+    );
+    let (sigpos, siglen) = digest::cab_signature_range(&bytes).expect("signed");
+    assert_eq!(
+        sigpos + siglen,
+        bytes.len() as u64,
+        "the signature ends the file"
+    );
+    let mut b = bytes.clone();
+    // The reserve's signature length: offset 40 + 8.
+    let len_at = 48;
+    assert_eq!(
+        u32::from_le_bytes(b[len_at..len_at + 4].try_into().unwrap()) as u64,
+        siglen
+    );
+    b[len_at..len_at + 4].copy_from_slice(&(siglen as u32 + 64).to_le_bytes());
+    b.extend(std::iter::repeat_n(0xA5u8, 64));
+    let p = tmp.path().join("hidden.msu");
+    std::fs::write(&p, &b).expect("write");
+    let (f, r) = trust_check(&load(&p), &TrustOptions::default());
+    assert!(errors(&f).is_empty(), "{:?}", errors(&f));
+    assert_eq!(r.summary.signatures_verified, r.summary.signatures);
+    let hidden: Vec<_> = f
+        .iter()
+        .filter(|f| f.code == Code::TrustDataAfterSignature)
+        .collect();
+    assert_eq!(hidden.len(), 1, "{f:?}");
+    assert_eq!(hidden[0].severity, kbinspect::finding::Severity::Warning);
+    assert_eq!(hidden[0].subject, p.display().to_string());
+    assert!(
+        hidden[0].detail.starts_with("64 of the ")
+            && hidden[0]
+                .detail
+                .contains(&format!("at offset {} of the cabinet", bytes.len())),
+        "{}",
+        hidden[0].detail
+    );
+    if common::have("osslsigncode") {
+        let (ok, _) = oracle(&p, &roots_pem(&common::corpus().expect("corpus")));
+        assert!(ok, "osslsigncode also takes the signature as valid");
+    }
+
+    // A catalog with bytes appended, in an unpacked package.
+    if !common::have("cabextract") {
+        return;
+    }
+    cabextract(&path, &tmp.path().join("x"));
+    let dir = tmp.path().join("pkg");
+    cabextract(&tmp.path().join("x/Windows6.1-KB4538483-x86.cab"), &dir);
+    let cat_path = dir.join("update.cat");
+    let mut cat = std::fs::read(&cat_path).expect("cat");
+    let cat_len = cat.len();
+    cat.extend_from_slice(b"\0\0hidden");
+    std::fs::write(&cat_path, &cat).expect("write");
+    let (f, r) = trust_check(&load(&dir), &TrustOptions::default());
+    assert!(errors(&f).is_empty(), "{:?}", errors(&f));
+    assert_eq!(r.summary.catalogs_verified, r.summary.catalogs);
+    let hidden: Vec<_> = f
+        .iter()
+        .filter(|f| f.code == Code::TrustDataAfterSignature)
+        .collect();
+    assert_eq!(hidden.len(), 1, "{f:?}");
+    assert!(
+        hidden[0].subject.ends_with("update.cat"),
+        "{}",
+        hidden[0].subject
+    );
+    assert!(
+        hidden[0].detail.starts_with("6 of the 8 bytes")
+            && hidden[0]
+                .detail
+                .contains(&format!("at offset {} of the catalog", cat_len + 2)),
+        "{}",
+        hidden[0].detail
+    );
+}

@@ -214,6 +214,8 @@ codes! {
     TrustTimestampInvalid = "trust-timestamp-invalid",
     /// A signature is present but signs nothing (a zeroed or stub PKCS#7).
     TrustNoSigner = "trust-no-signer",
+    /// Bytes after a signature's DER that are not zero: neither the signature nor the digest covers them.
+    TrustDataAfterSignature = "trust-data-after-signature",
     /// A servicing document is in no verified catalog.
     CatalogMissing = "catalog-missing",
     /// A verified catalog lists a file of this name, but not its hash.

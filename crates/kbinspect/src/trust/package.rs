@@ -245,10 +245,11 @@ fn signatures_with(
                     })
                 };
                 if let Some(sig) = cab.signature.as_deref().filter(|b| !b.is_empty()) {
-                    signatures.push(
+                    let mut r =
                         pkcs7::verify(sig, &pkg.input, Content::Cab(&d), &opts.store, opts.now)
-                            .report,
-                    );
+                            .report;
+                    place_data_after(&mut r, cab.range);
+                    signatures.push(r);
                 } else if cab.range.is_some() {
                     findings.push(Finding::error(
                         Code::TrustUnreadable,
@@ -279,9 +280,10 @@ fn signatures_with(
                 })
             };
             if let Some(sig) = &d.signature {
-                signatures.push(
-                    pkcs7::verify(sig, &m.path, Content::Cab(&f), &opts.store, opts.now).report,
-                );
+                let mut r =
+                    pkcs7::verify(sig, &m.path, Content::Cab(&f), &opts.store, opts.now).report;
+                place_data_after(&mut r, d.range);
+                signatures.push(r);
             } else if d.range.is_some() {
                 findings.push(Finding::error(
                     Code::TrustUnreadable,
@@ -712,6 +714,13 @@ pub fn check(
     )
 }
 
+/// A cabinet signature's bytes past its DER, placed in the cabinet.
+fn place_data_after(r: &mut SignatureReport, range: Option<(u64, u64)>) {
+    if let Some(d) = r.data_after.as_mut() {
+        d.base = range.map(|(pos, _)| pos);
+    }
+}
+
 /// Findings for one signature report (nested ones included).
 fn signature_findings(s: &SignatureReport, out: &mut Vec<Finding>) {
     let mut seen = HashSet::new();
@@ -725,6 +734,28 @@ fn signature_findings(s: &SignatureReport, out: &mut Vec<Finding>) {
             Severity::Error
         };
         out.push(Finding::new(sev, p.code, s.file.clone(), p.detail.clone()));
+    }
+    if let Some(d) = s.data_after {
+        let at = match (s.kind.as_str(), d.base) {
+            ("catalog", _) => format!("at offset {} of the catalog", d.first),
+            (_, Some(base)) => format!("at offset {} of the cabinet", base + d.first as u64),
+            (_, None) => format!("at byte {} of the cabinet's signature area", d.first),
+        };
+        let area = if s.kind == "catalog" {
+            ""
+        } else {
+            " (the cabinet's digest skips its signature area)"
+        };
+        out.push(Finding::warning(
+            Code::TrustDataAfterSignature,
+            s.file.clone(),
+            format!(
+                "{} of the {} bytes after the signature's DER are not zero, the first {at}: \
+                 nothing verified covers them{area}, so data can hide there; Windows' certificate \
+                 padding check (CVE-2013-3900) refuses such a file",
+                d.nonzero, d.len
+            ),
+        ));
     }
 }
 

@@ -125,6 +125,48 @@ pub struct SignatureReport {
     /// The signer's certificate DER.
     #[serde(skip)]
     pub signer_cert: Vec<u8>,
+    /// Bytes after the signature's DER that are not zero (see
+    /// [`DataAfter`]); `None` when the padding is all zeros, or the blob
+    /// cannot be read.
+    #[serde(skip)]
+    pub data_after: Option<DataAfter>,
+}
+
+/// Bytes after the DER of a signature blob that are not zero padding.
+/// Neither the signature nor the file's digest covers them (a cabinet's
+/// digest skips its whole signature area; a catalog is the PKCS#7 alone),
+/// so data hidden there leaves the signature valid: Windows' certificate
+/// padding check (CVE-2013-3900) refuses such files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataAfter {
+    /// Offset in the blob of the first byte past the DER.
+    pub der_end: usize,
+    /// Offset in the blob of the first non-zero byte.
+    pub first: usize,
+    /// How many of the bytes past the DER are not zero.
+    pub nonzero: usize,
+    /// How many bytes follow the DER.
+    pub len: usize,
+    /// Where the blob starts in its file, when the caller knows (a
+    /// cabinet's signature area); a catalog is its blob.
+    pub base: Option<u64>,
+}
+
+impl DataAfter {
+    /// `None` when every byte after the blob's first DER element is zero
+    /// (or the blob does not start with one).
+    pub fn of(blob: &[u8]) -> Option<DataAfter> {
+        let der_end = tlv::first_element(blob).ok()?.len();
+        let tail = blob.get(der_end..)?;
+        let first = tail.iter().position(|&b| b != 0)?;
+        Some(DataAfter {
+            der_end,
+            first: der_end + first,
+            nonzero: tail.iter().filter(|&&b| b != 0).count(),
+            len: tail.len(),
+            base: None,
+        })
+    }
 }
 
 impl SignatureReport {
@@ -148,6 +190,7 @@ impl SignatureReport {
             nested: vec![],
             signature_value: vec![],
             signer_cert: vec![],
+            data_after: None,
         }
     }
 
@@ -195,7 +238,9 @@ pub fn verify(
     store: &RootStore,
     now: i64,
 ) -> Verified {
-    verify_depth(blob, file, &content, store, now, 0)
+    let mut v = verify_depth(blob, file, &content, store, now, 0);
+    v.report.data_after = DataAfter::of(blob);
+    v
 }
 
 /// The file-digest algorithms a cabinet's Authenticode signature (and the
@@ -809,5 +854,36 @@ fn timestamp_chain(
                 .push(Problem::new(code, format!("timestamp chain: {d}")));
         }
         t.chain = Some(ch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DataAfter;
+
+    /// A SEQUENCE of one INTEGER: 5 bytes of DER.
+    const DER: [u8; 5] = [0x30, 0x03, 0x02, 0x01, 0x07];
+
+    #[test]
+    fn data_after_the_der_is_found_and_zero_padding_is_not() {
+        assert_eq!(DataAfter::of(&DER), None);
+        let mut padded = DER.to_vec();
+        padded.extend([0; 3]);
+        assert_eq!(DataAfter::of(&padded), None, "zero padding");
+        padded.extend([0, 0x41, 0, 0x42]);
+        assert_eq!(
+            DataAfter::of(&padded),
+            Some(DataAfter {
+                der_end: 5,
+                first: 9,
+                nonzero: 2,
+                len: 7,
+                base: None,
+            })
+        );
+        // Not DER at all, or a length past the end: nothing to say.
+        assert_eq!(DataAfter::of(b"hidden"), None);
+        assert_eq!(DataAfter::of(&[0x30, 0x10, 0x02]), None);
+        assert_eq!(DataAfter::of(&[]), None);
     }
 }
