@@ -90,10 +90,11 @@ fn main() {
             if cli::is_broken_pipe(&e) {
                 0
             } else {
-                // Escaped: a read error can quote what a package names.
+                // Escaped, on one line: a read error can quote what a
+                // package names (a corrupt name can hold a line feed).
                 eprintln!(
                     "kbinspect: error: {}",
-                    cli::term::escape(&cli::error_message(&e))
+                    cli::term::escape_line(&cli::error_message(&e))
                 );
                 2
             }

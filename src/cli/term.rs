@@ -46,6 +46,16 @@ pub fn escape(s: &str) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// `s` on one line: [`escape`], line feeds and tabs escaped too (an error
+/// message quoting a member's name cannot start a line of its own).
+pub fn escape_line(s: &str) -> std::borrow::Cow<'_, str> {
+    let e = escape(s);
+    if !e.contains(['\n', '\t']) {
+        return e;
+    }
+    e.replace('\n', "\\u{a}").replace('\t', "\\u{9}").into()
+}
+
 impl<W: Write> Write for SafeWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         // Copied only when a character was cut by the previous write; the
@@ -113,5 +123,14 @@ mod tests {
         out.flush().unwrap();
         let got = String::from_utf8(out.inner.clone()).unwrap();
         assert_eq!(got, "a\\u{1b}[31mred\\u{7}\\u{d}b\\u{202e}c\\u{85}d\né\tf");
+    }
+
+    #[test]
+    fn one_line_escapes_line_feeds_and_tabs_too() {
+        assert_eq!(escape_line("plain: name.dll"), "plain: name.dll");
+        assert_eq!(
+            escape_line("at pkg.cab/a\nPASS\tb\x1b"),
+            "at pkg.cab/a\\u{a}PASS\\u{9}b\\u{1b}"
+        );
     }
 }
