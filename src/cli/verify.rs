@@ -282,9 +282,23 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         progress: bars.handle(""),
         ..opts
     };
-    let pkg = Package::load_with(&input, &args.model.limits(), &opts)?;
-    super::require_update_package(&pkg)?;
-    let article = articles.for_package(&pkg)?;
+    let pkg = match Package::load_with(&input, &args.model.limits(), &opts)
+        .map_err(anyhow::Error::from)
+        .and_then(|pkg| super::require_update_package(&pkg).map(|()| pkg))
+    {
+        Ok(pkg) => pkg,
+        Err(e) => {
+            bars.finish();
+            return unreadable(args, report_out, &input, e);
+        }
+    };
+    let article = match articles.for_package(&pkg) {
+        Ok(a) => a,
+        Err(e) => {
+            bars.finish();
+            return unreadable(args, report_out, &input, e);
+        }
+    };
     let (v, kb_summary) = judge(args, &pkg, article.as_ref(), &opts, &trust_opts);
     bars.finish();
     let (findings, trust, assessment) = (&v.findings, &v.trust, &v.assessment);
@@ -320,6 +334,34 @@ pub fn run(args: &Args) -> anyhow::Result<i32> {
         code = code.max(1);
     }
     Ok(code)
+}
+
+/// A package that could not be read or judged: the error goes to stderr
+/// and exit 2 (the caller's error), and a JSON or JUnit report says it too,
+/// as a batch's row for it does, so that a CI gate reading the report finds
+/// it there rather than an empty or missing file.
+fn unreadable(
+    args: &Args,
+    mut report_out: super::output::Output,
+    input: &std::path::Path,
+    e: anyhow::Error,
+) -> anyhow::Result<i32> {
+    let name = input.display().to_string();
+    let message = super::error_message(&e);
+    match args.format {
+        VerifyFormat::Json => super::output::write_json(
+            &mut report_out,
+            &serde_json::json!({"input": name, "verdict": null, "error": message}),
+        )?,
+        VerifyFormat::Junit => render::junit::write(
+            &mut report_out,
+            "kbinspect verify",
+            &[render::junit::unreadable_suite(&name, &message)],
+        )?,
+        VerifyFormat::Table | VerifyFormat::Markdown => return Err(e),
+    }
+    report_out.finish()?;
+    Err(e)
 }
 
 /// Every check of `verify`, the KB article's included, and the verdict.

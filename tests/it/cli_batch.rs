@@ -188,3 +188,61 @@ fn extract_prints_file_lines_only_with_verbose() {
         "{text}"
     );
 }
+
+/// One package that cannot be read: exit 2 and the error on stderr, and
+/// a JSON or JUnit report says it too, as a batch row does (a CI gate that
+/// reads the report finds the error, not an empty or missing file). The
+/// table and Markdown reports stay empty.
+#[test]
+fn an_unreadable_package_is_in_the_json_and_junit_reports() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bad = tmp.path().join("notcab.msu");
+    std::fs::write(&bad, "hello, not a cabinet\n").unwrap();
+    let out = kbinspect()
+        .args(["verify", "--format", "json"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a cabinet"), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+    assert_eq!(v["input"], bad.display().to_string());
+    assert!(v["verdict"].is_null(), "{v}");
+    let e = v["error"].as_str().unwrap();
+    assert!(e.contains("at offset 0: not a cabinet"), "{e}");
+    // The same row as in a batch.
+    let batch = kbinspect()
+        .args(["verify", "--format", "json"])
+        .arg(&bad)
+        .arg(common::testdata().join("Windows6.1-KB975354-x86.msu"))
+        .output()
+        .unwrap();
+    let b: Value = serde_json::from_slice(&batch.stdout).unwrap();
+    assert_eq!(b["packages"][0], v);
+
+    let xml = tmp.path().join("report.xml");
+    let out = kbinspect()
+        .args(["verify", "--format", "junit", "--output"])
+        .arg(&xml)
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let x = std::fs::read_to_string(&xml).expect("the JUnit report is written");
+    assert!(x.contains(r#"errors="1""#), "{x}");
+    assert!(
+        x.contains(r#"<error message="#) && x.contains("not a cabinet"),
+        "{x}"
+    );
+
+    for format in ["table", "markdown"] {
+        let out = kbinspect()
+            .args(["verify", "--format", format])
+            .arg(&bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2));
+        assert!(out.stdout.is_empty(), "{format}");
+    }
+}
