@@ -519,8 +519,9 @@ fn zeroed_signature_fails() {
 }
 
 /// Nothing to check is not a pass: an empty folder and bare cabinets of
-/// other files are no update package (exit 2, no verdict; the library
-/// still reports them as `no-package-metadata`).
+/// other files are no update package (exit 2, no verdict: the JSON report
+/// says so with `"verdict": null` and the error; the library still reports
+/// them as `no-package-metadata`).
 #[test]
 fn nothing_to_check_never_passes() {
     let tmp = tempfile::tempdir().unwrap();
@@ -536,7 +537,14 @@ fn nothing_to_check_never_passes() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{}: {err}", input.display());
         assert!(err.contains("no update package found in"), "{err}");
-        assert!(out.stdout.is_empty());
+        let v: Value = serde_json::from_slice(&out.stdout).expect("a JSON report");
+        assert!(v["verdict"].is_null(), "{v}");
+        assert!(
+            v["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("no update package found in")),
+            "{v}"
+        );
         let pkg = kbinspect::model::Package::load(&input, &Default::default()).unwrap();
         let findings = kbinspect::check::integrity::check(&pkg);
         assert!(
