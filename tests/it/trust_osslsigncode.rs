@@ -799,3 +799,67 @@ fn data_hidden_after_a_signature_is_named() {
         hidden[0].detail
     );
 }
+
+/// An unsigned attribute that no check reads: a real catalog whose
+/// timestamp attribute is given another type (one byte of its OID, the
+/// same length, so nothing else moves) still verifies its signature, and
+/// the trust check names the attribute no check read.
+#[test]
+fn unused_unsigned_attribute_is_named() {
+    let path = corpus_or_skip!(X86);
+    if !common::have("cabextract") {
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tempdir");
+    cabextract(&path, &tmp.path().join("x"));
+    let dir = tmp.path().join("pkg");
+    cabextract(&tmp.path().join("x/Windows6.1-KB4538483-x86.cab"), &dir);
+    let cat_path = dir.join("update.cat");
+    let cat = std::fs::read(&cat_path).expect("cat");
+    let genuine = report_of(&cat, "update.cat");
+    assert!(genuine.verified(), "{:?}", genuine.all_problems());
+    assert!(genuine.timestamp.is_some());
+    assert!(
+        genuine.unused_unsigned.is_empty(),
+        "{:?}",
+        genuine.unused_unsigned
+    );
+    // The timestamp attribute's type: RFC 3161 (1.3.6.1.4.1.311.3.3.1) or
+    // a countersignature (1.2.840.113549.1.9.6), the last one in the file.
+    let rfc3161 = [
+        0x06, 0x0a, 0x2b, 0x06, 0x01, 0x04, 0x01, 0x82, 0x37, 0x03, 0x03, 0x01,
+    ];
+    let counter = [
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x06,
+    ];
+    let last = |needle: &[u8]| cat.windows(needle.len()).rposition(|w| w == needle);
+    let (at, oid) = match (last(&rfc3161), last(&counter)) {
+        (Some(at), _) => (at + rfc3161.len() - 1, "1.3.6.1.4.1.311.3.3.2"),
+        (None, Some(at)) => (at + counter.len() - 1, "1.2.840.113549.1.9.7"),
+        (None, None) => panic!("no timestamp attribute in update.cat"),
+    };
+    let mut b = cat.clone();
+    b[at] += 1;
+    let r = report_of(&b, "update.cat");
+    assert!(
+        r.timestamp.is_none(),
+        "the renamed attribute is no timestamp"
+    );
+    assert_eq!(r.unused_unsigned.len(), 1, "{:?}", r.unused_unsigned);
+    assert_eq!(r.unused_unsigned[0].0, oid);
+    assert!(r.unused_unsigned[0].1 > 100, "{:?}", r.unused_unsigned);
+    std::fs::write(&cat_path, &b).expect("write");
+    let (f, _) = trust_check(&load(&dir), &TrustOptions::default());
+    let named: Vec<_> = f
+        .iter()
+        .filter(|f| f.code == Code::TrustUnusedUnsignedAttribute)
+        .collect();
+    assert_eq!(named.len(), 1, "{f:?}");
+    assert_eq!(named[0].severity, kbinspect::finding::Severity::Warning);
+    assert!(
+        named[0].subject.ends_with("update.cat"),
+        "{}",
+        named[0].subject
+    );
+    assert!(named[0].detail.contains(oid), "{}", named[0].detail);
+}

@@ -216,6 +216,8 @@ codes! {
     TrustNoSigner = "trust-no-signer",
     /// Bytes after a signature's DER that are not zero: neither the signature nor the digest covers them.
     TrustDataAfterSignature = "trust-data-after-signature",
+    /// An unsigned attribute of a signature that no check reads: the signature does not cover it.
+    TrustUnusedUnsignedAttribute = "trust-unused-unsigned-attribute",
     /// A servicing document is in no verified catalog.
     CatalogMissing = "catalog-missing",
     /// A verified catalog lists a file of this name, but not its hash.

@@ -721,8 +721,34 @@ fn place_data_after(r: &mut SignatureReport, range: Option<(u64, u64)>) {
     }
 }
 
+/// Unsigned attribute values that no check reads, in a signature and the
+/// signatures nested in it: one finding for each signature that has any.
+fn unused_unsigned_findings(s: &SignatureReport, out: &mut Vec<Finding>) {
+    if !s.unused_unsigned.is_empty() {
+        let list: Vec<String> = s
+            .unused_unsigned
+            .iter()
+            .map(|(oid, len)| format!("{oid} ({len} bytes)"))
+            .collect();
+        out.push(Finding::warning(
+            Code::TrustUnusedUnsignedAttribute,
+            s.file.clone(),
+            format!(
+                "unsigned attribute value(s) that no check reads: {}; the signature does not \
+                 cover them, so data can ride in them (Microsoft's signatures carry only a \
+                 timestamp and nested signatures there)",
+                list.join(", ")
+            ),
+        ));
+    }
+    for n in &s.nested {
+        unused_unsigned_findings(n, out);
+    }
+}
+
 /// Findings for one signature report (nested ones included).
 fn signature_findings(s: &SignatureReport, out: &mut Vec<Finding>) {
+    unused_unsigned_findings(s, out);
     let mut seen = HashSet::new();
     for p in s.all_problems() {
         if !seen.insert((p.code, p.detail.clone())) {

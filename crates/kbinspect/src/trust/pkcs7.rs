@@ -130,6 +130,10 @@ pub struct SignatureReport {
     /// cannot be read.
     #[serde(skip)]
     pub data_after: Option<DataAfter>,
+    /// The signer's unsigned attribute values that no check reads (the
+    /// attribute's OID and the value's DER length): see [`unused_unsigned`].
+    #[serde(skip)]
+    pub unused_unsigned: Vec<(String, usize)>,
 }
 
 /// Bytes after the DER of a signature blob that are not zero padding.
@@ -191,6 +195,7 @@ impl SignatureReport {
             signature_value: vec![],
             signer_cert: vec![],
             data_after: None,
+            unused_unsigned: vec![],
         }
     }
 
@@ -272,6 +277,39 @@ pub fn cab_digest_algs(blob: &[u8]) -> Vec<Alg> {
     }
     let mut out = Vec::new();
     walk(blob, 0, &mut out);
+    out
+}
+
+/// The unsigned attribute values of `si` that no check reads: the
+/// signature does not cover unsigned attributes, so data can ride in them
+/// without breaking it. Read are: the first RFC 3161 timestamp, else the
+/// first countersignature (see `verify_depth`), and every nested signature.
+/// Microsoft's signatures in the corpus carry only those (497 signatures:
+/// a countersignature, or an RFC 3161 token, or a countersignature and a
+/// nested signature).
+fn unused_unsigned(si: &SignerInfo) -> Vec<(String, usize)> {
+    let has_rfc3161 = !attr(si, false, OID_RFC3161).is_empty();
+    let (mut rfc3161_read, mut countersignature_read) = (false, false);
+    let mut out = Vec::new();
+    for a in si.unsigned_attrs.iter().flat_map(|s| s.iter()) {
+        let oid = a.oid.to_string();
+        for v in a.values.iter() {
+            let read = match oid.as_str() {
+                OID_NESTED => true,
+                OID_RFC3161 => !std::mem::replace(&mut rfc3161_read, true),
+                OID_COUNTERSIGNATURE => {
+                    !has_rfc3161 && !std::mem::replace(&mut countersignature_read, true)
+                }
+                _ => false,
+            };
+            if !read {
+                out.push((
+                    oid.clone(),
+                    v.encoded_len().map_or(0, |l| u32::from(l) as usize),
+                ));
+            }
+        }
+    }
     out
 }
 
@@ -638,6 +676,7 @@ fn verify_depth(
             }
         }
         r.signer = signer.map(|c| c.subject.clone());
+        r.unused_unsigned = unused_unsigned(si);
         // Timestamp over the signature value.
         let sig = si.signature.as_bytes();
         if let Some(tok) = attr(si, false, OID_RFC3161).first() {
